@@ -1,0 +1,857 @@
+//! Configuration: `bot.toml` plus `SOE_BOT_*` environment overrides, validated once.
+//!
+//! Nested keys join with `__` in the environment (`SOE_BOT_DISCORD__TOKEN` sets
+//! `discord.token`). Every secret may instead come from a file (`discord.token_file`), which is
+//! read once at load. [`Config::load`] returns either a complete, checked [`Config`] or every
+//! problem found, each naming its key and saying what to do. Invariants: secrets are
+//! [`SecretString`]s (redacted in `Debug` and in [`Config::redacted`]); no code outside this
+//! module reads the environment; URLs are https unless the host is loopback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::soe::TeamSlug;
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The dotted key, e.g. `storage.encryption_key`.
+    pub key: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// How Discord reaches the bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    /// A gateway websocket (the default; no public endpoint needed for interactions).
+    #[default]
+    Gateway,
+    /// Discord POSTs signed interactions to `{web.public_url}/interactions`.
+    Http,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The SOE site and the bot's API application.
+#[derive(Debug, Clone)]
+pub struct SoeConfig {
+    /// Site root, e.g. `https://acme.stackenterprise.co/`.
+    pub site_url: Url,
+    /// The API application's client id (Settings → API applications).
+    pub client_id: String,
+    /// The read-only service token, when configured here rather than stored by
+    /// `soe-bot service-token --store`.
+    pub service_token: Option<SecretString>,
+    /// Whether member links may request `no_expiry` tokens (otherwise tokens last 24 h).
+    pub allow_no_expiry: bool,
+    /// Contact appended to the User-Agent, as the vendor asks.
+    pub contact: Option<String>,
+    /// Connect timeout in seconds.
+    pub connect_timeout_secs: u64,
+    /// Whole-request timeout in seconds.
+    pub request_timeout_secs: u64,
+}
+
+/// Discord credentials and behaviour.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    /// Gateway or HTTP interactions.
+    pub mode: DiscordMode,
+    /// The bot token.
+    pub token: SecretString,
+    /// The application id (needed for registration and follow-ups).
+    pub application_id: u64,
+    /// Hex Ed25519 public key; required in HTTP mode.
+    pub public_key: Option<String>,
+    /// REST base, `https://discord.com` unless a proxy is used.
+    pub api_base: Url,
+    /// Guilds to register commands in instantly; empty = global registration.
+    pub guild_ids: Vec<u64>,
+    /// Role names whose holders may use admin commands without Manage Server.
+    pub admin_roles: Vec<String>,
+}
+
+/// The bot's own web server (linking pages, health, interactions).
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// The public https origin members' browsers reach, e.g. `https://soe-bot.example.com`.
+    pub public_url: Url,
+}
+
+/// Where and how state is kept.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// The sled directory.
+    pub path: PathBuf,
+    /// The current 32-byte sealing key.
+    pub encryption_key: EncryptionKey,
+    /// Older keys still accepted for opening records (rotation).
+    pub previous_keys: Vec<EncryptionKey>,
+    /// sled page cache in MiB (sled's default is 1 GiB; far too much for a bot).
+    pub cache_capacity_mb: u64,
+}
+
+/// A 256-bit sealing key and its one-byte id (stored with every sealed record for rotation).
+#[derive(Clone)]
+pub struct EncryptionKey {
+    /// The key id.
+    pub id: u8,
+    /// 32 bytes, shared (cloning the config must not copy key material around).
+    pub bytes: std::sync::Arc<secrecy::SecretBox<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncryptionKey {{ id: {}, bytes: [REDACTED] }}", self.id)
+    }
+}
+
+impl EncryptionKey {
+    /// Decodes a base64 key (standard or URL-safe alphabet) of exactly 32 bytes.
+    pub fn from_base64(id: u8, b64: &str) -> Result<Self, String> {
+        let b64 = b64.trim();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64))
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
+            .map_err(|_| "must be 32 bytes of base64; create one with `soe-bot keygen`".to_string())?;
+        let bytes: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| {
+            format!(
+                "must be 32 bytes of base64 (this is {} bytes); create one with `soe-bot keygen`",
+                v.len()
+            )
+        })?;
+        Ok(Self {
+            id,
+            bytes: std::sync::Arc::new(secrecy::SecretBox::new(Box::new(bytes))),
+        })
+    }
+
+    /// A fresh random key, base64-encoded (what `soe-bot keygen` prints).
+    pub fn generate_base64() -> String {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+}
+
+/// Per-member and global limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsConfig {
+    /// Asks a member may make in a burst.
+    pub asks_burst: u32,
+    /// Minutes for one more ask to become available.
+    pub ask_refill_minutes: u32,
+    /// Searches a member may make in a burst.
+    pub searches_burst: u32,
+    /// Seconds for one more search to become available.
+    pub search_refill_secs: u32,
+    /// Seconds a search result stays cached.
+    pub search_cache_secs: u32,
+    /// Hours an unposted draft is kept.
+    pub draft_ttl_hours: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            asks_burst: 3,
+            ask_refill_minutes: 10,
+            searches_burst: 10,
+            search_refill_secs: 6,
+            search_cache_secs: 60,
+            draft_ttl_hours: 24,
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    /// Text or JSON.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info,serenity=warn`.
+    pub filter: String,
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub soe: SoeConfig,
+    pub discord: DiscordConfig,
+    pub web: WebConfig,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+    /// Channel → private team bindings from the file (admins can also bind at runtime).
+    pub default_team: Option<TeamSlug>,
+}
+
+// ---- raw, as read: everything optional so that missing keys become problems, not parse errors
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawConfig {
+    soe: RawSoe,
+    discord: RawDiscord,
+    web: RawWeb,
+    storage: RawStorage,
+    limits: RawLimits,
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawSoe {
+    site_url: Option<String>,
+    client_id: Option<String>,
+    service_token: Option<SecretString>,
+    service_token_file: Option<PathBuf>,
+    use_stored_service_token: Option<bool>,
+    allow_no_expiry: Option<bool>,
+    contact: Option<String>,
+    connect_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    team: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawDiscord {
+    mode: Option<DiscordMode>,
+    token: Option<SecretString>,
+    token_file: Option<PathBuf>,
+    application_id: Option<u64>,
+    public_key: Option<String>,
+    api_base: Option<String>,
+    guild_ids: Option<Vec<u64>>,
+    admin_roles: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawWeb {
+    listen: Option<String>,
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawStorage {
+    path: Option<PathBuf>,
+    encryption_key: Option<SecretString>,
+    encryption_key_file: Option<PathBuf>,
+    encryption_key_id: Option<u8>,
+    previous_keys: Option<Vec<RawOldKey>>,
+    cache_capacity_mb: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOldKey {
+    id: u8,
+    key: SecretString,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawLimits {
+    asks_burst: Option<u32>,
+    ask_refill_minutes: Option<u32>,
+    searches_burst: Option<u32>,
+    search_refill_secs: Option<u32>,
+    search_cache_secs: Option<u32>,
+    draft_ttl_hours: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawLog {
+    format: Option<LogFormat>,
+    filter: Option<String>,
+}
+
+/// The environment as a list of pairs; injected so tests never touch the real environment.
+pub type EnvVars = Vec<(String, String)>;
+
+impl Config {
+    /// Reads `path` (if given; a missing file is a problem) and `SOE_BOT_*` variables from the
+    /// process environment, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, Vec<ConfigProblem>> {
+        Self::load_from(path, std::env::vars().collect())
+    }
+
+    /// [`Config::load`] with an explicit environment.
+    pub fn load_from(path: Option<&Path>, env: EnvVars) -> Result<Config, Vec<ConfigProblem>> {
+        let mut figment = Figment::new();
+        if let Some(p) = path {
+            if !p.exists() {
+                return Err(vec![ConfigProblem {
+                    key: "--config".into(),
+                    message: format!(
+                        "{} does not exist; copy bot.toml.example to it and fill it in",
+                        p.display()
+                    ),
+                }]);
+            }
+            figment = figment.merge(Toml::file(p));
+        }
+        let figment = figment.merge(EnvProvider { env });
+        let raw: RawConfig = figment.extract().map_err(|errs| {
+            errs.into_iter()
+                .map(|e| ConfigProblem {
+                    key: if e.path.is_empty() { "(file)".into() } else { e.path.join(".") },
+                    message: format!("{}; check its spelling and type against bot.toml.example", e.kind),
+                })
+                .collect::<Vec<_>>()
+        })?;
+        raw.validate()
+    }
+
+    /// A human-readable dump with every secret replaced by `[REDACTED]` or `(unset)`.
+    pub fn redacted(&self) -> String {
+        let secret = |s: &Option<SecretString>| if s.is_some() { "[REDACTED]" } else { "(unset)" };
+        let mut out = String::new();
+        let mut line = |k: &str, v: String| {
+            out.push_str(k);
+            out.push_str(" = ");
+            out.push_str(&v);
+            out.push('\n');
+        };
+        line("soe.site_url", self.soe.site_url.to_string());
+        line("soe.client_id", self.soe.client_id.clone());
+        line("soe.service_token", secret(&self.soe.service_token).into());
+        line("soe.allow_no_expiry", self.soe.allow_no_expiry.to_string());
+        line("soe.contact", self.soe.contact.clone().unwrap_or_else(|| "(unset)".into()));
+        line("soe.connect_timeout_secs", self.soe.connect_timeout_secs.to_string());
+        line("soe.request_timeout_secs", self.soe.request_timeout_secs.to_string());
+        line(
+            "soe.team",
+            self.default_team.as_ref().map(|t| t.as_str().to_string()).unwrap_or_else(|| "(main site)".into()),
+        );
+        line("discord.mode", format!("{:?}", self.discord.mode).to_lowercase());
+        line("discord.token", "[REDACTED]".into());
+        line("discord.application_id", self.discord.application_id.to_string());
+        line(
+            "discord.public_key",
+            self.discord.public_key.clone().unwrap_or_else(|| "(unset)".into()),
+        );
+        line("discord.api_base", self.discord.api_base.to_string());
+        line("discord.guild_ids", format!("{:?}", self.discord.guild_ids));
+        line("discord.admin_roles", format!("{:?}", self.discord.admin_roles));
+        line("web.listen", self.web.listen.to_string());
+        line("web.public_url", self.web.public_url.to_string());
+        line("storage.path", self.storage.path.display().to_string());
+        line("storage.encryption_key", format!("[REDACTED] (id {})", self.storage.encryption_key.id));
+        line(
+            "storage.previous_keys",
+            format!(
+                "{:?}",
+                self.storage.previous_keys.iter().map(|k| k.id).collect::<Vec<_>>()
+            ),
+        );
+        line("storage.cache_capacity_mb", self.storage.cache_capacity_mb.to_string());
+        line("limits", format!("{:?}", self.limits));
+        line("log.format", format!("{:?}", self.log.format).to_lowercase());
+        line("log.filter", self.log.filter.clone());
+        out
+    }
+
+    /// The redirect URI registered with SOE: `{public_url}/oauth/callback`.
+    pub fn redirect_uri(&self) -> Url {
+        join(&self.web.public_url, "oauth/callback")
+    }
+}
+
+/// `base` joined with a relative path, keeping any path prefix of `base`.
+pub fn join(base: &Url, rel: &str) -> Url {
+    let mut s = base.as_str().trim_end_matches('/').to_string();
+    s.push('/');
+    s.push_str(rel.trim_start_matches('/'));
+    Url::parse(&s).unwrap_or_else(|_| base.clone())
+}
+
+/// `SOE_BOT_*` variables as a figment provider. figment's own `Env` reads the process
+/// environment directly; this one takes the pairs, so tests inject them.
+struct EnvProvider {
+    env: EnvVars,
+}
+
+impl figment::Provider for EnvProvider {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("SOE_BOT_* environment variables")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Map, Value};
+        let mut dict = Dict::new();
+        for (key, value) in &self.env {
+            let Some(rest) = key.strip_prefix("SOE_BOT_") else { continue };
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            let parsed: Value = value.parse().unwrap_or_else(|_| Value::from(value.clone()));
+            // Secrets and ids stay strings even if they look numeric.
+            let leaf = if path.last().is_some_and(|k| k.contains("token") || k.contains("key") || k == "client_id") {
+                Value::from(value.clone())
+            } else {
+                parsed
+            };
+            insert_nested(&mut dict, &path, leaf);
+        }
+        Ok(Map::from([(figment::Profile::Default, dict)]))
+    }
+}
+
+fn insert_nested(dict: &mut figment::value::Dict, path: &[String], value: figment::value::Value) {
+    use figment::value::{Dict, Value};
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, inner) = entry {
+                insert_nested(inner, rest, value);
+            } else {
+                let mut inner = Dict::new();
+                insert_nested(&mut inner, rest, value);
+                *entry = Value::from(inner);
+            }
+        }
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+struct Checker {
+    problems: Vec<ConfigProblem>,
+}
+
+impl Checker {
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// An absolute URL that is https, or http on loopback; no query or fragment.
+    fn url(&mut self, key: &str, raw: Option<&str>, default: Option<&str>, hint: &str) -> Option<Url> {
+        let Some(raw) = raw.or(default) else {
+            self.problem(key, format!("missing; {hint}"));
+            return None;
+        };
+        let url = match Url::parse(raw.trim()) {
+            Ok(u) => u,
+            Err(_) => {
+                self.problem(key, format!("`{raw}` is not an absolute URL; {hint}"));
+                return None;
+            }
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&url) => {}
+            _ => {
+                self.problem(key, "must be an https:// URL (http:// is allowed only for localhost or 127.0.0.1)");
+                return None;
+            }
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            self.problem(key, "must not have a query string or #fragment");
+            return None;
+        }
+        Some(url)
+    }
+
+    /// A secret from the key itself or from `<key>_file`; exactly one of them.
+    fn secret(
+        &mut self,
+        key: &str,
+        inline: Option<SecretString>,
+        file: Option<&Path>,
+        required_hint: Option<&str>,
+    ) -> Option<SecretString> {
+        let inline = inline.filter(|s| !s.expose_secret().trim().is_empty());
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                self.problem(key, format!("set either {key} or {key}_file, not both"));
+                None
+            }
+            (Some(s), None) => Some(SecretString::from(s.expose_secret().trim().to_string())),
+            (None, Some(path)) => match std::fs::read_to_string(path) {
+                Ok(text) if !text.trim().is_empty() => Some(SecretString::from(text.trim().to_string())),
+                Ok(_) => {
+                    self.problem(&format!("{key}_file"), format!("{} is empty", path.display()));
+                    None
+                }
+                Err(e) => {
+                    self.problem(
+                        &format!("{key}_file"),
+                        format!("cannot read {}: {}; check the path and its permissions", path.display(), e.kind()),
+                    );
+                    None
+                }
+            },
+            (None, None) => {
+                if let Some(hint) = required_hint {
+                    self.problem(key, format!("missing; {hint}"));
+                }
+                None
+            }
+        }
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, Vec<ConfigProblem>> {
+        let mut c = Checker { problems: Vec::new() };
+        let env_hint = |key: &str| {
+            format!(
+                "set it in bot.toml, in SOE_BOT_{}, or in a file named by {key}_file",
+                key.to_ascii_uppercase().replace('.', "__")
+            )
+        };
+
+        // soe
+        let site_url = c.url(
+            "soe.site_url",
+            self.soe.site_url.as_deref(),
+            None,
+            "set it to your site's root, e.g. https://acme.stackenterprise.co",
+        );
+        let client_id = match self.soe.client_id.map(|s| s.trim().to_string()) {
+            Some(id) if !id.is_empty() => Some(id),
+            _ => {
+                c.problem("soe.client_id", "missing; create an API application on your SOE site (Settings → API applications) and copy its client id");
+                None
+            }
+        };
+        let use_stored = self.soe.use_stored_service_token.unwrap_or(false);
+        let service_token = c.secret(
+            "soe.service_token",
+            self.soe.service_token,
+            self.soe.service_token_file.as_deref(),
+            (!use_stored).then_some(
+                "mint one with `soe-bot service-token` and put it here (or in SOE_BOT_SOE__SERVICE_TOKEN or soe.service_token_file), or store it sealed with `soe-bot service-token --store` and set soe.use_stored_service_token = true",
+            ),
+        );
+        let team = match self.soe.team.as_deref() {
+            None => None,
+            Some(t) => {
+                let slug = TeamSlug::parse(t);
+                if slug.is_none() {
+                    c.problem("soe.team", "must be a private team slug (a-z, 0-9, -), as in https://SITE/c/<slug>");
+                }
+                slug
+            }
+        };
+
+        // discord
+        let discord_token = c.secret(
+            "discord.token",
+            self.discord.token,
+            self.discord.token_file.as_deref(),
+            Some(&format!(
+                "copy the bot token from the Discord developer portal; {}",
+                env_hint("discord.token")
+            )),
+        );
+        let application_id = match self.discord.application_id {
+            Some(id) if id > 0 => Some(id),
+            _ => {
+                c.problem("discord.application_id", "missing; copy the application id from the Discord developer portal");
+                None
+            }
+        };
+        let mode = self.discord.mode.unwrap_or_default();
+        let public_key = self.discord.public_key.map(|k| k.trim().to_ascii_lowercase());
+        match (&mode, &public_key) {
+            (DiscordMode::Http, None) => c.problem(
+                "discord.public_key",
+                "required when discord.mode = \"http\"; copy the application's public key from the Discord developer portal",
+            ),
+            (_, Some(k)) if k.len() != 64 || !k.chars().all(|ch| ch.is_ascii_hexdigit()) => c.problem(
+                "discord.public_key",
+                "must be the 64-character hex public key shown in the Discord developer portal",
+            ),
+            _ => {}
+        }
+        let api_base = c.url(
+            "discord.api_base",
+            self.discord.api_base.as_deref(),
+            Some("https://discord.com"),
+            "leave it unset for https://discord.com",
+        );
+
+        // web
+        let listen = match self.web.listen.as_deref().unwrap_or("0.0.0.0:8080").parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                c.problem("web.listen", "must be an address and port such as 0.0.0.0:8080");
+                None
+            }
+        };
+        let public_url = c.url(
+            "web.public_url",
+            self.web.public_url.as_deref(),
+            None,
+            "set it to the https origin members' browsers reach, e.g. https://soe-bot.example.com (register its host as the API application's domain)",
+        );
+
+        // storage
+        let key_id = self.storage.encryption_key_id.unwrap_or(1);
+        let key_secret = c.secret(
+            "storage.encryption_key",
+            self.storage.encryption_key,
+            self.storage.encryption_key_file.as_deref(),
+            Some("create one with `soe-bot keygen` and put it in SOE_BOT_STORAGE__ENCRYPTION_KEY or a file named by storage.encryption_key_file"),
+        );
+        let encryption_key = key_secret.and_then(|s| match EncryptionKey::from_base64(key_id, s.expose_secret()) {
+            Ok(k) => Some(k),
+            Err(m) => {
+                c.problem("storage.encryption_key", m);
+                None
+            }
+        });
+        let mut previous_keys = Vec::new();
+        for (i, old) in self.storage.previous_keys.unwrap_or_default().into_iter().enumerate() {
+            if old.id == key_id {
+                c.problem(&format!("storage.previous_keys[{i}].id"), "must differ from storage.encryption_key_id");
+                continue;
+            }
+            match EncryptionKey::from_base64(old.id, old.key.expose_secret()) {
+                Ok(k) => previous_keys.push(k),
+                Err(m) => c.problem(&format!("storage.previous_keys[{i}].key"), m),
+            }
+        }
+        let path = self.storage.path.unwrap_or_else(|| PathBuf::from("./data/soe-bot.sled"));
+
+        // limits
+        let d = LimitsConfig::default();
+        let limits = LimitsConfig {
+            asks_burst: self.limits.asks_burst.unwrap_or(d.asks_burst),
+            ask_refill_minutes: self.limits.ask_refill_minutes.unwrap_or(d.ask_refill_minutes),
+            searches_burst: self.limits.searches_burst.unwrap_or(d.searches_burst),
+            search_refill_secs: self.limits.search_refill_secs.unwrap_or(d.search_refill_secs),
+            search_cache_secs: self.limits.search_cache_secs.unwrap_or(d.search_cache_secs),
+            draft_ttl_hours: self.limits.draft_ttl_hours.unwrap_or(d.draft_ttl_hours),
+        };
+        for (key, v) in [
+            ("limits.asks_burst", limits.asks_burst),
+            ("limits.ask_refill_minutes", limits.ask_refill_minutes),
+            ("limits.searches_burst", limits.searches_burst),
+            ("limits.search_refill_secs", limits.search_refill_secs),
+            ("limits.draft_ttl_hours", limits.draft_ttl_hours),
+        ] {
+            if v == 0 {
+                c.problem(key, "must be at least 1");
+            }
+        }
+
+        let log = LogConfig {
+            format: self.log.format.unwrap_or_default(),
+            filter: self.log.filter.unwrap_or_else(|| "info,serenity=warn,sled=warn".into()),
+        };
+        if tracing_subscriber::EnvFilter::try_new(&log.filter).is_err() {
+            c.problem("log.filter", "is not a valid filter; use e.g. \"info\" or \"info,soe_bot=debug\"");
+        }
+
+        if !c.problems.is_empty() {
+            return Err(c.problems);
+        }
+        match (site_url, client_id, discord_token, application_id, api_base, listen, public_url, encryption_key) {
+            (
+                Some(site_url),
+                Some(client_id),
+                Some(token),
+                Some(application_id),
+                Some(api_base),
+                Some(listen),
+                Some(public_url),
+                Some(encryption_key),
+            ) => Ok(Config {
+                soe: SoeConfig {
+                    site_url,
+                    client_id,
+                    service_token,
+                    allow_no_expiry: self.soe.allow_no_expiry.unwrap_or(false),
+                    contact: self.soe.contact,
+                    connect_timeout_secs: self.soe.connect_timeout_secs.unwrap_or(5),
+                    request_timeout_secs: self.soe.request_timeout_secs.unwrap_or(15),
+                },
+                discord: DiscordConfig {
+                    mode,
+                    token,
+                    application_id,
+                    public_key,
+                    api_base,
+                    guild_ids: self.discord.guild_ids.unwrap_or_default(),
+                    admin_roles: self.discord.admin_roles.unwrap_or_default(),
+                },
+                web: WebConfig { listen, public_url },
+                storage: StorageConfig {
+                    path,
+                    encryption_key,
+                    previous_keys,
+                    cache_capacity_mb: self.storage.cache_capacity_mb.unwrap_or(64),
+                },
+                limits,
+                log,
+                default_team: team,
+            }),
+            _ => Err(vec![ConfigProblem {
+                key: "(config)".into(),
+                message: "incomplete configuration".into(),
+            }]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvVars {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn full_env() -> EnvVars {
+        env(&[
+            ("SOE_BOT_SOE__SITE_URL", "https://acme.stackenterprise.co"),
+            ("SOE_BOT_SOE__CLIENT_ID", "4242"),
+            ("SOE_BOT_SOE__SERVICE_TOKEN", "svc-canary-token"),
+            ("SOE_BOT_DISCORD__TOKEN", "discord-canary-token"),
+            ("SOE_BOT_DISCORD__APPLICATION_ID", "123456789"),
+            ("SOE_BOT_WEB__PUBLIC_URL", "https://bot.example.com"),
+            ("SOE_BOT_STORAGE__ENCRYPTION_KEY", KEY),
+        ])
+    }
+
+    #[test]
+    fn env_alone_is_enough_and_nested_keys_use_double_underscore() {
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert_eq!(cfg.soe.client_id, "4242");
+        assert_eq!(cfg.discord.application_id, 123456789);
+        assert_eq!(cfg.redirect_uri().as_str(), "https://bot.example.com/oauth/callback");
+        assert_eq!(cfg.storage.cache_capacity_mb, 64);
+    }
+
+    #[test]
+    fn redacted_dump_and_debug_hide_every_secret() {
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        for text in [cfg.redacted(), format!("{cfg:?}")] {
+            assert!(!text.contains("svc-canary-token"), "{text}");
+            assert!(!text.contains("discord-canary-token"), "{text}");
+            assert!(!text.contains(KEY), "{text}");
+        }
+        assert!(cfg.redacted().contains("soe.service_token = [REDACTED]"));
+    }
+
+    #[test]
+    fn every_missing_key_is_named() {
+        let problems = Config::load_from(None, env(&[])).unwrap_err();
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        for k in [
+            "soe.site_url",
+            "soe.client_id",
+            "soe.service_token",
+            "discord.token",
+            "discord.application_id",
+            "web.public_url",
+            "storage.encryption_key",
+        ] {
+            assert!(keys.contains(&k), "{k} not reported: {keys:?}");
+        }
+    }
+
+    #[test]
+    fn short_key_says_how_to_make_one() {
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_STORAGE__ENCRYPTION_KEY");
+        e.push(("SOE_BOT_STORAGE__ENCRYPTION_KEY".into(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p[0].key, "storage.encryption_key");
+        assert!(p[0].message.contains("32 bytes of base64"), "{}", p[0].message);
+        assert!(p[0].message.contains("soe-bot keygen"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback() {
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_SOE__SITE_URL" && k != "SOE_BOT_WEB__PUBLIC_URL");
+        e.push(("SOE_BOT_SOE__SITE_URL".into(), "http://acme.example.com".into()));
+        e.push(("SOE_BOT_WEB__PUBLIC_URL".into(), "http://127.0.0.1:8080".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "soe.site_url");
+        assert!(p[0].message.contains("https://"));
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("token");
+        std::fs::write(&f, "file-token\n").expect("write");
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_DISCORD__TOKEN");
+        e.push(("SOE_BOT_DISCORD__TOKEN_FILE".into(), f.display().to_string()));
+        let cfg = Config::load_from(None, e).expect("valid");
+        assert_eq!(cfg.discord.token.expose_secret(), "file-token");
+    }
+
+    #[test]
+    fn http_mode_needs_a_public_key() {
+        let mut e = full_env();
+        e.push(("SOE_BOT_DISCORD__MODE".into(), "http".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p[0].key, "discord.public_key");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let mut e = full_env();
+        e.push(("SOE_BOT_SOE__SITE".into(), "x".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert!(p[0].message.contains("site"), "{:?}", p);
+    }
+}

@@ -1,0 +1,403 @@
+//! SOE API v3 data, as the bot reads and writes it.
+//!
+//! Shapes follow the official OpenAPI document (`QuestionResponseModel`,
+//! `PaginatedQuestions`, …). Invariants:
+//! - every response field is optional on the wire (the document marks none required), so every
+//!   field has a default and a missing one never fails a parse;
+//! - dates are parsed leniently: one odd timestamp becomes `None`, it never fails a page;
+//! - text fields that the vendor HTML-encodes on read (`title`, `bodyMarkdown`, names, snippets,
+//!   comment bodies) are decoded exactly once while parsing, so values in these types are plain
+//!   text. `body` stays HTML (render it with [`crate::soe::text::html_to_discord`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::text::{de_decoded, de_decoded_opt, de_lenient_date};
+
+/// A site-wide numeric id (questions, answers, users, tags). int32 on the wire; i64 here so
+/// arithmetic on ids never overflows.
+pub type Id = i64;
+
+/// `UserSummaryResponseModel`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserSummary {
+    pub id: Option<Id>,
+    /// The network account id; needed only for impersonation, kept for completeness.
+    pub account_id: Option<Id>,
+    #[serde(deserialize_with = "de_decoded")]
+    pub name: String,
+    pub avatar_url: Option<String>,
+    pub web_url: Option<String>,
+    pub reputation: Option<i64>,
+    /// e.g. "Registered", "Moderator".
+    pub role: Option<String>,
+}
+
+/// `UserDetailsResponseModel` (`GET /users/me`) and `UserResponseModel` (`GET /users/{id}`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct User {
+    pub id: Option<Id>,
+    pub account_id: Option<Id>,
+    #[serde(deserialize_with = "de_decoded")]
+    pub name: String,
+    pub avatar_url: Option<String>,
+    pub web_url: Option<String>,
+    pub reputation: Option<i64>,
+    pub role: Option<String>,
+    /// Only visible to admins, or for the current user.
+    pub email: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+}
+
+/// `TagSummaryResponseModel` / `TagResponseModel`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Tag {
+    pub id: Id,
+    pub name: String,
+    #[serde(deserialize_with = "de_decoded")]
+    pub description: String,
+    pub post_count: i64,
+    pub watcher_count: i64,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub creation_date: Option<DateTime<Utc>>,
+    pub has_synonyms: bool,
+    pub web_url: Option<String>,
+}
+
+/// `QuestionSummaryResponseModel` (list items) and `QuestionResponseModel` (single item and
+/// write results). List items carry no `bodyMarkdown`; it is `None` then.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Question {
+    pub id: Id,
+    #[serde(deserialize_with = "de_decoded")]
+    pub title: String,
+    /// HTML, as rendered by the site. Not entity-decoded: it is markup.
+    pub body: String,
+    /// The Markdown source, decoded once. Only on single-question responses.
+    #[serde(deserialize_with = "de_decoded_opt")]
+    pub body_markdown: Option<String>,
+    pub tags: Vec<Tag>,
+    pub owner: Option<UserSummary>,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub creation_date: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub last_activity_date: Option<DateTime<Utc>>,
+    pub score: i64,
+    /// "Has at least one upvoted answer"; not the same as having an accepted answer.
+    pub is_answered: bool,
+    pub answer_count: i64,
+    pub view_count: i64,
+    pub web_url: Option<String>,
+    pub share_url: Option<String>,
+    pub is_deleted: bool,
+    pub is_closed: bool,
+    pub is_obsolete: bool,
+    pub user_has_upvoted: Option<bool>,
+    pub user_has_downvoted: Option<bool>,
+}
+
+impl Question {
+    /// Tag names, in site order.
+    pub fn tag_names(&self) -> Vec<&str> {
+        self.tags.iter().map(|t| t.name.as_str()).collect()
+    }
+}
+
+/// `AnswerSummaryResponseModel` / `AnswerResponseModel`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Answer {
+    pub id: Id,
+    pub question_id: Id,
+    /// HTML.
+    pub body: String,
+    #[serde(deserialize_with = "de_decoded_opt")]
+    pub body_markdown: Option<String>,
+    pub score: i64,
+    pub is_accepted: bool,
+    pub is_deleted: bool,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub creation_date: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub last_activity_date: Option<DateTime<Utc>>,
+    pub owner: Option<UserSummary>,
+    pub comment_count: i64,
+    pub web_url: Option<String>,
+    /// Answers call it `shareLink`; questions call it `shareUrl`.
+    pub share_link: Option<String>,
+}
+
+/// `CommentResponseModel`. Comments arrive as a bare JSON array, not a page.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Comment {
+    pub id: Id,
+    pub score: i64,
+    /// Markdown, decoded once.
+    #[serde(deserialize_with = "de_decoded")]
+    pub body: String,
+    pub owner_user_id: Option<Id>,
+    #[serde(deserialize_with = "de_decoded")]
+    pub owner_display_name: String,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub creation_date: Option<DateTime<Utc>>,
+}
+
+/// The paging envelope shared by every `Paginated*` model. Pages are 1-based.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Page<T> {
+    pub total_count: i64,
+    pub page_size: i64,
+    pub page: i64,
+    pub total_pages: i64,
+    pub items: Vec<T>,
+}
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Self {
+            total_count: 0,
+            page_size: 0,
+            page: 0,
+            total_pages: 0,
+            items: Vec::new(),
+        }
+    }
+}
+
+/// One item of `PaginatedSearchResults`: a `oneOf` told apart by `type`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum SearchItem {
+    /// `QuestionSearchResultModel`.
+    Question(SearchQuestion),
+    /// `AnswerSearchResultModel`.
+    Answer(SearchAnswer),
+    /// `ArticleSearchResultModel`.
+    Article(SearchArticle),
+    /// A result type this bot does not know; skipped when rendering.
+    #[serde(other)]
+    Other,
+}
+
+/// Fields every search result has (`SearchResultModel`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchCommon {
+    #[serde(deserialize_with = "de_decoded")]
+    pub title: String,
+    /// A short plain-text excerpt, decoded once.
+    #[serde(deserialize_with = "de_decoded")]
+    pub snippet: String,
+    pub tags: Vec<Tag>,
+    pub owner: Option<UserSummary>,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub creation_date: Option<DateTime<Utc>>,
+    pub score: i64,
+    pub web_url: Option<String>,
+}
+
+/// A question hit.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchQuestion {
+    #[serde(flatten)]
+    pub common: SearchCommon,
+    pub question_id: Id,
+    pub answer_count: i64,
+    pub has_accepted_answer: bool,
+    pub view_count: i64,
+}
+
+/// An answer hit.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchAnswer {
+    #[serde(flatten)]
+    pub common: SearchCommon,
+    pub answer_id: Id,
+    pub parent_question_id: Id,
+    pub is_accepted: bool,
+}
+
+/// An article hit.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchArticle {
+    #[serde(flatten)]
+    pub common: SearchCommon,
+    pub article_id: Id,
+    pub view_count: i64,
+}
+
+/// `pageSize`: the API accepts only these four values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PageSize {
+    #[default]
+    Fifteen,
+    Thirty,
+    Fifty,
+    Hundred,
+}
+
+impl PageSize {
+    /// The wire value.
+    pub fn get(self) -> u32 {
+        match self {
+            PageSize::Fifteen => 15,
+            PageSize::Thirty => 30,
+            PageSize::Fifty => 50,
+            PageSize::Hundred => 100,
+        }
+    }
+
+    /// The smallest allowed page size that holds at least `n` items (100 at most).
+    pub fn at_least(n: usize) -> Self {
+        match n {
+            0..=15 => PageSize::Fifteen,
+            16..=30 => PageSize::Thirty,
+            31..=50 => PageSize::Fifty,
+            _ => PageSize::Hundred,
+        }
+    }
+}
+
+/// `QuestionSortParameter`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum QuestionSort {
+    #[default]
+    Activity,
+    Creation,
+    Score,
+}
+
+/// `SearchSortParameter`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SearchSort {
+    #[default]
+    Relevance,
+    Newest,
+    Active,
+    Score,
+}
+
+/// `AnswersSortParameter`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AnswerSort {
+    #[default]
+    Score,
+    Modified,
+    Creation,
+}
+
+/// `TagsSortParameter`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TagSort {
+    Name,
+    #[default]
+    PostCount,
+    CreationDate,
+}
+
+/// `SortOrder`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Order {
+    Asc,
+    #[default]
+    Desc,
+}
+
+macro_rules! wire_names {
+    ($($t:ident { $($v:ident => $s:literal),* })*) => {$(
+        impl $t {
+            /// The value as sent in a query string.
+            pub fn as_str(self) -> &'static str {
+                match self { $($t::$v => $s),* }
+            }
+        }
+    )*};
+}
+wire_names! {
+    QuestionSort { Activity => "activity", Creation => "creation", Score => "score" }
+    SearchSort { Relevance => "relevance", Newest => "newest", Active => "active", Score => "score" }
+    AnswerSort { Score => "score", Modified => "modified", Creation => "creation" }
+    TagSort { Name => "name", PostCount => "postCount", CreationDate => "creationDate" }
+    Order { Asc => "asc", Desc => "desc" }
+}
+
+/// Filters for `GET /questions`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuestionQuery {
+    pub page: u32,
+    pub page_size: PageSize,
+    pub sort: Option<QuestionSort>,
+    pub order: Option<Order>,
+    /// OR semantics on the server.
+    pub tag_ids: Vec<Id>,
+    pub is_answered: Option<bool>,
+    pub has_accepted_answer: Option<bool>,
+    pub author_id: Option<Id>,
+    /// Creation date lower bound.
+    pub from: Option<DateTime<Utc>>,
+    /// Creation date upper bound.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// `QuestionRequestModel`: plain Markdown, never pre-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewQuestion {
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+}
+
+/// `AnswerRequestModel`: plain Markdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAnswer {
+    pub body: String,
+}
+
+/// A private team's slug (`https://SITE/c/{slug}`), validated so it can sit in a URL path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TeamSlug(String);
+
+impl TeamSlug {
+    /// Accepts 1–64 characters of `[a-z0-9-]` (lower-cased first).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        ok.then_some(Self(s))
+    }
+
+    /// The slug.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TeamSlug {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        TeamSlug::parse(&s).ok_or_else(|| format!("`{s}` is not a team slug (use a-z, 0-9 and -)"))
+    }
+}
+
+impl From<TeamSlug> for String {
+    fn from(t: TeamSlug) -> String {
+        t.0
+    }
+}
