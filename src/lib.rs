@@ -9,16 +9,30 @@
 //! Data flows one way: a transport adapter turns a Discord interaction into an `Invocation`,
 //! a use case in `commands` turns that into a `Reply`, and the adapter renders the reply.
 //!
+//! - [`app`]: the shared dependencies handed to the transports, and the background tasks.
 //! - [`clock`]: injected wall-clock time ([`clock::SystemClock`], [`clock::FixedClock`]).
 //! - [`config`]: `bot.toml` + `SOE_BOT_*` overrides, validated once at startup.
 //! - [`soe`]: the SOE API v3 client: models, errors by meaning, text decoding, throttling,
 //!   and the credential types that make the service token read-only at compile time.
 //! - [`fake_soe`]: a faithful SOE site on loopback (OAuth + PKCE + the API subset) for tests and
 //!   `demo`.
+//! - [`store`]: durable state behind the [`store::Store`] trait; [`store::SledStore`] seals
+//!   tokens, verifiers and drafts with XChaCha20-Poly1305.
+//! - [`link`]: per-member OAuth 2.0 + PKCE linking, with a confirmation step against link
+//!   hijacking.
+//! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
+//! - [`console`]: the console transport of `soe-bot demo`.
+//! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod app;
 pub mod clock;
+pub mod commands;
 pub mod config;
+pub mod console;
 pub mod fake_soe;
+pub mod link;
 pub mod soe;
+pub mod store;
+pub mod web;

@@ -150,3 +150,41 @@ pub trait SoeWrite: SoeRead {
     /// `DELETE /questions/{id}/answers/{answerId}/accept`.
     async fn unaccept_answer(&self, question: Id, answer: Id) -> Result<Answer>;
 }
+
+/// Hands out SOE handles: the service reader, and writers for members' tokens. The use cases
+/// depend on this trait, not on HTTP, so benchmarks can swap in an in-memory site.
+pub trait SoeConnector: Send + Sync {
+    /// A reader on the service token for the main site or a private team.
+    fn service(&self, team: Option<&TeamSlug>) -> std::sync::Arc<dyn SoeRead>;
+    /// A writer acting as the owner of `token`.
+    fn member(&self, token: UserToken, team: Option<&TeamSlug>) -> std::sync::Arc<dyn SoeWrite>;
+}
+
+/// [`SoeConnector`] over [`HttpSoe`] and the service token.
+#[derive(Debug)]
+pub struct HttpConnector {
+    soe: std::sync::Arc<HttpSoe>,
+    service: ServiceToken,
+}
+
+impl HttpConnector {
+    /// Wraps the client and the service token.
+    pub fn new(soe: std::sync::Arc<HttpSoe>, service: ServiceToken) -> Self {
+        Self { soe, service }
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &std::sync::Arc<HttpSoe> {
+        &self.soe
+    }
+}
+
+impl SoeConnector for HttpConnector {
+    fn service(&self, team: Option<&TeamSlug>) -> std::sync::Arc<dyn SoeRead> {
+        std::sync::Arc::new(self.soe.reader(&self.service, team))
+    }
+
+    fn member(&self, token: UserToken, team: Option<&TeamSlug>) -> std::sync::Arc<dyn SoeWrite> {
+        std::sync::Arc::new(self.soe.writer(token, team))
+    }
+}

@@ -237,9 +237,12 @@ pub enum Allowance {
 
 /// Per-guild settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GuildSettings {
     /// Channels where the bot is disabled (default: enabled everywhere).
     pub disabled_channels: Vec<u64>,
+    /// Channels an admin explicitly enabled (shown to members in a disabled channel).
+    pub enabled_channels: Vec<u64>,
 }
 
 /// The durable state, in domain terms. Methods are synchronous (sled is); callers on async
@@ -272,6 +275,8 @@ pub trait Store: Send + Sync {
     fn put_pending_confirm(&self, form_hash: [u8; 32], pending: &PendingConfirm) -> StoreResult<()>;
     /// Reads it without consuming (to render the confirmation page again).
     fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>>;
+    /// Removes a confirmation without linking (Cancel pressed, or expired). True if it existed.
+    fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool>;
     /// Atomically consumes the confirmation and stores its link (one transaction), then flushes.
     /// `None` if it was already used or never existed. Expiry is the caller's check, made on
     /// the returned record before reporting success.

@@ -1,0 +1,141 @@
+//! [`App`]: the shared dependencies handed to the transports (Discord gateway, HTTP
+//! interactions, console), and the background tasks every transport needs.
+//!
+//! Built once at startup from the validated config (or by `demo` and tests from a fake site).
+//! Invariants: exactly one store, one SOE client and one linking service per process; the
+//! linked-event listener is the only place drafts are posted after linking.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::clock::SharedClock;
+use crate::commands::{Commands, Notice, SiteInfo};
+use crate::config::LimitsConfig;
+use crate::link::{LinkService, LinkSettings, Linked};
+use crate::soe::{HttpSoe, SoeConnector};
+use crate::store::Store;
+
+/// Delivers [`Notice`]s outside an interaction: a DM on Discord, a line in the console.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Delivers one notice. Failures are the notifier's to log; a notice is never retried
+    /// in a way that could post twice (posting already happened).
+    async fn notify(&self, notice: Notice);
+}
+
+/// Everything the transports share.
+pub struct App {
+    /// The use cases.
+    pub commands: Arc<Commands>,
+    /// Linking (the web server's routes).
+    pub link: Arc<LinkService>,
+    /// Durable state.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: SharedClock,
+    /// The SOE client (connection pool).
+    pub soe: Arc<HttpSoe>,
+}
+
+/// What [`App::build`] needs.
+pub struct AppParts {
+    /// Durable state.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: SharedClock,
+    /// The SOE client.
+    pub soe: Arc<HttpSoe>,
+    /// Service reader and member writers.
+    pub connector: Arc<dyn SoeConnector>,
+    /// Linking settings.
+    pub link: LinkSettings,
+    /// The site as members see it.
+    pub site: SiteInfo,
+    /// Per-member limits.
+    pub limits: LimitsConfig,
+    /// Role names that grant admin commands.
+    pub admin_roles: Vec<String>,
+}
+
+impl App {
+    /// Wires the app. Returns it with the receiver of [`Linked`] events, to be given to
+    /// [`App::spawn_background`].
+    pub fn build(parts: AppParts) -> Result<(Arc<App>, mpsc::UnboundedReceiver<Linked>), String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let link = Arc::new(LinkService::new(
+            parts.link,
+            parts.store.clone(),
+            parts.clock.clone(),
+            parts.soe.clone(),
+            Some(tx),
+        )?);
+        let commands = Arc::new(Commands::new(
+            parts.store.clone(),
+            parts.clock.clone(),
+            parts.connector,
+            link.clone(),
+            parts.site,
+            parts.limits,
+            parts.admin_roles,
+        ));
+        Ok((
+            Arc::new(App {
+                commands,
+                link,
+                store: parts.store,
+                clock: parts.clock,
+                soe: parts.soe,
+            }),
+            rx,
+        ))
+    }
+
+    /// Starts the background work: posting drafts when members finish linking (telling them
+    /// through `notifier`), refreshing the tag list every 10 minutes, and sweeping expired
+    /// linking records and drafts every minute.
+    pub fn spawn_background(
+        self: &Arc<Self>,
+        mut linked: mpsc::UnboundedReceiver<Linked>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let app = self.clone();
+        let notify = notifier.clone();
+        let resume = tokio::spawn(async move {
+            while let Some(event) = linked.recv().await {
+                for notice in app.commands.on_linked(&event).await {
+                    notify.notify(notice).await;
+                }
+            }
+        });
+        let app = self.clone();
+        let tags = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                match app.commands.refresh_tags().await {
+                    Ok(n) => tracing::debug!(tags = n, "tag list refreshed"),
+                    Err(e) => tracing::warn!(error = %e, "tag list refresh failed; keeping the old list"),
+                }
+            }
+        });
+        let app = self.clone();
+        let sweep = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let store = app.store.clone();
+                let now = app.clock.now();
+                match tokio::task::spawn_blocking(move || store.sweep_expired(now)).await {
+                    Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired records swept"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
+                    Err(e) => tracing::warn!(error = %e, "sweep task failed"),
+                }
+            }
+        });
+        vec![resume, tags, sweep]
+    }
+}

@@ -1,0 +1,73 @@
+//! `/so link`, `/so unlink`, `/so me`.
+
+use crate::store::LinkStatus;
+
+use super::reply::{Component, Reply};
+use super::{Commands, Invocation};
+
+/// A button to a fresh single-use linking URL (15 minutes), shown only to the member.
+pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
+    match ctx.link.issue_ticket(inv.member.id, &inv.member.name) {
+        Ok(url) => Reply::private(format!(
+            "Link your {} account so what you post from Discord is credited to you. The button works once, for 15 minutes, and only for you: don't share it. You'll sign in on the site, approve access, and confirm.",
+            ctx.site.name
+        ))
+        .with_row(vec![Component::link(url.to_string(), "Link account")]),
+        Err(e) => ctx.store_failure(&e),
+    }
+}
+
+/// Forgets the member's token and drafts.
+pub fn unlink(ctx: &Commands, inv: &Invocation) -> Reply {
+    match ctx.store.delete_link(inv.member.id) {
+        Ok(true) => Reply::private(format!(
+            "Unlinked. The bot forgot your {} token and your saved drafts. To revoke the app's access on the site too, remove it from your account's settings there.",
+            ctx.site.name
+        )),
+        Ok(false) => Reply::private("You were not linked; there was nothing to forget."),
+        Err(e) => ctx.store_failure(&e),
+    }
+}
+
+/// The member's link: SOE user, scopes, expiry, last use.
+pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
+    let link = match ctx.store.get_link(inv.member.id) {
+        Ok(Some(l)) => l,
+        Ok(None) => return super::member::link_prompt("You have not linked an account. Link one to ask, answer and vote as yourself."),
+        Err(crate::store::StoreError::Unseal) | Err(crate::store::StoreError::Corrupt(_)) => {
+            return super::member::link_prompt("Your link could not be read (the bot's key changed). Link your account again.")
+        }
+        Err(e) => return ctx.store_failure(&e),
+    };
+    let now = ctx.clock.now();
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let expired = link.status == LinkStatus::Expired || link.expires_at.is_some_and(|t| t <= now);
+    let status = if expired {
+        "expired: link again with `/so link`".to_string()
+    } else {
+        "active".to_string()
+    };
+    let expiry = match link.expires_at {
+        Some(t) if t > now => format!("{} ({})", fmt(t), super::render::age(Some(now - (t - now)), now).replace(" ago", " left")),
+        Some(t) => format!("{} (passed)", fmt(t)),
+        None => "never".into(),
+    };
+    let user = match &link.soe_user_url {
+        Some(u) => format!("[{}]({u})", super::render::escape_md(&link.soe_user_name)),
+        None => link.soe_user_name.clone(),
+    };
+    let write = if link.scopes.iter().any(|s| s == "write_access") { "read and write" } else { "read only" };
+    let text = format!(
+        "**Linked {} account:** {user} (user {})\n**Access:** {write} (`{}`)\n**Token expires:** {expiry}\n**Last used:** {}\n**Linked:** {}\n**Status:** {status}",
+        ctx.site.name,
+        link.soe_user_id,
+        link.scopes.join(","),
+        link.last_used_at.map(fmt).unwrap_or_else(|| "not yet".into()),
+        fmt(link.linked_at),
+    );
+    if expired {
+        super::member::link_prompt(&text)
+    } else {
+        Reply::private(text)
+    }
+}

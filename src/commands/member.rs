@@ -1,0 +1,120 @@
+//! Acting as the member: their link, their token, and what to say when it cannot be used.
+//!
+//! Token lifecycle: no link → offer linking; a known expiry in the past or an earlier 401 →
+//! "link again"; a link without `write_access` → "write access is missing"; a 401 during a
+//! write marks the link expired; a 403 on a read-only token says so rather than a generic
+//! error.
+
+use std::sync::Arc;
+
+use crate::soe::{self, SoeWrite};
+use crate::store::{LinkStatus, StoreError};
+
+use super::ids::Id;
+use super::reply::{ButtonStyle, Component, Reply};
+use super::Commands;
+
+/// A usable member session.
+pub struct MemberSession {
+    /// Writes as the member.
+    pub writer: Arc<dyn SoeWrite>,
+    /// Their SOE user id.
+    pub soe_user_id: i64,
+    /// Their SOE name, for "Posted as …".
+    pub name: String,
+}
+
+/// Why there is no session.
+#[derive(Debug)]
+pub enum NoSession {
+    /// Never linked (or unlinked).
+    NotLinked,
+    /// Expired or rejected by SOE.
+    Expired,
+    /// Linked without `write_access`.
+    ReadOnly,
+    /// The stored link could not be opened (wrong key, tampering): treat as "link again".
+    Unreadable,
+    /// Storage failed.
+    Store(StoreError),
+}
+
+/// The member's writer, checking the link's state and expiry first.
+pub fn session(ctx: &Commands, user: u64) -> Result<MemberSession, NoSession> {
+    let link = match ctx.store.get_link(user) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Err(NoSession::NotLinked),
+        Err(StoreError::Unseal) | Err(StoreError::Corrupt(_)) => return Err(NoSession::Unreadable),
+        Err(e) => return Err(NoSession::Store(e)),
+    };
+    if link.status == LinkStatus::Expired {
+        return Err(NoSession::Expired);
+    }
+    if link.expires_at.is_some_and(|t| t <= ctx.clock.now()) {
+        if let Err(e) = ctx.store.mark_link_expired(user) {
+            tracing::warn!(error = %e, "could not mark a link expired");
+        }
+        return Err(NoSession::Expired);
+    }
+    if !link.scopes.iter().any(|s| s == "write_access") {
+        return Err(NoSession::ReadOnly);
+    }
+    let writer = ctx.soe.member(link.token, ctx.site.team.as_ref());
+    Ok(MemberSession {
+        writer,
+        soe_user_id: link.soe_user_id,
+        name: link.soe_user_name,
+    })
+}
+
+/// A reply with a Link button.
+pub fn link_prompt(text: &str) -> Reply {
+    Reply::private(text).with_row(vec![Component::button(Id::Link.encode(), "Link account", ButtonStyle::Primary)])
+}
+
+/// What to tell a member who has no session, with what to do next.
+pub fn no_session_reply(ctx: &Commands, why: NoSession, what: &str) -> Reply {
+    match why {
+        NoSession::NotLinked => link_prompt(&format!(
+            "To {what}, link your {} account first so it is credited to you.",
+            ctx.site.name
+        )),
+        NoSession::Expired | NoSession::Unreadable => link_prompt(&format!(
+            "Your {} link has expired or was revoked. Link your account again to {what}.",
+            ctx.site.name
+        )),
+        NoSession::ReadOnly => link_prompt(&format!(
+            "Your linked account has read-only access, so the bot cannot {what} for you. Link again and grant write access."
+        )),
+        NoSession::Store(e) => ctx.store_failure(&e),
+    }
+}
+
+/// Turns a failed write into a sentence, updating the link on 401.
+pub fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
+    match e {
+        soe::Error::Unauthorized => {
+            if let Err(err) = ctx.store.mark_link_expired(user) {
+                tracing::warn!(error = %err, "could not mark a link expired");
+            }
+            format!(
+                "{} rejected your token: it has expired or was revoked. Link your account again with `/so link`.",
+                ctx.site.name
+            )
+        }
+        soe::Error::Forbidden { detail } => format!(
+            "{} refused this ({detail}). Your account may not have the privilege it needs (e.g. reputation, or it is your own post), or the token lacks write access.",
+            ctx.site.name
+        ),
+        other => {
+            let reference = super::short_ref();
+            tracing::warn!(reference, error = %other, "SOE write failed");
+            format!("{} (ref {reference})", other.user_message())
+        }
+    }
+}
+
+/// Whether a failure means the member should link again.
+pub fn needs_relink(e: &soe::Error) -> bool {
+    matches!(e, soe::Error::Unauthorized)
+}

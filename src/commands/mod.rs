@@ -1,0 +1,313 @@
+//! The use cases: an [`Invocation`] in, a [`Reply`] out, independent of any transport.
+//!
+//! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
+//! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
+//! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
+//! `unlink`, `me`), `help`, and `admin`. Invariants:
+//! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
+//! - reads use the service token (through the global budget), writes the invoker's own link;
+//! - a write happens at most once per draft or button, whatever the retries (store claims);
+//! - a failed or refused post keeps the draft, offering Retry and Edit;
+//! - replies showing one member's data, a link URL or an error are ephemeral; no reply can
+//!   mention anyone.
+
+pub mod account;
+pub mod admin;
+pub mod caches;
+pub mod help;
+pub mod ids;
+pub mod invocation;
+pub mod member;
+pub mod post;
+pub mod render;
+pub mod reply;
+pub mod search;
+pub mod show;
+pub mod validate;
+pub mod vote;
+
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::clock::SharedClock;
+use crate::config::LimitsConfig;
+use crate::link::{LinkService, Linked};
+use crate::soe::{self, SoeConnector, SoeRead, TeamSlug};
+use crate::store::{Store, StoreError};
+
+pub use invocation::{Action, Invocation, Member, MessageRef, OptionValue};
+pub use reply::{ButtonStyle, Choice, Component, Embed, Modal, Reply, ReplyKind, TextInput};
+
+use caches::{BudgetedRead, SearchCache, ServiceBudget, TagCache};
+
+/// The site as members know it.
+#[derive(Debug, Clone)]
+pub struct SiteInfo {
+    /// A short name ("Acme Stack Overflow").
+    pub name: String,
+    /// The site root.
+    pub url: Url,
+    /// The private team the bot reads by default, if any.
+    pub team: Option<TeamSlug>,
+}
+
+/// How an adapter should acknowledge an invocation before the reply is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Answer directly (modals, autocomplete, replies that need no SOE call).
+    Immediate,
+    /// Defer with a private "thinking…", then edit.
+    DeferEphemeral,
+    /// Defer with a public "thinking…", then edit.
+    DeferPublic,
+    /// Defer an update of the component's message, then edit it.
+    DeferUpdate,
+}
+
+/// A message for a member outside an interaction (a DM on Discord, a line in the console).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The member.
+    pub user: u64,
+    /// What to tell them.
+    pub reply: Reply,
+}
+
+/// The use cases and their dependencies.
+pub struct Commands {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: SharedClock,
+    pub(crate) soe: Arc<dyn SoeConnector>,
+    pub(crate) link: Arc<LinkService>,
+    pub(crate) site: SiteInfo,
+    pub(crate) limits: LimitsConfig,
+    pub(crate) budget: Arc<ServiceBudget>,
+    pub(crate) search_cache: SearchCache,
+    pub(crate) tags: TagCache,
+    /// Role names that grant admin commands.
+    pub(crate) admin_roles: Vec<String>,
+}
+
+impl std::fmt::Debug for Commands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Commands").field("site", &self.site).finish_non_exhaustive()
+    }
+}
+
+impl Commands {
+    /// Wires the use cases.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        soe: Arc<dyn SoeConnector>,
+        link: Arc<LinkService>,
+        site: SiteInfo,
+        limits: LimitsConfig,
+        admin_roles: Vec<String>,
+    ) -> Self {
+        Self {
+            budget: Arc::new(ServiceBudget::soe_default(clock.clone())),
+            search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
+            tags: TagCache::default(),
+            store,
+            clock,
+            soe,
+            link,
+            site,
+            limits,
+            admin_roles,
+        }
+    }
+
+    /// Replaces the service budget (tests use tighter ones).
+    pub fn with_budget(mut self, budget: ServiceBudget) -> Self {
+        self.budget = Arc::new(budget);
+        self
+    }
+
+    /// The service reader for `team` (or the default team), behind the global budget.
+    pub(crate) fn reader(&self, team: Option<&TeamSlug>) -> BudgetedRead {
+        let team = team.or(self.site.team.as_ref());
+        BudgetedRead::new(self.soe.service(team), self.budget.clone())
+    }
+
+    /// The tag cache (for the background refresher and tests).
+    pub fn tag_cache(&self) -> &TagCache {
+        &self.tags
+    }
+
+    /// Refreshes the tag list from SOE; the adapters call this every few minutes.
+    pub async fn refresh_tags(&self) -> soe::Result<usize> {
+        let reader = self.soe.service(self.site.team.as_ref());
+        self.tags.refresh(reader.as_ref() as &dyn SoeRead).await
+    }
+
+    /// How to acknowledge `inv` (see [`Ack`]).
+    pub fn ack(&self, inv: &Invocation) -> Ack {
+        match &inv.action {
+            Action::Autocomplete { .. } | Action::MessageCommand { .. } => Ack::Immediate,
+            Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
+                ("so", "ask" | "answer" | "help" | "link") => Ack::Immediate,
+                _ => Ack::DeferEphemeral,
+            },
+            Action::Button { custom_id } => match ids::parse(custom_id) {
+                Some(ids::Id::OpenAnswer { .. } | ids::Id::EditDraft { .. } | ids::Id::Link) => Ack::Immediate,
+                Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
+                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::DeferPublic,
+                _ => Ack::DeferEphemeral,
+            },
+            Action::Modal { .. } => Ack::DeferEphemeral,
+        }
+    }
+
+    /// Runs the use case for `inv`. Never fails: every error becomes a reply that says what to
+    /// do next.
+    pub async fn handle(&self, inv: &Invocation) -> Reply {
+        if let Some(gate) = self.channel_gate(inv) {
+            return gate;
+        }
+        let reply = match &inv.action {
+            Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
+                ("so", "search") => search::command(self, inv).await,
+                ("so", "question") => show::command(self, inv).await,
+                ("so", "ask") => post::ask_command(self, inv).await,
+                ("so", "answer") => post::answer_command(self, inv).await,
+                ("so", "link") => account::link(self, inv),
+                ("so", "unlink") => account::unlink(self, inv),
+                ("so", "me") => account::me(self, inv),
+                ("so", "help") => help::help(self),
+                ("so-admin", _) => admin::command(self, inv),
+                _ => Reply::private("Unknown command. Try `/so help`."),
+            },
+            Action::Autocomplete { focused, value, .. } => match focused.as_str() {
+                "tag" | "tags" => Reply::choices(self.tags.complete(value)),
+                _ => Reply::choices(vec![]),
+            },
+            Action::Button { custom_id } => match ids::parse(custom_id) {
+                Some(id) => self.button(inv, id).await,
+                None => Reply::private("This button is from an older version of the bot. Run the command again."),
+            },
+            Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
+                Some(ids::Id::AskModal { draft }) => post::ask_submit(self, inv, &draft).await,
+                Some(ids::Id::AnswerModal { question, draft }) => post::answer_submit(self, inv, question, &draft).await,
+                Some(ids::Id::PostAsAnswerModal { draft }) => post::post_as_answer_submit(self, inv, &draft).await,
+                _ => Reply::private("This form is from an older version of the bot. Run the command again."),
+            },
+            Action::MessageCommand { name, message } => post::message_command(self, inv, name, message),
+        };
+        reply
+    }
+
+    async fn button(&self, inv: &Invocation, id: ids::Id) -> Reply {
+        use ids::Id;
+        match id {
+            Id::SearchPage { page, sort, tag, query } => search::page(self, inv, &query, tag.as_deref(), sort, page, false).await,
+            Id::ShareSearch { page, sort, tag, query } => search::page(self, inv, &query, tag.as_deref(), sort, page, true).await,
+            Id::OpenQuestion { question } => show::show(self, inv, question, false).await,
+            Id::ShareQuestion { question } => show::show(self, inv, question, true).await,
+            Id::VoteQuestion { question, vote } => vote::vote_question(self, inv, question, vote).await,
+            Id::VoteAnswer { question, answer, vote } => vote::vote_answer(self, inv, question, answer, vote).await,
+            Id::Accept { question, answer } => vote::accept(self, inv, question, answer).await,
+            Id::OpenAnswer { question } => post::answer_modal(self, inv, question, None),
+            Id::PostDraft { draft } => post::post_draft(self, inv.member.id, &draft, true).await,
+            Id::EditDraft { draft } => post::edit_draft(self, inv, &draft),
+            Id::DiscardDraft { draft } => post::discard_draft(self, inv, &draft),
+            Id::Link => account::link(self, inv),
+            Id::AskModal { .. } | Id::AnswerModal { .. } | Id::PostAsAnswerModal { .. } => {
+                Reply::private("That is a form id, not a button.")
+            }
+        }
+    }
+
+    /// Posts the drafts a member left for after linking, and says where they went.
+    pub async fn on_linked(&self, linked: &Linked) -> Vec<Notice> {
+        let mut notices = vec![Notice {
+            user: linked.discord_user,
+            reply: Reply::private(format!(
+                "Your Discord account is now linked to **{}** on {}. Questions and answers you post from Discord are credited to that account. Not you? Run `/so unlink`.",
+                reply::truncate(&linked.soe_user_name, 100),
+                self.site.name
+            )),
+        }];
+        let drafts = match self.store.drafts_of(linked.discord_user) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read drafts after linking");
+                return notices;
+            }
+        };
+        for d in drafts.into_iter().filter(|d| d.post_after_link && matches!(d.state, crate::store::DraftState::Saved { .. })) {
+            let reply = post::post_draft(self, linked.discord_user, &d.id, false).await;
+            notices.push(Notice { user: linked.discord_user, reply });
+        }
+        notices
+    }
+
+    /// In a channel where the bot is turned off, members get a pointer; admin commands pass.
+    fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
+        let (guild, channel) = (inv.guild_id?, inv.channel_id?);
+        if matches!(&inv.action, Action::Command { name, .. } if name == "so-admin")
+            || matches!(&inv.action, Action::Autocomplete { .. })
+        {
+            return None;
+        }
+        let settings = match self.store.guild_settings(guild) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "guild settings unreadable; allowing");
+                return None;
+            }
+        };
+        if !settings.disabled_channels.contains(&channel) {
+            return None;
+        }
+        let elsewhere = if settings.enabled_channels.is_empty() {
+            "in another channel of this server".to_string()
+        } else {
+            settings
+                .enabled_channels
+                .iter()
+                .take(10)
+                .map(|c| format!("<#{c}>"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Some(Reply::private(format!(
+            "soe-bot is turned off in this channel. Use it {}{elsewhere}.",
+            if settings.enabled_channels.is_empty() { "" } else { "in " }
+        )))
+    }
+
+    /// A reply for a storage failure, with a reference for the logs.
+    pub(crate) fn store_failure(&self, e: &StoreError) -> Reply {
+        let reference = short_ref();
+        tracing::error!(reference, error = %e, "storage failure");
+        Reply::private(format!(
+            "The bot could not read or save its data, so nothing was done. Try again in a minute; if it keeps failing, tell an admin (ref {reference})."
+        ))
+    }
+
+    /// A reply for an SOE failure on a read.
+    pub(crate) fn soe_failure(&self, e: &soe::Error) -> Reply {
+        let reference = short_ref();
+        match e {
+            soe::Error::Unavailable { .. } | soe::Error::Transport(_) | soe::Error::Unexpected(_) | soe::Error::Timeout => {
+                tracing::warn!(reference, error = %e, "SOE read failed");
+                Reply::private(format!("{} (ref {reference})", e.user_message()))
+            }
+            _ => Reply::private(e.user_message()),
+        }
+    }
+}
+
+fn first(path: &[String]) -> &str {
+    path.first().map(String::as_str).unwrap_or_default()
+}
+
+/// A short random reference that ties a member's error message to a log line.
+pub(crate) fn short_ref() -> String {
+    use rand::Rng;
+    let n: u32 = rand::thread_rng().gen();
+    format!("{n:08x}")
+}

@@ -1,0 +1,436 @@
+//! Asking and answering: modals, drafts, the similar-questions step, and posting as the member.
+//!
+//! Every question or answer is a [`Draft`] first (sealed in the store, with a TTL), keyed by a
+//! random id minted when its modal opens. Posting moves the draft `Saved → Posting` atomically,
+//! so a modal submitted twice, a double-clicked Retry or a retried interaction post at most
+//! once; a failed post returns it to `Saved` with the error, offering Retry and Edit; an
+//! unlinked member's draft waits for the link and is posted when it completes.
+
+use chrono::Duration;
+
+use crate::soe::{NewAnswer, NewQuestion, PageSize, SearchItem, SearchSort, SoeRead};
+use crate::store::{Allowance, Draft, DraftContent, DraftState};
+
+use super::ids::{new_draft_id, Id};
+use super::member::{needs_relink, no_session_reply, session, write_error_text, NoSession};
+use super::reply::{limits, truncate, ButtonStyle, Component, Modal, Reply, TextInput};
+use super::show::parse_question_ref;
+use super::validate::{self, describe};
+use super::{Commands, Invocation, MessageRef};
+
+/// Similar questions shown before posting.
+const SIMILAR: usize = 3;
+
+fn ask_modal(draft: &str, title: Option<&str>, body: Option<&str>, tags: Option<&str>) -> Reply {
+    Reply::modal(Modal {
+        id: Id::AskModal { draft: draft.into() }.encode(),
+        title: "Ask a question".into(),
+        inputs: vec![
+            TextInput::new("title", "Title", false)
+                .length(validate::TITLE_MIN as u16, validate::TITLE_MAX as u16)
+                .placeholder("What are you trying to do, and what goes wrong?")
+                .value(title),
+            TextInput::new("body", "Details (Markdown)", true)
+                .length(validate::BODY_MIN as u16, limits::MODAL_FIELD as u16)
+                .placeholder("What you tried, what happened, what you expected. Code in ``` blocks.")
+                .value(body),
+            TextInput::new("tags", "Tags (1–5, comma separated)", false)
+                .length(1, 200)
+                .placeholder("rust, async")
+                .value(tags),
+        ],
+    })
+}
+
+fn answer_modal_reply(question: i64, draft: &str, body: Option<&str>) -> Reply {
+    Reply::modal(Modal {
+        id: Id::AnswerModal { question, draft: draft.into() }.encode(),
+        title: truncate(&format!("Answer question {question}"), limits::MODAL_TITLE),
+        inputs: vec![TextInput::new("body", "Your answer (Markdown)", true)
+            .length(validate::BODY_MIN as u16, limits::MODAL_FIELD as u16)
+            .value(body)],
+    })
+}
+
+fn post_as_answer_modal(draft: &str, question: Option<&str>, body: Option<&str>) -> Reply {
+    Reply::modal(Modal {
+        id: Id::PostAsAnswerModal { draft: draft.into() }.encode(),
+        title: "Post as answer".into(),
+        inputs: vec![
+            TextInput::new("question", "Question (id or link)", false).length(1, 300).value(question),
+            TextInput::new("body", "Your answer (Markdown)", true)
+                .length(validate::BODY_MIN as u16, limits::MODAL_FIELD as u16)
+                .value(body),
+        ],
+    })
+}
+
+/// `/so ask [title] [tags]`: opens the modal.
+pub async fn ask_command(_ctx: &Commands, inv: &Invocation) -> Reply {
+    ask_modal(&new_draft_id(), inv.text("title").as_deref(), None, inv.text("tags").as_deref())
+}
+
+/// `/so answer question:<id or link>`: opens the modal.
+pub async fn answer_command(ctx: &Commands, inv: &Invocation) -> Reply {
+    let raw = inv.text("question").unwrap_or_default();
+    match parse_question_ref(&raw) {
+        Some(q) => answer_modal(ctx, inv, q, None),
+        None => Reply::private("Say which question: its number or link, e.g. `/so answer question: 123`."),
+    }
+}
+
+/// The answer modal for `question`.
+pub fn answer_modal(_ctx: &Commands, _inv: &Invocation, question: i64, body: Option<&str>) -> Reply {
+    answer_modal_reply(question, &new_draft_id(), body)
+}
+
+/// Message menu commands: "Ask on Stack Overflow" and "Post as answer".
+pub fn message_command(_ctx: &Commands, inv: &Invocation, name: &str, message: &MessageRef) -> Reply {
+    if message.author_id != inv.member.id {
+        return Reply::private(format!(
+            "Only the author can turn a message into a post, because it will be published under their own name. Ask {} to use this on their message.",
+            truncate(&message.author_name, 80)
+        ));
+    }
+    let text = message.content.trim();
+    if text.is_empty() {
+        return Reply::private("That message has no text to use.");
+    }
+    match name {
+        "Post as answer" => post_as_answer_modal(&new_draft_id(), None, Some(text)),
+        _ => {
+            let first_line = text.lines().next().unwrap_or_default();
+            let title = truncate(first_line.trim_start_matches('#').trim(), validate::TITLE_MAX);
+            ask_modal(&new_draft_id(), Some(&title), Some(text), None)
+        }
+    }
+}
+
+fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
+    let mut row = Vec::new();
+    if retry {
+        row.push(Component::button(Id::PostDraft { draft: id.into() }.encode(), "Retry", ButtonStyle::Primary));
+    }
+    row.push(Component::button(Id::EditDraft { draft: id.into() }.encode(), "Edit", ButtonStyle::Secondary));
+    row.push(Component::button(Id::DiscardDraft { draft: id.into() }.encode(), "Discard", ButtonStyle::Danger));
+    row
+}
+
+fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
+    let text = if already {
+        format!("Already posted as *{}*: {url}", truncate(posted_as, 100))
+    } else {
+        format!("Posted as *{}* on Stack Overflow: {url}", truncate(posted_as, 100))
+    };
+    let mut r = Reply::private(text);
+    if url.starts_with("http") {
+        r = r.with_row(vec![Component::link(url, "View on site")]);
+    }
+    r
+}
+
+/// Replies for a draft that must not be posted again, or `None` when it may be edited/posted.
+fn settled(draft: &Draft) -> Option<Reply> {
+    match &draft.state {
+        DraftState::Posted { url, posted_as } => Some(posted_reply(url, posted_as, true)),
+        DraftState::Posting { .. } => Some(Reply::private("This is being posted right now; you will see the result in a moment.")),
+        DraftState::Saved { .. } => None,
+    }
+}
+
+/// Saves (creates or replaces) a draft with `content`.
+fn save(ctx: &Commands, inv_user: u64, inv: Option<&Invocation>, id: &str, content: DraftContent, last_error: Option<String>) -> Result<Draft, Reply> {
+    let now = ctx.clock.now();
+    let previous = ctx.store.get_draft(inv_user, id).map_err(|e| ctx.store_failure(&e))?;
+    if let Some(p) = &previous {
+        if let Some(r) = settled(p) {
+            return Err(r);
+        }
+    }
+    let draft = Draft {
+        id: id.to_string(),
+        discord_user: inv_user,
+        guild_id: inv.and_then(|i| i.guild_id).or(previous.as_ref().and_then(|p| p.guild_id)),
+        channel_id: inv.and_then(|i| i.channel_id).or(previous.as_ref().and_then(|p| p.channel_id)),
+        content,
+        state: DraftState::Saved { last_error },
+        post_after_link: previous.as_ref().is_some_and(|p| p.post_after_link),
+        created_at: previous.as_ref().map_or(now, |p| p.created_at),
+        expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
+    };
+    ctx.store.put_draft(&draft).map_err(|e| ctx.store_failure(&e))?;
+    Ok(draft)
+}
+
+/// The ask modal was submitted.
+pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    let (title, body, tags) = (
+        inv.field("title").unwrap_or_default(),
+        inv.field("body").unwrap_or_default(),
+        inv.field("tags").unwrap_or_default(),
+    );
+    let user = inv.member.id;
+    let content = DraftContent::Ask {
+        title: validate::clean(title),
+        body: validate::clean(body),
+        tags: tags.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_lowercase).collect(),
+    };
+    let valid = validate::question(title, body, tags);
+    let problems = valid.as_ref().err().map(|p| describe(p));
+    let content = match &valid {
+        Ok(v) => DraftContent::Ask { title: v.title.clone(), body: v.body.clone(), tags: v.tags.clone() },
+        Err(_) => content,
+    };
+    let draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if let Some(p) = problems {
+        return Reply::private(format!("Your question is not ready yet (it is saved; press Edit to fix it):\n{p}"))
+            .with_row(draft_buttons(&draft.id, false));
+    }
+    if let Err(why) = session(ctx, user) {
+        return wait_for_link(ctx, draft, why, "post your question");
+    }
+    let Ok(v) = valid else { return Reply::private("Your question could not be checked; press Edit.") };
+    let similar = similar_questions(ctx, &v.title).await;
+    if similar.is_empty() {
+        return post_draft(ctx, user, &draft.id, true).await;
+    }
+    let list = similar.join("\n");
+    Reply::private(format!(
+        "Before posting, do any of these already answer it?\n{list}\n\nYour question is saved; post it if none of them helps."
+    ))
+    .with_row(vec![
+        Component::button(Id::PostDraft { draft: draft.id.clone() }.encode(), "Post anyway", ButtonStyle::Primary),
+        Component::button(Id::DiscardDraft { draft: draft.id.clone() }.encode(), "One of these answers it", ButtonStyle::Success),
+        Component::button(Id::EditDraft { draft: draft.id }.encode(), "Edit", ButtonStyle::Secondary),
+    ])
+}
+
+/// Up to three similar questions, as lines (empty when none or when the search fails: the
+/// check helps, it must not block asking).
+async fn similar_questions(ctx: &Commands, title: &str) -> Vec<String> {
+    let reader = ctx.reader(None);
+    let page = match reader.search(title, 1, PageSize::Fifteen, SearchSort::Relevance).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "similar-question search failed; skipping it");
+            return vec![];
+        }
+    };
+    page.items
+        .iter()
+        .filter_map(|i| match i {
+            SearchItem::Question(q) => Some(q),
+            _ => None,
+        })
+        .take(SIMILAR)
+        .enumerate()
+        .map(|(n, q)| {
+            let title = super::render::escape_md(&truncate(&q.common.title, 120));
+            let link = q.common.web_url.as_deref().map_or(title.clone(), |u| format!("[{title}]({u})"));
+            format!(
+                "{}. {link}{} · {} answer{}",
+                n + 1,
+                if q.has_accepted_answer { " ✓" } else { "" },
+                q.answer_count,
+                if q.answer_count == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
+}
+
+/// Keeps a draft for after linking and says so.
+fn wait_for_link(ctx: &Commands, mut draft: Draft, why: NoSession, what: &str) -> Reply {
+    draft.post_after_link = true;
+    if let Err(e) = ctx.store.put_draft(&draft) {
+        return ctx.store_failure(&e);
+    }
+    let mut r = no_session_reply(ctx, why, what);
+    if !r.content.is_empty() {
+        r.content.push_str(&format!(
+            "\nYour text is saved (for {} hours) and will be posted as you as soon as you finish linking.",
+            ctx.limits.draft_ttl_hours
+        ));
+    }
+    r.with_row(vec![Component::button(Id::DiscardDraft { draft: draft.id }.encode(), "Discard draft", ButtonStyle::Danger)])
+}
+
+/// The answer modal was submitted.
+pub async fn answer_submit(ctx: &Commands, inv: &Invocation, question: i64, id: &str) -> Reply {
+    submit_answer(ctx, inv, question, id, inv.field("body").unwrap_or_default()).await
+}
+
+/// The "Post as answer" modal was submitted.
+pub async fn post_as_answer_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    let raw = inv.field("question").unwrap_or_default();
+    let body = inv.field("body").unwrap_or_default();
+    match parse_question_ref(raw) {
+        Some(q) => submit_answer(ctx, inv, q, id, body).await,
+        None => {
+            // Keep the text: reopenable through Edit once the question is fixed.
+            let content = DraftContent::Answer { question_id: 0, body: validate::clean(body) };
+            match save(ctx, inv.member.id, Some(inv), id, content, Some("no question".into())) {
+                Ok(d) => Reply::private(format!(
+                    "`{}` is not a question number or link. Your answer is saved; press Edit and fill in the question.",
+                    truncate(raw, 80).replace('`', "'")
+                ))
+                .with_row(draft_buttons(&d.id, false)),
+                Err(r) => r,
+            }
+        }
+    }
+}
+
+async fn submit_answer(ctx: &Commands, inv: &Invocation, question: i64, id: &str, body: &str) -> Reply {
+    let user = inv.member.id;
+    let checked = validate::body(body);
+    let problem = checked.as_ref().err().map(|p| describe(std::slice::from_ref(p)));
+    let content = DraftContent::Answer {
+        question_id: question,
+        body: checked.clone().unwrap_or_else(|_| validate::clean(body)),
+    };
+    let draft = match save(ctx, user, Some(inv), id, content, problem.clone()) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if let Some(p) = problem {
+        return Reply::private(format!("Your answer is not ready yet (it is saved; press Edit to fix it):\n{p}"))
+            .with_row(draft_buttons(&draft.id, false));
+    }
+    if let Err(why) = session(ctx, user) {
+        return wait_for_link(ctx, draft, why, "post your answer");
+    }
+    post_draft(ctx, user, &draft.id, true).await
+}
+
+/// Posts a saved draft as its author, at most once. `interactive` is false when posting after
+/// linking (no button press to answer).
+pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) -> Reply {
+    let draft = match ctx.store.get_draft(user, id) {
+        Ok(Some(d)) => d,
+        Ok(None) => return Reply::private("This draft no longer exists: it was posted, discarded, or expired."),
+        Err(e) => return ctx.store_failure(&e),
+    };
+    if let Some(r) = settled(&draft) {
+        return r;
+    }
+    if let DraftContent::Answer { question_id: 0, .. } = draft.content {
+        return Reply::private("This answer has no question yet; press Edit and fill it in.").with_row(draft_buttons(id, false));
+    }
+    let s = match session(ctx, user) {
+        Ok(s) => s,
+        Err(why) => return wait_for_link(ctx, draft, why, "post it"),
+    };
+    if matches!(draft.content, DraftContent::Ask { .. }) {
+        let rate = ctx.store.take_rate(
+            &format!("ask:{user}"),
+            ctx.limits.asks_burst,
+            u64::from(ctx.limits.ask_refill_minutes) * 60,
+            ctx.clock.now(),
+        );
+        match rate {
+            Ok(Allowance::Allowed) => {}
+            Ok(Allowance::RetryAfter(secs)) => {
+                return Reply::private(format!(
+                    "You have asked several questions in a short time; you can post this one in about {} minute(s). It is saved.",
+                    secs.div_ceil(60)
+                ))
+                .with_row(draft_buttons(id, true));
+            }
+            Err(e) => return ctx.store_failure(&e),
+        }
+    }
+    let draft = match ctx.store.begin_posting(user, id, ctx.clock.now()) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return match ctx.store.get_draft(user, id) {
+                Ok(Some(d)) => settled(&d).unwrap_or_else(|| Reply::private("This draft is busy; try again in a moment.")),
+                _ => Reply::private("This draft no longer exists: it was posted, discarded, or expired."),
+            }
+        }
+        Err(e) => return ctx.store_failure(&e),
+    };
+    let result = match &draft.content {
+        DraftContent::Ask { title, body, tags } => s
+            .writer
+            .create_question(&NewQuestion { title: title.clone(), body: body.clone(), tags: tags.clone() })
+            .await
+            .map(|q| q.web_url.or(q.share_url).unwrap_or_else(|| format!("question {}", q.id))),
+        DraftContent::Answer { question_id, body } => s
+            .writer
+            .create_answer(*question_id, &NewAnswer { body: body.clone() })
+            .await
+            .map(|a| a.web_url.or(a.share_link).unwrap_or_else(|| format!("answer {} on question {question_id}", a.id))),
+    };
+    match result {
+        Ok(url) => {
+            let mut done = draft;
+            done.state = DraftState::Posted { url: url.clone(), posted_as: s.name.clone() };
+            done.post_after_link = false;
+            if let Err(e) = ctx.store.put_draft(&done) {
+                tracing::error!(error = %e, "posted, but could not record it");
+            }
+            let _ = ctx.store.touch_link(user, ctx.clock.now());
+            tracing::info!(soe_user_id = s.soe_user_id, "posted a draft");
+            let mut r = posted_reply(&url, &s.name, false);
+            if !interactive {
+                r.content = format!("Your saved draft was posted. {}", r.content);
+            }
+            r
+        }
+        Err(e) => {
+            let text = write_error_text(ctx, user, &e);
+            let mut back = draft;
+            back.state = DraftState::Saved { last_error: Some(text.clone()) };
+            back.post_after_link = needs_relink(&e);
+            if let Err(err) = ctx.store.put_draft(&back) {
+                return ctx.store_failure(&err);
+            }
+            let maybe = if matches!(e, crate::soe::Error::Timeout) {
+                " It may have been posted anyway: check the site before retrying."
+            } else {
+                ""
+            };
+            let mut r = Reply::private(format!("Not posted: {text}{maybe}\nYour draft is kept."))
+                .with_row(draft_buttons(id, true));
+            if needs_relink(&e) {
+                r = r.with_row(vec![Component::button(Id::Link.encode(), "Link account", ButtonStyle::Primary)]);
+            }
+            r
+        }
+    }
+}
+
+/// Reopens a draft in its modal.
+pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    let draft = match ctx.store.get_draft(inv.member.id, id) {
+        Ok(Some(d)) => d,
+        Ok(None) => return Reply::private("This draft no longer exists: it was posted, discarded, or expired."),
+        Err(e) => return ctx.store_failure(&e),
+    };
+    if let Some(r) = settled(&draft) {
+        return r;
+    }
+    match &draft.content {
+        DraftContent::Ask { title, body, tags } => ask_modal(id, Some(title), Some(body), Some(&tags.join(", "))),
+        DraftContent::Answer { question_id: 0, body } => post_as_answer_modal(id, None, Some(body)),
+        DraftContent::Answer { question_id, body } => answer_modal_reply(*question_id, id, Some(body)),
+    }
+}
+
+/// Forgets a draft.
+pub fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    match ctx.store.get_draft(inv.member.id, id) {
+        Ok(Some(d)) if matches!(d.state, DraftState::Posted { .. } | DraftState::Posting { .. }) => {
+            settled(&d).unwrap_or_else(|| Reply::private("Nothing to discard."))
+        }
+        Ok(Some(_)) => match ctx.store.delete_draft(inv.member.id, id) {
+            Ok(()) => Reply::private("Draft discarded."),
+            Err(e) => ctx.store_failure(&e),
+        },
+        Ok(None) => Reply::private("Nothing to discard: the draft is already gone."),
+        Err(e) => ctx.store_failure(&e),
+    }
+}

@@ -1,0 +1,145 @@
+//! SOE content as Discord embeds: questions, answers, search hits.
+//!
+//! Bodies are HTML converted to Discord Markdown, then truncated on character boundaries.
+//! Titles and names are plain text (decoded once by the client) and escaped for Markdown where
+//! they sit inside link syntax.
+
+use chrono::{DateTime, Utc};
+
+use crate::soe::text::html_to_discord;
+use crate::soe::{Answer, Question, SearchItem};
+
+use super::reply::{limits, truncate, Embed};
+
+/// SOE orange.
+pub const COLOR: u32 = 0xF4_80_24;
+/// Accepted-answer green.
+pub const ACCEPTED: u32 = 0x2F_A8_4F;
+
+/// "3 days ago" from `then` to `now`.
+pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(then) = then else { return "some time ago".into() };
+    let secs = (now - then).num_seconds();
+    if secs < 0 {
+        return "just now".into();
+    }
+    let (n, unit) = match secs {
+        0..=59 => return "just now".into(),
+        60..=3_599 => (secs / 60, "minute"),
+        3_600..=86_399 => (secs / 3_600, "hour"),
+        86_400..=2_591_999 => (secs / 86_400, "day"),
+        2_592_000..=31_535_999 => (secs / 2_592_000, "month"),
+        _ => (secs / 31_536_000, "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// Escapes the characters that would break `[text](url)` or format a title.
+pub fn escape_md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '[' | ']' | '*' | '_' | '`' | '~' | '|' | '\\' | '>' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `[a] [b]` tag list.
+pub fn tag_list(tags: &[&str]) -> String {
+    tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" ")
+}
+
+/// A question card. `body_chars` bounds the rendered body.
+pub fn question_embed(q: &Question, now: DateTime<Utc>, body_chars: usize) -> Embed {
+    let body = html_to_discord(&q.body);
+    let owner = q.owner.as_ref().map(|o| o.name.as_str()).unwrap_or("unknown");
+    let mut e = Embed::new(&q.title, &truncate(&body, body_chars.min(limits::EMBED_DESCRIPTION)))
+        .url(q.web_url.clone().or_else(|| q.share_url.clone()))
+        .color(COLOR)
+        .field("Score", &q.score.to_string(), true)
+        .field("Answers", &q.answer_count.to_string(), true)
+        .field("Views", &q.view_count.to_string(), true);
+    if !q.tags.is_empty() {
+        e = e.field("Tags", &tag_list(&q.tag_names()), false);
+    }
+    e.footer(&format!("asked by {} · {} · question {}", owner, age(q.creation_date, now), q.id))
+}
+
+/// An answer card, numbered for its buttons.
+pub fn answer_embed(n: usize, a: &Answer, now: DateTime<Utc>, body_chars: usize) -> Embed {
+    let body = html_to_discord(&a.body);
+    let owner = a.owner.as_ref().map(|o| o.name.as_str()).unwrap_or("unknown");
+    let title = format!(
+        "{}Answer {n} · score {}",
+        if a.is_accepted { "✅ " } else { "" },
+        a.score
+    );
+    Embed::new(&title, &truncate(&body, body_chars))
+        .url(a.web_url.clone().or_else(|| a.share_link.clone()))
+        .color(if a.is_accepted { ACCEPTED } else { COLOR })
+        .footer(&format!("answered by {} · {}", owner, age(a.creation_date, now)))
+}
+
+/// One search hit as a line: "**1.** [Title](url) ✓ · 5 votes · 3 answers · `rust` · 2 days ago".
+pub fn hit_line(n: usize, item: &SearchItem, now: DateTime<Utc>) -> Option<String> {
+    let (common, extra) = match item {
+        SearchItem::Question(q) => (
+            &q.common,
+            format!(
+                "{}{} answer{}",
+                if q.has_accepted_answer { "✓ · " } else { "" },
+                q.answer_count,
+                if q.answer_count == 1 { "" } else { "s" }
+            ),
+        ),
+        SearchItem::Answer(a) => (&a.common, format!("answer{}", if a.is_accepted { " ✓" } else { "" })),
+        SearchItem::Article(a) => (&a.common, "article".to_string()),
+        SearchItem::Other => return None,
+    };
+    let title = escape_md(&truncate(&common.title, 120));
+    let link = match &common.web_url {
+        Some(u) => format!("[{title}]({u})"),
+        None => title,
+    };
+    let tags: Vec<&str> = common.tags.iter().map(|t| t.name.as_str()).take(5).collect();
+    let mut line = format!("**{n}.** {link}\n{} · score {}", extra, common.score);
+    if !tags.is_empty() {
+        line.push_str(" · ");
+        line.push_str(&tag_list(&tags));
+    }
+    line.push_str(" · ");
+    line.push_str(&age(common.creation_date, now));
+    Some(line)
+}
+
+/// The question id a hit leads to (answers lead to their question).
+pub fn hit_question_id(item: &SearchItem) -> Option<i64> {
+    match item {
+        SearchItem::Question(q) => Some(q.question_id),
+        SearchItem::Answer(a) => Some(a.parent_question_id),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn ages_read_naturally() {
+        let now = Utc::now();
+        assert_eq!(age(Some(now - Duration::seconds(5)), now), "just now");
+        assert_eq!(age(Some(now - Duration::minutes(1)), now), "1 minute ago");
+        assert_eq!(age(Some(now - Duration::days(3)), now), "3 days ago");
+        assert_eq!(age(Some(now - Duration::days(800)), now), "2 years ago");
+        assert_eq!(age(None, now), "some time ago");
+    }
+
+    #[test]
+    fn escapes_markdown_in_titles() {
+        assert_eq!(escape_md("a [b] *c*"), "a \\[b\\] \\*c\\*");
+    }
+}

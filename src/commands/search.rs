@@ -1,0 +1,169 @@
+//! `/so search`: private results first, Prev/Next, Share to channel, Open.
+//!
+//! Results come from the service token (one API page of 50 hits, cached for 60 s, so paging
+//! costs nothing), five per Discord page. A tag filter is applied to the hits locally (the API
+//! search has no tag filter). Searches count against the member's search allowance.
+
+use std::sync::Arc;
+
+use crate::soe::{Page, PageSize, SearchItem, SearchSort, SoeRead};
+use crate::store::Allowance;
+
+use super::caches::SearchCache;
+use super::ids::Id;
+use super::reply::{truncate, ButtonStyle, Component, Embed, Reply};
+use super::render::{hit_line, hit_question_id, COLOR};
+use super::{Commands, Invocation};
+
+/// Hits per Discord page.
+pub const PER_PAGE: usize = 5;
+/// Hits per API page.
+const API_PAGE: usize = 50;
+
+/// Parses the `sort` option.
+pub fn parse_sort(s: Option<&str>) -> SearchSort {
+    match s.map(str::to_ascii_lowercase).as_deref() {
+        Some("newest") => SearchSort::Newest,
+        Some("active") => SearchSort::Active,
+        Some("score") | Some("votes") => SearchSort::Score,
+        _ => SearchSort::Relevance,
+    }
+}
+
+/// `/so search query:<text> [tag] [sort]`.
+pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
+    let Some(query) = inv.text("query") else {
+        return Reply::private("Add what to search for, e.g. `/so search query: tokio timeout`.");
+    };
+    let tag = inv.text("tag").map(|t| t.to_lowercase());
+    let sort = parse_sort(inv.text("sort").as_deref());
+    let key = format!("search:{}", inv.member.id);
+    match ctx.store.take_rate(&key, ctx.limits.searches_burst, ctx.limits.search_refill_secs.into(), ctx.clock.now()) {
+        Ok(Allowance::Allowed) => {}
+        Ok(Allowance::RetryAfter(secs)) => {
+            return Reply::private(format!("You are searching quickly; try again in {secs} s."));
+        }
+        Err(e) => return ctx.store_failure(&e),
+    }
+    let mut reply = page(ctx, inv, &query, tag.as_deref(), sort, 0, false).await;
+    reply.kind = super::ReplyKind::Message;
+    reply
+}
+
+async fn fetch(ctx: &Commands, query: &str, sort: SearchSort, api_page: u32) -> crate::soe::Result<Arc<Page<SearchItem>>> {
+    let team = ctx.site.team.as_ref().map(|t| t.as_str());
+    let key = SearchCache::key(team, query, sort, api_page);
+    if let Some(hit) = ctx.search_cache.get(&key) {
+        return Ok(hit);
+    }
+    let reader = ctx.reader(None);
+    let page = Arc::new(reader.search(query, api_page, PageSize::Fifty, sort).await?);
+    ctx.search_cache.put(key, page.clone());
+    Ok(page)
+}
+
+/// Renders results page `page` (0-based). `share` posts it publicly without controls.
+pub async fn page(
+    ctx: &Commands,
+    inv: &Invocation,
+    query: &str,
+    tag: Option<&str>,
+    sort: SearchSort,
+    page: u32,
+    share: bool,
+) -> Reply {
+    let first = page as usize * PER_PAGE;
+    let api_page = if tag.is_some() { 1 } else { (first / API_PAGE) as u32 + 1 };
+    let results = match fetch(ctx, query, sort, api_page).await {
+        Ok(r) => r,
+        Err(e) => return ctx.soe_failure(&e),
+    };
+    let hits: Vec<&SearchItem> = results
+        .items
+        .iter()
+        .filter(|i| !matches!(i, SearchItem::Other))
+        .filter(|i| match (tag, i) {
+            (None, _) => true,
+            (Some(t), SearchItem::Question(q)) => q.common.tags.iter().any(|x| x.name == t),
+            (Some(t), SearchItem::Answer(a)) => a.common.tags.iter().any(|x| x.name == t),
+            (Some(t), SearchItem::Article(a)) => a.common.tags.iter().any(|x| x.name == t),
+            (Some(_), SearchItem::Other) => false,
+        })
+        .collect();
+    let (total, offset) = if tag.is_some() {
+        (hits.len(), first)
+    } else {
+        (results.total_count.max(0) as usize, first % API_PAGE)
+    };
+    let shown: Vec<&SearchItem> = hits.iter().skip(offset).take(PER_PAGE).copied().collect();
+    let label = match tag {
+        Some(t) => format!("{query} [{t}]"),
+        None => query.to_string(),
+    };
+    if shown.is_empty() {
+        let text = if page == 0 {
+            format!(
+                "No results on {} for `{}`. Try fewer or other words, or ask it with `/so ask`.",
+                ctx.site.name,
+                truncate(&label, 100).replace('`', "'")
+            )
+        } else {
+            "No more results.".to_string()
+        };
+        return if share { Reply::private(text) } else { Reply::private(text).into_update() };
+    }
+    let now = ctx.clock.now();
+    let lines: Vec<String> = shown
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| hit_line(first + i + 1, h, now))
+        .collect();
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let mut embed = Embed::new(&format!("Search: {}", truncate(&label, 200)), &lines.join("\n\n"))
+        .color(COLOR)
+        .footer(&format!(
+            "Page {} of {} · {} result{} · {}",
+            page + 1,
+            pages,
+            total,
+            if total == 1 { "" } else { "s" },
+            ctx.site.name
+        ));
+    if share {
+        embed = embed.footer(&format!("Shared by {} · {}", inv.member.name, ctx.site.name));
+        return Reply::public("").with_embed(embed);
+    }
+    let id = |p: u32| Id::SearchPage { page: p, sort, tag: tag.map(String::from), query: query.to_string() }.encode();
+    let mut prev = Component::button(id(page.saturating_sub(1)), "◀ Prev", ButtonStyle::Secondary);
+    let mut next = Component::button(id(page + 1), "Next ▶", ButtonStyle::Secondary);
+    if let Component::Button { disabled, .. } = &mut prev {
+        *disabled = page == 0;
+    }
+    if let Component::Button { disabled, .. } = &mut next {
+        *disabled = (page as usize + 1) >= pages;
+    }
+    let share_btn = Component::button(
+        Id::ShareSearch { page, sort, tag: tag.map(String::from), query: query.to_string() }.encode(),
+        "Share to channel",
+        ButtonStyle::Primary,
+    );
+    // Custom ids must be unique within a message: one Open per question.
+    let mut seen = std::collections::HashSet::new();
+    let opens: Vec<Component> = shown
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let q = hit_question_id(h).filter(|q| seen.insert(*q))?;
+            Some(Component::button(
+                Id::OpenQuestion { question: q }.encode(),
+                &format!("Open {}", first + i + 1),
+                ButtonStyle::Secondary,
+            ))
+        })
+        .collect();
+    Reply::private("")
+        .with_embed(embed)
+        .with_row(vec![prev, next, share_btn])
+        .with_row(opens)
+        .into_update()
+}

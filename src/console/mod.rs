@@ -1,0 +1,460 @@
+//! The console transport used by `soe-bot demo`: type what a member would do in Discord, see
+//! each reply as text.
+//!
+//! Lines: `/so search async`, `/so question 3`, `/so link`, `/so ask`, `/so answer 3`,
+//! `/so me`, `/so-admin channel disable`, `press 2` (or just `2`) to press a button,
+//! `approve [user]` to finish the last link without a browser, `complete ru` for tag
+//! suggestions, `as <name>` to act as another Discord member, `expect <text>` to assert on
+//! the last output (scripts), `help`, `quit`. When a reply is a form (modal), each field is
+//! asked for; multi-line fields end with a line holding a single `.`. `$Q` in a line stands for
+//! the last question id posted or shown. Invariants: the console goes through exactly the same
+//! `Commands` as Discord does; it only adds a way to complete linking without a browser.
+
+pub mod render;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::app::{App, Notifier};
+use crate::commands::{Action, Component, Invocation, Member, Notice, OptionValue, Reply, ReplyKind};
+
+/// Completes the site's consent step for an authorize URL as a given SOE user, returning the
+/// redirect (callback) URL. The demo wires the fake site's `approve`.
+pub type Approver = Arc<dyn Fn(&Url, &str) -> Result<Url, String> + Send + Sync>;
+
+/// Notices (DMs) for the console, printed after each line.
+#[derive(Debug, Clone)]
+pub struct ConsoleNotifier {
+    tx: mpsc::UnboundedSender<Notice>,
+}
+
+impl ConsoleNotifier {
+    /// A notifier and the receiver the console drains.
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Notice>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+}
+
+#[async_trait]
+impl Notifier for ConsoleNotifier {
+    async fn notify(&self, notice: Notice) {
+        let _ = self.tx.send(notice);
+    }
+}
+
+/// What a line did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Fine.
+    Ok,
+    /// The line could not be carried out (unknown input, no such button, failed expectation).
+    Failed(String),
+    /// `quit`.
+    Quit,
+}
+
+/// The console session.
+pub struct Console {
+    app: Arc<App>,
+    approver: Approver,
+    http: reqwest::Client,
+    member: Member,
+    guild_id: Option<u64>,
+    channel_id: Option<u64>,
+    notices: mpsc::UnboundedReceiver<Notice>,
+    last: Option<Reply>,
+    last_link: Option<Url>,
+    last_output: String,
+    last_question: Option<i64>,
+    seq: u64,
+    /// Pending input lines for forms (script mode feeds them; interactive mode reads stdin).
+    queued: VecDeque<String>,
+}
+
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable\n\
+console: press <n> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
+
+impl Console {
+    /// A console acting as Discord member `member` in guild 1, channel 10.
+    pub fn new(app: Arc<App>, approver: Approver, notices: mpsc::UnboundedReceiver<Notice>, member: Member) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self {
+            app,
+            approver,
+            http,
+            member,
+            guild_id: Some(1),
+            channel_id: Some(10),
+            notices,
+            last: None,
+            last_link: None,
+            last_output: String::new(),
+            last_question: None,
+            seq: 0,
+            queued: VecDeque::new(),
+        }
+    }
+
+    /// The help text.
+    pub fn help() -> &'static str {
+        HELP
+    }
+
+    /// Queues lines used to answer form fields (scripts).
+    pub fn queue_input(&mut self, line: String) {
+        self.queued.push_back(line);
+    }
+
+    /// Everything printed for the last line.
+    pub fn last_output(&self) -> &str {
+        &self.last_output
+    }
+
+    fn print(&mut self, text: &str) {
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+        self.last_output.push_str(text);
+        self.last_output.push('\n');
+    }
+
+    fn invocation(&mut self, action: Action) -> Invocation {
+        self.seq += 1;
+        Invocation {
+            id: format!("console-{}-{}", self.member.id, self.seq),
+            member: self.member.clone(),
+            guild_id: self.guild_id,
+            channel_id: self.channel_id,
+            locale: Some("en-US".into()),
+            action,
+        }
+    }
+
+    /// Runs one line. `read` supplies form field values when the queue is empty
+    /// (`None` = no more input).
+    pub async fn run_line(&mut self, line: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
+        let q = self.last_question.map(|q| q.to_string()).unwrap_or_else(|| "0".into());
+        let line = line.trim().replace("$Q", &q);
+        if line.is_empty() || line.starts_with('#') {
+            return Outcome::Ok;
+        }
+        if let Some(text) = line.strip_prefix("expect ") {
+            // Checks the output of the previous line (kept until the next real line).
+            return if self.last_output.contains(text.trim()) {
+                Outcome::Ok
+            } else {
+                Outcome::Failed(format!("expected the last output to contain `{}`", text.trim()))
+            };
+        }
+        self.last_output.clear();
+        let outcome = self.dispatch(&line, read).await;
+        self.drain_notices(std::time::Duration::from_millis(50)).await;
+        outcome
+    }
+
+    async fn dispatch(&mut self, line: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
+        let (head, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim();
+        match head {
+            "quit" | "exit" => Outcome::Quit,
+            "help" | "?" => {
+                self.print(HELP);
+                Outcome::Ok
+            }
+            "press" => self.press(rest, read).await,
+            n if n.parse::<usize>().is_ok() => self.press(n, read).await,
+            "approve" => self.approve(rest).await,
+            "complete" => {
+                let inv = self.invocation(Action::Autocomplete {
+                    name: "so".into(),
+                    path: vec!["ask".into()],
+                    focused: "tags".into(),
+                    value: rest.into(),
+                });
+                let reply = self.app.commands.handle(&inv).await;
+                self.show(reply, read).await
+            }
+            "as" if !rest.is_empty() => {
+                let id = 1000 + rest.bytes().fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64)) % 1000;
+                self.member = Member::new(id, rest);
+                self.print(&format!("(now acting as Discord member {rest})"));
+                Outcome::Ok
+            }
+            h if h.starts_with('/') => match parse_slash(line) {
+                Some(action) => {
+                    let inv = self.invocation(action);
+                    let reply = self.app.commands.handle(&inv).await;
+                    self.show(reply, read).await
+                }
+                None => Outcome::Failed(format!("cannot read `{line}`; type help")),
+            },
+            _ => Outcome::Failed(format!("unknown input `{line}`; type help")),
+        }
+    }
+
+    fn remember(&mut self, reply: &Reply) {
+        for c in reply.buttons() {
+            if let Component::Link { url, .. } = c {
+                if url.contains("/link/start") {
+                    self.last_link = Url::parse(url).ok();
+                }
+                if let Some(q) = crate::commands::show::parse_question_ref(url) {
+                    self.last_question = Some(q);
+                }
+            }
+            if let Some(crate::commands::ids::Id::OpenAnswer { question }) = c.id().and_then(crate::commands::ids::parse) {
+                self.last_question = Some(question);
+            }
+        }
+    }
+
+    async fn show(&mut self, reply: Reply, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
+        let text = render::render(&reply);
+        self.print(&text);
+        self.remember(&reply);
+        if let ReplyKind::Modal(modal) = &reply.kind {
+            let mut fields = Vec::new();
+            for input in &modal.inputs {
+                let value = if input.paragraph {
+                    self.print(&format!("{} (end with a line holding only .):", input.label));
+                    let mut lines = Vec::new();
+                    loop {
+                        match self.next_input(&format!("{}> ", input.label), read) {
+                            Some(l) if l.trim() == "." => break,
+                            Some(l) => lines.push(l),
+                            None => return Outcome::Failed(format!("input ended inside the form field {}", input.label)),
+                        }
+                    }
+                    lines.join("\n")
+                } else {
+                    match self.next_input(&format!("{}: ", input.label), read) {
+                        Some(l) => l,
+                        None => return Outcome::Failed(format!("input ended before the form field {}", input.label)),
+                    }
+                };
+                let value = if value.trim().is_empty() { input.value.clone().unwrap_or_default() } else { value };
+                fields.push((input.id.clone(), value));
+            }
+            let inv = self.invocation(Action::Modal { custom_id: modal.id.clone(), fields });
+            let result = self.app.commands.handle(&inv).await;
+            let text = render::render(&result);
+            self.print(&text);
+            self.remember(&result);
+            self.last = Some(result);
+            return Outcome::Ok;
+        }
+        if !matches!(reply.kind, ReplyKind::Choices(_)) {
+            self.last = Some(reply);
+        }
+        Outcome::Ok
+    }
+
+    fn next_input(&mut self, prompt: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Option<String> {
+        if let Some(l) = self.queued.pop_front() {
+            return Some(l);
+        }
+        read(prompt)
+    }
+
+    async fn press(&mut self, n: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
+        let Ok(n) = n.trim().parse::<usize>() else {
+            return Outcome::Failed("press needs a button number".into());
+        };
+        let Some(component) = self.last.as_ref().and_then(|r| r.buttons().get(n.wrapping_sub(1)).map(|c| (*c).clone())) else {
+            return Outcome::Failed(format!("there is no button {n} on the last reply"));
+        };
+        match component {
+            Component::Link { url, .. } => {
+                if url.contains("/link/start") {
+                    self.last_link = Url::parse(&url).ok();
+                    self.print(&format!("Open {url} in a browser, or type `approve` to finish linking here."));
+                } else {
+                    self.print(&format!("(opens {url})"));
+                }
+                Outcome::Ok
+            }
+            Component::Button { id, disabled, .. } => {
+                if disabled {
+                    return Outcome::Failed(format!("button {n} is disabled"));
+                }
+                let inv = self.invocation(Action::Button { custom_id: id });
+                let reply = self.app.commands.handle(&inv).await;
+                self.show(reply, read).await
+            }
+        }
+    }
+
+    async fn approve(&mut self, who: &str) -> Outcome {
+        let Some(start) = self.last_link.clone() else {
+            return Outcome::Failed("no link to approve: run /so link first".into());
+        };
+        let who = if who.is_empty() { "jane" } else { who };
+        match self.complete_link(&start, who).await {
+            Ok(page) => {
+                self.last_link = None;
+                self.print(&format!("(browser) {page}"));
+                // The draft resume runs in the background; give it a moment to report.
+                self.drain_notices(std::time::Duration::from_secs(3)).await;
+                Outcome::Ok
+            }
+            Err(e) => {
+                self.print(&format!("(browser) {e}"));
+                Outcome::Failed(e)
+            }
+        }
+    }
+
+    /// Plays the browser: /link/start → site consent → callback → Confirm.
+    async fn complete_link(&self, start: &Url, who: &str) -> Result<String, String> {
+        let resp = self.http.get(start.clone()).send().await.map_err(|e| format!("could not open the link: {}", e.without_url()))?;
+        let Some(authorize) = resp.headers().get("location").and_then(|l| l.to_str().ok()).and_then(|l| Url::parse(l).ok()) else {
+            return Err(format!("the link page answered {} instead of sending you to the site: {}", resp.status(), page_title(&resp.text().await.unwrap_or_default())));
+        };
+        let callback = (self.approver)(&authorize, who)?;
+        let page = self.http.get(callback).send().await.map_err(|e| format!("callback failed: {}", e.without_url()))?;
+        let html = page.text().await.unwrap_or_default();
+        let Some(token) = form_token(&html) else {
+            return Err(format!("linking failed: {}", page_title(&html)));
+        };
+        let mut confirm = start.clone();
+        confirm.set_path("/oauth/confirm");
+        confirm.set_query(None);
+        let done = self
+            .http
+            .post(confirm)
+            .form(&[("form_token", token.as_str()), ("action", "confirm")])
+            .send()
+            .await
+            .map_err(|e| format!("confirm failed: {}", e.without_url()))?;
+        let ok = done.status().is_success();
+        let html = done.text().await.unwrap_or_default();
+        if ok {
+            Ok(format!("{}: {}", page_title(&html), page_text(&html)))
+        } else {
+            Err(format!("confirm refused: {}", page_title(&html)))
+        }
+    }
+
+    async fn drain_notices(&mut self, wait: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut got_any = false;
+        loop {
+            let timeout = if got_any { std::time::Duration::from_millis(300) } else { deadline.saturating_duration_since(tokio::time::Instant::now()) };
+            match tokio::time::timeout(timeout, self.notices.recv()).await {
+                Ok(Some(n)) => {
+                    got_any = true;
+                    let text = render::render(&n.reply);
+                    self.print(&format!("DM from soe-bot:\n{text}"));
+                    self.remember(&n.reply);
+                    self.last = Some(n.reply);
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+fn page_title(html: &str) -> String {
+    between(html, "<h1>", "</h1>").unwrap_or_else(|| "unexpected page".into())
+}
+
+fn page_text(html: &str) -> String {
+    between(html, "<p>", "</p>").unwrap_or_default()
+}
+
+fn between(s: &str, a: &str, b: &str) -> Option<String> {
+    let i = s.find(a)? + a.len();
+    let j = s[i..].find(b)? + i;
+    Some(html_escape::decode_html_entities(&s[i..j]).to_string())
+}
+
+fn form_token(html: &str) -> Option<String> {
+    between(html, "name=\"form_token\" value=\"", "\"")
+}
+
+/// Known options per subcommand, the first being where bare words go.
+fn options_of(path: &[&str]) -> &'static [&'static str] {
+    match path {
+        ["search"] => &["query", "tag", "sort"],
+        ["question"] => &["id"],
+        ["answer"] => &["question"],
+        ["ask"] => &["title", "tags"],
+        ["channel", _] => &["channel"],
+        _ => &[],
+    }
+}
+
+/// Parses `/so sub words name:value …` into a command action.
+pub fn parse_slash(line: &str) -> Option<Action> {
+    let mut words = line.split_whitespace();
+    let name = words.next()?.strip_prefix('/')?.to_string();
+    if name != "so" && name != "so-admin" {
+        return None;
+    }
+    let mut path = vec![words.next()?.to_string()];
+    if name == "so-admin" {
+        path.push(words.next()?.to_string());
+    }
+    let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();
+    let known = options_of(&path_refs);
+    let mut options: Vec<(String, OptionValue)> = Vec::new();
+    let mut bare = Vec::new();
+    for w in words {
+        match w.split_once(':') {
+            Some((k, v)) if known.contains(&k) => {
+                let value = if k == "channel" {
+                    OptionValue::Channel(v.trim_start_matches("<#").trim_end_matches('>').parse().ok()?)
+                } else {
+                    OptionValue::Str(v.to_string())
+                };
+                options.push((k.to_string(), value));
+            }
+            _ => bare.push(w),
+        }
+    }
+    if !bare.is_empty() {
+        let first = known.first()?;
+        options.insert(0, (first.to_string(), OptionValue::Str(bare.join(" "))));
+    }
+    Some(Action::Command { name, path, options })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slash_lines_parse() {
+        match parse_slash("/so search async rust tag:tokio").unwrap() {
+            Action::Command { name, path, options } => {
+                assert_eq!(name, "so");
+                assert_eq!(path, ["search"]);
+                assert_eq!(options[0], ("query".into(), OptionValue::Str("async rust".into())));
+                assert_eq!(options[1], ("tag".into(), OptionValue::Str("tokio".into())));
+            }
+            _ => panic!(),
+        }
+        match parse_slash("/so question https://x/questions/3/a").unwrap() {
+            Action::Command { options, .. } => assert_eq!(options[0].1, OptionValue::Str("https://x/questions/3/a".into())),
+            _ => panic!(),
+        }
+        assert!(matches!(parse_slash("/so-admin channel disable").unwrap(), Action::Command { path, .. } if path == ["channel", "disable"]));
+        assert!(parse_slash("/other x").is_none());
+    }
+
+    #[test]
+    fn finds_the_form_token() {
+        let html = r#"<form><input type="hidden" name="form_token" value="abc_DEF-1"><button>"#;
+        assert_eq!(form_token(html).as_deref(), Some("abc_DEF-1"));
+    }
+}
