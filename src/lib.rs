@@ -20,9 +20,11 @@
 //!   tokens, verifiers and drafts with XChaCha20-Poly1305.
 //! - [`link`]: per-member OAuth 2.0 + PKCE linking, with a confirmation step against link
 //!   hijacking.
+//! - [`run`]: the production wiring behind `soe-bot run`.
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
 //! - [`console`]: the console transport of `soe-bot demo`.
 //! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out.
+//! - [`discord`]: the serenity adapter: gateway and HTTP interactions, conversions, registration.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -31,8 +33,10 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod discord;
 pub mod fake_soe;
 pub mod link;
+// pub mod run; (wired once the discord adapter lands)
 pub mod soe;
 pub mod store;
 pub mod web;

@@ -1,10 +1,14 @@
 //! The `soe-bot` command line: wiring only; everything else lives in the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use soe_bot::config::{Config, EncryptionKey};
+use secrecy::ExposeSecret;
+use soe_bot::config::{Config, EncryptionKey, LogFormat};
+use soe_bot::soe::ServiceToken;
+use soe_bot::store::{SledStore, Store};
 
 #[derive(Parser)]
 #[command(name = "soe-bot", version, about = "A Discord bot for a Stack Overflow Enterprise site")]
@@ -15,8 +19,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a local fake SOE site with seeded data (no accounts needed).
-    Demo,
+    /// Run the bot (the default).
+    Run {
+        /// The configuration file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// A local fake SOE site with seeded data, the bot's web server and a console. No accounts.
+    Demo {
+        /// Run the console lines in FILE instead of reading the keyboard; exit 1 if one fails.
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
     /// Print the effective configuration with secrets redacted; exit 2 on any problem.
     CheckConfig {
         /// The configuration file.
@@ -25,6 +39,24 @@ enum Command {
     },
     /// Print a new random storage encryption key (base64, 32 bytes).
     Keygen,
+    /// Mint the bot's read-only, non-expiring service token through the site's OAuth page.
+    ServiceToken {
+        /// The configuration file (soe.site_url, soe.client_id; storage.* with --store).
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// Store the token sealed in the bot's storage instead of printing it.
+        #[arg(long)]
+        store: bool,
+        /// Loopback port for the callback (0 = any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Register the slash and message commands with Discord (per guild if configured).
+    RegisterCommands {
+        /// The configuration file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -35,28 +67,70 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::CheckConfig { config }) => check_config(&config),
-        Some(Command::Demo) | None => run_async(demo()),
+        Some(Command::Demo { script }) => {
+            init_tracing(LogFormat::Text, "warn");
+            run_async(async move {
+                let code = soe_bot::console::demo::run(script.as_deref()).await.map_err(anyhow::Error::msg)?;
+                Ok(u8::try_from(code).unwrap_or(1))
+            })
+        }
+        Some(Command::ServiceToken { config, store, port }) => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_tracing(cfg.log.format, &cfg.log.filter);
+            run_async(service_token(cfg, store, port))
+        }
+        Some(Command::RegisterCommands { config }) => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_tracing(cfg.log.format, &cfg.log.filter);
+            run_async(async move {
+                soe_bot::discord::register_commands(&cfg.discord).await.map_err(anyhow::Error::msg)?;
+                println!("commands registered");
+                Ok(0)
+            })
+        }
+        Some(Command::Run { config }) => run_bot(&config),
+        None => run_bot(Path::new("bot.toml")),
     }
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
-    match Config::load(Some(path)) {
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(Some(path)).map_err(|problems| {
+        eprintln!("{} problem(s) in the configuration ({}):", problems.len(), path.display());
+        for p in problems {
+            eprintln!("  - {p}");
+        }
+        ExitCode::from(2)
+    })
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match load(path) {
         Ok(cfg) => {
             print!("{}", cfg.redacted());
             println!("configuration OK");
             ExitCode::SUCCESS
         }
-        Err(problems) => {
-            eprintln!("{} problem(s) in {}:", problems.len(), path.display());
-            for p in problems {
-                eprintln!("  - {p}");
-            }
-            ExitCode::from(2)
-        }
+        Err(code) => code,
     }
 }
 
-fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+fn init_tracing(format: LogFormat, filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<u8>>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -65,7 +139,7 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
         }
     };
     match rt.block_on(fut) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -73,21 +147,40 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
     }
 }
 
-async fn demo() -> anyhow::Result<()> {
-    use soe_bot::clock::SystemClock;
-    use soe_bot::fake_soe::{Approval, FakeSoe, FakeSoeConfig};
-    let mut cfg = FakeSoeConfig::new(std::sync::Arc::new(SystemClock));
-    cfg.approval = Approval::ConsentPage;
-    let fake = FakeSoe::start(cfg).await?;
-    println!("Fake SOE site running at {}", fake.site_url());
-    println!("  API base:       {}", fake.api_base());
-    println!("  OAuth:          {}oauth", fake.site_url());
-    println!("  questions:      {}", fake.questions().len());
-    for q in fake.questions() {
-        println!("    #{:<3} {}", q.id, q.title);
+async fn service_token(cfg: Config, store: bool, port: u16) -> anyhow::Result<u8> {
+    let soe = soe_bot::run::soe_client(&cfg).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let minted = soe_bot::link::service_token::mint(
+        &soe,
+        &cfg.soe.client_id,
+        listener,
+        |url| {
+            println!("Sign in to the site as the bot's service account (not as yourself), then open:\n\n  {url}\n");
+            println!("Waiting for the site to redirect back (5 minutes)…");
+        },
+        std::time::Duration::from_secs(300),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    println!("Minted a read-only, non-expiring token for SOE user {} (id {}).", minted.user.name, minted.user.id.unwrap_or_default());
+    if store {
+        let s = SledStore::open(&cfg.storage).map_err(|e| anyhow::anyhow!("{e}"))?;
+        s.put_service_token(&ServiceToken::new(minted.token)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("Stored it sealed in {}. Set soe.use_stored_service_token = true.", cfg.storage.path.display());
+    } else {
+        println!("Put it in SOE_BOT_SOE__SERVICE_TOKEN or a file named by soe.service_token_file. It is shown once:\n");
+        println!("{}", minted.token.expose_secret());
     }
-    println!("Try: curl -H 'Authorization: Bearer <token>' {}/questions/3", fake.api_base());
-    println!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    Ok(0)
+}
+
+fn run_bot(path: &Path) -> ExitCode {
+    let cfg = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    init_tracing(cfg.log.format, &cfg.log.filter);
+    run_async(async move { soe_bot::run::run(cfg).await.map(|()| 0).map_err(anyhow::Error::msg) })
 }

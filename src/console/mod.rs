@@ -10,6 +10,7 @@
 //! the last question id posted or shown. Invariants: the console goes through exactly the same
 //! `Commands` as Discord does; it only adds a way to complete linking without a browser.
 
+pub mod demo;
 pub mod render;
 
 use std::collections::VecDeque;
@@ -77,7 +78,7 @@ pub struct Console {
 }
 
 const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable\n\
-console: press <n> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
+console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in guild 1, channel 10.
@@ -267,8 +268,17 @@ impl Console {
     }
 
     async fn press(&mut self, n: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
-        let Ok(n) = n.trim().parse::<usize>() else {
-            return Outcome::Failed("press needs a button number".into());
+        let n = match n.trim().parse::<usize>() {
+            Ok(n) => n,
+            // `press Accept 1`: the first button whose label contains the text.
+            Err(_) if !n.trim().is_empty() => {
+                let wanted = n.trim().to_lowercase();
+                match self.last.as_ref().and_then(|r| r.buttons().iter().position(|c| c.label().to_lowercase().contains(&wanted))) {
+                    Some(i) => i + 1,
+                    None => return Outcome::Failed(format!("no button labelled `{}` on the last reply", n.trim())),
+                }
+            }
+            Err(_) => return Outcome::Failed("press needs a button number or label".into()),
         };
         let Some(component) = self.last.as_ref().and_then(|r| r.buttons().get(n.wrapping_sub(1)).map(|c| (*c).clone())) else {
             return Outcome::Failed(format!("there is no button {n} on the last reply"));

@@ -25,6 +25,7 @@
 //! here logs a ticket, state, code, verifier, form token or token.
 
 pub mod oauth;
+pub mod service_token;
 
 use std::sync::Arc;
 

@@ -16,6 +16,8 @@
 //! Note: the AEAD and ChaCha state built for each call holds a transient copy of the key on the
 //! stack; it is zeroized only if `chacha20poly1305`'s `zeroize` feature is enabled.
 
+use std::sync::Arc;
+
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use rand::RngCore;
@@ -36,10 +38,11 @@ pub const TAG_LEN: usize = 16;
 /// The shortest valid blob (an empty plaintext).
 pub const MIN_BLOB_LEN: usize = HEADER_LEN + TAG_LEN;
 
-/// One usable key.
+/// One usable key (shared with the configuration, not copied).
+#[derive(Clone)]
 struct KeySlot {
     id: u8,
-    bytes: SecretBox<[u8; 32]>,
+    bytes: Arc<SecretBox<[u8; 32]>>,
 }
 
 impl KeySlot {
@@ -50,6 +53,7 @@ impl KeySlot {
 }
 
 /// Seals and opens records with the configured keys.
+#[derive(Clone)]
 pub struct Cipher {
     /// `keys[0]` is the current key; the rest are previous keys, in the configured order.
     keys: Vec<KeySlot>,
@@ -66,27 +70,12 @@ impl std::fmt::Debug for Cipher {
     }
 }
 
-impl Clone for Cipher {
-    fn clone(&self) -> Self {
-        Self {
-            keys: self
-                .keys
-                .iter()
-                .map(|k| KeySlot {
-                    id: k.id,
-                    bytes: SecretBox::new(Box::new(*k.bytes.expose_secret())),
-                })
-                .collect(),
-        }
-    }
-}
-
 impl Cipher {
     /// A cipher that seals with `current` and also opens records sealed with any of `previous`.
     pub fn new(current: &EncryptionKey, previous: &[EncryptionKey]) -> Self {
         let slot = |k: &EncryptionKey| KeySlot {
             id: k.id,
-            bytes: SecretBox::new(Box::new(*k.bytes.expose_secret())),
+            bytes: Arc::clone(&k.bytes),
         };
         let mut keys = Vec::with_capacity(1 + previous.len());
         keys.push(slot(current));
@@ -110,7 +99,7 @@ impl Cipher {
         Self {
             keys: vec![KeySlot {
                 id: 1,
-                bytes: SecretBox::new(Box::new(bytes)),
+                bytes: Arc::new(SecretBox::new(Box::new(bytes))),
             }],
         }
     }
@@ -135,9 +124,9 @@ impl Cipher {
             return Err(StoreError::Io("no encryption key configured".into()));
         };
         let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut nonce)
-            .map_err(|e| StoreError::Io(format!("the system random number generator failed: {e}")))?;
+        rand::rngs::OsRng.try_fill_bytes(&mut nonce).map_err(|e| {
+            StoreError::Io(format!("the system random number generator failed: {e}"))
+        })?;
         let mut blob = Vec::with_capacity(MIN_BLOB_LEN + plaintext.len());
         blob.push(FORMAT_VERSION);
         blob.push(key.id);
@@ -161,7 +150,10 @@ impl Cipher {
         }
         let (header, rest) = blob.split_at(HEADER_LEN);
         if header[0] != FORMAT_VERSION {
-            tracing::debug!(version = header[0], "sealed blob has an unknown format version");
+            tracing::debug!(
+                version = header[0],
+                "sealed blob has an unknown format version"
+            );
             return Err(StoreError::Unseal);
         }
         let key_id = header[1];
@@ -202,7 +194,7 @@ mod tests {
     fn key(id: u8, fill: u8) -> EncryptionKey {
         EncryptionKey {
             id,
-            bytes: SecretBox::new(Box::new([fill; 32])),
+            bytes: Arc::new(SecretBox::new(Box::new([fill; 32]))),
         }
     }
 
@@ -254,7 +246,10 @@ mod tests {
         let c = Cipher::for_testing();
         let blob = c.seal(b"aad", b"secret").unwrap();
         for len in 0..blob.len() {
-            assert!(is_unseal(c.open(b"aad", &blob[..len])), "prefix of {len} bytes opened");
+            assert!(
+                is_unseal(c.open(b"aad", &blob[..len])),
+                "prefix of {len} bytes opened"
+            );
         }
         assert!(is_unseal(c.open(b"aad", &blob[..HEADER_LEN - 1])));
         assert!(is_unseal(c.open(b"aad", &[])));
@@ -268,7 +263,10 @@ mod tests {
             for bit in [0x01u8, 0x80] {
                 let mut bad = blob.clone();
                 bad[i] ^= bit;
-                assert!(is_unseal(c.open(b"aad", &bad)), "flip {bit:#x} at byte {i} went unnoticed");
+                assert!(
+                    is_unseal(c.open(b"aad", &bad)),
+                    "flip {bit:#x} at byte {i} went unnoticed"
+                );
             }
         }
         let mut longer = blob.clone();
@@ -312,7 +310,10 @@ mod tests {
         let old_blob = old.seal(b"aad", b"sealed before rotation").unwrap();
 
         let rotated = Cipher::new(&key(2, 0x22), &[key(1, 0x11)]);
-        assert_eq!(rotated.open(b"aad", &old_blob).unwrap().as_slice(), b"sealed before rotation");
+        assert_eq!(
+            rotated.open(b"aad", &old_blob).unwrap().as_slice(),
+            b"sealed before rotation"
+        );
         // New blobs use the current key ...
         let new_blob = rotated.seal(b"aad", b"new").unwrap();
         assert_eq!(Cipher::key_id_of(&new_blob), Some(2));
@@ -350,7 +351,8 @@ mod tests {
             let c = Cipher::for_testing();
             let blob = c.seal(&aad, &plaintext).unwrap();
             prop_assert_eq!(blob.len(), MIN_BLOB_LEN + plaintext.len());
-            prop_assert_eq!(c.open(&aad, &blob).unwrap().as_slice(), plaintext.as_slice());
+            let opened = c.open(&aad, &blob).unwrap();
+            prop_assert_eq!(opened.as_slice(), plaintext.as_slice());
             let mut other_aad = aad.clone();
             other_aad.push(0);
             prop_assert!(is_unseal(c.open(&other_aad, &blob)));

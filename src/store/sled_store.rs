@@ -40,8 +40,8 @@ use sled::{Db, Transactional, Tree};
 
 use super::cipher::Cipher;
 use super::{
-    Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket, PendingAuth,
-    PendingConfirm, Store, StoreError, StoreResult, WriteClaim,
+    Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
+    PendingAuth, PendingConfirm, Store, StoreError, StoreResult, WriteClaim,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
@@ -89,7 +89,8 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 fn is_lock_error(e: &sled::Error) -> bool {
     match e {
         sled::Error::Io(ioe) => {
-            ioe.kind() == std::io::ErrorKind::WouldBlock || ioe.to_string().contains("could not acquire lock")
+            ioe.kind() == std::io::ErrorKind::WouldBlock
+                || ioe.to_string().contains("could not acquire lock")
         }
         _ => false,
     }
@@ -103,7 +104,8 @@ trait Record: Serialize + DeserializeOwned {
 }
 
 fn encode<R: Record>(record: &R) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(format!("cannot encode a {} record: {e}", R::WHAT)))
+    serde_json::to_vec(record)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode a {} record: {e}", R::WHAT)))
 }
 
 fn decode<R: Record>(bytes: &[u8]) -> StoreResult<R> {
@@ -120,7 +122,8 @@ fn decode<R: Record>(bytes: &[u8]) -> StoreResult<R> {
 }
 
 fn b64_decode(s: &str) -> StoreResult<Vec<u8>> {
-    B64.decode(s).map_err(|_| StoreError::Corrupt("a sealed field is not base64".into()))
+    B64.decode(s)
+        .map_err(|_| StoreError::Corrupt("a sealed field is not base64".into()))
 }
 
 fn user_key(user: DiscordUserId) -> [u8; 8] {
@@ -351,7 +354,11 @@ impl SledStore {
     }
 
     /// [`SledStore::open`] with explicit parts (tests, tools).
-    pub fn open_at(path: impl AsRef<Path>, cipher: Cipher, cache_capacity_bytes: u64) -> StoreResult<SledStore> {
+    pub fn open_at(
+        path: impl AsRef<Path>,
+        cipher: Cipher,
+        cache_capacity_bytes: u64,
+    ) -> StoreResult<SledStore> {
         let path = path.as_ref();
         let shown = path.display().to_string();
         create_private_dir(path)?;
@@ -361,7 +368,9 @@ impl SledStore {
             .open()
             .map_err(|e| {
                 if is_lock_error(&e) {
-                    StoreError::Locked { path: shown.clone() }
+                    StoreError::Locked {
+                        path: shown.clone(),
+                    }
                 } else {
                     io(e)
                 }
@@ -408,7 +417,9 @@ impl SledStore {
     }
 
     fn set_schema_version(&self, version: u32) -> StoreResult<()> {
-        self.meta.insert(META_SCHEMA_VERSION, &version.to_be_bytes()).map_err(io)?;
+        self.meta
+            .insert(META_SCHEMA_VERSION, &version.to_be_bytes())
+            .map_err(io)?;
         Ok(())
     }
 
@@ -462,7 +473,9 @@ impl SledStore {
                         }
                         Ok(())
                     }
-                    _ => Err(StoreError::WrongKey { path: self.path.clone() }),
+                    _ => Err(StoreError::WrongKey {
+                        path: self.path.clone(),
+                    }),
                 }
             }
         }
@@ -480,17 +493,22 @@ impl SledStore {
             let current = tree.get(key).map_err(io)?;
             match step(current.as_deref())? {
                 Update::Keep(r) => return Ok(r),
-                Update::Set(new, r) => match tree.compare_and_swap(key, current, Some(new)).map_err(io)? {
-                    Ok(()) => return Ok(r),
-                    Err(_) => continue,
-                },
+                Update::Set(new, r) => {
+                    match tree.compare_and_swap(key, current, Some(new)).map_err(io)? {
+                        Ok(()) => return Ok(r),
+                        Err(_) => continue,
+                    }
+                }
             }
         }
     }
 
     /// Removes `key` only if it still holds `expected`. True if removed.
     fn remove_if_unchanged(tree: &Tree, key: &[u8], expected: &[u8]) -> StoreResult<bool> {
-        Ok(tree.compare_and_swap(key, Some(expected), None::<&[u8]>).map_err(io)?.is_ok())
+        Ok(tree
+            .compare_and_swap(key, Some(expected), None::<&[u8]>)
+            .map_err(io)?
+            .is_ok())
     }
 
     fn seal_b64(&self, aad: &[u8], plaintext: &[u8]) -> StoreResult<String> {
@@ -524,9 +542,12 @@ impl SledStore {
     /// the record, so a record moved under another member fails to open.
     fn link_from_record(&self, user: DiscordUserId, rec: LinkRecord) -> StoreResult<Link> {
         let plain = self.open_b64(&token_aad(user), &rec.token)?;
-        let token = std::str::from_utf8(&plain).map_err(|_| StoreError::Corrupt("a token is not UTF-8".into()))?;
+        let token = std::str::from_utf8(&plain)
+            .map_err(|_| StoreError::Corrupt("a token is not UTF-8".into()))?;
         if rec.discord_user != user {
-            return Err(StoreError::Corrupt("link record stored under another member".into()));
+            return Err(StoreError::Corrupt(
+                "link record stored under another member".into(),
+            ));
         }
         Ok(Link {
             discord_user: user,
@@ -544,8 +565,8 @@ impl SledStore {
 
     fn auth_from_record(&self, state_hash: &[u8; 32], rec: AuthRecord) -> StoreResult<PendingAuth> {
         let plain = self.open_b64(&pkce_aad(state_hash), &rec.verifier)?;
-        let verifier =
-            std::str::from_utf8(&plain).map_err(|_| StoreError::Corrupt("a PKCE verifier is not UTF-8".into()))?;
+        let verifier = std::str::from_utf8(&plain)
+            .map_err(|_| StoreError::Corrupt("a PKCE verifier is not UTF-8".into()))?;
         Ok(PendingAuth {
             discord_user: rec.discord_user,
             discord_name: rec.discord_name,
@@ -558,7 +579,8 @@ impl SledStore {
 
     fn draft_record(&self, draft: &Draft) -> StoreResult<Vec<u8>> {
         let plain = secrecy::zeroize::Zeroizing::new(
-            serde_json::to_vec(draft).map_err(|e| StoreError::Corrupt(format!("cannot encode a draft: {e}")))?,
+            serde_json::to_vec(draft)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode a draft: {e}")))?,
         );
         encode(&DraftRecord {
             v: RECORD_VERSION,
@@ -573,8 +595,8 @@ impl SledStore {
     fn draft_from_bytes(&self, user: DiscordUserId, id: &str, bytes: &[u8]) -> StoreResult<Draft> {
         let rec: DraftRecord = decode(bytes)?;
         let plain = self.open_b64(&draft_aad(user, id), &rec.sealed)?;
-        let draft: Draft =
-            serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("a draft does not parse: {e}")))?;
+        let draft: Draft = serde_json::from_slice(&plain)
+            .map_err(|e| StoreError::Corrupt(format!("a draft does not parse: {e}")))?;
         if draft.discord_user != user || draft.id != id {
             return Err(StoreError::Corrupt("draft stored under another key".into()));
         }
@@ -602,7 +624,9 @@ fn migrate(_db: &Db, from: u32) -> StoreResult<()> {
     match from {
         // Version 0 never had data of its own (databases before the version stamp are new).
         0 => Ok(()),
-        other => Err(StoreError::Corrupt(format!("no migration from schema version {other}"))),
+        other => Err(StoreError::Corrupt(format!(
+            "no migration from schema version {other}"
+        ))),
     }
 }
 
@@ -613,7 +637,11 @@ fn create_private_dir(path: &Path) -> StoreResult<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(err)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(err)?;
         let mode = std::fs::metadata(path).map_err(err)?.permissions().mode();
         if mode & 0o077 != 0 {
             if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)) {
@@ -643,13 +671,17 @@ impl Store for SledStore {
 
     fn put_link(&self, link: &Link) -> StoreResult<()> {
         let bytes = encode(&self.link_record(link)?)?;
-        self.links.insert(user_key(link.discord_user), bytes).map_err(io)?;
+        self.links
+            .insert(user_key(link.discord_user), bytes)
+            .map_err(io)?;
         self.flush()
     }
 
     fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()> {
         let changed = self.cas_update(&self.links, &user_key(user), |cur| {
-            let Some(cur) = cur else { return Ok(Update::Keep(false)) };
+            let Some(cur) = cur else {
+                return Ok(Update::Keep(false));
+            };
             let mut rec: LinkRecord = decode(cur)?;
             if rec.status == LinkStatus::Expired {
                 return Ok(Update::Keep(false));
@@ -665,7 +697,9 @@ impl Store for SledStore {
 
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
         self.cas_update(&self.links, &user_key(user), |cur| {
-            let Some(cur) = cur else { return Ok(Update::Keep(())) };
+            let Some(cur) = cur else {
+                return Ok(Update::Keep(()));
+            };
             let mut rec: LinkRecord = decode(cur)?;
             rec.last_used_at = Some(at);
             Ok(Update::Set(encode(&rec)?, ()))
@@ -718,7 +752,10 @@ impl Store for SledStore {
             v: RECORD_VERSION,
             discord_user: pending.discord_user,
             discord_name: pending.discord_name.clone(),
-            verifier: self.seal_b64(&pkce_aad(&state_hash), pending.verifier.expose_secret().as_bytes())?,
+            verifier: self.seal_b64(
+                &pkce_aad(&state_hash),
+                pending.verifier.expose_secret().as_bytes(),
+            )?,
             scopes: pending.scopes.clone(),
             created_at: pending.created_at,
             expires_at: pending.expires_at,
@@ -761,7 +798,11 @@ impl Store for SledStore {
         }
     }
 
-    fn put_pending_confirm(&self, form_hash: [u8; 32], pending: &PendingConfirm) -> StoreResult<()> {
+    fn put_pending_confirm(
+        &self,
+        form_hash: [u8; 32],
+        pending: &PendingConfirm,
+    ) -> StoreResult<()> {
         let bytes = encode(&ConfirmRecord {
             v: RECORD_VERSION,
             link: self.link_record(&pending.link)?,
@@ -832,7 +873,9 @@ impl Store for SledStore {
                     removed += usize::from(Self::remove_if_unchanged(&self.tickets, &k, &v)?);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(tree = TREE_TICKETS, error = %e, "skipping a corrupt record"),
+                Err(e) => {
+                    tracing::warn!(tree = TREE_TICKETS, error = %e, "skipping a corrupt record")
+                }
             }
         }
 
@@ -867,7 +910,9 @@ impl Store for SledStore {
                     removed += usize::from(Self::remove_if_unchanged(&self.confirm, &k, &v)?);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(tree = TREE_CONFIRM, error = %e, "skipping a corrupt record"),
+                Err(e) => {
+                    tracing::warn!(tree = TREE_CONFIRM, error = %e, "skipping a corrupt record")
+                }
             }
         }
 
@@ -878,7 +923,9 @@ impl Store for SledStore {
                     removed += usize::from(Self::remove_if_unchanged(&self.drafts, &k, &v)?);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(tree = TREE_DRAFTS, error = %e, "skipping a corrupt record"),
+                Err(e) => {
+                    tracing::warn!(tree = TREE_DRAFTS, error = %e, "skipping a corrupt record")
+                }
             }
         }
 
@@ -889,7 +936,9 @@ impl Store for SledStore {
 
     fn put_draft(&self, draft: &Draft) -> StoreResult<()> {
         let bytes = self.draft_record(draft)?;
-        self.drafts.insert(draft_key(draft.discord_user, &draft.id), bytes).map_err(io)?;
+        self.drafts
+            .insert(draft_key(draft.discord_user, &draft.id), bytes)
+            .map_err(io)?;
         self.flush()
     }
 
@@ -915,16 +964,29 @@ impl Store for SledStore {
                 Ok(d) => drafts.push(d),
                 // One unreadable draft must not hide the member's others.
                 Err(StoreError::Io(e)) => return Err(StoreError::Io(e)),
-                Err(e) => tracing::warn!(tree = TREE_DRAFTS, error = %e, "skipping an unreadable draft"),
+                Err(e) => {
+                    tracing::warn!(tree = TREE_DRAFTS, error = %e, "skipping an unreadable draft")
+                }
             }
         }
-        drafts.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        drafts.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         Ok(drafts)
     }
 
-    fn begin_posting(&self, user: DiscordUserId, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Draft>> {
+    fn begin_posting(
+        &self,
+        user: DiscordUserId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Draft>> {
         let won = self.cas_update(&self.drafts, &draft_key(user, id), |cur| {
-            let Some(cur) = cur else { return Ok(Update::Keep(None)) };
+            let Some(cur) = cur else {
+                return Ok(Update::Keep(None));
+            };
             let mut draft = self.draft_from_bytes(user, id, cur)?;
             if !matches!(draft.state, DraftState::Saved { .. }) {
                 return Ok(Update::Keep(None));
@@ -996,7 +1058,13 @@ impl Store for SledStore {
 
     // ---- rate limits
 
-    fn take_rate(&self, key: &str, burst: u32, refill_secs: u64, now: DateTime<Utc>) -> StoreResult<Allowance> {
+    fn take_rate(
+        &self,
+        key: &str,
+        burst: u32,
+        refill_secs: u64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Allowance> {
         if refill_secs == 0 {
             // A token comes back instantly: no limit.
             return Ok(Allowance::Allowed);
@@ -1027,8 +1095,13 @@ impl Store for SledStore {
                 };
                 Ok(Update::Set(encode(&rec)?, Allowance::Allowed))
             } else {
-                let wait = ((1.0 - tokens) * refill).ceil();
-                let wait = if wait.is_finite() { (wait as u64).max(1) } else { refill_secs };
+                // Milliseconds rounded first, so float noise cannot add a whole second.
+                let wait_ms = ((1.0 - tokens) * refill * 1000.0).round();
+                let wait = if wait_ms.is_finite() {
+                    (wait_ms as u64).div_ceil(1000).max(1)
+                } else {
+                    refill_secs
+                };
                 // Nothing changes on refusal: the stored bucket still describes the same state.
                 Ok(Update::Keep(Allowance::RetryAfter(wait)))
             }
@@ -1106,7 +1179,10 @@ mod tests {
         let canary = store.meta.get(META_KEY_CANARY).unwrap().unwrap();
         assert_eq!(canary[0], crate::store::cipher::FORMAT_VERSION);
         assert_eq!(
-            Cipher::for_testing().open(CANARY_AAD, &canary).unwrap().as_slice(),
+            Cipher::for_testing()
+                .open(CANARY_AAD, &canary)
+                .unwrap()
+                .as_slice(),
             CANARY_PLAINTEXT
         );
     }

@@ -1,0 +1,475 @@
+//! Pure conversions between serenity's types and the use cases' [`Invocation`] / [`Reply`].
+//!
+//! Nothing here does I/O, so every rule is unit-tested on JSON fixtures. Invariants: every
+//! message the bot builds carries `allowed_mentions` with nothing allowed; the ephemeral flag
+//! (64) is set exactly when the reply says so (never on updates, whose visibility is fixed by
+//! Discord); a reply kind the interaction cannot take (an update outside a component, a modal
+//! after a defer) degrades to the nearest valid response rather than failing.
+
+use serenity::all::{
+    ActionRowComponent, AutocompleteChoice, ButtonStyle as SButtonStyle, CommandDataOption,
+    CommandDataOptionValue, CommandType, ComponentInteractionDataKind, CreateActionRow,
+    CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateEmbed,
+    CreateEmbedFooter, CreateInputText, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    CreateModal, EditInteractionResponse, InputTextStyle, Interaction, Member as SMember,
+    ResolvedTarget, User,
+};
+
+use crate::commands::{
+    Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue,
+    Reply, ReplyKind,
+};
+
+/// Discord's EPHEMERAL message flag.
+pub const EPHEMERAL: u64 = 1 << 6;
+
+/// Said instead of a modal or choices that can no longer be shown (the interaction was
+/// deferred first).
+const CANNOT_SHOW: &str = "This step needs a form, which Discord only allows as the first answer. Run the command again.";
+
+// ------------------------------------------------------------------ interaction → invocation
+
+/// The [`Invocation`] for an interaction: slash commands (with subcommand path and options),
+/// autocomplete, button presses, modal submits and the message commands. `None` for pings and
+/// for what the bot never registers (user commands, select menus, unresolved messages).
+///
+/// The member carries `member.permissions` exactly as Discord computed them for the channel
+/// (overwrites included), the role ids, and no role names: those need the cache or the REST
+/// API ([`fill_role_names`]). In DMs there is no member: permissions are `None`.
+pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
+    match interaction {
+        Interaction::Ping(_) => None,
+        Interaction::Command(c) => {
+            let action = match c.data.kind {
+                CommandType::ChatInput => {
+                    let (path, options) = walk_options(&c.data.options);
+                    Action::Command {
+                        name: c.data.name.clone(),
+                        path,
+                        options: options.iter().filter_map(option_value).collect(),
+                    }
+                }
+                CommandType::Message => {
+                    let Some(ResolvedTarget::Message(m)) = c.data.target() else {
+                        return None;
+                    };
+                    let author_name = m
+                        .member
+                        .as_ref()
+                        .and_then(|pm| pm.nick.clone())
+                        .unwrap_or_else(|| m.author.display_name().to_string());
+                    Action::MessageCommand {
+                        name: c.data.name.clone(),
+                        message: MessageRef {
+                            id: m.id.get(),
+                            author_id: m.author.id.get(),
+                            author_name,
+                            content: m.content.clone(),
+                        },
+                    }
+                }
+                _ => return None,
+            };
+            Some(invocation(
+                c.id.get(),
+                c.member.as_deref(),
+                &c.user,
+                c.guild_id.map(|g| g.get()),
+                c.channel_id.get(),
+                &c.locale,
+                action,
+            ))
+        }
+        Interaction::Autocomplete(c) => {
+            let focused = c.data.autocomplete()?;
+            let (path, _) = walk_options(&c.data.options);
+            Some(invocation(
+                c.id.get(),
+                c.member.as_deref(),
+                &c.user,
+                c.guild_id.map(|g| g.get()),
+                c.channel_id.get(),
+                &c.locale,
+                Action::Autocomplete {
+                    name: c.data.name.clone(),
+                    path,
+                    focused: focused.name.to_string(),
+                    value: focused.value.to_string(),
+                },
+            ))
+        }
+        Interaction::Component(c) => {
+            if !matches!(c.data.kind, ComponentInteractionDataKind::Button) {
+                return None;
+            }
+            Some(invocation(
+                c.id.get(),
+                c.member.as_ref(),
+                &c.user,
+                c.guild_id.map(|g| g.get()),
+                c.channel_id.get(),
+                &c.locale,
+                Action::Button {
+                    custom_id: c.data.custom_id.clone(),
+                },
+            ))
+        }
+        Interaction::Modal(m) => {
+            let fields = m
+                .data
+                .components
+                .iter()
+                .flat_map(|row| row.components.iter())
+                .filter_map(|c| match c {
+                    ActionRowComponent::InputText(t) => {
+                        Some((t.custom_id.clone(), t.value.clone().unwrap_or_default()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Some(invocation(
+                m.id.get(),
+                m.member.as_ref(),
+                &m.user,
+                m.guild_id.map(|g| g.get()),
+                m.channel_id.get(),
+                &m.locale,
+                Action::Modal {
+                    custom_id: m.data.custom_id.clone(),
+                    fields,
+                },
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn invocation(
+    id: u64,
+    member: Option<&SMember>,
+    user: &User,
+    guild_id: Option<u64>,
+    channel_id: u64,
+    locale: &str,
+    action: Action,
+) -> Invocation {
+    let member = match member {
+        Some(m) => Member {
+            id: m.user.id.get(),
+            name: m.display_name().to_string(),
+            permissions: m.permissions.map(|p| p.bits()),
+            role_ids: m.roles.iter().map(|r| r.get()).collect(),
+            role_names: vec![],
+        },
+        None => Member::new(user.id.get(), user.display_name()),
+    };
+    Invocation {
+        id: id.to_string(),
+        member,
+        guild_id,
+        channel_id: Some(channel_id),
+        locale: (!locale.is_empty()).then(|| locale.to_string()),
+        action,
+    }
+}
+
+/// Splits the option tree into the subcommand path and the leaf options.
+fn walk_options(options: &[CommandDataOption]) -> (Vec<String>, &[CommandDataOption]) {
+    let mut path = Vec::new();
+    let mut current = options;
+    loop {
+        match current {
+            [only] => match &only.value {
+                CommandDataOptionValue::SubCommandGroup(inner)
+                | CommandDataOptionValue::SubCommand(inner) => {
+                    path.push(only.name.clone());
+                    current = inner;
+                }
+                _ => return (path, current),
+            },
+            _ => return (path, current),
+        }
+    }
+}
+
+fn option_value(o: &CommandDataOption) -> Option<(String, OptionValue)> {
+    let v = match &o.value {
+        CommandDataOptionValue::String(s) => OptionValue::Str(s.clone()),
+        CommandDataOptionValue::Integer(i) => OptionValue::Int(*i),
+        CommandDataOptionValue::Boolean(b) => OptionValue::Bool(*b),
+        CommandDataOptionValue::Number(n) => OptionValue::Str(n.to_string()),
+        CommandDataOptionValue::Channel(c) => OptionValue::Channel(c.get()),
+        CommandDataOptionValue::User(u) => OptionValue::User(u.get()),
+        CommandDataOptionValue::Role(r) => OptionValue::Str(r.get().to_string()),
+        CommandDataOptionValue::Mentionable(m) => OptionValue::Str(m.get().to_string()),
+        CommandDataOptionValue::Autocomplete { value, .. } => OptionValue::Str(value.clone()),
+        _ => return None,
+    };
+    Some((o.name.clone(), v))
+}
+
+/// Fills `inv.member.role_names` from `name_of(role_id)` (roles without a known name are
+/// skipped).
+pub fn fill_role_names(inv: &mut Invocation, name_of: impl Fn(u64) -> Option<String>) {
+    inv.member.role_names = inv.member.role_ids.iter().filter_map(|r| name_of(*r)).collect();
+}
+
+/// Whether role names could change the outcome: an admin command, in a guild, from a member
+/// without Manage Server or Administrator, who has roles, with `discord.admin_roles` set.
+pub fn needs_role_names(inv: &Invocation, admin_roles: &[String]) -> bool {
+    use crate::commands::admin::{ADMINISTRATOR, MANAGE_GUILD};
+    let is_admin_command = matches!(&inv.action, Action::Command { name, .. } if name == "so-admin");
+    is_admin_command
+        && inv.guild_id.is_some()
+        && !admin_roles.is_empty()
+        && !inv.member.role_ids.is_empty()
+        && inv.member.role_names.is_empty()
+        && inv
+            .member
+            .permissions
+            .is_some_and(|p| p & (ADMINISTRATOR | MANAGE_GUILD) == 0)
+}
+
+// ------------------------------------------------------------------ reply → Discord
+
+/// Whether the interaction came from a message component (only those can be answered with an
+/// update of their message).
+pub fn from_component(inv: &Invocation) -> bool {
+    matches!(inv.action, Action::Button { .. })
+}
+
+/// Allowed mentions that allow nothing: no reply can ping anyone.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
+fn embed(e: &Embed) -> CreateEmbed {
+    let mut out = CreateEmbed::new();
+    if !e.title.is_empty() {
+        out = out.title(e.title.clone());
+    }
+    if let Some(url) = &e.url {
+        out = out.url(url.clone());
+    }
+    if !e.description.is_empty() {
+        out = out.description(e.description.clone());
+    }
+    if !e.fields.is_empty() {
+        out = out.fields(e.fields.iter().map(|f| (f.name.clone(), f.value.clone(), f.inline)));
+    }
+    if let Some(footer) = &e.footer {
+        out = out.footer(CreateEmbedFooter::new(footer.clone()));
+    }
+    if let Some(c) = e.color {
+        out = out.color(c);
+    }
+    out
+}
+
+fn embeds(r: &Reply) -> Vec<CreateEmbed> {
+    r.embeds.iter().map(embed).collect()
+}
+
+fn rows(r: &Reply) -> Vec<CreateActionRow> {
+    r.rows
+        .iter()
+        .filter(|row| !row.is_empty())
+        .map(|row| CreateActionRow::Buttons(row.iter().map(button).collect()))
+        .collect()
+}
+
+fn button(c: &Component) -> CreateButton {
+    match c {
+        Component::Button {
+            id,
+            label,
+            style,
+            disabled,
+        } => CreateButton::new(id.clone())
+            .label(label.clone())
+            .style(match style {
+                ButtonStyle::Primary => SButtonStyle::Primary,
+                ButtonStyle::Secondary => SButtonStyle::Secondary,
+                ButtonStyle::Success => SButtonStyle::Success,
+                ButtonStyle::Danger => SButtonStyle::Danger,
+            })
+            .disabled(*disabled),
+        Component::Link { url, label } => CreateButton::new_link(url.clone()).label(label.clone()),
+    }
+}
+
+/// Text standing in for a reply that cannot be shown as it is (a modal or choices where only
+/// a message fits).
+fn as_message(reply: &Reply) -> Reply {
+    match reply.kind {
+        ReplyKind::Message | ReplyKind::Update => reply.clone(),
+        ReplyKind::Modal(_) | ReplyKind::Choices(_) => Reply::private(CANNOT_SHOW),
+    }
+}
+
+/// A new message (`type 4`, or the data of a defer).
+fn new_message(reply: &Reply) -> CreateInteractionResponseMessage {
+    let mut m = CreateInteractionResponseMessage::new().allowed_mentions(no_mentions());
+    if !reply.content.is_empty() {
+        m = m.content(reply.content.clone());
+    }
+    if !reply.embeds.is_empty() {
+        m = m.embeds(embeds(reply));
+    }
+    if !reply.rows.is_empty() {
+        m = m.components(rows(reply));
+    }
+    if reply.ephemeral {
+        m = m.ephemeral(true);
+    }
+    m
+}
+
+/// An update of the component's message (`type 7`): everything is replaced, so empty parts
+/// are sent empty; the visibility of a message cannot change, so no flags.
+fn update_message(reply: &Reply) -> CreateInteractionResponseMessage {
+    CreateInteractionResponseMessage::new()
+        .allowed_mentions(no_mentions())
+        .content(reply.content.clone())
+        .embeds(embeds(reply))
+        .components(rows(reply))
+}
+
+/// The immediate response to an interaction for `reply`: a message (type 4), an update of the
+/// component's message (type 7, only when `from_component`; otherwise a new message), a modal
+/// (type 9) or autocomplete choices (type 8).
+pub fn interaction_response(reply: &Reply, from_component: bool) -> CreateInteractionResponse {
+    match &reply.kind {
+        ReplyKind::Message => CreateInteractionResponse::Message(new_message(reply)),
+        ReplyKind::Update if from_component => {
+            CreateInteractionResponse::UpdateMessage(update_message(reply))
+        }
+        ReplyKind::Update => CreateInteractionResponse::Message(new_message(reply)),
+        ReplyKind::Modal(modal) => {
+            let inputs = modal
+                .inputs
+                .iter()
+                .map(|i| {
+                    let style = if i.paragraph {
+                        InputTextStyle::Paragraph
+                    } else {
+                        InputTextStyle::Short
+                    };
+                    let mut t = CreateInputText::new(style, i.label.clone(), i.id.clone())
+                        .required(i.required);
+                    if let Some(v) = &i.value {
+                        t = t.value(v.clone());
+                    }
+                    if let Some(p) = &i.placeholder {
+                        t = t.placeholder(p.clone());
+                    }
+                    if let Some(min) = i.min_length {
+                        t = t.min_length(min);
+                    }
+                    if let Some(max) = i.max_length {
+                        t = t.max_length(max);
+                    }
+                    CreateActionRow::InputText(t)
+                })
+                .collect();
+            CreateInteractionResponse::Modal(
+                CreateModal::new(modal.id.clone(), modal.title.clone()).components(inputs),
+            )
+        }
+        ReplyKind::Choices(choices) => CreateInteractionResponse::Autocomplete(
+            CreateAutocompleteResponse::new().set_choices(
+                choices
+                    .iter()
+                    .map(|c| AutocompleteChoice::new(c.name.clone(), c.value.clone()))
+                    .collect(),
+            ),
+        ),
+    }
+}
+
+/// The deferred response for `ack` (`None` for [`Ack::Immediate`]): a private or public
+/// "thinking…" (type 5, flag 64 when private) or a deferred update (type 6).
+pub fn defer_response(ack: Ack) -> Option<CreateInteractionResponse> {
+    match ack {
+        Ack::Immediate => None,
+        Ack::DeferEphemeral => Some(CreateInteractionResponse::Defer(
+            CreateInteractionResponseMessage::new().ephemeral(true),
+        )),
+        Ack::DeferPublic => Some(CreateInteractionResponse::Defer(
+            CreateInteractionResponseMessage::new(),
+        )),
+        Ack::DeferUpdate => Some(CreateInteractionResponse::Acknowledge),
+    }
+}
+
+/// An edit of the original response (`PATCH …/messages/@original`) that replaces all of it.
+pub fn edit_response(reply: &Reply) -> EditInteractionResponse {
+    let reply = as_message(reply);
+    EditInteractionResponse::new()
+        .allowed_mentions(no_mentions())
+        .content(reply.content.clone())
+        .embeds(embeds(&reply))
+        .components(rows(&reply))
+}
+
+/// A follow-up message (`POST /webhooks/{app}/{token}`).
+pub fn followup(reply: &Reply) -> CreateInteractionResponseFollowup {
+    let reply = as_message(reply);
+    let mut f = CreateInteractionResponseFollowup::new().allowed_mentions(no_mentions());
+    if !reply.content.is_empty() {
+        f = f.content(reply.content.clone());
+    }
+    if !reply.embeds.is_empty() {
+        f = f.embeds(embeds(&reply));
+    }
+    if !reply.rows.is_empty() {
+        f = f.components(rows(&reply));
+    }
+    if reply.ephemeral {
+        f = f.ephemeral(true);
+    }
+    f
+}
+
+/// A plain channel message (a DM): content, embeds and buttons; no flags.
+pub fn channel_message(reply: &Reply) -> CreateMessage {
+    let reply = as_message(reply);
+    let mut m = CreateMessage::new().allowed_mentions(no_mentions());
+    if !reply.content.is_empty() {
+        m = m.content(reply.content.clone());
+    }
+    if !reply.embeds.is_empty() {
+        m = m.embeds(embeds(&reply));
+    }
+    if !reply.rows.is_empty() {
+        m = m.components(rows(&reply));
+    }
+    m
+}
+
+/// How a deferred interaction is finished once the use case has answered.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    /// Edit the original response (the "thinking…", or the component's message after a
+    /// deferred update).
+    Edit(EditInteractionResponse),
+    /// Leave the original alone and send a follow-up (a private error after a deferred update
+    /// must not replace the message the button was on).
+    Followup(CreateInteractionResponseFollowup),
+    /// Delete the public "thinking…" and send the reply privately (a public defer whose
+    /// answer turned out to be private, e.g. an error on Share).
+    ReplaceWithPrivate(CreateInteractionResponseFollowup),
+}
+
+/// Chooses how to deliver `reply` after the interaction was acknowledged with `ack`.
+/// Discord fixes a deferred message's visibility at the defer, so a private answer to a public
+/// defer is deleted-and-followed-up rather than edited into public view.
+pub fn finish_plan(ack: Ack, reply: &Reply) -> Finish {
+    let reply = as_message(reply);
+    match ack {
+        Ack::DeferPublic if reply.ephemeral => Finish::ReplaceWithPrivate(followup(&reply)),
+        Ack::DeferUpdate if reply.kind != ReplyKind::Update => Finish::Followup(followup(&reply)),
+        _ => Finish::Edit(edit_response(&reply)),
+    }
+}

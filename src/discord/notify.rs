@@ -1,0 +1,54 @@
+//! [`DiscordNotifier`]: background notices (a draft posted after linking, a token that
+//! expired) as direct messages.
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serenity::all::UserId;
+use serenity::http::Http;
+
+use super::convert;
+use super::rest::{self, Idempotent};
+use crate::app::Notifier;
+use crate::commands::Notice;
+
+/// Sends each [`Notice`] as a DM: opens (or reuses, Discord returns the same channel) the DM
+/// channel, then posts the reply with no mentions allowed. Failures (DMs closed, Discord down)
+/// are logged; the notice is not retried beyond [`rest::call`]'s rules, because whatever it
+/// reports has already happened.
+pub struct DiscordNotifier {
+    http: Arc<Http>,
+}
+
+impl DiscordNotifier {
+    /// A notifier that talks through `http`.
+    pub fn new(http: Arc<Http>) -> Self {
+        Self { http }
+    }
+
+    /// Delivers one notice; `Err` is a log-safe description.
+    pub async fn send(&self, notice: &Notice) -> Result<(), String> {
+        let user = NonZeroU64::new(notice.user)
+            .map(UserId::from)
+            .ok_or_else(|| "notice for user id 0".to_string())?;
+        let body = serde_json::json!({ "recipient_id": user });
+        let channel = rest::call(Idempotent::Yes, "open DM channel", || self.http.create_private_channel(&body))
+            .await
+            .map_err(|e| format!("could not open the DM channel: {}", rest::describe(&e)))?;
+        let message = convert::channel_message(&notice.reply);
+        rest::call(Idempotent::No, "send DM", || self.http.send_message(channel.id, vec![], &message))
+            .await
+            .map_err(|e| format!("could not send the DM: {}", rest::describe(&e)))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Notifier for DiscordNotifier {
+    async fn notify(&self, notice: Notice) {
+        if let Err(e) = self.send(&notice).await {
+            tracing::warn!(user = notice.user, error = %e, "could not DM a member");
+        }
+    }
+}

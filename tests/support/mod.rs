@@ -1,0 +1,4 @@
+//! Shared test equipment.
+#![allow(dead_code)]
+
+pub mod test_app;

@@ -1,0 +1,356 @@
+//! `TestApp`: the whole bot against the fake SOE site, on loopback, with an injected clock and a
+//! throw-away sealed store. Build with [`TestApp::builder`] (crates.io style) and drive it like
+//! a member would: slash commands, buttons, modals, and the browser side of linking.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use soe_bot::app::{App, AppParts};
+use soe_bot::clock::{FixedClock, SharedClock};
+use soe_bot::commands::caches::ServiceBudget;
+use soe_bot::commands::{Action, Invocation, Member, Notice, OptionValue, Reply, SiteInfo};
+use soe_bot::config::LimitsConfig;
+use soe_bot::console::ConsoleNotifier;
+use soe_bot::fake_soe::{Approval, FakeSoe, FakeSoeConfig};
+use soe_bot::link::LinkSettings;
+use soe_bot::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
+use soe_bot::store::cipher::Cipher;
+use soe_bot::store::SledStore;
+use tokio::sync::mpsc;
+use url::Url;
+
+/// Options for [`TestApp`].
+pub struct TestAppBuilder {
+    clock: FixedClock,
+    approval: Approval,
+    html_encode: bool,
+    limits: LimitsConfig,
+    budget: Option<(u32, f64, u32, f64)>,
+    allow_no_expiry: bool,
+    configure_fake: Option<Box<dyn FnOnce(&mut FakeSoeConfig)>>,
+    client: Option<Box<dyn FnOnce(&mut SoeClientConfig)>>,
+    store_dir: Option<std::path::PathBuf>,
+}
+
+impl TestAppBuilder {
+    /// Use this clock (shared with the fake site).
+    pub fn clock(mut self, clock: FixedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// How the fake's consent step answers.
+    pub fn approval(mut self, a: Approval) -> Self {
+        self.approval = a;
+        self
+    }
+    /// Member limits.
+    pub fn limits(mut self, l: LimitsConfig) -> Self {
+        self.limits = l;
+        self
+    }
+    /// A tighter global service budget: burst per secs, sustained per secs.
+    pub fn budget(mut self, burst: u32, burst_secs: f64, sustained: u32, sustained_secs: f64) -> Self {
+        self.budget = Some((burst, burst_secs, sustained, sustained_secs));
+        self
+    }
+    /// Members may get non-expiring tokens.
+    pub fn allow_no_expiry(mut self) -> Self {
+        self.allow_no_expiry = true;
+        self
+    }
+    /// Adjust the fake site's config.
+    pub fn fake(mut self, f: impl FnOnce(&mut FakeSoeConfig) + 'static) -> Self {
+        self.configure_fake = Some(Box::new(f));
+        self
+    }
+    /// Adjust the SOE client's config.
+    pub fn client(mut self, f: impl FnOnce(&mut SoeClientConfig) + 'static) -> Self {
+        self.client = Some(Box::new(f));
+        self
+    }
+
+    /// Keep the store in `dir` (default: a fresh temporary directory).
+    pub fn store_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.store_dir = Some(dir);
+        self
+    }
+
+    /// Starts everything.
+    pub async fn start(self) -> TestApp {
+        let clock: SharedClock = Arc::new(self.clock.clone());
+        let mut fcfg = FakeSoeConfig::new(clock.clone());
+        fcfg.approval = self.approval;
+        fcfg.html_encode = self.html_encode;
+        if let Some(f) = self.configure_fake {
+            f(&mut fcfg);
+        }
+        let fake = Arc::new(FakeSoe::start(fcfg).await.expect("fake site"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = self.store_dir.clone().unwrap_or_else(|| dir.path().join("db"));
+        let store = Arc::new(SledStore::open_at(path, Cipher::for_testing(), 8 << 20).expect("store"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let web = Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
+        let mut ccfg = SoeClientConfig::new(fake.site_url());
+        ccfg.retry_min_delay = std::time::Duration::from_millis(10);
+        ccfg.retry_max_delay = std::time::Duration::from_millis(50);
+        if let Some(f) = self.client {
+            f(&mut ccfg);
+        }
+        let soe = HttpSoe::new(ccfg).expect("client");
+        let service = ServiceToken::new(SecretString::from(fake.service_token()));
+        let (app, linked) = App::build(AppParts {
+            store: store.clone(),
+            clock: clock.clone(),
+            soe: soe.clone(),
+            connector: Arc::new(HttpConnector::new(soe.clone(), service)),
+            link: LinkSettings {
+                site_url: fake.site_url(),
+                client_id: fake.client_id().to_string(),
+                public_url: web.clone(),
+                allow_no_expiry: self.allow_no_expiry,
+            },
+            site: SiteInfo {
+                name: "Acme Stack Overflow".into(),
+                url: fake.site_url(),
+                team: None,
+            },
+            limits: self.limits,
+            admin_roles: vec!["SOE Admins".into()],
+        })
+        .expect("app");
+        let app = match self.budget {
+            Some((b, bs, s, ss)) => {
+                // Rebuild the commands with a tighter budget.
+                let cmds = Arc::try_unwrap(app).ok().expect("sole owner");
+                let commands = Arc::try_unwrap(cmds.commands).ok().expect("sole owner")
+                    .with_budget(ServiceBudget::new(clock.clone(), b, bs, s, ss));
+                Arc::new(App { commands: Arc::new(commands), ..cmds })
+            }
+            None => app,
+        };
+        let router = soe_bot::web::router(soe_bot::web::WebState {
+            link: app.link.clone(),
+            ready: Arc::new(|| true),
+            extra: None,
+        });
+        let server = tokio::spawn(async move {
+            let _ = soe_bot::web::serve(listener, router, std::future::pending()).await;
+        });
+        let (notifier, notices) = ConsoleNotifier::new();
+        let mut tasks = app.spawn_background(linked, Arc::new(notifier));
+        tasks.push(server);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http");
+        TestApp {
+            fake,
+            clock: self.clock,
+            app,
+            store,
+            web,
+            dir,
+            notices: tokio::sync::Mutex::new(notices),
+            http,
+            tasks,
+            seq: Default::default(),
+        }
+    }
+}
+
+/// A running bot against a fake site.
+pub struct TestApp {
+    pub fake: Arc<FakeSoe>,
+    pub clock: FixedClock,
+    pub app: Arc<App>,
+    pub store: Arc<SledStore>,
+    pub web: Url,
+    pub dir: tempfile::TempDir,
+    pub notices: tokio::sync::Mutex<mpsc::UnboundedReceiver<Notice>>,
+    pub http: reqwest::Client,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The outcome of the browser side of linking.
+#[derive(Debug)]
+pub struct BrowserRun {
+    /// Status and body of each page seen.
+    pub pages: Vec<(u16, String)>,
+}
+
+impl BrowserRun {
+    pub fn last(&self) -> &(u16, String) {
+        self.pages.last().expect("a page")
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            clock: FixedClock::epoch(),
+            approval: Approval::AutoApprove { user_id: soe_bot::fake_soe::JANE },
+            html_encode: true,
+            limits: LimitsConfig::default(),
+            budget: None,
+            allow_no_expiry: false,
+            configure_fake: None,
+            client: None,
+            store_dir: None,
+        }
+    }
+
+    pub async fn start() -> TestApp {
+        Self::builder().start().await
+    }
+
+    /// A member in guild 1, channel 10.
+    pub fn member(id: u64, name: &str) -> Member {
+        let mut m = Member::new(id, name);
+        m.permissions = Some(0);
+        m
+    }
+
+    pub fn invocation(&self, member: &Member, action: Action) -> Invocation {
+        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Invocation {
+            id: format!("test-{n}"),
+            member: member.clone(),
+            guild_id: Some(1),
+            channel_id: Some(10),
+            locale: Some("en-US".into()),
+            action,
+        }
+    }
+
+    pub async fn run(&self, inv: &Invocation) -> Reply {
+        self.app.commands.handle(inv).await
+    }
+
+    /// `/so <sub> opt:value…`.
+    pub async fn slash(&self, member: &Member, sub: &str, options: &[(&str, &str)]) -> Reply {
+        let inv = self.invocation(
+            member,
+            Action::Command {
+                name: "so".into(),
+                path: vec![sub.into()],
+                options: options.iter().map(|(k, v)| (k.to_string(), OptionValue::Str(v.to_string()))).collect(),
+            },
+        );
+        self.run(&inv).await
+    }
+
+    pub async fn press(&self, member: &Member, custom_id: &str) -> Reply {
+        let inv = self.invocation(member, Action::Button { custom_id: custom_id.into() });
+        self.run(&inv).await
+    }
+
+    pub async fn submit(&self, member: &Member, modal_id: &str, fields: &[(&str, &str)]) -> Reply {
+        let inv = self.invocation(
+            member,
+            Action::Modal {
+                custom_id: modal_id.into(),
+                fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            },
+        );
+        self.run(&inv).await
+    }
+
+    /// The custom id of the first button whose label contains `label`.
+    pub fn button(reply: &Reply, label: &str) -> String {
+        reply
+            .buttons()
+            .iter()
+            .find(|c| c.label().contains(label))
+            .and_then(|c| c.id().map(String::from))
+            .unwrap_or_else(|| panic!("no button {label:?} in {reply:#?}"))
+    }
+
+    /// The URL of the first link button.
+    pub fn link_url(reply: &Reply) -> Url {
+        reply
+            .buttons()
+            .iter()
+            .find_map(|c| match c {
+                soe_bot::commands::Component::Link { url, .. } => Url::parse(url).ok(),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no link button in {reply:#?}"))
+    }
+
+    /// Plays the browser from a `/link/start` URL: start → site (auto-approve) → callback →
+    /// confirmation page → Confirm (if `confirm`).
+    pub async fn browse_link(&self, start: &Url, confirm: bool) -> BrowserRun {
+        let mut pages = Vec::new();
+        let r = self.http.get(start.clone()).send().await.expect("start");
+        let status = r.status().as_u16();
+        let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).map(String::from);
+        pages.push((status, r.text().await.unwrap_or_default()));
+        let Some(authorize) = loc else { return BrowserRun { pages } };
+        let r = self.http.get(&authorize).send().await.expect("authorize");
+        let status = r.status().as_u16();
+        let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).map(String::from);
+        pages.push((status, r.text().await.unwrap_or_default()));
+        let Some(callback) = loc else { return BrowserRun { pages } };
+        let r = self.http.get(&callback).send().await.expect("callback");
+        let status = r.status().as_u16();
+        let html = r.text().await.unwrap_or_default();
+        pages.push((status, html.clone()));
+        if !confirm || status != 200 {
+            return BrowserRun { pages };
+        }
+        let token = form_token(&html).expect("form token on the confirmation page");
+        let r = self
+            .http
+            .post(self.web.join("oauth/confirm").expect("url"))
+            .form(&[("form_token", token.as_str()), ("action", "confirm")])
+            .send()
+            .await
+            .expect("confirm");
+        pages.push((r.status().as_u16(), r.text().await.unwrap_or_default()));
+        BrowserRun { pages }
+    }
+
+    /// Links `member` to the SOE user the fake auto-approves as; panics unless it worked.
+    pub async fn link(&self, member: &Member) {
+        let reply = self.slash(member, "link", &[]).await;
+        let run = self.browse_link(&Self::link_url(&reply), true).await;
+        assert_eq!(run.last().0, 200, "link flow failed: {:?}", run.pages);
+        assert!(run.last().1.contains("Account linked"), "{:?}", run.last());
+        // The linked event is processed in the background: wait for its notice.
+        self.next_notice().await;
+    }
+
+    /// The next notice (DM), waiting up to 5 s.
+    pub async fn next_notice(&self) -> Notice {
+        let mut rx = self.notices.lock().await;
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a notice within 5 s")
+            .expect("notice channel open")
+    }
+}
+
+/// The one-time form token on a confirmation page.
+pub fn form_token(html: &str) -> Option<String> {
+    let i = html.find("name=\"form_token\" value=\"")? + "name=\"form_token\" value=\"".len();
+    let j = html[i..].find('"')? + i;
+    Some(html[i..j].to_string())
+}
+
+impl TestApp {
+    /// The injected clock's now.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use soe_bot::clock::Clock;
+        self.clock.now()
+    }
+}
