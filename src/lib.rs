@@ -36,7 +36,7 @@ pub mod console;
 pub mod discord;
 pub mod fake_soe;
 pub mod link;
-// pub mod run; (wired once the discord adapter lands)
+pub mod run;
 pub mod soe;
 pub mod store;
 pub mod web;

@@ -96,12 +96,15 @@ pub async fn run(cfg: Config) -> Result<(), String> {
 
     let discord_ready = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let http = crate::discord::http_client(&cfg.discord)?;
+    let http = crate::discord::http_client(&cfg.discord).map_err(|e| e.to_string())?;
     let extra = match cfg.discord.mode {
         DiscordMode::Http => {
             let key = cfg.discord.public_key.clone().unwrap_or_default();
             discord_ready.store(true, Ordering::SeqCst);
-            Some(crate::discord::interactions_router(app.clone(), &key, http.clone(), clock.clone())?)
+            Some(
+                crate::discord::interactions_router(app.clone(), &key, http.clone(), clock.clone())
+                    .map_err(|e| e.to_string())?,
+            )
         }
         DiscordMode::Gateway => None,
     };
@@ -139,7 +142,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
                 shutdown_signal().await;
                 let _ = stop_tx.send(true);
             });
-            let r = crate::discord::run_gateway(app.clone(), &cfg.discord, http, linked, discord_ready, stop).await;
+            let r = crate::discord::run_gateway(app.clone(), &cfg.discord, linked, discord_ready, stop)
+                .await
+                .map_err(|e| e.to_string());
             signal.abort();
             r
         }

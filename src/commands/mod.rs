@@ -139,8 +139,9 @@ impl Commands {
 
     /// Refreshes the tag list from SOE; the adapters call this every few minutes.
     pub async fn refresh_tags(&self) -> soe::Result<usize> {
-        let reader = self.soe.service(self.site.team.as_ref());
-        self.tags.refresh(reader.as_ref() as &dyn SoeRead).await
+        // Through the budget like every other service-token call.
+        let reader = self.reader(None);
+        self.tags.refresh(&reader as &dyn SoeRead).await
     }
 
     /// How to acknowledge `inv` (see [`Ack`]).

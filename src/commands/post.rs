@@ -208,17 +208,56 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     ])
 }
 
+/// Words too common to tell questions apart.
+const STOPWORDS: &[&str] = &[
+    "the", "and", "for", "with", "how", "what", "why", "when", "where", "which", "who", "can", "does", "did", "not",
+    "are", "was", "were", "this", "that", "these", "those", "from", "into", "onto", "about", "after", "before",
+    "use", "using", "get", "set", "there", "their", "them", "they", "you", "your", "its", "our", "any", "all",
+    "should", "would", "could", "will", "way", "best", "have", "has", "had", "but", "out", "than", "then",
+    "too", "very", "just", "also", "some", "more", "most", "other", "one", "two", "new", "make", "work", "works",
+];
+
+/// The site's search matches every term, so a whole title rarely matches anything: search for
+/// its most distinctive words instead (longest first, stopwords dropped).
+pub fn similar_query(title: &str, words: usize) -> String {
+    let mut seen = Vec::new();
+    for w in title
+        .split(|c: char| !(c.is_alphanumeric() || c == '#' || c == '+'))
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 3 && !STOPWORDS.contains(&w.as_str()))
+    {
+        if !seen.contains(&w) {
+            seen.push(w);
+        }
+    }
+    seen.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    seen.truncate(words);
+    seen.join(" ")
+}
+
 /// Up to three similar questions, as lines (empty when none or when the search fails: the
 /// check helps, it must not block asking).
 async fn similar_questions(ctx: &Commands, title: &str) -> Vec<String> {
     let reader = ctx.reader(None);
-    let page = match reader.search(title, 1, PageSize::Fifteen, SearchSort::Relevance).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::info!(error = %e, "similar-question search failed; skipping it");
-            return vec![];
+    let mut page = None;
+    for words in [3, 1] {
+        let query = similar_query(title, words);
+        if query.is_empty() {
+            break;
         }
-    };
+        match reader.search(&query, 1, PageSize::Fifteen, SearchSort::Relevance).await {
+            Ok(p) if p.items.iter().any(|i| matches!(i, SearchItem::Question(_))) => {
+                page = Some(p);
+                break;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::info!(error = %e, "similar-question search failed; skipping it");
+                return vec![];
+            }
+        }
+    }
+    let Some(page) = page else { return vec![] };
     page.items
         .iter()
         .filter_map(|i| match i {
@@ -432,5 +471,18 @@ pub fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         },
         Ok(None) => Reply::private("Nothing to discard: the draft is already gone."),
         Err(e) => ctx.store_failure(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::similar_query;
+
+    #[test]
+    fn similar_queries_keep_the_distinctive_words() {
+        assert_eq!(similar_query("How do I run async tasks concurrently with tokio?", 3), "concurrently async tasks");
+        assert_eq!(similar_query("How do I run async tasks concurrently with tokio?", 1), "concurrently");
+        assert_eq!(similar_query("How do I do it?", 3), "");
+        assert_eq!(similar_query("C# async in C# constructors", 2), "constructors async");
     }
 }

@@ -1,0 +1,37 @@
+//! `soe-bot demo --script`: the newcomer's tour runs end to end (search → link → ask → answer →
+//! accept) through the real binary, and a failing line makes the process exit non-zero.
+
+use std::process::Command;
+
+fn demo(script: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_soe-bot"))
+        .args(["demo", "--script", script])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run soe-bot demo")
+}
+
+#[test]
+fn the_tour_runs_end_to_end() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo_tour.txt");
+    let out = demo(script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    for step in ["Search: async", "Account linked", "Posted as *Jane Doe*", "accepted answer"] {
+        assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_failing_line_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.txt");
+    std::fs::write(&path, "/so help\nexpect this text is not there\n/so help\n").unwrap();
+    let out = demo(path.to_str().unwrap());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("script line 2 failed"), "{stderr}");
+    std::fs::write(&path, "press 9\n").unwrap();
+    assert!(!demo(path.to_str().unwrap()).status.success(), "pressing a missing button fails");
+}
