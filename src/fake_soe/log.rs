@@ -27,7 +27,8 @@ pub struct LoggedRequest {
     pub user_id: Option<i64>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
-    /// The parsed JSON request body, if there was one.
+    /// The parsed JSON request body, if there was one; for a form-encoded request (the OAuth
+    /// token exchange) its pairs as a JSON object of strings.
     pub body: Option<Value>,
     /// The response status.
     pub status: u16,

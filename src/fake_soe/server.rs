@@ -137,6 +137,24 @@ impl Ctx {
     }
 }
 
+/// What the log records as the request body: the JSON, or for a form-encoded request (the
+/// OAuth token exchange) its pairs as a JSON object, so tests can see every parameter sent.
+fn logged_body(ctx: &Ctx) -> Option<Value> {
+    let is_form = ctx
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if is_form && !ctx.body.is_empty() {
+        let map: serde_json::Map<String, Value> = ctx
+            .form()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        return Some(Value::Object(map));
+    }
+    ctx.json.clone()
+}
+
 /// A response body.
 #[derive(Debug, Clone)]
 pub(crate) enum ReplyBody {
@@ -391,7 +409,7 @@ pub(crate) async fn handle(
         token: ctx.token.clone(),
         user_id: outcome.user_id,
         user_agent: ctx.user_agent.clone(),
-        body: ctx.json.clone(),
+        body: logged_body(&ctx),
         status: reply.status,
         response_content_type: reply.content_type().map(str::to_string),
         response: response_json,
