@@ -94,8 +94,8 @@ impl App {
     }
 
     /// Starts the background work: posting drafts when members finish linking (telling them
-    /// through `notifier`), refreshing the tag list every 10 minutes, and sweeping expired
-    /// linking records and drafts every minute.
+    /// through `notifier`), refreshing the tag list every 10 minutes (the caller loads it once
+    /// at startup), and sweeping expired linking records and drafts every minute.
     pub fn spawn_background(
         self: &Arc<Self>,
         mut linked: mpsc::UnboundedReceiver<Linked>,
@@ -112,7 +112,9 @@ impl App {
         });
         let app = self.clone();
         let tags = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            // The first load happens at startup (run, demo); refresh from then on.
+            let every = Duration::from_secs(600);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 match app.commands.refresh_tags().await {
@@ -123,7 +125,8 @@ impl App {
         });
         let app = self.clone();
         let sweep = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let every = Duration::from_secs(60);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 let store = app.store.clone();

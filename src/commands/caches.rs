@@ -166,12 +166,15 @@ impl SoeRead for BudgetedRead {
     }
 }
 
+/// A cached results page and when it was fetched.
+type CachedPage = (DateTime<Utc>, Arc<Page<SearchItem>>);
+
 /// Recent search results, keyed by (team, normalised query, sort, API page).
 #[derive(Debug)]
 pub struct SearchCache {
     clock: SharedClock,
     ttl: Duration,
-    entries: Mutex<HashMap<String, (DateTime<Utc>, Arc<Page<SearchItem>>)>>,
+    entries: Mutex<HashMap<String, CachedPage>>,
 }
 
 /// Entries kept at most; the oldest go first.

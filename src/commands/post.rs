@@ -139,12 +139,19 @@ fn settled(draft: &Draft) -> Option<Reply> {
 }
 
 /// Saves (creates or replaces) a draft with `content`.
-fn save(ctx: &Commands, inv_user: u64, inv: Option<&Invocation>, id: &str, content: DraftContent, last_error: Option<String>) -> Result<Draft, Reply> {
+fn save(
+    ctx: &Commands,
+    inv_user: u64,
+    inv: Option<&Invocation>,
+    id: &str,
+    content: DraftContent,
+    last_error: Option<String>,
+) -> Result<Draft, Box<Reply>> {
     let now = ctx.clock.now();
-    let previous = ctx.store.get_draft(inv_user, id).map_err(|e| ctx.store_failure(&e))?;
+    let previous = ctx.store.get_draft(inv_user, id).map_err(|e| Box::new(ctx.store_failure(&e)))?;
     if let Some(p) = &previous {
         if let Some(r) = settled(p) {
-            return Err(r);
+            return Err(Box::new(r));
         }
     }
     let draft = Draft {
@@ -158,7 +165,7 @@ fn save(ctx: &Commands, inv_user: u64, inv: Option<&Invocation>, id: &str, conte
         created_at: previous.as_ref().map_or(now, |p| p.created_at),
         expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
     };
-    ctx.store.put_draft(&draft).map_err(|e| ctx.store_failure(&e))?;
+    ctx.store.put_draft(&draft).map_err(|e| Box::new(ctx.store_failure(&e)))?;
     Ok(draft)
 }
 
@@ -183,7 +190,7 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     };
     let draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Some(p) = problems {
         return Reply::private(format!("Your question is not ready yet (it is saved; press Edit to fix it):\n{p}"))
@@ -316,7 +323,7 @@ pub async fn post_as_answer_submit(ctx: &Commands, inv: &Invocation, id: &str) -
                     truncate(raw, 80).replace('`', "'")
                 ))
                 .with_row(draft_buttons(&d.id, false)),
-                Err(r) => r,
+                Err(r) => *r,
             }
         }
     }
@@ -332,7 +339,7 @@ async fn submit_answer(ctx: &Commands, inv: &Invocation, question: i64, id: &str
     };
     let draft = match save(ctx, user, Some(inv), id, content, problem.clone()) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Some(p) = problem {
         return Reply::private(format!("Your answer is not ready yet (it is saved; press Edit to fix it):\n{p}"))

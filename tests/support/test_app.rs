@@ -20,6 +20,9 @@ use soe_bot::store::SledStore;
 use tokio::sync::mpsc;
 use url::Url;
 
+type FakeTweak = Box<dyn FnOnce(&mut FakeSoeConfig)>;
+type ClientTweak = Box<dyn FnOnce(&mut SoeClientConfig)>;
+
 /// Options for [`TestApp`].
 pub struct TestAppBuilder {
     clock: FixedClock,
@@ -28,8 +31,8 @@ pub struct TestAppBuilder {
     limits: LimitsConfig,
     budget: Option<(u32, f64, u32, f64)>,
     allow_no_expiry: bool,
-    configure_fake: Option<Box<dyn FnOnce(&mut FakeSoeConfig)>>,
-    client: Option<Box<dyn FnOnce(&mut SoeClientConfig)>>,
+    configure_fake: Option<FakeTweak>,
+    client: Option<ClientTweak>,
     store_dir: Option<std::path::PathBuf>,
 }
 
@@ -122,9 +125,9 @@ impl TestAppBuilder {
         let app = match self.budget {
             Some((b, bs, s, ss)) => {
                 // Rebuild the commands with a tighter budget.
-                let cmds = Arc::try_unwrap(app).ok().expect("sole owner");
-                let commands = Arc::try_unwrap(cmds.commands).ok().expect("sole owner")
-                    .with_budget(ServiceBudget::new(clock.clone(), b, bs, s, ss));
+                let Ok(cmds) = Arc::try_unwrap(app) else { panic!("the app has one owner here") };
+                let Ok(commands) = Arc::try_unwrap(cmds.commands) else { panic!("the commands have one owner here") };
+                let commands = commands.with_budget(ServiceBudget::new(clock.clone(), b, bs, s, ss));
                 Arc::new(App { commands: Arc::new(commands), ..cmds })
             }
             None => app,

@@ -1,0 +1,881 @@
+//! Semantics of every `Store` method on `SledStore`: single-use takes, replacement of a member's
+//! pending authorization, exactly-one-winner races, the persistent rate limiter, the sweep,
+//! unlinking, the schema check, and a rough `put_link` latency figure.
+
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use soe_bot::config::{EncryptionKey, StorageConfig};
+use soe_bot::soe::{ServiceToken, UserToken};
+use soe_bot::store::cipher::Cipher;
+use soe_bot::store::{
+    Allowance, Draft, DraftContent, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
+    PendingAuth, PendingConfirm, SledStore, Store, StoreError, WriteClaim,
+};
+
+const THREADS: usize = 8;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600, 0).unwrap()
+}
+
+fn open(dir: &Path) -> SledStore {
+    SledStore::open_at(dir, Cipher::for_testing(), 4 << 20).unwrap()
+}
+
+fn hash(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+fn link(user: u64, token: &str) -> Link {
+    Link {
+        discord_user: user,
+        soe_user_id: 1000 + user as i64,
+        soe_user_name: format!("SOE user {user}"),
+        soe_user_url: Some(format!("https://soe.example/users/{user}")),
+        token: UserToken::new(SecretString::from(token)),
+        scopes: vec!["write_access".into()],
+        expires_at: Some(t0() + Duration::hours(24)),
+        linked_at: t0(),
+        last_used_at: None,
+        status: LinkStatus::Active,
+    }
+}
+
+fn auth(user: u64, verifier: &str, expires_at: DateTime<Utc>) -> PendingAuth {
+    PendingAuth {
+        discord_user: user,
+        discord_name: format!("member{user}"),
+        verifier: SecretString::from(verifier),
+        scopes: vec!["write_access".into(), "no_expiry".into()],
+        created_at: t0(),
+        expires_at,
+    }
+}
+
+fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Draft {
+    Draft {
+        id: id.into(),
+        discord_user: user,
+        guild_id: Some(77),
+        channel_id: Some(88),
+        content: DraftContent::Ask {
+            title: format!("Question {id}"),
+            body: format!("Body of {id}"),
+            tags: vec!["rust".into()],
+        },
+        state: DraftState::Saved { last_error: None },
+        post_after_link: true,
+        created_at,
+        expires_at,
+    }
+}
+
+/// Reads the token sealed in `user`'s raw link record, with the store closed. `UserToken`
+/// deliberately has no public accessor, so tests check the plaintext this way.
+fn sealed_token_on_disk(dir: &Path, user: u64) -> Option<String> {
+    use base64::Engine;
+    let db = sled::open(dir).unwrap();
+    let raw = db
+        .open_tree("links/v1")
+        .unwrap()
+        .get(user.to_be_bytes())
+        .unwrap()?;
+    let rec: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(rec["v"], 1);
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(rec["token"].as_str().unwrap())
+        .unwrap();
+    let plain = Cipher::for_testing()
+        .open(format!("link-token/v1:{user}").as_bytes(), &blob)
+        .unwrap();
+    Some(String::from_utf8(plain.to_vec()).unwrap())
+}
+
+#[test]
+fn link_round_trip_replace_expire_touch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert!(store.get_link(1).unwrap().is_none());
+
+    store.put_link(&link(1, "tok-one")).unwrap();
+    let got = store.get_link(1).unwrap().unwrap();
+    assert_eq!(got.discord_user, 1);
+    assert_eq!(got.soe_user_id, 1001);
+    assert_eq!(got.soe_user_name, "SOE user 1");
+    assert_eq!(
+        got.soe_user_url.as_deref(),
+        Some("https://soe.example/users/1")
+    );
+    assert_eq!(got.scopes, vec!["write_access".to_string()]);
+    assert_eq!(got.expires_at, Some(t0() + Duration::hours(24)));
+    assert_eq!(got.linked_at, t0());
+    assert_eq!(got.last_used_at, None);
+    assert_eq!(got.status, LinkStatus::Active);
+
+    // touch_link and mark_link_expired change only their field.
+    store.touch_link(1, t0() + Duration::minutes(5)).unwrap();
+    store.mark_link_expired(1).unwrap();
+    let got = store.get_link(1).unwrap().unwrap();
+    assert_eq!(got.last_used_at, Some(t0() + Duration::minutes(5)));
+    assert_eq!(got.status, LinkStatus::Expired);
+    assert_eq!(got.soe_user_name, "SOE user 1");
+    // On a member with no link they are no-ops and create nothing.
+    store.touch_link(2, t0()).unwrap();
+    store.mark_link_expired(2).unwrap();
+    assert!(store.get_link(2).unwrap().is_none());
+
+    // Write back exactly what get_link returned: the token must survive the round trip.
+    store.put_link(&got).unwrap();
+    drop(store);
+    assert_eq!(
+        sealed_token_on_disk(dir.path(), 1).as_deref(),
+        Some("tok-one")
+    );
+
+    // Replacing the link replaces the token and resets the status.
+    let store = open(dir.path());
+    store.put_link(&link(1, "tok-two")).unwrap();
+    assert_eq!(
+        store.get_link(1).unwrap().unwrap().status,
+        LinkStatus::Active
+    );
+    drop(store);
+    assert_eq!(
+        sealed_token_on_disk(dir.path(), 1).as_deref(),
+        Some("tok-two")
+    );
+}
+
+#[test]
+fn tickets_are_single_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let ticket = LinkTicket {
+        discord_user: 5,
+        discord_name: "eve".into(),
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(15),
+    };
+    store.put_ticket(hash("t1"), &ticket).unwrap();
+    assert!(store.take_ticket(hash("other")).unwrap().is_none());
+    assert_eq!(store.take_ticket(hash("t1")).unwrap(), Some(ticket));
+    assert_eq!(store.take_ticket(hash("t1")).unwrap(), None);
+}
+
+#[test]
+fn tickets_race_has_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let ticket = LinkTicket {
+        discord_user: 5,
+        discord_name: "eve".into(),
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(15),
+    };
+    store.put_ticket(hash("race"), &ticket).unwrap();
+    let winners = race(&store, |s, _| {
+        s.take_ticket(hash("race")).unwrap().is_some()
+    });
+    assert_eq!(winners, 1);
+}
+
+#[test]
+fn pending_auth_is_single_use_and_one_per_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let later = t0() + Duration::minutes(10);
+
+    store
+        .put_pending_auth(hash("s1"), &auth(7, "verifier-one", later))
+        .unwrap();
+    store
+        .put_pending_auth(hash("x1"), &auth(8, "verifier-x", later))
+        .unwrap();
+    // A second authorization of member 7 replaces the first.
+    store
+        .put_pending_auth(hash("s2"), &auth(7, "verifier-two", later))
+        .unwrap();
+    assert!(
+        store.take_pending_auth(hash("s1")).unwrap().is_none(),
+        "old state must be gone"
+    );
+
+    let got = store.take_pending_auth(hash("s2")).unwrap().unwrap();
+    assert_eq!(got.discord_user, 7);
+    assert_eq!(got.discord_name, "member7");
+    assert_eq!(got.verifier.expose_secret(), "verifier-two");
+    assert_eq!(
+        got.scopes,
+        vec!["write_access".to_string(), "no_expiry".to_string()]
+    );
+    assert_eq!(got.created_at, t0());
+    assert_eq!(got.expires_at, later);
+    assert!(
+        store.take_pending_auth(hash("s2")).unwrap().is_none(),
+        "single use"
+    );
+
+    // Member 8's authorization was not touched by member 7's.
+    assert_eq!(
+        store
+            .take_pending_auth(hash("x1"))
+            .unwrap()
+            .unwrap()
+            .verifier
+            .expose_secret(),
+        "verifier-x"
+    );
+
+    // After a take, the member can start again, and replacement still works.
+    store
+        .put_pending_auth(hash("s3"), &auth(7, "verifier-three", later))
+        .unwrap();
+    store
+        .put_pending_auth(hash("s4"), &auth(7, "verifier-four", later))
+        .unwrap();
+    assert!(store.take_pending_auth(hash("s3")).unwrap().is_none());
+    assert!(store.take_pending_auth(hash("s4")).unwrap().is_some());
+
+    // Re-putting the same state hash keeps it (it does not remove itself).
+    store
+        .put_pending_auth(hash("s5"), &auth(7, "v5", later))
+        .unwrap();
+    store
+        .put_pending_auth(hash("s5"), &auth(7, "v5b", later))
+        .unwrap();
+    assert_eq!(
+        store
+            .take_pending_auth(hash("s5"))
+            .unwrap()
+            .unwrap()
+            .verifier
+            .expose_secret(),
+        "v5b"
+    );
+}
+
+#[test]
+fn pending_auth_race_has_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    store
+        .put_pending_auth(hash("race"), &auth(3, "v", t0() + Duration::minutes(10)))
+        .unwrap();
+    let winners = race(&store, |s, _| {
+        s.take_pending_auth(hash("race")).unwrap().is_some()
+    });
+    assert_eq!(winners, 1);
+}
+
+#[test]
+fn confirmation_peek_then_confirm_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let pending = PendingConfirm {
+        link: link(9, "tok-nine"),
+        discord_name: "nina".into(),
+        expires_at: t0() + Duration::minutes(10),
+    };
+    store.put_pending_confirm(hash("form"), &pending).unwrap();
+    for _ in 0..2 {
+        let peeked = store.peek_pending_confirm(hash("form")).unwrap().unwrap();
+        assert_eq!(peeked.discord_name, "nina");
+        assert_eq!(peeked.expires_at, t0() + Duration::minutes(10));
+        assert_eq!(peeked.link.soe_user_name, "SOE user 9");
+    }
+    assert!(
+        store.get_link(9).unwrap().is_none(),
+        "nothing linked before confirmation"
+    );
+
+    let confirmed = store.confirm_link(hash("form")).unwrap().unwrap();
+    assert_eq!(confirmed.discord_user, 9);
+    assert_eq!(confirmed.soe_user_id, 1009);
+    assert_eq!(confirmed.status, LinkStatus::Active);
+    assert!(
+        store.confirm_link(hash("form")).unwrap().is_none(),
+        "single use"
+    );
+    assert!(store.peek_pending_confirm(hash("form")).unwrap().is_none());
+    assert!(store.confirm_link(hash("never")).unwrap().is_none());
+
+    // Discarding (Cancel) removes a confirmation without linking.
+    let other = PendingConfirm {
+        link: link(10, "tok-ten"),
+        discord_name: "ten".into(),
+        expires_at: t0() + Duration::minutes(10),
+    };
+    store.put_pending_confirm(hash("form10"), &other).unwrap();
+    assert!(store.discard_pending_confirm(hash("form10")).unwrap());
+    assert!(!store.discard_pending_confirm(hash("form10")).unwrap());
+    assert!(store.confirm_link(hash("form10")).unwrap().is_none());
+    assert!(store.get_link(10).unwrap().is_none());
+
+    let stored = store.get_link(9).unwrap().unwrap();
+    assert_eq!(stored.soe_user_name, "SOE user 9");
+    drop(store);
+    assert_eq!(
+        sealed_token_on_disk(dir.path(), 9).as_deref(),
+        Some("tok-nine")
+    );
+}
+
+/// Runs `f` on `THREADS` threads released together; returns how many returned true.
+fn race(
+    store: &Arc<SledStore>,
+    f: impl Fn(&SledStore, usize) -> bool + Send + Sync + 'static,
+) -> usize {
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let (store, barrier, f) = (Arc::clone(store), Arc::clone(&barrier), Arc::clone(&f));
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(&store, i)
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|won| *won)
+        .count()
+}
+
+#[test]
+fn concurrent_confirm_link_has_exactly_one_winner() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open(dir.path()));
+        let pending = PendingConfirm {
+            link: link(11, "tok"),
+            discord_name: "n".into(),
+            expires_at: t0() + Duration::minutes(10),
+        };
+        store.put_pending_confirm(hash("f"), &pending).unwrap();
+        let winners = race(&store, |s, _| s.confirm_link(hash("f")).unwrap().is_some());
+        assert_eq!(winners, 1, "round {round}");
+        assert!(store.get_link(11).unwrap().is_some());
+    }
+}
+
+#[test]
+fn drafts_crud_and_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let exp = t0() + Duration::hours(24);
+    let b = draft(4, "b-newer", t0() + Duration::minutes(2), exp);
+    let a = draft(4, "a-older", t0() + Duration::minutes(1), exp);
+    let c = draft(4, "c-newest", t0() + Duration::minutes(3), exp);
+    let other = draft(5, "a-older", t0(), exp);
+    for d in [&b, &a, &c, &other] {
+        store.put_draft(d).unwrap();
+    }
+    assert_eq!(store.get_draft(4, "a-older").unwrap(), Some(a.clone()));
+    assert_eq!(store.get_draft(5, "a-older").unwrap(), Some(other.clone()));
+    assert_eq!(
+        store.get_draft(6, "a-older").unwrap(),
+        None,
+        "not another member's draft"
+    );
+    assert_eq!(store.get_draft(4, "missing").unwrap(), None);
+    assert_eq!(
+        store.drafts_of(4).unwrap(),
+        vec![a.clone(), b.clone(), c.clone()]
+    );
+    assert_eq!(store.drafts_of(5).unwrap(), vec![other.clone()]);
+    assert!(store.drafts_of(6).unwrap().is_empty());
+
+    // Replace.
+    let mut b2 = b.clone();
+    b2.state = DraftState::Saved {
+        last_error: Some("SOE said 500".into()),
+    };
+    store.put_draft(&b2).unwrap();
+    assert_eq!(store.get_draft(4, "b-newer").unwrap(), Some(b2.clone()));
+
+    store.delete_draft(4, "a-older").unwrap();
+    assert_eq!(store.drafts_of(4).unwrap(), vec![b2, c]);
+    assert_eq!(
+        store.get_draft(5, "a-older").unwrap(),
+        Some(other),
+        "same id, other member: kept"
+    );
+}
+
+#[test]
+fn begin_posting_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let d = draft(4, "d1", t0(), t0() + Duration::hours(1));
+    store.put_draft(&d).unwrap();
+    let now = t0() + Duration::minutes(1);
+    let won = store.begin_posting(4, "d1", now).unwrap().unwrap();
+    assert_eq!(won.state, DraftState::Posting { since: now });
+    assert_eq!(won.content, d.content);
+    assert_eq!(
+        store.get_draft(4, "d1").unwrap().unwrap().state,
+        DraftState::Posting { since: now }
+    );
+    assert!(
+        store.begin_posting(4, "d1", now).unwrap().is_none(),
+        "already posting"
+    );
+    assert!(
+        store.begin_posting(4, "nope", now).unwrap().is_none(),
+        "missing draft"
+    );
+    assert!(
+        store.begin_posting(5, "d1", now).unwrap().is_none(),
+        "another member's id"
+    );
+
+    // A posted draft cannot be posted again; a saved one (after a failure) can.
+    let mut posted = d.clone();
+    posted.state = DraftState::Posted {
+        url: "https://soe.example/q/1".into(),
+        posted_as: "Jane".into(),
+    };
+    store.put_draft(&posted).unwrap();
+    assert!(store.begin_posting(4, "d1", now).unwrap().is_none());
+    let mut failed = d.clone();
+    failed.state = DraftState::Saved {
+        last_error: Some("timeout".into()),
+    };
+    store.put_draft(&failed).unwrap();
+    assert!(store.begin_posting(4, "d1", now).unwrap().is_some());
+}
+
+#[test]
+fn concurrent_begin_posting_has_exactly_one_winner() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open(dir.path()));
+        store
+            .put_draft(&draft(4, "d", t0(), t0() + Duration::hours(1)))
+            .unwrap();
+        let winners = race(&store, |s, _| {
+            s.begin_posting(4, "d", t0()).unwrap().is_some()
+        });
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+#[test]
+fn claim_write_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(
+        store.claim_write("vote:1:42", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
+    assert_eq!(
+        store.claim_write("vote:1:42", t0()).unwrap(),
+        WriteClaim::InProgress
+    );
+    assert_eq!(
+        store.claim_write("vote:2:42", t0()).unwrap(),
+        WriteClaim::Claimed,
+        "keys are independent"
+    );
+
+    // A failed write releases the claim.
+    store.finish_write("vote:1:42", None).unwrap();
+    assert_eq!(
+        store.claim_write("vote:1:42", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
+
+    store.finish_write("vote:1:42", Some("Upvoted.")).unwrap();
+    let done = WriteClaim::Done {
+        outcome: "Upvoted.".into(),
+    };
+    assert_eq!(store.claim_write("vote:1:42", t0()).unwrap(), done);
+    drop(store);
+    // Outcomes are durable.
+    let store = open(dir.path());
+    assert_eq!(store.claim_write("vote:1:42", t0()).unwrap(), done);
+    assert_eq!(
+        store.claim_write("vote:2:42", t0()).unwrap(),
+        WriteClaim::InProgress
+    );
+}
+
+#[test]
+fn concurrent_claim_write_has_exactly_one_winner() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open(dir.path()));
+        let results = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let r2 = Arc::clone(&results);
+        let winners = race(&store, move |s, _| {
+            let c = s.claim_write("accept:9", t0()).unwrap();
+            r2.lock().push(c.clone());
+            c == WriteClaim::Claimed
+        });
+        assert_eq!(winners, 1, "round {round}");
+        let results = results.lock();
+        assert_eq!(
+            results
+                .iter()
+                .filter(|c| **c == WriteClaim::InProgress)
+                .count(),
+            THREADS - 1
+        );
+    }
+}
+
+#[test]
+fn rate_limiter_burst_refill_and_independence() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let refill = 600; // one ask back every 10 minutes
+    for i in 0..3 {
+        assert_eq!(
+            store.take_rate("ask:1", 3, refill, t0()).unwrap(),
+            Allowance::Allowed,
+            "take {i}"
+        );
+    }
+    assert_eq!(
+        store.take_rate("ask:1", 3, refill, t0()).unwrap(),
+        Allowance::RetryAfter(600)
+    );
+    assert_eq!(
+        store
+            .take_rate("ask:1", 3, refill, t0() + Duration::seconds(200))
+            .unwrap(),
+        Allowance::RetryAfter(400)
+    );
+    // Rounded up, never 0.
+    assert_eq!(
+        store
+            .take_rate("ask:1", 3, refill, t0() + Duration::milliseconds(599_500))
+            .unwrap(),
+        Allowance::RetryAfter(1)
+    );
+    // Other keys have their own buckets.
+    assert_eq!(
+        store.take_rate("ask:2", 3, refill, t0()).unwrap(),
+        Allowance::Allowed
+    );
+    assert_eq!(
+        store.take_rate("search:1", 3, refill, t0()).unwrap(),
+        Allowance::Allowed
+    );
+
+    // One refill period later, exactly one more.
+    let t1 = t0() + Duration::seconds(600);
+    assert_eq!(
+        store.take_rate("ask:1", 3, refill, t1).unwrap(),
+        Allowance::Allowed
+    );
+    assert_eq!(
+        store.take_rate("ask:1", 3, refill, t1).unwrap(),
+        Allowance::RetryAfter(600)
+    );
+
+    // A long pause refills up to the burst, not beyond.
+    let t2 = t1 + Duration::days(2);
+    for _ in 0..3 {
+        assert_eq!(
+            store.take_rate("ask:1", 3, refill, t2).unwrap(),
+            Allowance::Allowed
+        );
+    }
+    assert!(matches!(
+        store.take_rate("ask:1", 3, refill, t2).unwrap(),
+        Allowance::RetryAfter(_)
+    ));
+
+    // A clock that goes backwards grants nothing.
+    assert!(matches!(
+        store
+            .take_rate("ask:1", 3, refill, t2 - Duration::hours(1))
+            .unwrap(),
+        Allowance::RetryAfter(_)
+    ));
+}
+
+#[test]
+fn rate_limiter_concurrent_takes_never_exceed_the_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let allowed = race(&store, |s, _| {
+        s.take_rate("k", 3, 600, t0()).unwrap() == Allowance::Allowed
+    });
+    assert_eq!(allowed, 3);
+}
+
+#[test]
+fn rate_limit_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        for _ in 0..3 {
+            assert_eq!(
+                store.take_rate("ask:1", 3, 600, t0()).unwrap(),
+                Allowance::Allowed
+            );
+        }
+        assert_eq!(
+            store.take_rate("ask:1", 3, 600, t0()).unwrap(),
+            Allowance::RetryAfter(600)
+        );
+    }
+    let store = open(dir.path());
+    let later = t0() + Duration::seconds(60);
+    assert_eq!(
+        store.take_rate("ask:1", 3, 600, later).unwrap(),
+        Allowance::RetryAfter(540)
+    );
+    assert_eq!(
+        store
+            .take_rate("ask:1", 3, 600, t0() + Duration::seconds(600))
+            .unwrap(),
+        Allowance::Allowed
+    );
+}
+
+#[test]
+fn sweep_removes_only_expired_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let now = t0() + Duration::hours(1);
+    let past = now - Duration::seconds(1);
+    let future = now + Duration::minutes(5);
+
+    let ticket = |exp| LinkTicket {
+        discord_user: 1,
+        discord_name: "a".into(),
+        created_at: t0(),
+        expires_at: exp,
+    };
+    store.put_ticket(hash("t-old"), &ticket(past)).unwrap();
+    store.put_ticket(hash("t-new"), &ticket(future)).unwrap();
+    store
+        .put_pending_auth(hash("a-old"), &auth(1, "v1", past))
+        .unwrap();
+    store
+        .put_pending_auth(hash("a-new"), &auth(2, "v2", future))
+        .unwrap();
+    let confirm = |exp| PendingConfirm {
+        link: link(3, "t"),
+        discord_name: "c".into(),
+        expires_at: exp,
+    };
+    store
+        .put_pending_confirm(hash("c-old"), &confirm(past))
+        .unwrap();
+    store
+        .put_pending_confirm(hash("c-new"), &confirm(future))
+        .unwrap();
+    store.put_draft(&draft(4, "d-old", t0(), past)).unwrap();
+    store.put_draft(&draft(4, "d-new", t0(), future)).unwrap();
+    store.put_link(&link(5, "never swept")).unwrap();
+
+    assert_eq!(store.sweep_expired(now).unwrap(), 4);
+    assert_eq!(
+        store.sweep_expired(now).unwrap(),
+        0,
+        "nothing left to sweep"
+    );
+
+    assert!(store.take_ticket(hash("t-old")).unwrap().is_none());
+    assert!(store.peek_pending_confirm(hash("c-old")).unwrap().is_none());
+    assert!(store.get_draft(4, "d-old").unwrap().is_none());
+    assert!(store.take_pending_auth(hash("a-old")).unwrap().is_none());
+    assert!(store.take_ticket(hash("t-new")).unwrap().is_some());
+    assert!(store.peek_pending_confirm(hash("c-new")).unwrap().is_some());
+    assert!(store.get_draft(4, "d-new").unwrap().is_some());
+    assert!(store.get_link(5).unwrap().is_some());
+
+    // The swept authorization's index entry went with it: member 1 starts afresh, and a later
+    // replacement still finds (and removes) the right previous state.
+    store
+        .put_pending_auth(hash("a-1b"), &auth(1, "v1b", future))
+        .unwrap();
+    store
+        .put_pending_auth(hash("a-1c"), &auth(1, "v1c", future))
+        .unwrap();
+    assert!(store.take_pending_auth(hash("a-1b")).unwrap().is_none());
+    assert!(store.take_pending_auth(hash("a-1c")).unwrap().is_some());
+    assert!(store.take_pending_auth(hash("a-new")).unwrap().is_some());
+}
+
+#[test]
+fn delete_link_forgets_link_drafts_and_pending_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let exp = t0() + Duration::hours(1);
+    store.put_link(&link(1, "t1")).unwrap();
+    store.put_link(&link(2, "t2")).unwrap();
+    store.put_draft(&draft(1, "x", t0(), exp)).unwrap();
+    store.put_draft(&draft(1, "y", t0(), exp)).unwrap();
+    store.put_draft(&draft(2, "x", t0(), exp)).unwrap();
+    store
+        .put_pending_auth(hash("s1"), &auth(1, "v", exp))
+        .unwrap();
+    store
+        .put_pending_auth(hash("s2"), &auth(2, "v", exp))
+        .unwrap();
+
+    assert!(store.delete_link(1).unwrap());
+    assert!(store.get_link(1).unwrap().is_none());
+    assert!(store.drafts_of(1).unwrap().is_empty());
+    assert!(store.get_draft(1, "x").unwrap().is_none());
+    assert!(store.take_pending_auth(hash("s1")).unwrap().is_none());
+    assert!(!store.delete_link(1).unwrap(), "no link any more");
+
+    // Member 2 is untouched.
+    assert!(store.get_link(2).unwrap().is_some());
+    assert_eq!(store.drafts_of(2).unwrap().len(), 1);
+    assert!(store.take_pending_auth(hash("s2")).unwrap().is_some());
+
+    // Deleting drafts works without a link, too; the deletion is durable.
+    store.put_draft(&draft(3, "z", t0(), exp)).unwrap();
+    assert!(!store.delete_link(3).unwrap());
+    drop(store);
+    let store = open(dir.path());
+    assert!(store.drafts_of(3).unwrap().is_empty());
+    assert!(store.get_link(1).unwrap().is_none());
+}
+
+#[test]
+fn guild_settings_and_service_token() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        assert_eq!(store.guild_settings(10).unwrap(), GuildSettings::default());
+        let s = GuildSettings {
+            disabled_channels: vec![1, 2, 3],
+            enabled_channels: vec![4],
+        };
+        store.put_guild_settings(10, &s).unwrap();
+        assert_eq!(store.guild_settings(10).unwrap(), s);
+        assert_eq!(store.guild_settings(11).unwrap(), GuildSettings::default());
+
+        assert!(store.service_token().unwrap().is_none());
+        store
+            .put_service_token(&ServiceToken::new(SecretString::from("svc-token-123")))
+            .unwrap();
+        assert!(store.service_token().unwrap().is_some());
+        store.flush().unwrap();
+    }
+    {
+        let store = open(dir.path());
+        let s = store.guild_settings(10).unwrap();
+        assert_eq!(
+            (s.disabled_channels, s.enabled_channels),
+            (vec![1, 2, 3], vec![4])
+        );
+        assert!(store.service_token().unwrap().is_some());
+    }
+    // The service token is sealed with its own AAD and opens to what was stored.
+    use base64::Engine;
+    let db = sled::open(dir.path()).unwrap();
+    let raw = db
+        .open_tree("meta")
+        .unwrap()
+        .get("service_token")
+        .unwrap()
+        .unwrap();
+    let rec: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(rec["token"].as_str().unwrap())
+        .unwrap();
+    let c = Cipher::for_testing();
+    assert_eq!(
+        c.open(b"service-token/v1", &blob).unwrap().as_slice(),
+        b"svc-token-123"
+    );
+    assert!(matches!(
+        c.open(b"link-token/v1:0", &blob),
+        Err(StoreError::Unseal)
+    ));
+}
+
+#[test]
+fn schema_version_too_new_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(
+            meta.get("schema_version").unwrap().unwrap().as_ref(),
+            &1u32.to_be_bytes()
+        );
+        meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let err = SledStore::open_at(dir.path(), Cipher::for_testing(), 1 << 20).unwrap_err();
+    match &err {
+        StoreError::SchemaTooNew {
+            found, supported, ..
+        } => {
+            assert_eq!((*found, *supported), (2, 1));
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("schema version 2, newer than this soe-bot (1)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn open_from_config_and_second_open_in_process_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StorageConfig {
+        path: dir.path().join("nested/db"),
+        encryption_key: EncryptionKey::from_base64(4, &EncryptionKey::generate_base64()).unwrap(),
+        previous_keys: vec![],
+        cache_capacity_mb: 8,
+    };
+    let store = SledStore::open(&config).unwrap();
+    store.put_link(&link(1, "t")).unwrap();
+    match SledStore::open(&config) {
+        Err(StoreError::Locked { path }) => assert_eq!(path, config.path.display().to_string()),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(store);
+    let store = SledStore::open(&config).unwrap();
+    assert!(store.get_link(1).unwrap().is_some());
+}
+
+/// A rough figure for the report: `put_link` includes a synchronous flush (fsync).
+#[test]
+fn put_link_with_flush_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let n = 100u64;
+    let mut samples: Vec<StdDuration> = Vec::new();
+    for i in 0..n {
+        let l = link(i, &format!("token-{i}"));
+        let start = Instant::now();
+        store.put_link(&l).unwrap();
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "put_link (seal + insert + flush) over {n} calls: p50 {:?}, p95 {:?}, max {:?}",
+        p(0.5),
+        p(0.95),
+        samples[samples.len() - 1]
+    );
+    for i in 0..n {
+        assert_eq!(
+            store.get_link(i).unwrap().unwrap().soe_user_id,
+            1000 + i as i64
+        );
+    }
+}
