@@ -452,3 +452,45 @@ async fn message_commands_prefill_only_for_the_author() {
     let r = app.run(&app.invocation(&alice, Action::MessageCommand { name: "Post as answer".into(), message: other })).await;
     assert!(r.content.contains("Only the author"), "{r:?}");
 }
+
+#[tokio::test]
+async fn huge_posts_render_within_discords_limits() {
+    use soe_bot::commands::reply::limits;
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let body = format!("Intro paragraph.\n\n```rust\n{}\n```\n\n{}", "let x = 1;\n".repeat(2000), "word ".repeat(6000));
+    let title = "T".repeat(150);
+    let q = app.fake.add_question(JANE, &title, &body, &["rust"]);
+    for i in 0..3 {
+        app.fake.add_answer(q, SAM, &format!("Answer {i}: {}", "long answer text ".repeat(800)));
+    }
+    let r = app.slash(&alice, "question", &[("id", &q.to_string())]).await;
+    let total: usize = r.embeds.iter().map(|e| e.char_len()).sum();
+    assert!(total <= limits::EMBEDS_TOTAL, "{total}");
+    for e in &r.embeds {
+        assert!(e.title.chars().count() <= limits::EMBED_TITLE);
+        assert!(e.description.chars().count() <= limits::EMBED_DESCRIPTION);
+        assert_eq!(e.description.matches("```").count() % 2, 0, "no open code fence: {}", e.description);
+    }
+    assert!(r.embeds[0].description.ends_with('…'), "cut with an ellipsis");
+    assert!(r.rows.len() <= limits::ROWS && r.rows.iter().all(|row| row.len() <= limits::ROW_ITEMS));
+}
+
+#[tokio::test]
+async fn asks_per_member_are_limited_and_the_draft_is_kept() {
+    let mut limits = soe_bot::config::LimitsConfig::default();
+    limits.asks_burst = 1;
+    limits.ask_refill_minutes = 10;
+    let app = TestApp::builder().limits(limits).start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let id = open_ask(&app, &alice).await;
+    let r = app.submit(&alice, &id, &ask_fields("First probe question about gizmos and gadgets", BODY, "gizmos")).await;
+    assert!(r.content.contains("Posted as"), "{r:?}");
+    let id2 = open_ask(&app, &alice).await;
+    let r = app.submit(&alice, &id2, &ask_fields("Second probe question about sprockets today", BODY, "sprockets")).await;
+    assert!(r.content.contains("about 10 minute(s)") && r.content.contains("saved"), "{r:?}");
+    app.clock.advance(chrono::Duration::minutes(10));
+    let r = app.press(&alice, &TestApp::button(&r, "Retry")).await;
+    assert!(r.content.contains("Posted as"), "{r:?}");
+}

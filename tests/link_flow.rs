@@ -336,3 +336,45 @@ async fn a_read_only_link_is_explained() {
     let r = app.press(&alice, &soe_bot::commands::ids::Id::VoteQuestion { question: Q_ASYNC, vote: soe_bot::soe::Vote::Up }.encode()).await;
     assert!(r.content.contains("read-only access"), "{r:?}");
 }
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out)
+        } else {
+            out.push(p)
+        }
+    }
+}
+
+#[tokio::test]
+async fn after_linking_the_store_files_hold_neither_token_nor_verifier() {
+    use base64::Engine;
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    // Leave one authorization pending too, so a verifier is at rest.
+    app.link(&alice).await;
+    let bob = TestApp::member(222, "bob");
+    let start = TestApp::link_url(&app.slash(&bob, "link", &[]).await);
+    app.http.get(start).send().await.unwrap();
+    app.store.flush().unwrap();
+    let log = app.fake.requests();
+    let exchange = log.iter().find(|r| r.path == "/oauth/access_token/json").unwrap();
+    let verifier = exchange.body.as_ref().and_then(|b| b["code_verifier"].as_str()).unwrap().to_string();
+    let token = exchange.response.as_ref().and_then(|b| b["access_token"].as_str()).unwrap().to_string();
+    let mut needles = vec![token.clone(), verifier.clone()];
+    for s in [&token, &verifier] {
+        needles.push(base64::engine::general_purpose::STANDARD.encode(s));
+        needles.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s));
+    }
+    let mut files = Vec::new();
+    files_under(app.dir.path(), &mut files);
+    assert!(!files.is_empty());
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        for n in &needles {
+            assert!(!bytes.windows(n.len()).any(|w| w == n.as_bytes()), "{} holds a secret in clear", f.display());
+        }
+    }
+}

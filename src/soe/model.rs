@@ -401,3 +401,42 @@ impl From<TeamSlug> for String {
         t.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_odd_timestamp_does_not_fail_a_page() {
+        let json = r#"{"totalCount":2,"pageSize":15,"page":1,"totalPages":1,"sort":"activity","order":"desc","items":[
+            {"id":1,"title":"A &amp; B","creationDate":"not a date","score":1,"tags":[],"owner":{"id":2,"name":"Jane &quot;JD&quot; Doe"}},
+            {"id":2,"title":"C","creationDate":"2022-10-12T7:16:48.462Z","lastActivityDate":null,"extraField":true}
+        ]}"#;
+        let page: Page<Question> = serde_json::from_str(json).expect("page parses");
+        assert_eq!(page.items.len(), 2);
+        assert_eq!(page.items[0].creation_date, None);
+        assert_eq!(page.items[0].title, "A & B");
+        assert_eq!(page.items[0].owner.as_ref().unwrap().name, "Jane \"JD\" Doe");
+        assert!(page.items[1].creation_date.is_some());
+    }
+
+    #[test]
+    fn search_items_are_told_apart_by_type() {
+        let json = r#"[{"type":"question","questionId":3,"title":"Q","answerCount":2},
+                       {"type":"answer","answerId":9,"parentQuestionId":3,"title":"A"},
+                       {"type":"article","articleId":4,"title":"Art"},
+                       {"type":"poll","title":"?"}]"#;
+        let items: Vec<SearchItem> = serde_json::from_str(json).unwrap();
+        assert!(matches!(&items[0], SearchItem::Question(q) if q.question_id == 3 && q.answer_count == 2));
+        assert!(matches!(&items[1], SearchItem::Answer(a) if a.parent_question_id == 3));
+        assert!(matches!(&items[2], SearchItem::Article(_)));
+        assert_eq!(items[3], SearchItem::Other);
+    }
+
+    #[test]
+    fn team_slugs_are_validated() {
+        assert_eq!(TeamSlug::parse(" Platform ").unwrap().as_str(), "platform");
+        assert!(TeamSlug::parse("../etc").is_none());
+        assert!(TeamSlug::parse("").is_none());
+    }
+}

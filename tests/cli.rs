@@ -1,0 +1,70 @@
+//! The command line: `check-config` names every missing secret and exits 2; `keygen` prints a
+//! usable key; a good config passes and is printed redacted.
+
+use std::process::Command;
+
+fn soe_bot() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_soe-bot"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SOE_BOT_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn check_config_on_the_example_names_each_missing_secret_and_exits_2() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/bot.toml.example");
+    let out = soe_bot().args(["check-config", "--config", example]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for key in ["soe.service_token", "discord.token", "storage.encryption_key"] {
+        assert!(stderr.contains(&format!("{key}: missing")), "{key} not named:\n{stderr}");
+    }
+    assert!(stderr.contains("soe-bot keygen"), "says how to make a key:\n{stderr}");
+    assert_eq!(stderr.matches("  - ").count(), 3, "only the three secrets are missing:\n{stderr}");
+}
+
+#[test]
+fn keygen_output_passes_check_config_and_secrets_are_redacted() {
+    let key = soe_bot().arg("keygen").output().unwrap();
+    assert!(key.status.success());
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_string();
+    assert_eq!(key.len(), 44, "32 bytes of base64: {key}");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/bot.toml.example");
+    let out = soe_bot()
+        .args(["check-config", "--config", example])
+        .env("SOE_BOT_STORAGE__ENCRYPTION_KEY", &key)
+        .env("SOE_BOT_DISCORD__TOKEN", "discord-SECRET-canary")
+        .env("SOE_BOT_SOE__SERVICE_TOKEN", "service-SECRET-canary")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("configuration OK"));
+    for secret in [key.as_str(), "discord-SECRET-canary", "service-SECRET-canary"] {
+        assert!(!stdout.contains(secret), "secret printed:\n{stdout}");
+    }
+    assert!(stdout.contains("discord.token = [REDACTED]"));
+}
+
+#[test]
+fn a_bad_value_is_named_with_what_to_do() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/bot.toml.example");
+    let out = soe_bot()
+        .args(["check-config", "--config", example])
+        .env("SOE_BOT_STORAGE__ENCRYPTION_KEY", "dG9vIHNob3J0")
+        .env("SOE_BOT_DISCORD__TOKEN", "x")
+        .env("SOE_BOT_SOE__SERVICE_TOKEN", "y")
+        .env("SOE_BOT_SOE__SITE_URL", "http://acme.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("storage.encryption_key: must be 32 bytes of base64 (this is 9 bytes); create one with `soe-bot keygen`"), "{stderr}");
+    assert!(stderr.contains("soe.site_url: must be an https:// URL"), "{stderr}");
+    let missing = soe_bot().args(["check-config", "--config", "/nonexistent/bot.toml"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("copy bot.toml.example"));
+}
