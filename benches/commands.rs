@@ -14,7 +14,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use secrecy::SecretString;
 use soe_bot::clock::{SharedClock, SystemClock};
 use soe_bot::commands::caches::TagEntry;
-use soe_bot::commands::ids::Id;
+use soe_bot::commands::ids::Id as CustomId;
 use soe_bot::commands::{Action, Commands, Invocation, Member, OptionValue, SiteInfo};
 use soe_bot::config::LimitsConfig;
 use soe_bot::link::{LinkService, LinkSettings};
@@ -40,8 +40,17 @@ fn body_html(i: usize) -> String {
 
 impl MemSoe {
     fn new() -> Self {
-        let tag = |n: &str| Tag { id: 1, name: n.into(), post_count: 10, ..Default::default() };
-        let user = UserSummary { id: Some(2), name: "Jane Doe".into(), ..Default::default() };
+        let tag = |n: &str| Tag {
+            id: 1,
+            name: n.into(),
+            post_count: 10,
+            ..Default::default()
+        };
+        let user = UserSummary {
+            id: Some(2),
+            name: "Jane Doe".into(),
+            ..Default::default()
+        };
         let questions = (1..=50)
             .map(|i| Question {
                 id: i,
@@ -67,14 +76,21 @@ impl MemSoe {
                 ..Default::default()
             })
             .collect();
-        Self { questions, answers, next_id: AtomicI64::new(1000) }
+        Self {
+            questions,
+            answers,
+            next_id: AtomicI64::new(1000),
+        }
     }
 
     fn hits(&self, query: &str) -> Vec<SearchItem> {
         let q = query.to_lowercase();
         self.questions
             .iter()
-            .filter(|x| q.split_whitespace().any(|w| x.title.to_lowercase().contains(w)))
+            .filter(|x| {
+                q.split_whitespace()
+                    .any(|w| x.title.to_lowercase().contains(w))
+            })
             .map(|x| {
                 SearchItem::Question(SearchQuestion {
                     common: SearchCommon {
@@ -99,29 +115,70 @@ impl MemSoe {
 #[async_trait]
 impl SoeRead for MemSoe {
     async fn list_questions(&self, _: &QuestionQuery) -> Result<Page<Question>> {
-        Ok(Page { items: self.questions.clone(), ..Default::default() })
+        Ok(Page {
+            items: self.questions.clone(),
+            ..Default::default()
+        })
     }
     async fn get_question(&self, id: Id) -> Result<Question> {
-        self.questions.iter().find(|q| q.id == id).cloned().ok_or(Error::NotFound { detail: "x".into() })
+        self.questions
+            .iter()
+            .find(|q| q.id == id)
+            .cloned()
+            .ok_or(Error::NotFound { detail: "x".into() })
     }
-    async fn list_answers(&self, _: Id, _: u32, _: PageSize, _: AnswerSort) -> Result<Page<Answer>> {
-        Ok(Page { items: self.answers.clone(), total_count: 3, ..Default::default() })
+    async fn list_answers(
+        &self,
+        _: Id,
+        _: u32,
+        _: PageSize,
+        _: AnswerSort,
+    ) -> Result<Page<Answer>> {
+        Ok(Page {
+            items: self.answers.clone(),
+            total_count: 3,
+            ..Default::default()
+        })
     }
     async fn get_answer(&self, _: Id, a: Id) -> Result<Answer> {
-        self.answers.iter().find(|x| x.id == a).cloned().ok_or(Error::NotFound { detail: "x".into() })
+        self.answers
+            .iter()
+            .find(|x| x.id == a)
+            .cloned()
+            .ok_or(Error::NotFound { detail: "x".into() })
     }
-    async fn search(&self, query: &str, _: u32, _: PageSize, _: SearchSort) -> Result<Page<SearchItem>> {
+    async fn search(
+        &self,
+        query: &str,
+        _: u32,
+        _: PageSize,
+        _: SearchSort,
+    ) -> Result<Page<SearchItem>> {
         let items = self.hits(query);
-        Ok(Page { total_count: items.len() as i64, items, ..Default::default() })
+        Ok(Page {
+            total_count: items.len() as i64,
+            items,
+            ..Default::default()
+        })
     }
-    async fn list_tags(&self, _: Option<&str>, _: u32, _: PageSize, _: TagSort) -> Result<Page<Tag>> {
+    async fn list_tags(
+        &self,
+        _: Option<&str>,
+        _: u32,
+        _: PageSize,
+        _: TagSort,
+    ) -> Result<Page<Tag>> {
         Ok(Page::default())
     }
     async fn get_tag(&self, _: Id) -> Result<Tag> {
         Ok(Tag::default())
     }
     async fn me(&self) -> Result<User> {
-        Ok(User { id: Some(2), name: "Jane Doe".into(), ..Default::default() })
+        Ok(User {
+            id: Some(2),
+            name: "Jane Doe".into(),
+            ..Default::default()
+        })
     }
     async fn get_user(&self, _: Id) -> Result<User> {
         self.me().await
@@ -138,13 +195,26 @@ impl SoeRead for MemSoe {
 impl SoeWrite for MemSoe {
     async fn create_question(&self, q: &NewQuestion) -> Result<Question> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Ok(Question { id, title: q.title.clone(), web_url: Some(format!("https://acme.stackenterprise.co/questions/{id}")), ..Default::default() })
+        Ok(Question {
+            id,
+            title: q.title.clone(),
+            web_url: Some(format!("https://acme.stackenterprise.co/questions/{id}")),
+            ..Default::default()
+        })
     }
     async fn update_question(&self, id: Id, q: &NewQuestion) -> Result<Question> {
-        Ok(Question { id, title: q.title.clone(), ..Default::default() })
+        Ok(Question {
+            id,
+            title: q.title.clone(),
+            ..Default::default()
+        })
     }
     async fn create_answer(&self, question: Id, _: &NewAnswer) -> Result<Answer> {
-        Ok(Answer { id: self.next_id.fetch_add(1, Ordering::Relaxed), question_id: question, ..Default::default() })
+        Ok(Answer {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            question_id: question,
+            ..Default::default()
+        })
     }
     async fn vote_question(&self, id: Id, _: Vote) -> Result<Question> {
         self.get_question(id).await
@@ -180,12 +250,19 @@ struct Bench {
 fn setup() -> Bench {
     let clock: SharedClock = Arc::new(SystemClock);
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open_at(dir.path().join("db"), Cipher::for_testing(), 16 << 20).unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SledStore::open_at(dir.path().join("db"), Cipher::for_testing(), 16 << 20).unwrap(),
+    );
     let site = url::Url::parse("https://acme.stackenterprise.co/").unwrap();
     let soe = HttpSoe::new(SoeClientConfig::new(site.clone())).unwrap();
     let link = Arc::new(
         LinkService::new(
-            LinkSettings { site_url: site.clone(), client_id: "1".into(), public_url: url::Url::parse("https://bot.example.com/").unwrap(), allow_no_expiry: false },
+            LinkSettings {
+                site_url: site.clone(),
+                client_id: "1".into(),
+                public_url: url::Url::parse("https://bot.example.com/").unwrap(),
+                allow_no_expiry: false,
+            },
             store.clone(),
             clock.clone(),
             soe,
@@ -193,10 +270,37 @@ fn setup() -> Bench {
         )
         .unwrap(),
     );
-    let limits = LimitsConfig { asks_burst: u32::MAX / 4, searches_burst: u32::MAX / 4, ..Default::default() };
-    let commands = Commands::new(store.clone(), clock.clone(), Arc::new(MemConnector(Arc::new(MemSoe::new()))), link, SiteInfo { name: "Acme".into(), url: site, team: None }, limits, vec![])
-        .with_budget(soe_bot::commands::caches::ServiceBudget::new(clock.clone(), u32::MAX / 4, 1.0, u32::MAX / 4, 1.0));
-    let tags: Vec<TagEntry> = (0..5000).map(|i| TagEntry { name: format!("tag-{i:04}-{}", ["rust", "python", "go", "sql"][i % 4]), post_count: (i * 7 % 1000) as i64 }).collect();
+    let limits = LimitsConfig {
+        asks_burst: u32::MAX / 4,
+        searches_burst: u32::MAX / 4,
+        ..Default::default()
+    };
+    let commands = Commands::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(MemConnector(Arc::new(MemSoe::new()))),
+        link,
+        SiteInfo {
+            name: "Acme".into(),
+            url: site,
+            team: None,
+        },
+        limits,
+        vec![],
+    )
+    .with_budget(soe_bot::commands::caches::ServiceBudget::new(
+        clock.clone(),
+        u32::MAX / 4,
+        1.0,
+        u32::MAX / 4,
+        1.0,
+    ));
+    let tags: Vec<TagEntry> = (0..5000)
+        .map(|i| TagEntry {
+            name: format!("tag-{i:04}-{}", ["rust", "python", "go", "sql"][i % 4]),
+            post_count: (i * 7 % 1000) as i64,
+        })
+        .collect();
     commands.tag_cache().set(tags);
     store
         .put_link(&Link {
@@ -212,23 +316,47 @@ fn setup() -> Bench {
             status: LinkStatus::Active,
         })
         .unwrap();
-    Bench { commands: Arc::new(commands), _dir: dir, seq: AtomicU64::new(0) }
+    Bench {
+        commands: Arc::new(commands),
+        _dir: dir,
+        seq: AtomicU64::new(0),
+    }
 }
 
 impl Bench {
     fn inv(&self, action: Action) -> Invocation {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        Invocation { id: n.to_string(), member: Member::new(1, "bench"), guild_id: Some(1), channel_id: Some(1), locale: None, action }
+        Invocation {
+            id: n.to_string(),
+            member: Member::new(1, "bench"),
+            guild_id: Some(1),
+            channel_id: Some(1),
+            locale: None,
+            action,
+        }
     }
     fn cmd(&self, sub: &str, opts: &[(&str, String)]) -> Invocation {
-        self.inv(Action::Command { name: "so".into(), path: vec![sub.into()], options: opts.iter().map(|(k, v)| (k.to_string(), OptionValue::Str(v.clone()))).collect() })
+        self.inv(Action::Command {
+            name: "so".into(),
+            path: vec![sub.into()],
+            options: opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), OptionValue::Str(v.clone())))
+                .collect(),
+        })
     }
 }
 
 fn percentiles(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-    println!("{name:<28} n={:<6} p50={:>9.1?} p99={:>9.1?} max={:>9.1?}", samples.len(), p(0.5), p(0.99), samples[samples.len() - 1]);
+    println!(
+        "{name:<28} n={:<6} p50={:>9.1?} p99={:>9.1?} max={:>9.1?}",
+        samples.len(),
+        p(0.5),
+        p(0.99),
+        samples[samples.len() - 1]
+    );
 }
 
 fn percentile_table(rt: &tokio::runtime::Runtime, b: &Bench) {
@@ -245,23 +373,61 @@ fn percentile_table(rt: &tokio::runtime::Runtime, b: &Bench) {
         percentiles(name, s);
     };
     println!("time in the bot per command (in-memory SOE; includes store writes and flushes)");
-    run("search (cache miss)", &|i| b.cmd("search", &[("query", format!("async {i}"))]));
-    run("search (cached)", &|_| b.cmd("search", &[("query", "async".into())]));
-    run("question", &|i| b.cmd("question", &[("id", format!("{}", i % 50 + 1))]));
-    run("autocomplete tags", &|i| b.inv(Action::Autocomplete { name: "so".into(), path: vec!["ask".into()], focused: "tags".into(), value: format!("tag-{}", i % 100) }));
+    run("search (cache miss)", &|i| {
+        b.cmd("search", &[("query", format!("async {i}"))])
+    });
+    run("search (cached)", &|_| {
+        b.cmd("search", &[("query", "async".into())])
+    });
+    run("question", &|i| {
+        b.cmd("question", &[("id", format!("{}", i % 50 + 1))])
+    });
+    run("autocomplete tags", &|i| {
+        b.inv(Action::Autocomplete {
+            name: "so".into(),
+            path: vec!["ask".into()],
+            focused: "tags".into(),
+            value: format!("tag-{}", i % 100),
+        })
+    });
     run("help", &|_| b.cmd("help", &[]));
-    run("vote (once per button)", &|i| b.inv(Action::Button { custom_id: Id::VoteQuestion { question: (i % 50 + 1) as i64, vote: Vote::Up }.encode() }));
+    run("vote (once per button)", &|i| {
+        b.inv(Action::Button {
+            custom_id: CustomId::VoteQuestion {
+                question: (i % 50 + 1) as i64,
+                vote: Vote::Up,
+            }
+            .encode(),
+        })
+    });
     run("ask modal submit + post", &|i| {
         b.inv(Action::Modal {
-            custom_id: Id::AskModal { draft: format!("benchdraft{i:06}") }.encode(),
-            fields: vec![("title".into(), format!("Unique benchmark title {i} zzz")), ("body".into(), "A body long enough to be valid for the site.".into()), ("tags".into(), "rust".into())],
+            custom_id: CustomId::AskModal {
+                draft: format!("benchdraft{i:06}"),
+            }
+            .encode(),
+            fields: vec![
+                ("title".into(), format!("Unique benchmark title {i} zzz")),
+                (
+                    "body".into(),
+                    "A body long enough to be valid for the site.".into(),
+                ),
+                ("tags".into(), "rust".into()),
+            ],
         })
     });
 }
 
 fn searches_per_second(b: &Bench) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    for (label, cached) in [("distinct queries (cache misses)", false), ("one query (cache hits)", true)] {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (label, cached) in [
+        ("distinct queries (cache misses)", false),
+        ("one query (cache hits)", true),
+    ] {
         let done = Arc::new(AtomicU64::new(0));
         let deadline = Instant::now() + Duration::from_secs(3);
         rt.block_on(async {
@@ -272,8 +438,23 @@ fn searches_per_second(b: &Bench) {
                 tasks.push(tokio::spawn(async move {
                     let mut i = 0u64;
                     while Instant::now() < deadline {
-                        let q = if cached { "async".to_string() } else { format!("async {t} {i}") };
-                        let inv = Invocation { id: format!("{t}-{i}"), member: Member::new(1000 + t, "m"), guild_id: Some(1), channel_id: Some(1), locale: None, action: Action::Command { name: "so".into(), path: vec!["search".into()], options: vec![("query".into(), OptionValue::Str(q))] } };
+                        let q = if cached {
+                            "async".to_string()
+                        } else {
+                            format!("async {t} {i}")
+                        };
+                        let inv = Invocation {
+                            id: format!("{t}-{i}"),
+                            member: Member::new(1000 + t, "m"),
+                            guild_id: Some(1),
+                            channel_id: Some(1),
+                            locale: None,
+                            action: Action::Command {
+                                name: "so".into(),
+                                path: vec!["search".into()],
+                                options: vec![("query".into(), OptionValue::Str(q))],
+                            },
+                        };
                         std::hint::black_box(commands.handle(&inv).await);
                         done.fetch_add(1, Ordering::Relaxed);
                         i += 1;
@@ -284,13 +465,19 @@ fn searches_per_second(b: &Bench) {
                 t.await.unwrap();
             }
         });
-        println!("searches per second through the core, 2 worker threads, {label}: {:.0}", done.load(Ordering::Relaxed) as f64 / 3.0);
+        println!(
+            "searches per second through the core, 2 worker threads, {label}: {:.0}",
+            done.load(Ordering::Relaxed) as f64 / 3.0
+        );
     }
 }
 
 fn bench(c: &mut Criterion) {
     let b = setup();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     percentile_table(&rt, &b);
     searches_per_second(&b);
     let mut g = c.benchmark_group("commands");
@@ -298,12 +485,24 @@ fn bench(c: &mut Criterion) {
     g.bench_function("search_cache_miss", |bench| {
         bench.iter(|| {
             i += 1;
-            rt.block_on(b.commands.handle(&b.cmd("search", &[("query", format!("async {i}"))])))
+            rt.block_on(
+                b.commands
+                    .handle(&b.cmd("search", &[("query", format!("async {i}"))])),
+            )
         })
     });
-    g.bench_function("question", |bench| bench.iter(|| rt.block_on(b.commands.handle(&b.cmd("question", &[("id", "1".into())])))));
+    g.bench_function("question", |bench| {
+        bench.iter(|| rt.block_on(b.commands.handle(&b.cmd("question", &[("id", "1".into())]))))
+    });
     g.bench_function("autocomplete", |bench| {
-        bench.iter(|| rt.block_on(b.commands.handle(&b.inv(Action::Autocomplete { name: "so".into(), path: vec!["ask".into()], focused: "tags".into(), value: "tag-01".into() }))))
+        bench.iter(|| {
+            rt.block_on(b.commands.handle(&b.inv(Action::Autocomplete {
+                name: "so".into(),
+                path: vec!["ask".into()],
+                focused: "tags".into(),
+                value: "tag-01".into(),
+            })))
+        })
     });
     g.finish();
 }

@@ -10,7 +10,11 @@ use soe_bot::fake_soe::{FakeSoe, FakeSoeConfig, Q_ASYNC};
 use soe_bot::soe::{HttpSoe, ServiceToken, SoeClientConfig, SoeRead};
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (fake, soe, token) = rt.block_on(async {
         let mut cfg = FakeSoeConfig::new(Arc::new(SystemClock));
         // No throttling in the way of a benchmark.
@@ -22,13 +26,23 @@ fn bench(c: &mut Criterion) {
         (fake, soe, token)
     });
     let reader = soe.reader(&ServiceToken::new(SecretString::from(token.clone())), None);
-    let url = format!("{}/questions/{}", fake.api_base().as_str().trim_end_matches('/'), Q_ASYNC);
+    let url = format!(
+        "{}/questions/{}",
+        fake.api_base().as_str().trim_end_matches('/'),
+        Q_ASYNC
+    );
     let bare = reqwest::Client::builder().build().unwrap();
 
     let mut g = c.benchmark_group("get_question");
     g.bench_function("bare_reqwest_get", |b| {
         b.to_async(&rt).iter(|| async {
-            let r = bare.get(&url).bearer_auth(&token).header("accept", "application/json").send().await.unwrap();
+            let r = bare
+                .get(&url)
+                .bearer_auth(&token)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .unwrap();
             let bytes = r.bytes().await.unwrap();
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
             assert!(v.get("id").is_some());

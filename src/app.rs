@@ -119,7 +119,9 @@ impl App {
                 tick.tick().await;
                 match app.commands.refresh_tags().await {
                     Ok(n) => tracing::debug!(tags = n, "tag list refreshed"),
-                    Err(e) => tracing::warn!(error = %e, "tag list refresh failed; keeping the old list"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "tag list refresh failed; keeping the old list")
+                    }
                 }
             }
         });

@@ -140,7 +140,9 @@ impl EncryptionKey {
             .decode(b64)
             .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64))
             .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
-            .map_err(|_| "must be 32 bytes of base64; create one with `soe-bot keygen`".to_string())?;
+            .map_err(|_| {
+                "must be 32 bytes of base64; create one with `soe-bot keygen`".to_string()
+            })?;
         let bytes: [u8; 32] = raw.try_into().map_err(|v: Vec<u8>| {
             format!(
                 "must be 32 bytes of base64 (this is {} bytes); create one with `soe-bot keygen`",
@@ -327,8 +329,15 @@ impl Config {
         let raw: RawConfig = figment.extract().map_err(|errs| {
             errs.into_iter()
                 .map(|e| ConfigProblem {
-                    key: if e.path.is_empty() { "(file)".into() } else { e.path.join(".") },
-                    message: format!("{}; check its spelling and type against bot.toml.example", e.kind),
+                    key: if e.path.is_empty() {
+                        "(file)".into()
+                    } else {
+                        e.path.join(".")
+                    },
+                    message: format!(
+                        "{}; check its spelling and type against bot.toml.example",
+                        e.kind
+                    ),
                 })
                 .collect::<Vec<_>>()
         })?;
@@ -349,37 +358,74 @@ impl Config {
         line("soe.client_id", self.soe.client_id.clone());
         line("soe.service_token", secret(&self.soe.service_token).into());
         line("soe.allow_no_expiry", self.soe.allow_no_expiry.to_string());
-        line("soe.contact", self.soe.contact.clone().unwrap_or_else(|| "(unset)".into()));
-        line("soe.connect_timeout_secs", self.soe.connect_timeout_secs.to_string());
-        line("soe.request_timeout_secs", self.soe.request_timeout_secs.to_string());
+        line(
+            "soe.contact",
+            self.soe.contact.clone().unwrap_or_else(|| "(unset)".into()),
+        );
+        line(
+            "soe.connect_timeout_secs",
+            self.soe.connect_timeout_secs.to_string(),
+        );
+        line(
+            "soe.request_timeout_secs",
+            self.soe.request_timeout_secs.to_string(),
+        );
         line(
             "soe.team",
-            self.default_team.as_ref().map(|t| t.as_str().to_string()).unwrap_or_else(|| "(main site)".into()),
+            self.default_team
+                .as_ref()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "(main site)".into()),
         );
-        line("discord.mode", format!("{:?}", self.discord.mode).to_lowercase());
+        line(
+            "discord.mode",
+            format!("{:?}", self.discord.mode).to_lowercase(),
+        );
         line("discord.token", "[REDACTED]".into());
-        line("discord.application_id", self.discord.application_id.to_string());
+        line(
+            "discord.application_id",
+            self.discord.application_id.to_string(),
+        );
         line(
             "discord.public_key",
-            self.discord.public_key.clone().unwrap_or_else(|| "(unset)".into()),
+            self.discord
+                .public_key
+                .clone()
+                .unwrap_or_else(|| "(unset)".into()),
         );
         line("discord.api_base", self.discord.api_base.to_string());
         line("discord.guild_ids", format!("{:?}", self.discord.guild_ids));
-        line("discord.admin_roles", format!("{:?}", self.discord.admin_roles));
+        line(
+            "discord.admin_roles",
+            format!("{:?}", self.discord.admin_roles),
+        );
         line("web.listen", self.web.listen.to_string());
         line("web.public_url", self.web.public_url.to_string());
         line("storage.path", self.storage.path.display().to_string());
-        line("storage.encryption_key", format!("[REDACTED] (id {})", self.storage.encryption_key.id));
+        line(
+            "storage.encryption_key",
+            format!("[REDACTED] (id {})", self.storage.encryption_key.id),
+        );
         line(
             "storage.previous_keys",
             format!(
                 "{:?}",
-                self.storage.previous_keys.iter().map(|k| k.id).collect::<Vec<_>>()
+                self.storage
+                    .previous_keys
+                    .iter()
+                    .map(|k| k.id)
+                    .collect::<Vec<_>>()
             ),
         );
-        line("storage.cache_capacity_mb", self.storage.cache_capacity_mb.to_string());
+        line(
+            "storage.cache_capacity_mb",
+            self.storage.cache_capacity_mb.to_string(),
+        );
         line("limits", format!("{:?}", self.limits));
-        line("log.format", format!("{:?}", self.log.format).to_lowercase());
+        line(
+            "log.format",
+            format!("{:?}", self.log.format).to_lowercase(),
+        );
         line("log.filter", self.log.filter.clone());
         out
     }
@@ -415,11 +461,16 @@ impl figment::Provider for EnvProvider {
         use figment::value::{Dict, Map, Value};
         let mut dict = Dict::new();
         for (key, value) in &self.env {
-            let Some(rest) = key.strip_prefix("SOE_BOT_") else { continue };
+            let Some(rest) = key.strip_prefix("SOE_BOT_") else {
+                continue;
+            };
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
             let parsed: Value = value.parse().unwrap_or_else(|_| Value::from(value.clone()));
             // Secrets and ids stay strings even if they look numeric.
-            let leaf = if path.last().is_some_and(|k| k.contains("token") || k.contains("key") || k == "client_id") {
+            let leaf = if path
+                .last()
+                .is_some_and(|k| k.contains("token") || k.contains("key") || k == "client_id")
+            {
                 Value::from(value.clone())
             } else {
                 parsed
@@ -474,7 +525,13 @@ impl Checker {
     }
 
     /// An absolute URL that is https, or http on loopback; no query or fragment.
-    fn url(&mut self, key: &str, raw: Option<&str>, default: Option<&str>, hint: &str) -> Option<Url> {
+    fn url(
+        &mut self,
+        key: &str,
+        raw: Option<&str>,
+        default: Option<&str>,
+        hint: &str,
+    ) -> Option<Url> {
         let Some(raw) = raw.or(default) else {
             self.problem(key, format!("missing; {hint}"));
             return None;
@@ -490,7 +547,10 @@ impl Checker {
             "https" => {}
             "http" if is_loopback(&url) => {}
             _ => {
-                self.problem(key, "must be an https:// URL (http:// is allowed only for localhost or 127.0.0.1)");
+                self.problem(
+                    key,
+                    "must be an https:// URL (http:// is allowed only for localhost or 127.0.0.1)",
+                );
                 return None;
             }
         }
@@ -517,15 +577,24 @@ impl Checker {
             }
             (Some(s), None) => Some(SecretString::from(s.expose_secret().trim().to_string())),
             (None, Some(path)) => match std::fs::read_to_string(path) {
-                Ok(text) if !text.trim().is_empty() => Some(SecretString::from(text.trim().to_string())),
+                Ok(text) if !text.trim().is_empty() => {
+                    Some(SecretString::from(text.trim().to_string()))
+                }
                 Ok(_) => {
-                    self.problem(&format!("{key}_file"), format!("{} is empty", path.display()));
+                    self.problem(
+                        &format!("{key}_file"),
+                        format!("{} is empty", path.display()),
+                    );
                     None
                 }
                 Err(e) => {
                     self.problem(
                         &format!("{key}_file"),
-                        format!("cannot read {}: {}; check the path and its permissions", path.display(), e.kind()),
+                        format!(
+                            "cannot read {}: {}; check the path and its permissions",
+                            path.display(),
+                            e.kind()
+                        ),
                     );
                     None
                 }
@@ -542,7 +611,9 @@ impl Checker {
 
 impl RawConfig {
     fn validate(self) -> Result<Config, Vec<ConfigProblem>> {
-        let mut c = Checker { problems: Vec::new() };
+        let mut c = Checker {
+            problems: Vec::new(),
+        };
         let env_hint = |key: &str| {
             format!(
                 "set it in bot.toml, in SOE_BOT_{}, or in a file named by {key}_file",
@@ -578,7 +649,10 @@ impl RawConfig {
             Some(t) => {
                 let slug = TeamSlug::parse(t);
                 if slug.is_none() {
-                    c.problem("soe.team", "must be a private team slug (a-z, 0-9, -), as in https://SITE/c/<slug>");
+                    c.problem(
+                        "soe.team",
+                        "must be a private team slug (a-z, 0-9, -), as in https://SITE/c/<slug>",
+                    );
                 }
                 slug
             }
@@ -597,12 +671,18 @@ impl RawConfig {
         let application_id = match self.discord.application_id {
             Some(id) if id > 0 => Some(id),
             _ => {
-                c.problem("discord.application_id", "missing; copy the application id from the Discord developer portal");
+                c.problem(
+                    "discord.application_id",
+                    "missing; copy the application id from the Discord developer portal",
+                );
                 None
             }
         };
         let mode = self.discord.mode.unwrap_or_default();
-        let public_key = self.discord.public_key.map(|k| k.trim().to_ascii_lowercase());
+        let public_key = self
+            .discord
+            .public_key
+            .map(|k| k.trim().to_ascii_lowercase());
         match (&mode, &public_key) {
             (DiscordMode::Http, None) => c.problem(
                 "discord.public_key",
@@ -622,10 +702,19 @@ impl RawConfig {
         );
 
         // web
-        let listen = match self.web.listen.as_deref().unwrap_or("0.0.0.0:8080").parse::<SocketAddr>() {
+        let listen = match self
+            .web
+            .listen
+            .as_deref()
+            .unwrap_or("0.0.0.0:8080")
+            .parse::<SocketAddr>()
+        {
             Ok(a) => Some(a),
             Err(_) => {
-                c.problem("web.listen", "must be an address and port such as 0.0.0.0:8080");
+                c.problem(
+                    "web.listen",
+                    "must be an address and port such as 0.0.0.0:8080",
+                );
                 None
             }
         };
@@ -644,17 +733,29 @@ impl RawConfig {
             self.storage.encryption_key_file.as_deref(),
             Some("create one with `soe-bot keygen` and put it in SOE_BOT_STORAGE__ENCRYPTION_KEY or a file named by storage.encryption_key_file"),
         );
-        let encryption_key = key_secret.and_then(|s| match EncryptionKey::from_base64(key_id, s.expose_secret()) {
-            Ok(k) => Some(k),
-            Err(m) => {
-                c.problem("storage.encryption_key", m);
-                None
-            }
-        });
+        let encryption_key =
+            key_secret.and_then(
+                |s| match EncryptionKey::from_base64(key_id, s.expose_secret()) {
+                    Ok(k) => Some(k),
+                    Err(m) => {
+                        c.problem("storage.encryption_key", m);
+                        None
+                    }
+                },
+            );
         let mut previous_keys = Vec::new();
-        for (i, old) in self.storage.previous_keys.unwrap_or_default().into_iter().enumerate() {
+        for (i, old) in self
+            .storage
+            .previous_keys
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             if old.id == key_id {
-                c.problem(&format!("storage.previous_keys[{i}].id"), "must differ from storage.encryption_key_id");
+                c.problem(
+                    &format!("storage.previous_keys[{i}].id"),
+                    "must differ from storage.encryption_key_id",
+                );
                 continue;
             }
             match EncryptionKey::from_base64(old.id, old.key.expose_secret()) {
@@ -662,15 +763,24 @@ impl RawConfig {
                 Err(m) => c.problem(&format!("storage.previous_keys[{i}].key"), m),
             }
         }
-        let path = self.storage.path.unwrap_or_else(|| PathBuf::from("./data/soe-bot.sled"));
+        let path = self
+            .storage
+            .path
+            .unwrap_or_else(|| PathBuf::from("./data/soe-bot.sled"));
 
         // limits
         let d = LimitsConfig::default();
         let limits = LimitsConfig {
             asks_burst: self.limits.asks_burst.unwrap_or(d.asks_burst),
-            ask_refill_minutes: self.limits.ask_refill_minutes.unwrap_or(d.ask_refill_minutes),
+            ask_refill_minutes: self
+                .limits
+                .ask_refill_minutes
+                .unwrap_or(d.ask_refill_minutes),
             searches_burst: self.limits.searches_burst.unwrap_or(d.searches_burst),
-            search_refill_secs: self.limits.search_refill_secs.unwrap_or(d.search_refill_secs),
+            search_refill_secs: self
+                .limits
+                .search_refill_secs
+                .unwrap_or(d.search_refill_secs),
             search_cache_secs: self.limits.search_cache_secs.unwrap_or(d.search_cache_secs),
             draft_ttl_hours: self.limits.draft_ttl_hours.unwrap_or(d.draft_ttl_hours),
         };
@@ -688,16 +798,31 @@ impl RawConfig {
 
         let log = LogConfig {
             format: self.log.format.unwrap_or_default(),
-            filter: self.log.filter.unwrap_or_else(|| "info,serenity=warn,sled=warn".into()),
+            filter: self
+                .log
+                .filter
+                .unwrap_or_else(|| "info,serenity=warn,sled=warn".into()),
         };
         if tracing_subscriber::EnvFilter::try_new(&log.filter).is_err() {
-            c.problem("log.filter", "is not a valid filter; use e.g. \"info\" or \"info,soe_bot=debug\"");
+            c.problem(
+                "log.filter",
+                "is not a valid filter; use e.g. \"info\" or \"info,soe_bot=debug\"",
+            );
         }
 
         if !c.problems.is_empty() {
             return Err(c.problems);
         }
-        match (site_url, client_id, discord_token, application_id, api_base, listen, public_url, encryption_key) {
+        match (
+            site_url,
+            client_id,
+            discord_token,
+            application_id,
+            api_base,
+            listen,
+            public_url,
+            encryption_key,
+        ) {
             (
                 Some(site_url),
                 Some(client_id),
@@ -750,7 +875,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvVars {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -772,7 +900,10 @@ mod tests {
         let cfg = Config::load_from(None, full_env()).expect("valid");
         assert_eq!(cfg.soe.client_id, "4242");
         assert_eq!(cfg.discord.application_id, 123456789);
-        assert_eq!(cfg.redirect_uri().as_str(), "https://bot.example.com/oauth/callback");
+        assert_eq!(
+            cfg.redirect_uri().as_str(),
+            "https://bot.example.com/oauth/callback"
+        );
         assert_eq!(cfg.storage.cache_capacity_mb, 64);
     }
 
@@ -808,10 +939,17 @@ mod tests {
     fn short_key_says_how_to_make_one() {
         let mut e = full_env();
         e.retain(|(k, _)| k != "SOE_BOT_STORAGE__ENCRYPTION_KEY");
-        e.push(("SOE_BOT_STORAGE__ENCRYPTION_KEY".into(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==".into()));
+        e.push((
+            "SOE_BOT_STORAGE__ENCRYPTION_KEY".into(),
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==".into(),
+        ));
         let p = Config::load_from(None, e).unwrap_err();
         assert_eq!(p[0].key, "storage.encryption_key");
-        assert!(p[0].message.contains("32 bytes of base64"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("32 bytes of base64"),
+            "{}",
+            p[0].message
+        );
         assert!(p[0].message.contains("soe-bot keygen"), "{}", p[0].message);
     }
 
@@ -819,8 +957,14 @@ mod tests {
     fn plain_http_is_refused_except_on_loopback() {
         let mut e = full_env();
         e.retain(|(k, _)| k != "SOE_BOT_SOE__SITE_URL" && k != "SOE_BOT_WEB__PUBLIC_URL");
-        e.push(("SOE_BOT_SOE__SITE_URL".into(), "http://acme.example.com".into()));
-        e.push(("SOE_BOT_WEB__PUBLIC_URL".into(), "http://127.0.0.1:8080".into()));
+        e.push((
+            "SOE_BOT_SOE__SITE_URL".into(),
+            "http://acme.example.com".into(),
+        ));
+        e.push((
+            "SOE_BOT_WEB__PUBLIC_URL".into(),
+            "http://127.0.0.1:8080".into(),
+        ));
         let p = Config::load_from(None, e).unwrap_err();
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].key, "soe.site_url");
@@ -834,7 +978,10 @@ mod tests {
         std::fs::write(&f, "file-token\n").expect("write");
         let mut e = full_env();
         e.retain(|(k, _)| k != "SOE_BOT_DISCORD__TOKEN");
-        e.push(("SOE_BOT_DISCORD__TOKEN_FILE".into(), f.display().to_string()));
+        e.push((
+            "SOE_BOT_DISCORD__TOKEN_FILE".into(),
+            f.display().to_string(),
+        ));
         let cfg = Config::load_from(None, e).expect("valid");
         assert_eq!(cfg.discord.token.expose_secret(), "file-token");
     }

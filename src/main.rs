@@ -11,7 +11,11 @@ use soe_bot::soe::ServiceToken;
 use soe_bot::store::{SledStore, Store};
 
 #[derive(Parser)]
-#[command(name = "soe-bot", version, about = "A Discord bot for a Stack Overflow Enterprise site")]
+#[command(
+    name = "soe-bot",
+    version,
+    about = "A Discord bot for a Stack Overflow Enterprise site"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -70,11 +74,17 @@ fn main() -> ExitCode {
         Some(Command::Demo { script }) => {
             init_tracing(LogFormat::Text, "warn");
             run_async(async move {
-                let code = soe_bot::console::demo::run(script.as_deref()).await.map_err(anyhow::Error::msg)?;
+                let code = soe_bot::console::demo::run(script.as_deref())
+                    .await
+                    .map_err(anyhow::Error::msg)?;
                 Ok(u8::try_from(code).unwrap_or(1))
             })
         }
-        Some(Command::ServiceToken { config, store, port }) => {
+        Some(Command::ServiceToken {
+            config,
+            store,
+            port,
+        }) => {
             let cfg = match load(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -89,7 +99,9 @@ fn main() -> ExitCode {
             };
             init_tracing(cfg.log.format, &cfg.log.filter);
             run_async(async move {
-                soe_bot::discord::register_commands(&cfg.discord).await.map_err(anyhow::Error::msg)?;
+                soe_bot::discord::register_commands(&cfg.discord)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
                 println!("commands registered");
                 Ok(0)
             })
@@ -101,7 +113,11 @@ fn main() -> ExitCode {
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
     Config::load(Some(path)).map_err(|problems| {
-        eprintln!("{} problem(s) in the configuration ({}):", problems.len(), path.display());
+        eprintln!(
+            "{} problem(s) in the configuration ({}):",
+            problems.len(),
+            path.display()
+        );
         for p in problems {
             eprintln!("  - {p}");
         }
@@ -123,7 +139,9 @@ fn check_config(path: &Path) -> ExitCode {
 fn init_tracing(format: LogFormat, filter: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -131,7 +149,10 @@ fn init_tracing(format: LogFormat, filter: &str) {
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<u8>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -164,11 +185,19 @@ async fn service_token(cfg: Config, store: bool, port: u16) -> anyhow::Result<u8
     )
     .await
     .map_err(anyhow::Error::msg)?;
-    println!("Minted a read-only, non-expiring token for SOE user {} (id {}).", minted.user.name, minted.user.id.unwrap_or_default());
+    println!(
+        "Minted a read-only, non-expiring token for SOE user {} (id {}).",
+        minted.user.name,
+        minted.user.id.unwrap_or_default()
+    );
     if store {
         let s = SledStore::open(&cfg.storage).map_err(|e| anyhow::anyhow!("{e}"))?;
-        s.put_service_token(&ServiceToken::new(minted.token)).map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("Stored it sealed in {}. Set soe.use_stored_service_token = true.", cfg.storage.path.display());
+        s.put_service_token(&ServiceToken::new(minted.token))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "Stored it sealed in {}. Set soe.use_stored_service_token = true.",
+            cfg.storage.path.display()
+        );
     } else {
         println!("Put it in SOE_BOT_SOE__SERVICE_TOKEN or a file named by soe.service_token_file. It is shown once:\n");
         println!("{}", minted.token.expose_secret());
@@ -182,5 +211,10 @@ fn run_bot(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     init_tracing(cfg.log.format, &cfg.log.filter);
-    run_async(async move { soe_bot::run::run(cfg).await.map(|()| 0).map_err(anyhow::Error::msg) })
+    run_async(async move {
+        soe_bot::run::run(cfg)
+            .await
+            .map(|()| 0)
+            .map_err(anyhow::Error::msg)
+    })
 }

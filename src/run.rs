@@ -112,7 +112,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let ready_flag = discord_ready.clone();
     let router = crate::web::router(crate::web::WebState {
         link: app.link.clone(),
-        ready: Arc::new(move || ready_flag.load(Ordering::SeqCst) && ready_store.guild_settings(0).is_ok()),
+        ready: Arc::new(move || {
+            ready_flag.load(Ordering::SeqCst) && ready_store.guild_settings(0).is_ok()
+        }),
         extra,
     });
     let listener = tokio::net::TcpListener::bind(cfg.web.listen)
@@ -142,15 +144,21 @@ pub async fn run(cfg: Config) -> Result<(), String> {
                 shutdown_signal().await;
                 let _ = stop_tx.send(true);
             });
-            let r = crate::discord::run_gateway(app.clone(), &cfg.discord, linked, discord_ready, stop)
-                .await
-                .map_err(|e| e.to_string());
+            let r =
+                crate::discord::run_gateway(app.clone(), &cfg.discord, linked, discord_ready, stop)
+                    .await
+                    .map_err(|e| e.to_string());
             signal.abort();
             r
         }
         DiscordMode::Http => {
-            crate::discord::register(&http, &cfg.discord).await.map_err(|e| e.to_string())?;
-            let tasks = app.spawn_background(linked, Arc::new(crate::discord::DiscordNotifier::new(http.clone())));
+            crate::discord::register(&http, &cfg.discord)
+                .await
+                .map_err(|e| e.to_string())?;
+            let tasks = app.spawn_background(
+                linked,
+                Arc::new(crate::discord::DiscordNotifier::new(http.clone())),
+            );
             shutdown_signal().await;
             let _ = stop_tx.send(true);
             for t in tasks {

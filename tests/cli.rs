@@ -16,14 +16,31 @@ fn soe_bot() -> Command {
 #[test]
 fn check_config_on_the_example_names_each_missing_secret_and_exits_2() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/bot.toml.example");
-    let out = soe_bot().args(["check-config", "--config", example]).output().unwrap();
+    let out = soe_bot()
+        .args(["check-config", "--config", example])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for key in ["soe.service_token", "discord.token", "storage.encryption_key"] {
-        assert!(stderr.contains(&format!("{key}: missing")), "{key} not named:\n{stderr}");
+    for key in [
+        "soe.service_token",
+        "discord.token",
+        "storage.encryption_key",
+    ] {
+        assert!(
+            stderr.contains(&format!("{key}: missing")),
+            "{key} not named:\n{stderr}"
+        );
     }
-    assert!(stderr.contains("soe-bot keygen"), "says how to make a key:\n{stderr}");
-    assert_eq!(stderr.matches("  - ").count(), 3, "only the three secrets are missing:\n{stderr}");
+    assert!(
+        stderr.contains("soe-bot keygen"),
+        "says how to make a key:\n{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("  - ").count(),
+        3,
+        "only the three secrets are missing:\n{stderr}"
+    );
 }
 
 #[test]
@@ -43,7 +60,11 @@ fn keygen_output_passes_check_config_and_secrets_are_redacted() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("configuration OK"));
-    for secret in [key.as_str(), "discord-SECRET-canary", "service-SECRET-canary"] {
+    for secret in [
+        key.as_str(),
+        "discord-SECRET-canary",
+        "service-SECRET-canary",
+    ] {
         assert!(!stdout.contains(secret), "secret printed:\n{stdout}");
     }
     assert!(stdout.contains("discord.token = [REDACTED]"));
@@ -63,8 +84,14 @@ fn a_bad_value_is_named_with_what_to_do() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("storage.encryption_key: must be 32 bytes of base64 (this is 9 bytes); create one with `soe-bot keygen`"), "{stderr}");
-    assert!(stderr.contains("soe.site_url: must be an https:// URL"), "{stderr}");
-    let missing = soe_bot().args(["check-config", "--config", "/nonexistent/bot.toml"]).output().unwrap();
+    assert!(
+        stderr.contains("soe.site_url: must be an https:// URL"),
+        "{stderr}"
+    );
+    let missing = soe_bot()
+        .args(["check-config", "--config", "/nonexistent/bot.toml"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("copy bot.toml.example"));
 }

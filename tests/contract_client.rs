@@ -18,14 +18,22 @@ use support::test_app::TestApp;
 
 #[tokio::test]
 async fn every_client_call_and_fake_response_matches_the_contract() {
-    let fake = FakeSoe::start(FakeSoeConfig::new(Arc::new(FixedClock::epoch()))).await.unwrap();
+    let fake = FakeSoe::start(FakeSoeConfig::new(Arc::new(FixedClock::epoch())))
+        .await
+        .unwrap();
     let soe = HttpSoe::new(SoeClientConfig::new(fake.site_url())).unwrap();
     let service = ServiceToken::new(SecretString::from(fake.service_token()));
     let team = TeamSlug::parse(TEAM).unwrap();
     for team in [None, Some(&team)] {
         let svc = soe.reader(&service, team);
-        let jane = soe.writer(UserToken::new(SecretString::from(fake.mint_token(JANE, &["write_access"]))), team);
-        let sam = soe.writer(UserToken::new(SecretString::from(fake.mint_token(SAM, &["write_access"]))), team);
+        let jane = soe.writer(
+            UserToken::new(SecretString::from(fake.mint_token(JANE, &["write_access"]))),
+            team,
+        );
+        let sam = soe.writer(
+            UserToken::new(SecretString::from(fake.mint_token(SAM, &["write_access"]))),
+            team,
+        );
         let listed = svc
             .list_questions(&QuestionQuery {
                 page: 1,
@@ -42,18 +50,34 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
             .await
             .unwrap();
         let _ = listed;
-        let all = svc.list_questions(&QuestionQuery { page: 1, ..Default::default() }).await.unwrap();
+        let all = svc
+            .list_questions(&QuestionQuery {
+                page: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let qid = all.items.first().map(|q| q.id).unwrap_or(Q_ASYNC);
         svc.get_question(qid).await.unwrap();
-        let answers = svc.list_answers(qid, 1, PageSize::Fifteen, AnswerSort::Creation).await.unwrap();
+        let answers = svc
+            .list_answers(qid, 1, PageSize::Fifteen, AnswerSort::Creation)
+            .await
+            .unwrap();
         if let Some(a) = answers.items.first() {
             svc.get_answer(qid, a.id).await.unwrap();
             svc.answer_comments(qid, a.id).await.unwrap();
         }
         svc.question_comments(qid).await.unwrap();
-        svc.search("async", 1, PageSize::Thirty, SearchSort::Newest).await.unwrap();
-        svc.search("tokio", 2, PageSize::Fifteen, SearchSort::Score).await.unwrap();
-        let tags = svc.list_tags(Some("r"), 1, PageSize::Fifteen, TagSort::Name).await.unwrap();
+        svc.search("async", 1, PageSize::Thirty, SearchSort::Newest)
+            .await
+            .unwrap();
+        svc.search("tokio", 2, PageSize::Fifteen, SearchSort::Score)
+            .await
+            .unwrap();
+        let tags = svc
+            .list_tags(Some("r"), 1, PageSize::Fifteen, TagSort::Name)
+            .await
+            .unwrap();
         if let Some(t) = tags.items.first() {
             svc.get_tag(t.id).await.unwrap();
         }
@@ -68,10 +92,25 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
             })
             .await
             .unwrap();
-        jane.update_question(q.id, &NewQuestion { title: q.title.clone(), body: "An edited body that is still long enough.".into(), tags: vec!["rust".into()] })
+        jane.update_question(
+            q.id,
+            &NewQuestion {
+                title: q.title.clone(),
+                body: "An edited body that is still long enough.".into(),
+                tags: vec!["rust".into()],
+            },
+        )
+        .await
+        .unwrap();
+        let a = sam
+            .create_answer(
+                q.id,
+                &NewAnswer {
+                    body: "An answer body for the contract probe, long enough.".into(),
+                },
+            )
             .await
             .unwrap();
-        let a = sam.create_answer(q.id, &NewAnswer { body: "An answer body for the contract probe, long enough.".into() }).await.unwrap();
         for v in [Vote::Up, Vote::UndoUp, Vote::Down, Vote::UndoDown] {
             sam.vote_question(q.id, v).await.unwrap();
             jane.vote_answer(q.id, a.id, v).await.unwrap();
@@ -81,15 +120,28 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
         // Declared error responses.
         assert!(svc.get_question(987_654).await.is_err());
         assert!(jane.accept_answer(Q_ACCEPTED, 1).await.is_err());
-        assert!(jane.create_question(&NewQuestion { title: "short".into(), body: "x".into(), tags: vec![] }).await.is_err());
+        assert!(jane
+            .create_question(&NewQuestion {
+                title: "short".into(),
+                body: "x".into(),
+                tags: vec![]
+            })
+            .await
+            .is_err());
     }
     let log = fake.requests();
     assert!(log.len() >= 40, "exercised {} calls", log.len());
-    let routes: std::collections::BTreeSet<_> = log.iter().filter(|r| r.is_api()).map(|r| format!("{} {}", r.method, r.route)).collect();
+    let routes: std::collections::BTreeSet<_> = log
+        .iter()
+        .filter(|r| r.is_api())
+        .map(|r| format!("{} {}", r.method, r.route))
+        .collect();
     for op in Contract::soe().operation_keys() {
         assert!(routes.contains(op), "the client never exercised {op}");
     }
-    let checked = Contract::soe().check_log(&log).unwrap_or_else(|errs| panic!("contract violations:\n{}", errs.join("\n")));
+    let checked = Contract::soe()
+        .check_log(&log)
+        .unwrap_or_else(|errs| panic!("contract violations:\n{}", errs.join("\n")));
     assert!(checked >= 40);
 }
 
@@ -99,17 +151,39 @@ async fn a_member_session_through_the_use_cases_matches_the_contract() {
     let alice = TestApp::member(111, "alice");
     app.link(&alice).await;
     app.slash(&alice, "search", &[("query", "async")]).await;
-    app.slash(&alice, "question", &[("id", &Q_ASYNC.to_string())]).await;
+    app.slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+        .await;
     let r = app.slash(&alice, "ask", &[]).await;
-    let soe_bot::commands::ReplyKind::Modal(m) = r.kind else { panic!() };
+    let soe_bot::commands::ReplyKind::Modal(m) = r.kind else {
+        panic!()
+    };
     let r = app
-        .submit(&alice, &m.id, &[("title", "A contract-checked question about widgets"), ("body", "Body text that is comfortably over thirty characters."), ("tags", "widgets")])
+        .submit(
+            &alice,
+            &m.id,
+            &[
+                ("title", "A contract-checked question about widgets"),
+                (
+                    "body",
+                    "Body text that is comfortably over thirty characters.",
+                ),
+                ("tags", "widgets"),
+            ],
+        )
         .await;
     assert!(r.content.contains("Posted as"), "{r:?}");
     app.app.commands.refresh_tags().await.unwrap();
     let log = app.fake.requests();
-    let n = Contract::soe().check_log(&log).unwrap_or_else(|errs| panic!("contract violations:\n{}", errs.join("\n")));
+    let n = Contract::soe()
+        .check_log(&log)
+        .unwrap_or_else(|errs| panic!("contract violations:\n{}", errs.join("\n")));
     assert!(n >= 6, "{n}");
-    let token_responses = log.iter().filter(|r| r.path == "/oauth/access_token/json" && r.status == 200).count();
-    assert_eq!(token_responses, 1, "the OAuth token response was checked too");
+    let token_responses = log
+        .iter()
+        .filter(|r| r.path == "/oauth/access_token/json" && r.status == 200)
+        .count();
+    assert_eq!(
+        token_responses, 1,
+        "the OAuth token response was checked too"
+    );
 }

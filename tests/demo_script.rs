@@ -17,8 +17,16 @@ fn the_tour_runs_end_to_end() {
     let out = demo(script);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    for step in ["Search: async", "Account linked", "Posted as *Jane Doe*", "accepted answer"] {
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for step in [
+        "Search: async",
+        "Account linked",
+        "Posted as *Jane Doe*",
+        "accepted answer",
+    ] {
         assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
     }
 }
@@ -33,5 +41,8 @@ fn a_failing_line_fails_the_run() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("script line 2 failed"), "{stderr}");
     std::fs::write(&path, "press 9\n").unwrap();
-    assert!(!demo(path.to_str().unwrap()).status.success(), "pressing a missing button fails");
+    assert!(
+        !demo(path.to_str().unwrap()).status.success(),
+        "pressing a missing button fails"
+    );
 }

@@ -26,21 +26,32 @@ fn commands_never_import_serenity_axum_reqwest_or_sled() {
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or_default();
             for krate in forbidden {
-                let used = code.contains(&format!("{krate}::")) || code.contains(&format!("use {krate}"));
+                let used =
+                    code.contains(&format!("{krate}::")) || code.contains(&format!("use {krate}"));
                 if used {
                     hits.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
                 }
             }
         }
     }
-    assert!(hits.is_empty(), "commands/ must stay transport-free:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "commands/ must stay transport-free:\n{}",
+        hits.join("\n")
+    );
 }
 
 #[test]
 fn the_check_would_catch_an_import() {
     // The scanner above is only useful if it recognises the forms an import takes.
-    for line in ["use serenity::all::Http;", "let c = reqwest::Client::new();", "use sled;"] {
+    for line in [
+        "use serenity::all::Http;",
+        "let c = reqwest::Client::new();",
+        "use sled;",
+    ] {
         let code = line.split("//").next().unwrap_or_default();
-        assert!(["serenity", "reqwest", "sled"].iter().any(|k| code.contains(&format!("{k}::")) || code.contains(&format!("use {k}"))));
+        assert!(["serenity", "reqwest", "sled"]
+            .iter()
+            .any(|k| code.contains(&format!("{k}::")) || code.contains(&format!("use {k}"))));
     }
 }

@@ -17,7 +17,9 @@ const RUNS: usize = 20;
 /// the environment variable set.
 #[test]
 fn child_links_then_waits_to_be_killed() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
         let app = TestApp::builder().store_dir(dir.into()).start().await;
@@ -37,19 +39,30 @@ fn a_link_reported_as_done_survives_sigkill() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("db");
         let mut child = Command::new(&exe)
-            .args(["--exact", "child_links_then_waits_to_be_killed", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "child_links_then_waits_to_be_killed",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("stdout");
-        let linked = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("LINKED"));
+        let linked = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("LINKED"));
         child.kill().expect("SIGKILL");
         let _ = child.wait();
         assert!(linked, "run {run}: the child never reported a link");
         let store = SledStore::open_at(&db, Cipher::for_testing(), 1 << 20).expect("reopen");
-        let link = store.get_link(111).expect("readable").unwrap_or_else(|| panic!("run {run}: link lost after SIGKILL"));
+        let link = store
+            .get_link(111)
+            .expect("readable")
+            .unwrap_or_else(|| panic!("run {run}: link lost after SIGKILL"));
         assert_eq!(link.soe_user_id, soe_bot::fake_soe::JANE);
     }
 }

@@ -9,7 +9,11 @@ use soe_bot::store::{LinkStatus, Store};
 use support::test_app::{form_token, TestApp};
 
 fn token_requests(app: &TestApp) -> usize {
-    app.fake.requests().iter().filter(|r| r.path == "/oauth/access_token/json").count()
+    app.fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/oauth/access_token/json")
+        .count()
 }
 
 #[tokio::test]
@@ -25,8 +29,14 @@ async fn link_then_post_is_credited_to_the_linked_user() {
     assert_eq!(run.pages[0].0, 303, "start redirects to the site");
     let (status, confirm_page) = &run.pages[2];
     assert_eq!(*status, 200);
-    assert!(confirm_page.contains("alice") && confirm_page.contains("Jane Doe"), "names both accounts");
-    assert!(app.store.get_link(111).unwrap().is_none(), "nothing stored before Confirm");
+    assert!(
+        confirm_page.contains("alice") && confirm_page.contains("Jane Doe"),
+        "names both accounts"
+    );
+    assert!(
+        app.store.get_link(111).unwrap().is_none(),
+        "nothing stored before Confirm"
+    );
 
     let token = form_token(confirm_page).unwrap();
     let done = app
@@ -47,11 +57,29 @@ async fn link_then_post_is_credited_to_the_linked_user() {
 
     // A write with that token, credited by the fake to Jane.
     app.fake.clear_requests();
-    let r = app.press(&alice, &soe_bot::commands::ids::Id::VoteQuestion { question: Q_ASYNC, vote: soe_bot::soe::Vote::Up }.encode()).await;
+    let r = app
+        .press(
+            &alice,
+            &soe_bot::commands::ids::Id::VoteQuestion {
+                question: Q_ASYNC,
+                vote: soe_bot::soe::Vote::Up,
+            }
+            .encode(),
+        )
+        .await;
     assert!(r.content.contains("as **Jane Doe**"), "{r:?}");
-    let vote = app.fake.requests().into_iter().find(|r| r.method == "POST").expect("a vote POST");
+    let vote = app
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .expect("a vote POST");
     assert_eq!(vote.user_id, Some(JANE));
-    assert_ne!(vote.token.as_deref(), Some(app.fake.service_token().as_str()), "never the service token");
+    assert_ne!(
+        vote.token.as_deref(),
+        Some(app.fake.service_token().as_str()),
+        "never the service token"
+    );
 
     // Replaying the confirmation does nothing.
     let again = app
@@ -130,13 +158,32 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
     let r = app.http.get(start_b).send().await.unwrap();
     let authorize_b = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     let cb_a = app.fake.approve(&authorize[1], JANE).unwrap();
-    let code_a = cb_a.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
-    let state_b = authorize_b.query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
+    let code_a = cb_a
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    let state_b = authorize_b
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .to_string();
     let mut forged = app.web.join("oauth/callback").unwrap();
-    forged.query_pairs_mut().append_pair("code", &code_a).append_pair("state", &state_b);
+    forged
+        .query_pairs_mut()
+        .append_pair("code", &code_a)
+        .append_pair("state", &state_b);
     let page = app.http.get(forged).send().await.unwrap();
     assert_eq!(page.status(), 400);
-    let exchange = app.fake.requests().into_iter().rev().find(|r| r.path == "/oauth/access_token/json").unwrap();
+    let exchange = app
+        .fake
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path == "/oauth/access_token/json")
+        .unwrap();
     assert_eq!(exchange.status, 400, "the site refused the verifier");
     assert!(app.store.get_link(222).unwrap().is_none());
     assert!(app.store.get_link(111).unwrap().is_none());
@@ -145,7 +192,13 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
 #[tokio::test]
 async fn a_missing_or_malformed_state_never_reaches_the_site() {
     let app = TestApp::start().await;
-    for q in ["code=abc", "code=abc&state=", "code=abc&state=short", &format!("code=abc&state={}", "A".repeat(2048)), "code=abc&state=%00%01"] {
+    for q in [
+        "code=abc",
+        "code=abc&state=",
+        "code=abc&state=short",
+        &format!("code=abc&state={}", "A".repeat(2048)),
+        "code=abc&state=%00%01",
+    ] {
         let url = app.web.join(&format!("oauth/callback?{q}")).unwrap();
         let page = app.http.get(url).send().await.unwrap();
         assert_eq!(page.status(), 400, "{q}");
@@ -158,7 +211,10 @@ async fn a_ticket_works_once() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
     let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    assert_eq!(app.http.get(start.clone()).send().await.unwrap().status(), 303);
+    assert_eq!(
+        app.http.get(start.clone()).send().await.unwrap().status(),
+        303
+    );
     let second = app.http.get(start).send().await.unwrap();
     assert_eq!(second.status(), 400);
     assert!(second.headers().get("location").is_none());
@@ -180,13 +236,19 @@ async fn another_persons_browser_completing_a_members_ticket_is_named_and_needs_
     // Alice's ticket reaches Sam (forwarded link). Sam signs in on the site and approves. The
     // confirmation page tells Sam that Discord member "alice" would post as Sam; without his
     // Confirm nothing is stored for anyone.
-    let app = TestApp::builder().approval(Approval::AutoApprove { user_id: SAM }).start().await;
+    let app = TestApp::builder()
+        .approval(Approval::AutoApprove { user_id: SAM })
+        .start()
+        .await;
     let alice = TestApp::member(111, "alice");
     let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
     let run = app.browse_link(&start, false).await;
     let (status, page) = run.last();
     assert_eq!(*status, 200);
-    assert!(page.contains("Discord member <strong>alice</strong>"), "{page}");
+    assert!(
+        page.contains("Discord member <strong>alice</strong>"),
+        "{page}"
+    );
     assert!(page.contains("Sam Rivera"), "{page}");
     assert!(page.contains("If someone sent you this link"), "{page}");
     assert!(app.store.get_link(111).unwrap().is_none());
@@ -206,7 +268,11 @@ async fn another_persons_browser_completing_a_members_ticket_is_named_and_needs_
         .send()
         .await
         .unwrap();
-    assert_eq!(after.status(), 400, "a cancelled confirmation cannot be confirmed later");
+    assert_eq!(
+        after.status(),
+        400,
+        "a cancelled confirmation cannot be confirmed later"
+    );
     assert!(app.store.get_link(111).unwrap().is_none());
 }
 
@@ -245,23 +311,50 @@ async fn denial_on_the_site_stores_nothing_and_says_so() {
 #[tokio::test]
 async fn pages_carry_the_security_headers_and_nothing_else_is_served() {
     let app = TestApp::start().await;
-    for path in ["link/start?ticket=x", "oauth/callback?state=x", "healthz", "nothing-here"] {
-        let r = app.http.get(app.web.join(path).unwrap()).send().await.unwrap();
+    for path in [
+        "link/start?ticket=x",
+        "oauth/callback?state=x",
+        "healthz",
+        "nothing-here",
+    ] {
+        let r = app
+            .http
+            .get(app.web.join(path).unwrap())
+            .send()
+            .await
+            .unwrap();
         let h = r.headers();
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(h["cache-control"], "no-store", "{path}");
-        assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'none'"), "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'"),
+            "{path}"
+        );
         assert!(h.get("location").is_none(), "{path}");
         if path == "nothing-here" {
             assert_eq!(r.status(), 404);
         }
     }
-    let r = app.http.post(app.web.join("oauth/callback").unwrap()).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.web.join("oauth/callback").unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 405);
     let r = app.http.get(app.web.join("oauth/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C/script%3E&next=https://evil.example").unwrap()).send().await.unwrap();
     let body = r.text().await.unwrap();
-    assert!(!body.contains("<script") && !body.contains("evil"), "{body}");
-    assert!(!body.contains("http://") && !body.contains("https://"), "no external resources: {body}");
+    assert!(
+        !body.contains("<script") && !body.contains("evil"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("http://") && !body.contains("https://"),
+        "no external resources: {body}"
+    );
 }
 
 #[tokio::test]
@@ -273,12 +366,29 @@ async fn unlink_forgets_the_token_and_me_shows_the_link() {
     app.link(&alice).await;
     let me = app.slash(&alice, "me", &[]).await;
     assert!(me.ephemeral);
-    assert!(me.content.contains("Jane Doe") && me.content.contains("write_access"), "{}", me.content);
-    assert!(me.content.contains("Token expires:** 2026-01-02"), "{}", me.content);
+    assert!(
+        me.content.contains("Jane Doe") && me.content.contains("write_access"),
+        "{}",
+        me.content
+    );
+    assert!(
+        me.content.contains("Token expires:** 2026-01-02"),
+        "{}",
+        me.content
+    );
     let r = app.slash(&alice, "unlink", &[]).await;
     assert!(r.content.contains("Unlinked"));
     assert!(app.store.get_link(111).unwrap().is_none());
-    let r = app.press(&alice, &soe_bot::commands::ids::Id::VoteQuestion { question: Q_ASYNC, vote: soe_bot::soe::Vote::Up }.encode()).await;
+    let r = app
+        .press(
+            &alice,
+            &soe_bot::commands::ids::Id::VoteQuestion {
+                question: Q_ASYNC,
+                vote: soe_bot::soe::Vote::Up,
+            }
+            .encode(),
+        )
+        .await;
     assert!(r.content.contains("link your"), "{r:?}");
 }
 
@@ -287,16 +397,46 @@ async fn a_401_marks_the_link_expired_and_asks_to_link_again() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
     app.link(&alice).await;
-    let token = app.fake.requests().into_iter().find(|r| r.route == "/users/me").and_then(|r| r.token).unwrap();
+    let token = app
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.route == "/users/me")
+        .and_then(|r| r.token)
+        .unwrap();
     app.fake.revoke_token(&token);
-    let r = app.press(&alice, &soe_bot::commands::ids::Id::VoteQuestion { question: Q_ASYNC, vote: soe_bot::soe::Vote::Up }.encode()).await;
+    let r = app
+        .press(
+            &alice,
+            &soe_bot::commands::ids::Id::VoteQuestion {
+                question: Q_ASYNC,
+                vote: soe_bot::soe::Vote::Up,
+            }
+            .encode(),
+        )
+        .await;
     assert!(r.content.contains("expired or was revoked"), "{r:?}");
     assert!(TestApp::button(&r, "Link account").starts_with("so:link"));
-    assert_eq!(app.store.get_link(111).unwrap().unwrap().status, LinkStatus::Expired);
+    assert_eq!(
+        app.store.get_link(111).unwrap().unwrap().status,
+        LinkStatus::Expired
+    );
     app.fake.clear_requests();
-    let again = app.press(&alice, &soe_bot::commands::ids::Id::VoteQuestion { question: Q_ASYNC, vote: soe_bot::soe::Vote::Down }.encode()).await;
+    let again = app
+        .press(
+            &alice,
+            &soe_bot::commands::ids::Id::VoteQuestion {
+                question: Q_ASYNC,
+                vote: soe_bot::soe::Vote::Down,
+            }
+            .encode(),
+        )
+        .await;
     assert!(again.content.contains("expired"), "{again:?}");
-    assert!(app.fake.requests().is_empty(), "an expired link makes no call");
+    assert!(
+        app.fake.requests().is_empty(),
+        "an expired link makes no call"
+    );
     let me = app.slash(&alice, "me", &[]).await;
     assert!(me.content.contains("expired"), "{}", me.content);
 }
@@ -308,7 +448,16 @@ async fn a_known_expiry_is_checked_before_writing() {
     app.link(&alice).await;
     app.clock.advance(Duration::hours(25));
     app.fake.clear_requests();
-    let r = app.press(&alice, &soe_bot::commands::ids::Id::VoteQuestion { question: Q_ASYNC, vote: soe_bot::soe::Vote::Up }.encode()).await;
+    let r = app
+        .press(
+            &alice,
+            &soe_bot::commands::ids::Id::VoteQuestion {
+                question: Q_ASYNC,
+                vote: soe_bot::soe::Vote::Up,
+            }
+            .encode(),
+        )
+        .await;
     assert!(r.content.contains("expired"), "{r:?}");
     assert!(app.fake.requests().is_empty());
 }
@@ -333,7 +482,16 @@ async fn a_read_only_link_is_explained() {
             status: LinkStatus::Active,
         })
         .unwrap();
-    let r = app.press(&alice, &soe_bot::commands::ids::Id::VoteQuestion { question: Q_ASYNC, vote: soe_bot::soe::Vote::Up }.encode()).await;
+    let r = app
+        .press(
+            &alice,
+            &soe_bot::commands::ids::Id::VoteQuestion {
+                question: Q_ASYNC,
+                vote: soe_bot::soe::Vote::Up,
+            }
+            .encode(),
+        )
+        .await;
     assert!(r.content.contains("read-only access"), "{r:?}");
 }
 
@@ -360,9 +518,22 @@ async fn after_linking_the_store_files_hold_neither_token_nor_verifier() {
     app.http.get(start).send().await.unwrap();
     app.store.flush().unwrap();
     let log = app.fake.requests();
-    let exchange = log.iter().find(|r| r.path == "/oauth/access_token/json").unwrap();
-    let verifier = exchange.body.as_ref().and_then(|b| b["code_verifier"].as_str()).unwrap().to_string();
-    let token = exchange.response.as_ref().and_then(|b| b["access_token"].as_str()).unwrap().to_string();
+    let exchange = log
+        .iter()
+        .find(|r| r.path == "/oauth/access_token/json")
+        .unwrap();
+    let verifier = exchange
+        .body
+        .as_ref()
+        .and_then(|b| b["code_verifier"].as_str())
+        .unwrap()
+        .to_string();
+    let token = exchange
+        .response
+        .as_ref()
+        .and_then(|b| b["access_token"].as_str())
+        .unwrap()
+        .to_string();
     let mut needles = vec![token.clone(), verifier.clone()];
     for s in [&token, &verifier] {
         needles.push(base64::engine::general_purpose::STANDARD.encode(s));
@@ -374,7 +545,11 @@ async fn after_linking_the_store_files_hold_neither_token_nor_verifier() {
     for f in files {
         let bytes = std::fs::read(&f).unwrap();
         for n in &needles {
-            assert!(!bytes.windows(n.len()).any(|w| w == n.as_bytes()), "{} holds a secret in clear", f.display());
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_bytes()),
+                "{} holds a secret in clear",
+                f.display()
+            );
         }
     }
 }

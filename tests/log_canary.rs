@@ -27,7 +27,11 @@ impl Write for Capture {
 }
 
 fn query_value(url: &str, key: &str) -> Option<String> {
-    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.to_string())
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.to_string())
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -51,7 +55,15 @@ async fn no_secret_reaches_the_logs() {
     let run = app.browse_link(&start, true).await;
     assert_eq!(run.last().0, 200);
     app.next_notice().await;
-    app.press(&alice, &Id::VoteQuestion { question: Q_ASYNC, vote: Vote::Up }.encode()).await;
+    app.press(
+        &alice,
+        &Id::VoteQuestion {
+            question: Q_ASYNC,
+            vote: Vote::Up,
+        }
+        .encode(),
+    )
+    .await;
     app.slash(&alice, "me", &[]).await;
 
     // 2. Replay, expiry, missing state, bad ticket, reused ticket.
@@ -61,11 +73,23 @@ async fn no_secret_reaches_the_logs() {
     let authorize = r.headers()["location"].to_str().unwrap().to_string();
     let r = app.http.get(&authorize).send().await.unwrap();
     let callback = r.headers()["location"].to_str().unwrap().to_string();
-    let page = app.http.get(&callback).send().await.unwrap().text().await.unwrap();
+    let page = app
+        .http
+        .get(&callback)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     secrets.extend(form_token(&page));
     app.http.get(&callback).send().await.unwrap(); // replay
     app.http.get(start2).send().await.unwrap(); // reused ticket
-    app.http.get(app.web.join("oauth/callback?code=zzz").unwrap()).send().await.unwrap();
+    app.http
+        .get(app.web.join("oauth/callback?code=zzz").unwrap())
+        .send()
+        .await
+        .unwrap();
     let start3 = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
     secrets.extend(query_value(start3.as_str(), "ticket"));
     let r = app.http.get(start3).send().await.unwrap();
@@ -76,7 +100,8 @@ async fn no_secret_reaches_the_logs() {
     app.http.get(&cb3).send().await.unwrap(); // expired state
 
     // 3. A failing exchange (the site answers 500), a denial, and a revoked token.
-    app.fake.push_fault(Fault::on("POST", "/oauth/access_token/json", FaultKind::Status(500)).times(1));
+    app.fake
+        .push_fault(Fault::on("POST", "/oauth/access_token/json", FaultKind::Status(500)).times(1));
     let start4 = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
     secrets.extend(query_value(start4.as_str(), "ticket"));
     app.browse_link(&start4, true).await;
@@ -84,9 +109,23 @@ async fn no_secret_reaches_the_logs() {
     let start5 = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
     secrets.extend(query_value(start5.as_str(), "ticket"));
     app.browse_link(&start5, true).await;
-    let token = app.fake.requests().into_iter().find(|r| r.route == "/users/me").and_then(|r| r.token).unwrap();
+    let token = app
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.route == "/users/me")
+        .and_then(|r| r.token)
+        .unwrap();
     app.fake.revoke_token(&token);
-    app.press(&alice, &Id::VoteQuestion { question: Q_ASYNC, vote: Vote::Down }.encode()).await;
+    app.press(
+        &alice,
+        &Id::VoteQuestion {
+            question: Q_ASYNC,
+            vote: Vote::Down,
+        }
+        .encode(),
+    )
+    .await;
 
     // Every secret the site saw or handed out.
     for r in app.fake.requests() {
@@ -102,7 +141,11 @@ async fn no_secret_reaches_the_logs() {
             }
         }
         if let Some(resp) = &r.response {
-            secrets.extend(resp.get("access_token").and_then(|v| v.as_str()).map(String::from));
+            secrets.extend(
+                resp.get("access_token")
+                    .and_then(|v| v.as_str())
+                    .map(String::from),
+            );
         }
     }
     for url in [&authorize, &callback, &authorize3, &cb3] {
@@ -119,15 +162,29 @@ async fn no_secret_reaches_the_logs() {
         .requests()
         .iter()
         .filter(|r| r.path == "/oauth/access_token/json")
-        .filter(|r| r.body.as_ref().and_then(|b| b.get("code_verifier")).is_some() || r.query.iter().any(|(k, _)| k == "code_verifier"))
+        .filter(|r| {
+            r.body
+                .as_ref()
+                .and_then(|b| b.get("code_verifier"))
+                .is_some()
+                || r.query.iter().any(|(k, _)| k == "code_verifier")
+        })
         .count();
     assert!(verifiers >= 2, "the canary must include verifiers");
     assert!(secrets.len() >= 12, "collected {} secrets", secrets.len());
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.lines().count() > 50, "TRACE logs were captured ({} lines)", logs.lines().count());
+    assert!(
+        logs.lines().count() > 50,
+        "TRACE logs were captured ({} lines)",
+        logs.lines().count()
+    );
     assert!(logs.contains("link stored"), "the flow logged its steps");
     for s in &secrets {
-        assert!(!logs.contains(s.as_str()), "secret {}… found in the logs", &s[..4]);
+        assert!(
+            !logs.contains(s.as_str()),
+            "secret {}… found in the logs",
+            &s[..4]
+        );
     }
 }

@@ -32,21 +32,55 @@ async fn mints_a_read_only_non_expiring_token_for_the_service_account() {
     .await
     .expect("minted");
     assert_eq!(minted.user.id, Some(SERVICE));
-    let authorize = fake.requests().into_iter().find(|r| r.path == "/oauth").unwrap();
-    let scope = authorize.query.iter().find(|(k, _)| k == "scope").map(|(_, v)| v.clone());
-    assert_eq!(scope.as_deref(), Some("no_expiry"), "read-only: no write_access");
-    let token_resp = fake.requests().into_iter().find(|r| r.path == "/oauth/access_token/json").unwrap();
-    assert!(token_resp.response.unwrap().get("expires").is_none(), "no expiry");
+    let authorize = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth")
+        .unwrap();
+    let scope = authorize
+        .query
+        .iter()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        scope.as_deref(),
+        Some("no_expiry"),
+        "read-only: no write_access"
+    );
+    let token_resp = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth/access_token/json")
+        .unwrap();
+    assert!(
+        token_resp.response.unwrap().get("expires").is_none(),
+        "no expiry"
+    );
     // It cannot write.
-    let w = soe.writer(UserToken::new(SecretString::from(minted.token.expose_secret().to_string())), None);
-    let q = NewQuestion { title: "A service token must never be able to post".into(), body: "z".repeat(40), tags: vec!["x".into()] };
-    assert!(matches!(w.create_question(&q).await, Err(soe_bot::soe::Error::Forbidden { .. })));
-    assert!(!format!("{minted:?}").contains(minted.token.expose_secret()), "Debug redacts the token");
+    let w = soe.writer(
+        UserToken::new(SecretString::from(minted.token.expose_secret().to_string())),
+        None,
+    );
+    let q = NewQuestion {
+        title: "A service token must never be able to post".into(),
+        body: "z".repeat(40),
+        tags: vec!["x".into()],
+    };
+    assert!(matches!(
+        w.create_question(&q).await,
+        Err(soe_bot::soe::Error::Forbidden { .. })
+    ));
+    assert!(
+        !format!("{minted:?}").contains(minted.token.expose_secret()),
+        "Debug redacts the token"
+    );
 }
 
 #[tokio::test]
 async fn a_callback_with_another_state_mints_nothing() {
-    let fake = FakeSoe::start(FakeSoeConfig::new(Arc::new(FixedClock::epoch()))).await.unwrap();
+    let fake = FakeSoe::start(FakeSoeConfig::new(Arc::new(FixedClock::epoch())))
+        .await
+        .unwrap();
     let soe = HttpSoe::new(SoeClientConfig::new(fake.site_url())).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -63,5 +97,11 @@ async fn a_callback_with_another_state_mints_nothing() {
     )
     .await;
     assert!(result.unwrap_err().contains("state"));
-    assert!(!fake.requests().iter().any(|r| r.path == "/oauth/access_token/json"), "no exchange");
+    assert!(
+        !fake
+            .requests()
+            .iter()
+            .any(|r| r.path == "/oauth/access_token/json"),
+        "no exchange"
+    );
 }

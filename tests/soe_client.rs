@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use soe_bot::clock::FixedClock;
-use soe_bot::fake_soe::{Fault, FaultKind, FakeSoe, FakeSoeConfig, JANE, Q_ASYNC, SAM};
+use soe_bot::fake_soe::{FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, Q_ASYNC, SAM};
 use soe_bot::soe::{
-    Error, HttpSoe, NewQuestion, PageSize, QuestionQuery, SearchSort, ServiceToken, SoeClientConfig, SoeRead,
-    SoeWrite, UserToken, Vote,
+    Error, HttpSoe, NewQuestion, PageSize, QuestionQuery, SearchSort, ServiceToken,
+    SoeClientConfig, SoeRead, SoeWrite, UserToken, Vote,
 };
 
 async fn site(configure: impl FnOnce(&mut FakeSoeConfig)) -> FakeSoe {
@@ -40,15 +40,30 @@ async fn entity_title_survives_read_edit_write_read() {
     let soe = client(&fake);
     let jane = soe.writer(user(&fake, JANE), None);
     let plain = "Tom & Jerry's \"cat\" in <tags>";
-    let id = fake.add_question(JANE, plain, "A body that is long enough to be valid, with & and <b>.", &["rust"]);
+    let id = fake.add_question(
+        JANE,
+        plain,
+        "A body that is long enough to be valid, with & and <b>.",
+        &["rust"],
+    );
     // As served, the text is encoded (vendor quirk) …
     fake.clear_requests();
     let q = jane.get_question(id).await.expect("read");
-    let served = fake.requests().last().and_then(|r| r.response.clone()).expect("logged JSON");
-    assert!(served["title"].as_str().unwrap().contains("&amp;"), "the fake encodes: {served}");
+    let served = fake
+        .requests()
+        .last()
+        .and_then(|r| r.response.clone())
+        .expect("logged JSON");
+    assert!(
+        served["title"].as_str().unwrap().contains("&amp;"),
+        "the fake encodes: {served}"
+    );
     // … and the client decodes it exactly once.
     assert_eq!(q.title, plain);
-    let md = q.body_markdown.clone().expect("bodyMarkdown on a single question");
+    let md = q
+        .body_markdown
+        .clone()
+        .expect("bodyMarkdown on a single question");
     assert!(md.contains("& and <b>"), "{md}");
     // Edit the body, write the title back unchanged.
     let edited = NewQuestion {
@@ -57,10 +72,17 @@ async fn entity_title_survives_read_edit_write_read() {
         tags: q.tag_names().iter().map(|s| s.to_string()).collect(),
     };
     jane.update_question(id, &edited).await.expect("write");
-    assert_eq!(fake.question(id).expect("stored").title, plain, "stored verbatim, not double-encoded");
+    assert_eq!(
+        fake.question(id).expect("stored").title,
+        plain,
+        "stored verbatim, not double-encoded"
+    );
     let again = jane.get_question(id).await.expect("read again");
     assert_eq!(again.title, plain);
-    assert_eq!(again.body_markdown.as_deref(), Some(format!("{md} Edited.").as_str()));
+    assert_eq!(
+        again.body_markdown.as_deref(),
+        Some(format!("{md} Edited.").as_str())
+    );
 }
 
 #[tokio::test]
@@ -68,8 +90,17 @@ async fn a_literal_ampersand_entity_is_not_over_decoded() {
     let fake = site(|_| {}).await;
     let soe = client(&fake);
     let title = "Why does &amp; show up literally in my HTML?";
-    let id = fake.add_question(JANE, title, "Some body text that is definitely thirty chars.", &["html"]);
-    let q = soe.reader(&service(&fake), None).get_question(id).await.expect("read");
+    let id = fake.add_question(
+        JANE,
+        title,
+        "Some body text that is definitely thirty chars.",
+        &["html"],
+    );
+    let q = soe
+        .reader(&service(&fake), None)
+        .get_question(id)
+        .await
+        .expect("read");
     assert_eq!(q.title, title, "decoded once, not until stable");
 }
 
@@ -81,39 +112,84 @@ async fn error_classes_map_from_the_fakes_real_responses() {
     let jane = soe.writer(user(&fake, JANE), None);
 
     // 404
-    assert!(matches!(svc.get_question(999_999).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        svc.get_question(999_999).await,
+        Err(Error::NotFound { .. })
+    ));
     // 401 (text/plain from the fake)
     let revoked = fake.mint_token(JANE, &["write_access"]);
     fake.revoke_token(&revoked);
     let bad = soe.writer(UserToken::new(SecretString::from(revoked)), None);
     assert_eq!(bad.me().await.unwrap_err(), Error::Unauthorized);
     // 403: a read-only token cannot write
-    let read_only = soe.writer(UserToken::new(SecretString::from(fake.mint_token(SAM, &[]))), None);
-    let q = NewQuestion { title: "A perfectly fine question title".into(), body: "x".repeat(40), tags: vec!["rust".into()] };
-    assert!(matches!(read_only.create_question(&q).await, Err(Error::Forbidden { .. })));
+    let read_only = soe.writer(
+        UserToken::new(SecretString::from(fake.mint_token(SAM, &[]))),
+        None,
+    );
+    let q = NewQuestion {
+        title: "A perfectly fine question title".into(),
+        body: "x".repeat(40),
+        tags: vec!["rust".into()],
+    };
+    assert!(matches!(
+        read_only.create_question(&q).await,
+        Err(Error::Forbidden { .. })
+    ));
     // 400 with per-field messages
-    let short = NewQuestion { title: "too short".into(), body: "x".repeat(40), tags: vec!["rust".into()] };
+    let short = NewQuestion {
+        title: "too short".into(),
+        body: "x".repeat(40),
+        tags: vec!["rust".into()],
+    };
     match jane.create_question(&short).await {
-        Err(Error::Validation { errors }) => assert_eq!(errors[0].field.as_deref(), Some("title"), "{errors:?}"),
+        Err(Error::Validation { errors }) => {
+            assert_eq!(errors[0].field.as_deref(), Some("title"), "{errors:?}")
+        }
         other => panic!("expected validation, got {other:?}"),
     }
     // 429
-    fake.push_fault(Fault::on("GET", "/users/me", FaultKind::RateLimited { retry_after_secs: 42 }).times(1));
+    fake.push_fault(
+        Fault::on(
+            "GET",
+            "/users/me",
+            FaultKind::RateLimited {
+                retry_after_secs: 42,
+            },
+        )
+        .times(1),
+    );
     match jane.me().await {
         Err(Error::RateLimited { retry_after }) => assert_eq!(retry_after, Duration::from_secs(42)),
         other => panic!("expected rate limited, got {other:?}"),
     }
     // 5xx (persisting, so retries also fail)
     fake.push_fault(Fault::on("GET", "/tags/{tagId}", FaultKind::Status(503)));
-    assert_eq!(svc.get_tag(1).await.unwrap_err(), Error::Unavailable { status: 503 });
+    assert_eq!(
+        svc.get_tag(1).await.unwrap_err(),
+        Error::Unavailable { status: 503 }
+    );
     fake.clear_faults();
     // malformed JSON
-    fake.push_fault(Fault::on("GET", "/users/{userId}", FaultKind::MalformedJson));
-    assert!(matches!(svc.get_user(JANE).await, Err(Error::Unexpected(_))));
+    fake.push_fault(Fault::on(
+        "GET",
+        "/users/{userId}",
+        FaultKind::MalformedJson,
+    ));
+    assert!(matches!(
+        svc.get_user(JANE).await,
+        Err(Error::Unexpected(_))
+    ));
     fake.clear_faults();
     // timeout (client total timeout 2 s, fake delays 5 s)
-    fake.push_fault(Fault::on("GET", "/questions/{questionId}/comments", FaultKind::Delay(Duration::from_secs(5))));
-    assert_eq!(svc.question_comments(Q_ASYNC).await.unwrap_err(), Error::Timeout);
+    fake.push_fault(Fault::on(
+        "GET",
+        "/questions/{questionId}/comments",
+        FaultKind::Delay(Duration::from_secs(5)),
+    ));
+    assert_eq!(
+        svc.question_comments(Q_ASYNC).await.unwrap_err(),
+        Error::Timeout
+    );
     fake.clear_faults();
     // transport: nothing listens
     let mut dead = SoeClientConfig::new(url::Url::parse("http://127.0.0.1:9/").unwrap());
@@ -121,7 +197,10 @@ async fn error_classes_map_from_the_fakes_real_responses() {
     let dead = HttpSoe::new(dead).unwrap();
     let e = dead.reader(&service(&fake), None).me().await.unwrap_err();
     assert!(matches!(e, Error::Transport(_)), "{e:?}");
-    assert!(!e.to_string().contains("127.0.0.1:9"), "no URL in errors: {e}");
+    assert!(
+        !e.to_string().contains("127.0.0.1:9"),
+        "no URL in errors: {e}"
+    );
 }
 
 #[tokio::test]
@@ -131,20 +210,46 @@ async fn gets_are_retried_and_posts_are_not() {
     let svc = soe.reader(&service(&fake), None);
     fake.push_fault(Fault::on("GET", "/questions/{questionId}", FaultKind::Status(500)).times(1));
     fake.clear_requests();
-    let q = svc.get_question(Q_ASYNC).await.expect("second attempt succeeds");
+    let q = svc
+        .get_question(Q_ASYNC)
+        .await
+        .expect("second attempt succeeds");
     assert_eq!(q.id, Q_ASYNC);
-    let gets: Vec<_> = fake.requests().into_iter().filter(|r| r.route == "/questions/{questionId}").map(|r| r.status).collect();
+    let gets: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == "/questions/{questionId}")
+        .map(|r| r.status)
+        .collect();
     assert_eq!(gets, [500, 200]);
 
     let jane = soe.writer(user(&fake, JANE), None);
     fake.push_fault(Fault::on("POST", "/questions", FaultKind::Status(500)).times(1));
     fake.clear_requests();
-    let q = NewQuestion { title: "Retries must never double post".into(), body: "y".repeat(40), tags: vec!["rust".into()] };
-    assert_eq!(jane.create_question(&q).await.unwrap_err(), Error::Unavailable { status: 500 });
-    let posts = fake.requests().into_iter().filter(|r| r.method == "POST").count();
+    let q = NewQuestion {
+        title: "Retries must never double post".into(),
+        body: "y".repeat(40),
+        tags: vec!["rust".into()],
+    };
+    assert_eq!(
+        jane.create_question(&q).await.unwrap_err(),
+        Error::Unavailable { status: 500 }
+    );
+    let posts = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
     assert_eq!(posts, 1, "a POST is sent once");
 
-    fake.push_fault(Fault::on("POST", "/questions/{questionId}/upvote", FaultKind::Status(503)).times(1));
+    fake.push_fault(
+        Fault::on(
+            "POST",
+            "/questions/{questionId}/upvote",
+            FaultKind::Status(503),
+        )
+        .times(1),
+    );
     fake.clear_requests();
     assert!(jane.vote_question(Q_ASYNC, Vote::Up).await.is_err());
     assert_eq!(fake.requests().len(), 1, "votes are not retried either");
@@ -156,7 +261,16 @@ async fn a_429_pauses_that_token_for_the_advertised_time() {
     let soe = client(&fake);
     let jane = soe.writer(user(&fake, JANE), None);
     let svc = soe.reader(&service(&fake), None);
-    fake.push_fault(Fault::on("GET", "/users/me", FaultKind::RateLimited { retry_after_secs: 30 }).times(1));
+    fake.push_fault(
+        Fault::on(
+            "GET",
+            "/users/me",
+            FaultKind::RateLimited {
+                retry_after_secs: 30,
+            },
+        )
+        .times(1),
+    );
     assert!(matches!(jane.me().await, Err(Error::RateLimited { .. })));
 
     // From here on tokio time is injected.
@@ -164,13 +278,19 @@ async fn a_429_pauses_that_token_for_the_advertised_time() {
     fake.clear_requests();
     match jane.me().await {
         Err(Error::RateLimited { retry_after }) => {
-            assert!(retry_after <= Duration::from_secs(30) && retry_after > Duration::from_secs(29), "{retry_after:?}")
+            assert!(
+                retry_after <= Duration::from_secs(30) && retry_after > Duration::from_secs(29),
+                "{retry_after:?}"
+            )
         }
         other => panic!("expected the token to be paused, got {other:?}"),
     }
     assert!(fake.requests().is_empty(), "a paused token sends nothing");
     tokio::time::advance(Duration::from_secs(20)).await;
-    assert!(matches!(jane.me().await, Err(Error::RateLimited { .. })), "still paused after 20 s");
+    assert!(
+        matches!(jane.me().await, Err(Error::RateLimited { .. })),
+        "still paused after 20 s"
+    );
     tokio::time::advance(Duration::from_secs(11)).await;
     tokio::time::resume();
     // Other tokens were never affected; this one works again after 30 s.
@@ -199,14 +319,32 @@ async fn reads_and_writes_cover_the_api_subset() {
     let fake = site(|_| {}).await;
     let soe = client(&fake);
     let svc = soe.reader(&service(&fake), None);
-    let page = svc.search("async", 1, PageSize::Fifteen, SearchSort::Relevance).await.expect("search");
+    let page = svc
+        .search("async", 1, PageSize::Fifteen, SearchSort::Relevance)
+        .await
+        .expect("search");
     assert!(page.total_count > 0 && !page.items.is_empty());
     let qs = svc
-        .list_questions(&QuestionQuery { page: 1, page_size: PageSize::Thirty, ..Default::default() })
+        .list_questions(&QuestionQuery {
+            page: 1,
+            page_size: PageSize::Thirty,
+            ..Default::default()
+        })
         .await
         .expect("list");
-    assert!(qs.items.iter().all(|q| q.body_markdown.is_none()), "list items carry no bodyMarkdown");
-    let tags = svc.list_tags(Some("ru"), 1, PageSize::Fifteen, soe_bot::soe::TagSort::PostCount).await.expect("tags");
+    assert!(
+        qs.items.iter().all(|q| q.body_markdown.is_none()),
+        "list items carry no bodyMarkdown"
+    );
+    let tags = svc
+        .list_tags(
+            Some("ru"),
+            1,
+            PageSize::Fifteen,
+            soe_bot::soe::TagSort::PostCount,
+        )
+        .await
+        .expect("tags");
     assert!(tags.items.iter().all(|t| t.name.contains("ru")));
     let me = svc.me().await.expect("me");
     assert_eq!(me.id, Some(soe_bot::fake_soe::SERVICE));

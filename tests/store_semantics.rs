@@ -879,3 +879,39 @@ fn put_link_with_flush_latency() {
         );
     }
 }
+
+#[test]
+fn an_abandoned_write_claim_can_be_taken_over_after_it_goes_stale() {
+    use soe_bot::store::{WriteClaim, CLAIM_STALE_SECS};
+    let dir = tempfile::tempdir().unwrap();
+    let store = soe_bot::store::SledStore::open_at(
+        dir.path().join("db"),
+        soe_bot::store::cipher::Cipher::for_testing(),
+        1 << 20,
+    )
+    .unwrap();
+    let t0 = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+    assert_eq!(store.claim_write("k", t0).unwrap(), WriteClaim::Claimed);
+    assert_eq!(
+        store
+            .claim_write("k", t0 + chrono::Duration::seconds(CLAIM_STALE_SECS))
+            .unwrap(),
+        WriteClaim::InProgress
+    );
+    assert_eq!(
+        store
+            .claim_write("k", t0 + chrono::Duration::seconds(CLAIM_STALE_SECS + 1))
+            .unwrap(),
+        WriteClaim::Claimed
+    );
+    store.finish_write("k", Some("done")).unwrap();
+    assert_eq!(
+        store
+            .claim_write("k", t0 + chrono::Duration::days(30))
+            .unwrap(),
+        WriteClaim::Done {
+            outcome: "done".into()
+        },
+        "a finished write never goes stale"
+    );
+}

@@ -33,9 +33,15 @@ pub fn unlink(ctx: &Commands, inv: &Invocation) -> Reply {
 pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
     let link = match ctx.store.get_link(inv.member.id) {
         Ok(Some(l)) => l,
-        Ok(None) => return super::member::link_prompt("You have not linked an account. Link one to ask, answer and vote as yourself."),
+        Ok(None) => {
+            return super::member::link_prompt(
+                "You have not linked an account. Link one to ask, answer and vote as yourself.",
+            )
+        }
         Err(crate::store::StoreError::Unseal) | Err(crate::store::StoreError::Corrupt(_)) => {
-            return super::member::link_prompt("Your link could not be read (the bot's key changed). Link your account again.")
+            return super::member::link_prompt(
+                "Your link could not be read (the bot's key changed). Link your account again.",
+            )
         }
         Err(e) => return ctx.store_failure(&e),
     };
@@ -48,7 +54,11 @@ pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
         "active".to_string()
     };
     let expiry = match link.expires_at {
-        Some(t) if t > now => format!("{} ({})", fmt(t), super::render::age(Some(now - (t - now)), now).replace(" ago", " left")),
+        Some(t) if t > now => format!(
+            "{} ({})",
+            fmt(t),
+            super::render::age(Some(now - (t - now)), now).replace(" ago", " left")
+        ),
         Some(t) => format!("{} (passed)", fmt(t)),
         None => "never".into(),
     };
@@ -56,7 +66,11 @@ pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
         Some(u) => format!("[{}]({u})", super::render::escape_md(&link.soe_user_name)),
         None => link.soe_user_name.clone(),
     };
-    let write = if link.scopes.iter().any(|s| s == "write_access") { "read and write" } else { "read only" };
+    let write = if link.scopes.iter().any(|s| s == "write_access") {
+        "read and write"
+    } else {
+        "read only"
+    };
     let text = format!(
         "**Linked {} account:** {user} (user {})\n**Access:** {write} (`{}`)\n**Token expires:** {expiry}\n**Last used:** {}\n**Linked:** {}\n**Status:** {status}",
         ctx.site.name,

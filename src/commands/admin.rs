@@ -19,7 +19,9 @@ pub fn is_admin(member: &Member, in_guild: bool, admin_roles: &[String]) -> bool
     if !in_guild {
         return false;
     }
-    let Some(perms) = member.permissions else { return false };
+    let Some(perms) = member.permissions else {
+        return false;
+    };
     if perms & (ADMINISTRATOR | MANAGE_GUILD) != 0 {
         return true;
     }
@@ -42,18 +44,27 @@ pub fn command(ctx: &Commands, inv: &Invocation) -> Reply {
         super::Action::Command { path, .. } => path.clone(),
         _ => vec![],
     };
-    match path.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match path
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["channel", verb @ ("enable" | "disable")] => {
             let channel = match inv.option("channel") {
                 Some(OptionValue::Channel(c)) => Some(*c),
                 _ => inv.channel_id,
             };
             let Some(channel) = channel else {
-                return Reply::private("Name a channel, e.g. `/so-admin channel disable channel:#general`.");
+                return Reply::private(
+                    "Name a channel, e.g. `/so-admin channel disable channel:#general`.",
+                );
             };
             set_channel(ctx, guild, channel, *verb == "enable")
         }
-        _ => Reply::private("Unknown admin command. Available: `/so-admin channel enable|disable [#channel]`."),
+        _ => Reply::private(
+            "Unknown admin command. Available: `/so-admin channel enable|disable [#channel]`.",
+        ),
     }
 }
 
@@ -102,7 +113,10 @@ mod tests {
         assert!(is_admin(&m(Some(ADMINISTRATOR), &[]), true, &roles));
         assert!(!is_admin(&m(Some(MANAGE_GUILD), &[]), false, &roles), "DM");
         assert!(!is_admin(&m(None, &[]), true, &roles), "no member data");
-        assert!(is_admin(&m(Some(0), &["soe admins"]), true, &roles), "configured role");
+        assert!(
+            is_admin(&m(Some(0), &["soe admins"]), true, &roles),
+            "configured role"
+        );
         assert!(!is_admin(&m(Some(0), &["Moderators"]), true, &roles));
     }
 }

@@ -71,7 +71,13 @@ impl ServiceBudget {
     }
 
     /// `burst` per `burst_secs`, and `sustained` per `sustained_secs`.
-    pub fn new(clock: SharedClock, burst: u32, burst_secs: f64, sustained: u32, sustained_secs: f64) -> Self {
+    pub fn new(
+        clock: SharedClock,
+        burst: u32,
+        burst_secs: f64,
+        sustained: u32,
+        sustained_secs: f64,
+    ) -> Self {
         let now = clock.now();
         Self {
             buckets: Mutex::new((
@@ -128,7 +134,13 @@ impl SoeRead for BudgetedRead {
         self.spend()?;
         self.inner.get_question(id).await
     }
-    async fn list_answers(&self, q: Id, page: u32, size: PageSize, sort: AnswerSort) -> soe::Result<Page<Answer>> {
+    async fn list_answers(
+        &self,
+        q: Id,
+        page: u32,
+        size: PageSize,
+        sort: AnswerSort,
+    ) -> soe::Result<Page<Answer>> {
         self.spend()?;
         self.inner.list_answers(q, page, size, sort).await
     }
@@ -136,11 +148,23 @@ impl SoeRead for BudgetedRead {
         self.spend()?;
         self.inner.get_answer(q, a).await
     }
-    async fn search(&self, query: &str, page: u32, size: PageSize, sort: SearchSort) -> soe::Result<Page<SearchItem>> {
+    async fn search(
+        &self,
+        query: &str,
+        page: u32,
+        size: PageSize,
+        sort: SearchSort,
+    ) -> soe::Result<Page<SearchItem>> {
         self.spend()?;
         self.inner.search(query, page, size, sort).await
     }
-    async fn list_tags(&self, partial: Option<&str>, page: u32, size: PageSize, sort: TagSort) -> soe::Result<Page<Tag>> {
+    async fn list_tags(
+        &self,
+        partial: Option<&str>,
+        page: u32,
+        size: PageSize,
+        sort: TagSort,
+    ) -> soe::Result<Page<Tag>> {
         self.spend()?;
         self.inner.list_tags(partial, page, size, sort).await
     }
@@ -192,8 +216,18 @@ impl SearchCache {
 
     /// The cache key.
     pub fn key(team: Option<&str>, query: &str, sort: SearchSort, api_page: u32) -> String {
-        let q = query.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-        format!("{}|{}|{}|{}", team.unwrap_or(""), sort.as_str(), api_page, q)
+        let q = query
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        format!(
+            "{}|{}|{}|{}",
+            team.unwrap_or(""),
+            sort.as_str(),
+            api_page,
+            q
+        )
     }
 
     /// A fresh entry.
@@ -213,7 +247,11 @@ impl SearchCache {
             let ttl = self.ttl;
             map.retain(|_, (at, _)| now - *at < ttl);
             if map.len() >= SEARCH_CACHE_MAX {
-                if let Some(oldest) = map.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
+                {
                     map.remove(&oldest);
                 }
             }
@@ -243,7 +281,11 @@ const TAG_PAGES: u32 = 50;
 impl TagCache {
     /// Replaces the list.
     pub fn set(&self, mut tags: Vec<TagEntry>) {
-        tags.sort_by(|a, b| b.post_count.cmp(&a.post_count).then_with(|| a.name.cmp(&b.name)));
+        tags.sort_by(|a, b| {
+            b.post_count
+                .cmp(&a.post_count)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         *self.tags.write() = Arc::new(tags);
     }
 
@@ -266,7 +308,9 @@ impl TagCache {
     pub async fn refresh(&self, soe: &dyn SoeRead) -> soe::Result<usize> {
         let mut all = Vec::new();
         for page in 1..=TAG_PAGES {
-            let p = soe.list_tags(None, page, PageSize::Hundred, TagSort::PostCount).await?;
+            let p = soe
+                .list_tags(None, page, PageSize::Hundred, TagSort::PostCount)
+                .await?;
             let n = p.items.len();
             all.extend(p.items.into_iter().map(|t| TagEntry {
                 name: t.name,
@@ -286,18 +330,27 @@ impl TagCache {
     /// completed and the earlier ones are kept in the value.
     pub fn complete(&self, typed: &str) -> Vec<Choice> {
         let (head, last) = match typed.rfind([',', ' ']) {
-            Some(i) => (typed[..=i].trim_end_matches([',', ' ']).to_string(), typed[i + 1..].trim()),
+            Some(i) => (
+                typed[..=i].trim_end_matches([',', ' ']).to_string(),
+                typed[i + 1..].trim(),
+            ),
             None => (String::new(), typed.trim()),
         };
         let last = last.to_lowercase();
         let tags = self.tags.read().clone();
         let prefix = tags.iter().filter(|t| t.name.starts_with(&last));
-        let inner = tags.iter().filter(|t| !t.name.starts_with(&last) && t.name.contains(&last));
+        let inner = tags
+            .iter()
+            .filter(|t| !t.name.starts_with(&last) && t.name.contains(&last));
         prefix
             .chain(inner)
             .take(super::reply::limits::CHOICES)
             .map(|t| {
-                let value = if head.is_empty() { t.name.clone() } else { format!("{head}, {}", t.name) };
+                let value = if head.is_empty() {
+                    t.name.clone()
+                } else {
+                    format!("{head}, {}", t.name)
+                };
                 Choice {
                     name: super::reply::truncate(&format!("{value} ({})", t.post_count), 100),
                     value: super::reply::truncate(&value, 100),
@@ -339,7 +392,10 @@ mod tests {
         let clock = FixedClock::epoch();
         let c = SearchCache::new(Arc::new(clock.clone()), 60);
         let k = SearchCache::key(None, "  Async   Rust ", SearchSort::Relevance, 1);
-        assert_eq!(k, SearchCache::key(None, "async rust", SearchSort::Relevance, 1));
+        assert_eq!(
+            k,
+            SearchCache::key(None, "async rust", SearchSort::Relevance, 1)
+        );
         c.put(k.clone(), Arc::new(Page::default()));
         assert!(c.get(&k).is_some());
         clock.advance(Duration::seconds(61));
@@ -350,10 +406,22 @@ mod tests {
     fn tag_completion_prefers_prefix_and_keeps_earlier_tags() {
         let t = TagCache::default();
         t.set(vec![
-            TagEntry { name: "rust".into(), post_count: 10 },
-            TagEntry { name: "trust".into(), post_count: 50 },
-            TagEntry { name: "rust-async".into(), post_count: 20 },
-            TagEntry { name: "python".into(), post_count: 99 },
+            TagEntry {
+                name: "rust".into(),
+                post_count: 10,
+            },
+            TagEntry {
+                name: "trust".into(),
+                post_count: 50,
+            },
+            TagEntry {
+                name: "rust-async".into(),
+                post_count: 20,
+            },
+            TagEntry {
+                name: "python".into(),
+                post_count: 99,
+            },
         ]);
         let c = t.complete("ru");
         let names: Vec<_> = c.iter().map(|c| c.value.as_str()).collect();

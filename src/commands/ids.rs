@@ -145,7 +145,10 @@ fn parse_vote(s: &str) -> Option<Vote> {
 }
 
 fn valid_handle(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Longest query a search button can carry.
@@ -154,17 +157,36 @@ pub const MAX_QUERY_IN_ID: usize = 60;
 impl Id {
     /// Encodes the id (≤ 100 characters; long queries are cut on a character boundary).
     pub fn encode(&self) -> String {
-        let search = |verb: &str, page: &u32, sort: &SearchSort, tag: &Option<String>, query: &str| {
-            let q: String = query.chars().take(MAX_QUERY_IN_ID).collect();
-            format!("so:{verb}:{page}:{}:{}:{q}", sort_code(*sort), tag.as_deref().unwrap_or(""))
-        };
+        let search =
+            |verb: &str, page: &u32, sort: &SearchSort, tag: &Option<String>, query: &str| {
+                let q: String = query.chars().take(MAX_QUERY_IN_ID).collect();
+                format!(
+                    "so:{verb}:{page}:{}:{}:{q}",
+                    sort_code(*sort),
+                    tag.as_deref().unwrap_or("")
+                )
+            };
         let s = match self {
-            Id::SearchPage { page, sort, tag, query } => search("sr", page, sort, tag, query),
-            Id::ShareSearch { page, sort, tag, query } => search("sh", page, sort, tag, query),
+            Id::SearchPage {
+                page,
+                sort,
+                tag,
+                query,
+            } => search("sr", page, sort, tag, query),
+            Id::ShareSearch {
+                page,
+                sort,
+                tag,
+                query,
+            } => search("sh", page, sort, tag, query),
             Id::OpenQuestion { question } => format!("so:q:{question}"),
             Id::ShareQuestion { question } => format!("so:qs:{question}"),
             Id::VoteQuestion { question, vote } => format!("so:vq:{question}:{}", vote_code(*vote)),
-            Id::VoteAnswer { question, answer, vote } => format!("so:va:{question}:{answer}:{}", vote_code(*vote)),
+            Id::VoteAnswer {
+                question,
+                answer,
+                vote,
+            } => format!("so:va:{question}:{answer}:{}", vote_code(*vote)),
             Id::Accept { question, answer } => format!("so:ac:{question}:{answer}"),
             Id::OpenAnswer { question } => format!("so:an:{question}"),
             Id::PostDraft { draft } => format!("so:dp:{draft}"),
@@ -194,40 +216,79 @@ pub fn parse(s: &str) -> Option<Id> {
             let tag = (!tag.is_empty()).then(|| tag.to_string());
             let query = it.next()?.to_string();
             if verb == "sr" {
-                Id::SearchPage { page, sort, tag, query }
+                Id::SearchPage {
+                    page,
+                    sort,
+                    tag,
+                    query,
+                }
             } else {
-                Id::ShareSearch { page, sort, tag, query }
+                Id::ShareSearch {
+                    page,
+                    sort,
+                    tag,
+                    query,
+                }
             }
         }
-        "q" => Id::OpenQuestion { question: int(args)? },
-        "qs" => Id::ShareQuestion { question: int(args)? },
+        "q" => Id::OpenQuestion {
+            question: int(args)?,
+        },
+        "qs" => Id::ShareQuestion {
+            question: int(args)?,
+        },
         "vq" => {
             let (q, v) = args.split_once(':')?;
-            Id::VoteQuestion { question: int(q)?, vote: parse_vote(v)? }
+            Id::VoteQuestion {
+                question: int(q)?,
+                vote: parse_vote(v)?,
+            }
         }
         "va" => {
             let mut it = args.split(':');
             let (q, a, v) = (it.next()?, it.next()?, it.next()?);
-            Id::VoteAnswer { question: int(q)?, answer: int(a)?, vote: parse_vote(v)? }
+            Id::VoteAnswer {
+                question: int(q)?,
+                answer: int(a)?,
+                vote: parse_vote(v)?,
+            }
         }
         "ac" => {
             let (q, a) = args.split_once(':')?;
-            Id::Accept { question: int(q)?, answer: int(a)? }
+            Id::Accept {
+                question: int(q)?,
+                answer: int(a)?,
+            }
         }
-        "an" => Id::OpenAnswer { question: int(args)? },
-        "dp" => Id::PostDraft { draft: handle(args)? },
-        "de" => Id::EditDraft { draft: handle(args)? },
-        "dx" => Id::DiscardDraft { draft: handle(args)? },
+        "an" => Id::OpenAnswer {
+            question: int(args)?,
+        },
+        "dp" => Id::PostDraft {
+            draft: handle(args)?,
+        },
+        "de" => Id::EditDraft {
+            draft: handle(args)?,
+        },
+        "dx" => Id::DiscardDraft {
+            draft: handle(args)?,
+        },
         "link" if args.is_empty() => Id::Link,
         "m" => {
             let (kind, rest) = args.split_once(':')?;
             match kind {
-                "ask" => Id::AskModal { draft: handle(rest)? },
+                "ask" => Id::AskModal {
+                    draft: handle(rest)?,
+                },
                 "ans" => {
                     let (q, d) = rest.split_once(':')?;
-                    Id::AnswerModal { question: int(q)?, draft: handle(d)? }
+                    Id::AnswerModal {
+                        question: int(q)?,
+                        draft: handle(d)?,
+                    }
                 }
-                "paa" => Id::PostAsAnswerModal { draft: handle(rest)? },
+                "paa" => Id::PostAsAnswerModal {
+                    draft: handle(rest)?,
+                },
                 _ => return None,
             }
         }
@@ -252,20 +313,43 @@ mod tests {
     fn every_id_round_trips() {
         let d = new_draft_id();
         let ids = [
-            Id::SearchPage { page: 2, sort: SearchSort::Score, tag: Some("c#".into()), query: "async: rust".into() },
-            Id::ShareSearch { page: 0, sort: SearchSort::Relevance, tag: None, query: "x".into() },
+            Id::SearchPage {
+                page: 2,
+                sort: SearchSort::Score,
+                tag: Some("c#".into()),
+                query: "async: rust".into(),
+            },
+            Id::ShareSearch {
+                page: 0,
+                sort: SearchSort::Relevance,
+                tag: None,
+                query: "x".into(),
+            },
             Id::OpenQuestion { question: 3 },
             Id::ShareQuestion { question: 3 },
-            Id::VoteQuestion { question: 3, vote: Vote::Down },
-            Id::VoteAnswer { question: 3, answer: 9, vote: Vote::Up },
-            Id::Accept { question: 3, answer: 9 },
+            Id::VoteQuestion {
+                question: 3,
+                vote: Vote::Down,
+            },
+            Id::VoteAnswer {
+                question: 3,
+                answer: 9,
+                vote: Vote::Up,
+            },
+            Id::Accept {
+                question: 3,
+                answer: 9,
+            },
             Id::OpenAnswer { question: 3 },
             Id::PostDraft { draft: d.clone() },
             Id::EditDraft { draft: d.clone() },
             Id::DiscardDraft { draft: d.clone() },
             Id::Link,
             Id::AskModal { draft: d.clone() },
-            Id::AnswerModal { question: 4, draft: d.clone() },
+            Id::AnswerModal {
+                question: 4,
+                draft: d.clone(),
+            },
             Id::PostAsAnswerModal { draft: d },
         ];
         for id in ids {
@@ -277,9 +361,23 @@ mod tests {
 
     #[test]
     fn long_queries_fit_and_garbage_is_refused() {
-        let id = Id::SearchPage { page: 1, sort: SearchSort::Relevance, tag: None, query: "é".repeat(200) };
+        let id = Id::SearchPage {
+            page: 1,
+            sort: SearchSort::Relevance,
+            tag: None,
+            query: "é".repeat(200),
+        };
         assert!(id.encode().chars().count() <= 100);
-        for bad in ["", "so:", "so:q:abc", "so:q:-1", "so:vq:3:x", "so:dp:../../etc", "other:q:1", "so:m:ask:"] {
+        for bad in [
+            "",
+            "so:",
+            "so:q:abc",
+            "so:q:-1",
+            "so:vq:3:x",
+            "so:dp:../../etc",
+            "other:q:1",
+            "so:m:ask:",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

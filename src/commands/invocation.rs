@@ -155,9 +155,10 @@ impl Invocation {
     /// A modal field's value.
     pub fn field(&self, id: &str) -> Option<&str> {
         match &self.action {
-            Action::Modal { fields, .. } => {
-                fields.iter().find(|(k, _)| k == id).map(|(_, v)| v.as_str())
-            }
+            Action::Modal { fields, .. } => fields
+                .iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, v)| v.as_str()),
             _ => None,
         }
     }

@@ -69,7 +69,11 @@ pub fn session(ctx: &Commands, user: u64) -> Result<MemberSession, NoSession> {
 
 /// A reply with a Link button.
 pub fn link_prompt(text: &str) -> Reply {
-    Reply::private(text).with_row(vec![Component::button(Id::Link.encode(), "Link account", ButtonStyle::Primary)])
+    Reply::private(text).with_row(vec![Component::button(
+        Id::Link.encode(),
+        "Link account",
+        ButtonStyle::Primary,
+    )])
 }
 
 /// What to tell a member who has no session, with what to do next.

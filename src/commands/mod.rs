@@ -91,7 +91,9 @@ pub struct Commands {
 
 impl std::fmt::Debug for Commands {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Commands").field("site", &self.site).finish_non_exhaustive()
+        f.debug_struct("Commands")
+            .field("site", &self.site)
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,9 +155,13 @@ impl Commands {
                 _ => Ack::DeferEphemeral,
             },
             Action::Button { custom_id } => match ids::parse(custom_id) {
-                Some(ids::Id::OpenAnswer { .. } | ids::Id::EditDraft { .. } | ids::Id::Link) => Ack::Immediate,
+                Some(ids::Id::OpenAnswer { .. } | ids::Id::EditDraft { .. } | ids::Id::Link) => {
+                    Ack::Immediate
+                }
                 Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::DeferPublic,
+                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => {
+                    Ack::DeferPublic
+                }
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,
@@ -187,15 +193,25 @@ impl Commands {
             },
             Action::Button { custom_id } => match ids::parse(custom_id) {
                 Some(id) => self.button(inv, id).await,
-                None => Reply::private("This button is from an older version of the bot. Run the command again."),
+                None => Reply::private(
+                    "This button is from an older version of the bot. Run the command again.",
+                ),
             },
             Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
                 Some(ids::Id::AskModal { draft }) => post::ask_submit(self, inv, &draft).await,
-                Some(ids::Id::AnswerModal { question, draft }) => post::answer_submit(self, inv, question, &draft).await,
-                Some(ids::Id::PostAsAnswerModal { draft }) => post::post_as_answer_submit(self, inv, &draft).await,
-                _ => Reply::private("This form is from an older version of the bot. Run the command again."),
+                Some(ids::Id::AnswerModal { question, draft }) => {
+                    post::answer_submit(self, inv, question, &draft).await
+                }
+                Some(ids::Id::PostAsAnswerModal { draft }) => {
+                    post::post_as_answer_submit(self, inv, &draft).await
+                }
+                _ => Reply::private(
+                    "This form is from an older version of the bot. Run the command again.",
+                ),
             },
-            Action::MessageCommand { name, message } => post::message_command(self, inv, name, message),
+            Action::MessageCommand { name, message } => {
+                post::message_command(self, inv, name, message)
+            }
         };
         reply
     }
@@ -203,12 +219,28 @@ impl Commands {
     async fn button(&self, inv: &Invocation, id: ids::Id) -> Reply {
         use ids::Id;
         match id {
-            Id::SearchPage { page, sort, tag, query } => search::page(self, inv, &query, tag.as_deref(), sort, page, false).await,
-            Id::ShareSearch { page, sort, tag, query } => search::page(self, inv, &query, tag.as_deref(), sort, page, true).await,
+            Id::SearchPage {
+                page,
+                sort,
+                tag,
+                query,
+            } => search::page(self, inv, &query, tag.as_deref(), sort, page, false).await,
+            Id::ShareSearch {
+                page,
+                sort,
+                tag,
+                query,
+            } => search::page(self, inv, &query, tag.as_deref(), sort, page, true).await,
             Id::OpenQuestion { question } => show::show(self, inv, question, false).await,
             Id::ShareQuestion { question } => show::show(self, inv, question, true).await,
-            Id::VoteQuestion { question, vote } => vote::vote_question(self, inv, question, vote).await,
-            Id::VoteAnswer { question, answer, vote } => vote::vote_answer(self, inv, question, answer, vote).await,
+            Id::VoteQuestion { question, vote } => {
+                vote::vote_question(self, inv, question, vote).await
+            }
+            Id::VoteAnswer {
+                question,
+                answer,
+                vote,
+            } => vote::vote_answer(self, inv, question, answer, vote).await,
             Id::Accept { question, answer } => vote::accept(self, inv, question, answer).await,
             Id::OpenAnswer { question } => post::answer_modal(self, inv, question, None),
             Id::PostDraft { draft } => post::post_draft(self, inv.member.id, &draft, true).await,
@@ -238,9 +270,14 @@ impl Commands {
                 return notices;
             }
         };
-        for d in drafts.into_iter().filter(|d| d.post_after_link && matches!(d.state, crate::store::DraftState::Saved { .. })) {
+        for d in drafts.into_iter().filter(|d| {
+            d.post_after_link && matches!(d.state, crate::store::DraftState::Saved { .. })
+        }) {
             let reply = post::post_draft(self, linked.discord_user, &d.id, false).await;
-            notices.push(Notice { user: linked.discord_user, reply });
+            notices.push(Notice {
+                user: linked.discord_user,
+                reply,
+            });
         }
         notices
     }
@@ -276,7 +313,11 @@ impl Commands {
         };
         Some(Reply::private(format!(
             "soe-bot is turned off in this channel. Use it {}{elsewhere}.",
-            if settings.enabled_channels.is_empty() { "" } else { "in " }
+            if settings.enabled_channels.is_empty() {
+                ""
+            } else {
+                "in "
+            }
         )))
     }
 
@@ -293,7 +334,10 @@ impl Commands {
     pub(crate) fn soe_failure(&self, e: &soe::Error) -> Reply {
         let reference = short_ref();
         match e {
-            soe::Error::Unavailable { .. } | soe::Error::Transport(_) | soe::Error::Unexpected(_) | soe::Error::Timeout => {
+            soe::Error::Unavailable { .. }
+            | soe::Error::Transport(_)
+            | soe::Error::Unexpected(_)
+            | soe::Error::Timeout => {
                 tracing::warn!(reference, error = %e, "SOE read failed");
                 Reply::private(format!("{} (ref {reference})", e.user_message()))
             }

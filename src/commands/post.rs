@@ -23,7 +23,10 @@ const SIMILAR: usize = 3;
 
 fn ask_modal(draft: &str, title: Option<&str>, body: Option<&str>, tags: Option<&str>) -> Reply {
     Reply::modal(Modal {
-        id: Id::AskModal { draft: draft.into() }.encode(),
+        id: Id::AskModal {
+            draft: draft.into(),
+        }
+        .encode(),
         title: "Ask a question".into(),
         inputs: vec![
             TextInput::new("title", "Title", false)
@@ -32,7 +35,9 @@ fn ask_modal(draft: &str, title: Option<&str>, body: Option<&str>, tags: Option<
                 .value(title),
             TextInput::new("body", "Details (Markdown)", true)
                 .length(validate::BODY_MIN as u16, limits::MODAL_FIELD as u16)
-                .placeholder("What you tried, what happened, what you expected. Code in ``` blocks.")
+                .placeholder(
+                    "What you tried, what happened, what you expected. Code in ``` blocks.",
+                )
                 .value(body),
             TextInput::new("tags", "Tags (1–5, comma separated)", false)
                 .length(1, 200)
@@ -44,7 +49,11 @@ fn ask_modal(draft: &str, title: Option<&str>, body: Option<&str>, tags: Option<
 
 fn answer_modal_reply(question: i64, draft: &str, body: Option<&str>) -> Reply {
     Reply::modal(Modal {
-        id: Id::AnswerModal { question, draft: draft.into() }.encode(),
+        id: Id::AnswerModal {
+            question,
+            draft: draft.into(),
+        }
+        .encode(),
         title: truncate(&format!("Answer question {question}"), limits::MODAL_TITLE),
         inputs: vec![TextInput::new("body", "Your answer (Markdown)", true)
             .length(validate::BODY_MIN as u16, limits::MODAL_FIELD as u16)
@@ -54,10 +63,15 @@ fn answer_modal_reply(question: i64, draft: &str, body: Option<&str>) -> Reply {
 
 fn post_as_answer_modal(draft: &str, question: Option<&str>, body: Option<&str>) -> Reply {
     Reply::modal(Modal {
-        id: Id::PostAsAnswerModal { draft: draft.into() }.encode(),
+        id: Id::PostAsAnswerModal {
+            draft: draft.into(),
+        }
+        .encode(),
         title: "Post as answer".into(),
         inputs: vec![
-            TextInput::new("question", "Question (id or link)", false).length(1, 300).value(question),
+            TextInput::new("question", "Question (id or link)", false)
+                .length(1, 300)
+                .value(question),
             TextInput::new("body", "Your answer (Markdown)", true)
                 .length(validate::BODY_MIN as u16, limits::MODAL_FIELD as u16)
                 .value(body),
@@ -67,7 +81,12 @@ fn post_as_answer_modal(draft: &str, question: Option<&str>, body: Option<&str>)
 
 /// `/so ask [title] [tags]`: opens the modal.
 pub async fn ask_command(_ctx: &Commands, inv: &Invocation) -> Reply {
-    ask_modal(&new_draft_id(), inv.text("title").as_deref(), None, inv.text("tags").as_deref())
+    ask_modal(
+        &new_draft_id(),
+        inv.text("title").as_deref(),
+        None,
+        inv.text("tags").as_deref(),
+    )
 }
 
 /// `/so answer question:<id or link>`: opens the modal.
@@ -75,17 +94,29 @@ pub async fn answer_command(ctx: &Commands, inv: &Invocation) -> Reply {
     let raw = inv.text("question").unwrap_or_default();
     match parse_question_ref(&raw) {
         Some(q) => answer_modal(ctx, inv, q, None),
-        None => Reply::private("Say which question: its number or link, e.g. `/so answer question: 123`."),
+        None => Reply::private(
+            "Say which question: its number or link, e.g. `/so answer question: 123`.",
+        ),
     }
 }
 
 /// The answer modal for `question`.
-pub fn answer_modal(_ctx: &Commands, _inv: &Invocation, question: i64, body: Option<&str>) -> Reply {
+pub fn answer_modal(
+    _ctx: &Commands,
+    _inv: &Invocation,
+    question: i64,
+    body: Option<&str>,
+) -> Reply {
     answer_modal_reply(question, &new_draft_id(), body)
 }
 
 /// Message menu commands: "Ask on Stack Overflow" and "Post as answer".
-pub fn message_command(_ctx: &Commands, inv: &Invocation, name: &str, message: &MessageRef) -> Reply {
+pub fn message_command(
+    _ctx: &Commands,
+    inv: &Invocation,
+    name: &str,
+    message: &MessageRef,
+) -> Reply {
     if message.author_id != inv.member.id {
         return Reply::private(format!(
             "Only the author can turn a message into a post, because it will be published under their own name. Ask {} to use this on their message.",
@@ -100,7 +131,10 @@ pub fn message_command(_ctx: &Commands, inv: &Invocation, name: &str, message: &
         "Post as answer" => post_as_answer_modal(&new_draft_id(), None, Some(text)),
         _ => {
             let first_line = text.lines().next().unwrap_or_default();
-            let title = truncate(first_line.trim_start_matches('#').trim(), validate::TITLE_MAX);
+            let title = truncate(
+                first_line.trim_start_matches('#').trim(),
+                validate::TITLE_MAX,
+            );
             ask_modal(&new_draft_id(), Some(&title), Some(text), None)
         }
     }
@@ -109,10 +143,22 @@ pub fn message_command(_ctx: &Commands, inv: &Invocation, name: &str, message: &
 fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
     let mut row = Vec::new();
     if retry {
-        row.push(Component::button(Id::PostDraft { draft: id.into() }.encode(), "Retry", ButtonStyle::Primary));
+        row.push(Component::button(
+            Id::PostDraft { draft: id.into() }.encode(),
+            "Retry",
+            ButtonStyle::Primary,
+        ));
     }
-    row.push(Component::button(Id::EditDraft { draft: id.into() }.encode(), "Edit", ButtonStyle::Secondary));
-    row.push(Component::button(Id::DiscardDraft { draft: id.into() }.encode(), "Discard", ButtonStyle::Danger));
+    row.push(Component::button(
+        Id::EditDraft { draft: id.into() }.encode(),
+        "Edit",
+        ButtonStyle::Secondary,
+    ));
+    row.push(Component::button(
+        Id::DiscardDraft { draft: id.into() }.encode(),
+        "Discard",
+        ButtonStyle::Danger,
+    ));
     row
 }
 
@@ -120,7 +166,10 @@ fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
     let text = if already {
         format!("Already posted as *{}*: {url}", truncate(posted_as, 100))
     } else {
-        format!("Posted as *{}* on Stack Overflow: {url}", truncate(posted_as, 100))
+        format!(
+            "Posted as *{}* on Stack Overflow: {url}",
+            truncate(posted_as, 100)
+        )
     };
     let mut r = Reply::private(text);
     if url.starts_with("http") {
@@ -133,7 +182,9 @@ fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
 fn settled(draft: &Draft) -> Option<Reply> {
     match &draft.state {
         DraftState::Posted { url, posted_as } => Some(posted_reply(url, posted_as, true)),
-        DraftState::Posting { .. } => Some(Reply::private("This is being posted right now; you will see the result in a moment.")),
+        DraftState::Posting { .. } => Some(Reply::private(
+            "This is being posted right now; you will see the result in a moment.",
+        )),
         DraftState::Saved { .. } => None,
     }
 }
@@ -148,7 +199,10 @@ fn save(
     last_error: Option<String>,
 ) -> Result<Draft, Box<Reply>> {
     let now = ctx.clock.now();
-    let previous = ctx.store.get_draft(inv_user, id).map_err(|e| Box::new(ctx.store_failure(&e)))?;
+    let previous = ctx
+        .store
+        .get_draft(inv_user, id)
+        .map_err(|e| Box::new(ctx.store_failure(&e)))?;
     if let Some(p) = &previous {
         if let Some(r) = settled(p) {
             return Err(Box::new(r));
@@ -157,15 +211,21 @@ fn save(
     let draft = Draft {
         id: id.to_string(),
         discord_user: inv_user,
-        guild_id: inv.and_then(|i| i.guild_id).or(previous.as_ref().and_then(|p| p.guild_id)),
-        channel_id: inv.and_then(|i| i.channel_id).or(previous.as_ref().and_then(|p| p.channel_id)),
+        guild_id: inv
+            .and_then(|i| i.guild_id)
+            .or(previous.as_ref().and_then(|p| p.guild_id)),
+        channel_id: inv
+            .and_then(|i| i.channel_id)
+            .or(previous.as_ref().and_then(|p| p.channel_id)),
         content,
         state: DraftState::Saved { last_error },
         post_after_link: previous.as_ref().is_some_and(|p| p.post_after_link),
         created_at: previous.as_ref().map_or(now, |p| p.created_at),
         expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
     };
-    ctx.store.put_draft(&draft).map_err(|e| Box::new(ctx.store_failure(&e)))?;
+    ctx.store
+        .put_draft(&draft)
+        .map_err(|e| Box::new(ctx.store_failure(&e)))?;
     Ok(draft)
 }
 
@@ -180,12 +240,21 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     let content = DraftContent::Ask {
         title: validate::clean(title),
         body: validate::clean(body),
-        tags: tags.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_lowercase).collect(),
+        tags: tags
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_lowercase)
+            .collect(),
     };
     let valid = validate::question(title, body, tags);
     let problems = valid.as_ref().err().map(|p| describe(p));
     let content = match &valid {
-        Ok(v) => DraftContent::Ask { title: v.title.clone(), body: v.body.clone(), tags: v.tags.clone() },
+        Ok(v) => DraftContent::Ask {
+            title: v.title.clone(),
+            body: v.body.clone(),
+            tags: v.tags.clone(),
+        },
         Err(_) => content,
     };
     let draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
@@ -193,13 +262,17 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         Err(r) => return *r,
     };
     if let Some(p) = problems {
-        return Reply::private(format!("Your question is not ready yet (it is saved; press Edit to fix it):\n{p}"))
-            .with_row(draft_buttons(&draft.id, false));
+        return Reply::private(format!(
+            "Your question is not ready yet (it is saved; press Edit to fix it):\n{p}"
+        ))
+        .with_row(draft_buttons(&draft.id, false));
     }
     if let Err(why) = session(ctx, user) {
         return wait_for_link(ctx, draft, why, "post your question");
     }
-    let Ok(v) = valid else { return Reply::private("Your question could not be checked; press Edit.") };
+    let Ok(v) = valid else {
+        return Reply::private("Your question could not be checked; press Edit.");
+    };
     let similar = similar_questions(ctx, &v.title).await;
     if similar.is_empty() {
         return post_draft(ctx, user, &draft.id, true).await;
@@ -217,11 +290,12 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
 
 /// Words too common to tell questions apart.
 const STOPWORDS: &[&str] = &[
-    "the", "and", "for", "with", "how", "what", "why", "when", "where", "which", "who", "can", "does", "did", "not",
-    "are", "was", "were", "this", "that", "these", "those", "from", "into", "onto", "about", "after", "before",
-    "use", "using", "get", "set", "there", "their", "them", "they", "you", "your", "its", "our", "any", "all",
-    "should", "would", "could", "will", "way", "best", "have", "has", "had", "but", "out", "than", "then",
-    "too", "very", "just", "also", "some", "more", "most", "other", "one", "two", "new", "make", "work", "works",
+    "the", "and", "for", "with", "how", "what", "why", "when", "where", "which", "who", "can",
+    "does", "did", "not", "are", "was", "were", "this", "that", "these", "those", "from", "into",
+    "onto", "about", "after", "before", "use", "using", "get", "set", "there", "their", "them",
+    "they", "you", "your", "its", "our", "any", "all", "should", "would", "could", "will", "way",
+    "best", "have", "has", "had", "but", "out", "than", "then", "too", "very", "just", "also",
+    "some", "more", "most", "other", "one", "two", "new", "make", "work", "works",
 ];
 
 /// The site's search matches every term, so a whole title rarely matches anything: search for
@@ -252,7 +326,10 @@ async fn similar_questions(ctx: &Commands, title: &str) -> Vec<String> {
         if query.is_empty() {
             break;
         }
-        match reader.search(&query, 1, PageSize::Fifteen, SearchSort::Relevance).await {
+        match reader
+            .search(&query, 1, PageSize::Fifteen, SearchSort::Relevance)
+            .await
+        {
             Ok(p) if p.items.iter().any(|i| matches!(i, SearchItem::Question(_))) => {
                 page = Some(p);
                 break;
@@ -275,7 +352,11 @@ async fn similar_questions(ctx: &Commands, title: &str) -> Vec<String> {
         .enumerate()
         .map(|(n, q)| {
             let title = super::render::escape_md(&truncate(&q.common.title, 120));
-            let link = q.common.web_url.as_deref().map_or(title.clone(), |u| format!("[{title}]({u})"));
+            let link = q
+                .common
+                .web_url
+                .as_deref()
+                .map_or(title.clone(), |u| format!("[{title}]({u})"));
             format!(
                 "{}. {link}{} · {} answer{}",
                 n + 1,
@@ -300,12 +381,23 @@ fn wait_for_link(ctx: &Commands, mut draft: Draft, why: NoSession, what: &str) -
             ctx.limits.draft_ttl_hours
         ));
     }
-    r.with_row(vec![Component::button(Id::DiscardDraft { draft: draft.id }.encode(), "Discard draft", ButtonStyle::Danger)])
+    r.with_row(vec![Component::button(
+        Id::DiscardDraft { draft: draft.id }.encode(),
+        "Discard draft",
+        ButtonStyle::Danger,
+    )])
 }
 
 /// The answer modal was submitted.
 pub async fn answer_submit(ctx: &Commands, inv: &Invocation, question: i64, id: &str) -> Reply {
-    submit_answer(ctx, inv, question, id, inv.field("body").unwrap_or_default()).await
+    submit_answer(
+        ctx,
+        inv,
+        question,
+        id,
+        inv.field("body").unwrap_or_default(),
+    )
+    .await
 }
 
 /// The "Post as answer" modal was submitted.
@@ -316,7 +408,10 @@ pub async fn post_as_answer_submit(ctx: &Commands, inv: &Invocation, id: &str) -
         Some(q) => submit_answer(ctx, inv, q, id, body).await,
         None => {
             // Keep the text: reopenable through Edit once the question is fixed.
-            let content = DraftContent::Answer { question_id: 0, body: validate::clean(body) };
+            let content = DraftContent::Answer {
+                question_id: 0,
+                body: validate::clean(body),
+            };
             match save(ctx, inv.member.id, Some(inv), id, content, Some("no question".into())) {
                 Ok(d) => Reply::private(format!(
                     "`{}` is not a question number or link. Your answer is saved; press Edit and fill in the question.",
@@ -329,10 +424,19 @@ pub async fn post_as_answer_submit(ctx: &Commands, inv: &Invocation, id: &str) -
     }
 }
 
-async fn submit_answer(ctx: &Commands, inv: &Invocation, question: i64, id: &str, body: &str) -> Reply {
+async fn submit_answer(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    id: &str,
+    body: &str,
+) -> Reply {
     let user = inv.member.id;
     let checked = validate::body(body);
-    let problem = checked.as_ref().err().map(|p| describe(std::slice::from_ref(p)));
+    let problem = checked
+        .as_ref()
+        .err()
+        .map(|p| describe(std::slice::from_ref(p)));
     let content = DraftContent::Answer {
         question_id: question,
         body: checked.clone().unwrap_or_else(|_| validate::clean(body)),
@@ -342,8 +446,10 @@ async fn submit_answer(ctx: &Commands, inv: &Invocation, question: i64, id: &str
         Err(r) => return *r,
     };
     if let Some(p) = problem {
-        return Reply::private(format!("Your answer is not ready yet (it is saved; press Edit to fix it):\n{p}"))
-            .with_row(draft_buttons(&draft.id, false));
+        return Reply::private(format!(
+            "Your answer is not ready yet (it is saved; press Edit to fix it):\n{p}"
+        ))
+        .with_row(draft_buttons(&draft.id, false));
     }
     if let Err(why) = session(ctx, user) {
         return wait_for_link(ctx, draft, why, "post your answer");
@@ -356,14 +462,19 @@ async fn submit_answer(ctx: &Commands, inv: &Invocation, question: i64, id: &str
 pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) -> Reply {
     let draft = match ctx.store.get_draft(user, id) {
         Ok(Some(d)) => d,
-        Ok(None) => return Reply::private("This draft no longer exists: it was posted, discarded, or expired."),
+        Ok(None) => {
+            return Reply::private(
+                "This draft no longer exists: it was posted, discarded, or expired.",
+            )
+        }
         Err(e) => return ctx.store_failure(&e),
     };
     if let Some(r) = settled(&draft) {
         return r;
     }
     if let DraftContent::Answer { question_id: 0, .. } = draft.content {
-        return Reply::private("This answer has no question yet; press Edit and fill it in.").with_row(draft_buttons(id, false));
+        return Reply::private("This answer has no question yet; press Edit and fill it in.")
+            .with_row(draft_buttons(id, false));
     }
     let s = match session(ctx, user) {
         Ok(s) => s,
@@ -392,8 +503,12 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         Ok(Some(d)) => d,
         Ok(None) => {
             return match ctx.store.get_draft(user, id) {
-                Ok(Some(d)) => settled(&d).unwrap_or_else(|| Reply::private("This draft is busy; try again in a moment.")),
-                _ => Reply::private("This draft no longer exists: it was posted, discarded, or expired."),
+                Ok(Some(d)) => settled(&d).unwrap_or_else(|| {
+                    Reply::private("This draft is busy; try again in a moment.")
+                }),
+                _ => Reply::private(
+                    "This draft no longer exists: it was posted, discarded, or expired.",
+                ),
             }
         }
         Err(e) => return ctx.store_failure(&e),
@@ -401,19 +516,34 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
     let result = match &draft.content {
         DraftContent::Ask { title, body, tags } => s
             .writer
-            .create_question(&NewQuestion { title: title.clone(), body: body.clone(), tags: tags.clone() })
+            .create_question(&NewQuestion {
+                title: title.clone(),
+                body: body.clone(),
+                tags: tags.clone(),
+            })
             .await
-            .map(|q| q.web_url.or(q.share_url).unwrap_or_else(|| format!("question {}", q.id))),
+            .map(|q| {
+                q.web_url
+                    .or(q.share_url)
+                    .unwrap_or_else(|| format!("question {}", q.id))
+            }),
         DraftContent::Answer { question_id, body } => s
             .writer
             .create_answer(*question_id, &NewAnswer { body: body.clone() })
             .await
-            .map(|a| a.web_url.or(a.share_link).unwrap_or_else(|| format!("answer {} on question {question_id}", a.id))),
+            .map(|a| {
+                a.web_url
+                    .or(a.share_link)
+                    .unwrap_or_else(|| format!("answer {} on question {question_id}", a.id))
+            }),
     };
     match result {
         Ok(url) => {
             let mut done = draft;
-            done.state = DraftState::Posted { url: url.clone(), posted_as: s.name.clone() };
+            done.state = DraftState::Posted {
+                url: url.clone(),
+                posted_as: s.name.clone(),
+            };
             done.post_after_link = false;
             if let Err(e) = ctx.store.put_draft(&done) {
                 tracing::error!(error = %e, "posted, but could not record it");
@@ -429,7 +559,9 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         Err(e) => {
             let text = write_error_text(ctx, user, &e);
             let mut back = draft;
-            back.state = DraftState::Saved { last_error: Some(text.clone()) };
+            back.state = DraftState::Saved {
+                last_error: Some(text.clone()),
+            };
             back.post_after_link = needs_relink(&e);
             if let Err(err) = ctx.store.put_draft(&back) {
                 return ctx.store_failure(&err);
@@ -442,7 +574,11 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             let mut r = Reply::private(format!("Not posted: {text}{maybe}\nYour draft is kept."))
                 .with_row(draft_buttons(id, true));
             if needs_relink(&e) {
-                r = r.with_row(vec![Component::button(Id::Link.encode(), "Link account", ButtonStyle::Primary)]);
+                r = r.with_row(vec![Component::button(
+                    Id::Link.encode(),
+                    "Link account",
+                    ButtonStyle::Primary,
+                )]);
             }
             r
         }
@@ -453,23 +589,39 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
 pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     let draft = match ctx.store.get_draft(inv.member.id, id) {
         Ok(Some(d)) => d,
-        Ok(None) => return Reply::private("This draft no longer exists: it was posted, discarded, or expired."),
+        Ok(None) => {
+            return Reply::private(
+                "This draft no longer exists: it was posted, discarded, or expired.",
+            )
+        }
         Err(e) => return ctx.store_failure(&e),
     };
     if let Some(r) = settled(&draft) {
         return r;
     }
     match &draft.content {
-        DraftContent::Ask { title, body, tags } => ask_modal(id, Some(title), Some(body), Some(&tags.join(", "))),
-        DraftContent::Answer { question_id: 0, body } => post_as_answer_modal(id, None, Some(body)),
-        DraftContent::Answer { question_id, body } => answer_modal_reply(*question_id, id, Some(body)),
+        DraftContent::Ask { title, body, tags } => {
+            ask_modal(id, Some(title), Some(body), Some(&tags.join(", ")))
+        }
+        DraftContent::Answer {
+            question_id: 0,
+            body,
+        } => post_as_answer_modal(id, None, Some(body)),
+        DraftContent::Answer { question_id, body } => {
+            answer_modal_reply(*question_id, id, Some(body))
+        }
     }
 }
 
 /// Forgets a draft.
 pub fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     match ctx.store.get_draft(inv.member.id, id) {
-        Ok(Some(d)) if matches!(d.state, DraftState::Posted { .. } | DraftState::Posting { .. }) => {
+        Ok(Some(d))
+            if matches!(
+                d.state,
+                DraftState::Posted { .. } | DraftState::Posting { .. }
+            ) =>
+        {
             settled(&d).unwrap_or_else(|| Reply::private("Nothing to discard."))
         }
         Ok(Some(_)) => match ctx.store.delete_draft(inv.member.id, id) {
@@ -487,9 +639,18 @@ mod tests {
 
     #[test]
     fn similar_queries_keep_the_distinctive_words() {
-        assert_eq!(similar_query("How do I run async tasks concurrently with tokio?", 3), "concurrently async tasks");
-        assert_eq!(similar_query("How do I run async tasks concurrently with tokio?", 1), "concurrently");
+        assert_eq!(
+            similar_query("How do I run async tasks concurrently with tokio?", 3),
+            "concurrently async tasks"
+        );
+        assert_eq!(
+            similar_query("How do I run async tasks concurrently with tokio?", 1),
+            "concurrently"
+        );
         assert_eq!(similar_query("How do I do it?", 3), "");
-        assert_eq!(similar_query("C# async in C# constructors", 2), "constructors async");
+        assert_eq!(
+            similar_query("C# async in C# constructors", 2),
+            "constructors async"
+        );
     }
 }

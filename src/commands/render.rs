@@ -18,7 +18,9 @@ pub const ACCEPTED: u32 = 0x2F_A8_4F;
 
 /// "3 days ago" from `then` to `now`.
 pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(then) = then else { return "some time ago".into() };
+    let Some(then) = then else {
+        return "some time ago".into();
+    };
     let secs = (now - then).num_seconds();
     if secs < 0 {
         return "just now".into();
@@ -38,7 +40,10 @@ pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
 pub fn escape_md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '[' | ']' | '*' | '_' | '`' | '~' | '|' | '\\' | '>' | '#') {
+        if matches!(
+            c,
+            '[' | ']' | '*' | '_' | '`' | '~' | '|' | '\\' | '>' | '#'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -48,29 +53,48 @@ pub fn escape_md(s: &str) -> String {
 
 /// `[a] [b]` tag list.
 pub fn tag_list(tags: &[&str]) -> String {
-    tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" ")
+    tags.iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A question card. `body_chars` bounds the rendered body.
 pub fn question_embed(q: &Question, now: DateTime<Utc>, body_chars: usize) -> Embed {
     let body = html_to_discord(&q.body);
-    let owner = q.owner.as_ref().map(|o| o.name.as_str()).unwrap_or("unknown");
-    let mut e = Embed::new(&q.title, &truncate(&body, body_chars.min(limits::EMBED_DESCRIPTION)))
-        .url(q.web_url.clone().or_else(|| q.share_url.clone()))
-        .color(COLOR)
-        .field("Score", &q.score.to_string(), true)
-        .field("Answers", &q.answer_count.to_string(), true)
-        .field("Views", &q.view_count.to_string(), true);
+    let owner = q
+        .owner
+        .as_ref()
+        .map(|o| o.name.as_str())
+        .unwrap_or("unknown");
+    let mut e = Embed::new(
+        &q.title,
+        &truncate(&body, body_chars.min(limits::EMBED_DESCRIPTION)),
+    )
+    .url(q.web_url.clone().or_else(|| q.share_url.clone()))
+    .color(COLOR)
+    .field("Score", &q.score.to_string(), true)
+    .field("Answers", &q.answer_count.to_string(), true)
+    .field("Views", &q.view_count.to_string(), true);
     if !q.tags.is_empty() {
         e = e.field("Tags", &tag_list(&q.tag_names()), false);
     }
-    e.footer(&format!("asked by {} · {} · question {}", owner, age(q.creation_date, now), q.id))
+    e.footer(&format!(
+        "asked by {} · {} · question {}",
+        owner,
+        age(q.creation_date, now),
+        q.id
+    ))
 }
 
 /// An answer card, numbered for its buttons.
 pub fn answer_embed(n: usize, a: &Answer, now: DateTime<Utc>, body_chars: usize) -> Embed {
     let body = html_to_discord(&a.body);
-    let owner = a.owner.as_ref().map(|o| o.name.as_str()).unwrap_or("unknown");
+    let owner = a
+        .owner
+        .as_ref()
+        .map(|o| o.name.as_str())
+        .unwrap_or("unknown");
     let title = format!(
         "{}Answer {n} · score {}",
         if a.is_accepted { "✅ " } else { "" },
@@ -79,7 +103,11 @@ pub fn answer_embed(n: usize, a: &Answer, now: DateTime<Utc>, body_chars: usize)
     Embed::new(&title, &truncate(&body, body_chars))
         .url(a.web_url.clone().or_else(|| a.share_link.clone()))
         .color(if a.is_accepted { ACCEPTED } else { COLOR })
-        .footer(&format!("answered by {} · {}", owner, age(a.creation_date, now)))
+        .footer(&format!(
+            "answered by {} · {}",
+            owner,
+            age(a.creation_date, now)
+        ))
 }
 
 /// One search hit as a line: "**1.** [Title](url) ✓ · 5 votes · 3 answers · `rust` · 2 days ago".
@@ -94,7 +122,10 @@ pub fn hit_line(n: usize, item: &SearchItem, now: DateTime<Utc>) -> Option<Strin
                 if q.answer_count == 1 { "" } else { "s" }
             ),
         ),
-        SearchItem::Answer(a) => (&a.common, format!("answer{}", if a.is_accepted { " ✓" } else { "" })),
+        SearchItem::Answer(a) => (
+            &a.common,
+            format!("answer{}", if a.is_accepted { " ✓" } else { "" }),
+        ),
         SearchItem::Article(a) => (&a.common, "article".to_string()),
         SearchItem::Other => return None,
     };
@@ -103,7 +134,12 @@ pub fn hit_line(n: usize, item: &SearchItem, now: DateTime<Utc>) -> Option<Strin
         Some(u) => format!("[{title}]({u})"),
         None => title,
     };
-    let tags: Vec<&str> = common.tags.iter().map(|t| t.name.as_str()).take(5).collect();
+    let tags: Vec<&str> = common
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .take(5)
+        .collect();
     let mut line = format!("**{n}.** {link}\n{} · score {}", extra, common.score);
     if !tags.is_empty() {
         line.push_str(" · ");

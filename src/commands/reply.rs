@@ -238,7 +238,11 @@ impl Embed {
     /// Adds a field (ignored past 25; empty values become "–").
     pub fn field(mut self, name: &str, value: &str, inline: bool) -> Self {
         if self.fields.len() < limits::EMBED_FIELDS {
-            let value = if value.trim().is_empty() { "–" } else { value };
+            let value = if value.trim().is_empty() {
+                "–"
+            } else {
+                value
+            };
             self.fields.push(Field {
                 name: truncate(name, limits::FIELD_NAME),
                 value: truncate(value, limits::FIELD_VALUE),

@@ -11,8 +11,8 @@ use crate::store::Allowance;
 
 use super::caches::SearchCache;
 use super::ids::Id;
-use super::reply::{truncate, ButtonStyle, Component, Embed, Reply};
 use super::render::{hit_line, hit_question_id, COLOR};
+use super::reply::{truncate, ButtonStyle, Component, Embed, Reply};
 use super::{Commands, Invocation};
 
 /// Hits per Discord page.
@@ -38,7 +38,12 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     let tag = inv.text("tag").map(|t| t.to_lowercase());
     let sort = parse_sort(inv.text("sort").as_deref());
     let key = format!("search:{}", inv.member.id);
-    match ctx.store.take_rate(&key, ctx.limits.searches_burst, ctx.limits.search_refill_secs.into(), ctx.clock.now()) {
+    match ctx.store.take_rate(
+        &key,
+        ctx.limits.searches_burst,
+        ctx.limits.search_refill_secs.into(),
+        ctx.clock.now(),
+    ) {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
             return Reply::private(format!("You are searching quickly; try again in {secs} s."));
@@ -50,14 +55,23 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     reply
 }
 
-async fn fetch(ctx: &Commands, query: &str, sort: SearchSort, api_page: u32) -> crate::soe::Result<Arc<Page<SearchItem>>> {
+async fn fetch(
+    ctx: &Commands,
+    query: &str,
+    sort: SearchSort,
+    api_page: u32,
+) -> crate::soe::Result<Arc<Page<SearchItem>>> {
     let team = ctx.site.team.as_ref().map(|t| t.as_str());
     let key = SearchCache::key(team, query, sort, api_page);
     if let Some(hit) = ctx.search_cache.get(&key) {
         return Ok(hit);
     }
     let reader = ctx.reader(None);
-    let page = Arc::new(reader.search(query, api_page, PageSize::Fifty, sort).await?);
+    let page = Arc::new(
+        reader
+            .search(query, api_page, PageSize::Fifty, sort)
+            .await?,
+    );
     ctx.search_cache.put(key, page.clone());
     Ok(page)
 }
@@ -73,7 +87,11 @@ pub async fn page(
     share: bool,
 ) -> Reply {
     let first = page as usize * PER_PAGE;
-    let api_page = if tag.is_some() { 1 } else { (first / API_PAGE) as u32 + 1 };
+    let api_page = if tag.is_some() {
+        1
+    } else {
+        (first / API_PAGE) as u32 + 1
+    };
     let results = match fetch(ctx, query, sort, api_page).await {
         Ok(r) => r,
         Err(e) => return ctx.soe_failure(&e),
@@ -110,7 +128,11 @@ pub async fn page(
         } else {
             "No more results.".to_string()
         };
-        return if share { Reply::private(text) } else { Reply::private(text).into_update() };
+        return if share {
+            Reply::private(text)
+        } else {
+            Reply::private(text).into_update()
+        };
     }
     let now = ctx.clock.now();
     let lines: Vec<String> = shown
@@ -119,21 +141,35 @@ pub async fn page(
         .filter_map(|(i, h)| hit_line(first + i + 1, h, now))
         .collect();
     let pages = total.div_ceil(PER_PAGE).max(1);
-    let mut embed = Embed::new(&format!("Search: {}", truncate(&label, 200)), &lines.join("\n\n"))
-        .color(COLOR)
-        .footer(&format!(
-            "Page {} of {} · {} result{} · {}",
-            page + 1,
-            pages,
-            total,
-            if total == 1 { "" } else { "s" },
-            ctx.site.name
-        ));
+    let mut embed = Embed::new(
+        &format!("Search: {}", truncate(&label, 200)),
+        &lines.join("\n\n"),
+    )
+    .color(COLOR)
+    .footer(&format!(
+        "Page {} of {} · {} result{} · {}",
+        page + 1,
+        pages,
+        total,
+        if total == 1 { "" } else { "s" },
+        ctx.site.name
+    ));
     if share {
-        embed = embed.footer(&format!("Shared by {} · {}", inv.member.name, ctx.site.name));
+        embed = embed.footer(&format!(
+            "Shared by {} · {}",
+            inv.member.name, ctx.site.name
+        ));
         return Reply::public("").with_embed(embed);
     }
-    let id = |p: u32| Id::SearchPage { page: p, sort, tag: tag.map(String::from), query: query.to_string() }.encode();
+    let id = |p: u32| {
+        Id::SearchPage {
+            page: p,
+            sort,
+            tag: tag.map(String::from),
+            query: query.to_string(),
+        }
+        .encode()
+    };
     let mut prev = Component::button(id(page.saturating_sub(1)), "◀ Prev", ButtonStyle::Secondary);
     let mut next = Component::button(id(page + 1), "Next ▶", ButtonStyle::Secondary);
     if let Component::Button { disabled, .. } = &mut prev {
@@ -143,7 +179,13 @@ pub async fn page(
         *disabled = (page as usize + 1) >= pages;
     }
     let share_btn = Component::button(
-        Id::ShareSearch { page, sort, tag: tag.map(String::from), query: query.to_string() }.encode(),
+        Id::ShareSearch {
+            page,
+            sort,
+            tag: tag.map(String::from),
+            query: query.to_string(),
+        }
+        .encode(),
         "Share to channel",
         ButtonStyle::Primary,
     );

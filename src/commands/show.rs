@@ -3,8 +3,8 @@
 use crate::soe::{AnswerSort, PageSize, SoeRead, Vote};
 
 use super::ids::Id;
-use super::reply::{ButtonStyle, Component, Reply};
 use super::render::{answer_embed, question_embed};
+use super::reply::{ButtonStyle, Component, Reply};
 use super::{Commands, Invocation};
 
 /// Answers shown under a question.
@@ -48,16 +48,27 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
     let question = match question {
         Ok(q) => q,
         Err(crate::soe::Error::NotFound { .. }) => {
-            return Reply::private(format!("There is no question {id} on {} (or you cannot see it). Check the number or link.", ctx.site.name));
+            return Reply::private(format!(
+                "There is no question {id} on {} (or you cannot see it). Check the number or link.",
+                ctx.site.name
+            ));
         }
         Err(e) => return ctx.soe_failure(&e),
     };
     let mut answers = answers.map(|p| p.items).unwrap_or_default();
     // Accepted first, then by score (the API sorts by score only).
-    answers.sort_by(|a, b| b.is_accepted.cmp(&a.is_accepted).then(b.score.cmp(&a.score)));
+    answers.sort_by(|a, b| {
+        b.is_accepted
+            .cmp(&a.is_accepted)
+            .then(b.score.cmp(&a.score))
+    });
     answers.truncate(TOP_ANSWERS);
     let now = ctx.clock.now();
-    let mut reply = if share { Reply::public("") } else { Reply::private("") };
+    let mut reply = if share {
+        Reply::public("")
+    } else {
+        Reply::private("")
+    };
     reply = reply.with_embed(question_embed(&question, now, 1500));
     for (i, a) in answers.iter().enumerate() {
         reply = reply.with_embed(answer_embed(i + 1, a, now, 900));
@@ -66,25 +77,75 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
         reply.content = format!("Shared by {}", inv.member.name);
     }
     let mut row = vec![
-        Component::button(Id::VoteQuestion { question: id, vote: Vote::Up }.encode(), "▲ Upvote", ButtonStyle::Secondary),
-        Component::button(Id::VoteQuestion { question: id, vote: Vote::Down }.encode(), "▼ Downvote", ButtonStyle::Secondary),
-        Component::button(Id::OpenAnswer { question: id }.encode(), "Answer", ButtonStyle::Primary),
+        Component::button(
+            Id::VoteQuestion {
+                question: id,
+                vote: Vote::Up,
+            }
+            .encode(),
+            "▲ Upvote",
+            ButtonStyle::Secondary,
+        ),
+        Component::button(
+            Id::VoteQuestion {
+                question: id,
+                vote: Vote::Down,
+            }
+            .encode(),
+            "▼ Downvote",
+            ButtonStyle::Secondary,
+        ),
+        Component::button(
+            Id::OpenAnswer { question: id }.encode(),
+            "Answer",
+            ButtonStyle::Primary,
+        ),
     ];
     if let Some(url) = question.web_url.clone().or(question.share_url.clone()) {
         row.push(Component::link(url, "View on site"));
     }
     if !share {
-        row.push(Component::button(Id::ShareQuestion { question: id }.encode(), "Share to channel", ButtonStyle::Secondary));
+        row.push(Component::button(
+            Id::ShareQuestion { question: id }.encode(),
+            "Share to channel",
+            ButtonStyle::Secondary,
+        ));
     }
     reply = reply.with_row(row);
     for (i, a) in answers.iter().enumerate() {
         let n = i + 1;
         let mut r = vec![
-            Component::button(Id::VoteAnswer { question: id, answer: a.id, vote: Vote::Up }.encode(), &format!("▲ Answer {n}"), ButtonStyle::Secondary),
-            Component::button(Id::VoteAnswer { question: id, answer: a.id, vote: Vote::Down }.encode(), &format!("▼ Answer {n}"), ButtonStyle::Secondary),
+            Component::button(
+                Id::VoteAnswer {
+                    question: id,
+                    answer: a.id,
+                    vote: Vote::Up,
+                }
+                .encode(),
+                &format!("▲ Answer {n}"),
+                ButtonStyle::Secondary,
+            ),
+            Component::button(
+                Id::VoteAnswer {
+                    question: id,
+                    answer: a.id,
+                    vote: Vote::Down,
+                }
+                .encode(),
+                &format!("▼ Answer {n}"),
+                ButtonStyle::Secondary,
+            ),
         ];
         if !a.is_accepted {
-            r.push(Component::button(Id::Accept { question: id, answer: a.id }.encode(), &format!("✓ Accept {n}"), ButtonStyle::Success));
+            r.push(Component::button(
+                Id::Accept {
+                    question: id,
+                    answer: a.id,
+                }
+                .encode(),
+                &format!("✓ Accept {n}"),
+                ButtonStyle::Success,
+            ));
         }
         reply = reply.with_row(r);
     }
@@ -99,9 +160,18 @@ mod tests {
     fn question_refs() {
         assert_eq!(parse_question_ref("123"), Some(123));
         assert_eq!(parse_question_ref("#7"), Some(7));
-        assert_eq!(parse_question_ref("https://acme.stackenterprise.co/questions/42/some-slug"), Some(42));
-        assert_eq!(parse_question_ref("https://acme.stackenterprise.co/c/platform/questions/9"), Some(9));
-        assert_eq!(parse_question_ref("https://acme.stackenterprise.co/q/5"), Some(5));
+        assert_eq!(
+            parse_question_ref("https://acme.stackenterprise.co/questions/42/some-slug"),
+            Some(42)
+        );
+        assert_eq!(
+            parse_question_ref("https://acme.stackenterprise.co/c/platform/questions/9"),
+            Some(9)
+        );
+        assert_eq!(
+            parse_question_ref("https://acme.stackenterprise.co/q/5"),
+            Some(5)
+        );
         assert_eq!(parse_question_ref("abc"), None);
         assert_eq!(parse_question_ref("-3"), None);
         assert_eq!(parse_question_ref("https://x/users/3"), None);

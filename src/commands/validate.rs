@@ -44,7 +44,9 @@ pub fn title(raw: &str) -> Result<String, Problem> {
     if n > TITLE_MAX {
         return Err(Problem {
             field: "title",
-            message: format!("is {n} characters; the limit is {TITLE_MAX}. Move details into the body."),
+            message: format!(
+                "is {n} characters; the limit is {TITLE_MAX}. Move details into the body."
+            ),
         });
     }
     Ok(t)
@@ -73,10 +75,15 @@ pub fn body(raw: &str) -> Result<String, Problem> {
 pub fn tags(raw: &str) -> Result<Vec<String>, Problem> {
     let mut out: Vec<String> = Vec::new();
     let mut bad = Vec::new();
-    for t in raw.split([',', ' ', '\n', '\t']).map(str::trim).filter(|t| !t.is_empty()) {
+    for t in raw
+        .split([',', ' ', '\n', '\t'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         let t = t.to_lowercase();
         let ok = t.chars().count() <= TAG_LEN_MAX
-            && t.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+#.-".contains(c));
+            && t.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+#.-".contains(c));
         if !ok {
             bad.push(t);
         } else if !out.contains(&t) {
@@ -101,7 +108,10 @@ pub fn tags(raw: &str) -> Result<Vec<String>, Problem> {
     if out.len() > TAGS_MAX {
         return Err(Problem {
             field: "tags",
-            message: format!("are {}; the limit is {TAGS_MAX}. Keep the most specific ones.", out.len()),
+            message: format!(
+                "are {}; the limit is {TAGS_MAX}. Keep the most specific ones.",
+                out.len()
+            ),
         });
     }
     Ok(out)
@@ -119,7 +129,11 @@ pub struct ValidQuestion {
 }
 
 /// Checks all three fields, reporting every problem.
-pub fn question(title_raw: &str, body_raw: &str, tags_raw: &str) -> Result<ValidQuestion, Vec<Problem>> {
+pub fn question(
+    title_raw: &str,
+    body_raw: &str,
+    tags_raw: &str,
+) -> Result<ValidQuestion, Vec<Problem>> {
     let (t, b, g) = (title(title_raw), body(body_raw), tags(tags_raw));
     match (t, b, g) {
         (Ok(title), Ok(body), Ok(tags)) => Ok(ValidQuestion { title, body, tags }),
@@ -181,7 +195,10 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let p = question("short", "tiny", "bad_tag").unwrap_err();
-        assert_eq!(p.iter().map(|p| p.field).collect::<Vec<_>>(), ["title", "body", "tags"]);
+        assert_eq!(
+            p.iter().map(|p| p.field).collect::<Vec<_>>(),
+            ["title", "body", "tags"]
+        );
     }
 
     proptest::proptest! {

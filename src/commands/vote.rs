@@ -28,8 +28,12 @@ where
     };
     match ctx.store.claim_write(&key, ctx.clock.now()) {
         Ok(WriteClaim::Claimed) => {}
-        Ok(WriteClaim::InProgress) => return Reply::private("Already working on that; one moment."),
-        Ok(WriteClaim::Done { outcome }) => return Reply::private(format!("Already done: {outcome}")),
+        Ok(WriteClaim::InProgress) => {
+            return Reply::private("Already working on that; one moment.")
+        }
+        Ok(WriteClaim::Done { outcome }) => {
+            return Reply::private(format!("Already done: {outcome}"))
+        }
         Err(e) => return ctx.store_failure(&e),
     }
     match action(s).await {
@@ -45,7 +49,11 @@ where
                 tracing::warn!(error = %err, "could not release a write claim");
             }
             let text = write_error_text(ctx, inv.member.id, &e);
-            if needs_relink(&e) { link_prompt(&text) } else { Reply::private(text) }
+            if needs_relink(&e) {
+                link_prompt(&text)
+            } else {
+                Reply::private(text)
+            }
         }
     }
 }
@@ -67,11 +75,22 @@ pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote
 }
 
 /// A vote on an answer.
-pub async fn vote_answer(ctx: &Commands, inv: &Invocation, question: i64, answer: i64, vote: Vote) -> Reply {
+pub async fn vote_answer(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    answer: i64,
+    vote: Vote,
+) -> Reply {
     let key = format!("va:{}:{question}:{answer}:{vote:?}", inv.member.id);
     once(ctx, inv, key, "vote", |s| async move {
         let a = s.writer.vote_answer(question, answer, vote).await?;
-        Ok(format!("You {} answer {answer} as **{}** (score now {}).", verb(vote), s.name, a.score))
+        Ok(format!(
+            "You {} answer {answer} as **{}** (score now {}).",
+            verb(vote),
+            s.name,
+            a.score
+        ))
     })
     .await
 }
@@ -81,7 +100,10 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64
     let key = format!("ac:{}:{question}:{answer}", inv.member.id);
     let reply = once(ctx, inv, key, "accept answers", |s| async move {
         s.writer.accept_answer(question, answer).await?;
-        Ok(format!("You accepted answer {answer} on question {question} as **{}**. ✅", s.name))
+        Ok(format!(
+            "You accepted answer {answer} on question {question} as **{}**. ✅",
+            s.name
+        ))
     })
     .await;
     if reply.content.contains("refused this") {

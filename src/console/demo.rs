@@ -62,9 +62,17 @@ impl Demo {
     pub async fn start_with(clock: SharedClock) -> Result<(Demo, Console), String> {
         let mut cfg = FakeSoeConfig::new(clock.clone());
         cfg.approval = Approval::ConsentPage;
-        let fake = Arc::new(FakeSoe::start(cfg).await.map_err(|e| format!("could not start the fake site: {e}"))?);
+        let fake = Arc::new(
+            FakeSoe::start(cfg)
+                .await
+                .map_err(|e| format!("could not start the fake site: {e}"))?,
+        );
 
-        let dir = std::env::temp_dir().join(format!("soe-bot-demo-{}-{}", std::process::id(), crate::link::random_secret().get(..8).unwrap_or("x")));
+        let dir = std::env::temp_dir().join(format!(
+            "soe-bot-demo-{}-{}",
+            std::process::id(),
+            crate::link::random_secret().get(..8).unwrap_or("x")
+        ));
         let key = EncryptionKey::from_base64(1, &EncryptionKey::generate_base64())?;
         let store = Arc::new(open_store(&dir, key)?);
 
@@ -114,13 +122,24 @@ impl Demo {
 
         let approving = fake.clone();
         let approver: Approver = Arc::new(move |url: &Url, who: &str| {
-            let user = soe_user(who).ok_or_else(|| format!("unknown site user `{who}`; use jane, sam, priya or alex"))?;
+            let user = soe_user(who).ok_or_else(|| {
+                format!("unknown site user `{who}`; use jane, sam, priya or alex")
+            })?;
             approving.approve(url, user)
         });
         let mut member = Member::new(424_242, "you");
         member.permissions = Some(crate::commands::admin::MANAGE_GUILD);
         let console = Console::new(app.clone(), approver, notices, member);
-        Ok((Demo { fake, app, web_url, dir, tasks }, console))
+        Ok((
+            Demo {
+                fake,
+                app,
+                web_url,
+                dir,
+                tasks,
+            },
+            console,
+        ))
     }
 
     /// The banner printed at start.
@@ -154,13 +173,16 @@ pub async fn run(script: Option<&Path>) -> Result<i32, String> {
     println!("{}", demo.banner());
     match script {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             run_script(&mut console, &text).await
         }
         None => {
             let mut read = |prompt: &str| read_stdin(prompt);
             loop {
-                let Some(line) = read_stdin("> ") else { return Ok(0) };
+                let Some(line) = read_stdin("> ") else {
+                    return Ok(0);
+                };
                 match console.run_line(&line, &mut read).await {
                     Outcome::Ok => {}
                     Outcome::Quit => return Ok(0),
@@ -173,8 +195,11 @@ pub async fn run(script: Option<&Path>) -> Result<i32, String> {
 
 /// Runs a script: each line as typed; form fields take the following lines.
 pub async fn run_script(console: &mut Console, text: &str) -> Result<i32, String> {
-    let mut lines: std::collections::VecDeque<(usize, String)> =
-        text.lines().enumerate().map(|(i, l)| (i + 1, l.to_string())).collect();
+    let mut lines: std::collections::VecDeque<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .collect();
     while let Some((n, line)) = lines.pop_front() {
         if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
             println!("> {line}");

@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use crate::app::{App, Notifier};
-use crate::commands::{Action, Component, Invocation, Member, Notice, OptionValue, Reply, ReplyKind};
+use crate::commands::{
+    Action, Component, Invocation, Member, Notice, OptionValue, Reply, ReplyKind,
+};
 
 /// Completes the site's consent step for an authorize URL as a given SOE user, returning the
 /// redirect (callback) URL. The demo wires the fake site's `approve`.
@@ -82,7 +84,12 @@ console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complet
 
 impl Console {
     /// A console acting as Discord member `member` in guild 1, channel 10.
-    pub fn new(app: Arc<App>, approver: Approver, notices: mpsc::UnboundedReceiver<Notice>, member: Member) -> Self {
+    pub fn new(
+        app: Arc<App>,
+        approver: Approver,
+        notices: mpsc::UnboundedReceiver<Notice>,
+        member: Member,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
@@ -143,8 +150,15 @@ impl Console {
 
     /// Runs one line. `read` supplies form field values when the queue is empty
     /// (`None` = no more input).
-    pub async fn run_line(&mut self, line: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
-        let q = self.last_question.map(|q| q.to_string()).unwrap_or_else(|| "0".into());
+    pub async fn run_line(
+        &mut self,
+        line: &str,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
+        let q = self
+            .last_question
+            .map(|q| q.to_string())
+            .unwrap_or_else(|| "0".into());
         let line = line.trim().replace("$Q", &q);
         if line.is_empty() || line.starts_with('#') {
             return Outcome::Ok;
@@ -154,16 +168,24 @@ impl Console {
             return if self.last_output.contains(text.trim()) {
                 Outcome::Ok
             } else {
-                Outcome::Failed(format!("expected the last output to contain `{}`", text.trim()))
+                Outcome::Failed(format!(
+                    "expected the last output to contain `{}`",
+                    text.trim()
+                ))
             };
         }
         self.last_output.clear();
         let outcome = self.dispatch(&line, read).await;
-        self.drain_notices(std::time::Duration::from_millis(50)).await;
+        self.drain_notices(std::time::Duration::from_millis(50))
+            .await;
         outcome
     }
 
-    async fn dispatch(&mut self, line: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
+    async fn dispatch(
+        &mut self,
+        line: &str,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
         let (head, rest) = line.split_once(' ').unwrap_or((line, ""));
         let rest = rest.trim();
         match head {
@@ -186,7 +208,11 @@ impl Console {
                 self.show(reply, read).await
             }
             "as" if !rest.is_empty() => {
-                let id = 1000 + rest.bytes().fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64)) % 1000;
+                let id = 1000
+                    + rest
+                        .bytes()
+                        .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64))
+                        % 1000;
                 self.member = Member::new(id, rest);
                 self.print(&format!("(now acting as Discord member {rest})"));
                 Outcome::Ok
@@ -213,13 +239,19 @@ impl Console {
                     self.last_question = Some(q);
                 }
             }
-            if let Some(crate::commands::ids::Id::OpenAnswer { question }) = c.id().and_then(crate::commands::ids::parse) {
+            if let Some(crate::commands::ids::Id::OpenAnswer { question }) =
+                c.id().and_then(crate::commands::ids::parse)
+            {
                 self.last_question = Some(question);
             }
         }
     }
 
-    async fn show(&mut self, reply: Reply, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
+    async fn show(
+        &mut self,
+        reply: Reply,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
         let text = render::render(&reply);
         self.print(&text);
         self.remember(&reply);
@@ -227,26 +259,46 @@ impl Console {
             let mut fields = Vec::new();
             for input in &modal.inputs {
                 let value = if input.paragraph {
-                    self.print(&format!("{} (end with a line holding only .):", input.label));
+                    self.print(&format!(
+                        "{} (end with a line holding only .):",
+                        input.label
+                    ));
                     let mut lines = Vec::new();
                     loop {
                         match self.next_input(&format!("{}> ", input.label), read) {
                             Some(l) if l.trim() == "." => break,
                             Some(l) => lines.push(l),
-                            None => return Outcome::Failed(format!("input ended inside the form field {}", input.label)),
+                            None => {
+                                return Outcome::Failed(format!(
+                                    "input ended inside the form field {}",
+                                    input.label
+                                ))
+                            }
                         }
                     }
                     lines.join("\n")
                 } else {
                     match self.next_input(&format!("{}: ", input.label), read) {
                         Some(l) => l,
-                        None => return Outcome::Failed(format!("input ended before the form field {}", input.label)),
+                        None => {
+                            return Outcome::Failed(format!(
+                                "input ended before the form field {}",
+                                input.label
+                            ))
+                        }
                     }
                 };
-                let value = if value.trim().is_empty() { input.value.clone().unwrap_or_default() } else { value };
+                let value = if value.trim().is_empty() {
+                    input.value.clone().unwrap_or_default()
+                } else {
+                    value
+                };
                 fields.push((input.id.clone(), value));
             }
-            let inv = self.invocation(Action::Modal { custom_id: modal.id.clone(), fields });
+            let inv = self.invocation(Action::Modal {
+                custom_id: modal.id.clone(),
+                fields,
+            });
             let result = self.app.commands.handle(&inv).await;
             let text = render::render(&result);
             self.print(&text);
@@ -260,34 +312,57 @@ impl Console {
         Outcome::Ok
     }
 
-    fn next_input(&mut self, prompt: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Option<String> {
+    fn next_input(
+        &mut self,
+        prompt: &str,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Option<String> {
         if let Some(l) = self.queued.pop_front() {
             return Some(l);
         }
         read(prompt)
     }
 
-    async fn press(&mut self, n: &str, read: &mut (dyn FnMut(&str) -> Option<String> + Send)) -> Outcome {
+    async fn press(
+        &mut self,
+        n: &str,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
         let n = match n.trim().parse::<usize>() {
             Ok(n) => n,
             // `press Accept 1`: the first button whose label contains the text.
             Err(_) if !n.trim().is_empty() => {
                 let wanted = n.trim().to_lowercase();
-                match self.last.as_ref().and_then(|r| r.buttons().iter().position(|c| c.label().to_lowercase().contains(&wanted))) {
+                match self.last.as_ref().and_then(|r| {
+                    r.buttons()
+                        .iter()
+                        .position(|c| c.label().to_lowercase().contains(&wanted))
+                }) {
                     Some(i) => i + 1,
-                    None => return Outcome::Failed(format!("no button labelled `{}` on the last reply", n.trim())),
+                    None => {
+                        return Outcome::Failed(format!(
+                            "no button labelled `{}` on the last reply",
+                            n.trim()
+                        ))
+                    }
                 }
             }
             Err(_) => return Outcome::Failed("press needs a button number or label".into()),
         };
-        let Some(component) = self.last.as_ref().and_then(|r| r.buttons().get(n.wrapping_sub(1)).map(|c| (*c).clone())) else {
+        let Some(component) = self
+            .last
+            .as_ref()
+            .and_then(|r| r.buttons().get(n.wrapping_sub(1)).map(|c| (*c).clone()))
+        else {
             return Outcome::Failed(format!("there is no button {n} on the last reply"));
         };
         match component {
             Component::Link { url, .. } => {
                 if url.contains("/link/start") {
                     self.last_link = Url::parse(&url).ok();
-                    self.print(&format!("Open {url} in a browser, or type `approve` to finish linking here."));
+                    self.print(&format!(
+                        "Open {url} in a browser, or type `approve` to finish linking here."
+                    ));
                 } else {
                     self.print(&format!("(opens {url})"));
                 }
@@ -326,12 +401,31 @@ impl Console {
 
     /// Plays the browser: /link/start → site consent → callback → Confirm.
     async fn complete_link(&self, start: &Url, who: &str) -> Result<String, String> {
-        let resp = self.http.get(start.clone()).send().await.map_err(|e| format!("could not open the link: {}", e.without_url()))?;
-        let Some(authorize) = resp.headers().get("location").and_then(|l| l.to_str().ok()).and_then(|l| Url::parse(l).ok()) else {
-            return Err(format!("the link page answered {} instead of sending you to the site: {}", resp.status(), page_title(&resp.text().await.unwrap_or_default())));
+        let resp = self
+            .http
+            .get(start.clone())
+            .send()
+            .await
+            .map_err(|e| format!("could not open the link: {}", e.without_url()))?;
+        let Some(authorize) = resp
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| Url::parse(l).ok())
+        else {
+            return Err(format!(
+                "the link page answered {} instead of sending you to the site: {}",
+                resp.status(),
+                page_title(&resp.text().await.unwrap_or_default())
+            ));
         };
         let callback = (self.approver)(&authorize, who)?;
-        let page = self.http.get(callback).send().await.map_err(|e| format!("callback failed: {}", e.without_url()))?;
+        let page = self
+            .http
+            .get(callback)
+            .send()
+            .await
+            .map_err(|e| format!("callback failed: {}", e.without_url()))?;
         let html = page.text().await.unwrap_or_default();
         let Some(token) = form_token(&html) else {
             return Err(format!("linking failed: {}", page_title(&html)));
@@ -359,7 +453,11 @@ impl Console {
         let deadline = tokio::time::Instant::now() + wait;
         let mut got_any = false;
         loop {
-            let timeout = if got_any { std::time::Duration::from_millis(300) } else { deadline.saturating_duration_since(tokio::time::Instant::now()) };
+            let timeout = if got_any {
+                std::time::Duration::from_millis(300)
+            } else {
+                deadline.saturating_duration_since(tokio::time::Instant::now())
+            };
             match tokio::time::timeout(timeout, self.notices.recv()).await {
                 Ok(Some(n)) => {
                     got_any = true;
@@ -423,7 +521,12 @@ pub fn parse_slash(line: &str) -> Option<Action> {
         match w.split_once(':') {
             Some((k, v)) if known.contains(&k) => {
                 let value = if k == "channel" {
-                    OptionValue::Channel(v.trim_start_matches("<#").trim_end_matches('>').parse().ok()?)
+                    OptionValue::Channel(
+                        v.trim_start_matches("<#")
+                            .trim_end_matches('>')
+                            .parse()
+                            .ok()?,
+                    )
                 } else {
                     OptionValue::Str(v.to_string())
                 };
@@ -436,7 +539,11 @@ pub fn parse_slash(line: &str) -> Option<Action> {
         let first = known.first()?;
         options.insert(0, (first.to_string(), OptionValue::Str(bare.join(" "))));
     }
-    Some(Action::Command { name, path, options })
+    Some(Action::Command {
+        name,
+        path,
+        options,
+    })
 }
 
 #[cfg(test)]
@@ -446,19 +553,31 @@ mod tests {
     #[test]
     fn slash_lines_parse() {
         match parse_slash("/so search async rust tag:tokio").unwrap() {
-            Action::Command { name, path, options } => {
+            Action::Command {
+                name,
+                path,
+                options,
+            } => {
                 assert_eq!(name, "so");
                 assert_eq!(path, ["search"]);
-                assert_eq!(options[0], ("query".into(), OptionValue::Str("async rust".into())));
+                assert_eq!(
+                    options[0],
+                    ("query".into(), OptionValue::Str("async rust".into()))
+                );
                 assert_eq!(options[1], ("tag".into(), OptionValue::Str("tokio".into())));
             }
             _ => panic!(),
         }
         match parse_slash("/so question https://x/questions/3/a").unwrap() {
-            Action::Command { options, .. } => assert_eq!(options[0].1, OptionValue::Str("https://x/questions/3/a".into())),
+            Action::Command { options, .. } => assert_eq!(
+                options[0].1,
+                OptionValue::Str("https://x/questions/3/a".into())
+            ),
             _ => panic!(),
         }
-        assert!(matches!(parse_slash("/so-admin channel disable").unwrap(), Action::Command { path, .. } if path == ["channel", "disable"]));
+        assert!(
+            matches!(parse_slash("/so-admin channel disable").unwrap(), Action::Command { path, .. } if path == ["channel", "disable"])
+        );
         assert!(parse_slash("/other x").is_none());
     }
 

@@ -5,7 +5,11 @@ use crate::commands::{Component, Reply, ReplyKind};
 /// Renders `reply`; buttons are numbered from 1 in reading order (the number `press` takes).
 pub fn render(reply: &Reply) -> String {
     let mut out = String::new();
-    let vis = if reply.ephemeral { "only you can see this" } else { "visible to the channel" };
+    let vis = if reply.ephemeral {
+        "only you can see this"
+    } else {
+        "visible to the channel"
+    };
     match &reply.kind {
         ReplyKind::Modal(m) => {
             out.push_str(&format!("┌ form: {}\n", m.title));
@@ -14,7 +18,10 @@ pub fn render(reply: &Reply) -> String {
                     "│ {}{}{}\n",
                     i.label,
                     if i.required { "" } else { " (optional)" },
-                    i.value.as_deref().map(|v| format!(" [prefilled: {}]", first_line(v))).unwrap_or_default()
+                    i.value
+                        .as_deref()
+                        .map(|v| format!(" [prefilled: {}]", first_line(v)))
+                        .unwrap_or_default()
                 ));
             }
             out.push_str("└ (fill it in below)\n");
@@ -22,7 +29,12 @@ pub fn render(reply: &Reply) -> String {
         }
         ReplyKind::Choices(c) => {
             out.push_str("suggestions: ");
-            out.push_str(&c.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", "));
+            out.push_str(
+                &c.iter()
+                    .map(|c| c.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
             out.push('\n');
             return out;
         }
@@ -33,7 +45,14 @@ pub fn render(reply: &Reply) -> String {
         out.push_str(&format!("│ {line}\n"));
     }
     for e in &reply.embeds {
-        out.push_str(&format!("│ ▌ {}{}\n", e.title, e.url.as_deref().map(|u| format!("  <{u}>")).unwrap_or_default()));
+        out.push_str(&format!(
+            "│ ▌ {}{}\n",
+            e.title,
+            e.url
+                .as_deref()
+                .map(|u| format!("  <{u}>"))
+                .unwrap_or_default()
+        ));
         for line in e.description.lines() {
             out.push_str(&format!("│ ▌ {line}\n"));
         }
@@ -50,10 +69,17 @@ pub fn render(reply: &Reply) -> String {
         for c in row {
             n += 1;
             match c {
-                Component::Button { label, disabled, .. } => {
-                    line.push_str(&format!("[{n}] {label}{}  ", if *disabled { " (off)" } else { "" }));
+                Component::Button {
+                    label, disabled, ..
+                } => {
+                    line.push_str(&format!(
+                        "[{n}] {label}{}  ",
+                        if *disabled { " (off)" } else { "" }
+                    ));
                 }
-                Component::Link { label, url } => line.push_str(&format!("[{n}] {label} → {url}  ")),
+                Component::Link { label, url } => {
+                    line.push_str(&format!("[{n}] {label} → {url}  "))
+                }
             }
         }
         out.push_str(line.trim_end());

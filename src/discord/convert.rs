@@ -17,8 +17,8 @@ use serenity::all::{
 };
 
 use crate::commands::{
-    Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue,
-    Reply, ReplyKind,
+    Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue, Reply,
+    ReplyKind,
 };
 
 /// Discord's EPHEMERAL message flag.
@@ -26,7 +26,8 @@ pub const EPHEMERAL: u64 = 1 << 6;
 
 /// Said instead of a modal or choices that can no longer be shown (the interaction was
 /// deferred first).
-const CANNOT_SHOW: &str = "This step needs a form, which Discord only allows as the first answer. Run the command again.";
+const CANNOT_SHOW: &str =
+    "This step needs a form, which Discord only allows as the first answer. Run the command again.";
 
 // ------------------------------------------------------------------ interaction → invocation
 
@@ -212,14 +213,20 @@ fn option_value(o: &CommandDataOption) -> Option<(String, OptionValue)> {
 /// Fills `inv.member.role_names` from `name_of(role_id)` (roles without a known name are
 /// skipped).
 pub fn fill_role_names(inv: &mut Invocation, name_of: impl Fn(u64) -> Option<String>) {
-    inv.member.role_names = inv.member.role_ids.iter().filter_map(|r| name_of(*r)).collect();
+    inv.member.role_names = inv
+        .member
+        .role_ids
+        .iter()
+        .filter_map(|r| name_of(*r))
+        .collect();
 }
 
 /// Whether role names could change the outcome: an admin command, in a guild, from a member
 /// without Manage Server or Administrator, who has roles, with `discord.admin_roles` set.
 pub fn needs_role_names(inv: &Invocation, admin_roles: &[String]) -> bool {
     use crate::commands::admin::{ADMINISTRATOR, MANAGE_GUILD};
-    let is_admin_command = matches!(&inv.action, Action::Command { name, .. } if name == "so-admin");
+    let is_admin_command =
+        matches!(&inv.action, Action::Command { name, .. } if name == "so-admin");
     is_admin_command
         && inv.guild_id.is_some()
         && !admin_roles.is_empty()
@@ -256,7 +263,11 @@ fn embed(e: &Embed) -> CreateEmbed {
         out = out.description(e.description.clone());
     }
     if !e.fields.is_empty() {
-        out = out.fields(e.fields.iter().map(|f| (f.name.clone(), f.value.clone(), f.inline)));
+        out = out.fields(
+            e.fields
+                .iter()
+                .map(|f| (f.name.clone(), f.value.clone(), f.inline)),
+        );
     }
     if let Some(footer) = &e.footer {
         out = out.footer(CreateEmbedFooter::new(footer.clone()));

@@ -65,7 +65,9 @@ pub fn interactions_router(
         verifier,
         clock,
     };
-    Ok(Router::new().route("/interactions", post(interactions)).with_state(state))
+    Ok(Router::new()
+        .route("/interactions", post(interactions))
+        .with_state(state))
 }
 
 /// Why a request was refused (all answered 401; the reason is logged only).
@@ -74,7 +76,8 @@ type Refusal = &'static str;
 /// Verifies the request.
 fn verify(ep: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(signature), Some(timestamp)) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER)) else {
+    let (Some(signature), Some(timestamp)) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER))
+    else {
         return Err("missing signature headers");
     };
     if ep.verifier.verify(signature, timestamp, body).is_err() {
@@ -98,8 +101,9 @@ async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Byte
     let interaction: Interaction = match serde_json::from_slice(&body) {
         Ok(i) => i,
         Err(e) => {
-            // Signed by Discord but not understood (a newer interaction shape): say so.
-            tracing::warn!(error = %e, "signed interaction could not be parsed");
+            // Signed by Discord but not understood (a newer interaction shape). Only the
+            // position is logged: serde's message can quote a value, and the body holds a token.
+            tracing::warn!(category = ?e.classify(), line = e.line(), column = e.column(), "signed interaction could not be parsed");
             return (StatusCode::BAD_REQUEST, "unsupported interaction").into_response();
         }
     };

@@ -59,7 +59,10 @@ struct Handler {
 #[async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, about: Ready) {
-        tracing::info!(guilds = about.guilds.len(), "connected to the Discord gateway");
+        tracing::info!(
+            guilds = about.guilds.len(),
+            "connected to the Discord gateway"
+        );
         self.ready.store(true, Ordering::SeqCst);
         if !self.registered.swap(true, Ordering::SeqCst) {
             if let Err(e) = registration::register(&ctx.http, &self.config).await {
@@ -70,7 +73,8 @@ impl EventHandler for Handler {
     }
 
     async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
-        self.ready.store(event.new == ConnectionStage::Connected, Ordering::SeqCst);
+        self.ready
+            .store(event.new == ConnectionStage::Connected, Ordering::SeqCst);
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
@@ -94,7 +98,11 @@ pub async fn run_gateway(
     ready: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), DiscordError> {
-    let http = rest::build_http(config.token.expose_secret(), config.application_id, &config.api_base)?;
+    let http = rest::build_http(
+        config.token.expose_secret(),
+        config.application_id,
+        &config.api_base,
+    )?;
     let handler = Handler {
         app: app.clone(),
         config: config.clone(),

@@ -33,13 +33,17 @@ impl DiscordNotifier {
             .map(UserId::from)
             .ok_or_else(|| "notice for user id 0".to_string())?;
         let body = serde_json::json!({ "recipient_id": user });
-        let channel = rest::call(Idempotent::Yes, "open DM channel", || self.http.create_private_channel(&body))
-            .await
-            .map_err(|e| format!("could not open the DM channel: {}", rest::describe(&e)))?;
+        let channel = rest::call(Idempotent::Yes, "open DM channel", || {
+            self.http.create_private_channel(&body)
+        })
+        .await
+        .map_err(|e| format!("could not open the DM channel: {}", rest::describe(&e)))?;
         let message = convert::channel_message(&notice.reply);
-        rest::call(Idempotent::No, "send DM", || self.http.send_message(channel.id, vec![], &message))
-            .await
-            .map_err(|e| format!("could not send the DM: {}", rest::describe(&e)))?;
+        rest::call(Idempotent::No, "send DM", || {
+            self.http.send_message(channel.id, vec![], &message)
+        })
+        .await
+        .map_err(|e| format!("could not send the DM: {}", rest::describe(&e)))?;
         Ok(())
     }
 }

@@ -42,39 +42,52 @@ pub fn command_definitions() -> Vec<CreateCommand> {
         .integration_types(vec![InstallationContext::Guild])
         .contexts(member_contexts.clone())
         .add_option(
-            sub("search", "Search questions and answers (only you see the results)")
-                .add_sub_option(
-                    string("query", "What to search for")
-                        .required(true)
-                        .min_length(1)
-                        .max_length(QUERY_MAX),
-                )
-                .add_sub_option(string("tag", "Only results with this tag").set_autocomplete(true))
-                .add_sub_option(
-                    string("sort", "Order of the results")
-                        .add_string_choice("relevance", "relevance")
-                        .add_string_choice("newest", "newest")
-                        .add_string_choice("active", "active")
-                        .add_string_choice("score", "score"),
-                ),
+            sub(
+                "search",
+                "Search questions and answers (only you see the results)",
+            )
+            .add_sub_option(
+                string("query", "What to search for")
+                    .required(true)
+                    .min_length(1)
+                    .max_length(QUERY_MAX),
+            )
+            .add_sub_option(string("tag", "Only results with this tag").set_autocomplete(true))
+            .add_sub_option(
+                string("sort", "Order of the results")
+                    .add_string_choice("relevance", "relevance")
+                    .add_string_choice("newest", "newest")
+                    .add_string_choice("active", "active")
+                    .add_string_choice("score", "score"),
+            ),
         )
         .add_option(
-            sub("question", "Show a question and its top answers")
-                .add_sub_option(string("id", "Question id or link").required(true).max_length(300)),
+            sub("question", "Show a question and its top answers").add_sub_option(
+                string("id", "Question id or link")
+                    .required(true)
+                    .max_length(300),
+            ),
         )
         .add_option(
             sub("ask", "Ask a question, posted as you")
                 .add_sub_option(string("title", "The question's title").max_length(150))
                 .add_sub_option(
-                    string("tags", "Tags, separated by spaces").set_autocomplete(true).max_length(200),
+                    string("tags", "Tags, separated by spaces")
+                        .set_autocomplete(true)
+                        .max_length(200),
                 ),
         )
         .add_option(
             sub("answer", "Answer a question, posted as you").add_sub_option(
-                string("question", "Question id or link").required(true).max_length(300),
+                string("question", "Question id or link")
+                    .required(true)
+                    .max_length(300),
             ),
         )
-        .add_option(sub("link", "Link your Stack Overflow account so posts are credited to you"))
+        .add_option(sub(
+            "link",
+            "Link your Stack Overflow account so posts are credited to you",
+        ))
         .add_option(sub("unlink", "Forget your Stack Overflow token and drafts"))
         .add_option(sub("me", "Show the linked account, its access and expiry"))
         .add_option(sub("help", "How to use the bot"));
@@ -112,7 +125,12 @@ pub fn command_definitions() -> Vec<CreateCommand> {
             .integration_types(vec![InstallationContext::Guild])
             .contexts(member_contexts.clone())
     };
-    vec![so, admin, message(ASK_MESSAGE_COMMAND), message(ANSWER_MESSAGE_COMMAND)]
+    vec![
+        so,
+        admin,
+        message(ASK_MESSAGE_COMMAND),
+        message(ANSWER_MESSAGE_COMMAND),
+    ]
 }
 
 /// The JSON body of a bulk overwrite for `commands`.
@@ -121,8 +139,11 @@ pub fn command_definitions() -> Vec<CreateCommand> {
 /// Discord's OpenAPI document types it as an integer, and the API accepts both
 /// (discord/discord-api-spec#11). The bot sends what the document says, so the body validates
 /// against the contract written from it.
-pub fn registration_payload(commands: &[CreateCommand]) -> Value {
-    let mut value = serde_json::to_value(commands).unwrap_or(Value::Array(vec![]));
+pub fn registration_payload(commands: &[CreateCommand]) -> Result<Value, DiscordError> {
+    // Never fall back to an empty list: a bulk overwrite with `[]` deletes every command.
+    let mut value = serde_json::to_value(commands).map_err(|e| {
+        DiscordError::Config(format!("the command definitions do not serialize: {e}"))
+    })?;
     if let Value::Array(items) = &mut value {
         for item in items {
             if let Some(p) = item.get_mut("default_member_permissions") {
@@ -132,7 +153,7 @@ pub fn registration_payload(commands: &[CreateCommand]) -> Value {
             }
         }
     }
-    value
+    Ok(value)
 }
 
 /// What [`register`] did.
@@ -148,27 +169,41 @@ pub struct Registration {
 /// globally when there are none. A guild id of 0 is refused. Stops at the first failure.
 pub async fn register(http: &Http, config: &DiscordConfig) -> Result<Registration, DiscordError> {
     let commands = command_definitions();
-    let body = registration_payload(&commands);
+    let body = registration_payload(&commands)?;
     let count = commands.len();
     if config.guild_ids.is_empty() {
         rest::call(Idempotent::Yes, "register global commands", || {
             http.create_global_commands(&body)
         })
         .await
-        .map_err(|e| DiscordError::Api(format!("registering global commands: {}", rest::describe(&e))))?;
-        tracing::info!(commands = count, "commands registered globally (Discord may take up to an hour to show changes)");
-        return Ok(Registration { guilds: vec![], commands: count });
+        .map_err(|e| {
+            DiscordError::Api(format!(
+                "registering global commands: {}",
+                rest::describe(&e)
+            ))
+        })?;
+        tracing::info!(
+            commands = count,
+            "commands registered globally (Discord may take up to an hour to show changes)"
+        );
+        return Ok(Registration {
+            guilds: vec![],
+            commands: count,
+        });
     }
     for &guild in &config.guild_ids {
-        let id = NonZeroU64::new(guild)
-            .map(GuildId::from)
-            .ok_or_else(|| DiscordError::Config("discord.guild_ids contains 0, which is not a guild id".into()))?;
+        let id = NonZeroU64::new(guild).map(GuildId::from).ok_or_else(|| {
+            DiscordError::Config("discord.guild_ids contains 0, which is not a guild id".into())
+        })?;
         rest::call(Idempotent::Yes, "register guild commands", || {
             http.create_guild_commands(id, &body)
         })
         .await
         .map_err(|e| {
-            DiscordError::Api(format!("registering commands in guild {guild}: {}", rest::describe(&e)))
+            DiscordError::Api(format!(
+                "registering commands in guild {guild}: {}",
+                rest::describe(&e)
+            ))
         })?;
         tracing::info!(guild, commands = count, "commands registered in guild");
     }

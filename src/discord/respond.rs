@@ -32,7 +32,8 @@ pub const IMMEDIATE_BUDGET: Duration = Duration::from_millis(2500);
 /// needs a margin.
 pub const HANDLE_TIMEOUT: Duration = Duration::from_secs(14 * 60);
 
-const TOO_SLOW: &str = "That took too long, so nothing more will happen here. Try again in a moment.";
+const TOO_SLOW: &str =
+    "That took too long, so nothing more will happen here. Try again in a moment.";
 const UNSUPPORTED: &str = "This bot does not handle that kind of interaction. Try `/so help`.";
 
 /// Role names of a guild, for `discord.admin_roles` (the gateway reads its cache; the HTTP
@@ -79,7 +80,11 @@ impl RoleNames for RestRoles {
                 let Some(id) = std::num::NonZeroU64::new(guild).map(GuildId::from) else {
                     return vec![];
                 };
-                match rest::call(Idempotent::Yes, "get guild roles", || self.http.get_guild_roles(id)).await {
+                match rest::call(Idempotent::Yes, "get guild roles", || {
+                    self.http.get_guild_roles(id)
+                })
+                .await
+                {
                     Ok(list) => {
                         let m: HashMap<u64, String> =
                             list.into_iter().map(|r| (r.id.get(), r.name)).collect();
@@ -140,7 +145,9 @@ impl Flow {
     /// The first response to `interaction` (never a PONG: pings are answered by the endpoint).
     /// `racing_defer`: see [`Pending`].
     pub async fn start(&self, interaction: &Interaction, racing_defer: bool) -> Start {
-        let (Some(inv), Some(token)) = (convert::invocation_from(interaction), token_of(interaction)) else {
+        let (Some(inv), Some(token)) =
+            (convert::invocation_from(interaction), token_of(interaction))
+        else {
             let reply = match interaction {
                 Interaction::Autocomplete(_) => Reply::choices(vec![]),
                 _ => Reply::private(UNSUPPORTED),
@@ -220,9 +227,12 @@ impl Pending {
         let http = &self.flow.http;
         let token = self.token.as_str();
         let outcome = match convert::finish_plan(self.ack, reply) {
-            Finish::Edit(edit) => rest::call_with(Idempotent::Yes, "edit original response", self.racing_defer, || {
-                http.edit_original_interaction_response(token, &edit, vec![])
-            })
+            Finish::Edit(edit) => rest::call_with(
+                Idempotent::Yes,
+                "edit original response",
+                self.racing_defer,
+                || http.edit_original_interaction_response(token, &edit, vec![]),
+            )
             .await
             .map(|_| ()),
             Finish::Followup(f) => rest::call(Idempotent::No, "send follow-up", || {
@@ -231,16 +241,21 @@ impl Pending {
             .await
             .map(|_| ()),
             Finish::ReplaceWithPrivate(f) => {
-                if let Err(e) = rest::call_with(Idempotent::Yes, "delete original response", self.racing_defer, || {
-                    http.delete_original_interaction_response(token)
-                })
+                if let Err(e) = rest::call_with(
+                    Idempotent::Yes,
+                    "delete original response",
+                    self.racing_defer,
+                    || http.delete_original_interaction_response(token),
+                )
                 .await
                 {
                     tracing::warn!(interaction = %self.inv.id, error = %rest::describe(&e), "could not remove the public placeholder");
                 }
-                rest::call(Idempotent::No, "send follow-up", || http.create_followup_message(token, &f, vec![]))
-                    .await
-                    .map(|_| ())
+                rest::call(Idempotent::No, "send follow-up", || {
+                    http.create_followup_message(token, &f, vec![])
+                })
+                .await
+                .map(|_| ())
             }
         };
         if let Err(e) = outcome {

@@ -63,7 +63,9 @@ pub fn build_http(token: &str, application_id: u64, api_base: &Url) -> Result<Ht
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .build()
-        .map_err(|e| DiscordError::Config(format!("could not build the Discord HTTP client: {e}")))?;
+        .map_err(|e| {
+            DiscordError::Config(format!("could not build the Discord HTTP client: {e}"))
+        })?;
     let mut builder = HttpBuilder::new(token).client(client).application_id(app);
     if is_discord(api_base) {
         builder = builder.ratelimiter_disabled(false);
@@ -76,7 +78,12 @@ pub fn build_http(token: &str, application_id: u64, api_base: &Url) -> Result<Ht
 
 /// [`build_http`] from `discord.*`, shared.
 pub fn http_client(config: &DiscordConfig) -> Result<Arc<Http>, DiscordError> {
-    build_http(config.token.expose_secret(), config.application_id, &config.api_base).map(Arc::new)
+    build_http(
+        config.token.expose_secret(),
+        config.application_id,
+        &config.api_base,
+    )
+    .map(Arc::new)
 }
 
 /// The HTTP status of a failed call, if Discord answered.
@@ -125,7 +132,11 @@ fn transient(e: &serenity::Error) -> bool {
 /// Runs `f` (one REST call) up to three times: again after a 429 (whatever the call; Discord
 /// did not act), and for idempotent calls after a 5xx, a timeout or a refused connection.
 /// Waits 1 s, then 2 s.
-pub async fn call<T, F, Fut>(idempotent: Idempotent, what: &'static str, f: F) -> serenity::Result<T>
+pub async fn call<T, F, Fut>(
+    idempotent: Idempotent,
+    what: &'static str,
+    f: F,
+) -> serenity::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = serenity::Result<T>>,

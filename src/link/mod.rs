@@ -207,7 +207,9 @@ pub fn random_secret() -> String {
 /// The storage key of a secret handle: SHA-256 of the string, after a shape check so garbage
 /// (empty, 2 KB, non-base64) is refused without a lookup.
 pub fn handle_hash(s: &str) -> Option<[u8; 32]> {
-    let ok = s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| Sha256::digest(s.as_bytes()).into())
 }
 
@@ -220,7 +222,11 @@ impl LinkService {
         soe: Arc<HttpSoe>,
         events: Option<mpsc::UnboundedSender<Linked>>,
     ) -> Result<Self, String> {
-        let oauth = SoeOAuth::new(&settings.site_url, &settings.client_id, &settings.redirect_uri())?;
+        let oauth = SoeOAuth::new(
+            &settings.site_url,
+            &settings.client_id,
+            &settings.redirect_uri(),
+        )?;
         Ok(Self {
             settings,
             store,
@@ -237,7 +243,11 @@ impl LinkService {
     }
 
     /// Step 1: a single-use ticket for `discord_user`; returns the `/link/start` URL.
-    pub fn issue_ticket(&self, discord_user: DiscordUserId, discord_name: &str) -> Result<Url, StoreError> {
+    pub fn issue_ticket(
+        &self,
+        discord_user: DiscordUserId,
+        discord_name: &str,
+    ) -> Result<Url, StoreError> {
         let ticket = random_secret();
         let hash: [u8; 32] = Sha256::digest(ticket.as_bytes()).into();
         let now = self.clock.now();
@@ -258,7 +268,10 @@ impl LinkService {
     /// Step 2: consumes the ticket and returns the site's authorize URL.
     pub fn start(&self, ticket: &str) -> Result<Url, LinkError> {
         let hash = handle_hash(ticket).ok_or(LinkError::TicketInvalid)?;
-        let t = self.store.take_ticket(hash)?.ok_or(LinkError::TicketInvalid)?;
+        let t = self
+            .store
+            .take_ticket(hash)?
+            .ok_or(LinkError::TicketInvalid)?;
         let now = self.clock.now();
         if now >= t.expires_at {
             tracing::info!(reason = "ticket_expired", "link start refused");
@@ -303,7 +316,10 @@ impl LinkService {
             tracing::info!(reason = "denied", "link callback: the member declined");
             return Err(LinkError::Denied);
         }
-        let code = params.code.filter(|c| !c.is_empty() && c.len() <= 512).ok_or(LinkError::MissingCode)?;
+        let code = params
+            .code
+            .filter(|c| !c.is_empty() && c.len() <= 512)
+            .ok_or(LinkError::MissingCode)?;
         let exchanged = self
             .oauth
             .exchange(self.soe.http_client(), &code, &pending.verifier)
@@ -313,7 +329,9 @@ impl LinkService {
             .expires_in
             .and_then(|d| Duration::from_std(d).ok())
             .map(|d| now + d);
-        let writer = self.soe.writer(UserToken::new(exchanged.token.clone()), None);
+        let writer = self
+            .soe
+            .writer(UserToken::new(exchanged.token.clone()), None);
         let me = writer.me().await.map_err(|e| {
             tracing::warn!(error = %e, "could not verify the new token with /users/me");
             LinkError::Identity(e)
@@ -367,7 +385,10 @@ impl LinkService {
             }
             Some(_) => {}
         }
-        let link = self.store.confirm_link(hash)?.ok_or(LinkError::ConfirmInvalid)?;
+        let link = self
+            .store
+            .confirm_link(hash)?
+            .ok_or(LinkError::ConfirmInvalid)?;
         let linked = Linked {
             discord_user: link.discord_user,
             soe_user_name: link.soe_user_name.clone(),

@@ -15,8 +15,8 @@ use oauth2::basic::{
 };
 use oauth2::{
     AccessToken, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
-    StandardRevocableToken, TokenResponse, TokenUrl,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, StandardRevocableToken,
+    TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -199,7 +199,10 @@ mod tests {
         let pairs: std::collections::HashMap<_, _> = a.url.query_pairs().into_owned().collect();
         assert_eq!(a.url.path(), "/oauth");
         assert_eq!(pairs["client_id"], "4242");
-        assert_eq!(pairs["redirect_uri"], "https://bot.example.com/oauth/callback");
+        assert_eq!(
+            pairs["redirect_uri"],
+            "https://bot.example.com/oauth/callback"
+        );
         assert_eq!(pairs["scope"], "write_access,no_expiry");
         assert_eq!(pairs["code_challenge_method"], "S256");
         assert_eq!(pairs["state"], a.state.expose_secret());
@@ -222,7 +225,9 @@ mod tests {
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
             let v = verifier.secret().clone();
             assert_eq!(v.len(), 43);
-            assert!(v.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)));
+            assert!(v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)));
             assert_eq!(challenge.method().as_str(), "S256");
             assert_ne!(challenge.as_str(), v);
             assert!(seen.insert(v));

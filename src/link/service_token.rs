@@ -32,7 +32,10 @@ pub struct Minted {
 
 impl std::fmt::Debug for Minted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Minted").field("token", &"[redacted]").field("user", &self.user.name).finish()
+        f.debug_struct("Minted")
+            .field("token", &"[redacted]")
+            .field("user", &self.user.name)
+            .finish()
     }
 }
 
@@ -83,9 +86,14 @@ pub async fn mint(
         return Err("the callback did not carry this run's state; nothing was minted. Run the command again.".into());
     }
     if let Some(err) = params.get("error") {
-        return Err(format!("the site did not grant access ({}); nothing was minted", html_escape::encode_text(err)));
+        return Err(format!(
+            "the site did not grant access ({}); nothing was minted",
+            html_escape::encode_text(err)
+        ));
     }
-    let code = params.get("code").ok_or("the site sent no authorization code")?;
+    let code = params
+        .get("code")
+        .ok_or("the site sent no authorization code")?;
     let exchanged = oauth
         .exchange(soe.http_client(), code, &auth.verifier)
         .await
@@ -95,5 +103,8 @@ pub async fn mint(
         .me()
         .await
         .map_err(|e| format!("the new token does not work: {e}"))?;
-    Ok(Minted { token: exchanged.token, user })
+    Ok(Minted {
+        token: exchanged.token,
+        user,
+    })
 }

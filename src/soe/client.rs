@@ -228,7 +228,8 @@ impl Session {
         let mut url = Url::parse(&format!("{}{}", self.base, path))
             .map_err(|e| Error::Unexpected(format!("bad request path: {e}")))?;
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         let mut req = self
             .soe

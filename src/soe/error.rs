@@ -198,7 +198,8 @@ fn guess_field(message: &str, _kind: Option<&str>) -> Option<String> {
         .find(|f| lower.starts_with(f) || lower.contains(&format!(" {f} ")))
         .map(|f| if f == "tag" { "tags" } else { f }.to_string())
         .or_else(|| {
-            (lower.contains("duplicate") || lower.contains("already exists")).then(|| "title".into())
+            (lower.contains("duplicate") || lower.contains("already exists"))
+                .then(|| "title".into())
         })
 }
 

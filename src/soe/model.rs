@@ -379,7 +379,8 @@ impl TeamSlug {
         let s = s.trim().to_ascii_lowercase();
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         ok.then_some(Self(s))
     }
 
@@ -416,7 +417,10 @@ mod tests {
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.items[0].creation_date, None);
         assert_eq!(page.items[0].title, "A & B");
-        assert_eq!(page.items[0].owner.as_ref().unwrap().name, "Jane \"JD\" Doe");
+        assert_eq!(
+            page.items[0].owner.as_ref().unwrap().name,
+            "Jane \"JD\" Doe"
+        );
         assert!(page.items[1].creation_date.is_some());
     }
 
@@ -427,7 +431,9 @@ mod tests {
                        {"type":"article","articleId":4,"title":"Art"},
                        {"type":"poll","title":"?"}]"#;
         let items: Vec<SearchItem> = serde_json::from_str(json).unwrap();
-        assert!(matches!(&items[0], SearchItem::Question(q) if q.question_id == 3 && q.answer_count == 2));
+        assert!(
+            matches!(&items[0], SearchItem::Question(q) if q.question_id == 3 && q.answer_count == 2)
+        );
         assert!(matches!(&items[1], SearchItem::Answer(a) if a.parent_question_id == 3));
         assert!(matches!(&items[2], SearchItem::Article(_)));
         assert_eq!(items[3], SearchItem::Other);

@@ -37,9 +37,7 @@ pub fn de_decoded_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>,
 
 /// serde helper: a date that never fails the surrounding parse. Unparseable or non-string
 /// values become `None`.
-pub fn de_lenient_date<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
+pub fn de_lenient_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let raw = serde_json::Value::deserialize(d)?;
     Ok(match raw {
         serde_json::Value::String(s) => parse_date_lenient(&s),
@@ -80,9 +78,10 @@ pub fn parse_date_lenient(s: &str) -> Option<DateTime<Utc>> {
 pub fn html_to_discord(html: &str) -> String {
     let converter = HtmlToMarkdown::builder()
         .add_handler(vec!["img"], img_as_link)
-        .add_handler(vec!["script", "style", "head"], |_: &dyn Handlers, _: Element| {
-            None
-        })
+        .add_handler(
+            vec!["script", "style", "head"],
+            |_: &dyn Handlers, _: Element| None,
+        )
         .build();
     let html = normalize_code_classes(html);
     let md = match converter.convert(&html) {
@@ -122,8 +121,17 @@ fn img_as_link(_: &dyn Handlers, element: Element) -> Option<htmd::element_handl
             .map(|a| a.value.to_string())
     };
     let src = attr("src")?;
-    let alt = attr("alt").filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "image".into());
-    Some(format!("[{}]({})", alt.replace(['[', ']'], ""), src.replace(' ', "%20")).into())
+    let alt = attr("alt")
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| "image".into());
+    Some(
+        format!(
+            "[{}]({})",
+            alt.replace(['[', ']'], ""),
+            src.replace(' ', "%20")
+        )
+        .into(),
+    )
 }
 
 /// Last resort when the HTML parser fails: drop tags, decode entities once.
@@ -147,7 +155,10 @@ mod tests {
 
     #[test]
     fn decodes_exactly_once() {
-        assert_eq!(decode_once("Tom &amp; Jerry&#39;s &quot;cat&quot;"), "Tom & Jerry's \"cat\"");
+        assert_eq!(
+            decode_once("Tom &amp; Jerry&#39;s &quot;cat&quot;"),
+            "Tom & Jerry's \"cat\""
+        );
         assert_eq!(decode_once("a &amp;amp; b"), "a &amp; b");
         assert_eq!(decode_once("no entities"), "no entities");
     }
@@ -180,7 +191,8 @@ mod tests {
 
     #[test]
     fn images_become_links_and_deep_headings_bold() {
-        let md = html_to_discord(r#"<h4>Details</h4><p><img src="https://x/y.png" alt="diagram"></p>"#);
+        let md =
+            html_to_discord(r#"<h4>Details</h4><p><img src="https://x/y.png" alt="diagram"></p>"#);
         assert!(md.contains("**Details**"), "{md}");
         assert!(md.contains("[diagram](https://x/y.png)"), "{md}");
         assert!(!md.contains("!["), "{md}");

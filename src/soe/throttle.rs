@@ -178,7 +178,10 @@ mod tests {
     fn retry_after_header_wins_for_429() {
         let h = Headroom::from_headers(&headers(&[("retry-after", "7")]));
         assert_eq!(h.retry_after_429(), Duration::from_secs(7));
-        assert_eq!(Headroom::default().retry_after_429(), Duration::from_secs(60));
+        assert_eq!(
+            Headroom::default().retry_after_429(),
+            Duration::from_secs(60)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -211,6 +211,10 @@ pub struct Draft {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Seconds after which an unfinished write claim is considered abandoned (well past the SOE
+/// client's total timeout).
+pub const CLAIM_STALE_SECS: i64 = 120;
+
 /// The outcome of claiming a one-shot write (see [`Store::claim_write`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -272,7 +276,8 @@ pub trait Store: Send + Sync {
     /// Removes and returns it (atomic single use), whatever its expiry.
     fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>>;
     /// Stores a token awaiting confirmation under `form_hash`.
-    fn put_pending_confirm(&self, form_hash: [u8; 32], pending: &PendingConfirm) -> StoreResult<()>;
+    fn put_pending_confirm(&self, form_hash: [u8; 32], pending: &PendingConfirm)
+        -> StoreResult<()>;
     /// Reads it without consuming (to render the confirmation page again).
     fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>>;
     /// Removes a confirmation without linking (Cancel pressed, or expired). True if it existed.
@@ -294,13 +299,19 @@ pub trait Store: Send + Sync {
     /// Moves a draft from `Saved` to `Posting` atomically. Returns the draft when this caller
     /// won; `None` when it is already posting or posted (a double click, a retried
     /// interaction). Flushed.
-    fn begin_posting(&self, user: DiscordUserId, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Draft>>;
+    fn begin_posting(
+        &self,
+        user: DiscordUserId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Draft>>;
     /// Removes a draft.
     fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()>;
 
     // ---- one-shot writes (votes, accepts; keyed by interaction id or button + member)
     /// Claims `key` for one write. The first caller gets `Claimed`; later callers see
-    /// `InProgress` or `Done`. Flushed.
+    /// `InProgress` or `Done`. A claim older than [`CLAIM_STALE_SECS`] without an outcome
+    /// (its process died mid-write) can be claimed again. Flushed.
     fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim>;
     /// Records the outcome of a claimed write (`Done`), or releases it when `outcome` is
     /// `None` (the write failed and may be tried again). Flushed.
@@ -309,7 +320,13 @@ pub trait Store: Send + Sync {
     // ---- rate limits (token buckets that survive restarts)
     /// Takes one token from bucket `key` (capacity `burst`, one token back every
     /// `refill_secs`), as of `now`.
-    fn take_rate(&self, key: &str, burst: u32, refill_secs: u64, now: DateTime<Utc>) -> StoreResult<Allowance>;
+    fn take_rate(
+        &self,
+        key: &str,
+        burst: u32,
+        refill_secs: u64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Allowance>;
 
     // ---- guild settings
     /// A guild's settings (default when none stored).

@@ -1021,10 +1021,22 @@ impl Store for SledStore {
             }
             Some(cur) => {
                 let rec: WriteRecord = decode(cur)?;
-                Ok(Update::Keep(match rec.outcome {
-                    None => WriteClaim::InProgress,
-                    Some(outcome) => WriteClaim::Done { outcome },
-                }))
+                let stale = rec.claimed_at.is_some_and(|at| {
+                    now - at > chrono::Duration::seconds(super::CLAIM_STALE_SECS)
+                });
+                match rec.outcome {
+                    // A claim left behind by a crash: take it over rather than block forever.
+                    None if stale => {
+                        let rec = WriteRecord {
+                            v: RECORD_VERSION,
+                            claimed_at: Some(now),
+                            outcome: None,
+                        };
+                        Ok(Update::Set(encode(&rec)?, WriteClaim::Claimed))
+                    }
+                    None => Ok(Update::Keep(WriteClaim::InProgress)),
+                    Some(outcome) => Ok(Update::Keep(WriteClaim::Done { outcome })),
+                }
             }
         })?;
         if claim == WriteClaim::Claimed {

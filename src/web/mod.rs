@@ -62,11 +62,13 @@ pub fn router(state: WebState) -> Router {
                     tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
                 })
                 .on_request(())
-                .on_response(
-                    |res: &Response, latency: Duration, _span: &tracing::Span| {
-                        tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "served");
-                    },
-                ),
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "served"
+                    );
+                }),
         )
 }
 
@@ -76,14 +78,22 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -98,7 +108,9 @@ fn error_page(err: &LinkError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let title = match err {
         LinkError::Denied => "Linking cancelled",
-        LinkError::TicketExpired | LinkError::StateExpired | LinkError::ConfirmExpired => "This link has expired",
+        LinkError::TicketExpired | LinkError::StateExpired | LinkError::ConfirmExpired => {
+            "This link has expired"
+        }
         LinkError::TicketInvalid | LinkError::StateInvalid | LinkError::ConfirmInvalid => {
             "This link is not valid or was already used"
         }
@@ -107,7 +119,10 @@ fn error_page(err: &LinkError) -> Response {
     (status, Html(pages::message(title, err.advice()))).into_response()
 }
 
-async fn link_start(State(state): State<WebState>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn link_start(
+    State(state): State<WebState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let ticket = q.get("ticket").map(String::as_str).unwrap_or_default();
     match state.link.start(ticket) {
         Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string())]).into_response(),
@@ -115,7 +130,10 @@ async fn link_start(State(state): State<WebState>, Query(q): Query<HashMap<Strin
     }
 }
 
-async fn oauth_callback(State(state): State<WebState>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn oauth_callback(
+    State(state): State<WebState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let params = CallbackParams {
         code: q.get("code").cloned(),
         state: q.get("state").cloned(),
@@ -123,7 +141,9 @@ async fn oauth_callback(State(state): State<WebState>, Query(q): Query<HashMap<S
     };
     match state.link.callback(params).await {
         Ok(view) => {
-            let expires = view.expires_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+            let expires = view
+                .expires_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
             Html(pages::confirm(
                 &view.discord_name,
                 &view.soe_user_name,
@@ -138,8 +158,14 @@ async fn oauth_callback(State(state): State<WebState>, Query(q): Query<HashMap<S
     }
 }
 
-async fn oauth_confirm(State(state): State<WebState>, Form(form): Form<HashMap<String, String>>) -> Response {
-    let token = form.get("form_token").map(String::as_str).unwrap_or_default();
+async fn oauth_confirm(
+    State(state): State<WebState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let token = form
+        .get("form_token")
+        .map(String::as_str)
+        .unwrap_or_default();
     if form.get("action").map(String::as_str) == Some("cancel") {
         return match state.link.cancel(token) {
             Ok(()) => Html(pages::message(
@@ -172,5 +198,9 @@ async fn readyz(State(state): State<WebState>) -> Response {
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Html(pages::message("Not found", "There is nothing here."))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Html(pages::message("Not found", "There is nothing here.")),
+    )
+        .into_response()
 }

@@ -24,7 +24,10 @@ pub fn page(title: &str, body_html: &str) -> String {
 
 /// A page with a heading and a paragraph of plain text.
 pub fn message(title: &str, text: &str) -> String {
-    page(title, &format!("<h1>{}</h1><p>{}</p>", esc(title), esc(text)))
+    page(
+        title,
+        &format!("<h1>{}</h1><p>{}</p>", esc(title), esc(text)),
+    )
 }
 
 /// The confirmation page naming both accounts. `form_token` goes into a hidden field only.
@@ -36,13 +39,21 @@ pub fn confirm(
     expires: Option<&str>,
     form_token: &str,
 ) -> String {
-    let soe_user = match soe_user_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
-        Some(url) => format!("<a href=\"{}\" rel=\"noreferrer\">{}</a>", html_escape::encode_double_quoted_attribute(url), esc(soe_user_name)),
-        None => format!("<strong>{}</strong>", esc(soe_user_name)),
-    };
+    let soe_user =
+        match soe_user_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
+            Some(url) => format!(
+                "<a href=\"{}\" rel=\"noreferrer\">{}</a>",
+                html_escape::encode_double_quoted_attribute(url),
+                esc(soe_user_name)
+            ),
+            None => format!("<strong>{}</strong>", esc(soe_user_name)),
+        };
     let can_write = scopes.iter().any(|s| s == "write_access");
     let expiry = match expires {
-        Some(e) => format!("The token expires {}; the bot will ask you to link again then.", esc(e)),
+        Some(e) => format!(
+            "The token expires {}; the bot will ask you to link again then.",
+            esc(e)
+        ),
         None => "The token does not expire; unlink any time with /so unlink.".into(),
     };
     let body = format!(

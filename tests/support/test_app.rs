@@ -53,7 +53,13 @@ impl TestAppBuilder {
         self
     }
     /// A tighter global service budget: burst per secs, sustained per secs.
-    pub fn budget(mut self, burst: u32, burst_secs: f64, sustained: u32, sustained_secs: f64) -> Self {
+    pub fn budget(
+        mut self,
+        burst: u32,
+        burst_secs: f64,
+        sustained: u32,
+        sustained_secs: f64,
+    ) -> Self {
         self.budget = Some((burst, burst_secs, sustained, sustained_secs));
         self
     }
@@ -90,10 +96,17 @@ impl TestAppBuilder {
         }
         let fake = Arc::new(FakeSoe::start(fcfg).await.expect("fake site"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = self.store_dir.clone().unwrap_or_else(|| dir.path().join("db"));
-        let store = Arc::new(SledStore::open_at(path, Cipher::for_testing(), 8 << 20).expect("store"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let web = Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
+        let path = self
+            .store_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("db"));
+        let store =
+            Arc::new(SledStore::open_at(path, Cipher::for_testing(), 8 << 20).expect("store"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let web =
+            Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
         let mut ccfg = SoeClientConfig::new(fake.site_url());
         ccfg.retry_min_delay = std::time::Duration::from_millis(10);
         ccfg.retry_max_delay = std::time::Duration::from_millis(50);
@@ -125,10 +138,18 @@ impl TestAppBuilder {
         let app = match self.budget {
             Some((b, bs, s, ss)) => {
                 // Rebuild the commands with a tighter budget.
-                let Ok(cmds) = Arc::try_unwrap(app) else { panic!("the app has one owner here") };
-                let Ok(commands) = Arc::try_unwrap(cmds.commands) else { panic!("the commands have one owner here") };
-                let commands = commands.with_budget(ServiceBudget::new(clock.clone(), b, bs, s, ss));
-                Arc::new(App { commands: Arc::new(commands), ..cmds })
+                let Ok(cmds) = Arc::try_unwrap(app) else {
+                    panic!("the app has one owner here")
+                };
+                let Ok(commands) = Arc::try_unwrap(cmds.commands) else {
+                    panic!("the commands have one owner here")
+                };
+                let commands =
+                    commands.with_budget(ServiceBudget::new(clock.clone(), b, bs, s, ss));
+                Arc::new(App {
+                    commands: Arc::new(commands),
+                    ..cmds
+                })
             }
             None => app,
         };
@@ -201,7 +222,9 @@ impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             clock: FixedClock::epoch(),
-            approval: Approval::AutoApprove { user_id: soe_bot::fake_soe::JANE },
+            approval: Approval::AutoApprove {
+                user_id: soe_bot::fake_soe::JANE,
+            },
             html_encode: true,
             limits: LimitsConfig::default(),
             budget: None,
@@ -246,14 +269,22 @@ impl TestApp {
             Action::Command {
                 name: "so".into(),
                 path: vec![sub.into()],
-                options: options.iter().map(|(k, v)| (k.to_string(), OptionValue::Str(v.to_string()))).collect(),
+                options: options
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), OptionValue::Str(v.to_string())))
+                    .collect(),
             },
         );
         self.run(&inv).await
     }
 
     pub async fn press(&self, member: &Member, custom_id: &str) -> Reply {
-        let inv = self.invocation(member, Action::Button { custom_id: custom_id.into() });
+        let inv = self.invocation(
+            member,
+            Action::Button {
+                custom_id: custom_id.into(),
+            },
+        );
         self.run(&inv).await
     }
 
@@ -262,7 +293,10 @@ impl TestApp {
             member,
             Action::Modal {
                 custom_id: modal_id.into(),
-                fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             },
         );
         self.run(&inv).await
@@ -296,14 +330,26 @@ impl TestApp {
         let mut pages = Vec::new();
         let r = self.http.get(start.clone()).send().await.expect("start");
         let status = r.status().as_u16();
-        let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).map(String::from);
+        let loc = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
         pages.push((status, r.text().await.unwrap_or_default()));
-        let Some(authorize) = loc else { return BrowserRun { pages } };
+        let Some(authorize) = loc else {
+            return BrowserRun { pages };
+        };
         let r = self.http.get(&authorize).send().await.expect("authorize");
         let status = r.status().as_u16();
-        let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).map(String::from);
+        let loc = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
         pages.push((status, r.text().await.unwrap_or_default()));
-        let Some(callback) = loc else { return BrowserRun { pages } };
+        let Some(callback) = loc else {
+            return BrowserRun { pages };
+        };
         let r = self.http.get(&callback).send().await.expect("callback");
         let status = r.status().as_u16();
         let html = r.text().await.unwrap_or_default();
