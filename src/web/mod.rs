@@ -25,6 +25,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::link::{CallbackParams, LinkError, LinkService};
 
+/// Largest request body accepted. Linking forms are tiny; Discord interaction payloads (a
+/// message command carries the whole message with its embeds) stay well below this.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
 /// A readiness probe: true when the bot can serve (store open, Discord connected).
 pub type ReadyCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
@@ -54,7 +58,7 @@ pub fn router(state: WebState) -> Router {
     }
     app.fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
