@@ -877,3 +877,40 @@ async fn asks_per_member_are_limited_and_the_draft_is_kept() {
     let r = app.press(&alice, &TestApp::button(&r, "Retry")).await;
     assert!(r.content.contains("Posted as"), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_post_interrupted_by_a_crash_can_be_retried_after_a_while() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let now = app.clock_now();
+    let draft = soe_bot::store::Draft {
+        id: "interruptedDraft1".into(),
+        discord_user: 111,
+        guild_id: Some(1),
+        channel_id: Some(10),
+        content: soe_bot::store::DraftContent::Answer {
+            question_id: Q_ASYNC,
+            body: "An answer whose post was cut short by a crash.".into(),
+        },
+        state: soe_bot::store::DraftState::Posting { since: now },
+        post_after_link: false,
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(24),
+    };
+    app.store.put_draft(&draft).unwrap();
+    let post = Id::PostDraft {
+        draft: draft.id.clone(),
+    }
+    .encode();
+    let r = app.press(&alice, &post).await;
+    assert!(
+        r.content.contains("being posted"),
+        "a fresh claim is respected: {r:?}"
+    );
+    app.clock.advance(chrono::Duration::minutes(3));
+    let r = app.press(&alice, &post).await;
+    assert!(r.content.contains("outcome is unknown"), "{r:?}");
+    let r = app.press(&alice, &TestApp::button(&r, "Retry")).await;
+    assert!(r.content.contains("Posted as *Jane Doe*"), "{r:?}");
+}

@@ -469,6 +469,20 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         }
         Err(e) => return ctx.store_failure(&e),
     };
+    if let DraftState::Posting { since } = draft.state {
+        if ctx.clock.now() - since > Duration::seconds(crate::store::CLAIM_STALE_SECS) {
+            // The process that was posting it died mid-call: the outcome is unknown.
+            let text = "A post of this draft was interrupted and its outcome is unknown. Check the site first; if it is not there, press Retry.";
+            let mut back = draft;
+            back.state = DraftState::Saved {
+                last_error: Some(text.into()),
+            };
+            if let Err(e) = ctx.store.put_draft(&back) {
+                return ctx.store_failure(&e);
+            }
+            return Reply::private(text).with_row(draft_buttons(id, true));
+        }
+    }
     if let Some(r) = settled(&draft) {
         return r;
     }
