@@ -114,7 +114,16 @@ pub fn describe(e: &serenity::Error) -> String {
             };
             format!("the request to Discord {kind}")
         }
-        other => format!("Discord call failed: {other}"),
+        // Other variants can carry a request URL (an interaction's webhook URL holds its
+        // token), so only their kind is described.
+        serenity::Error::Json(j) => format!(
+            "Discord's answer was not understood ({:?} at line {})",
+            j.classify(),
+            j.line()
+        ),
+        serenity::Error::Http(_) => "Discord call failed in the HTTP layer".to_string(),
+        serenity::Error::Model(m) => format!("Discord call refused before sending: {m}"),
+        _ => "Discord call failed".to_string(),
     }
 }
 
