@@ -97,10 +97,8 @@ async fn a_replayed_state_is_refused_and_stores_nothing() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
     let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let r = app.http.get(start).send().await.unwrap();
-    let authorize = r.headers()["location"].to_str().unwrap().to_string();
-    let r = app.http.get(&authorize).send().await.unwrap();
-    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    let authorize = app.redirect(start).await;
+    let callback = app.redirect(&authorize).await;
     assert_eq!(app.http.get(&callback).send().await.unwrap().status(), 200);
     let exchanges = token_requests(&app);
     let replay = app.http.get(&callback).send().await.unwrap();
@@ -115,11 +113,9 @@ async fn an_expired_state_is_refused() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
     let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let r = app.http.get(start).send().await.unwrap();
-    let authorize = r.headers()["location"].to_str().unwrap().to_string();
+    let authorize = app.redirect(start).await;
     app.clock.advance(Duration::seconds(601));
-    let r = app.http.get(&authorize).send().await.unwrap();
-    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    let callback = app.redirect(&authorize).await;
     let page = app.http.get(&callback).send().await.unwrap();
     assert_eq!(page.status(), 400);
     assert!(page.text().await.unwrap().contains("expired"));
@@ -132,11 +128,9 @@ async fn a_state_just_inside_its_ttl_still_works() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
     let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let r = app.http.get(start).send().await.unwrap();
-    let authorize = r.headers()["location"].to_str().unwrap().to_string();
+    let authorize = app.redirect(start).await;
     app.clock.advance(Duration::seconds(599));
-    let r = app.http.get(&authorize).send().await.unwrap();
-    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    let callback = app.redirect(&authorize).await;
     assert_eq!(app.http.get(&callback).send().await.unwrap().status(), 200);
 }
 
@@ -149,14 +143,12 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
     let mut authorize = Vec::new();
     for _ in 0..2 {
         let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-        let r = app.http.get(start).send().await.unwrap();
-        authorize.push(url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap());
+        authorize.push(url::Url::parse(&app.redirect(start).await).unwrap());
     }
     // Only the latest pending authorization of a member survives; use a second member for B.
     let bob = TestApp::member(222, "bob");
     let start_b = TestApp::link_url(&app.slash(&bob, "link", &[]).await);
-    let r = app.http.get(start_b).send().await.unwrap();
-    let authorize_b = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let authorize_b = url::Url::parse(&app.redirect(start_b).await).unwrap();
     let cb_a = app.fake.approve(&authorize[1], JANE).unwrap();
     let code_a = cb_a
         .query_pairs()

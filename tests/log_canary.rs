@@ -71,8 +71,7 @@ async fn no_secret_reaches_the_logs() {
     secrets.extend(query_value(start2.as_str(), "ticket"));
     let r = app.http.get(start2.clone()).send().await.unwrap();
     let authorize = r.headers()["location"].to_str().unwrap().to_string();
-    let r = app.http.get(&authorize).send().await.unwrap();
-    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    let callback = app.redirect(&authorize).await;
     let page = app
         .http
         .get(&callback)
@@ -92,11 +91,9 @@ async fn no_secret_reaches_the_logs() {
         .unwrap();
     let start3 = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
     secrets.extend(query_value(start3.as_str(), "ticket"));
-    let r = app.http.get(start3).send().await.unwrap();
-    let authorize3 = r.headers()["location"].to_str().unwrap().to_string();
+    let authorize3 = app.redirect(start3).await;
     app.clock.advance(Duration::seconds(601));
-    let r = app.http.get(&authorize3).send().await.unwrap();
-    let cb3 = r.headers()["location"].to_str().unwrap().to_string();
+    let cb3 = app.redirect(&authorize3).await;
     app.http.get(&cb3).send().await.unwrap(); // expired state
 
     // 3. A failing exchange (the site answers 500), a denial, and a revoked token.

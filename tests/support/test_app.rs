@@ -369,6 +369,16 @@ impl TestApp {
         BrowserRun { pages }
     }
 
+    /// GETs `url` and returns where it redirects (panics if it does not).
+    pub async fn redirect(&self, url: impl reqwest::IntoUrl) -> String {
+        let r = self.http.get(url).send().await.expect("answered");
+        r.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("expected a redirect, got {}", r.status()))
+            .to_string()
+    }
+
     /// Links `member` to the SOE user the fake auto-approves as; panics unless it worked.
     pub async fn link(&self, member: &Member) {
         let reply = self.slash(member, "link", &[]).await;
