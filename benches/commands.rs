@@ -262,6 +262,7 @@ fn setup() -> Bench {
                 client_id: "1".into(),
                 public_url: url::Url::parse("https://bot.example.com/").unwrap(),
                 allow_no_expiry: false,
+                discord: None,
             },
             store.clone(),
             clock.clone(),

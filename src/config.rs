@@ -93,6 +93,18 @@ pub struct DiscordConfig {
     pub guild_ids: Vec<u64>,
     /// Role names whose holders may use admin commands without Manage Server.
     pub admin_roles: Vec<String>,
+    /// The application's OAuth2 client secret, used once per link to ask Discord which account
+    /// is at the browser (`identify`). Required unless `link.verify_discord_identity = false`.
+    pub client_secret: Option<SecretString>,
+}
+
+/// How members link their accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Prove the member's Discord account in the linking browser with Discord OAuth2
+    /// (`identify`). On by default; turning it off re-opens link hijacking by a forwarded
+    /// link (the browser cookie still applies), so the confirmation page then warns.
+    pub verify_discord_identity: bool,
 }
 
 /// The bot's own web server (linking pages, health, interactions).
@@ -212,6 +224,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    /// Linking.
+    pub link: LinkConfig,
     /// Channel → private team bindings from the file (admins can also bind at runtime).
     pub default_team: Option<TeamSlug>,
 }
@@ -227,6 +241,13 @@ struct RawConfig {
     storage: RawStorage,
     limits: RawLimits,
     log: RawLog,
+    link: RawLink,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawLink {
+    verify_discord_identity: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -255,6 +276,8 @@ struct RawDiscord {
     api_base: Option<String>,
     guild_ids: Option<Vec<u64>>,
     admin_roles: Option<Vec<String>>,
+    client_secret: Option<SecretString>,
+    client_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -394,6 +417,10 @@ impl Config {
                 .unwrap_or_else(|| "(unset)".into()),
         );
         line("discord.api_base", self.discord.api_base.to_string());
+        line(
+            "discord.client_secret",
+            secret(&self.discord.client_secret).into(),
+        );
         line("discord.guild_ids", format!("{:?}", self.discord.guild_ids));
         line(
             "discord.admin_roles",
@@ -427,6 +454,10 @@ impl Config {
             format!("{:?}", self.log.format).to_lowercase(),
         );
         line("log.filter", self.log.filter.clone());
+        line(
+            "link.verify_discord_identity",
+            self.link.verify_discord_identity.to_string(),
+        );
         out
     }
 
@@ -467,10 +498,9 @@ impl figment::Provider for EnvProvider {
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
             let parsed: Value = value.parse().unwrap_or_else(|_| Value::from(value.clone()));
             // Secrets and ids stay strings even if they look numeric.
-            let leaf = if path
-                .last()
-                .is_some_and(|k| k.contains("token") || k.contains("key") || k == "client_id")
-            {
+            let leaf = if path.last().is_some_and(|k| {
+                k.contains("token") || k.contains("key") || k.contains("secret") || k == "client_id"
+            }) {
                 Value::from(value.clone())
             } else {
                 parsed
@@ -694,6 +724,15 @@ impl RawConfig {
             ),
             _ => {}
         }
+        let verify_discord_identity = self.link.verify_discord_identity.unwrap_or(true);
+        let client_secret = c.secret(
+            "discord.client_secret",
+            self.discord.client_secret,
+            self.discord.client_secret_file.as_deref(),
+            verify_discord_identity.then_some(
+                "linking proves each member's Discord account with Discord OAuth2 (identify): copy the client secret from the Discord developer portal (OAuth2 → Client Secret) and add the redirect {web.public_url}/oauth/discord/callback there; or, not recommended, set link.verify_discord_identity = false",
+            ),
+        );
         let api_base = c.url(
             "discord.api_base",
             self.discord.api_base.as_deref(),
@@ -850,6 +889,7 @@ impl RawConfig {
                     api_base,
                     guild_ids: self.discord.guild_ids.unwrap_or_default(),
                     admin_roles: self.discord.admin_roles.unwrap_or_default(),
+                    client_secret,
                 },
                 web: WebConfig { listen, public_url },
                 storage: StorageConfig {
@@ -860,6 +900,9 @@ impl RawConfig {
                 },
                 limits,
                 log,
+                link: LinkConfig {
+                    verify_discord_identity,
+                },
                 default_team: team,
             }),
             _ => Err(vec![ConfigProblem {
@@ -890,6 +933,10 @@ mod tests {
             ("SOE_BOT_SOE__SERVICE_TOKEN", "svc-canary-token"),
             ("SOE_BOT_DISCORD__TOKEN", "discord-canary-token"),
             ("SOE_BOT_DISCORD__APPLICATION_ID", "123456789"),
+            (
+                "SOE_BOT_DISCORD__CLIENT_SECRET",
+                "discord-client-canary-secret",
+            ),
             ("SOE_BOT_WEB__PUBLIC_URL", "https://bot.example.com"),
             ("SOE_BOT_STORAGE__ENCRYPTION_KEY", KEY),
         ])
@@ -913,8 +960,12 @@ mod tests {
         for text in [cfg.redacted(), format!("{cfg:?}")] {
             assert!(!text.contains("svc-canary-token"), "{text}");
             assert!(!text.contains("discord-canary-token"), "{text}");
+            assert!(!text.contains("discord-client-canary-secret"), "{text}");
             assert!(!text.contains(KEY), "{text}");
         }
+        assert!(cfg
+            .redacted()
+            .contains("discord.client_secret = [REDACTED]"));
         assert!(cfg.redacted().contains("soe.service_token = [REDACTED]"));
     }
 
@@ -928,11 +979,38 @@ mod tests {
             "soe.service_token",
             "discord.token",
             "discord.application_id",
+            "discord.client_secret",
             "web.public_url",
             "storage.encryption_key",
         ] {
             assert!(keys.contains(&k), "{k} not reported: {keys:?}");
         }
+    }
+
+    #[test]
+    fn the_discord_client_secret_is_required_unless_verification_is_turned_off() {
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_DISCORD__CLIENT_SECRET");
+        let problems = Config::load_from(None, e.clone()).unwrap_err();
+        let p = problems
+            .iter()
+            .find(|p| p.key == "discord.client_secret")
+            .expect("named");
+        assert!(p.message.contains("OAuth2"), "{p}");
+        assert!(
+            p.message.contains("link.verify_discord_identity = false"),
+            "{p}"
+        );
+
+        e.push((
+            "SOE_BOT_LINK__VERIFY_DISCORD_IDENTITY".into(),
+            "false".into(),
+        ));
+        let cfg = Config::load_from(None, e).expect("valid when turned off explicitly");
+        assert!(!cfg.link.verify_discord_identity);
+        assert!(cfg.discord.client_secret.is_none());
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert!(cfg.link.verify_discord_identity, "on by default");
     }
 
     #[test]

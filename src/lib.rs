@@ -16,10 +16,13 @@
 //!   and the credential types that make the service token read-only at compile time.
 //! - [`fake_soe`]: a faithful SOE site on loopback (OAuth + PKCE + the API subset) for tests and
 //!   `demo`.
+//! - [`fake_discord`]: a fake of Discord's OAuth2 (authorize, token, `/users/@me`) on loopback,
+//!   so tests and `demo` can prove a Discord identity while linking.
 //! - [`store`]: durable state behind the [`store::Store`] trait; [`store::SledStore`] seals
 //!   tokens, verifiers and drafts with XChaCha20-Poly1305.
-//! - [`link`]: per-member OAuth 2.0 + PKCE linking, with a confirmation step against link
-//!   hijacking.
+//! - [`link`]: per-member OAuth 2.0 + PKCE linking, bound to one browser by a cookie, with the
+//!   Discord account proven in that browser (Discord OAuth2 `identify`) and an explicit
+//!   confirmation before anything is stored.
 //! - [`run`]: the production wiring behind `soe-bot run`.
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
 //! - [`console`]: the console transport of `soe-bot demo`.
@@ -34,6 +37,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod discord;
+pub mod fake_discord;
 pub mod fake_soe;
 pub mod link;
 pub mod run;

@@ -62,6 +62,19 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Discord OAuth2 settings for the linking flow, unless the operator turned the check off.
+fn discord_identity(cfg: &Config) -> Option<crate::link::discord::DiscordOAuthSettings> {
+    if !cfg.link.verify_discord_identity {
+        tracing::warn!("link.verify_discord_identity is false: linking does not prove which Discord account is at the browser");
+        return None;
+    }
+    Some(crate::link::discord::DiscordOAuthSettings {
+        base: cfg.discord.api_base.clone(),
+        client_id: cfg.discord.application_id.to_string(),
+        client_secret: cfg.discord.client_secret.clone()?,
+    })
+}
+
 /// Runs the bot until a shutdown signal.
 pub async fn run(cfg: Config) -> Result<(), String> {
     let store = Arc::new(SledStore::open(&cfg.storage).map_err(|e| e.to_string())?);
@@ -84,6 +97,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             client_id: cfg.soe.client_id.clone(),
             public_url: cfg.web.public_url.clone(),
             allow_no_expiry: cfg.soe.allow_no_expiry,
+            discord: discord_identity(&cfg),
         },
         site: SiteInfo {
             name: site_name(&cfg),

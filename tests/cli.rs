@@ -25,6 +25,7 @@ fn check_config_on_the_example_names_each_missing_secret_and_exits_2() {
     for key in [
         "soe.service_token",
         "discord.token",
+        "discord.client_secret",
         "storage.encryption_key",
     ] {
         assert!(
@@ -38,8 +39,8 @@ fn check_config_on_the_example_names_each_missing_secret_and_exits_2() {
     );
     assert_eq!(
         stderr.matches("  - ").count(),
-        3,
-        "only the three secrets are missing:\n{stderr}"
+        4,
+        "only the four secrets are missing:\n{stderr}"
     );
 }
 
@@ -54,6 +55,7 @@ fn keygen_output_passes_check_config_and_secrets_are_redacted() {
         .args(["check-config", "--config", example])
         .env("SOE_BOT_STORAGE__ENCRYPTION_KEY", &key)
         .env("SOE_BOT_DISCORD__TOKEN", "discord-SECRET-canary")
+        .env("SOE_BOT_DISCORD__CLIENT_SECRET", "client-SECRET-canary")
         .env("SOE_BOT_SOE__SERVICE_TOKEN", "service-SECRET-canary")
         .output()
         .unwrap();
@@ -63,6 +65,7 @@ fn keygen_output_passes_check_config_and_secrets_are_redacted() {
     for secret in [
         key.as_str(),
         "discord-SECRET-canary",
+        "client-SECRET-canary",
         "service-SECRET-canary",
     ] {
         assert!(!stdout.contains(secret), "secret printed:\n{stdout}");

@@ -38,6 +38,7 @@ fn config(api_base: Url, guild_ids: Vec<u64>) -> DiscordConfig {
         api_base,
         guild_ids,
         admin_roles: vec![],
+        client_secret: None,
     }
 }
 

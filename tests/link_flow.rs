@@ -6,6 +6,7 @@ mod support;
 use chrono::Duration;
 use soe_bot::fake_soe::{Approval, JANE, Q_ASYNC, SAM};
 use soe_bot::store::{LinkStatus, Store};
+use support::browser::Browser;
 use support::test_app::{form_token, TestApp};
 
 fn token_requests(app: &TestApp) -> usize {
@@ -25,28 +26,34 @@ async fn link_then_post_is_credited_to_the_linked_user() {
     let start = TestApp::link_url(&reply);
     assert_eq!(start.path(), "/link/start");
 
-    let run = app.browse_link(&start, false).await;
-    assert_eq!(run.pages[0].0, 303, "start redirects to the site");
-    let (status, confirm_page) = &run.pages[2];
-    assert_eq!(*status, 200);
+    let browser = app.browser_of(&alice).await;
+    let run = app.browse_link_in(&browser, &start, false).await;
+    let statuses: Vec<u16> = run.pages.iter().map(|p| p.0).collect();
+    // start → site → callback → Discord → Discord callback (the confirmation page)
+    assert_eq!(statuses, [303, 302, 303, 302, 200], "{:?}", run.pages);
+    let (_, confirm_page) = run.last();
     assert!(
-        confirm_page.contains("alice") && confirm_page.contains("Jane Doe"),
+        confirm_page.contains("@alice") && confirm_page.contains("Jane Doe"),
         "names both accounts"
     );
     assert!(
         app.store.get_link(111).unwrap().is_none(),
         "nothing stored before Confirm"
     );
+    assert_eq!(
+        app.discord.count("/api/v10/users/@me"),
+        1,
+        "Discord was asked"
+    );
 
     let token = form_token(confirm_page).unwrap();
-    let done = app
-        .http
-        .post(app.web.join("oauth/confirm").unwrap())
-        .form(&[("form_token", token.as_str()), ("action", "confirm")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 200);
+    let done = app.confirm_in(&browser, &token, "confirm").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.set_cookies.iter().any(|c| c.contains("Max-Age=0")),
+        "the binding cookie is cleared: {:?}",
+        done.set_cookies
+    );
     let link = app.store.get_link(111).unwrap().expect("linked");
     assert_eq!(link.soe_user_id, JANE);
     assert_eq!(link.status, LinkStatus::Active);
@@ -82,28 +89,28 @@ async fn link_then_post_is_credited_to_the_linked_user() {
     );
 
     // Replaying the confirmation does nothing.
-    let again = app
-        .http
-        .post(app.web.join("oauth/confirm").unwrap())
-        .form(&[("form_token", token.as_str()), ("action", "confirm")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 400);
+    let again = app.confirm_in(&browser, &token, "confirm").await;
+    assert_eq!(again.status, 400);
+}
+
+/// The member's way to the site's authorize URL, in `browser`.
+async fn to_site(app: &TestApp, browser: &Browser, member: &soe_bot::commands::Member) -> String {
+    let start = TestApp::link_url(&app.slash(member, "link", &[]).await);
+    browser.redirect(start).await
 }
 
 #[tokio::test]
 async fn a_replayed_state_is_refused_and_stores_nothing() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
-    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let authorize = app.redirect(start).await;
-    let callback = app.redirect(&authorize).await;
-    assert_eq!(app.http.get(&callback).send().await.unwrap().status(), 200);
+    let browser = app.browser_of(&alice).await;
+    let authorize = to_site(&app, &browser, &alice).await;
+    let callback = browser.redirect(&authorize).await;
+    assert_eq!(browser.get(&callback).await.status, 303, "on to Discord");
     let exchanges = token_requests(&app);
-    let replay = app.http.get(&callback).send().await.unwrap();
-    assert_eq!(replay.status(), 400);
-    assert!(replay.text().await.unwrap().contains("already used"));
+    let replay = browser.get(&callback).await;
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("already used"));
     assert_eq!(token_requests(&app), exchanges, "no second exchange");
     assert!(app.store.get_link(111).unwrap().is_none());
 }
@@ -112,13 +119,13 @@ async fn a_replayed_state_is_refused_and_stores_nothing() {
 async fn an_expired_state_is_refused() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
-    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let authorize = app.redirect(start).await;
+    let browser = app.browser_of(&alice).await;
+    let authorize = to_site(&app, &browser, &alice).await;
     app.clock.advance(Duration::seconds(601));
-    let callback = app.redirect(&authorize).await;
-    let page = app.http.get(&callback).send().await.unwrap();
-    assert_eq!(page.status(), 400);
-    assert!(page.text().await.unwrap().contains("expired"));
+    let callback = browser.redirect(&authorize).await;
+    let page = browser.get(&callback).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("expired"));
     assert_eq!(token_requests(&app), 0, "the code is never exchanged");
     assert!(app.store.get_link(111).unwrap().is_none());
 }
@@ -127,28 +134,28 @@ async fn an_expired_state_is_refused() {
 async fn a_state_just_inside_its_ttl_still_works() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
-    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let authorize = app.redirect(start).await;
+    let browser = app.browser_of(&alice).await;
+    let authorize = to_site(&app, &browser, &alice).await;
     app.clock.advance(Duration::seconds(599));
-    let callback = app.redirect(&authorize).await;
-    assert_eq!(app.http.get(&callback).send().await.unwrap().status(), 200);
+    let callback = browser.redirect(&authorize).await;
+    assert_eq!(browser.get(&callback).await.status, 303);
 }
 
 #[tokio::test]
 async fn a_wrong_verifier_is_refused_by_the_site() {
-    // Two flows; the code minted for flow A is delivered to flow B's callback, so the bot
-    // exchanges it with B's verifier. PKCE must make the site refuse.
+    // Two flows; the code minted for flow A is delivered to flow B's callback (in B's
+    // browser), so the bot exchanges it with B's verifier. PKCE must make the site refuse.
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
+    let browser_a = app.browser_of(&alice).await;
     let mut authorize = Vec::new();
     for _ in 0..2 {
-        let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-        authorize.push(url::Url::parse(&app.redirect(start).await).unwrap());
+        authorize.push(url::Url::parse(&to_site(&app, &browser_a, &alice).await).unwrap());
     }
     // Only the latest pending authorization of a member survives; use a second member for B.
     let bob = TestApp::member(222, "bob");
-    let start_b = TestApp::link_url(&app.slash(&bob, "link", &[]).await);
-    let authorize_b = url::Url::parse(&app.redirect(start_b).await).unwrap();
+    let browser_b = app.browser_of(&bob).await;
+    let authorize_b = url::Url::parse(&to_site(&app, &browser_b, &bob).await).unwrap();
     let cb_a = app.fake.approve(&authorize[1], JANE).unwrap();
     let code_a = cb_a
         .query_pairs()
@@ -167,8 +174,8 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
         .query_pairs_mut()
         .append_pair("code", &code_a)
         .append_pair("state", &state_b);
-    let page = app.http.get(forged).send().await.unwrap();
-    assert_eq!(page.status(), 400);
+    let page = browser_b.get(forged).await;
+    assert_eq!(page.status, 400);
     let exchange = app
         .fake
         .requests()
@@ -223,67 +230,396 @@ async fn an_expired_ticket_is_refused() {
     assert!(page.text().await.unwrap().contains("expired"));
 }
 
+// ---- issue 8 part 1: the attack, step by step.
+//
+// Mallory sets her server nickname to the victim's name ("Jane Doe"), runs /so link and keeps a
+// draft waiting for the link. She then forwards either the site's authorize URL (after opening
+// her own ticket) or the ticket itself to Jane, who is signed in on the SOE site (auto-approve)
+// and in Discord as herself.
+
+fn mallory() -> soe_bot::commands::Member {
+    let mut m = TestApp::member(666, "Jane Doe");
+    m.username = "mallory".into();
+    m
+}
+
+fn jane_in_discord() -> soe_bot::commands::Member {
+    let mut m = TestApp::member(111, "Jane Doe");
+    m.username = "jane".into();
+    m
+}
+
+/// `m` writes a question before linking; it waits for their link.
+async fn keep_a_draft(app: &TestApp, m: &soe_bot::commands::Member) {
+    let modal = app.slash(m, "ask", &[]).await;
+    let modal_id = match &modal.kind {
+        soe_bot::commands::ReplyKind::Modal(md) => md.id.clone(),
+        other => panic!("expected a modal, got {other:?}"),
+    };
+    let mut r = app
+        .submit(
+            m,
+            &modal_id,
+            &[
+                ("title", "How do I read the whole knowledge base at once?"),
+                (
+                    "body",
+                    "Posting this as whoever links next; it must only appear once linked for real.",
+                ),
+                ("tags", "rust"),
+            ],
+        )
+        .await;
+    if r.buttons()
+        .iter()
+        .any(|b| b.label().contains("Post anyway"))
+    {
+        r = app.press(m, &TestApp::button(&r, "Post anyway")).await;
+    }
+    assert!(
+        r.buttons().iter().any(|b| b.label().contains("Link")),
+        "the draft waits for a link: {r:?}"
+    );
+}
+
+fn no_question_posted(app: &TestApp) {
+    assert!(
+        !app.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.route.ends_with("/questions")),
+        "no question was posted"
+    );
+}
+
+/// The callback URL the site sent the browser to.
+fn callback_in(pages: &[support::browser::Page]) -> String {
+    pages
+        .iter()
+        .filter_map(|p| p.location.clone())
+        .find(|l| l.contains("/oauth/callback"))
+        .expect("the site redirected to the callback")
+}
+
 #[tokio::test]
-async fn another_persons_browser_completing_a_members_ticket_is_named_and_needs_confirmation() {
-    // Alice's ticket reaches Sam (forwarded link). Sam signs in on the site and approves. The
-    // confirmation page tells Sam that Discord member "alice" would post as Sam; without his
-    // Confirm nothing is stored for anyone.
+async fn the_attack_a_forwarded_authorize_url_is_refused_in_the_victims_browser() {
+    let app = TestApp::start().await;
+    let mallory = mallory();
+    keep_a_draft(&app, &mallory).await;
+    let mallorys_browser = app.browser_of(&mallory).await;
+    let authorize = to_site(&app, &mallorys_browser, &mallory).await;
+
+    // Jane opens the forwarded /oauth?…state=… URL; the site approves her at once.
+    let janes_browser = app.browser_of(&jane_in_discord()).await;
+    let pages = janes_browser
+        .follow(&url::Url::parse(&authorize).unwrap())
+        .await;
+    let last = pages.last().unwrap();
+    assert_eq!(last.status, 403, "{}", last.body);
+    assert!(last.body.contains("another browser"), "{}", last.body);
+    assert!(last.body.contains("Nothing was linked"), "{}", last.body);
+    assert_eq!(token_requests(&app), 0, "Jane's code is never exchanged");
+    assert!(app.store.get_link(666).unwrap().is_none());
+    assert_eq!(app.discord.count("/api/v10/users/@me"), 0);
+    no_question_posted(&app);
+
+    // The state was spent on the refusal: Mallory cannot finish with it either.
+    let cb = url::Url::parse(&callback_in(&pages)).unwrap();
+    assert_eq!(mallorys_browser.get(cb).await.status, 400);
+    assert!(app.store.get_link(666).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_attack_the_victims_browser_with_the_attackers_ticket_is_refused_by_discord() {
+    let app = TestApp::start().await;
+    let mallory = mallory();
+    keep_a_draft(&app, &mallory).await;
+    let ticket = TestApp::link_url(&app.slash(&mallory, "link", &[]).await);
+
+    // Jane opens the ticket itself: her browser gets its own cookie, the site approves her,
+    // and Discord says who she is.
+    let jane = jane_in_discord();
+    let janes_browser = app.browser_of(&jane).await;
+    let pages = janes_browser.follow(&ticket).await;
+    let last = pages.last().unwrap();
+    assert_eq!(last.status, 403, "{}", last.body);
+    assert!(
+        last.body.contains("@mallory"),
+        "names who asked: {}",
+        last.body
+    );
+    assert!(
+        last.body.contains("@jane"),
+        "and who is here: {}",
+        last.body
+    );
+    assert!(last.body.contains("Nothing was linked"), "{}", last.body);
+    assert!(form_token(&last.body).is_none(), "no confirmation offered");
+    assert_eq!(
+        app.discord.count("/api/v10/users/@me"),
+        1,
+        "Discord was asked"
+    );
+    assert!(app.store.get_link(666).unwrap().is_none(), "nothing stored");
+    assert!(app.store.get_link(111).unwrap().is_none());
+    no_question_posted(&app);
+    // Nothing comes to anyone (no "linked" notice, no posted draft).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut rx = app.notices.lock().await;
+    assert!(rx.try_recv().is_err(), "no notice for anyone");
+}
+
+#[tokio::test]
+async fn a_ticket_forwarded_to_the_members_own_other_browser_still_links() {
+    // The member opens their own link on another device, signed in to Discord there too.
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let phone = app.browser_of(&alice).await;
+    let run = app.browse_link_in(&phone, &start, true).await;
+    assert_eq!(run.last().0, 200, "{:?}", run.last());
+    assert!(app.store.get_link(111).unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_confirmation_page_names_accounts_by_username_and_id_never_by_nickname() {
+    let app = TestApp::builder()
+        .approval(Approval::AutoApprove { user_id: SAM })
+        .start()
+        .await;
+    let mut alice = TestApp::member(111, "Totally Not Alice");
+    alice.username = "alice".into();
+    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let run = app.browse_link(&start, false).await;
+    let (status, page) = run.last();
+    assert_eq!(*status, 200, "{page}");
+    assert!(page.contains("@alice"), "{page}");
+    assert!(page.contains("<code>111</code>"), "the Discord id: {page}");
+    assert!(page.contains("<code>1</code>"), "the server: {page}");
+    assert!(
+        !page.contains("Totally Not Alice"),
+        "never the nickname: {page}"
+    );
+    assert!(page.contains("Discord confirmed"), "{page}");
+    assert!(page.contains("Sam Rivera"), "{page}");
+    assert!(
+        page.contains(&format!("<code>{SAM}</code>")),
+        "the SOE user id: {page}"
+    );
+    assert!(page.contains("href=\"http"), "the SOE profile link: {page}");
+    assert!(page.contains("If someone sent you this link"), "{page}");
+    assert!(app.store.get_link(111).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn cancel_on_the_confirmation_page_stores_nothing() {
     let app = TestApp::builder()
         .approval(Approval::AutoApprove { user_id: SAM })
         .start()
         .await;
     let alice = TestApp::member(111, "alice");
+    let browser = app.browser_of(&alice).await;
     let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let run = app.browse_link(&start, false).await;
-    let (status, page) = run.last();
-    assert_eq!(*status, 200);
-    assert!(
-        page.contains("Discord member <strong>alice</strong>"),
-        "{page}"
-    );
-    assert!(page.contains("Sam Rivera"), "{page}");
-    assert!(page.contains("If someone sent you this link"), "{page}");
-    assert!(app.store.get_link(111).unwrap().is_none());
-    let token = form_token(page).unwrap();
-    let cancel = app
-        .http
-        .post(app.web.join("oauth/confirm").unwrap())
-        .form(&[("form_token", token.as_str()), ("action", "cancel")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancel.status(), 200);
-    let after = app
-        .http
-        .post(app.web.join("oauth/confirm").unwrap())
-        .form(&[("form_token", token.as_str()), ("action", "confirm")])
-        .send()
-        .await
-        .unwrap();
+    let run = app.browse_link_in(&browser, &start, false).await;
+    let token = form_token(&run.last().1).unwrap();
+    assert_eq!(app.confirm_in(&browser, &token, "cancel").await.status, 200);
+    let after = app.confirm_in(&browser, &token, "confirm").await;
     assert_eq!(
-        after.status(),
-        400,
+        after.status, 400,
         "a cancelled confirmation cannot be confirmed later"
     );
     assert!(app.store.get_link(111).unwrap().is_none());
 }
 
 #[tokio::test]
+async fn a_confirmation_posted_from_another_browser_is_refused() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let browser = app.browser_of(&alice).await;
+    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let run = app.browse_link_in(&browser, &start, false).await;
+    let token = form_token(&run.last().1).unwrap();
+    let elsewhere = Browser::new();
+    let r = app.confirm_in(&elsewhere, &token, "confirm").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = app.confirm_in(&elsewhere, &token, "cancel").await;
+    assert_eq!(r.status, 403, "another browser cannot cancel it either");
+    assert!(app.store.get_link(111).unwrap().is_none());
+    // The right browser still can.
+    assert_eq!(
+        app.confirm_in(&browser, &token, "confirm").await.status,
+        200
+    );
+    assert!(app.store.get_link(111).unwrap().is_some());
+}
+
+#[tokio::test]
 async fn a_confirmation_left_too_long_expires() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
+    let browser = app.browser_of(&alice).await;
     let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
-    let run = app.browse_link(&start, false).await;
+    let run = app.browse_link_in(&browser, &start, false).await;
     let token = form_token(&run.last().1).unwrap();
     app.clock.advance(Duration::minutes(11));
-    let r = app
-        .http
-        .post(app.web.join("oauth/confirm").unwrap())
-        .form(&[("form_token", token.as_str()), ("action", "confirm")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let r = app.confirm_in(&browser, &token, "confirm").await;
+    assert_eq!(r.status, 400);
+    assert!(app.store.get_link(111).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn drafts_wait_until_the_whole_flow_has_stored_the_link() {
+    let app = TestApp::start().await;
+    let jane = jane_in_discord();
+    keep_a_draft(&app, &jane).await;
+    let browser = app.browser_of(&jane).await;
+    let start = TestApp::link_url(&app.slash(&jane, "link", &[]).await);
+    let run = app.browse_link_in(&browser, &start, false).await;
+    assert_eq!(run.last().0, 200);
+    no_question_posted(&app);
+    let token = form_token(&run.last().1).unwrap();
+    assert_eq!(
+        app.confirm_in(&browser, &token, "confirm").await.status,
+        200
+    );
+    app.next_notice().await; // "linked"
+    let posted = app.next_notice().await;
+    assert!(
+        app.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.route.ends_with("/questions")),
+        "posted after Confirm: {posted:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_at_discord_stores_nothing() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let browser = app.browser_of(&alice).await;
+    let authorize = to_site(&app, &browser, &alice).await;
+    let callback = browser.redirect(&authorize).await;
+    let discord = url::Url::parse(&browser.redirect(&callback).await).unwrap();
+    let state = discord
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .to_string();
+    let mut back = app.web.join("oauth/discord/callback").unwrap();
+    back.query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("state", &state);
+    let page = browser.get(back).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Linking cancelled"), "{}", page.body);
+    assert!(app.store.get_link(111).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_binding_cookie_is_http_only_lax_and_for_the_whole_host() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let browser = Browser::new();
+    let page = browser.get(start).await;
+    assert_eq!(page.status, 303);
+    let cookie = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("soe-bot-link="))
+        .unwrap_or_else(|| panic!("{:?}", page.set_cookies));
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on loopback: a Secure cookie would be dropped"
+    );
+    let value = browser.cookie("soe-bot-link").unwrap();
+    assert_eq!(value.len(), 43, "256 random bits");
+    app.store.flush().unwrap();
+    let mut files = Vec::new();
+    files_under(app.dir.path(), &mut files);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "only the cookie's hash is stored, {} holds it",
+            f.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_the_discord_check_off_the_page_warns_and_the_browser_is_still_bound() {
+    let app = TestApp::builder().without_discord_check().start().await;
+    let alice = TestApp::member(111, "alice");
+    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let browser = Browser::new();
+    let run = app.browse_link_in(&browser, &start, false).await;
+    let statuses: Vec<u16> = run.pages.iter().map(|p| p.0).collect();
+    assert_eq!(statuses, [303, 302, 200], "no Discord step");
+    assert!(run.last().1.contains("Warning"), "{}", run.last().1);
+    assert!(run.last().1.contains("@alice"), "{}", run.last().1);
+    assert_eq!(app.discord.requests().len(), 0);
+    let token = form_token(&run.last().1).unwrap();
+    let other = Browser::new();
+    assert_eq!(app.confirm_in(&other, &token, "confirm").await.status, 403);
+    assert_eq!(
+        app.confirm_in(&browser, &token, "confirm").await.status,
+        200
+    );
+    assert!(app.store.get_link(111).unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_confirm_form_works_under_a_public_url_path_prefix() {
+    let app = TestApp::builder().public_prefix("soe-bot").start().await;
+    let alice = TestApp::member(111, "alice");
+    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    assert_eq!(start.path(), "/soe-bot/link/start");
+    let browser = app.browser_of(&alice).await;
+    let run = app.browse_link_in(&browser, &start, false).await;
+    assert_eq!(run.last().0, 200, "{:?}", run.pages);
+    let page = &run.last().1;
+    assert!(
+        page.contains("/soe-bot/oauth/confirm\""),
+        "the form posts under the prefix: {page}"
+    );
+    let token = form_token(page).unwrap();
+    let done = app.confirm_in(&browser, &token, "confirm").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(app.store.get_link(111).unwrap().is_some());
+}
+
+#[tokio::test]
+async fn unlink_also_forgets_tickets_and_links_in_flight() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    // One unused ticket, one flow waiting at Discord, one waiting for Confirm.
+    let unused = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let b1 = app.browser_of(&alice).await;
+    let authorize = to_site(&app, &b1, &alice).await;
+    let callback = b1.redirect(&authorize).await;
+    let at_discord = b1.redirect(&callback).await;
+    let b2 = app.browser_of(&alice).await;
+    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let run = app.browse_link_in(&b2, &start, false).await;
+    let token = form_token(&run.last().1).unwrap();
+
+    let r = app.slash(&alice, "unlink", &[]).await;
+    assert!(r.ephemeral);
+
+    assert_eq!(b1.get(unused).await.status, 400, "the ticket is gone");
+    let pages = b1.follow(&url::Url::parse(&at_discord).unwrap()).await;
+    assert_eq!(
+        pages.last().unwrap().status,
+        400,
+        "the Discord step is gone"
+    );
+    assert_eq!(app.confirm_in(&b2, &token, "confirm").await.status, 400);
     assert!(app.store.get_link(111).unwrap().is_none());
 }
 

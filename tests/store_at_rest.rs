@@ -152,7 +152,9 @@ fn secrets_never_reach_the_files_in_clear_or_base64() {
                 hash("state"),
                 &PendingAuth {
                     discord_user: 1,
-                    discord_name: "alice".into(),
+                    discord_username: "alice".into(),
+                    guild_id: None,
+                    browser_hash: [7u8; 32],
                     verifier: SecretString::from(verifier()),
                     scopes: vec![],
                     created_at: t0(),
@@ -166,7 +168,10 @@ fn secrets_never_reach_the_files_in_clear_or_base64() {
                 hash("form"),
                 &PendingConfirm {
                     link: link(2, CONFIRM_TOKEN),
-                    discord_name: "bob".into(),
+                    discord_username: "bob".into(),
+                    guild_id: None,
+                    browser_hash: [7u8; 32],
+                    verified: None,
                     expires_at: t0() + Duration::minutes(10),
                 },
             )
@@ -240,7 +245,9 @@ fn a_sealed_record_moved_to_another_owner_fails_to_open() {
                 hash("state-a"),
                 &PendingAuth {
                     discord_user: 1,
-                    discord_name: "alice".into(),
+                    discord_username: "alice".into(),
+                    guild_id: None,
+                    browser_hash: [7u8; 32],
                     verifier: SecretString::from(verifier()),
                     scopes: vec![],
                     created_at: t0(),

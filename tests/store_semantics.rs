@@ -49,7 +49,9 @@ fn link(user: u64, token: &str) -> Link {
 fn auth(user: u64, verifier: &str, expires_at: DateTime<Utc>) -> PendingAuth {
     PendingAuth {
         discord_user: user,
-        discord_name: format!("member{user}"),
+        discord_username: format!("member{user}"),
+        guild_id: None,
+        browser_hash: [7u8; 32],
         verifier: SecretString::from(verifier),
         scopes: vec!["write_access".into(), "no_expiry".into()],
         created_at: t0(),
@@ -157,7 +159,8 @@ fn tickets_are_single_use() {
     let store = open(dir.path());
     let ticket = LinkTicket {
         discord_user: 5,
-        discord_name: "eve".into(),
+        discord_username: "eve".into(),
+        guild_id: None,
         created_at: t0(),
         expires_at: t0() + Duration::minutes(15),
     };
@@ -173,7 +176,8 @@ fn tickets_race_has_one_winner() {
     let store = Arc::new(open(dir.path()));
     let ticket = LinkTicket {
         discord_user: 5,
-        discord_name: "eve".into(),
+        discord_username: "eve".into(),
+        guild_id: None,
         created_at: t0(),
         expires_at: t0() + Duration::minutes(15),
     };
@@ -207,7 +211,7 @@ fn pending_auth_is_single_use_and_one_per_member() {
 
     let got = store.take_pending_auth(hash("s2")).unwrap().unwrap();
     assert_eq!(got.discord_user, 7);
-    assert_eq!(got.discord_name, "member7");
+    assert_eq!(got.discord_username, "member7");
     assert_eq!(got.verifier.expose_secret(), "verifier-two");
     assert_eq!(
         got.scopes,
@@ -278,13 +282,16 @@ fn confirmation_peek_then_confirm_once() {
     let store = open(dir.path());
     let pending = PendingConfirm {
         link: link(9, "tok-nine"),
-        discord_name: "nina".into(),
+        discord_username: "nina".into(),
+        guild_id: None,
+        browser_hash: [7u8; 32],
+        verified: None,
         expires_at: t0() + Duration::minutes(10),
     };
     store.put_pending_confirm(hash("form"), &pending).unwrap();
     for _ in 0..2 {
         let peeked = store.peek_pending_confirm(hash("form")).unwrap().unwrap();
-        assert_eq!(peeked.discord_name, "nina");
+        assert_eq!(peeked.discord_username, "nina");
         assert_eq!(peeked.expires_at, t0() + Duration::minutes(10));
         assert_eq!(peeked.link.soe_user_name, "SOE user 9");
     }
@@ -307,7 +314,10 @@ fn confirmation_peek_then_confirm_once() {
     // Discarding (Cancel) removes a confirmation without linking.
     let other = PendingConfirm {
         link: link(10, "tok-ten"),
-        discord_name: "ten".into(),
+        discord_username: "ten".into(),
+        guild_id: None,
+        browser_hash: [7u8; 32],
+        verified: None,
         expires_at: t0() + Duration::minutes(10),
     };
     store.put_pending_confirm(hash("form10"), &other).unwrap();
@@ -355,7 +365,10 @@ fn concurrent_confirm_link_has_exactly_one_winner() {
         let store = Arc::new(open(dir.path()));
         let pending = PendingConfirm {
             link: link(11, "tok"),
-            discord_name: "n".into(),
+            discord_username: "n".into(),
+            guild_id: None,
+            browser_hash: [7u8; 32],
+            verified: None,
             expires_at: t0() + Duration::minutes(10),
         };
         store.put_pending_confirm(hash("f"), &pending).unwrap();
@@ -653,7 +666,8 @@ fn sweep_removes_only_expired_records() {
 
     let ticket = |exp| LinkTicket {
         discord_user: 1,
-        discord_name: "a".into(),
+        discord_username: "a".into(),
+        guild_id: None,
         created_at: t0(),
         expires_at: exp,
     };
@@ -667,7 +681,10 @@ fn sweep_removes_only_expired_records() {
         .unwrap();
     let confirm = |exp| PendingConfirm {
         link: link(3, "t"),
-        discord_name: "c".into(),
+        discord_username: "c".into(),
+        guild_id: None,
+        browser_hash: [7u8; 32],
+        verified: None,
         expires_at: exp,
     };
     store

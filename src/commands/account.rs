@@ -7,10 +7,18 @@ use super::{Commands, Invocation};
 
 /// A button to a fresh single-use linking URL (15 minutes), shown only to the member.
 pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
-    match ctx.link.issue_ticket(inv.member.id, &inv.member.name) {
+    match ctx
+        .link
+        .issue_ticket(inv.member.id, &inv.member.username, inv.guild_id)
+    {
         Ok(url) => Reply::private(format!(
-            "Link your {} account so what you post from Discord is credited to you. The button works once, for 15 minutes, and only for you: don't share it. You'll sign in on the site, approve access, and confirm.",
-            ctx.site.name
+            "Link your {} account so what you post from Discord is credited to you. The button works once, for 15 minutes, and only for you: don't share it. You'll sign in on the site, approve access, {}and confirm.",
+            ctx.site.name,
+            if ctx.link.settings().discord.is_some() {
+                "let Discord confirm it is you, "
+            } else {
+                ""
+            }
         ))
         .with_row(vec![Component::link(url.to_string(), "Link account")]),
         Err(e) => ctx.store_failure(&e),

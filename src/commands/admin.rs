@@ -99,6 +99,7 @@ mod tests {
         Member {
             id: 1,
             name: "a".into(),
+            username: "a".into(),
             permissions: perms,
             role_ids: vec![],
             role_names: roles.iter().map(|r| r.to_string()).collect(),

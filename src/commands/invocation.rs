@@ -8,8 +8,12 @@
 pub struct Member {
     /// Discord user id.
     pub id: u64,
-    /// Display name (for the linking page and confirmations).
+    /// Display name (server nickname or global name): anyone can set it to anything, so it is
+    /// used for greetings only, never to say who someone is.
     pub name: String,
+    /// The unique, immutable Discord username (`@handle`): what pages that must identify the
+    /// member show.
+    pub username: String,
     /// The member's permissions in the channel (Discord bitfield), `None` in DMs.
     pub permissions: Option<u64>,
     /// Ids of the member's roles (guild only).
@@ -24,6 +28,7 @@ impl Member {
         Self {
             id,
             name: name.into(),
+            username: name.into(),
             permissions: None,
             role_ids: vec![],
             role_names: vec![],

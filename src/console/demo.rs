@@ -11,18 +11,25 @@ use crate::app::{App, AppParts};
 use crate::clock::{SharedClock, SystemClock};
 use crate::commands::{Member, SiteInfo};
 use crate::config::{EncryptionKey, LimitsConfig};
+use crate::fake_discord::{FakeDiscord, FakeDiscordConfig, FakeDiscordUser};
 use crate::fake_soe::{Approval, FakeSoe, FakeSoeConfig, ALEX, JANE, PRIYA, SAM};
+use crate::link::discord::DiscordOAuthSettings;
 use crate::link::LinkSettings;
 use crate::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
 use crate::store::cipher::Cipher;
 use crate::store::SledStore;
 
-use super::{Approver, Console, ConsoleNotifier, Outcome};
+use super::{Approver, Console, ConsoleNotifier, DiscordApprover, Outcome};
+
+/// The console's Discord member.
+const YOU: u64 = 424_242;
 
 /// A running demo: keep it alive while the console runs.
 pub struct Demo {
     /// The fake site.
     pub fake: Arc<FakeSoe>,
+    /// The fake Discord OAuth2 (linking proves the member's Discord account there).
+    pub discord: Arc<FakeDiscord>,
     /// The app.
     pub app: Arc<App>,
     /// The bot's web server origin.
@@ -82,6 +89,27 @@ impl Demo {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let web_url = Url::parse(&format!("http://{addr}/")).map_err(|e| e.to_string())?;
 
+        let discord = Arc::new(
+            FakeDiscord::start(FakeDiscordConfig {
+                users: vec![FakeDiscordUser::new(YOU, "you", "you")],
+                ..FakeDiscordConfig::new(clock.clone())
+            })
+            .await
+            .map_err(|e| format!("could not start the fake Discord: {e}"))?,
+        );
+        let link_settings = LinkSettings {
+            site_url: fake.site_url(),
+            client_id: fake.client_id().to_string(),
+            public_url: web_url.clone(),
+            allow_no_expiry: false,
+            discord: Some(DiscordOAuthSettings {
+                base: discord.base_url(),
+                client_id: discord.client_id().to_string(),
+                client_secret: SecretString::from(discord.client_secret().to_string()),
+            }),
+        };
+        discord.register_redirect(link_settings.discord_redirect_uri().as_str());
+
         let soe = HttpSoe::new(SoeClientConfig::new(fake.site_url())).map_err(|e| e.to_string())?;
         let service = ServiceToken::new(SecretString::from(fake.service_token()));
         let (app, linked) = App::build(AppParts {
@@ -89,12 +117,7 @@ impl Demo {
             clock: clock.clone(),
             soe: soe.clone(),
             connector: Arc::new(HttpConnector::new(soe.clone(), service)),
-            link: LinkSettings {
-                site_url: fake.site_url(),
-                client_id: fake.client_id().to_string(),
-                public_url: web_url.clone(),
-                allow_no_expiry: false,
-            },
+            link: link_settings,
             site: SiteInfo {
                 name: "Acme Stack Overflow (demo)".into(),
                 url: fake.site_url(),
@@ -127,12 +150,25 @@ impl Demo {
             })?;
             approving.approve(url, user)
         });
-        let mut member = Member::new(424_242, "you");
+        let mut member = Member::new(YOU, "you");
         member.permissions = Some(crate::commands::admin::MANAGE_GUILD);
-        let console = Console::new(app.clone(), approver, notices, member);
+        let signing_in = discord.clone();
+        let discord_approver: DiscordApprover = Arc::new(move |url: &Url, m: &Member| {
+            signing_in.approve(
+                url,
+                FakeDiscordUser {
+                    id: m.id,
+                    username: m.username.clone(),
+                    global_name: Some(m.name.clone()),
+                },
+            )
+        });
+        let console =
+            Console::new(app.clone(), approver, notices, member).with_discord(discord_approver);
         Ok((
             Demo {
                 fake,
+                discord,
                 app,
                 web_url,
                 dir,
@@ -148,6 +184,7 @@ impl Demo {
             "soe-bot demo\n\
   fake Stack Overflow site: {site} ({n} questions; try question 3)\n\
   bot web server:           {web}\n\
+  fake Discord sign-in:     {discord}\n\
 You are Discord member \"you\". Try:\n\
   /so search async\n\
   /so question 3\n\
@@ -157,6 +194,7 @@ Type help for everything, quit to leave.",
             site = self.fake.site_url(),
             n = self.fake.questions().len(),
             web = self.web_url,
+            discord = self.discord.base_url(),
         )
     }
 }

@@ -29,6 +29,10 @@ use crate::commands::{
 /// redirect (callback) URL. The demo wires the fake site's `approve`.
 pub type Approver = Arc<dyn Fn(&Url, &str) -> Result<Url, String> + Send + Sync>;
 
+/// Completes Discord's authorize step for an authorize URL as the console's member (the
+/// demo wires the fake Discord's `approve`), returning the redirect (callback) URL.
+pub type DiscordApprover = Arc<dyn Fn(&Url, &Member) -> Result<Url, String> + Send + Sync>;
+
 /// Notices (DMs) for the console, printed after each line.
 #[derive(Debug, Clone)]
 pub struct ConsoleNotifier {
@@ -65,6 +69,8 @@ pub enum Outcome {
 pub struct Console {
     app: Arc<App>,
     approver: Approver,
+    /// Plays Discord's side of linking, when the bot proves Discord identities.
+    discord_approver: Option<DiscordApprover>,
     http: reqwest::Client,
     member: Member,
     guild_id: Option<u64>,
@@ -98,6 +104,7 @@ impl Console {
         Self {
             app,
             approver,
+            discord_approver: None,
             http,
             member,
             guild_id: Some(1),
@@ -110,6 +117,12 @@ impl Console {
             seq: 0,
             queued: VecDeque::new(),
         }
+    }
+
+    /// Lets the console play Discord's authorize step while linking.
+    pub fn with_discord(mut self, approver: DiscordApprover) -> Self {
+        self.discord_approver = Some(approver);
+        self
     }
 
     /// The help text.
@@ -399,7 +412,8 @@ impl Console {
         }
     }
 
-    /// Plays the browser: /link/start → site consent → callback → Confirm.
+    /// Plays the browser: /link/start (keeping its cookie) → site consent → callback →
+    /// Discord's authorize step as the console's member → confirmation → Confirm.
     async fn complete_link(&self, start: &Url, who: &str) -> Result<String, String> {
         let resp = self
             .http
@@ -407,12 +421,14 @@ impl Console {
             .send()
             .await
             .map_err(|e| format!("could not open the link: {}", e.without_url()))?;
-        let Some(authorize) = resp
+        let cookie = resp
             .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .and_then(|l| Url::parse(l).ok())
-        else {
+            .get("set-cookie")
+            .and_then(|c| c.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .map(str::to_string)
+            .unwrap_or_default();
+        let Some(authorize) = location(&resp) else {
             return Err(format!(
                 "the link page answered {} instead of sending you to the site: {}",
                 resp.status(),
@@ -420,15 +436,34 @@ impl Console {
             ));
         };
         let callback = (self.approver)(&authorize, who)?;
-        let page = self
+        let mut page = self
             .http
             .get(callback)
+            .header("cookie", &cookie)
             .send()
             .await
             .map_err(|e| format!("callback failed: {}", e.without_url()))?;
+        if let Some(discord) = location(&page) {
+            let approve = self
+                .discord_approver
+                .as_ref()
+                .ok_or("the bot wants a Discord sign-in, but this console cannot play Discord")?;
+            let back = approve(&discord, &self.member)?;
+            page = self
+                .http
+                .get(back)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .map_err(|e| format!("Discord callback failed: {}", e.without_url()))?;
+        }
         let html = page.text().await.unwrap_or_default();
         let Some(token) = form_token(&html) else {
-            return Err(format!("linking failed: {}", page_title(&html)));
+            return Err(format!(
+                "linking failed: {}: {}",
+                page_title(&html),
+                page_text(&html)
+            ));
         };
         let mut confirm = start.clone();
         confirm.set_path("/oauth/confirm");
@@ -436,6 +471,7 @@ impl Console {
         let done = self
             .http
             .post(confirm)
+            .header("cookie", &cookie)
             .form(&[("form_token", token.as_str()), ("action", "confirm")])
             .send()
             .await
@@ -470,6 +506,14 @@ impl Console {
             }
         }
     }
+}
+
+/// Where a response redirects, if it does.
+fn location(resp: &reqwest::Response) -> Option<Url> {
+    resp.headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| Url::parse(l).ok())
 }
 
 fn page_title(html: &str) -> String {

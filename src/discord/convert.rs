@@ -159,11 +159,15 @@ fn invocation(
         Some(m) => Member {
             id: m.user.id.get(),
             name: m.display_name().to_string(),
+            username: m.user.name.clone(),
             permissions: m.permissions.map(|p| p.bits()),
             role_ids: m.roles.iter().map(|r| r.get()).collect(),
             role_names: vec![],
         },
-        None => Member::new(user.id.get(), user.display_name()),
+        None => Member {
+            username: user.name.clone(),
+            ..Member::new(user.id.get(), user.display_name())
+        },
     };
     Invocation {
         id: id.to_string(),

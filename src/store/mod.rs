@@ -105,8 +105,11 @@ pub struct Link {
 pub struct LinkTicket {
     /// The member who asked to link.
     pub discord_user: DiscordUserId,
-    /// Their Discord display name, for the confirmation page.
-    pub discord_name: String,
+    /// Their Discord username (the unique `@handle`), never a nickname: anyone can set a
+    /// nickname to someone else's name, so pages that name the member use this.
+    pub discord_username: String,
+    /// The server the member asked from (`None` in a DM), shown on the confirmation page.
+    pub guild_id: Option<u64>,
     /// Issue time.
     pub created_at: DateTime<Utc>,
     /// 15 minutes after issue.
@@ -118,8 +121,13 @@ pub struct LinkTicket {
 pub struct PendingAuth {
     /// The member the authorization is for.
     pub discord_user: DiscordUserId,
-    /// Their Discord display name.
-    pub discord_name: String,
+    /// Their Discord username, from the ticket.
+    pub discord_username: String,
+    /// The server the member asked from, from the ticket.
+    pub guild_id: Option<u64>,
+    /// SHA-256 of the browser-binding cookie set by `/link/start`: only the browser holding the
+    /// cookie may finish this authorization (RFC 9700 §2.1.1: bind the flow to the user agent).
+    pub browser_hash: [u8; 32],
     /// The PKCE verifier. Sealed at rest.
     pub verifier: secrecy::SecretString,
     /// The scopes requested (comma-joined on the wire).
@@ -130,15 +138,33 @@ pub struct PendingAuth {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A token obtained and verified, waiting for the browser's explicit confirmation (the
-/// link-hijacking defence). Keyed by the SHA-256 of the one-time form token.
+/// The Discord account that Discord itself said was at the browser (OAuth2 `identify`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedDiscord {
+    /// The snowflake Discord returned; equal to the ticket's member, or nothing is stored.
+    pub id: DiscordUserId,
+    /// The username Discord returned.
+    pub username: String,
+}
+
+/// An SOE token obtained and verified with `/users/me`, on its way to becoming a link. Kept
+/// first while the browser proves its Discord account (keyed by the SHA-256 of the Discord
+/// `state`), then while the page waits for the explicit Confirm (keyed by the SHA-256 of the
+/// one-time form token).
 #[derive(Debug)]
 pub struct PendingConfirm {
     /// What becomes the link on confirmation (status Active, last_used None).
     pub link: Link,
-    /// The Discord display name shown on the page.
-    pub discord_name: String,
-    /// The confirmation page expires 10 minutes after the callback.
+    /// The member's Discord username, from the ticket.
+    pub discord_username: String,
+    /// The server the member asked from, from the ticket.
+    pub guild_id: Option<u64>,
+    /// SHA-256 of the browser-binding cookie; every later step checks it.
+    pub browser_hash: [u8; 32],
+    /// The Discord account proven at the browser; `None` before that step, or when an operator
+    /// turned the check off (`link.verify_discord_identity = false`).
+    pub verified: Option<VerifiedDiscord>,
+    /// The step expires 10 minutes after it began.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -262,7 +288,9 @@ pub trait Store: Send + Sync {
     fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()>;
     /// Records a use of the token (best effort, not flushed).
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()>;
-    /// Forgets the link and every draft of the member. Flushed. True if a link existed.
+    /// Forgets the link, every draft of the member, and every linking record in flight for them
+    /// (tickets, authorizations, identity checks, confirmations). Flushed. True if a link
+    /// existed.
     fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool>;
 
     // ---- linking flow
@@ -282,6 +310,15 @@ pub trait Store: Send + Sync {
     fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>>;
     /// Removes a confirmation without linking (Cancel pressed, or expired). True if it existed.
     fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool>;
+    /// Stores a verified SOE token waiting for the browser's Discord proof, under the SHA-256
+    /// of the Discord OAuth `state`.
+    fn put_pending_identity(
+        &self,
+        state_hash: [u8; 32],
+        pending: &PendingConfirm,
+    ) -> StoreResult<()>;
+    /// Removes and returns it (atomic single use), whatever its expiry.
+    fn take_pending_identity(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>>;
     /// Atomically consumes the confirmation and stores its link (one transaction), then flushes.
     /// `None` if it was already used or never existed. Expiry is the caller's check, made on
     /// the returned record before reporting success.

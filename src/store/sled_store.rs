@@ -8,6 +8,7 @@
 //! | `tickets/v1` | SHA-256 of the ticket | ticket record |
 //! | `auth/v1` | SHA-256 of the OAuth `state` | pending authorization, verifier sealed |
 //! | `auth_by_user/v1` | user id, u64 BE | the `state` hash of the member's one pending authorization |
+//! | `identity/v1` | SHA-256 of the Discord OAuth `state` | link awaiting the Discord proof, token sealed |
 //! | `confirm/v1` | SHA-256 of the form token | link awaiting confirmation, token sealed |
 //! | `drafts/v1` | user id, u64 BE ‖ draft id | expiry in clear, the whole `Draft` sealed |
 //! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write |
@@ -41,7 +42,7 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, Store, StoreError, StoreResult, WriteClaim,
+    PendingAuth, PendingConfirm, Store, StoreError, StoreResult, VerifiedDiscord, WriteClaim,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
@@ -53,6 +54,7 @@ const TREE_LINKS: &str = "links/v1";
 const TREE_TICKETS: &str = "tickets/v1";
 const TREE_AUTH: &str = "auth/v1";
 const TREE_AUTH_BY_USER: &str = "auth_by_user/v1";
+const TREE_IDENTITY: &str = "identity/v1";
 const TREE_CONFIRM: &str = "confirm/v1";
 const TREE_DRAFTS: &str = "drafts/v1";
 const TREE_WRITES: &str = "writes/v1";
@@ -147,6 +149,16 @@ fn pkce_aad(state_hash: &[u8; 32]) -> Vec<u8> {
     aad
 }
 
+/// A hash stored as hex; anything malformed becomes all zeros, which no browser's cookie
+/// hashes to.
+fn hash_from_hex(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if hex::decode_to_slice(s, &mut out).is_err() {
+        out = [0u8; 32];
+    }
+    out
+}
+
 fn draft_aad(user: DiscordUserId, id: &str) -> Vec<u8> {
     format!("draft/v1:{user}:{id}").into_bytes()
 }
@@ -180,7 +192,10 @@ impl Record for LinkRecord {
 struct TicketRecord {
     v: u32,
     discord_user: DiscordUserId,
-    discord_name: String,
+    #[serde(alias = "discord_name")]
+    discord_username: String,
+    #[serde(default)]
+    guild_id: Option<u64>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 }
@@ -196,7 +211,14 @@ impl Record for TicketRecord {
 struct AuthRecord {
     v: u32,
     discord_user: DiscordUserId,
-    discord_name: String,
+    #[serde(alias = "discord_name")]
+    discord_username: String,
+    #[serde(default)]
+    guild_id: Option<u64>,
+    /// Hex SHA-256 of the browser-binding cookie (empty in records from before it existed,
+    /// which then match no browser).
+    #[serde(default)]
+    browser: String,
     /// Base64 of the PKCE verifier sealed with AAD `pkce/v1:<state hash>`.
     verifier: String,
     scopes: Vec<String>,
@@ -216,7 +238,15 @@ struct ConfirmRecord {
     v: u32,
     /// Exactly what becomes the link record on confirmation.
     link: LinkRecord,
-    discord_name: String,
+    #[serde(alias = "discord_name")]
+    discord_username: String,
+    #[serde(default)]
+    guild_id: Option<u64>,
+    /// Hex SHA-256 of the browser-binding cookie.
+    #[serde(default)]
+    browser: String,
+    #[serde(default)]
+    verified: Option<VerifiedDiscord>,
     expires_at: DateTime<Utc>,
 }
 
@@ -323,6 +353,7 @@ pub struct SledStore {
     tickets: Tree,
     auth: Tree,
     auth_by_user: Tree,
+    identity: Tree,
     confirm: Tree,
     drafts: Tree,
     writes: Tree,
@@ -381,6 +412,7 @@ impl SledStore {
             tickets: tree(TREE_TICKETS)?,
             auth: tree(TREE_AUTH)?,
             auth_by_user: tree(TREE_AUTH_BY_USER)?,
+            identity: tree(TREE_IDENTITY)?,
             confirm: tree(TREE_CONFIRM)?,
             drafts: tree(TREE_DRAFTS)?,
             writes: tree(TREE_WRITES)?,
@@ -569,7 +601,9 @@ impl SledStore {
             .map_err(|_| StoreError::Corrupt("a PKCE verifier is not UTF-8".into()))?;
         Ok(PendingAuth {
             discord_user: rec.discord_user,
-            discord_name: rec.discord_name,
+            discord_username: rec.discord_username,
+            guild_id: rec.guild_id,
+            browser_hash: hash_from_hex(&rec.browser),
             verifier: SecretString::from(verifier),
             scopes: rec.scopes,
             created_at: rec.created_at,
@@ -601,6 +635,47 @@ impl SledStore {
             return Err(StoreError::Corrupt("draft stored under another key".into()));
         }
         Ok(draft)
+    }
+
+    fn confirm_record(&self, pending: &PendingConfirm) -> StoreResult<Vec<u8>> {
+        encode(&ConfirmRecord {
+            v: RECORD_VERSION,
+            link: self.link_record(&pending.link)?,
+            discord_username: pending.discord_username.clone(),
+            guild_id: pending.guild_id,
+            browser: hex::encode(pending.browser_hash),
+            verified: pending.verified.clone(),
+            expires_at: pending.expires_at,
+        })
+    }
+
+    fn confirm_from_bytes(&self, raw: &[u8]) -> StoreResult<PendingConfirm> {
+        let rec: ConfirmRecord = decode(raw)?;
+        let user = rec.link.discord_user;
+        Ok(PendingConfirm {
+            link: self.link_from_record(user, rec.link)?,
+            discord_username: rec.discord_username,
+            guild_id: rec.guild_id,
+            browser_hash: hash_from_hex(&rec.browser),
+            verified: rec.verified,
+            expires_at: rec.expires_at,
+        })
+    }
+
+    /// Removes every record of `tree` whose value decodes to a record of `user` (scans: these
+    /// trees hold only the few minutes of linking in flight).
+    fn remove_where_user<R: Record>(
+        tree: &Tree,
+        user: DiscordUserId,
+        user_of: impl Fn(&R) -> DiscordUserId,
+    ) -> StoreResult<()> {
+        for entry in tree.iter() {
+            let (k, v) = entry.map_err(io)?;
+            if decode::<R>(&v).is_ok_and(|rec| user_of(&rec) == user) {
+                Self::remove_if_unchanged(tree, &k, &v)?;
+            }
+        }
+        Ok(())
     }
 
     /// Removes the member's pending authorization (and its index entry), if any.
@@ -713,6 +788,9 @@ impl Store for SledStore {
             self.drafts.remove(k).map_err(io)?;
         }
         self.remove_pending_auth_of(user)?;
+        Self::remove_where_user::<TicketRecord>(&self.tickets, user, |r| r.discord_user)?;
+        Self::remove_where_user::<ConfirmRecord>(&self.identity, user, |r| r.link.discord_user)?;
+        Self::remove_where_user::<ConfirmRecord>(&self.confirm, user, |r| r.link.discord_user)?;
         self.flush()?;
         Ok(existed)
     }
@@ -723,7 +801,8 @@ impl Store for SledStore {
         let bytes = encode(&TicketRecord {
             v: RECORD_VERSION,
             discord_user: ticket.discord_user,
-            discord_name: ticket.discord_name.clone(),
+            discord_username: ticket.discord_username.clone(),
+            guild_id: ticket.guild_id,
             created_at: ticket.created_at,
             expires_at: ticket.expires_at,
         })?;
@@ -738,7 +817,8 @@ impl Store for SledStore {
                 let rec: TicketRecord = decode(&raw)?;
                 Ok(Some(LinkTicket {
                     discord_user: rec.discord_user,
-                    discord_name: rec.discord_name,
+                    discord_username: rec.discord_username,
+                    guild_id: rec.guild_id,
                     created_at: rec.created_at,
                     expires_at: rec.expires_at,
                 }))
@@ -751,7 +831,9 @@ impl Store for SledStore {
         let bytes = encode(&AuthRecord {
             v: RECORD_VERSION,
             discord_user: pending.discord_user,
-            discord_name: pending.discord_name.clone(),
+            discord_username: pending.discord_username.clone(),
+            guild_id: pending.guild_id,
+            browser: hex::encode(pending.browser_hash),
             verifier: self.seal_b64(
                 &pkce_aad(&state_hash),
                 pending.verifier.expose_secret().as_bytes(),
@@ -803,28 +885,32 @@ impl Store for SledStore {
         form_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
-        let bytes = encode(&ConfirmRecord {
-            v: RECORD_VERSION,
-            link: self.link_record(&pending.link)?,
-            discord_name: pending.discord_name.clone(),
-            expires_at: pending.expires_at,
-        })?;
+        let bytes = self.confirm_record(pending)?;
         self.confirm.insert(form_hash, bytes).map_err(io)?;
         Ok(())
+    }
+
+    fn put_pending_identity(
+        &self,
+        state_hash: [u8; 32],
+        pending: &PendingConfirm,
+    ) -> StoreResult<()> {
+        let bytes = self.confirm_record(pending)?;
+        self.identity.insert(state_hash, bytes).map_err(io)?;
+        Ok(())
+    }
+
+    fn take_pending_identity(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+        match self.identity.remove(state_hash).map_err(io)? {
+            None => Ok(None),
+            Some(raw) => self.confirm_from_bytes(&raw).map(Some),
+        }
     }
 
     fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
         match self.confirm.get(form_hash).map_err(io)? {
             None => Ok(None),
-            Some(raw) => {
-                let rec: ConfirmRecord = decode(&raw)?;
-                let user = rec.link.discord_user;
-                Ok(Some(PendingConfirm {
-                    link: self.link_from_record(user, rec.link)?,
-                    discord_name: rec.discord_name,
-                    expires_at: rec.expires_at,
-                }))
-            }
+            Some(raw) => self.confirm_from_bytes(&raw).map(Some),
         }
     }
 
@@ -903,15 +989,20 @@ impl Store for SledStore {
             }
         }
 
-        for entry in self.confirm.iter() {
-            let (k, v) = entry.map_err(io)?;
-            match decode::<ConfirmRecord>(&v) {
-                Ok(rec) if rec.expires_at <= now => {
-                    removed += usize::from(Self::remove_if_unchanged(&self.confirm, &k, &v)?);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(tree = TREE_CONFIRM, error = %e, "skipping a corrupt record")
+        for (tree, name) in [
+            (&self.identity, TREE_IDENTITY),
+            (&self.confirm, TREE_CONFIRM),
+        ] {
+            for entry in tree.iter() {
+                let (k, v) = entry.map_err(io)?;
+                match decode::<ConfirmRecord>(&v) {
+                    Ok(rec) if rec.expires_at <= now => {
+                        removed += usize::from(Self::remove_if_unchanged(tree, &k, &v)?);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(tree = name, error = %e, "skipping a corrupt record")
+                    }
                 }
             }
         }

@@ -12,13 +12,17 @@ use soe_bot::commands::caches::ServiceBudget;
 use soe_bot::commands::{Action, Invocation, Member, Notice, OptionValue, Reply, SiteInfo};
 use soe_bot::config::LimitsConfig;
 use soe_bot::console::ConsoleNotifier;
+use soe_bot::fake_discord::{FakeDiscord, FakeDiscordConfig, FakeDiscordUser};
 use soe_bot::fake_soe::{Approval, FakeSoe, FakeSoeConfig};
+use soe_bot::link::discord::DiscordOAuthSettings;
 use soe_bot::link::LinkSettings;
 use soe_bot::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
 use soe_bot::store::cipher::Cipher;
 use soe_bot::store::SledStore;
 use tokio::sync::mpsc;
 use url::Url;
+
+use super::browser::{Browser, Page};
 
 type FakeTweak = Box<dyn FnOnce(&mut FakeSoeConfig)>;
 type ClientTweak = Box<dyn FnOnce(&mut SoeClientConfig)>;
@@ -34,9 +38,25 @@ pub struct TestAppBuilder {
     configure_fake: Option<FakeTweak>,
     client: Option<ClientTweak>,
     store_dir: Option<std::path::PathBuf>,
+    verify_discord: bool,
+    public_prefix: Option<String>,
 }
 
 impl TestAppBuilder {
+    /// Turn the Discord identity check off (`link.verify_discord_identity = false`).
+    pub fn without_discord_check(mut self) -> Self {
+        self.verify_discord = false;
+        self
+    }
+
+    /// Serve the bot under a path prefix of `public_url` (`http://127.0.0.1:P/<prefix>/`), the
+    /// way a reverse proxy that strips the prefix would: the test browser adds it, the server
+    /// never sees it.
+    pub fn public_prefix(mut self, prefix: &str) -> Self {
+        self.public_prefix = Some(prefix.trim_matches('/').to_string());
+        self
+    }
+
     /// Use this clock (shared with the fake site).
     pub fn clock(mut self, clock: FixedClock) -> Self {
         self.clock = clock;
@@ -105,8 +125,18 @@ impl TestAppBuilder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let web =
-            Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
+        let addr = listener.local_addr().expect("addr");
+        let web = Url::parse(&format!("http://{addr}/")).expect("url");
+        // What browsers are told (the proxy's address); `web` is where the server listens.
+        let public = match &self.public_prefix {
+            Some(prefix) => Url::parse(&format!("http://{addr}/{prefix}/")).expect("url"),
+            None => web.clone(),
+        };
+        let discord = Arc::new(
+            FakeDiscord::start(FakeDiscordConfig::new(clock.clone()))
+                .await
+                .expect("fake Discord"),
+        );
         let mut ccfg = SoeClientConfig::new(fake.site_url());
         ccfg.retry_min_delay = std::time::Duration::from_millis(10);
         ccfg.retry_max_delay = std::time::Duration::from_millis(50);
@@ -120,11 +150,20 @@ impl TestAppBuilder {
             clock: clock.clone(),
             soe: soe.clone(),
             connector: Arc::new(HttpConnector::new(soe.clone(), service)),
-            link: LinkSettings {
-                site_url: fake.site_url(),
-                client_id: fake.client_id().to_string(),
-                public_url: web.clone(),
-                allow_no_expiry: self.allow_no_expiry,
+            link: {
+                let settings = LinkSettings {
+                    site_url: fake.site_url(),
+                    client_id: fake.client_id().to_string(),
+                    public_url: public.clone(),
+                    allow_no_expiry: self.allow_no_expiry,
+                    discord: self.verify_discord.then(|| DiscordOAuthSettings {
+                        base: discord.base_url(),
+                        client_id: discord.client_id().to_string(),
+                        client_secret: SecretString::from(discord.client_secret().to_string()),
+                    }),
+                };
+                discord.register_redirect(settings.discord_redirect_uri().as_str());
+                settings
             },
             site: SiteInfo {
                 name: "Acme Stack Overflow".into(),
@@ -158,6 +197,11 @@ impl TestAppBuilder {
             ready: Arc::new(|| true),
             extra: None,
         });
+        // A reverse proxy that strips the public path prefix.
+        let router = match self.public_prefix.clone() {
+            Some(prefix) => axum::Router::new().nest(&format!("/{prefix}"), router),
+            None => router,
+        };
         let server = tokio::spawn(async move {
             let _ = soe_bot::web::serve(listener, router, std::future::pending()).await;
         });
@@ -170,6 +214,9 @@ impl TestAppBuilder {
             .expect("http");
         TestApp {
             fake,
+            discord,
+            public,
+            tickets: Default::default(),
             clock: self.clock,
             app,
             store,
@@ -186,6 +233,13 @@ impl TestAppBuilder {
 /// A running bot against a fake site.
 pub struct TestApp {
     pub fake: Arc<FakeSoe>,
+    /// The fake Discord OAuth2 the linking flow proves identities with.
+    pub discord: Arc<FakeDiscord>,
+    /// The bot's public URL as browsers see it (`web` plus any path prefix).
+    pub public: Url,
+    /// `/link/start` URLs handed out, and to whom (so a test browser can sign in to Discord as
+    /// the member the link is for).
+    tickets: parking_lot::Mutex<std::collections::HashMap<String, Member>>,
     pub clock: FixedClock,
     pub app: Arc<App>,
     pub store: Arc<SledStore>,
@@ -232,6 +286,8 @@ impl TestApp {
             configure_fake: None,
             client: None,
             store_dir: None,
+            verify_discord: true,
+            public_prefix: None,
         }
     }
 
@@ -259,7 +315,38 @@ impl TestApp {
     }
 
     pub async fn run(&self, inv: &Invocation) -> Reply {
-        self.app.commands.handle(inv).await
+        let reply = self.app.commands.handle(inv).await;
+        for c in reply.buttons() {
+            if let soe_bot::commands::Component::Link { url, .. } = c {
+                if url.contains("/link/start") {
+                    self.tickets.lock().insert(url.clone(), inv.member.clone());
+                }
+            }
+        }
+        reply
+    }
+
+    /// The member a `/link/start` URL was handed to.
+    pub fn ticket_member(&self, start: &Url) -> Option<Member> {
+        self.tickets.lock().get(start.as_str()).cloned()
+    }
+
+    /// A fresh browser that is signed in to (fake) Discord as `member`.
+    pub async fn browser_of(&self, member: &Member) -> Browser {
+        let browser = Browser::new();
+        self.sign_in_discord(&browser, member).await;
+        browser
+    }
+
+    /// Signs `browser` in to the fake Discord as `member` (registering the account).
+    pub async fn sign_in_discord(&self, browser: &Browser, member: &Member) {
+        self.discord.add_user(FakeDiscordUser {
+            id: member.id,
+            username: member.username.clone(),
+            global_name: Some(member.name.clone()),
+        });
+        let page = browser.get(self.discord.login_url(member.id, None)).await;
+        assert_eq!(page.status, 200, "signed in to fake Discord: {}", page.body);
     }
 
     /// `/so <sub> opt:value…`.
@@ -325,48 +412,46 @@ impl TestApp {
     }
 
     /// Plays the browser from a `/link/start` URL: start → site (auto-approve) → callback →
-    /// confirmation page → Confirm (if `confirm`).
+    /// Discord (signed in as the member the link was handed to) → confirmation page → Confirm
+    /// (if `confirm`).
     pub async fn browse_link(&self, start: &Url, confirm: bool) -> BrowserRun {
-        let mut pages = Vec::new();
-        let r = self.http.get(start.clone()).send().await.expect("start");
-        let status = r.status().as_u16();
-        let loc = r
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        pages.push((status, r.text().await.unwrap_or_default()));
-        let Some(authorize) = loc else {
-            return BrowserRun { pages };
-        };
-        let r = self.http.get(&authorize).send().await.expect("authorize");
-        let status = r.status().as_u16();
-        let loc = r
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        pages.push((status, r.text().await.unwrap_or_default()));
-        let Some(callback) = loc else {
-            return BrowserRun { pages };
-        };
-        let r = self.http.get(&callback).send().await.expect("callback");
-        let status = r.status().as_u16();
-        let html = r.text().await.unwrap_or_default();
-        pages.push((status, html.clone()));
-        if !confirm || status != 200 {
+        let member = self
+            .ticket_member(start)
+            .expect("a link URL handed out by this TestApp");
+        let browser = self.browser_of(&member).await;
+        self.browse_link_in(&browser, start, confirm).await
+    }
+
+    /// [`TestApp::browse_link`] in a given browser.
+    pub async fn browse_link_in(
+        &self,
+        browser: &Browser,
+        start: &Url,
+        confirm: bool,
+    ) -> BrowserRun {
+        let seen = browser.follow(start).await;
+        let mut pages: Vec<(u16, String)> =
+            seen.iter().map(|p| (p.status, p.body.clone())).collect();
+        let last = seen.last().expect("a page");
+        if !confirm || last.status != 200 {
             return BrowserRun { pages };
         }
-        let token = form_token(&html).expect("form token on the confirmation page");
-        let r = self
-            .http
-            .post(self.web.join("oauth/confirm").expect("url"))
-            .form(&[("form_token", token.as_str()), ("action", "confirm")])
-            .send()
-            .await
-            .expect("confirm");
-        pages.push((r.status().as_u16(), r.text().await.unwrap_or_default()));
+        let Some(token) = form_token(&last.body) else {
+            return BrowserRun { pages };
+        };
+        let done = self.confirm_in(browser, &token, "confirm").await;
+        pages.push((done.status, done.body));
         BrowserRun { pages }
+    }
+
+    /// Presses Confirm (`action = "confirm"`) or Cancel on a confirmation page in `browser`.
+    pub async fn confirm_in(&self, browser: &Browser, form_token: &str, action: &str) -> Page {
+        browser
+            .post_form(
+                self.public.join("oauth/confirm").expect("url"),
+                &[("form_token", form_token), ("action", action)],
+            )
+            .await
     }
 
     /// GETs `url` and returns where it redirects (panics if it does not).
