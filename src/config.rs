@@ -1097,6 +1097,65 @@ mod tests {
     }
 
     #[test]
+    fn discord_access_keys_are_read_checked_and_shown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bot.toml");
+        std::fs::write(
+            &file,
+            "[discord]\nallowed_guilds = [1000000000000000001, 1000000000000000002]\nguild_ids = [1000000000000000002]\nallow_dms = true\nadmin_roles = [234567890123456789, \"345678901234567890\"]\n",
+        )
+        .expect("write");
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_DISCORD__ALLOWED_GUILDS");
+        let cfg = Config::load_from(Some(&file), e.clone()).expect("valid");
+        assert_eq!(
+            cfg.discord.allowed_guilds,
+            [1000000000000000001, 1000000000000000002]
+        );
+        assert!(cfg.discord.allow_dms);
+        assert_eq!(
+            cfg.discord.admin_roles,
+            [234567890123456789, 345678901234567890],
+            "ids as numbers or digit strings (the environment gives strings)"
+        );
+        let shown = cfg.redacted();
+        assert!(
+            shown.contains("discord.allowed_guilds = [1000000000000000001, 1000000000000000002]"),
+            "{shown}"
+        );
+        assert!(shown.contains("discord.allow_dms = true"), "{shown}");
+        assert!(
+            shown.contains("discord.admin_roles = [234567890123456789, 345678901234567890]"),
+            "{shown}"
+        );
+
+        // Defaults: DMs off, no admin roles.
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert!(!cfg.discord.allow_dms);
+        assert!(cfg.discord.admin_roles.is_empty());
+
+        // Registering commands in a guild the bot refuses makes no sense.
+        std::fs::write(
+            &file,
+            "[discord]\nallowed_guilds = [1000000000000000001]\nguild_ids = [1000000000000000009]\n",
+        )
+        .expect("write");
+        let p = Config::load_from(Some(&file), e.clone()).unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "discord.guild_ids");
+        assert!(
+            p[0].message.contains("not in discord.allowed_guilds"),
+            "{}",
+            p[0].message
+        );
+
+        std::fs::write(&file, "[discord]\nallowed_guilds = [0]\n").expect("write");
+        let p = Config::load_from(Some(&file), e).unwrap_err();
+        assert_eq!(p[0].key, "discord.allowed_guilds");
+        assert!(p[0].message.contains("Copy Server ID"), "{}", p[0].message);
+    }
+
+    #[test]
     fn unknown_keys_are_refused_by_name() {
         let mut e = full_env();
         e.push(("SOE_BOT_SOE__SITE".into(), "x".into()));
