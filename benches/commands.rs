@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use soe_bot::clock::{SharedClock, SystemClock};
 use soe_bot::commands::caches::TagEntry;
 use soe_bot::commands::ids::Id as CustomId;
-use soe_bot::commands::{Action, Commands, Invocation, Member, OptionValue, SiteInfo};
+use soe_bot::commands::{Action, Commands, Invocation, Member, OptionValue, Origin, SiteInfo};
 use soe_bot::config::LimitsConfig;
 use soe_bot::link::{LinkService, LinkSettings};
 use soe_bot::soe::*;
@@ -287,7 +287,11 @@ fn setup() -> Bench {
             team: None,
         },
         limits,
-        vec![],
+        soe_bot::commands::AccessPolicy {
+            allowed_guilds: vec![1],
+            allow_dms: false,
+            admin_roles: vec![],
+        },
     )
     .with_budget(soe_bot::commands::caches::ServiceBudget::new(
         clock.clone(),
@@ -333,6 +337,7 @@ impl Bench {
             guild_id: Some(1),
             channel_id: Some(1),
             locale: None,
+            origin: Origin::GuildInstall,
             action,
         }
     }
@@ -450,6 +455,7 @@ fn searches_per_second(b: &Bench) {
                             guild_id: Some(1),
                             channel_id: Some(1),
                             locale: None,
+                            origin: Origin::GuildInstall,
                             action: Action::Command {
                                 name: "so".into(),
                                 path: vec!["search".into()],

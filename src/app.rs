@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::clock::SharedClock;
-use crate::commands::{Commands, Notice, SiteInfo};
+use crate::commands::{AccessPolicy, Commands, Notice, SiteInfo};
 use crate::config::LimitsConfig;
 use crate::link::{LinkService, LinkSettings, Linked};
 use crate::soe::{HttpSoe, SoeConnector};
@@ -56,8 +56,8 @@ pub struct AppParts {
     pub site: SiteInfo,
     /// Per-member limits.
     pub limits: LimitsConfig,
-    /// Role names that grant admin commands.
-    pub admin_roles: Vec<String>,
+    /// Which guilds and DMs are served; which role ids grant admin commands.
+    pub access: AccessPolicy,
 }
 
 impl App {
@@ -79,7 +79,7 @@ impl App {
             link.clone(),
             parts.site,
             parts.limits,
-            parts.admin_roles,
+            parts.access,
         ));
         Ok((
             Arc::new(App {

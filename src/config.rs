@@ -91,8 +91,15 @@ pub struct DiscordConfig {
     pub api_base: Url,
     /// Guilds to register commands in instantly; empty = global registration.
     pub guild_ids: Vec<u64>,
-    /// Role names whose holders may use admin commands without Manage Server.
-    pub admin_roles: Vec<String>,
+    /// The organisation's servers: the only guilds the bot serves (it leaves any other it is
+    /// added to), because its service token reads a private site. Never empty.
+    pub allowed_guilds: Vec<u64>,
+    /// Whether DMs (and the `BOT_DM` command context) are served, to members of an allowed
+    /// guild only. Off by default: a DM has no server to vouch for the sender.
+    pub allow_dms: bool,
+    /// Role ids whose holders may use admin commands without Manage Server (ids, because a
+    /// role name can be copied by anyone who can create roles).
+    pub admin_roles: Vec<u64>,
     /// The application's OAuth2 client secret, used once per link to ask Discord which account
     /// is at the browser (`identify`). Required unless `link.verify_discord_identity = false`.
     pub client_secret: Option<SecretString>,
@@ -275,9 +282,20 @@ struct RawDiscord {
     public_key: Option<String>,
     api_base: Option<String>,
     guild_ids: Option<Vec<u64>>,
-    admin_roles: Option<Vec<String>>,
+    allowed_guilds: Option<Vec<u64>>,
+    allow_dms: Option<bool>,
+    admin_roles: Option<Vec<RawRoleId>>,
     client_secret: Option<SecretString>,
     client_secret_file: Option<PathBuf>,
+}
+
+/// A `discord.admin_roles` entry as written: a number, or text (a role name, which is refused
+/// with a pointer to the id, or digits from the environment).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawRoleId {
+    Id(u64),
+    Text(String),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -422,6 +440,11 @@ impl Config {
             secret(&self.discord.client_secret).into(),
         );
         line("discord.guild_ids", format!("{:?}", self.discord.guild_ids));
+        line(
+            "discord.allowed_guilds",
+            format!("{:?}", self.discord.allowed_guilds),
+        );
+        line("discord.allow_dms", self.discord.allow_dms.to_string());
         line(
             "discord.admin_roles",
             format!("{:?}", self.discord.admin_roles),
@@ -733,6 +756,45 @@ impl RawConfig {
                 "linking proves each member's Discord account with Discord OAuth2 (identify): copy the client secret from the Discord developer portal (OAuth2 → Client Secret) and add the redirect {web.public_url}/oauth/discord/callback there; or, not recommended, set link.verify_discord_identity = false",
             ),
         );
+        let allowed_guilds = self.discord.allowed_guilds.unwrap_or_default();
+        if allowed_guilds.is_empty() {
+            c.problem(
+                "discord.allowed_guilds",
+                "missing; list the ids of your organisation's Discord servers, e.g. allowed_guilds = [123456789012345678]. The bot answers only there and leaves any other server it is added to, because its service token reads your private site. To find a server's id: in Discord, enable Developer Mode (User Settings → Advanced), then right-click the server icon → Copy Server ID",
+            );
+        } else if allowed_guilds.contains(&0) {
+            c.problem(
+                "discord.allowed_guilds",
+                "contains 0, which is not a server id; right-click the server icon → Copy Server ID (with Developer Mode on)",
+            );
+        }
+        let guild_ids = self.discord.guild_ids.unwrap_or_default();
+        if let Some(g) = guild_ids
+            .iter()
+            .find(|g| !allowed_guilds.is_empty() && !allowed_guilds.contains(g))
+        {
+            c.problem(
+                "discord.guild_ids",
+                format!("{g} is not in discord.allowed_guilds; commands registered there would only be refused. Add it to allowed_guilds or remove it here"),
+            );
+        }
+        let mut admin_roles = Vec::new();
+        for raw in self.discord.admin_roles.unwrap_or_default() {
+            let id = match raw {
+                RawRoleId::Id(id) => Some(id),
+                RawRoleId::Text(t) => t.trim().parse::<u64>().ok(),
+            };
+            match id.filter(|id| *id > 0) {
+                Some(id) => admin_roles.push(id),
+                None => {
+                    c.problem(
+                        "discord.admin_roles",
+                        "must be role ids (numbers); in Discord, enable Developer Mode and right-click the role → Copy Role ID",
+                    );
+                    break;
+                }
+            }
+        }
         let api_base = c.url(
             "discord.api_base",
             self.discord.api_base.as_deref(),
@@ -887,8 +949,10 @@ impl RawConfig {
                     application_id,
                     public_key,
                     api_base,
-                    guild_ids: self.discord.guild_ids.unwrap_or_default(),
-                    admin_roles: self.discord.admin_roles.unwrap_or_default(),
+                    guild_ids,
+                    allowed_guilds,
+                    allow_dms: self.discord.allow_dms.unwrap_or(false),
+                    admin_roles,
                     client_secret,
                 },
                 web: WebConfig { listen, public_url },
@@ -939,6 +1003,7 @@ mod tests {
             ),
             ("SOE_BOT_WEB__PUBLIC_URL", "https://bot.example.com"),
             ("SOE_BOT_STORAGE__ENCRYPTION_KEY", KEY),
+            ("SOE_BOT_DISCORD__ALLOWED_GUILDS", "[1000000000000000001]"),
         ])
     }
 
@@ -1070,6 +1135,102 @@ mod tests {
         e.push(("SOE_BOT_DISCORD__MODE".into(), "http".into()));
         let p = Config::load_from(None, e).unwrap_err();
         assert_eq!(p[0].key, "discord.public_key");
+    }
+
+    #[test]
+    fn allowed_guilds_are_required_and_the_problem_says_how_to_find_a_guild_id() {
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_DISCORD__ALLOWED_GUILDS");
+        let p = Config::load_from(None, e.clone()).unwrap_err();
+        let problem = p
+            .iter()
+            .find(|p| p.key == "discord.allowed_guilds")
+            .unwrap_or_else(|| panic!("not named: {p:?}"));
+        for needle in ["Developer Mode", "Copy Server ID", "leaves"] {
+            assert!(problem.message.contains(needle), "{}", problem.message);
+        }
+        e.push(("SOE_BOT_DISCORD__ALLOWED_GUILDS".into(), "[]".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(
+            p[0].key, "discord.allowed_guilds",
+            "an empty list serves nobody"
+        );
+    }
+
+    #[test]
+    fn admin_roles_written_as_names_get_a_clear_message() {
+        let mut e = full_env();
+        e.push((
+            "SOE_BOT_DISCORD__ADMIN_ROLES".into(),
+            "[\"SOE Admins\"]".into(),
+        ));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "discord.admin_roles");
+        assert_eq!(
+            p[0].message,
+            "must be role ids (numbers); in Discord, enable Developer Mode and right-click the role → Copy Role ID"
+        );
+    }
+
+    #[test]
+    fn discord_access_keys_are_read_checked_and_shown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bot.toml");
+        std::fs::write(
+            &file,
+            "[discord]\nallowed_guilds = [1000000000000000001, 1000000000000000002]\nguild_ids = [1000000000000000002]\nallow_dms = true\nadmin_roles = [234567890123456789, \"345678901234567890\"]\n",
+        )
+        .expect("write");
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_DISCORD__ALLOWED_GUILDS");
+        let cfg = Config::load_from(Some(&file), e.clone()).expect("valid");
+        assert_eq!(
+            cfg.discord.allowed_guilds,
+            [1000000000000000001, 1000000000000000002]
+        );
+        assert!(cfg.discord.allow_dms);
+        assert_eq!(
+            cfg.discord.admin_roles,
+            [234567890123456789, 345678901234567890],
+            "ids as numbers or digit strings (the environment gives strings)"
+        );
+        let shown = cfg.redacted();
+        assert!(
+            shown.contains("discord.allowed_guilds = [1000000000000000001, 1000000000000000002]"),
+            "{shown}"
+        );
+        assert!(shown.contains("discord.allow_dms = true"), "{shown}");
+        assert!(
+            shown.contains("discord.admin_roles = [234567890123456789, 345678901234567890]"),
+            "{shown}"
+        );
+
+        // Defaults: DMs off, no admin roles.
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert!(!cfg.discord.allow_dms);
+        assert!(cfg.discord.admin_roles.is_empty());
+
+        // Registering commands in a guild the bot refuses makes no sense.
+        std::fs::write(
+            &file,
+            "[discord]\nallowed_guilds = [1000000000000000001]\nguild_ids = [1000000000000000009]\n",
+        )
+        .expect("write");
+        let p = Config::load_from(Some(&file), e.clone()).unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].key, "discord.guild_ids");
+        assert!(
+            p[0].message.contains("not in discord.allowed_guilds"),
+            "{}",
+            p[0].message
+        );
+
+        std::fs::write(&file, "[discord]\nallowed_guilds = [0]\n").expect("write");
+        let p = Config::load_from(Some(&file), e).unwrap_err();
+        assert_eq!(p[0].key, "discord.allowed_guilds");
+        assert!(p[0].message.contains("Copy Server ID"), "{}", p[0].message);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::app::{App, AppParts};
 use crate::clock::SystemClock;
-use crate::commands::SiteInfo;
+use crate::commands::{AccessPolicy, SiteInfo};
 use crate::config::{Config, DiscordMode};
 use crate::link::LinkSettings;
 use crate::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
@@ -37,6 +37,15 @@ pub fn site_name(cfg: &Config) -> String {
             }
         }
         _ => host.to_string(),
+    }
+}
+
+/// Who may use the bot where, from `discord.*`.
+pub fn access_policy(cfg: &Config) -> AccessPolicy {
+    AccessPolicy {
+        allowed_guilds: cfg.discord.allowed_guilds.clone(),
+        allow_dms: cfg.discord.allow_dms,
+        admin_roles: cfg.discord.admin_roles.clone(),
     }
 }
 
@@ -105,7 +114,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             team: cfg.default_team.clone(),
         },
         limits: cfg.limits.clone(),
-        admin_roles: cfg.discord.admin_roles.clone(),
+        access: access_policy(&cfg),
     })?;
 
     let discord_ready = Arc::new(AtomicBool::new(false));

@@ -37,10 +37,15 @@ fn check_config_on_the_example_names_each_missing_secret_and_exits_2() {
         stderr.contains("soe-bot keygen"),
         "says how to make a key:\n{stderr}"
     );
+    // The example deliberately serves no guild until the operator names theirs.
+    assert!(
+        stderr.contains("discord.allowed_guilds: missing") && stderr.contains("Copy Server ID"),
+        "says what allowed_guilds is and how to find a guild id:\n{stderr}"
+    );
     assert_eq!(
         stderr.matches("  - ").count(),
-        4,
-        "only the four secrets are missing:\n{stderr}"
+        5,
+        "only the four secrets and the guilds are missing:\n{stderr}"
     );
 }
 
@@ -57,6 +62,7 @@ fn keygen_output_passes_check_config_and_secrets_are_redacted() {
         .env("SOE_BOT_DISCORD__TOKEN", "discord-SECRET-canary")
         .env("SOE_BOT_DISCORD__CLIENT_SECRET", "client-SECRET-canary")
         .env("SOE_BOT_SOE__SERVICE_TOKEN", "service-SECRET-canary")
+        .env("SOE_BOT_DISCORD__ALLOWED_GUILDS", "[123456789012345678]")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -71,6 +77,10 @@ fn keygen_output_passes_check_config_and_secrets_are_redacted() {
         assert!(!stdout.contains(secret), "secret printed:\n{stdout}");
     }
     assert!(stdout.contains("discord.token = [REDACTED]"));
+    assert!(
+        stdout.contains("discord.allowed_guilds = [123456789012345678]"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -699,7 +699,12 @@ async fn help_autocomplete_and_unknown_buttons() {
 
 #[tokio::test]
 async fn admin_commands_need_manage_server_and_gate_channels() {
-    let app = TestApp::start().await;
+    /// The role id in `discord.admin_roles`.
+    const ADMIN_ROLE: u64 = 4_000_000_000_000_000_001;
+    let app = TestApp::builder()
+        .admin_roles(vec![ADMIN_ROLE])
+        .start()
+        .await;
     let member = TestApp::member(111, "alice");
     let mut admin = TestApp::member(222, "boss");
     admin.permissions = Some(soe_bot::commands::admin::MANAGE_GUILD);
@@ -717,9 +722,12 @@ async fn admin_commands_need_manage_server_and_gate_channels() {
     assert!(r.content.contains("Manage Server"), "{r:?}");
     let mut dm = disable(&admin);
     dm.guild_id = None;
-    assert!(app.run(&dm).await.content.contains("only inside a server"));
+    assert!(
+        app.run(&dm).await.content.contains("direct messages"),
+        "DMs are off: the guild gate refuses first"
+    );
     let mut role = TestApp::member(333, "roled");
-    role.role_names = vec!["soe admins".into()];
+    role.role_ids = vec![ADMIN_ROLE];
     let enable_other = app.invocation(
         &role,
         Action::Command {
@@ -728,6 +736,10 @@ async fn admin_commands_need_manage_server_and_gate_channels() {
             options: vec![("channel".into(), OptionValue::Channel(77))],
         },
     );
+    let mut other_role = TestApp::member(334, "other");
+    other_role.role_ids = vec![ADMIN_ROLE + 1];
+    let refused = app.run(&disable(&other_role)).await;
+    assert!(refused.content.contains("Manage Server"), "{refused:?}");
     assert!(app
         .run(&enable_other)
         .await
@@ -913,4 +925,36 @@ async fn a_post_interrupted_by_a_crash_can_be_retried_after_a_while() {
     assert!(r.content.contains("outcome is unknown"), "{r:?}");
     let r = app.press(&alice, &TestApp::button(&r, "Retry")).await;
     assert!(r.content.contains("Posted as *Jane Doe*"), "{r:?}");
+}
+
+#[tokio::test]
+async fn another_guild_is_refused_at_once_before_any_soe_call() {
+    let app = TestApp::start().await;
+    app.fake.clear_requests();
+    let alice = TestApp::member(111, "alice");
+    let mut inv = app.invocation(
+        &alice,
+        Action::Command {
+            name: "so".into(),
+            path: vec!["search".into()],
+            options: vec![("query".into(), OptionValue::Str("tokio".into()))],
+        },
+    );
+    inv.guild_id = Some(999);
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::Immediate,
+        "refused without deferring into the search"
+    );
+    let r = app.run(&inv).await;
+    assert!(r.ephemeral && r.content.contains("only"), "{r:?}");
+    assert!(app.fake.requests().is_empty(), "{:#?}", app.fake.requests());
+    // The same search in the allowed guild is deferred and reaches SOE.
+    inv.guild_id = Some(1);
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferEphemeral
+    );
+    app.run(&inv).await;
+    assert!(!app.fake.requests().is_empty());
 }

@@ -1,6 +1,7 @@
 //! Admin commands and channel gating through the signed endpoint: the server-side re-check
-//! uses `member.permissions` from the interaction and role names (looked up through REST in
-//! HTTP mode); DMs are refused; a disabled channel points members to where the bot is on.
+//! uses `member.permissions` and the role ids from the interaction (`discord.admin_roles` holds
+//! ids; a role's name grants nothing and is never looked up); DMs are refused; a disabled
+//! channel points members to where the bot is on.
 
 #[path = "support/contract.rs"]
 mod contract;
@@ -13,19 +14,25 @@ use std::time::Duration;
 
 use fake_discord::fixtures::{self, Who, CHANNEL, GUILD};
 use fake_discord::harness::{wire, Wired};
-use fake_discord::{ORIGINAL_ROUTE, ROLES_ROUTE};
+use fake_discord::ORIGINAL_ROUTE;
 use serde_json::Value;
 use soe_bot::clock::SharedClock;
 use soe_bot::store::Store;
 use support::test_app::TestApp;
 
-/// A role that `discord.admin_roles` (["SOE Admins"] in the test app) names.
+/// The role whose id `discord.admin_roles` holds.
 const ADMIN_ROLE: u64 = 5_000_000_000_000_000_001;
 const OTHER_ROLE: u64 = 5_000_000_000_000_000_002;
+/// A role someone named exactly like the admin role.
+const IMPOSTOR_ROLE: u64 = 5_000_000_000_000_000_003;
 const OTHER_CHANNEL: u64 = 1_000_000_000_000_000_099;
 
 async fn bot() -> (TestApp, Wired) {
-    let t = TestApp::start().await;
+    bot_with(TestApp::builder().admin_roles(vec![ADMIN_ROLE])).await
+}
+
+async fn bot_with(builder: support::test_app::TestAppBuilder) -> (TestApp, Wired) {
+    let t = builder.start().await;
     let clock: SharedClock = Arc::new(t.clock.clone());
     let w = wire(t.app.clone(), clock).await;
     w.discord.add_role(GUILD, ADMIN_ROLE, "SOE Admins");
@@ -82,28 +89,47 @@ async fn manage_server_from_the_interaction_is_enough() {
     let text = admin(&w, &Who::admin(2, "boss"), "disable", None).await;
     assert!(text.contains("turned off"), "{text}");
     assert_eq!(disabled(&t), vec![CHANNEL]);
-    assert!(
-        w.discord.on("GET", ROLES_ROUTE).is_empty(),
-        "no role lookup needed with the permission"
-    );
+}
+
+/// Every request the bot made to Discord, other than answering interactions.
+fn lookups(w: &Wired) -> Vec<String> {
+    w.discord
+        .requests()
+        .into_iter()
+        .filter(|r| !r.path.contains("/webhooks/") && !r.path.contains("/interactions/"))
+        .map(|r| r.key())
+        .collect()
 }
 
 #[tokio::test]
-async fn a_configured_admin_role_is_recognised_by_name() {
+async fn a_configured_admin_role_is_recognised_by_id_from_the_interaction_alone() {
     let (t, w) = bot().await;
     let who = Who::member(3, "ops").roles(&[OTHER_ROLE, ADMIN_ROLE]);
     let text = admin(&w, &who, "disable", Some(OTHER_CHANNEL)).await;
     assert!(text.contains("turned off"), "{text}");
     assert_eq!(disabled(&t), vec![OTHER_CHANNEL]);
-    let lookups = w.discord.on("GET", ROLES_ROUTE);
-    assert_eq!(lookups.len(), 1);
-    assert_eq!(lookups[0].path, format!("/api/v10/guilds/{GUILD}/roles"));
+    assert_eq!(lookups(&w), Vec::<String>::new(), "no role look-up");
     w.discord.check_contract();
 }
 
 #[tokio::test]
-async fn admin_commands_are_refused_in_dms() {
+async fn a_role_named_like_the_admin_role_but_with_another_id_grants_nothing() {
     let (t, w) = bot().await;
+    // Anyone with Manage Roles can create a role with the same name; only the id counts.
+    w.discord.add_role(GUILD, IMPOSTOR_ROLE, "SOE Admins");
+    let who = Who::member(4, "mallory").roles(&[IMPOSTOR_ROLE]);
+    let text = admin(&w, &who, "disable", None).await;
+    assert!(text.contains("Manage Server"), "{text}");
+    assert!(disabled(&t).is_empty(), "nothing changed");
+    assert_eq!(lookups(&w), Vec::<String>::new(), "names are never read");
+}
+
+#[tokio::test]
+async fn admin_commands_are_refused_in_dms() {
+    // DMs on, and the sender is a member of the allowed guild: past the guild gate, the admin
+    // command itself refuses (no member, no permission to trust).
+    let (t, w) = bot_with(TestApp::builder().admin_roles(vec![ADMIN_ROLE]).allow_dms()).await;
+    w.discord.add_member(GUILD, 2);
     let text = admin(&w, &Who::admin(2, "boss").in_dm(), "disable", Some(CHANNEL)).await;
     assert!(text.contains("only inside a server"), "{text}");
     assert!(disabled(&t).is_empty());

@@ -12,8 +12,8 @@ use fake_discord::{check_interaction_response, discord_contract, API};
 use serde_json::{json, Value};
 use serenity::all::Interaction;
 use soe_bot::commands::{
-    Ack, Action, ButtonStyle, Choice, Component, Embed, MessageRef, Modal, OptionValue, Reply,
-    TextInput,
+    Ack, Action, ButtonStyle, Choice, Component, Embed, MessageRef, Modal, OptionValue, Origin,
+    Reply, TextInput,
 };
 use soe_bot::discord::convert::{self, Finish};
 use soe_bot::discord::registration::{command_definitions, registration_payload};
@@ -74,10 +74,10 @@ fn a_slash_command_becomes_an_invocation_with_member_permissions_roles_and_optio
         "the guild nickname is the display name"
     );
     assert_eq!(inv.member.permissions, Some(MEMBER_PERMS));
-    assert_eq!(inv.member.role_ids, vec![7, 8]);
-    assert!(
-        inv.member.role_names.is_empty(),
-        "names need the cache or REST"
+    assert_eq!(
+        inv.member.role_ids,
+        vec![7, 8],
+        "admin roles are matched by id"
     );
     assert_eq!(inv.guild_id, Some(GUILD));
     assert_eq!(inv.channel_id, Some(CHANNEL));
@@ -223,40 +223,55 @@ fn pings_select_menus_and_unresolved_messages_are_not_invocations() {
 }
 
 #[test]
-fn role_names_are_only_needed_for_admin_commands_of_members_without_the_permission() {
-    let admin_roles = vec!["SOE Admins".to_string()];
-    let v = |who: &Who, data: Value| {
+fn the_origin_says_whether_the_guilds_own_install_carried_the_interaction() {
+    let help = || fixtures::so("help", vec![]);
+    let origin = |who: &Who| {
         convert::invocation_from(&parse(&fixtures::envelope(
             fixtures::snowflake(),
             2,
-            data,
+            help(),
             who,
         )))
         .unwrap()
+        .origin
     };
-    let plain = Who::member(1, "a").roles(&[77]);
-    let mut inv = v(&plain, fixtures::so_admin_channel("enable", None));
-    assert!(convert::needs_role_names(&inv, &admin_roles));
-    assert!(
-        !convert::needs_role_names(&inv, &[]),
-        "no admin roles configured"
+    assert_eq!(origin(&Who::member(1, "a")), Origin::GuildInstall);
+    assert_eq!(
+        origin(&Who::member(1, "a").in_guild(77)),
+        Origin::GuildInstall,
+        "another guild's install: the guild list judges it"
     );
-    assert!(!convert::needs_role_names(
-        &v(&plain, fixtures::so("help", vec![])),
-        &admin_roles
+    assert_eq!(origin(&Who::member(1, "a").in_dm()), Origin::Private);
+    assert_eq!(
+        origin(&Who::member(1, "a").user_installed()),
+        Origin::Private,
+        "a personal install inside a server counts as private"
+    );
+    // A component interaction carries the same information.
+    let button = fixtures::with_message(fixtures::envelope(
+        fixtures::snowflake(),
+        3,
+        fixtures::button("so:x"),
+        &Who::member(1, "a").user_installed(),
     ));
-    assert!(!convert::needs_role_names(
-        &v(
-            &Who::admin(1, "a").roles(&[77]),
-            fixtures::so_admin_channel("enable", None)
-        ),
-        &admin_roles
-    ));
-    convert::fill_role_names(&mut inv, |r| (r == 77).then(|| "SOE Admins".to_string()));
-    assert_eq!(inv.member.role_names, vec!["SOE Admins".to_string()]);
-    assert!(
-        !convert::needs_role_names(&inv, &admin_roles),
-        "already known"
+    assert_eq!(
+        convert::invocation_from(&parse(&button)).unwrap().origin,
+        Origin::Private
+    );
+    // Installed by guild 5 but invoked in guild 6: not this guild's install.
+    let mut v = fixtures::envelope(fixtures::snowflake(), 2, help(), &Who::member(1, "a"));
+    v["authorizing_integration_owners"] = json!({"0": "5"});
+    v["guild_id"] = json!("6");
+    assert_eq!(
+        convert::invocation_from(&parse(&v)).unwrap().origin,
+        Origin::Private
+    );
+    // A group DM (context 2) is private even if a guild id were present.
+    let mut v = fixtures::envelope(fixtures::snowflake(), 2, help(), &Who::member(1, "a"));
+    v["context"] = json!(2);
+    assert_eq!(
+        convert::invocation_from(&parse(&v)).unwrap().origin,
+        Origin::Private
     );
 }
 
@@ -503,7 +518,8 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
         ("POST", fake_discord::FOLLOWUP_ROUTE),
         ("POST", fake_discord::DM_ROUTE),
         ("POST", fake_discord::MESSAGES_ROUTE),
-        ("GET", fake_discord::ROLES_ROUTE),
+        ("GET", fake_discord::MEMBER_ROUTE),
+        ("DELETE", fake_discord::LEAVE_GUILD_ROUTE),
         ("GET", fake_discord::GATEWAY_ROUTE),
     ]
     .iter()
@@ -542,7 +558,7 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
 
 #[test]
 fn the_registered_commands() {
-    let body = registration_payload(&command_definitions()).unwrap();
+    let body = registration_payload(&command_definitions(false)).unwrap();
     check_request(
         "PUT",
         fake_discord::GLOBAL_COMMANDS_ROUTE,
@@ -587,6 +603,12 @@ fn the_registered_commands() {
         so.get("default_member_permissions").is_none(),
         "member commands are for everyone"
     );
+    assert_eq!(so["integration_types"], json!([0]), "guild install only");
+    assert_eq!(
+        so["contexts"],
+        json!([0]),
+        "servers only while discord.allow_dms is off"
+    );
 
     let admin = &cmds[1];
     assert_eq!(
@@ -609,8 +631,39 @@ fn the_registered_commands() {
         "a channel option"
     );
 
+    assert_eq!(admin["integration_types"], json!([0]));
+
     for m in &cmds[2..] {
         assert_eq!(m["type"], 3, "message command");
+        assert_eq!(m["integration_types"], json!([0]));
+        assert_eq!(m["contexts"], json!([0]));
     }
     insta::assert_json_snapshot!("commands", body);
+}
+
+#[test]
+fn with_allow_dms_the_member_commands_are_offered_in_the_bots_dms_and_admin_stays_in_servers() {
+    let body = registration_payload(&command_definitions(true)).unwrap();
+    check_request(
+        "PUT",
+        fake_discord::GLOBAL_COMMANDS_ROUTE,
+        "/applications/1/commands",
+        &body,
+    );
+    let cmds = body.as_array().unwrap();
+    for (i, c) in cmds.iter().enumerate() {
+        assert_eq!(c["integration_types"], json!([0]), "{}", c["name"]);
+        let contexts = if i == 1 { json!([0]) } else { json!([0, 1]) };
+        assert_eq!(c["contexts"], contexts, "{}", c["name"]);
+    }
+    assert_eq!(cmds[1]["name"], "so-admin");
+    // Everything else is the same as without DMs.
+    let mut without = registration_payload(&command_definitions(false)).unwrap();
+    let mut with = body.clone();
+    for list in [&mut without, &mut with] {
+        for c in list.as_array_mut().unwrap() {
+            c.as_object_mut().unwrap().remove("contexts");
+        }
+    }
+    assert_eq!(with, without);
 }

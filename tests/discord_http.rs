@@ -368,8 +368,11 @@ async fn message_commands_open_a_prefilled_form_for_the_author_only() {
 }
 
 #[tokio::test]
-async fn commands_work_in_dms() {
-    let (_t, w) = bot().await;
+async fn commands_work_in_dms_when_allowed_for_members_of_an_allowed_guild() {
+    let t = TestApp::builder().allow_dms().start().await;
+    let clock: SharedClock = Arc::new(t.clock.clone());
+    let w = wire(t.app.clone(), clock).await;
+    w.discord.add_member(fixtures::GUILD, 1);
     let body = ok(
         &w,
         &fixtures::envelope(

@@ -36,7 +36,13 @@ fn config(api_base: Url, guild_ids: Vec<u64>) -> DiscordConfig {
         application_id: APP_ID,
         public_key: None,
         api_base,
+        allowed_guilds: if guild_ids.is_empty() {
+            vec![fixtures::GUILD]
+        } else {
+            guild_ids.clone()
+        },
         guild_ids,
+        allow_dms: false,
         admin_roles: vec![],
         client_secret: None,
     }
@@ -311,6 +317,7 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
         guild_id: Some(fixtures::GUILD),
         channel_id: Some(fixtures::CHANNEL),
         locale: None,
+        origin: soe_bot::commands::Origin::GuildInstall,
         action: soe_bot::commands::Action::Command {
             name: "so".into(),
             path: vec!["ask".into()],

@@ -72,7 +72,7 @@ pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
     };
     let user = match &link.soe_user_url {
         Some(u) => format!("[{}]({u})", super::render::escape_md(&link.soe_user_name)),
-        None => link.soe_user_name.clone(),
+        None => super::render::escape_md(&link.soe_user_name),
     };
     let write = if link.scopes.iter().any(|s| s == "write_access") {
         "read and write"

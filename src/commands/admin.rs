@@ -2,8 +2,9 @@
 //!
 //! Discord hides admin commands from members without Manage Server
 //! (`default_member_permissions`), but server admins can change that, so every call is checked
-//! again here: Manage Server or Administrator in the channel, or a role named in
-//! `discord.admin_roles`; never in DMs (no member, no permission).
+//! again here: Manage Server or Administrator in the channel, or a role whose **id** is in
+//! `discord.admin_roles` (never a name: anyone who can create roles can copy one); never in DMs
+//! (no member, no permission).
 
 use super::invocation::Member;
 use super::reply::Reply;
@@ -14,8 +15,9 @@ pub const ADMINISTRATOR: u64 = 1 << 3;
 /// Discord's MANAGE_GUILD permission bit.
 pub const MANAGE_GUILD: u64 = 1 << 5;
 
-/// Whether `member` may use admin commands in a guild.
-pub fn is_admin(member: &Member, in_guild: bool, admin_roles: &[String]) -> bool {
+/// Whether `member` may use admin commands in a guild: the permission bits, or a role id in
+/// `admin_roles`.
+pub fn is_admin(member: &Member, in_guild: bool, admin_roles: &[u64]) -> bool {
     if !in_guild {
         return false;
     }
@@ -25,10 +27,7 @@ pub fn is_admin(member: &Member, in_guild: bool, admin_roles: &[String]) -> bool
     if perms & (ADMINISTRATOR | MANAGE_GUILD) != 0 {
         return true;
     }
-    member
-        .role_names
-        .iter()
-        .any(|r| admin_roles.iter().any(|a| a.eq_ignore_ascii_case(r)))
+    member.role_ids.iter().any(|r| admin_roles.contains(r))
 }
 
 /// `/so-admin …`.
@@ -36,7 +35,7 @@ pub fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     let Some(guild) = inv.guild_id else {
         return Reply::private("Admin commands work only inside a server, not in DMs.");
     };
-    if !is_admin(&inv.member, true, &ctx.admin_roles) {
+    if !is_admin(&inv.member, true, &ctx.access.policy().admin_roles) {
         tracing::info!(user = inv.member.id, "admin command denied");
         return Reply::private("You need the Manage Server permission (or an admin role set in the bot's config) to change the bot's settings.");
     }
@@ -95,29 +94,30 @@ fn set_channel(ctx: &Commands, guild: u64, channel: u64, enable: bool) -> Reply 
 mod tests {
     use super::*;
 
-    fn m(perms: Option<u64>, roles: &[&str]) -> Member {
+    fn m(perms: Option<u64>, roles: &[u64]) -> Member {
         Member {
             id: 1,
             name: "a".into(),
             username: "a".into(),
             permissions: perms,
-            role_ids: vec![],
-            role_names: roles.iter().map(|r| r.to_string()).collect(),
+            role_ids: roles.to_vec(),
         }
     }
 
     #[test]
     fn admin_policy() {
-        let roles = vec!["SOE Admins".to_string()];
+        let roles = [77];
         assert!(!is_admin(&m(Some(0), &[]), true, &roles), "no permission");
         assert!(is_admin(&m(Some(MANAGE_GUILD), &[]), true, &roles));
         assert!(is_admin(&m(Some(ADMINISTRATOR), &[]), true, &roles));
         assert!(!is_admin(&m(Some(MANAGE_GUILD), &[]), false, &roles), "DM");
         assert!(!is_admin(&m(None, &[]), true, &roles), "no member data");
         assert!(
-            is_admin(&m(Some(0), &["soe admins"]), true, &roles),
-            "configured role"
+            is_admin(&m(Some(0), &[5, 77]), true, &roles),
+            "configured role id"
         );
-        assert!(!is_admin(&m(Some(0), &["Moderators"]), true, &roles));
+        assert!(!is_admin(&m(Some(0), &[5, 78]), true, &roles));
+        assert!(!is_admin(&m(None, &[77]), true, &roles), "DM role ids");
+        assert!(!is_admin(&m(Some(0), &[77]), true, &[]), "none configured");
     }
 }

@@ -16,10 +16,8 @@ pub struct Member {
     pub username: String,
     /// The member's permissions in the channel (Discord bitfield), `None` in DMs.
     pub permissions: Option<u64>,
-    /// Ids of the member's roles (guild only).
+    /// Ids of the member's roles (guild only), matched against `discord.admin_roles`.
     pub role_ids: Vec<u64>,
-    /// Names of those roles, when the adapter knows them (for `discord.admin_roles`).
-    pub role_names: Vec<String>,
 }
 
 impl Member {
@@ -31,7 +29,6 @@ impl Member {
             username: name.into(),
             permissions: None,
             role_ids: vec![],
-            role_names: vec![],
         }
     }
 }
@@ -121,6 +118,17 @@ pub enum Action {
     },
 }
 
+/// How an interaction reached the bot, for the guild gate ([`super::access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Inside a server, through that server's install of the bot (the console acts like this).
+    #[default]
+    GuildInstall,
+    /// Outside a server's install: a DM with the bot, a group DM, or a member's own (user)
+    /// install of the app, even when used inside a server.
+    Private,
+}
+
 /// One interaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
@@ -134,6 +142,8 @@ pub struct Invocation {
     pub channel_id: Option<u64>,
     /// The member's locale (e.g. `en-US`).
     pub locale: Option<String>,
+    /// Through whose install, for the guild gate: a personal install counts as a DM.
+    pub origin: Origin,
     /// What.
     pub action: Action,
 }

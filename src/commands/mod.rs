@@ -4,6 +4,8 @@
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
 //! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
 //! `unlink`, `me`), `help`, and `admin`. Invariants:
+//! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
+//!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
 //! - reads use the service token (through the global budget), writes the invoker's own link;
 //! - a write happens at most once per draft or button, whatever the retries (store claims);
@@ -11,6 +13,7 @@
 //! - replies showing one member's data, a link URL or an error are ephemeral; no reply can
 //!   mention anyone.
 
+pub mod access;
 pub mod account;
 pub mod admin;
 pub mod caches;
@@ -36,7 +39,8 @@ use crate::link::{LinkService, Linked};
 use crate::soe::{self, SoeConnector, SoeRead, TeamSlug};
 use crate::store::{Store, StoreError};
 
-pub use invocation::{Action, Invocation, Member, MessageRef, OptionValue};
+pub use access::{AccessGate, AccessPolicy};
+pub use invocation::{Action, Invocation, Member, MessageRef, OptionValue, Origin};
 pub use reply::{ButtonStyle, Choice, Component, Embed, Modal, Reply, ReplyKind, TextInput};
 
 use caches::{BudgetedRead, SearchCache, ServiceBudget, TagCache};
@@ -85,8 +89,8 @@ pub struct Commands {
     pub(crate) budget: Arc<ServiceBudget>,
     pub(crate) search_cache: SearchCache,
     pub(crate) tags: TagCache,
-    /// Role names that grant admin commands.
-    pub(crate) admin_roles: Vec<String>,
+    /// Which guilds (and DMs) are served, and which role ids grant admin commands.
+    pub(crate) access: AccessGate,
 }
 
 impl std::fmt::Debug for Commands {
@@ -106,9 +110,10 @@ impl Commands {
         link: Arc<LinkService>,
         site: SiteInfo,
         limits: LimitsConfig,
-        admin_roles: Vec<String>,
+        access: AccessPolicy,
     ) -> Self {
         Self {
+            access: AccessGate::new(access, clock.clone()),
             budget: Arc::new(ServiceBudget::soe_default(clock.clone())),
             search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
@@ -118,7 +123,6 @@ impl Commands {
             link,
             site,
             limits,
-            admin_roles,
         }
     }
 
@@ -132,6 +136,11 @@ impl Commands {
     pub(crate) fn reader(&self, team: Option<&TeamSlug>) -> BudgetedRead {
         let team = team.or(self.site.team.as_ref());
         BudgetedRead::new(self.soe.service(team), self.budget.clone())
+    }
+
+    /// The guild gate (adapters give it their member directory and ask it about guilds).
+    pub fn access(&self) -> &AccessGate {
+        &self.access
     }
 
     /// The tag cache (for the background refresher and tests).
@@ -148,6 +157,10 @@ impl Commands {
 
     /// How to acknowledge `inv` (see [`Ack`]).
     pub fn ack(&self, inv: &Invocation) -> Ack {
+        if self.access.refuses_at_once(inv) {
+            // The refusal needs nothing: answer it now rather than defer into a use case.
+            return Ack::Immediate;
+        }
         match &inv.action {
             Action::Autocomplete { .. } | Action::MessageCommand { .. } => Ack::Immediate,
             Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
@@ -171,6 +184,9 @@ impl Commands {
     /// Runs the use case for `inv`. Never fails: every error becomes a reply that says what to
     /// do next.
     pub async fn handle(&self, inv: &Invocation) -> Reply {
+        if let Some(refusal) = self.access.check(inv).await {
+            return refusal;
+        }
         if let Some(gate) = self.channel_gate(inv) {
             return gate;
         }
@@ -259,7 +275,7 @@ impl Commands {
             user: linked.discord_user,
             reply: Reply::private(format!(
                 "Your Discord account is now linked to **{}** on {}. Questions and answers you post from Discord are credited to that account. Not you? Run `/so unlink`.",
-                reply::truncate(&linked.soe_user_name, 100),
+                render::escape_md(&reply::truncate(&linked.soe_user_name, 100)),
                 self.site.name
             )),
         }];

@@ -120,7 +120,7 @@ pub fn message_command(
     if message.author_id != inv.member.id {
         return Reply::private(format!(
             "Only the author can turn a message into a post, because it will be published under their own name. Ask {} to use this on their message.",
-            truncate(&message.author_name, 80)
+            super::render::escape_md(&truncate(&message.author_name, 80))
         ));
     }
     let text = message.content.trim();
@@ -164,11 +164,14 @@ fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
 
 fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
     let text = if already {
-        format!("Already posted as *{}*: {url}", truncate(posted_as, 100))
+        format!(
+            "Already posted as *{}*: {url}",
+            super::render::escape_md(&truncate(posted_as, 100))
+        )
     } else {
         format!(
             "Posted as *{}* on Stack Overflow: {url}",
-            truncate(posted_as, 100)
+            super::render::escape_md(&truncate(posted_as, 100))
         )
     };
     let mut r = Reply::private(text);

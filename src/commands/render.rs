@@ -1,8 +1,12 @@
 //! SOE content as Discord embeds: questions, answers, search hits.
 //!
 //! Bodies are HTML converted to Discord Markdown, then truncated on character boundaries.
-//! Titles and names are plain text (decoded once by the client) and escaped for Markdown where
-//! they sit inside link syntax.
+//! Titles and names are plain text (decoded once by the client). [`escape_md`] is the one
+//! escaping function: every Discord display name and SOE user name put into Markdown text
+//! (message content, embed descriptions and field values) goes through it, so a name can never
+//! format a reply or forge a link. Embed footers and titles of cards are not Markdown to
+//! Discord's renderer (footers show text as is), so names there are left alone: escaping them
+//! would show the backslashes.
 
 use chrono::{DateTime, Utc};
 
@@ -36,13 +40,15 @@ pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
-/// Escapes the characters that would break `[text](url)` or format a title.
+/// Escapes Discord Markdown (`\ * _ ~ ` | > # - [ ] ( )`) with backslashes, so `s` shows
+/// exactly as written: no bold, italics, strike-through, spoilers, code, quotes, headings,
+/// lists or links. Mentions need no escaping: no reply allows any (`allowed_mentions`).
 pub fn escape_md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(
             c,
-            '[' | ']' | '*' | '_' | '`' | '~' | '|' | '\\' | '>' | '#'
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '-' | '[' | ']' | '(' | ')'
         ) {
             out.push('\\');
         }
@@ -177,5 +183,22 @@ mod tests {
     #[test]
     fn escapes_markdown_in_titles() {
         assert_eq!(escape_md("a [b] *c*"), "a \\[b\\] \\*c\\*");
+    }
+
+    #[test]
+    fn escapes_every_markdown_character_of_a_name() {
+        assert_eq!(
+            escape_md("**Bob** _x_ [a](b)"),
+            r"\*\*Bob\*\* \_x\_ \[a\]\(b\)"
+        );
+        assert_eq!(
+            escape_md(r"~~s~~ ||h|| `c` > q # h - l \"),
+            r"\~\~s\~\~ \|\|h\|\| \`c\` \> q \# h \- l \\"
+        );
+        assert_eq!(
+            escape_md("Connor O'Brien"),
+            "Connor O'Brien",
+            "nothing else"
+        );
     }
 }

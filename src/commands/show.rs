@@ -74,7 +74,7 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
         reply = reply.with_embed(answer_embed(i + 1, a, now, 900));
     }
     if share {
-        reply.content = format!("Shared by {}", inv.member.name);
+        reply.content = format!("Shared by {}", super::render::escape_md(&inv.member.name));
     }
     let mut row = vec![
         Component::button(

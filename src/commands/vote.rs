@@ -67,7 +67,7 @@ pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote
             "You {} “{}” as **{}** (score now {}).",
             verb(vote),
             super::reply::truncate(&q.title, 100),
-            s.name,
+            super::render::escape_md(&s.name),
             q.score
         ))
     })
@@ -88,7 +88,7 @@ pub async fn vote_answer(
         Ok(format!(
             "You {} answer {answer} as **{}** (score now {}).",
             verb(vote),
-            s.name,
+            super::render::escape_md(&s.name),
             a.score
         ))
     })
@@ -102,7 +102,7 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64
         s.writer.accept_answer(question, answer).await?;
         Ok(format!(
             "You accepted answer {answer} on question {question} as **{}**. ✅",
-            s.name
+            super::render::escape_md(&s.name)
         ))
     })
     .await;

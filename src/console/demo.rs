@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::app::{App, AppParts};
 use crate::clock::{SharedClock, SystemClock};
-use crate::commands::{Member, SiteInfo};
+use crate::commands::{AccessPolicy, Member, SiteInfo};
 use crate::config::{EncryptionKey, LimitsConfig};
 use crate::fake_discord::{FakeDiscord, FakeDiscordConfig, FakeDiscordUser};
 use crate::fake_soe::{Approval, FakeSoe, FakeSoeConfig, ALEX, JANE, PRIYA, SAM};
@@ -124,7 +124,12 @@ impl Demo {
                 team: None,
             },
             limits: LimitsConfig::default(),
-            admin_roles: vec![],
+            // The console acts in its own guild, which is the one the demo serves.
+            access: AccessPolicy {
+                allowed_guilds: vec![super::CONSOLE_GUILD],
+                allow_dms: false,
+                admin_roles: vec![],
+            },
         })?;
 
         let router = crate::web::router(crate::web::WebState {

@@ -25,6 +25,9 @@ use crate::commands::{
     Action, Component, Invocation, Member, Notice, OptionValue, Reply, ReplyKind,
 };
 
+/// The guild the console's member acts in (the demo allows it).
+pub const CONSOLE_GUILD: u64 = 1;
+
 /// Completes the site's consent step for an authorize URL as a given SOE user, returning the
 /// redirect (callback) URL. The demo wires the fake site's `approve`.
 pub type Approver = Arc<dyn Fn(&Url, &str) -> Result<Url, String> + Send + Sync>;
@@ -89,7 +92,7 @@ const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so que
 console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
 
 impl Console {
-    /// A console acting as Discord member `member` in guild 1, channel 10.
+    /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
     pub fn new(
         app: Arc<App>,
         approver: Approver,
@@ -107,7 +110,7 @@ impl Console {
             discord_approver: None,
             http,
             member,
-            guild_id: Some(1),
+            guild_id: Some(CONSOLE_GUILD),
             channel_id: Some(10),
             notices,
             last: None,
@@ -157,6 +160,7 @@ impl Console {
             guild_id: self.guild_id,
             channel_id: self.channel_id,
             locale: Some("en-US".into()),
+            origin: crate::commands::Origin::GuildInstall,
             action,
         }
     }

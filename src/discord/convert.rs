@@ -7,18 +7,18 @@
 //! after a defer) degrades to the nearest valid response rather than failing.
 
 use serenity::all::{
-    ActionRowComponent, AutocompleteChoice, ButtonStyle as SButtonStyle, CommandDataOption,
-    CommandDataOptionValue, CommandType, ComponentInteractionDataKind, CreateActionRow,
-    CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateEmbed,
-    CreateEmbedFooter, CreateInputText, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
-    CreateModal, EditInteractionResponse, InputTextStyle, Interaction, Member as SMember,
-    ResolvedTarget, User,
+    ActionRowComponent, AuthorizingIntegrationOwner, AuthorizingIntegrationOwners,
+    AutocompleteChoice, ButtonStyle as SButtonStyle, CommandDataOption, CommandDataOptionValue,
+    CommandType, ComponentInteractionDataKind, CreateActionRow, CreateAllowedMentions,
+    CreateAutocompleteResponse, CreateButton, CreateEmbed, CreateEmbedFooter, CreateInputText,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateMessage, CreateModal, EditInteractionResponse, GuildId, InputTextStyle, Interaction,
+    InteractionContext, Member as SMember, ResolvedTarget, User,
 };
 
 use crate::commands::{
-    Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue, Reply,
-    ReplyKind,
+    Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue,
+    Origin, Reply, ReplyKind,
 };
 
 /// Discord's EPHEMERAL message flag.
@@ -36,8 +36,8 @@ const CANNOT_SHOW: &str =
 /// for what the bot never registers (user commands, select menus, unresolved messages).
 ///
 /// The member carries `member.permissions` exactly as Discord computed them for the channel
-/// (overwrites included), the role ids, and no role names: those need the cache or the REST
-/// API ([`fill_role_names`]). In DMs there is no member: permissions are `None`.
+/// (overwrites included) and the role ids. In DMs there is no member: permissions are `None`.
+/// The [`Origin`] says whether the guild's own install of the bot carried it ([`origin`]).
 pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
     match interaction {
         Interaction::Ping(_) => None,
@@ -79,6 +79,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
                 &c.locale,
+                origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 action,
             ))
         }
@@ -92,6 +93,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
                 &c.locale,
+                origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 Action::Autocomplete {
                     name: c.data.name.clone(),
                     path,
@@ -111,6 +113,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
                 &c.locale,
+                origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 Action::Button {
                     custom_id: c.data.custom_id.clone(),
                 },
@@ -129,6 +132,8 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                     _ => None,
                 })
                 .collect();
+            // serenity 0.12.5's modal type carries neither `context` nor the installs: only the
+            // guild tells. A modal only follows a form the bot showed after the same gate.
             Some(invocation(
                 m.id.get(),
                 m.member.as_ref(),
@@ -136,6 +141,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 m.guild_id.map(|g| g.get()),
                 m.channel_id.get(),
                 &m.locale,
+                origin(m.guild_id, None, &AuthorizingIntegrationOwners::default()),
                 Action::Modal {
                     custom_id: m.data.custom_id.clone(),
                     fields,
@@ -146,6 +152,37 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
     }
 }
 
+/// Whether an interaction came through the guild's own install of the bot: in a guild, not in
+/// a DM or group DM context, and (when Discord says who authorised it) authorised by that
+/// guild's install. A member's own (user) install, even inside a server, is
+/// [`Origin::Private`], like a DM. An interaction without installs listed (older payloads,
+/// modals) is judged by its guild alone.
+pub fn origin(
+    guild: Option<GuildId>,
+    context: Option<InteractionContext>,
+    owners: &AuthorizingIntegrationOwners,
+) -> Origin {
+    let Some(guild) = guild else {
+        return Origin::Private;
+    };
+    if matches!(
+        context,
+        Some(InteractionContext::BotDm | InteractionContext::PrivateChannel)
+    ) {
+        return Origin::Private;
+    }
+    let by_this_guild = owners
+        .0
+        .iter()
+        .any(|o| matches!(o, AuthorizingIntegrationOwner::GuildInstall(Some(g)) if *g == guild));
+    if owners.0.is_empty() || by_this_guild {
+        Origin::GuildInstall
+    } else {
+        Origin::Private
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site per interaction kind, all fields named
 fn invocation(
     id: u64,
     member: Option<&SMember>,
@@ -153,6 +190,7 @@ fn invocation(
     guild_id: Option<u64>,
     channel_id: u64,
     locale: &str,
+    origin: Origin,
     action: Action,
 ) -> Invocation {
     let member = match member {
@@ -162,7 +200,6 @@ fn invocation(
             username: m.user.name.clone(),
             permissions: m.permissions.map(|p| p.bits()),
             role_ids: m.roles.iter().map(|r| r.get()).collect(),
-            role_names: vec![],
         },
         None => Member {
             username: user.name.clone(),
@@ -175,6 +212,7 @@ fn invocation(
         guild_id,
         channel_id: Some(channel_id),
         locale: (!locale.is_empty()).then(|| locale.to_string()),
+        origin,
         action,
     }
 }
@@ -212,34 +250,6 @@ fn option_value(o: &CommandDataOption) -> Option<(String, OptionValue)> {
         _ => return None,
     };
     Some((o.name.clone(), v))
-}
-
-/// Fills `inv.member.role_names` from `name_of(role_id)` (roles without a known name are
-/// skipped).
-pub fn fill_role_names(inv: &mut Invocation, name_of: impl Fn(u64) -> Option<String>) {
-    inv.member.role_names = inv
-        .member
-        .role_ids
-        .iter()
-        .filter_map(|r| name_of(*r))
-        .collect();
-}
-
-/// Whether role names could change the outcome: an admin command, in a guild, from a member
-/// without Manage Server or Administrator, who has roles, with `discord.admin_roles` set.
-pub fn needs_role_names(inv: &Invocation, admin_roles: &[String]) -> bool {
-    use crate::commands::admin::{ADMINISTRATOR, MANAGE_GUILD};
-    let is_admin_command =
-        matches!(&inv.action, Action::Command { name, .. } if name == "so-admin");
-    is_admin_command
-        && inv.guild_id.is_some()
-        && !admin_roles.is_empty()
-        && !inv.member.role_ids.is_empty()
-        && inv.member.role_names.is_empty()
-        && inv
-            .member
-            .permissions
-            .is_some_and(|p| p & (ADMINISTRATOR | MANAGE_GUILD) == 0)
 }
 
 // ------------------------------------------------------------------ reply → Discord

@@ -20,7 +20,8 @@ use serenity::all::Interaction;
 use serenity::http::Http;
 use serenity::interactions_endpoint::Verifier;
 
-use super::respond::{Flow, RestRoles, Start};
+use super::members::RestMembers;
+use super::respond::{Flow, Start};
 use super::DiscordError;
 use crate::app::App;
 use crate::clock::SharedClock;
@@ -48,7 +49,8 @@ pub fn verifier(public_key_hex: &str) -> Result<Verifier, DiscordError> {
 }
 
 /// The `POST /interactions` route, to merge into the web server (`WebState.extra`).
-/// `http` makes the deferred edits and role lookups; `clock` judges timestamp freshness.
+/// `http` makes the deferred edits and, as the app's member directory, the DM gate's
+/// membership look-ups; `clock` judges timestamp freshness.
 pub fn interactions_router(
     app: Arc<App>,
     public_key_hex: &str,
@@ -56,12 +58,11 @@ pub fn interactions_router(
     clock: SharedClock,
 ) -> Result<Router, DiscordError> {
     let verifier = verifier(public_key_hex)?;
+    app.commands
+        .access()
+        .use_directory(Arc::new(RestMembers::new(http.clone())));
     let state = Endpoint {
-        flow: Flow {
-            app,
-            roles: Arc::new(RestRoles::new(http.clone())),
-            http,
-        },
+        flow: Flow { app, http },
         verifier,
         clock,
     };

@@ -1,53 +1,35 @@
 //! Gateway mode: a serenity client on one shard with the `GUILDS` intent (enough for every
-//! interaction; the cache knows guilds and roles for `discord.admin_roles`).
+//! interaction, and it delivers `GUILD_CREATE`).
 //!
 //! On the first `Ready` the commands are registered; every interaction runs the shared
 //! [`Flow`] in the event's own task (serenity spawns one per event), answering through the
-//! REST callback. The background tasks (drafts posted after linking, tag refresh, sweeping)
-//! run for the client's lifetime with a [`DiscordNotifier`] sharing the client's REST client
-//! and ratelimiter.
+//! REST callback. On every `GUILD_CREATE` (each guild at startup, and a guild the bot is added
+//! to) the bot leaves a guild that is not in `discord.allowed_guilds`
+//! ([`leave_if_not_allowed`]). The background tasks (drafts posted after linking, tag refresh,
+//! sweeping) run for the client's lifetime with a [`DiscordNotifier`] sharing the client's REST
+//! client and ratelimiter, which also serves the DM gate's membership look-ups.
 
 use std::future::Future;
-use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serenity::all::{
-    Cache, ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, GuildId,
-    Interaction, Ready, ShardStageUpdateEvent,
+    ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, Interaction,
+    Ready, ShardStageUpdateEvent,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::members::{leave_if_not_allowed, RestMembers};
 use super::notify::DiscordNotifier;
 use super::registration;
-use super::respond::{respond_via_rest, Flow, RoleNames};
+use super::respond::{respond_via_rest, Flow};
 use super::rest;
 use super::DiscordError;
 use crate::app::App;
 use crate::config::DiscordConfig;
 use crate::link::Linked;
-
-/// Role names from the gateway cache (filled by `GUILD_CREATE` and role events).
-pub struct CacheRoles(pub Arc<Cache>);
-
-#[async_trait]
-impl RoleNames for CacheRoles {
-    async fn names(&self, guild: u64, roles: &[u64]) -> Vec<String> {
-        let Some(id) = NonZeroU64::new(guild).map(GuildId::from) else {
-            return vec![];
-        };
-        let Some(g) = self.0.guild(id) else {
-            return vec![];
-        };
-        roles
-            .iter()
-            .filter_map(|r| NonZeroU64::new(*r))
-            .filter_map(|r| g.roles.get(&r.into()).map(|role| role.name.clone()))
-            .collect()
-    }
-}
 
 struct Handler {
     app: Arc<App>,
@@ -72,6 +54,15 @@ impl EventHandler for Handler {
         }
     }
 
+    async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
+        leave_if_not_allowed(
+            &ctx.http,
+            self.app.commands.access().policy(),
+            guild.id.get(),
+        )
+        .await;
+    }
+
     async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
         self.ready
             .store(event.new == ConnectionStage::Connected, Ordering::SeqCst);
@@ -81,7 +72,6 @@ impl EventHandler for Handler {
         let flow = Flow {
             app: self.app.clone(),
             http: ctx.http.clone(),
-            roles: Arc::new(CacheRoles(ctx.cache.clone())),
         };
         respond_via_rest(&flow, &interaction).await;
     }
@@ -113,6 +103,9 @@ pub async fn run_gateway(
         .event_handler(handler)
         .await
         .map_err(|e| DiscordError::Gateway(rest::describe(&e)))?;
+    app.commands
+        .access()
+        .use_directory(Arc::new(RestMembers::new(client.http.clone())));
     let tasks = app.spawn_background(linked, Arc::new(DiscordNotifier::new(client.http.clone())));
     let shards = client.shard_manager.clone();
     let result = tokio::select! {

@@ -7,6 +7,7 @@
 //! - [`gateway`]: gateway mode (the default).
 //! - [`endpoint`]: HTTP interactions mode (`POST /interactions`, Ed25519-verified).
 //! - [`notify`]: background notices as DMs.
+//! - [`members`]: guild membership for the DM gate, and leaving guilds that are not allowed.
 //! - [`rest`]: serenity's REST client from the config (`discord.api_base`), retries, log-safe
 //!   errors.
 //!
@@ -18,6 +19,7 @@
 pub mod convert;
 pub mod endpoint;
 pub mod gateway;
+pub mod members;
 pub mod notify;
 pub mod registration;
 pub mod respond;

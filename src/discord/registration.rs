@@ -2,7 +2,10 @@
 //!
 //! `/so` (member commands), `/so-admin` (guild only, hidden from members without Manage Server
 //! by `default_member_permissions`; the use case re-checks on every call), and the message
-//! commands "Ask on Stack Overflow" and "Post as answer". Registration is a bulk overwrite
+//! commands "Ask on Stack Overflow" and "Post as answer". Every command is installable in
+//! guilds only (`integration_types` GUILD_INSTALL: no personal installs) and usable in servers
+//! (`contexts` GUILD), plus the bot's DMs (BOT_DM) for the member commands only when
+//! `discord.allow_dms` is on, matching what the guild gate serves. Registration is a bulk overwrite
 //! (`PUT`), so it is idempotent and removes commands the bot no longer has: per guild for
 //! `discord.guild_ids` (instant), otherwise global.
 
@@ -34,9 +37,13 @@ fn sub(name: &str, description: &str) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
 }
 
-/// Every command the bot registers, in a fixed order.
-pub fn command_definitions() -> Vec<CreateCommand> {
-    let member_contexts = vec![InteractionContext::Guild, InteractionContext::BotDm];
+/// Every command the bot registers, in a fixed order; member commands are offered in the bot's
+/// DMs only when `allow_dms` (`discord.allow_dms`).
+pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
+    let mut member_contexts = vec![InteractionContext::Guild];
+    if allow_dms {
+        member_contexts.push(InteractionContext::BotDm);
+    }
     let so = CreateCommand::new("so")
         .description("Search, read, ask and answer on Stack Overflow Enterprise")
         .integration_types(vec![InstallationContext::Guild])
@@ -165,10 +172,11 @@ pub struct Registration {
     pub commands: usize,
 }
 
-/// Registers [`command_definitions`]: a bulk overwrite in each of `config.guild_ids`, or
-/// globally when there are none. A guild id of 0 is refused. Stops at the first failure.
+/// Registers [`command_definitions`] (with `config.allow_dms`): a bulk overwrite in each of
+/// `config.guild_ids`, or globally when there are none. A guild id of 0 is refused. Stops at
+/// the first failure.
 pub async fn register(http: &Http, config: &DiscordConfig) -> Result<Registration, DiscordError> {
-    let commands = command_definitions();
+    let commands = command_definitions(config.allow_dms);
     let body = registration_payload(&commands)?;
     let count = commands.len();
     if config.guild_ids.is_empty() {

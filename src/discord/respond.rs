@@ -12,13 +12,10 @@
 //! (it stores the member's draft before anything else), and a failed Discord call is logged
 //! (never with the interaction, whose token is a secret) and never panics.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_trait::async_trait;
-use parking_lot::Mutex;
-use serenity::all::{CreateInteractionResponse, GuildId, Interaction};
+use serenity::all::{CreateInteractionResponse, Interaction};
 use serenity::http::Http;
 
 use super::convert::{self, Finish};
@@ -35,72 +32,6 @@ pub const HANDLE_TIMEOUT: Duration = Duration::from_secs(14 * 60);
 const TOO_SLOW: &str =
     "That took too long, so nothing more will happen here. Try again in a moment.";
 const UNSUPPORTED: &str = "This bot does not handle that kind of interaction. Try `/so help`.";
-
-/// Role names of a guild, for `discord.admin_roles` (the gateway reads its cache; the HTTP
-/// endpoint asks the REST API).
-#[async_trait]
-pub trait RoleNames: Send + Sync {
-    /// The names of `roles` in `guild` that are known.
-    async fn names(&self, guild: u64, roles: &[u64]) -> Vec<String>;
-}
-
-/// Role names from `GET /guilds/{id}/roles`, cached per guild for five minutes.
-pub struct RestRoles {
-    http: Arc<Http>,
-    cache: Mutex<HashMap<u64, CachedRoles>>,
-}
-
-/// When a guild's roles were read, and their names by id.
-type CachedRoles = (Instant, HashMap<u64, String>);
-
-impl RestRoles {
-    /// Looks roles up through `http`.
-    pub fn new(http: Arc<Http>) -> Self {
-        Self {
-            http,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-const ROLE_CACHE_TTL: Duration = Duration::from_secs(300);
-
-#[async_trait]
-impl RoleNames for RestRoles {
-    async fn names(&self, guild: u64, roles: &[u64]) -> Vec<String> {
-        let cached = self
-            .cache
-            .lock()
-            .get(&guild)
-            .filter(|(at, _)| at.elapsed() < ROLE_CACHE_TTL)
-            .map(|(_, m)| m.clone());
-        let map = match cached {
-            Some(m) => m,
-            None => {
-                let Some(id) = std::num::NonZeroU64::new(guild).map(GuildId::from) else {
-                    return vec![];
-                };
-                match rest::call(Idempotent::Yes, "get guild roles", || {
-                    self.http.get_guild_roles(id)
-                })
-                .await
-                {
-                    Ok(list) => {
-                        let m: HashMap<u64, String> =
-                            list.into_iter().map(|r| (r.id.get(), r.name)).collect();
-                        self.cache.lock().insert(guild, (Instant::now(), m.clone()));
-                        m
-                    }
-                    Err(e) => {
-                        tracing::warn!(guild, error = %rest::describe(&e), "could not read the guild's roles; admin roles by name are not recognised for this call");
-                        return vec![];
-                    }
-                }
-            }
-        };
-        roles.iter().filter_map(|r| map.get(r).cloned()).collect()
-    }
-}
 
 /// What happens first.
 pub enum Start {
@@ -128,8 +59,6 @@ pub struct Flow {
     pub app: Arc<App>,
     /// Discord's REST API.
     pub http: Arc<Http>,
-    /// Role-name lookup.
-    pub roles: Arc<dyn RoleNames>,
 }
 
 fn token_of(i: &Interaction) -> Option<&str> {
@@ -170,23 +99,10 @@ impl Flow {
         }
     }
 
-    async fn with_role_names(&self, mut inv: Invocation) -> Invocation {
-        if convert::needs_role_names(&inv, &self.app.commands.admin_roles) {
-            if let Some(guild) = inv.guild_id {
-                let names = self.roles.names(guild, &inv.member.role_ids).await;
-                inv.member.role_names = names;
-            }
-        }
-        inv
-    }
-
     async fn immediate(&self, inv: Invocation) -> CreateInteractionResponse {
         let component = convert::from_component(&inv);
         let autocomplete = matches!(inv.action, crate::commands::Action::Autocomplete { .. });
-        let work = async {
-            let inv = self.with_role_names(inv).await;
-            self.app.commands.handle(&inv).await
-        };
+        let work = self.app.commands.handle(&inv);
         let reply = match tokio::time::timeout(IMMEDIATE_BUDGET, work).await {
             Ok(reply) => reply,
             Err(_) if autocomplete => Reply::choices(vec![]),
@@ -209,10 +125,7 @@ impl Pending {
     /// REST API. Failures are logged; nothing here panics.
     pub async fn finish(self) {
         let flow = &self.flow;
-        let work = async {
-            let inv = flow.with_role_names(self.inv.clone()).await;
-            flow.app.commands.handle(&inv).await
-        };
+        let work = flow.app.commands.handle(&self.inv);
         let reply = match tokio::time::timeout(HANDLE_TIMEOUT, work).await {
             Ok(r) => r,
             Err(_) => {

@@ -3,8 +3,9 @@
 //! serenity's `Http` reaches it through `discord.api_base` (`HttpBuilder::proxy`). It serves
 //! the routes the bot uses under `/api/v10` (command bulk overwrite, global and per guild;
 //! interaction callbacks; `@original` edits and deletes; follow-ups; DM channel creation;
-//! channel messages; guild roles), answering plausible JSON (a message object for edits and
-//! messages, a DM channel, the command list), and records every exchange: method, path, route
+//! channel messages; guild member look-ups; leaving a guild), answering plausible JSON (a
+//! message object for edits and messages, a DM channel, the command list, a guild member or
+//! Discord's 404 for a non-member), and records every exchange: method, path, route
 //! template, query, JSON body, status, answer, and when it arrived. Faults (a status, e.g. 429
 //! or 500) can be injected per route. [`FakeDiscord::check_contract`] validates every recorded
 //! exchange, request and answer, against `tests/contract/discord-api-v10.contract.json`.
@@ -46,15 +47,17 @@ pub const GUILD_COMMANDS_ROUTE: &str = "/applications/{application_id}/guilds/{g
 pub const DM_ROUTE: &str = "/users/@me/channels";
 /// Channel messages.
 pub const MESSAGES_ROUTE: &str = "/channels/{channel_id}/messages";
-/// Guild roles.
-pub const ROLES_ROUTE: &str = "/guilds/{guild_id}/roles";
+/// One guild member (the DM gate's membership check).
+pub const MEMBER_ROUTE: &str = "/guilds/{guild_id}/members/{user_id}";
+/// Leaving a guild (`DELETE`).
+pub const LEAVE_GUILD_ROUTE: &str = "/users/@me/guilds/{guild_id}";
 /// The gateway URL (asked by serenity's client builder).
 pub const GATEWAY_ROUTE: &str = "/gateway";
 /// What the fake answers for the gateway URL: a loopback port where nothing listens, so a
 /// gateway client fails to connect without leaving the machine.
 pub const GATEWAY_URL: &str = "ws://127.0.0.1:9";
 
-const ROUTES: [(&str, &str); 10] = [
+const ROUTES: [(&str, &str); 11] = [
     ("PUT", GLOBAL_COMMANDS_ROUTE),
     ("PUT", GUILD_COMMANDS_ROUTE),
     ("POST", CALLBACK_ROUTE),
@@ -63,7 +66,8 @@ const ROUTES: [(&str, &str); 10] = [
     ("POST", FOLLOWUP_ROUTE),
     ("POST", DM_ROUTE),
     ("POST", MESSAGES_ROUTE),
-    ("GET", ROLES_ROUTE),
+    ("GET", MEMBER_ROUTE),
+    ("DELETE", LEAVE_GUILD_ROUTE),
     ("GET", GATEWAY_ROUTE),
 ];
 
@@ -172,6 +176,7 @@ struct Shared {
     log: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
     roles: Mutex<Vec<(u64, u64, String)>>,
+    members: Mutex<Vec<(u64, u64)>>,
     next_id: AtomicU64,
 }
 
@@ -199,6 +204,7 @@ impl FakeDiscord {
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             roles: Mutex::new(Vec::new()),
+            members: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -239,13 +245,23 @@ impl FakeDiscord {
         });
     }
 
-    /// Declares a role of `guild` for `GET /guilds/{id}/roles`.
+    /// Declares a role of `guild` (the bot no longer reads roles: admin roles are ids; tests
+    /// declare them to show that a name grants nothing).
     pub fn add_role(&self, guild: u64, role: u64, name: &str) {
         self.shared
             .roles
             .lock()
             .expect("roles")
             .push((guild, role, name.into()));
+    }
+
+    /// Makes `user` a member of `guild` for `GET /guilds/{guild}/members/{user}`.
+    pub fn add_member(&self, guild: u64, user: u64) {
+        self.shared
+            .members
+            .lock()
+            .expect("members")
+            .push((guild, user));
     }
 
     /// Waits until some exchange matches `pred` (polling every 10 ms), up to `limit`.
@@ -494,26 +510,33 @@ async fn handle(
                     )
                 }
                 MESSAGES_ROUTE => (200, Some(message(next(), &seg(4), json_body.as_ref()))),
-                ROLES_ROUTE => {
+                MEMBER_ROUTE => {
                     let guild: u64 = seg(4).parse().unwrap_or(0);
-                    let roles: Vec<Value> = shared
-                        .roles
+                    let uid: u64 = seg(6).parse().unwrap_or(0);
+                    let member = shared
+                        .members
                         .lock()
-                        .expect("roles")
-                        .iter()
-                        .filter(|(g, _, _)| *g == guild)
-                        .enumerate()
-                        .map(|(i, (_, id, name))| {
-                            json!({
-                                "id": id.to_string(), "name": name, "permissions": "0", "position": i,
-                                "color": 0, "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
-                                "hoist": false, "managed": false, "mentionable": false, "icon": null,
-                                "unicode_emoji": null, "flags": 0
-                            })
-                        })
-                        .collect();
-                    (200, Some(Value::Array(roles)))
+                        .expect("members")
+                        .contains(&(guild, uid));
+                    if member {
+                        (
+                            200,
+                            Some(json!({
+                                "user": user(&uid.to_string(), "member"),
+                                "nick": null, "avatar": null, "banner": null, "roles": [],
+                                "joined_at": "2025-01-01T00:00:00.000000+00:00",
+                                "premium_since": null, "deaf": false, "mute": false, "flags": 0,
+                                "pending": false, "communication_disabled_until": null
+                            })),
+                        )
+                    } else {
+                        (
+                            404,
+                            Some(json!({"message": "Unknown Member", "code": 10007})),
+                        )
+                    }
                 }
+                LEAVE_GUILD_ROUTE => (204, None),
                 GATEWAY_ROUTE => (200, Some(json!({ "url": GATEWAY_URL }))),
                 _ => (404, Some(json!({"message": "404: Not Found", "code": 0}))),
             }
@@ -603,6 +626,10 @@ pub mod fixtures {
         pub permissions: Option<u64>,
         /// Role ids.
         pub roles: Vec<u64>,
+        /// The guild the interaction comes from (when not a DM); [`GUILD`] unless changed.
+        pub guild: u64,
+        /// Authorised by the user's own install of the app rather than the guild's.
+        pub user_install: bool,
     }
 
     impl Who {
@@ -614,6 +641,8 @@ pub mod fixtures {
                 nick: None,
                 permissions: Some(MEMBER_PERMS),
                 roles: vec![],
+                guild: GUILD,
+                user_install: false,
             }
         }
         /// A member with Manage Server.
@@ -636,6 +665,17 @@ pub mod fixtures {
         /// With a nickname.
         pub fn nick(mut self, nick: &str) -> Who {
             self.nick = Some(nick.into());
+            self
+        }
+        /// Acting in another guild.
+        pub fn in_guild(mut self, guild: u64) -> Who {
+            self.guild = guild;
+            self
+        }
+        /// Through the user's own install of the app (`authorizing_integration_owners` holds
+        /// only the user), e.g. in a server that never installed the bot.
+        pub fn user_installed(mut self) -> Who {
+            self.user_install = true;
             self
         }
     }
@@ -665,10 +705,14 @@ pub mod fixtures {
         });
         match who.permissions {
             Some(perms) => {
-                v["guild_id"] = json!(GUILD.to_string());
+                v["guild_id"] = json!(who.guild.to_string());
                 v["guild_locale"] = json!("en-US");
                 v["context"] = json!(0);
-                v["authorizing_integration_owners"] = json!({"0": GUILD.to_string()});
+                v["authorizing_integration_owners"] = if who.user_install {
+                    json!({"1": who.id.to_string()})
+                } else {
+                    json!({"0": who.guild.to_string()})
+                };
                 v["member"] = json!({
                     "user": user(who.id, &who.name),
                     "nick": who.nick,
@@ -687,7 +731,12 @@ pub mod fixtures {
             None => {
                 v["channel"] = json!({"id": CHANNEL.to_string(), "type": 1});
                 v["context"] = json!(1);
-                v["authorizing_integration_owners"] = json!({"0": GUILD.to_string()});
+                // A DM with the bot through its guild install: Discord sends "0" for the guild.
+                v["authorizing_integration_owners"] = if who.user_install {
+                    json!({"1": who.id.to_string()})
+                } else {
+                    json!({"0": "0"})
+                };
                 v["user"] = user(who.id, &who.name);
             }
         }
@@ -781,7 +830,7 @@ pub mod harness {
     use serenity::http::Http;
     use soe_bot::app::App;
     use soe_bot::clock::SharedClock;
-    use soe_bot::discord::respond::{Flow, RestRoles};
+    use soe_bot::discord::respond::Flow;
     use tower::ServiceExt;
 
     use super::fixtures;
@@ -825,12 +874,11 @@ pub mod harness {
     }
 
     impl Wired {
-        /// The gateway flow through the fake (role names from REST, as no cache runs here).
+        /// The gateway flow through the fake.
         pub fn flow(&self) -> Flow {
             Flow {
                 app: self.app.clone(),
                 http: self.http.clone(),
-                roles: Arc::new(RestRoles::new(self.http.clone())),
             }
         }
 

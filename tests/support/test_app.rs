@@ -9,7 +9,9 @@ use secrecy::SecretString;
 use soe_bot::app::{App, AppParts};
 use soe_bot::clock::{FixedClock, SharedClock};
 use soe_bot::commands::caches::ServiceBudget;
-use soe_bot::commands::{Action, Invocation, Member, Notice, OptionValue, Reply, SiteInfo};
+use soe_bot::commands::{
+    AccessPolicy, Action, Invocation, Member, Notice, OptionValue, Origin, Reply, SiteInfo,
+};
 use soe_bot::config::LimitsConfig;
 use soe_bot::console::ConsoleNotifier;
 use soe_bot::fake_discord::{FakeDiscord, FakeDiscordConfig, FakeDiscordUser};
@@ -23,6 +25,9 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use super::browser::{Browser, Page};
+/// The guild of the signed-interaction fixtures (`fake_discord::fixtures::GUILD`), allowed by
+/// default next to guild 1 (where [`TestApp::invocation`] acts).
+pub const FIXTURE_GUILD: u64 = 1_000_000_000_000_000_001;
 
 type FakeTweak = Box<dyn FnOnce(&mut FakeSoeConfig)>;
 type ClientTweak = Box<dyn FnOnce(&mut SoeClientConfig)>;
@@ -40,6 +45,7 @@ pub struct TestAppBuilder {
     store_dir: Option<std::path::PathBuf>,
     verify_discord: bool,
     public_prefix: Option<String>,
+    access: AccessPolicy,
 }
 
 impl TestAppBuilder {
@@ -96,6 +102,22 @@ impl TestAppBuilder {
     /// Adjust the SOE client's config.
     pub fn client(mut self, f: impl FnOnce(&mut SoeClientConfig) + 'static) -> Self {
         self.client = Some(Box::new(f));
+        self
+    }
+
+    /// Serve DMs (to members of an allowed guild).
+    pub fn allow_dms(mut self) -> Self {
+        self.access.allow_dms = true;
+        self
+    }
+    /// The guilds served (default: 1 and [`FIXTURE_GUILD`]).
+    pub fn allowed_guilds(mut self, guilds: Vec<u64>) -> Self {
+        self.access.allowed_guilds = guilds;
+        self
+    }
+    /// Role ids that grant admin commands (default: none).
+    pub fn admin_roles(mut self, roles: Vec<u64>) -> Self {
+        self.access.admin_roles = roles;
         self
     }
 
@@ -171,7 +193,7 @@ impl TestAppBuilder {
                 team: None,
             },
             limits: self.limits,
-            admin_roles: vec!["SOE Admins".into()],
+            access: self.access,
         })
         .expect("app");
         let app = match self.budget {
@@ -288,6 +310,11 @@ impl TestApp {
             store_dir: None,
             verify_discord: true,
             public_prefix: None,
+            access: AccessPolicy {
+                allowed_guilds: vec![1, FIXTURE_GUILD],
+                allow_dms: false,
+                admin_roles: vec![],
+            },
         }
     }
 
@@ -310,6 +337,7 @@ impl TestApp {
             guild_id: Some(1),
             channel_id: Some(10),
             locale: Some("en-US".into()),
+            origin: Origin::GuildInstall,
             action,
         }
     }
