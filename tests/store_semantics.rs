@@ -915,3 +915,94 @@ fn an_abandoned_write_claim_can_be_taken_over_after_it_goes_stale() {
         "a finished write never goes stale"
     );
 }
+
+#[test]
+fn a_finished_write_claim_expires_after_about_a_minute() {
+    use soe_bot::store::WRITE_CLAIM_TTL_SECS;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.claim_write("vq:1:3:Up", t0()).unwrap(), WriteClaim::Claimed);
+    store.finish_write("vq:1:3:Up", Some("Upvoted."), t0()).unwrap();
+    let done = WriteClaim::Done {
+        outcome: "Upvoted.".into(),
+    };
+    let within = t0() + Duration::seconds(WRITE_CLAIM_TTL_SECS);
+    assert_eq!(store.claim_write("vq:1:3:Up", within).unwrap(), done);
+    let after = within + Duration::seconds(1);
+    assert_eq!(
+        store.claim_write("vq:1:3:Up", after).unwrap(),
+        WriteClaim::Claimed,
+        "an expired outcome no longer blocks the same button"
+    );
+    // The new claim runs its own course.
+    assert_eq!(
+        store.claim_write("vq:1:3:Up", after).unwrap(),
+        WriteClaim::InProgress
+    );
+}
+
+#[test]
+fn sweep_drops_expired_write_claims_and_idle_rate_buckets() {
+    use soe_bot::store::{CLAIM_STALE_SECS, WRITE_CLAIM_TTL_SECS};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // One search (refills in 6 s) and one ask (refills in 10 minutes).
+    assert_eq!(store.take_rate("search:1", 10, 6, t0()).unwrap(), Allowance::Allowed);
+    assert_eq!(store.take_rate("ask:1", 3, 600, t0()).unwrap(), Allowance::Allowed);
+    // A finished write and one still in progress.
+    assert_eq!(store.claim_write("done", t0()).unwrap(), WriteClaim::Claimed);
+    store.finish_write("done", Some("ok"), t0()).unwrap();
+    assert_eq!(store.claim_write("running", t0()).unwrap(), WriteClaim::Claimed);
+
+    assert_eq!(
+        store.sweep_expired(t0() + Duration::seconds(1)).unwrap(),
+        0,
+        "nothing is idle or expired yet"
+    );
+    let t1 = t0() + Duration::seconds(WRITE_CLAIM_TTL_SECS + 1);
+    assert_eq!(
+        store.sweep_expired(t1).unwrap(),
+        2,
+        "the full search bucket and the expired outcome"
+    );
+    assert_eq!(
+        store.claim_write("running", t1).unwrap(),
+        WriteClaim::InProgress,
+        "a write in progress is kept"
+    );
+    // The ask bucket is full again after 10 minutes; the abandoned claim is swept a day after
+    // it went stale (well after anyone could take it over).
+    let t2 = t0() + Duration::seconds(600);
+    assert_eq!(store.sweep_expired(t2).unwrap(), 1);
+    let t3 = t0() + Duration::seconds(CLAIM_STALE_SECS) + Duration::days(1) + Duration::seconds(1);
+    assert_eq!(store.sweep_expired(t3).unwrap(), 1);
+    assert_eq!(store.sweep_expired(t3).unwrap(), 0);
+    // A dropped bucket behaves exactly like a full one.
+    for _ in 0..3 {
+        assert_eq!(store.take_rate("ask:1", 3, 600, t3).unwrap(), Allowance::Allowed);
+    }
+    assert!(matches!(
+        store.take_rate("ask:1", 3, 600, t3).unwrap(),
+        Allowance::RetryAfter(_)
+    ));
+}
+
+#[test]
+fn a_bucket_that_is_still_refilling_is_not_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for _ in 0..3 {
+        assert_eq!(store.take_rate("ask:1", 3, 600, t0()).unwrap(), Allowance::Allowed);
+    }
+    // Two of three tokens back: still limiting, so it stays.
+    assert_eq!(
+        store.sweep_expired(t0() + Duration::seconds(1200)).unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .take_rate("ask:1", 3, 600, t0() + Duration::seconds(1200))
+            .unwrap(),
+        Allowance::Allowed
+    );
+}
