@@ -230,7 +230,11 @@ async fn the_global_budget_keeps_the_service_token_inside_soe_limits() {
     // The budget refills: two seconds later views work again.
     app.clock.advance(chrono::Duration::seconds(2));
     let r = app
-        .slash(&members[9], "question", &[("id", &questions[9].to_string())])
+        .slash(
+            &members[9],
+            "question",
+            &[("id", &questions[9].to_string())],
+        )
         .await;
     assert!(!r.embeds.is_empty(), "{r:?}");
 }
@@ -994,9 +998,16 @@ async fn one_member_clicking_open_200_times_in_a_minute_leaves_another_members_s
         if i % 20 == 19 {
             searches += 1;
             let r = app
-                .slash(&searcher, "search", &[("query", &format!("number {i} gadgets"))])
+                .slash(
+                    &searcher,
+                    "search",
+                    &[("query", &format!("number {i} gadgets"))],
+                )
                 .await;
-            if r.embeds.first().is_some_and(|e| e.title.starts_with("Search:")) {
+            if r.embeds
+                .first()
+                .is_some_and(|e| e.title.starts_with("Search:"))
+            {
                 searches_ok += 1;
             } else {
                 eprintln!("search {searches} failed: {r:?}");
@@ -1009,12 +1020,18 @@ async fn one_member_clicking_open_200_times_in_a_minute_leaves_another_members_s
     println!(
         "budget figures: clicker opened {opened}, was told to slow down {too_fast} times, and made {clicker_calls} SOE calls; the other member's searches worked {searches_ok} of {searches}"
     );
-    assert_eq!(searches_ok, searches, "every search of the other member works");
+    assert_eq!(
+        searches_ok, searches,
+        "every search of the other member works"
+    );
     assert!(
         clicker_calls <= 42,
         "one member gets at most their share (20 a minute, plus what refills in the minute): {clicker_calls}"
     );
-    assert!(opened >= 10, "the clicker was served up to their share: {opened}");
+    assert!(
+        opened >= 10,
+        "the clicker was served up to their share: {opened}"
+    );
     assert_eq!(opened + too_fast, 200, "every click got an answer");
 }
 
@@ -1044,13 +1061,25 @@ async fn a_member_who_spent_their_share_is_told_to_slow_down_without_any_soe_cal
     // Another member is not affected.
     let bob = TestApp::member(222, "bob");
     let r = app
-        .press(&bob, &Id::OpenQuestion { question: questions[14] }.encode())
+        .press(
+            &bob,
+            &Id::OpenQuestion {
+                question: questions[14],
+            }
+            .encode(),
+        )
         .await;
     assert!(!r.embeds.is_empty(), "{r:?}");
     // The share refills at 20 a minute: after 6 s one more view (two calls).
     app.clock.advance(chrono::Duration::seconds(6));
     let r = app
-        .press(&alice, &Id::OpenQuestion { question: questions[12] }.encode())
+        .press(
+            &alice,
+            &Id::OpenQuestion {
+                question: questions[12],
+            }
+            .encode(),
+        )
         .await;
     assert!(!r.embeds.is_empty(), "{r:?}");
 }
@@ -1131,7 +1160,10 @@ async fn share_needs_permission_to_send_in_the_channel() {
         r.ephemeral && r.content.contains("permission") && r.embeds.is_empty(),
         "{r:?}"
     );
-    assert!(app.fake.requests().is_empty(), "no SOE call for a refused share");
+    assert!(
+        app.fake.requests().is_empty(),
+        "no SOE call for a refused share"
+    );
     let search_share = Id::ShareSearch {
         page: 0,
         sort: soe_bot::soe::SearchSort::Relevance,
@@ -1154,7 +1186,10 @@ async fn share_needs_permission_to_send_in_the_channel() {
     // A member who may post shares publicly.
     let ok = poster(114, "poster");
     let inv = app.invocation(&ok, Action::Button { custom_id: share });
-    assert_eq!(app.app.commands.ack(&inv), soe_bot::commands::Ack::DeferPublic);
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferPublic
+    );
     let r = app.run(&inv).await;
     assert!(!r.ephemeral && !r.embeds.is_empty(), "{r:?}");
 }
@@ -1242,7 +1277,11 @@ async fn a_vote_after_an_undo_works() {
     app.clock.advance(chrono::Duration::seconds(61));
     let later = press(Vote::Up).await;
     assert!(!later.content.contains("Already done"), "{later:?}");
-    assert_eq!(writes(), 1, "the claim expired, so the vote was tried again");
+    assert_eq!(
+        writes(),
+        1,
+        "the claim expired, so the vote was tried again"
+    );
 }
 
 #[tokio::test]
@@ -1256,7 +1295,11 @@ async fn drafts_per_member_are_capped_and_nothing_is_lost() {
             .submit(
                 &alice,
                 &id,
-                &ask_fields(&format!("Draft cap probe question number {i}"), BODY, "rust"),
+                &ask_fields(
+                    &format!("Draft cap probe question number {i}"),
+                    BODY,
+                    "rust",
+                ),
             )
             .await;
         assert!(r.content.contains("saved"), "draft {i}: {r:?}");
@@ -1317,7 +1360,10 @@ async fn link_is_rate_limited_per_member() {
         "{r:?}"
     );
     let r = app.press(&alice, &Id::Link.encode()).await;
-    assert!(r.buttons().is_empty(), "the Link button shares the limit: {r:?}");
+    assert!(
+        r.buttons().is_empty(),
+        "the Link button shares the limit: {r:?}"
+    );
     let bob = TestApp::member(222, "bob");
     assert!(!app.slash(&bob, "link", &[]).await.buttons().is_empty());
     app.clock.advance(chrono::Duration::seconds(60));

@@ -486,13 +486,15 @@ fn claim_write_lifecycle() {
     );
 
     // A failed write releases the claim.
-    store.finish_write("vote:1:42", None).unwrap();
+    store.finish_write("vote:1:42", None, t0()).unwrap();
     assert_eq!(
         store.claim_write("vote:1:42", t0()).unwrap(),
         WriteClaim::Claimed
     );
 
-    store.finish_write("vote:1:42", Some("Upvoted.")).unwrap();
+    store
+        .finish_write("vote:1:42", Some("Upvoted."), t0())
+        .unwrap();
     let done = WriteClaim::Done {
         outcome: "Upvoted.".into(),
     };
@@ -904,15 +906,16 @@ fn an_abandoned_write_claim_can_be_taken_over_after_it_goes_stale() {
             .unwrap(),
         WriteClaim::Claimed
     );
-    store.finish_write("k", Some("done")).unwrap();
+    let finished = t0 + chrono::Duration::seconds(CLAIM_STALE_SECS + 1);
+    store.finish_write("k", Some("done"), finished).unwrap();
     assert_eq!(
         store
-            .claim_write("k", t0 + chrono::Duration::days(30))
+            .claim_write("k", finished + chrono::Duration::seconds(1))
             .unwrap(),
         WriteClaim::Done {
             outcome: "done".into()
         },
-        "a finished write never goes stale"
+        "a finished write does not go stale like an abandoned one"
     );
 }
 
@@ -921,8 +924,13 @@ fn a_finished_write_claim_expires_after_about_a_minute() {
     use soe_bot::store::WRITE_CLAIM_TTL_SECS;
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    assert_eq!(store.claim_write("vq:1:3:Up", t0()).unwrap(), WriteClaim::Claimed);
-    store.finish_write("vq:1:3:Up", Some("Upvoted."), t0()).unwrap();
+    assert_eq!(
+        store.claim_write("vq:1:3:Up", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
+    store
+        .finish_write("vq:1:3:Up", Some("Upvoted."), t0())
+        .unwrap();
     let done = WriteClaim::Done {
         outcome: "Upvoted.".into(),
     };
@@ -947,12 +955,24 @@ fn sweep_drops_expired_write_claims_and_idle_rate_buckets() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     // One search (refills in 6 s) and one ask (refills in 10 minutes).
-    assert_eq!(store.take_rate("search:1", 10, 6, t0()).unwrap(), Allowance::Allowed);
-    assert_eq!(store.take_rate("ask:1", 3, 600, t0()).unwrap(), Allowance::Allowed);
+    assert_eq!(
+        store.take_rate("search:1", 10, 6, t0()).unwrap(),
+        Allowance::Allowed
+    );
+    assert_eq!(
+        store.take_rate("ask:1", 3, 600, t0()).unwrap(),
+        Allowance::Allowed
+    );
     // A finished write and one still in progress.
-    assert_eq!(store.claim_write("done", t0()).unwrap(), WriteClaim::Claimed);
+    assert_eq!(
+        store.claim_write("done", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
     store.finish_write("done", Some("ok"), t0()).unwrap();
-    assert_eq!(store.claim_write("running", t0()).unwrap(), WriteClaim::Claimed);
+    assert_eq!(
+        store.claim_write("running", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
 
     assert_eq!(
         store.sweep_expired(t0() + Duration::seconds(1)).unwrap(),
@@ -979,7 +999,10 @@ fn sweep_drops_expired_write_claims_and_idle_rate_buckets() {
     assert_eq!(store.sweep_expired(t3).unwrap(), 0);
     // A dropped bucket behaves exactly like a full one.
     for _ in 0..3 {
-        assert_eq!(store.take_rate("ask:1", 3, 600, t3).unwrap(), Allowance::Allowed);
+        assert_eq!(
+            store.take_rate("ask:1", 3, 600, t3).unwrap(),
+            Allowance::Allowed
+        );
     }
     assert!(matches!(
         store.take_rate("ask:1", 3, 600, t3).unwrap(),
@@ -992,7 +1015,10 @@ fn a_bucket_that_is_still_refilling_is_not_swept() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     for _ in 0..3 {
-        assert_eq!(store.take_rate("ask:1", 3, 600, t0()).unwrap(), Allowance::Allowed);
+        assert_eq!(
+            store.take_rate("ask:1", 3, 600, t0()).unwrap(),
+            Allowance::Allowed
+        );
     }
     // Two of three tokens back: still limiting, so it stays.
     assert_eq!(

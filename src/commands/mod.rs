@@ -22,6 +22,7 @@ pub mod post;
 pub mod render;
 pub mod reply;
 pub mod search;
+pub mod share;
 pub mod show;
 pub mod validate;
 pub mod vote;
@@ -39,7 +40,7 @@ use crate::store::{Store, StoreError};
 pub use invocation::{Action, Invocation, Member, MessageRef, OptionValue};
 pub use reply::{ButtonStyle, Choice, Component, Embed, Modal, Reply, ReplyKind, TextInput};
 
-use caches::{BudgetedRead, SearchCache, ServiceBudget, TagCache};
+use caches::{BudgetedRead, QuestionCache, SearchCache, ServiceBudget, TagCache};
 
 /// The site as members know it.
 #[derive(Debug, Clone)]
@@ -84,6 +85,7 @@ pub struct Commands {
     pub(crate) limits: LimitsConfig,
     pub(crate) budget: Arc<ServiceBudget>,
     pub(crate) search_cache: SearchCache,
+    pub(crate) question_cache: QuestionCache,
     pub(crate) tags: TagCache,
     /// Role names that grant admin commands.
     pub(crate) admin_roles: Vec<String>,
@@ -109,8 +111,12 @@ impl Commands {
         admin_roles: Vec<String>,
     ) -> Self {
         Self {
-            budget: Arc::new(ServiceBudget::soe_default(clock.clone())),
+            budget: Arc::new(
+                ServiceBudget::soe_default(clock.clone())
+                    .with_member_share(limits.member_share_per_minute),
+            ),
             search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
+            question_cache: QuestionCache::new(clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
             store,
             clock,
@@ -122,16 +128,25 @@ impl Commands {
         }
     }
 
-    /// Replaces the service budget (tests use tighter ones).
+    /// Replaces the service budget (tests use tighter ones); members keep their configured
+    /// share of it.
     pub fn with_budget(mut self, budget: ServiceBudget) -> Self {
-        self.budget = Arc::new(budget);
+        self.budget = Arc::new(budget.with_member_share(self.limits.member_share_per_minute));
         self
     }
 
-    /// The service reader for `team` (or the default team), behind the global budget.
+    /// The service reader for the bot's own background work (no member's share), behind the
+    /// global budget.
     pub(crate) fn reader(&self, team: Option<&TeamSlug>) -> BudgetedRead {
         let team = team.or(self.site.team.as_ref());
-        BudgetedRead::new(self.soe.service(team), self.budget.clone())
+        BudgetedRead::new(self.soe.service(team), self.budget.clone(), None)
+    }
+
+    /// The service reader for what `member` asked for: behind the global budget and charged
+    /// to the member's share of it.
+    pub(crate) fn reader_for(&self, member: u64, team: Option<&TeamSlug>) -> BudgetedRead {
+        let team = team.or(self.site.team.as_ref());
+        BudgetedRead::new(self.soe.service(team), self.budget.clone(), Some(member))
     }
 
     /// The tag cache (for the background refresher and tests).
@@ -159,9 +174,13 @@ impl Commands {
                     Ack::Immediate
                 }
                 Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => {
+                // A share the member may not post answers at once, privately.
+                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. })
+                    if share::may_post(inv) =>
+                {
                     Ack::DeferPublic
                 }
+                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::Immediate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,

@@ -15,6 +15,7 @@ use serenity::all::{
     CreateModal, EditInteractionResponse, InputTextStyle, Interaction, Member as SMember,
     ResolvedTarget, User,
 };
+use serenity::all::{ChannelType, PartialChannel};
 
 use crate::commands::{
     Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue, Reply,
@@ -78,6 +79,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
+                is_thread(c.channel.as_ref()),
                 &c.locale,
                 action,
             ))
@@ -91,6 +93,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
+                is_thread(c.channel.as_ref()),
                 &c.locale,
                 Action::Autocomplete {
                     name: c.data.name.clone(),
@@ -110,6 +113,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
+                is_thread(c.channel.as_ref()),
                 &c.locale,
                 Action::Button {
                     custom_id: c.data.custom_id.clone(),
@@ -135,6 +139,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &m.user,
                 m.guild_id.map(|g| g.get()),
                 m.channel_id.get(),
+                is_thread(m.channel.as_ref()),
                 &m.locale,
                 Action::Modal {
                     custom_id: m.data.custom_id.clone(),
@@ -146,12 +151,24 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
     }
 }
 
+/// Whether the interaction's channel is a thread (public, private or announcement).
+fn is_thread(channel: Option<&PartialChannel>) -> bool {
+    channel.is_some_and(|c| {
+        matches!(
+            c.kind,
+            ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn invocation(
     id: u64,
     member: Option<&SMember>,
     user: &User,
     guild_id: Option<u64>,
     channel_id: u64,
+    in_thread: bool,
     locale: &str,
     action: Action,
 ) -> Invocation {
@@ -170,6 +187,7 @@ fn invocation(
         member,
         guild_id,
         channel_id: Some(channel_id),
+        in_thread,
         locale: (!locale.is_empty()).then(|| locale.to_string()),
         action,
     }
