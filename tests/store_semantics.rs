@@ -1032,3 +1032,121 @@ fn a_bucket_that_is_still_refilling_is_not_swept() {
         Allowance::Allowed
     );
 }
+
+#[test]
+fn take_rates_is_all_or_nothing() {
+    use soe_bot::store::RateBucket;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    fn b(key: &str, refill_secs: u64) -> RateBucket<'_> {
+        RateBucket {
+            key,
+            burst: 1,
+            refill_secs,
+        }
+    }
+    assert_eq!(
+        store
+            .take_rates(&[b("m:1", 30), b("c:10", 10)], t0())
+            .unwrap(),
+        Allowance::Allowed
+    );
+    // Member 2 in channel 10: the channel refuses, so member 2's bucket is not touched.
+    assert_eq!(
+        store
+            .take_rates(&[b("m:2", 30), b("c:10", 10)], t0() + Duration::seconds(1))
+            .unwrap(),
+        Allowance::RetryAfter(9)
+    );
+    assert_eq!(
+        store
+            .take_rates(&[b("m:2", 30), b("c:11", 10)], t0() + Duration::seconds(1))
+            .unwrap(),
+        Allowance::Allowed
+    );
+    // Both refuse: the longer wait.
+    assert_eq!(
+        store
+            .take_rates(&[b("m:1", 30), b("c:10", 10)], t0() + Duration::seconds(2))
+            .unwrap(),
+        Allowance::RetryAfter(28)
+    );
+    // A bucket without a limit takes part in nothing.
+    assert_eq!(
+        store
+            .take_rates(&[b("m:3", 0), b("c:12", 10)], t0())
+            .unwrap(),
+        Allowance::Allowed
+    );
+    // Concurrent takers of one channel: exactly one wins.
+    let store = Arc::new(store);
+    let won = race(&store, |s, i| {
+        let key = format!("m:race{i}");
+        let buckets = [
+            RateBucket {
+                key: &key,
+                burst: 1,
+                refill_secs: 30,
+            },
+            RateBucket {
+                key: "c:race",
+                burst: 1,
+                refill_secs: 10,
+            },
+        ];
+        s.take_rates(&buckets, t0()).unwrap() == Allowance::Allowed
+    });
+    assert_eq!(won, 1);
+}
+
+#[test]
+fn new_drafts_are_capped_per_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let later = t0() + Duration::hours(1);
+    for i in 0..3 {
+        assert!(store
+            .put_new_draft(&draft(4, &format!("d{i}"), t0(), later), 3, t0())
+            .unwrap());
+    }
+    assert!(!store
+        .put_new_draft(&draft(4, "d3", t0(), later), 3, t0())
+        .unwrap());
+    assert!(store.get_draft(4, "d3").unwrap().is_none(), "not stored");
+    // Replacing one that exists is always allowed; other members have their own count.
+    assert!(store
+        .put_new_draft(&draft(4, "d0", t0(), later), 3, t0())
+        .unwrap());
+    assert!(store
+        .put_new_draft(&draft(5, "d0", t0(), later), 3, t0())
+        .unwrap());
+    // Posted drafts are history and expired ones are gone for the count.
+    let mut posted = draft(4, "d1", t0(), later);
+    posted.state = DraftState::Posted {
+        url: "https://soe.example/q/1".into(),
+        posted_as: "x".into(),
+    };
+    store.put_draft(&posted).unwrap();
+    assert!(store
+        .put_new_draft(&draft(4, "d4", t0(), later), 3, t0())
+        .unwrap());
+    assert!(!store
+        .put_new_draft(&draft(4, "d5", t0(), later), 3, t0())
+        .unwrap());
+    assert!(store
+        .put_new_draft(&draft(4, "d5", t0(), later), 3, later)
+        .unwrap());
+}
+
+#[test]
+fn concurrent_new_drafts_never_pass_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let later = t0() + Duration::hours(1);
+    let stored = race(&store, move |s, i| {
+        s.put_new_draft(&draft(4, &format!("r{i}"), t0(), later), 3, t0())
+            .unwrap()
+    });
+    assert_eq!(stored, 3);
+    assert_eq!(store.drafts_of(4).unwrap().len(), 3);
+}

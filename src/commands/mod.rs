@@ -5,7 +5,8 @@
 //! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
 //! `unlink`, `me`), `help`, and `admin`. Invariants:
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
-//! - reads use the service token (through the global budget), writes the invoker's own link;
+//! - reads use the service token (through the global budget, charged to the invoking member's
+//!   share of it: see `caches`), writes the invoker's own link;
 //! - a write happens at most once per draft or button, whatever the retries (store claims);
 //! - a failed or refused post keeps the draft, offering Retry and Edit;
 //! - replies showing one member's data, a link URL or an error are ephemeral; no reply can
