@@ -23,8 +23,40 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_225_600, 0).unwrap()
 }
 
+/// Opens the store in `dir`. A store dropped a moment ago may still hold the file lock while
+/// sled's background I/O threads finish (seconds on a loaded machine), so a reopen waits for
+/// it, for up to 20 s.
 fn open(dir: &Path) -> SledStore {
-    SledStore::open_at(dir, Cipher::for_testing(), 4 << 20).unwrap()
+    open_with(|| SledStore::open_at(dir, Cipher::for_testing(), 4 << 20))
+}
+
+/// Runs `opener` until the store is not locked any more (up to 20 s).
+fn open_with(opener: impl Fn() -> Result<SledStore, StoreError>) -> SledStore {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        match opener() {
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(StdDuration::from_millis(50))
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// `sled::open` with the same wait as [`open`], for reading raw records.
+fn raw_open(dir: &Path) -> sled::Db {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        match sled::open(dir) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(StdDuration::from_millis(50))
+            }
+            other => return other.unwrap(),
+        }
+    }
 }
 
 fn hash(s: &str) -> [u8; 32] {
@@ -79,7 +111,7 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
 /// deliberately has no public accessor, so tests check the plaintext this way.
 fn sealed_token_on_disk(dir: &Path, user: u64) -> Option<String> {
     use base64::Engine;
-    let db = sled::open(dir).unwrap();
+    let db = raw_open(dir);
     let raw = db
         .open_tree("links/v1")
         .unwrap()
@@ -781,7 +813,7 @@ fn guild_settings_and_service_token() {
     }
     // The service token is sealed with its own AAD and opens to what was stored.
     use base64::Engine;
-    let db = sled::open(dir.path()).unwrap();
+    let db = raw_open(dir.path());
     let raw = db
         .open_tree("meta")
         .unwrap()
@@ -808,7 +840,7 @@ fn schema_version_too_new_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = raw_open(dir.path());
         let meta = db.open_tree("meta").unwrap();
         assert_eq!(
             meta.get("schema_version").unwrap().unwrap().as_ref(),
@@ -817,7 +849,16 @@ fn schema_version_too_new_is_refused() {
         meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
-    let err = SledStore::open_at(dir.path(), Cipher::for_testing(), 1 << 20).unwrap_err();
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    let err = loop {
+        match SledStore::open_at(dir.path(), Cipher::for_testing(), 1 << 20) {
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(StdDuration::from_millis(50))
+            }
+            Err(e) => break e,
+            Ok(_) => panic!("a newer schema must be refused"),
+        }
+    };
     match &err {
         StoreError::SchemaTooNew {
             found, supported, ..
@@ -849,7 +890,7 @@ fn open_from_config_and_second_open_in_process_is_locked() {
         other => panic!("expected Locked, got {other:?}"),
     }
     drop(store);
-    let store = SledStore::open(&config).unwrap();
+    let store = open_with(|| SledStore::open(&config));
     assert!(store.get_link(1).unwrap().is_some());
 }
 
