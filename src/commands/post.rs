@@ -280,7 +280,7 @@ fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
         format!("```\n{text}\n```")
     };
     let mut reply = Reply::private(format!(
-        "You already have {cap} unposted drafts, the most the bot keeps for one member, so this one was **not saved**. Post or discard some first, then submit it again: your text is below so you can copy it. Your drafts, oldest first, with a Discard button each:"
+        "You already have {cap} unposted drafts, the most the bot keeps for one member, so this one was **not saved**. Post or discard some first (oldest first below, each with a Discard button), then run the command again and paste your text, which is shown below so nothing is lost."
     ))
     .with_embed(super::reply::Embed::new(&format!("Not saved: {title}"), &shown));
     let lines: Vec<String> = open
