@@ -274,6 +274,8 @@ fn setup() -> Bench {
     let limits = LimitsConfig {
         asks_burst: u32::MAX / 4,
         searches_burst: u32::MAX / 4,
+        // The bench measures the bot, not the members' shares of the service budget.
+        member_share_per_minute: u32::MAX / 4,
         ..Default::default()
     };
     let commands = Commands::new(
@@ -336,6 +338,7 @@ impl Bench {
             member: Member::new(1, "bench"),
             guild_id: Some(1),
             channel_id: Some(1),
+            in_thread: false,
             locale: None,
             origin: Origin::GuildInstall,
             action,
@@ -454,6 +457,7 @@ fn searches_per_second(b: &Bench) {
                             member: Member::new(1000 + t, "m"),
                             guild_id: Some(1),
                             channel_id: Some(1),
+                            in_thread: false,
                             locale: None,
                             origin: Origin::GuildInstall,
                             action: Action::Command {

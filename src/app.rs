@@ -95,7 +95,8 @@ impl App {
 
     /// Starts the background work: posting drafts when members finish linking (telling them
     /// through `notifier`), refreshing the tag list every 10 minutes (the caller loads it once
-    /// at startup), and sweeping expired linking records and drafts every minute.
+    /// at startup), and sweeping expired linking records, drafts, write outcomes and idle rate
+    /// buckets every minute.
     pub fn spawn_background(
         self: &Arc<Self>,
         mut linked: mpsc::UnboundedReceiver<Linked>,

@@ -183,6 +183,9 @@ impl EncryptionKey {
     }
 }
 
+/// Requests a minute SOE allows one token (the service token is shared by every member).
+pub const SOE_SERVICE_CALLS_PER_MINUTE: u32 = 100;
+
 /// Per-member and global limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitsConfig {
@@ -198,6 +201,21 @@ pub struct LimitsConfig {
     pub search_cache_secs: u32,
     /// Hours an unposted draft is kept.
     pub draft_ttl_hours: u32,
+    /// Service-token calls one member may cause per minute (their share of SOE's 100 a minute
+    /// for the whole bot), so one member cannot exhaust the budget everyone reads through.
+    pub member_share_per_minute: u32,
+    /// Seconds between two shares to a channel by the same member.
+    pub share_member_cooldown_secs: u32,
+    /// Seconds between two shares to the same channel by anyone, so a channel cannot be
+    /// flooded by several members either.
+    pub share_channel_cooldown_secs: u32,
+    /// Unposted drafts a member may keep; drafts are sealed records on disk, so this bounds
+    /// what one member can store.
+    pub drafts_per_member: u32,
+    /// Link buttons a member may ask for in a burst (each one stores a ticket).
+    pub links_burst: u32,
+    /// Seconds for one more link button to become available.
+    pub link_refill_secs: u32,
 }
 
 impl Default for LimitsConfig {
@@ -209,6 +227,12 @@ impl Default for LimitsConfig {
             search_refill_secs: 6,
             search_cache_secs: 60,
             draft_ttl_hours: 24,
+            member_share_per_minute: 20,
+            share_member_cooldown_secs: 30,
+            share_channel_cooldown_secs: 10,
+            drafts_per_member: 20,
+            links_burst: 5,
+            link_refill_secs: 60,
         }
     }
 }
@@ -332,6 +356,12 @@ struct RawLimits {
     search_refill_secs: Option<u32>,
     search_cache_secs: Option<u32>,
     draft_ttl_hours: Option<u32>,
+    member_share_per_minute: Option<u32>,
+    share_member_cooldown_secs: Option<u32>,
+    share_channel_cooldown_secs: Option<u32>,
+    drafts_per_member: Option<u32>,
+    links_burst: Option<u32>,
+    link_refill_secs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -884,6 +914,21 @@ impl RawConfig {
                 .unwrap_or(d.search_refill_secs),
             search_cache_secs: self.limits.search_cache_secs.unwrap_or(d.search_cache_secs),
             draft_ttl_hours: self.limits.draft_ttl_hours.unwrap_or(d.draft_ttl_hours),
+            member_share_per_minute: self
+                .limits
+                .member_share_per_minute
+                .unwrap_or(d.member_share_per_minute),
+            share_member_cooldown_secs: self
+                .limits
+                .share_member_cooldown_secs
+                .unwrap_or(d.share_member_cooldown_secs),
+            share_channel_cooldown_secs: self
+                .limits
+                .share_channel_cooldown_secs
+                .unwrap_or(d.share_channel_cooldown_secs),
+            drafts_per_member: self.limits.drafts_per_member.unwrap_or(d.drafts_per_member),
+            links_burst: self.limits.links_burst.unwrap_or(d.links_burst),
+            link_refill_secs: self.limits.link_refill_secs.unwrap_or(d.link_refill_secs),
         };
         for (key, v) in [
             ("limits.asks_burst", limits.asks_burst),
@@ -891,10 +936,21 @@ impl RawConfig {
             ("limits.searches_burst", limits.searches_burst),
             ("limits.search_refill_secs", limits.search_refill_secs),
             ("limits.draft_ttl_hours", limits.draft_ttl_hours),
+            ("limits.drafts_per_member", limits.drafts_per_member),
+            ("limits.links_burst", limits.links_burst),
+            ("limits.link_refill_secs", limits.link_refill_secs),
         ] {
             if v == 0 {
                 c.problem(key, "must be at least 1");
             }
+        }
+        if !(2..=SOE_SERVICE_CALLS_PER_MINUTE).contains(&limits.member_share_per_minute) {
+            c.problem(
+                "limits.member_share_per_minute",
+                format!(
+                    "must be between 2 (one question view is two calls) and {SOE_SERVICE_CALLS_PER_MINUTE} (all the service calls SOE allows the bot in a minute)"
+                ),
+            );
         }
 
         let log = LogConfig {
@@ -1239,5 +1295,35 @@ mod tests {
         e.push(("SOE_BOT_SOE__SITE".into(), "x".into()));
         let p = Config::load_from(None, e).unwrap_err();
         assert!(p[0].message.contains("site"), "{:?}", p);
+    }
+
+    #[test]
+    fn budget_limits_have_defaults_and_are_bounded() {
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert_eq!(cfg.limits.member_share_per_minute, 20);
+        assert_eq!(cfg.limits.drafts_per_member, 20);
+        assert!(cfg.redacted().contains("member_share_per_minute: 20"));
+        for (value, ok) in [("1", false), ("2", true), ("100", true), ("101", false)] {
+            let mut e = full_env();
+            e.push((
+                "SOE_BOT_LIMITS__MEMBER_SHARE_PER_MINUTE".into(),
+                value.into(),
+            ));
+            match Config::load_from(None, e) {
+                Ok(cfg) => {
+                    assert!(ok, "{value} accepted");
+                    assert_eq!(cfg.limits.member_share_per_minute.to_string(), value);
+                }
+                Err(p) => {
+                    assert!(!ok, "{value} refused: {p:?}");
+                    assert_eq!(p[0].key, "limits.member_share_per_minute");
+                    assert!(p[0].message.contains("between 2"), "{p:?}");
+                }
+            }
+        }
+        let mut e = full_env();
+        e.push(("SOE_BOT_LIMITS__DRAFTS_PER_MEMBER".into(), "0".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p[0].key, "limits.drafts_per_member");
     }
 }

@@ -192,17 +192,28 @@ async fn member_search_rate_limit_is_kept_in_the_store() {
 #[tokio::test]
 async fn the_global_budget_keeps_the_service_token_inside_soe_limits() {
     let app = TestApp::builder().budget(5, 2.0, 100, 60.0).start().await;
+    // Ten members, each viewing another question: no cache and no member share in the way,
+    // only the global budget (5 calls per 2 s here).
+    let questions = add_probe_questions(&app, 10);
     let members: Vec<_> = (0..10).map(|i| TestApp::member(500 + i, "m")).collect();
-    for (i, m) in members.iter().enumerate() {
-        app.slash(m, "question", &[("id", &Q_ASYNC.to_string())])
-            .await;
-        let _ = i;
+    app.fake.clear_requests();
+    let (mut shown, mut busy) = (0, 0);
+    for (m, q) in members.iter().zip(&questions) {
+        let r = app.slash(m, "question", &[("id", &q.to_string())]).await;
+        if !r.embeds.is_empty() {
+            shown += 1;
+        } else if r.content.contains("busy") {
+            busy += 1;
+        } else {
+            panic!("neither shown nor busy: {r:?}");
+        }
     }
+    let svc = app.fake.service_token();
     let service_calls = app
         .fake
         .requests()
         .iter()
-        .filter(|r| r.token.as_deref() == Some(app.fake.service_token().as_str()))
+        .filter(|r| r.token.as_deref() == Some(svc.as_str()))
         .count();
     let routes: Vec<_> = app
         .fake
@@ -211,11 +222,21 @@ async fn the_global_budget_keeps_the_service_token_inside_soe_limits() {
         .map(|r| format!("{} {} {}", r.method, r.route, r.status))
         .collect();
     assert!(
-        service_calls <= 5,
-        "burst of 5 per 2 s held (tag refresh included): {service_calls} {routes:?}"
+        (1..=5).contains(&service_calls),
+        "the budget was used, and its burst of 5 per 2 s held: {service_calls} {routes:?}"
     );
-    let busy = app.slash(&members[0], "question", &[("id", "1")]).await;
-    assert!(busy.content.contains("busy"), "{busy:?}");
+    assert!(shown >= 1, "views worked until the budget ran out");
+    assert!(busy >= 1, "then members were told the site is busy");
+    // The budget refills: two seconds later views work again.
+    app.clock.advance(chrono::Duration::seconds(2));
+    let r = app
+        .slash(
+            &members[9],
+            "question",
+            &[("id", &questions[9].to_string())],
+        )
+        .await;
+    assert!(!r.embeds.is_empty(), "{r:?}");
 }
 
 #[tokio::test]
@@ -957,4 +978,439 @@ async fn another_guild_is_refused_at_once_before_any_soe_call() {
     );
     app.run(&inv).await;
     assert!(!app.fake.requests().is_empty());
+}
+
+// ---------------------------------------------------------------- the service token as a commons
+
+/// Discord permission bits the share check reads.
+const VIEW_CHANNEL: u64 = 1 << 10;
+const SEND_MESSAGES: u64 = 1 << 11;
+const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+
+/// A member who may post in the test channel.
+fn poster(id: u64, name: &str) -> soe_bot::commands::Member {
+    let mut m = TestApp::member(id, name);
+    m.permissions = Some(VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS);
+    m
+}
+
+/// GETs of a question or its answers with the service token (what Open costs).
+fn question_reads(app: &TestApp) -> usize {
+    let svc = app.fake.service_token();
+    app.fake
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.route.starts_with("/questions/{questionId}")
+                && r.token.as_deref() == Some(svc.as_str())
+        })
+        .count()
+}
+
+/// Adds `n` questions whose titles carry their index ("… number 7 …").
+fn add_probe_questions(app: &TestApp, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(|i| {
+            app.fake.add_question(
+                JANE,
+                &format!("Budget probe question number {i} about gadgets"),
+                "A body that is long enough to be a question body on the site.",
+                &["gadgets"],
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_member_clicking_open_200_times_in_a_minute_leaves_another_members_search_working() {
+    let app = TestApp::start().await;
+    let questions = add_probe_questions(&app, 200);
+    let clicker = TestApp::member(666, "clicker");
+    let searcher = TestApp::member(777, "searcher");
+    app.fake.clear_requests();
+    let (mut opened, mut too_fast, mut searches, mut searches_ok) = (0, 0, 0, 0);
+    for (i, q) in questions.iter().enumerate() {
+        let r = app
+            .press(&clicker, &Id::OpenQuestion { question: *q }.encode())
+            .await;
+        if !r.embeds.is_empty() {
+            opened += 1;
+        } else if r.content.contains("too fast") {
+            too_fast += 1;
+        }
+        if i % 20 == 19 {
+            searches += 1;
+            let r = app
+                .slash(
+                    &searcher,
+                    "search",
+                    &[("query", &format!("number {i} gadgets"))],
+                )
+                .await;
+            if r.embeds
+                .first()
+                .is_some_and(|e| e.title.starts_with("Search:"))
+            {
+                searches_ok += 1;
+            } else {
+                eprintln!("search {searches} failed: {r:?}");
+            }
+        }
+        // 200 clicks spread over one minute.
+        app.clock.advance(chrono::Duration::milliseconds(300));
+    }
+    let clicker_calls = question_reads(&app);
+    println!(
+        "budget figures: clicker opened {opened}, was told to slow down {too_fast} times, and made {clicker_calls} SOE calls; the other member's searches worked {searches_ok} of {searches}"
+    );
+    assert_eq!(
+        searches_ok, searches,
+        "every search of the other member works"
+    );
+    assert!(
+        clicker_calls <= 42,
+        "one member gets at most their share (20 a minute, plus what refills in the minute): {clicker_calls}"
+    );
+    assert!(
+        opened >= 10,
+        "the clicker was served up to their share: {opened}"
+    );
+    assert_eq!(opened + too_fast, 200, "every click got an answer");
+}
+
+#[tokio::test]
+async fn a_member_who_spent_their_share_is_told_to_slow_down_without_any_soe_call() {
+    let app = TestApp::start().await;
+    let questions = add_probe_questions(&app, 15);
+    let alice = TestApp::member(111, "alice");
+    app.fake.clear_requests();
+    let mut replies = Vec::new();
+    for q in &questions {
+        replies.push(
+            app.press(&alice, &Id::OpenQuestion { question: *q }.encode())
+                .await,
+        );
+    }
+    let opened = replies.iter().filter(|r| !r.embeds.is_empty()).count();
+    assert_eq!(opened, 10, "20 calls a minute is 10 question views");
+    assert_eq!(question_reads(&app), 20, "no call once the share is spent");
+    let refused = &replies[10];
+    assert!(
+        refused.ephemeral
+            && refused.content.contains("too fast")
+            && refused.content.contains("try again in"),
+        "{refused:?}"
+    );
+    // Another member is not affected.
+    let bob = TestApp::member(222, "bob");
+    let r = app
+        .press(
+            &bob,
+            &Id::OpenQuestion {
+                question: questions[14],
+            }
+            .encode(),
+        )
+        .await;
+    assert!(!r.embeds.is_empty(), "{r:?}");
+    // The share refills at 20 a minute: after 6 s one more view (two calls).
+    app.clock.advance(chrono::Duration::seconds(6));
+    let r = app
+        .press(
+            &alice,
+            &Id::OpenQuestion {
+                question: questions[12],
+            }
+            .encode(),
+        )
+        .await;
+    assert!(!r.embeds.is_empty(), "{r:?}");
+}
+
+#[tokio::test]
+async fn question_views_are_cached_like_searches() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let bob = TestApp::member(222, "bob");
+    app.fake.clear_requests();
+    let first = app
+        .slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+        .await;
+    assert_eq!(question_reads(&app), 2, "question and answers");
+    let open = Id::OpenQuestion { question: Q_ASYNC }.encode();
+    for _ in 0..5 {
+        let again = app.press(&alice, &open).await;
+        assert_eq!(again.embeds, first.embeds);
+    }
+    let other = app
+        .slash(&bob, "question", &[("id", &Q_ASYNC.to_string())])
+        .await;
+    assert_eq!(other.embeds, first.embeds);
+    assert_eq!(question_reads(&app), 2, "repeated views cost nothing");
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.press(&alice, &open).await;
+    assert_eq!(question_reads(&app), 4, "expired after 60 s");
+}
+
+#[tokio::test]
+async fn a_vote_refreshes_the_cached_question() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    app.fake.clear_requests();
+    let open = Id::OpenQuestion { question: Q_ASYNC }.encode();
+    app.press(&alice, &open).await;
+    let vote = app
+        .press(
+            &alice,
+            &Id::VoteQuestion {
+                question: Q_ASYNC,
+                vote: Vote::Up,
+            }
+            .encode(),
+        )
+        .await;
+    assert!(vote.content.contains("upvoted"), "{vote:?}");
+    let after = app.press(&alice, &open).await;
+    let score = app.fake.question(Q_ASYNC).unwrap().score;
+    assert!(
+        all_text(&after).contains(&format!("{score}")),
+        "the view after a vote shows the new score {score}: {after:?}"
+    );
+    assert_eq!(question_reads(&app), 4, "the vote dropped the cached view");
+}
+
+#[tokio::test]
+async fn share_needs_permission_to_send_in_the_channel() {
+    let app = TestApp::start().await;
+    let mut reader = TestApp::member(111, "reader");
+    reader.permissions = Some(VIEW_CHANNEL);
+    let share = Id::ShareQuestion { question: Q_ASYNC }.encode();
+    let inv = app.invocation(
+        &reader,
+        Action::Button {
+            custom_id: share.clone(),
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::Immediate,
+        "no public placeholder for a share that will be refused"
+    );
+    app.fake.clear_requests();
+    let r = app.run(&inv).await;
+    assert!(
+        r.ephemeral && r.content.contains("permission") && r.embeds.is_empty(),
+        "{r:?}"
+    );
+    assert!(
+        app.fake.requests().is_empty(),
+        "no SOE call for a refused share"
+    );
+    let search_share = Id::ShareSearch {
+        page: 0,
+        sort: soe_bot::soe::SearchSort::Relevance,
+        tag: None,
+        query: "async".into(),
+    }
+    .encode();
+    let r = app.press(&reader, &search_share).await;
+    assert!(r.ephemeral && r.content.contains("permission"), "{r:?}");
+    // Without VIEW_CHANNEL either.
+    let mut blind = TestApp::member(112, "blind");
+    blind.permissions = Some(SEND_MESSAGES);
+    let r = app.press(&blind, &share).await;
+    assert!(r.ephemeral && r.content.contains("permission"), "{r:?}");
+    // No member permissions in a guild: refused (deny by default).
+    let mut unknown = TestApp::member(113, "unknown");
+    unknown.permissions = None;
+    let r = app.press(&unknown, &share).await;
+    assert!(r.ephemeral && r.content.contains("permission"), "{r:?}");
+    // A member who may post shares publicly.
+    let ok = poster(114, "poster");
+    let inv = app.invocation(&ok, Action::Button { custom_id: share });
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferPublic
+    );
+    let r = app.run(&inv).await;
+    assert!(!r.ephemeral && !r.embeds.is_empty(), "{r:?}");
+}
+
+#[tokio::test]
+async fn share_has_a_member_and_a_channel_cooldown() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    let bob = poster(222, "bob");
+    let share = |q: i64| Id::ShareQuestion { question: q }.encode();
+    let in_channel = |m: &soe_bot::commands::Member, id: String, channel: u64| {
+        let mut inv = app.invocation(m, Action::Button { custom_id: id });
+        inv.channel_id = Some(channel);
+        inv
+    };
+    let r = app.press(&alice, &share(Q_ASYNC)).await;
+    assert!(!r.ephemeral, "the first share is public: {r:?}");
+
+    app.clock.advance(chrono::Duration::seconds(1));
+    // Bob in the same channel: the channel cooldown (10 s).
+    let r = app.press(&bob, &share(Q_ACCEPTED)).await;
+    assert!(
+        r.ephemeral && r.content.contains("try again in 9 s"),
+        "{r:?}"
+    );
+    // Alice in another channel: her own cooldown (30 s).
+    let r = app.run(&in_channel(&alice, share(Q_ACCEPTED), 11)).await;
+    assert!(
+        r.ephemeral && r.content.contains("try again in 29 s"),
+        "{r:?}"
+    );
+    // Bob's refused attempt did not use up his own cooldown, nor Alice's the other channel's.
+    let r = app.run(&in_channel(&bob, share(Q_ACCEPTED), 11)).await;
+    assert!(!r.ephemeral, "{r:?}");
+
+    app.clock.advance(chrono::Duration::seconds(9));
+    let r = app
+        .run(&in_channel(&poster(333, "carol"), share(Q_ASYNC), 10))
+        .await;
+    assert!(!r.ephemeral, "the channel cooled down after 10 s: {r:?}");
+    app.clock.advance(chrono::Duration::seconds(20));
+    let r = app.run(&in_channel(&alice, share(Q_ASYNC), 12)).await;
+    assert!(!r.ephemeral, "alice cooled down after 30 s: {r:?}");
+}
+
+#[tokio::test]
+async fn a_vote_after_an_undo_works() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    app.fake.clear_requests();
+    let press = |vote: Vote| {
+        app.press(
+            &alice,
+            Box::leak(
+                Id::VoteQuestion {
+                    question: Q_ASYNC,
+                    vote,
+                }
+                .encode()
+                .into_boxed_str(),
+            ),
+        )
+    };
+    let writes = || {
+        app.fake
+            .requests()
+            .iter()
+            .filter(|r| r.is_api_write())
+            .count()
+    };
+    let up = press(Vote::Up).await;
+    assert!(up.content.contains("You upvoted"), "{up:?}");
+    let undo = press(Vote::UndoUp).await;
+    assert!(undo.content.contains("removed your upvote"), "{undo:?}");
+    let again = press(Vote::Up).await;
+    assert!(again.content.contains("You upvoted"), "{again:?}");
+    assert_eq!(writes(), 3);
+    // A double click is still one write.
+    let twice = press(Vote::Up).await;
+    assert!(twice.content.contains("Already done"), "{twice:?}");
+    assert_eq!(writes(), 3);
+    // Undone on the site itself: after about a minute the button works again.
+    app.fake.clear_requests();
+    app.clock.advance(chrono::Duration::seconds(61));
+    let later = press(Vote::Up).await;
+    assert!(!later.content.contains("Already done"), "{later:?}");
+    assert_eq!(
+        writes(),
+        1,
+        "the claim expired, so the vote was tried again"
+    );
+}
+
+#[tokio::test]
+async fn drafts_per_member_are_capped_and_nothing_is_lost() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let mut modal_ids = Vec::new();
+    for i in 0..20 {
+        let id = open_ask(&app, &alice).await;
+        let r = app
+            .submit(
+                &alice,
+                &id,
+                &ask_fields(
+                    &format!("Draft cap probe question number {i}"),
+                    BODY,
+                    "rust",
+                ),
+            )
+            .await;
+        assert!(r.content.contains("saved"), "draft {i}: {r:?}");
+        modal_ids.push(id);
+    }
+    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20);
+    let id = open_ask(&app, &alice).await;
+    let title = "One draft too many for this member";
+    app.fake.clear_requests();
+    let r = app
+        .submit(&alice, &id, &ask_fields(title, BODY, "rust"))
+        .await;
+    assert!(
+        r.content.contains("20") && r.content.contains("discard"),
+        "{r:?}"
+    );
+    assert!(
+        all_text(&r).contains(title) && all_text(&r).contains(BODY),
+        "the text is shown back so it is not lost: {r:?}"
+    );
+    assert!(app.fake.requests().is_empty(), "no SOE call");
+    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20, "not saved");
+    // Changing a draft that exists is never refused.
+    let r = app
+        .submit(
+            &alice,
+            &modal_ids[0],
+            &ask_fields("Draft cap probe question number 0, edited", BODY, "rust"),
+        )
+        .await;
+    assert!(r.content.contains("saved"), "{r:?}");
+    // Discarding one (from the refusal itself) makes room.
+    let refusal = app
+        .submit(&alice, &id, &ask_fields(title, BODY, "rust"))
+        .await;
+    let discarded = app
+        .press(&alice, &TestApp::button(&refusal, "Discard 1"))
+        .await;
+    assert!(discarded.content.contains("discarded"), "{discarded:?}");
+    let r = app
+        .submit(&alice, &id, &ask_fields(title, BODY, "rust"))
+        .await;
+    assert!(r.content.contains("saved"), "{r:?}");
+    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn link_is_rate_limited_per_member() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    for i in 0..5 {
+        let r = app.slash(&alice, "link", &[]).await;
+        assert!(!r.buttons().is_empty(), "link {i}: {r:?}");
+    }
+    let r = app.slash(&alice, "link", &[]).await;
+    assert!(
+        r.buttons().is_empty() && r.content.contains("try again in 60 s"),
+        "{r:?}"
+    );
+    let r = app.press(&alice, &Id::Link.encode()).await;
+    assert!(
+        r.buttons().is_empty(),
+        "the Link button shares the limit: {r:?}"
+    );
+    let bob = TestApp::member(222, "bob");
+    assert!(!app.slash(&bob, "link", &[]).await.buttons().is_empty());
+    app.clock.advance(chrono::Duration::seconds(60));
+    let r = app.slash(&alice, "link", &[]).await;
+    assert!(!r.buttons().is_empty(), "one more after a minute: {r:?}");
 }

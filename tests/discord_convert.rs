@@ -152,6 +152,26 @@ fn autocomplete_carries_the_focused_option_and_its_path() {
 }
 
 #[test]
+fn a_button_in_a_thread_says_so() {
+    let who = Who::member(9, "sam");
+    let mut b = fixtures::with_message(fixtures::envelope(
+        fixtures::snowflake(),
+        3,
+        fixtures::button("so:qs:3"),
+        &who,
+    ));
+    assert!(!convert::invocation_from(&parse(&b)).unwrap().in_thread);
+    // 11: a public thread (10 announcement, 12 private threads).
+    for kind in [10, 11, 12] {
+        b["channel"] = json!({"id": CHANNEL.to_string(), "type": kind, "parent_id": "1"});
+        assert!(
+            convert::invocation_from(&parse(&b)).unwrap().in_thread,
+            "{kind}"
+        );
+    }
+}
+
+#[test]
 fn buttons_modals_and_message_commands_convert() {
     let who = Who::member(9, "sam");
     let b = fixtures::with_message(fixtures::envelope(

@@ -316,6 +316,7 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
         member: soe_bot::commands::Member::new(777, "jane"),
         guild_id: Some(fixtures::GUILD),
         channel_id: Some(fixtures::CHANNEL),
+        in_thread: false,
         locale: None,
         origin: soe_bot::commands::Origin::GuildInstall,
         action: soe_bot::commands::Action::Command {

@@ -23,8 +23,40 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_225_600, 0).unwrap()
 }
 
+/// Opens the store in `dir`. A store dropped a moment ago may still hold the file lock while
+/// sled's background I/O threads finish (seconds on a loaded machine), so a reopen waits for
+/// it, for up to 20 s.
 fn open(dir: &Path) -> SledStore {
-    SledStore::open_at(dir, Cipher::for_testing(), 4 << 20).unwrap()
+    open_with(|| SledStore::open_at(dir, Cipher::for_testing(), 4 << 20))
+}
+
+/// Runs `opener` until the store is not locked any more (up to 20 s).
+fn open_with(opener: impl Fn() -> Result<SledStore, StoreError>) -> SledStore {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        match opener() {
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(StdDuration::from_millis(50))
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// `sled::open` with the same wait as [`open`], for reading raw records.
+fn raw_open(dir: &Path) -> sled::Db {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        match sled::open(dir) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(StdDuration::from_millis(50))
+            }
+            other => return other.unwrap(),
+        }
+    }
 }
 
 fn hash(s: &str) -> [u8; 32] {
@@ -81,7 +113,7 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
 /// deliberately has no public accessor, so tests check the plaintext this way.
 fn sealed_token_on_disk(dir: &Path, user: u64) -> Option<String> {
     use base64::Engine;
-    let db = sled::open(dir).unwrap();
+    let db = raw_open(dir);
     let raw = db
         .open_tree("links/v1")
         .unwrap()
@@ -499,13 +531,15 @@ fn claim_write_lifecycle() {
     );
 
     // A failed write releases the claim.
-    store.finish_write("vote:1:42", None).unwrap();
+    store.finish_write("vote:1:42", None, t0()).unwrap();
     assert_eq!(
         store.claim_write("vote:1:42", t0()).unwrap(),
         WriteClaim::Claimed
     );
 
-    store.finish_write("vote:1:42", Some("Upvoted.")).unwrap();
+    store
+        .finish_write("vote:1:42", Some("Upvoted."), t0())
+        .unwrap();
     let done = WriteClaim::Done {
         outcome: "Upvoted.".into(),
     };
@@ -796,7 +830,7 @@ fn guild_settings_and_service_token() {
     }
     // The service token is sealed with its own AAD and opens to what was stored.
     use base64::Engine;
-    let db = sled::open(dir.path()).unwrap();
+    let db = raw_open(dir.path());
     let raw = db
         .open_tree("meta")
         .unwrap()
@@ -823,7 +857,7 @@ fn schema_version_too_new_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = raw_open(dir.path());
         let meta = db.open_tree("meta").unwrap();
         assert_eq!(
             meta.get("schema_version").unwrap().unwrap().as_ref(),
@@ -832,7 +866,16 @@ fn schema_version_too_new_is_refused() {
         meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
-    let err = SledStore::open_at(dir.path(), Cipher::for_testing(), 1 << 20).unwrap_err();
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    let err = loop {
+        match SledStore::open_at(dir.path(), Cipher::for_testing(), 1 << 20) {
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(StdDuration::from_millis(50))
+            }
+            Err(e) => break e,
+            Ok(_) => panic!("a newer schema must be refused"),
+        }
+    };
     match &err {
         StoreError::SchemaTooNew {
             found, supported, ..
@@ -864,7 +907,7 @@ fn open_from_config_and_second_open_in_process_is_locked() {
         other => panic!("expected Locked, got {other:?}"),
     }
     drop(store);
-    let store = SledStore::open(&config).unwrap();
+    let store = open_with(|| SledStore::open(&config));
     assert!(store.get_link(1).unwrap().is_some());
 }
 
@@ -921,14 +964,247 @@ fn an_abandoned_write_claim_can_be_taken_over_after_it_goes_stale() {
             .unwrap(),
         WriteClaim::Claimed
     );
-    store.finish_write("k", Some("done")).unwrap();
+    let finished = t0 + chrono::Duration::seconds(CLAIM_STALE_SECS + 1);
+    store.finish_write("k", Some("done"), finished).unwrap();
     assert_eq!(
         store
-            .claim_write("k", t0 + chrono::Duration::days(30))
+            .claim_write("k", finished + chrono::Duration::seconds(1))
             .unwrap(),
         WriteClaim::Done {
             outcome: "done".into()
         },
-        "a finished write never goes stale"
+        "a finished write does not go stale like an abandoned one"
     );
+}
+
+#[test]
+fn a_finished_write_claim_expires_after_about_a_minute() {
+    use soe_bot::store::WRITE_CLAIM_TTL_SECS;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(
+        store.claim_write("vq:1:3:Up", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
+    store
+        .finish_write("vq:1:3:Up", Some("Upvoted."), t0())
+        .unwrap();
+    let done = WriteClaim::Done {
+        outcome: "Upvoted.".into(),
+    };
+    let within = t0() + Duration::seconds(WRITE_CLAIM_TTL_SECS);
+    assert_eq!(store.claim_write("vq:1:3:Up", within).unwrap(), done);
+    let after = within + Duration::seconds(1);
+    assert_eq!(
+        store.claim_write("vq:1:3:Up", after).unwrap(),
+        WriteClaim::Claimed,
+        "an expired outcome no longer blocks the same button"
+    );
+    // The new claim runs its own course.
+    assert_eq!(
+        store.claim_write("vq:1:3:Up", after).unwrap(),
+        WriteClaim::InProgress
+    );
+}
+
+#[test]
+fn sweep_drops_expired_write_claims_and_idle_rate_buckets() {
+    use soe_bot::store::{CLAIM_STALE_SECS, WRITE_CLAIM_TTL_SECS};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // One search (refills in 6 s) and one ask (refills in 10 minutes).
+    assert_eq!(
+        store.take_rate("search:1", 10, 6, t0()).unwrap(),
+        Allowance::Allowed
+    );
+    assert_eq!(
+        store.take_rate("ask:1", 3, 600, t0()).unwrap(),
+        Allowance::Allowed
+    );
+    // A finished write and one still in progress.
+    assert_eq!(
+        store.claim_write("done", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
+    store.finish_write("done", Some("ok"), t0()).unwrap();
+    assert_eq!(
+        store.claim_write("running", t0()).unwrap(),
+        WriteClaim::Claimed
+    );
+
+    assert_eq!(
+        store.sweep_expired(t0() + Duration::seconds(1)).unwrap(),
+        0,
+        "nothing is idle or expired yet"
+    );
+    let t1 = t0() + Duration::seconds(WRITE_CLAIM_TTL_SECS + 1);
+    assert_eq!(
+        store.sweep_expired(t1).unwrap(),
+        2,
+        "the full search bucket and the expired outcome"
+    );
+    assert_eq!(
+        store.claim_write("running", t1).unwrap(),
+        WriteClaim::InProgress,
+        "a write in progress is kept"
+    );
+    // The ask bucket is full again after 10 minutes; the abandoned claim is swept a day after
+    // it went stale (well after anyone could take it over).
+    let t2 = t0() + Duration::seconds(600);
+    assert_eq!(store.sweep_expired(t2).unwrap(), 1);
+    let t3 = t0() + Duration::seconds(CLAIM_STALE_SECS) + Duration::days(1) + Duration::seconds(1);
+    assert_eq!(store.sweep_expired(t3).unwrap(), 1);
+    assert_eq!(store.sweep_expired(t3).unwrap(), 0);
+    // A dropped bucket behaves exactly like a full one.
+    for _ in 0..3 {
+        assert_eq!(
+            store.take_rate("ask:1", 3, 600, t3).unwrap(),
+            Allowance::Allowed
+        );
+    }
+    assert!(matches!(
+        store.take_rate("ask:1", 3, 600, t3).unwrap(),
+        Allowance::RetryAfter(_)
+    ));
+}
+
+#[test]
+fn a_bucket_that_is_still_refilling_is_not_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for _ in 0..3 {
+        assert_eq!(
+            store.take_rate("ask:1", 3, 600, t0()).unwrap(),
+            Allowance::Allowed
+        );
+    }
+    // Two of three tokens back: still limiting, so it stays.
+    assert_eq!(
+        store.sweep_expired(t0() + Duration::seconds(1200)).unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .take_rate("ask:1", 3, 600, t0() + Duration::seconds(1200))
+            .unwrap(),
+        Allowance::Allowed
+    );
+}
+
+#[test]
+fn take_rates_is_all_or_nothing() {
+    use soe_bot::store::RateBucket;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    fn b(key: &str, refill_secs: u64) -> RateBucket<'_> {
+        RateBucket {
+            key,
+            burst: 1,
+            refill_secs,
+        }
+    }
+    assert_eq!(
+        store
+            .take_rates(&[b("m:1", 30), b("c:10", 10)], t0())
+            .unwrap(),
+        Allowance::Allowed
+    );
+    // Member 2 in channel 10: the channel refuses, so member 2's bucket is not touched.
+    assert_eq!(
+        store
+            .take_rates(&[b("m:2", 30), b("c:10", 10)], t0() + Duration::seconds(1))
+            .unwrap(),
+        Allowance::RetryAfter(9)
+    );
+    assert_eq!(
+        store
+            .take_rates(&[b("m:2", 30), b("c:11", 10)], t0() + Duration::seconds(1))
+            .unwrap(),
+        Allowance::Allowed
+    );
+    // Both refuse: the longer wait.
+    assert_eq!(
+        store
+            .take_rates(&[b("m:1", 30), b("c:10", 10)], t0() + Duration::seconds(2))
+            .unwrap(),
+        Allowance::RetryAfter(28)
+    );
+    // A bucket without a limit takes part in nothing.
+    assert_eq!(
+        store
+            .take_rates(&[b("m:3", 0), b("c:12", 10)], t0())
+            .unwrap(),
+        Allowance::Allowed
+    );
+    // Concurrent takers of one channel: exactly one wins.
+    let store = Arc::new(store);
+    let won = race(&store, |s, i| {
+        let key = format!("m:race{i}");
+        let buckets = [
+            RateBucket {
+                key: &key,
+                burst: 1,
+                refill_secs: 30,
+            },
+            RateBucket {
+                key: "c:race",
+                burst: 1,
+                refill_secs: 10,
+            },
+        ];
+        s.take_rates(&buckets, t0()).unwrap() == Allowance::Allowed
+    });
+    assert_eq!(won, 1);
+}
+
+#[test]
+fn new_drafts_are_capped_per_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let later = t0() + Duration::hours(1);
+    for i in 0..3 {
+        assert!(store
+            .put_new_draft(&draft(4, &format!("d{i}"), t0(), later), 3, t0())
+            .unwrap());
+    }
+    assert!(!store
+        .put_new_draft(&draft(4, "d3", t0(), later), 3, t0())
+        .unwrap());
+    assert!(store.get_draft(4, "d3").unwrap().is_none(), "not stored");
+    // Replacing one that exists is always allowed; other members have their own count.
+    assert!(store
+        .put_new_draft(&draft(4, "d0", t0(), later), 3, t0())
+        .unwrap());
+    assert!(store
+        .put_new_draft(&draft(5, "d0", t0(), later), 3, t0())
+        .unwrap());
+    // Posted drafts are history and expired ones are gone for the count.
+    let mut posted = draft(4, "d1", t0(), later);
+    posted.state = DraftState::Posted {
+        url: "https://soe.example/q/1".into(),
+        posted_as: "x".into(),
+    };
+    store.put_draft(&posted).unwrap();
+    assert!(store
+        .put_new_draft(&draft(4, "d4", t0(), later), 3, t0())
+        .unwrap());
+    assert!(!store
+        .put_new_draft(&draft(4, "d5", t0(), later), 3, t0())
+        .unwrap());
+    assert!(store
+        .put_new_draft(&draft(4, "d5", t0(), later), 3, later)
+        .unwrap());
+}
+
+#[test]
+fn concurrent_new_drafts_never_pass_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let later = t0() + Duration::hours(1);
+    let stored = race(&store, move |s, i| {
+        s.put_new_draft(&draft(4, &format!("r{i}"), t0(), later), 3, t0())
+            .unwrap()
+    });
+    assert_eq!(stored, 3);
+    assert_eq!(store.drafts_of(4).unwrap().len(), 3);
 }

@@ -340,6 +340,7 @@ mod tests {
             member: Member::new(user, "m"),
             guild_id: guild,
             channel_id: Some(10),
+            in_thread: false,
             locale: None,
             origin,
             action,

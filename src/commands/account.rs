@@ -1,12 +1,31 @@
 //! `/so link`, `/so unlink`, `/so me`.
+//!
+//! Every link button stores a ticket, so a member may ask for `limits.links_burst` of them in
+//! a row and then one per `limits.link_refill_secs` (the `/so link` command and the Link
+//! buttons share the limit); past it they are told when to come back, and the last button
+//! they got keeps working.
 
-use crate::store::LinkStatus;
+use crate::store::{Allowance, LinkStatus};
 
 use super::reply::{Component, Reply};
 use super::{Commands, Invocation};
 
 /// A button to a fresh single-use linking URL (15 minutes), shown only to the member.
 pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
+    match ctx.store.take_rate(
+        &format!("link:{}", inv.member.id),
+        ctx.limits.links_burst,
+        ctx.limits.link_refill_secs.into(),
+        ctx.clock.now(),
+    ) {
+        Ok(Allowance::Allowed) => {}
+        Ok(Allowance::RetryAfter(secs)) => {
+            return Reply::private(format!(
+                "You asked for several link buttons in a short time; try again in {secs} s. The last button you got still works for 15 minutes after it was made."
+            ))
+        }
+        Err(e) => return ctx.store_failure(&e),
+    }
     match ctx
         .link
         .issue_ticket(inv.member.id, &inv.member.username, inv.guild_id)

@@ -1,12 +1,31 @@
-//! In-memory helpers in front of the service token: the global request budget, the search
-//! cache, and the tag list for autocomplete.
+//! In-memory helpers in front of the service token: the global request budget with each
+//! member's share of it, the search and question caches, and the tag list for autocomplete.
 //!
-//! Invariants: the budget keeps service-token traffic inside SOE's per-token limits (50
-//! requests per 2 s burst, 100 per minute sustained) whatever the number of members; cached
-//! searches cost no request; autocomplete never calls SOE (the tag list is refreshed in the
-//! background). Time comes from the injected clock.
+//! Invariants:
+//! - the budget keeps service-token traffic inside SOE's per-token limits (50 requests per 2 s
+//!   burst, 100 per minute sustained) whatever the number of members;
+//! - the service token is a commons: every call made for a member also takes from that
+//!   member's share (`limits.member_share_per_minute`, 20 of the 100 by default), in the same
+//!   step as the global take, so a refused member spends nothing of the commons and a busy
+//!   commons spends nothing of the member's share. One member clicking as fast as they can
+//!   gets their share and then "you are going too fast", while others keep theirs;
+//! - only calls that reach SOE are charged. Cached searches and question views cost no
+//!   request and nothing from the member's share. They do not count toward any other rate
+//!   either, with one exception kept from before: the `/so search` command itself has a
+//!   per-member command rate (`limits.searches_burst`), cached or not, because a typed search
+//!   is where scripted query floods would come from. Buttons on a cached page (Next, Prev,
+//!   Open of a question just seen) cost nothing at all, so browsing results is never refused;
+//!   the moment such a click does need SOE it is charged like any other call;
+//! - the shares live in memory next to the global buckets, which reset on restart too;
+//!   buckets that are full again are dropped, so the map holds only members who called SOE in
+//!   the last minute (bounded by the global budget itself);
+//! - autocomplete never calls SOE (the tag list is refreshed in the background, through the
+//!   global budget only: it is nobody's share).
+//!
+//! Time comes from the injected clock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,7 +38,7 @@ use crate::soe::{
     SearchSort, SoeRead, Tag, TagSort, User,
 };
 
-use super::reply::Choice;
+use super::reply::{Choice, Reply};
 
 /// A refilling bucket of request tokens.
 #[derive(Debug, Clone)]
@@ -46,22 +65,85 @@ impl Bucket {
         self.updated = now;
     }
 
-    /// Seconds until one token is available (0 when one is).
-    fn wait(&self) -> f64 {
-        if self.tokens >= 1.0 {
+    /// `n` tokens, or the whole bucket when it is smaller (a request bigger than the bucket
+    /// must still be possible once it is full).
+    fn need(&self, n: u32) -> f64 {
+        f64::from(n).min(self.capacity)
+    }
+
+    /// Seconds until `n` tokens are available (0 when they are).
+    fn wait(&self, n: u32) -> f64 {
+        let need = self.need(n);
+        if self.tokens + 1e-9 >= need {
             0.0
         } else {
-            (1.0 - self.tokens) / self.per_second
+            (need - self.tokens) / self.per_second
+        }
+    }
+
+    fn take(&mut self, n: u32) {
+        self.tokens = (self.tokens - self.need(n)).max(0.0);
+    }
+
+    fn is_full(&self) -> bool {
+        self.tokens + 1e-9 >= self.capacity
+    }
+}
+
+/// Why the budget refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The member used their share of the service token; wait this long.
+    Member(std::time::Duration),
+    /// The bot as a whole is at SOE's limit; wait this long.
+    Service(std::time::Duration),
+}
+
+impl Refusal {
+    /// What the member is told. No SOE call was made.
+    pub fn reply(&self) -> Reply {
+        match self {
+            Refusal::Member(wait) => Reply::private(format!(
+                "You are going too fast: the bot reads the site for everyone through one shared allowance, and each member gets a part of it; try again in {} s.",
+                whole_secs(*wait)
+            )),
+            Refusal::Service(wait) => Reply::private(
+                soe::Error::RateLimited {
+                    retry_after: *wait,
+                }
+                .user_message(),
+            ),
         }
     }
 }
 
-/// The global limiter in front of the service token.
+/// Seconds rounded up, at least 1.
+fn whole_secs(d: std::time::Duration) -> u64 {
+    let ms = d.as_millis();
+    u64::try_from(ms.div_ceil(1000)).unwrap_or(u64::MAX).max(1)
+}
+
+/// Entries in the share map that trigger dropping the full (idle) buckets.
+const SHARES_PRUNE_AT: usize = 256;
+
+/// The global buckets and the members' shares, changed together under one lock.
+#[derive(Debug)]
+struct Buckets {
+    /// SOE's burst limit (50 per 2 s).
+    burst: Bucket,
+    /// SOE's sustained limit (100 per minute).
+    sustained: Bucket,
+    /// Each member's share of the sustained limit, by Discord user id.
+    members: HashMap<u64, Bucket>,
+}
+
+/// The global limiter in front of the service token, with every member's share of it.
 #[derive(Debug)]
 pub struct ServiceBudget {
     clock: SharedClock,
-    /// (burst, sustained).
-    buckets: Mutex<(Bucket, Bucket)>,
+    buckets: Mutex<Buckets>,
+    /// Calls one member may cause per minute (also their burst).
+    member_share_per_minute: u32,
 }
 
 impl ServiceBudget {
@@ -70,7 +152,8 @@ impl ServiceBudget {
         Self::new(clock, 50, 2.0, 100, 60.0)
     }
 
-    /// `burst` per `burst_secs`, and `sustained` per `sustained_secs`.
+    /// `burst` per `burst_secs`, and `sustained` per `sustained_secs`; each member's share is
+    /// the default 20 a minute until [`ServiceBudget::with_member_share`].
     pub fn new(
         clock: SharedClock,
         burst: u32,
@@ -80,47 +163,119 @@ impl ServiceBudget {
     ) -> Self {
         let now = clock.now();
         Self {
-            buckets: Mutex::new((
-                Bucket::new(burst as f64, burst as f64 / burst_secs, now),
-                Bucket::new(sustained as f64, sustained as f64 / sustained_secs, now),
-            )),
+            buckets: Mutex::new(Buckets {
+                burst: Bucket::new(f64::from(burst), f64::from(burst) / burst_secs, now),
+                sustained: Bucket::new(
+                    f64::from(sustained),
+                    f64::from(sustained) / sustained_secs,
+                    now,
+                ),
+                members: HashMap::new(),
+            }),
+            member_share_per_minute: crate::config::LimitsConfig::default().member_share_per_minute,
             clock,
         }
     }
 
-    /// Takes one request from both buckets, or says how long to wait.
-    pub fn try_take(&self) -> Result<(), std::time::Duration> {
+    /// Each member may cause at most `per_minute` calls a minute (at least 1).
+    pub fn with_member_share(mut self, per_minute: u32) -> Self {
+        self.member_share_per_minute = per_minute.max(1);
+        self
+    }
+
+    /// Takes `calls` requests from the global buckets and, for a member, from their share:
+    /// all of them or none.
+    pub fn try_take(&self, member: Option<u64>, calls: u32) -> Result<(), Refusal> {
         let now = self.clock.now();
+        let share = f64::from(self.member_share_per_minute);
         let mut b = self.buckets.lock();
-        b.0.refill(now);
-        b.1.refill(now);
-        let wait = b.0.wait().max(b.1.wait());
-        if wait > 0.0 {
-            return Err(std::time::Duration::from_secs_f64(wait.max(0.001)));
+        let b = &mut *b;
+        b.burst.refill(now);
+        b.sustained.refill(now);
+        if let Some(m) = member {
+            let mine = b
+                .members
+                .entry(m)
+                .or_insert_with(|| Bucket::new(share, share / 60.0, now));
+            mine.refill(now);
+            let wait = mine.wait(calls);
+            if wait > 0.0 {
+                return Err(Refusal::Member(std::time::Duration::from_secs_f64(wait)));
+            }
         }
-        b.0.tokens -= 1.0;
-        b.1.tokens -= 1.0;
+        let wait = b.burst.wait(calls).max(b.sustained.wait(calls));
+        if wait > 0.0 {
+            return Err(Refusal::Service(std::time::Duration::from_secs_f64(
+                wait.max(0.001),
+            )));
+        }
+        b.burst.take(calls);
+        b.sustained.take(calls);
+        if let Some(m) = member {
+            if let Some(mine) = b.members.get_mut(&m) {
+                mine.take(calls);
+            }
+        }
+        if b.members.len() > SHARES_PRUNE_AT {
+            b.members.retain(|_, bucket| {
+                bucket.refill(now);
+                !bucket.is_full()
+            });
+        }
         Ok(())
+    }
+
+    /// Members whose share is being tracked (those who called SOE lately).
+    pub fn tracked_members(&self) -> usize {
+        self.buckets.lock().members.len()
     }
 }
 
-/// A [`SoeRead`] that spends from a [`ServiceBudget`] before every call and fails fast with
-/// `RateLimited` when the budget is spent.
+/// A [`SoeRead`] that spends from a [`ServiceBudget`] before every call (for the member it
+/// reads for, if any) and fails fast with `RateLimited` when the budget is spent. A use case
+/// that makes several calls together reserves them first ([`BudgetedRead::reserve`]), so it
+/// gets all of them or a clear refusal before any call.
 pub struct BudgetedRead {
     inner: Arc<dyn SoeRead>,
     budget: Arc<ServiceBudget>,
+    /// The member charged, `None` for the bot's own background work.
+    member: Option<u64>,
+    /// Calls already paid for by [`BudgetedRead::reserve`].
+    prepaid: AtomicU32,
 }
 
 impl BudgetedRead {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn SoeRead>, budget: Arc<ServiceBudget>) -> Self {
-        Self { inner, budget }
+    /// Wraps `inner`, charging `member`'s share (if any) and the global budget.
+    pub fn new(inner: Arc<dyn SoeRead>, budget: Arc<ServiceBudget>, member: Option<u64>) -> Self {
+        Self {
+            inner,
+            budget,
+            member,
+            prepaid: AtomicU32::new(0),
+        }
+    }
+
+    /// Pays for the next `calls` calls now, all or none.
+    pub fn reserve(&self, calls: u32) -> Result<(), Refusal> {
+        self.budget.try_take(self.member, calls)?;
+        self.prepaid.fetch_add(calls, Ordering::SeqCst);
+        Ok(())
     }
 
     fn spend(&self) -> soe::Result<()> {
+        let prepaid = self
+            .prepaid
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if prepaid.is_ok() {
+            return Ok(());
+        }
         self.budget
-            .try_take()
-            .map_err(|retry_after| soe::Error::RateLimited { retry_after })
+            .try_take(self.member, 1)
+            .map_err(|refusal| match refusal {
+                Refusal::Member(retry_after) | Refusal::Service(retry_after) => {
+                    soe::Error::RateLimited { retry_after }
+                }
+            })
     }
 }
 
@@ -190,22 +345,23 @@ impl SoeRead for BudgetedRead {
     }
 }
 
-/// A cached results page and when it was fetched.
-type CachedPage = (DateTime<Utc>, Arc<Page<SearchItem>>);
+/// A cached value and when it was fetched.
+type Cached<V> = (DateTime<Utc>, Arc<V>);
 
-/// Recent search results, keyed by (team, normalised query, sort, API page).
+/// Recent results of service-token reads, by key, each kept for the TTL.
 #[derive(Debug)]
-pub struct SearchCache {
+pub struct TtlCache<V> {
     clock: SharedClock,
     ttl: Duration,
-    entries: Mutex<HashMap<String, CachedPage>>,
+    /// Key → when fetched, and the value.
+    entries: Mutex<HashMap<String, Cached<V>>>,
 }
 
-/// Entries kept at most; the oldest go first.
-const SEARCH_CACHE_MAX: usize = 1024;
+/// Entries kept at most per cache; expired ones go first, then the oldest.
+const CACHE_MAX: usize = 1024;
 
-impl SearchCache {
-    /// Results live `ttl_secs`.
+impl<V> TtlCache<V> {
+    /// Values live `ttl_secs`.
     pub fn new(clock: SharedClock, ttl_secs: u32) -> Self {
         Self {
             clock,
@@ -214,6 +370,55 @@ impl SearchCache {
         }
     }
 
+    /// A fresh entry.
+    pub fn get(&self, key: &str) -> Option<Arc<V>> {
+        let now = self.clock.now();
+        let map = self.entries.lock();
+        map.get(key)
+            .filter(|(at, _)| now - *at < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Stores an entry.
+    pub fn put(&self, key: String, value: Arc<V>) {
+        let now = self.clock.now();
+        let mut map = self.entries.lock();
+        if map.len() >= CACHE_MAX && !map.contains_key(&key) {
+            let ttl = self.ttl;
+            map.retain(|_, (at, _)| now - *at < ttl);
+            if map.len() >= CACHE_MAX {
+                if let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
+                {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        map.insert(key, (now, value));
+    }
+
+    /// Drops an entry (its data changed).
+    pub fn forget(&self, key: &str) {
+        self.entries.lock().remove(key);
+    }
+
+    /// Entries held (fresh or not).
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Recent search results, keyed by (team, normalised query, sort, API page).
+pub type SearchCache = TtlCache<Page<SearchItem>>;
+
+impl SearchCache {
     /// The cache key.
     pub fn key(team: Option<&str>, query: &str, sort: SearchSort, api_page: u32) -> String {
         let q = query
@@ -229,34 +434,24 @@ impl SearchCache {
             q
         )
     }
+}
 
-    /// A fresh entry.
-    pub fn get(&self, key: &str) -> Option<Arc<Page<SearchItem>>> {
-        let now = self.clock.now();
-        let map = self.entries.lock();
-        map.get(key)
-            .filter(|(at, _)| now - *at < self.ttl)
-            .map(|(_, page)| page.clone())
-    }
+/// What a question view shows: the question and its first page of answers by score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionView {
+    /// The question.
+    pub question: Question,
+    /// Its answers, as the site sorted them.
+    pub answers: Vec<Answer>,
+}
 
-    /// Stores an entry.
-    pub fn put(&self, key: String, page: Arc<Page<SearchItem>>) {
-        let now = self.clock.now();
-        let mut map = self.entries.lock();
-        if map.len() >= SEARCH_CACHE_MAX {
-            let ttl = self.ttl;
-            map.retain(|_, (at, _)| now - *at < ttl);
-            if map.len() >= SEARCH_CACHE_MAX {
-                if let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, (at, _))| *at)
-                    .map(|(k, _)| k.clone())
-                {
-                    map.remove(&oldest);
-                }
-            }
-        }
-        map.insert(key, (now, page));
+/// Recent question views, keyed by (team, question id).
+pub type QuestionCache = TtlCache<QuestionView>;
+
+impl QuestionCache {
+    /// The cache key.
+    pub fn key(team: Option<&str>, question: Id) -> String {
+        format!("{}|{question}", team.unwrap_or(""))
     }
 }
 
@@ -370,21 +565,165 @@ mod tests {
         let clock = FixedClock::epoch();
         let b = ServiceBudget::soe_default(Arc::new(clock.clone()));
         for _ in 0..50 {
-            assert!(b.try_take().is_ok());
+            assert!(b.try_take(None, 1).is_ok());
         }
-        let wait = b.try_take().unwrap_err();
+        let Err(Refusal::Service(wait)) = b.try_take(None, 1) else {
+            panic!("the burst is spent")
+        };
         assert!(wait <= std::time::Duration::from_millis(41), "{wait:?}");
         clock.advance(Duration::seconds(2));
         for _ in 0..50 {
-            assert!(b.try_take().is_ok());
+            assert!(b.try_take(None, 1).is_ok());
         }
         // 100 spent inside ~2 s: the minute bucket is now the limit.
         clock.advance(Duration::seconds(2));
         let mut ok = 0;
-        while b.try_take().is_ok() {
+        while b.try_take(None, 1).is_ok() {
             ok += 1;
         }
         assert!(ok <= 7, "sustained rate must hold: {ok}");
+    }
+
+    #[test]
+    fn a_member_gets_their_share_and_a_refusal_takes_nothing() {
+        let clock = FixedClock::epoch();
+        let b = ServiceBudget::soe_default(Arc::new(clock.clone())).with_member_share(20);
+        for _ in 0..10 {
+            assert!(b.try_take(Some(1), 2).is_ok());
+        }
+        let Err(Refusal::Member(wait)) = b.try_take(Some(1), 2) else {
+            panic!("the share is spent")
+        };
+        assert_eq!(
+            whole_secs(wait),
+            6,
+            "two calls refill in 6 s at 20 a minute"
+        );
+        assert_eq!(
+            Refusal::Member(wait)
+                .reply()
+                .content
+                .matches("try again in 6 s")
+                .count(),
+            1
+        );
+        // The refusal took nothing from the commons: 30 calls left of the burst of 50.
+        for _ in 0..30 {
+            assert!(b.try_take(Some(2 + rand_member()), 1).is_ok());
+        }
+        assert!(matches!(b.try_take(Some(99), 1), Err(Refusal::Service(_))));
+        // A busy commons took nothing from the member's share either.
+        let c = FixedClock::epoch();
+        let b2 = ServiceBudget::new(Arc::new(c.clone()), 1, 2.0, 100, 60.0).with_member_share(4);
+        assert!(b2.try_take(Some(7), 1).is_ok());
+        assert!(matches!(b2.try_take(Some(7), 1), Err(Refusal::Service(_))));
+        c.advance(Duration::seconds(2));
+        for _ in 0..3 {
+            assert!(b2.try_take(Some(7), 1).is_ok());
+            c.advance(Duration::seconds(2));
+        }
+    }
+
+    /// Distinct member ids for the commons check.
+    fn rand_member() -> u64 {
+        use std::sync::atomic::AtomicU64;
+        static NEXT: AtomicU64 = AtomicU64::new(1000);
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    }
+
+    #[test]
+    fn idle_shares_are_dropped() {
+        let clock = FixedClock::epoch();
+        let b = ServiceBudget::new(Arc::new(clock.clone()), 10_000, 1.0, 10_000, 1.0);
+        for m in 0..=(SHARES_PRUNE_AT as u64) {
+            assert!(b.try_take(Some(m), 1).is_ok());
+        }
+        assert_eq!(b.tracked_members(), SHARES_PRUNE_AT + 1);
+        // One share refills in 3 s at 20 a minute; then the next take prunes the idle ones.
+        clock.advance(Duration::seconds(4));
+        assert!(b.try_take(Some(5_000), 1).is_ok());
+        assert_eq!(b.tracked_members(), 1, "only the member still refilling");
+    }
+
+    /// A site where nothing exists (every read is a 404).
+    struct Missing;
+
+    fn missing<T>() -> soe::Result<T> {
+        Err(soe::Error::NotFound {
+            detail: "not found".into(),
+        })
+    }
+
+    #[async_trait]
+    impl SoeRead for Missing {
+        async fn list_questions(&self, _: &QuestionQuery) -> soe::Result<Page<Question>> {
+            missing()
+        }
+        async fn get_question(&self, _: Id) -> soe::Result<Question> {
+            missing()
+        }
+        async fn list_answers(
+            &self,
+            _: Id,
+            _: u32,
+            _: PageSize,
+            _: AnswerSort,
+        ) -> soe::Result<Page<Answer>> {
+            missing()
+        }
+        async fn get_answer(&self, _: Id, _: Id) -> soe::Result<Answer> {
+            missing()
+        }
+        async fn search(
+            &self,
+            _: &str,
+            _: u32,
+            _: PageSize,
+            _: SearchSort,
+        ) -> soe::Result<Page<SearchItem>> {
+            missing()
+        }
+        async fn list_tags(
+            &self,
+            _: Option<&str>,
+            _: u32,
+            _: PageSize,
+            _: TagSort,
+        ) -> soe::Result<Page<Tag>> {
+            missing()
+        }
+        async fn get_tag(&self, _: Id) -> soe::Result<Tag> {
+            missing()
+        }
+        async fn me(&self) -> soe::Result<User> {
+            missing()
+        }
+        async fn get_user(&self, _: Id) -> soe::Result<User> {
+            missing()
+        }
+        async fn question_comments(&self, _: Id) -> soe::Result<Vec<Comment>> {
+            missing()
+        }
+        async fn answer_comments(&self, _: Id, _: Id) -> soe::Result<Vec<Comment>> {
+            missing()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reservation_pays_for_the_next_calls() {
+        let clock = FixedClock::epoch();
+        let budget = Arc::new(
+            ServiceBudget::new(Arc::new(clock.clone()), 50, 2.0, 100, 60.0).with_member_share(3),
+        );
+        let inner: Arc<dyn SoeRead> = Arc::new(Missing);
+        let r = BudgetedRead::new(inner, budget.clone(), Some(1));
+        assert!(r.reserve(2).is_ok());
+        // The member has 1 call left; the two reserved calls go through anyway.
+        assert!(!matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
+        assert!(!matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
+        assert!(!matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
+        assert!(matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
+        assert!(matches!(r.reserve(1), Err(Refusal::Member(_))));
     }
 
     #[test]
@@ -400,6 +739,36 @@ mod tests {
         assert!(c.get(&k).is_some());
         clock.advance(Duration::seconds(61));
         assert!(c.get(&k).is_none());
+    }
+
+    #[test]
+    fn caches_are_bounded_and_forget() {
+        let clock = FixedClock::epoch();
+        let c = QuestionCache::new(Arc::new(clock.clone()), 60);
+        for q in 0..(CACHE_MAX as i64 + 10) {
+            clock.advance(Duration::milliseconds(1));
+            c.put(
+                QuestionCache::key(None, q),
+                Arc::new(QuestionView {
+                    question: Question::default(),
+                    answers: vec![],
+                }),
+            );
+        }
+        assert_eq!(c.len(), CACHE_MAX);
+        let newest = QuestionCache::key(None, CACHE_MAX as i64 + 9);
+        assert!(c.get(&newest).is_some());
+        assert!(
+            c.get(&QuestionCache::key(None, 0)).is_none(),
+            "oldest went first"
+        );
+        c.forget(&newest);
+        assert!(c.get(&newest).is_none());
+        assert_ne!(
+            QuestionCache::key(Some("platform"), 5),
+            QuestionCache::key(None, 5),
+            "teams are apart"
+        );
     }
 
     #[test]

@@ -140,6 +140,9 @@ pub struct Invocation {
     pub guild_id: Option<u64>,
     /// The channel.
     pub channel_id: Option<u64>,
+    /// Whether that channel is a thread: there, sending needs SEND_MESSAGES_IN_THREADS rather
+    /// than SEND_MESSAGES (see `commands::share`). False when unknown.
+    pub in_thread: bool,
     /// The member's locale (e.g. `en-US`).
     pub locale: Option<String>,
     /// Through whose install, for the guild gate: a personal install counts as a DM.

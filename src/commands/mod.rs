@@ -7,7 +7,8 @@
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
-//! - reads use the service token (through the global budget), writes the invoker's own link;
+//! - reads use the service token (through the global budget, charged to the invoking member's
+//!   share of it: see `caches`), writes the invoker's own link;
 //! - a write happens at most once per draft or button, whatever the retries (store claims);
 //! - a failed or refused post keeps the draft, offering Retry and Edit;
 //! - replies showing one member's data, a link URL or an error are ephemeral; no reply can
@@ -25,6 +26,7 @@ pub mod post;
 pub mod render;
 pub mod reply;
 pub mod search;
+pub mod share;
 pub mod show;
 pub mod validate;
 pub mod vote;
@@ -43,7 +45,7 @@ pub use access::{AccessGate, AccessPolicy};
 pub use invocation::{Action, Invocation, Member, MessageRef, OptionValue, Origin};
 pub use reply::{ButtonStyle, Choice, Component, Embed, Modal, Reply, ReplyKind, TextInput};
 
-use caches::{BudgetedRead, SearchCache, ServiceBudget, TagCache};
+use caches::{BudgetedRead, QuestionCache, SearchCache, ServiceBudget, TagCache};
 
 /// The site as members know it.
 #[derive(Debug, Clone)]
@@ -88,6 +90,7 @@ pub struct Commands {
     pub(crate) limits: LimitsConfig,
     pub(crate) budget: Arc<ServiceBudget>,
     pub(crate) search_cache: SearchCache,
+    pub(crate) question_cache: QuestionCache,
     pub(crate) tags: TagCache,
     /// Which guilds (and DMs) are served, and which role ids grant admin commands.
     pub(crate) access: AccessGate,
@@ -114,8 +117,12 @@ impl Commands {
     ) -> Self {
         Self {
             access: AccessGate::new(access, clock.clone()),
-            budget: Arc::new(ServiceBudget::soe_default(clock.clone())),
+            budget: Arc::new(
+                ServiceBudget::soe_default(clock.clone())
+                    .with_member_share(limits.member_share_per_minute),
+            ),
             search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
+            question_cache: QuestionCache::new(clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
             store,
             clock,
@@ -126,16 +133,25 @@ impl Commands {
         }
     }
 
-    /// Replaces the service budget (tests use tighter ones).
+    /// Replaces the service budget (tests use tighter ones); members keep their configured
+    /// share of it.
     pub fn with_budget(mut self, budget: ServiceBudget) -> Self {
-        self.budget = Arc::new(budget);
+        self.budget = Arc::new(budget.with_member_share(self.limits.member_share_per_minute));
         self
     }
 
-    /// The service reader for `team` (or the default team), behind the global budget.
+    /// The service reader for the bot's own background work (no member's share), behind the
+    /// global budget.
     pub(crate) fn reader(&self, team: Option<&TeamSlug>) -> BudgetedRead {
         let team = team.or(self.site.team.as_ref());
-        BudgetedRead::new(self.soe.service(team), self.budget.clone())
+        BudgetedRead::new(self.soe.service(team), self.budget.clone(), None)
+    }
+
+    /// The service reader for what `member` asked for: behind the global budget and charged
+    /// to the member's share of it.
+    pub(crate) fn reader_for(&self, member: u64, team: Option<&TeamSlug>) -> BudgetedRead {
+        let team = team.or(self.site.team.as_ref());
+        BudgetedRead::new(self.soe.service(team), self.budget.clone(), Some(member))
     }
 
     /// The guild gate (adapters give it their member directory and ask it about guilds).
@@ -172,9 +188,13 @@ impl Commands {
                     Ack::Immediate
                 }
                 Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => {
+                // A share the member may not post answers at once, privately.
+                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. })
+                    if share::may_post(inv) =>
+                {
                     Ack::DeferPublic
                 }
+                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::Immediate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,

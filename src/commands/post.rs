@@ -4,7 +4,9 @@
 //! random id minted when its modal opens. Posting moves the draft `Saved → Posting` atomically,
 //! so a modal submitted twice, a double-clicked Retry or a retried interaction post at most
 //! once; a failed post returns it to `Saved` with the error, offering Retry and Edit; an
-//! unlinked member's draft waits for the link and is posted when it completes.
+//! unlinked member's draft waits for the link and is posted when it completes. A member keeps
+//! at most `limits.drafts_per_member` unposted drafts: past it a new one is not saved, and the
+//! reply shows its text back (nothing is lost) with the drafts to post or discard first.
 
 use chrono::Duration;
 
@@ -226,10 +228,103 @@ fn save(
         created_at: previous.as_ref().map_or(now, |p| p.created_at),
         expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
     };
-    ctx.store
-        .put_draft(&draft)
-        .map_err(|e| Box::new(ctx.store_failure(&e)))?;
-    Ok(draft)
+    if previous.is_some() {
+        ctx.store
+            .put_draft(&draft)
+            .map_err(|e| Box::new(ctx.store_failure(&e)))?;
+        return Ok(draft);
+    }
+    match ctx
+        .store
+        .put_new_draft(&draft, ctx.limits.drafts_per_member, now)
+    {
+        Ok(true) => Ok(draft),
+        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv_user, &draft))),
+        Err(e) => Err(Box::new(ctx.store_failure(&e))),
+    }
+}
+
+/// A short name for a draft in a list.
+fn draft_label(d: &Draft) -> String {
+    match &d.content {
+        DraftContent::Ask { title, .. } if !title.trim().is_empty() => title.clone(),
+        DraftContent::Ask { .. } => "Untitled question".into(),
+        DraftContent::Answer { question_id: 0, .. } => "Answer (no question yet)".into(),
+        DraftContent::Answer { question_id, .. } => format!("Answer to question {question_id}"),
+    }
+}
+
+/// The refusal when the member's drafts are at the cap: says what to do, shows the text that
+/// was not saved (so it is not lost), and lists the open drafts with Discard buttons.
+fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
+    let cap = ctx.limits.drafts_per_member;
+    let now = ctx.clock.now();
+    let open: Vec<Draft> = match ctx.store.drafts_of(user) {
+        Ok(d) => d
+            .into_iter()
+            .filter(|d| d.expires_at > now && !matches!(d.state, DraftState::Posted { .. }))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list drafts for the cap message");
+            vec![]
+        }
+    };
+    let (title, text) = match &refused.content {
+        DraftContent::Ask { title, body, tags } => (
+            title.clone(),
+            format!("{body}\n\nTags: {}", tags.join(", ")),
+        ),
+        DraftContent::Answer { body, .. } => (draft_label(refused), body.clone()),
+    };
+    // In a code block so it copies back exactly, unless the text has fences of its own.
+    let shown = if text.contains("```") {
+        text
+    } else {
+        format!("```\n{text}\n```")
+    };
+    let mut reply = Reply::private(format!(
+        "You already have {cap} unposted drafts, the most the bot keeps for one member, so this one was **not saved**. Post or discard some first (oldest first below, each with a Discard button), then run the command again and paste your text, which is shown below so nothing is lost."
+    ))
+    .with_embed(super::reply::Embed::new(&format!("Not saved: {title}"), &shown));
+    let lines: Vec<String> = open
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let waiting = if d.post_after_link {
+                " · waiting for your link"
+            } else {
+                ""
+            };
+            format!(
+                "{}. {}{waiting} · {}",
+                i + 1,
+                super::render::escape_md(&truncate(&draft_label(d), 80)),
+                super::render::age(Some(d.created_at), now)
+            )
+        })
+        .collect();
+    if !lines.is_empty() {
+        reply = reply.with_embed(super::reply::Embed::new("Your drafts", &lines.join("\n")));
+    }
+    let buttons: Vec<Component> = open
+        .iter()
+        .enumerate()
+        .take(limits::ROWS * limits::ROW_ITEMS)
+        .map(|(i, d)| {
+            Component::button(
+                Id::DiscardDraft {
+                    draft: d.id.clone(),
+                }
+                .encode(),
+                &format!("Discard {}: {}", i + 1, truncate(&draft_label(d), 40)),
+                ButtonStyle::Danger,
+            )
+        })
+        .collect();
+    for row in buttons.chunks(limits::ROW_ITEMS) {
+        reply = reply.with_row(row.to_vec());
+    }
+    reply
 }
 
 /// The ask modal was submitted.
@@ -276,7 +371,7 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     let Ok(v) = valid else {
         return Reply::private("Your question could not be checked; press Edit.");
     };
-    let similar = similar_questions(ctx, &v.title).await;
+    let similar = similar_questions(ctx, user, &v.title).await;
     if similar.is_empty() {
         return post_draft(ctx, user, &draft.id, true).await;
     }
@@ -320,9 +415,10 @@ pub fn similar_query(title: &str, words: usize) -> String {
 }
 
 /// Up to three similar questions, as lines (empty when none or when the search fails: the
-/// check helps, it must not block asking).
-async fn similar_questions(ctx: &Commands, title: &str) -> Vec<String> {
-    let reader = ctx.reader(None);
+/// check helps, it must not block asking). The searches are charged to the asker's share of
+/// the service budget; past it, the check is skipped.
+async fn similar_questions(ctx: &Commands, member: u64, title: &str) -> Vec<String> {
+    let reader = ctx.reader_for(member, None);
     let mut page = None;
     for words in [3, 1] {
         let query = similar_query(title, words);

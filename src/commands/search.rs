@@ -2,7 +2,11 @@
 //!
 //! Results come from the service token (one API page of 50 hits, cached for 60 s, so paging
 //! costs nothing), five per Discord page. A tag filter is applied to the hits locally (the API
-//! search has no tag filter). Searches count against the member's search allowance.
+//! search has no tag filter). The `/so search` command counts against the member's search
+//! rate, cached or not; a page that needs SOE (a new search, Next past the cached API page,
+//! Share after the cache expired) is also charged to the member's share of the service
+//! budget, and a member past it is told to slow down before any call (see `caches`). Share
+//! follows the rules in `share`: permission first, cooldowns once the page is ready.
 
 use std::sync::Arc;
 
@@ -55,22 +59,27 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     reply
 }
 
+/// One API page of results: from the cache, or from SOE charged to `member`'s share. The
+/// error is the reply to give.
 async fn fetch(
     ctx: &Commands,
+    member: u64,
     query: &str,
     sort: SearchSort,
     api_page: u32,
-) -> crate::soe::Result<Arc<Page<SearchItem>>> {
+) -> Result<Arc<Page<SearchItem>>, Reply> {
     let team = ctx.site.team.as_ref().map(|t| t.as_str());
     let key = SearchCache::key(team, query, sort, api_page);
     if let Some(hit) = ctx.search_cache.get(&key) {
         return Ok(hit);
     }
-    let reader = ctx.reader(None);
+    let reader = ctx.reader_for(member, None);
+    reader.reserve(1).map_err(|refusal| refusal.reply())?;
     let page = Arc::new(
         reader
             .search(query, api_page, PageSize::Fifty, sort)
-            .await?,
+            .await
+            .map_err(|e| ctx.soe_failure(&e))?,
     );
     ctx.search_cache.put(key, page.clone());
     Ok(page)
@@ -86,15 +95,21 @@ pub async fn page(
     page: u32,
     share: bool,
 ) -> Reply {
+    if share {
+        if let Some(refusal) = super::share::permission_refusal(inv) {
+            return refusal;
+        }
+    }
     let first = page as usize * PER_PAGE;
     let api_page = if tag.is_some() {
         1
     } else {
         (first / API_PAGE) as u32 + 1
     };
-    let results = match fetch(ctx, query, sort, api_page).await {
+    let results = match fetch(ctx, inv.member.id, query, sort, api_page).await {
         Ok(r) => r,
-        Err(e) => return ctx.soe_failure(&e),
+        // A refusal on a button keeps the results message; it is told privately.
+        Err(reply) => return reply,
     };
     let hits: Vec<&SearchItem> = results
         .items
@@ -155,6 +170,9 @@ pub async fn page(
         ctx.site.name
     ));
     if share {
+        if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+            return refusal;
+        }
         embed = embed.footer(&format!(
             "Shared by {} · {}",
             inv.member.name, ctx.site.name

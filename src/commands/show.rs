@@ -1,7 +1,18 @@
-//! `/so question id:<id or URL>`: the question, its top answers, and what one can do with them.
+//! `/so question id:<id or URL>` and the Open and Share buttons: the question, its top
+//! answers, and what one can do with them.
+//!
+//! A view is two service-token reads (the question and its answers), made together and
+//! charged together to the member's share of the service budget (`caches`): a member past
+//! their share is told to slow down before any call. Views are cached like searches
+//! (`limits.search_cache_secs`), for every member, so repeated views and Open clicks cost
+//! nothing; a vote or accept through the bot drops the cached view. A view whose answers
+//! failed to load is shown but not cached. Share follows the rules in `share`.
+
+use std::sync::Arc;
 
 use crate::soe::{AnswerSort, PageSize, SoeRead, Vote};
 
+use super::caches::{QuestionCache, QuestionView};
 use super::ids::Id;
 use super::render::{answer_embed, question_embed};
 use super::reply::{ButtonStyle, Component, Reply};
@@ -38,9 +49,16 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     }
 }
 
-/// Renders question `id` privately, or publicly when `share`.
-pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Reply {
-    let reader = ctx.reader(None);
+/// Question `id` and its answers: from the cache, or from SOE charged to `member`'s share.
+/// The error is the reply to give.
+async fn fetch(ctx: &Commands, member: u64, id: i64) -> Result<Arc<QuestionView>, Reply> {
+    let team = ctx.site.team.as_ref().map(|t| t.as_str());
+    let key = QuestionCache::key(team, id);
+    if let Some(hit) = ctx.question_cache.get(&key) {
+        return Ok(hit);
+    }
+    let reader = ctx.reader_for(member, None);
+    reader.reserve(2).map_err(|refusal| refusal.reply())?;
     let (question, answers) = tokio::join!(
         reader.get_question(id),
         reader.list_answers(id, 1, PageSize::Fifteen, AnswerSort::Score)
@@ -48,14 +66,50 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
     let question = match question {
         Ok(q) => q,
         Err(crate::soe::Error::NotFound { .. }) => {
-            return Reply::private(format!(
+            return Err(Reply::private(format!(
                 "There is no question {id} on {} (or you cannot see it). Check the number or link.",
                 ctx.site.name
-            ));
+            )));
         }
-        Err(e) => return ctx.soe_failure(&e),
+        Err(e) => return Err(ctx.soe_failure(&e)),
     };
-    let mut answers = answers.map(|p| p.items).unwrap_or_default();
+    match answers {
+        Ok(page) => {
+            let view = Arc::new(QuestionView {
+                question,
+                answers: page.items,
+            });
+            ctx.question_cache.put(key, view.clone());
+            Ok(view)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "answers did not load; showing the question alone");
+            Ok(Arc::new(QuestionView {
+                question,
+                answers: vec![],
+            }))
+        }
+    }
+}
+
+/// Renders question `id` privately, or publicly when `share`.
+pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Reply {
+    if share {
+        if let Some(refusal) = super::share::permission_refusal(inv) {
+            return refusal;
+        }
+    }
+    let view = match fetch(ctx, inv.member.id, id).await {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    if share {
+        if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+            return refusal;
+        }
+    }
+    let question = &view.question;
+    let mut answers = view.answers.clone();
     // Accepted first, then by score (the API sorts by score only).
     answers.sort_by(|a, b| {
         b.is_accepted
@@ -69,7 +123,7 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
     } else {
         Reply::private("")
     };
-    reply = reply.with_embed(question_embed(&question, now, 1500));
+    reply = reply.with_embed(question_embed(question, now, 1500));
     for (i, a) in answers.iter().enumerate() {
         reply = reply.with_embed(answer_embed(i + 1, a, now, 900));
     }

@@ -159,6 +159,7 @@ impl Console {
             member: self.member.clone(),
             guild_id: self.guild_id,
             channel_id: self.channel_id,
+            in_thread: false,
             locale: Some("en-US".into()),
             origin: crate::commands::Origin::GuildInstall,
             action,

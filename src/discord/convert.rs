@@ -15,6 +15,7 @@ use serenity::all::{
     CreateMessage, CreateModal, EditInteractionResponse, GuildId, InputTextStyle, Interaction,
     InteractionContext, Member as SMember, ResolvedTarget, User,
 };
+use serenity::all::{ChannelType, PartialChannel};
 
 use crate::commands::{
     Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue,
@@ -78,6 +79,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
+                is_thread(c.channel.as_ref()),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 action,
@@ -92,6 +94,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
+                is_thread(c.channel.as_ref()),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 Action::Autocomplete {
@@ -112,6 +115,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
+                is_thread(c.channel.as_ref()),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 Action::Button {
@@ -140,6 +144,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &m.user,
                 m.guild_id.map(|g| g.get()),
                 m.channel_id.get(),
+                is_thread(m.channel.as_ref()),
                 &m.locale,
                 origin(m.guild_id, None, &AuthorizingIntegrationOwners::default()),
                 Action::Modal {
@@ -182,6 +187,16 @@ pub fn origin(
     }
 }
 
+/// Whether the interaction's channel is a thread (public, private or announcement).
+fn is_thread(channel: Option<&PartialChannel>) -> bool {
+    channel.is_some_and(|c| {
+        matches!(
+            c.kind,
+            ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+        )
+    })
+}
+
 #[allow(clippy::too_many_arguments)] // one call site per interaction kind, all fields named
 fn invocation(
     id: u64,
@@ -189,6 +204,7 @@ fn invocation(
     user: &User,
     guild_id: Option<u64>,
     channel_id: u64,
+    in_thread: bool,
     locale: &str,
     origin: Origin,
     action: Action,
@@ -211,6 +227,7 @@ fn invocation(
         member,
         guild_id,
         channel_id: Some(channel_id),
+        in_thread,
         locale: (!locale.is_empty()).then(|| locale.to_string()),
         origin,
         action,

@@ -241,6 +241,27 @@ pub struct Draft {
 /// client's total timeout).
 pub const CLAIM_STALE_SECS: i64 = 120;
 
+/// Seconds a finished write's outcome keeps answering "Already done" for the same button:
+/// long enough to absorb double clicks and retried interactions, short enough that the same
+/// vote after an undo (here or on the site) is made again. The sweep drops it afterwards.
+pub const WRITE_CLAIM_TTL_SECS: i64 = 60;
+
+/// Seconds after which the sweep drops a claim that never finished: a day past the point
+/// where it could be taken over ([`CLAIM_STALE_SECS`]), so whatever looks at an interrupted
+/// write has had ample time to.
+pub const ABANDONED_CLAIM_SWEEP_SECS: i64 = CLAIM_STALE_SECS + 24 * 3600;
+
+/// One token bucket of [`Store::take_rates`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBucket<'a> {
+    /// The bucket's key, e.g. `share:m:<user>`.
+    pub key: &'a str,
+    /// Capacity (and starting tokens).
+    pub burst: u32,
+    /// Seconds for one token to come back; 0 means no limit.
+    pub refill_secs: u64,
+}
+
 /// The outcome of claiming a one-shot write (see [`Store::claim_write`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -323,12 +344,20 @@ pub trait Store: Send + Sync {
     /// `None` if it was already used or never existed. Expiry is the caller's check, made on
     /// the returned record before reporting success.
     fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>>;
-    /// Removes expired tickets, authorizations, confirmations and drafts. Returns how many.
+    /// Removes expired tickets, authorizations, confirmations and drafts, write outcomes past
+    /// [`WRITE_CLAIM_TTL_SECS`], claims abandoned for [`ABANDONED_CLAIM_SWEEP_SECS`], and rate
+    /// buckets that are full again (an idle bucket behaves exactly like a missing one).
+    /// Returns how many.
     fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 
     // ---- drafts
     /// Creates or replaces a draft (sealed). Flushed.
     fn put_draft(&self, draft: &Draft) -> StoreResult<()>;
+    /// Creates `draft` unless its author already has `cap` open drafts (saved or posting, not
+    /// expired at `now`; posted ones are history and do not count). A draft with the same id
+    /// is replaced whatever the count. Creations are serialized, so concurrent submissions
+    /// cannot overshoot the cap. True if stored (flushed), false if the cap refused it.
+    fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool>;
     /// A draft by id, if it exists and belongs to `user`.
     fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>>;
     /// The member's drafts, oldest first.
@@ -348,11 +377,17 @@ pub trait Store: Send + Sync {
     // ---- one-shot writes (votes, accepts; keyed by interaction id or button + member)
     /// Claims `key` for one write. The first caller gets `Claimed`; later callers see
     /// `InProgress` or `Done`. A claim older than [`CLAIM_STALE_SECS`] without an outcome
-    /// (its process died mid-write) can be claimed again. Flushed.
+    /// (its process died mid-write) can be claimed again, and so can an outcome recorded more
+    /// than [`WRITE_CLAIM_TTL_SECS`] ago. Flushed.
     fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim>;
-    /// Records the outcome of a claimed write (`Done`), or releases it when `outcome` is
-    /// `None` (the write failed and may be tried again). Flushed.
-    fn finish_write(&self, key: &str, outcome: Option<&str>) -> StoreResult<()>;
+    /// Records the outcome of a claimed write (`Done`) as of `now`, or releases it when
+    /// `outcome` is `None` (the write failed and may be tried again). Flushed.
+    fn finish_write(&self, key: &str, outcome: Option<&str>, now: DateTime<Utc>)
+        -> StoreResult<()>;
+    /// Drops the outcome recorded under `key`, if any, so the write may be made again (a
+    /// later write replaced what it did, e.g. a vote undone). A claim still in progress is
+    /// left alone. Flushed when something was dropped.
+    fn forget_outcome(&self, key: &str) -> StoreResult<()>;
 
     // ---- rate limits (token buckets that survive restarts)
     /// Takes one token from bucket `key` (capacity `burst`, one token back every
@@ -364,6 +399,10 @@ pub trait Store: Send + Sync {
         refill_secs: u64,
         now: DateTime<Utc>,
     ) -> StoreResult<Allowance>;
+    /// Takes one token from every bucket, or from none: `RetryAfter` is the longest wait
+    /// among the buckets that refused (e.g. a member's and a channel's cooldown together, so
+    /// a refusal by one never uses up the other).
+    fn take_rates(&self, buckets: &[RateBucket<'_>], now: DateTime<Utc>) -> StoreResult<Allowance>;
 
     // ---- guild settings
     /// A guild's settings (default when none stored).

@@ -11,8 +11,8 @@
 //! | `identity/v1` | SHA-256 of the Discord OAuth `state` | link awaiting the Discord proof, token sealed |
 //! | `confirm/v1` | SHA-256 of the form token | link awaiting confirmation, token sealed |
 //! | `drafts/v1` | user id, u64 BE ‖ draft id | expiry in clear, the whole `Draft` sealed |
-//! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write |
-//! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`) |
+//! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write, with its times |
+//! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`, `full_at`) |
 //! | `guilds/v1` | guild id, u64 BE | guild settings |
 //! | `meta` | `schema_version`, `key_canary`, `service_token` | u32 BE; sealed canary; sealed token |
 //!
@@ -42,7 +42,8 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, Store, StoreError, StoreResult, VerifiedDiscord, WriteClaim,
+    PendingAuth, PendingConfirm, RateBucket, Store, StoreError, StoreResult, VerifiedDiscord,
+    WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, WRITE_CLAIM_TTL_SECS,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
@@ -282,6 +283,22 @@ struct WriteRecord {
     claimed_at: Option<DateTime<Utc>>,
     /// `None` while in progress; the reply text once done.
     outcome: Option<String>,
+    /// When the outcome was recorded; the outcome expires [`WRITE_CLAIM_TTL_SECS`] later.
+    /// Absent in records from before expiry existed: then `claimed_at` stands in.
+    #[serde(default)]
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl WriteRecord {
+    /// Whether the sweep may drop it, and a new claim replace it, as of `now`.
+    fn expired(&self, now: DateTime<Utc>) -> bool {
+        match (&self.outcome, self.finished_at.or(self.claimed_at)) {
+            (Some(_), Some(at)) => now - at > chrono::Duration::seconds(WRITE_CLAIM_TTL_SECS),
+            (None, Some(at)) => now - at > chrono::Duration::seconds(ABANDONED_CLAIM_SWEEP_SECS),
+            // No time at all: nothing can tell how old it is; it blocks nobody once gone.
+            (_, None) => true,
+        }
+    }
 }
 
 impl Record for WriteRecord {
@@ -296,6 +313,84 @@ struct RateRecord {
     v: u32,
     tokens: f64,
     updated_at: DateTime<Utc>,
+    /// When the bucket is full again if nobody takes from it: from then on it is idle, it
+    /// behaves exactly like a missing bucket, and the sweep drops it. Absent in records from
+    /// before the sweep knew buckets: then [`IDLE_BUCKET_FALLBACK_SECS`] after `updated_at`.
+    #[serde(default)]
+    full_at: Option<DateTime<Utc>>,
+}
+
+impl RateRecord {
+    /// Whether the bucket is full again (idle) at `now`.
+    fn idle(&self, now: DateTime<Utc>) -> bool {
+        let full_at = self.full_at.unwrap_or_else(|| {
+            self.updated_at + chrono::Duration::seconds(IDLE_BUCKET_FALLBACK_SECS)
+        });
+        full_at <= now
+    }
+}
+
+/// For bucket records without `full_at`: a day, longer than any configured bucket takes to
+/// refill in practice (asks: 3 × 10 minutes by default).
+const IDLE_BUCKET_FALLBACK_SECS: i64 = 24 * 3600;
+
+/// The tokens of a bucket (capacity `capacity`, one token back every `refill` seconds) found
+/// as `cur` in the store, refilled up to `now`.
+fn bucket_tokens(
+    cur: Option<&[u8]>,
+    capacity: f64,
+    refill: f64,
+    now: DateTime<Utc>,
+) -> StoreResult<f64> {
+    Ok(match cur {
+        None => capacity,
+        Some(cur) => {
+            let rec: RateRecord = decode(cur)?;
+            let elapsed_ms = (now - rec.updated_at).num_milliseconds().max(0) as f64;
+            let refilled = rec.tokens + elapsed_ms / 1000.0 / refill;
+            // A clock that went backwards never grants tokens.
+            if rec.tokens.is_finite() {
+                refilled.clamp(0.0, capacity)
+            } else {
+                0.0
+            }
+        }
+    })
+}
+
+/// The record after taking one token from `tokens` (which must hold at least one).
+fn bucket_after_take(tokens: f64, capacity: f64, refill: f64, now: DateTime<Utc>) -> RateRecord {
+    let left = (tokens - 1.0).max(0.0);
+    let to_full_ms = ((capacity - left) * refill * 1000.0).ceil();
+    let full_at = if to_full_ms.is_finite() && to_full_ms < i64::MAX as f64 {
+        now.checked_add_signed(chrono::Duration::milliseconds(to_full_ms as i64))
+    } else {
+        None
+    };
+    RateRecord {
+        v: RECORD_VERSION,
+        tokens: left,
+        updated_at: now,
+        // An unrepresentable time: leave it to the fallback.
+        full_at,
+    }
+}
+
+/// Whether `tokens` hold one whole token (a tiny epsilon absorbs float error in the refill
+/// arithmetic).
+fn has_token(tokens: f64) -> bool {
+    tokens + 1e-9 >= 1.0
+}
+
+/// Whole seconds until one token is back, at least 1.
+fn wait_secs(tokens: f64, refill: f64, refill_secs: u64) -> u64 {
+    // Milliseconds rounded first, so float noise cannot add a whole second.
+    let wait_ms = ((1.0 - tokens) * refill * 1000.0).round();
+    if wait_ms.is_finite() {
+        (wait_ms as u64).div_ceil(1000).max(1)
+    } else {
+        refill_secs
+    }
 }
 
 impl Record for RateRecord {
@@ -340,6 +435,8 @@ enum Update<R> {
     Keep(R),
     /// Replace (or create) it.
     Set(Vec<u8>, R),
+    /// Remove it.
+    Remove(R),
 }
 
 // ---------------------------------------------------------------- the store
@@ -360,6 +457,9 @@ pub struct SledStore {
     rates: Tree,
     guilds: Tree,
     meta: Tree,
+    /// Serializes draft creations, so two submissions at once cannot both pass the per-member
+    /// cap (one process owns the database, so an in-process lock is enough).
+    draft_creation: parking_lot::Mutex<()>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -419,6 +519,7 @@ impl SledStore {
             rates: tree(TREE_RATES)?,
             guilds: tree(TREE_GUILDS)?,
             meta: tree(TREE_META)?,
+            draft_creation: parking_lot::Mutex::new(()),
             db,
             path: shown,
             cipher,
@@ -527,6 +628,15 @@ impl SledStore {
                 Update::Keep(r) => return Ok(r),
                 Update::Set(new, r) => {
                     match tree.compare_and_swap(key, current, Some(new)).map_err(io)? {
+                        Ok(()) => return Ok(r),
+                        Err(_) => continue,
+                    }
+                }
+                Update::Remove(r) => {
+                    match tree
+                        .compare_and_swap(key, current, None::<&[u8]>)
+                        .map_err(io)?
+                    {
                         Ok(()) => return Ok(r),
                         Err(_) => continue,
                     }
@@ -1020,6 +1130,34 @@ impl Store for SledStore {
             }
         }
 
+        // Only records unchanged since they were read go: a claim renewed or a bucket taken
+        // from in the meantime stays.
+        for entry in self.writes.iter() {
+            let (k, v) = entry.map_err(io)?;
+            match decode::<WriteRecord>(&v) {
+                Ok(rec) if rec.expired(now) => {
+                    removed += usize::from(Self::remove_if_unchanged(&self.writes, &k, &v)?);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(tree = TREE_WRITES, error = %e, "skipping a corrupt record")
+                }
+            }
+        }
+
+        for entry in self.rates.iter() {
+            let (k, v) = entry.map_err(io)?;
+            match decode::<RateRecord>(&v) {
+                Ok(rec) if rec.idle(now) => {
+                    removed += usize::from(Self::remove_if_unchanged(&self.rates, &k, &v)?);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(tree = TREE_RATES, error = %e, "skipping a corrupt record")
+                }
+            }
+        }
+
         Ok(removed)
     }
 
@@ -1031,6 +1169,28 @@ impl Store for SledStore {
             .insert(draft_key(draft.discord_user, &draft.id), bytes)
             .map_err(io)?;
         self.flush()
+    }
+
+    fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool> {
+        // Seal before taking the lock; the lock only covers the count and the insert.
+        let bytes = self.draft_record(draft)?;
+        let key = draft_key(draft.discord_user, &draft.id);
+        {
+            let _one_at_a_time = self.draft_creation.lock();
+            if !self.drafts.contains_key(&key).map_err(io)? {
+                let open = self
+                    .drafts_of(draft.discord_user)?
+                    .iter()
+                    .filter(|d| d.expires_at > now && !matches!(d.state, DraftState::Posted { .. }))
+                    .count();
+                if open >= cap as usize {
+                    return Ok(false);
+                }
+            }
+            self.drafts.insert(key, bytes).map_err(io)?;
+        }
+        self.flush()?;
+        Ok(true)
     }
 
     fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>> {
@@ -1107,6 +1267,7 @@ impl Store for SledStore {
                     v: RECORD_VERSION,
                     claimed_at: Some(now),
                     outcome: None,
+                    finished_at: None,
                 };
                 Ok(Update::Set(encode(&rec)?, WriteClaim::Claimed))
             }
@@ -1115,17 +1276,21 @@ impl Store for SledStore {
                 let stale = rec.claimed_at.is_some_and(|at| {
                     now - at > chrono::Duration::seconds(super::CLAIM_STALE_SECS)
                 });
+                let fresh = || WriteRecord {
+                    v: RECORD_VERSION,
+                    claimed_at: Some(now),
+                    outcome: None,
+                    finished_at: None,
+                };
                 match rec.outcome {
                     // A claim left behind by a crash: take it over rather than block forever.
-                    None if stale => {
-                        let rec = WriteRecord {
-                            v: RECORD_VERSION,
-                            claimed_at: Some(now),
-                            outcome: None,
-                        };
-                        Ok(Update::Set(encode(&rec)?, WriteClaim::Claimed))
-                    }
+                    None if stale => Ok(Update::Set(encode(&fresh())?, WriteClaim::Claimed)),
                     None => Ok(Update::Keep(WriteClaim::InProgress)),
+                    // An old outcome no longer stands for this button (e.g. the vote was
+                    // undone since): the write may be made again.
+                    Some(_) if rec.expired(now) => {
+                        Ok(Update::Set(encode(&fresh())?, WriteClaim::Claimed))
+                    }
                     Some(outcome) => Ok(Update::Keep(WriteClaim::Done { outcome })),
                 }
             }
@@ -1136,7 +1301,12 @@ impl Store for SledStore {
         Ok(claim)
     }
 
-    fn finish_write(&self, key: &str, outcome: Option<&str>) -> StoreResult<()> {
+    fn finish_write(
+        &self,
+        key: &str,
+        outcome: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         match outcome {
             None => {
                 self.writes.remove(key.as_bytes()).map_err(io)?;
@@ -1151,12 +1321,30 @@ impl Store for SledStore {
                         v: RECORD_VERSION,
                         claimed_at,
                         outcome: Some(outcome.to_string()),
+                        finished_at: Some(now),
                     };
                     Ok(Update::Set(encode(&rec)?, ()))
                 })?;
             }
         }
         self.flush()
+    }
+
+    fn forget_outcome(&self, key: &str) -> StoreResult<()> {
+        let dropped = self.cas_update(&self.writes, key.as_bytes(), |cur| {
+            let Some(cur) = cur else {
+                return Ok(Update::Keep(false));
+            };
+            match decode::<WriteRecord>(cur) {
+                Ok(rec) if rec.outcome.is_none() => Ok(Update::Keep(false)),
+                // An outcome, or a record nobody can read: either way it must not block.
+                _ => Ok(Update::Remove(true)),
+            }
+        })?;
+        if dropped {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     // ---- rate limits
@@ -1175,40 +1363,51 @@ impl Store for SledStore {
         let capacity = f64::from(burst);
         let refill = refill_secs as f64;
         self.cas_update(&self.rates, key.as_bytes(), |cur| {
-            let tokens = match cur {
-                None => capacity,
-                Some(cur) => {
-                    let rec: RateRecord = decode(cur)?;
-                    let elapsed_ms = (now - rec.updated_at).num_milliseconds().max(0) as f64;
-                    let refilled = rec.tokens + elapsed_ms / 1000.0 / refill;
-                    // A clock that went backwards never grants tokens.
-                    if rec.tokens.is_finite() {
-                        refilled.clamp(0.0, capacity)
-                    } else {
-                        0.0
-                    }
-                }
-            };
-            // A tiny epsilon absorbs float error in the refill arithmetic.
-            if tokens + 1e-9 >= 1.0 {
-                let rec = RateRecord {
-                    v: RECORD_VERSION,
-                    tokens: (tokens - 1.0).max(0.0),
-                    updated_at: now,
-                };
+            let tokens = bucket_tokens(cur, capacity, refill, now)?;
+            if has_token(tokens) {
+                let rec = bucket_after_take(tokens, capacity, refill, now);
                 Ok(Update::Set(encode(&rec)?, Allowance::Allowed))
             } else {
-                // Milliseconds rounded first, so float noise cannot add a whole second.
-                let wait_ms = ((1.0 - tokens) * refill * 1000.0).round();
-                let wait = if wait_ms.is_finite() {
-                    (wait_ms as u64).div_ceil(1000).max(1)
-                } else {
-                    refill_secs
-                };
                 // Nothing changes on refusal: the stored bucket still describes the same state.
-                Ok(Update::Keep(Allowance::RetryAfter(wait)))
+                Ok(Update::Keep(Allowance::RetryAfter(wait_secs(
+                    tokens,
+                    refill,
+                    refill_secs,
+                ))))
             }
         })
+    }
+
+    fn take_rates(&self, buckets: &[RateBucket<'_>], now: DateTime<Utc>) -> StoreResult<Allowance> {
+        // Buckets with no limit take part in nothing.
+        let limited: Vec<&RateBucket<'_>> = buckets.iter().filter(|b| b.refill_secs > 0).collect();
+        self.rates
+            .transaction(|tx| {
+                let mut takes = Vec::with_capacity(limited.len());
+                let mut wait = 0;
+                for b in &limited {
+                    let capacity = f64::from(b.burst);
+                    let refill = b.refill_secs as f64;
+                    let cur = tx.get(b.key.as_bytes())?;
+                    let tokens = bucket_tokens(cur.as_deref(), capacity, refill, now)
+                        .map_err(ConflictableTransactionError::Abort)?;
+                    if has_token(tokens) {
+                        takes.push((b.key, bucket_after_take(tokens, capacity, refill, now)));
+                    } else {
+                        wait = wait.max(wait_secs(tokens, refill, b.refill_secs));
+                    }
+                }
+                if wait > 0 {
+                    // All or nothing: a refusal by one bucket takes from none.
+                    return Ok(Allowance::RetryAfter(wait));
+                }
+                for (key, rec) in takes {
+                    let bytes = encode(&rec).map_err(ConflictableTransactionError::Abort)?;
+                    tx.insert(key.as_bytes(), bytes)?;
+                }
+                Ok(Allowance::Allowed)
+            })
+            .map_err(tx_err)
     }
 
     // ---- guild settings

@@ -322,10 +322,12 @@ impl TestApp {
         Self::builder().start().await
     }
 
-    /// A member in guild 1, channel 10.
+    /// A member in guild 1, channel 10, with an ordinary member's permissions there (view,
+    /// send, send in threads; nothing of a moderator's).
     pub fn member(id: u64, name: &str) -> Member {
+        use soe_bot::commands::share::{SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL};
         let mut m = Member::new(id, name);
-        m.permissions = Some(0);
+        m.permissions = Some(VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS);
         m
     }
 
@@ -336,6 +338,7 @@ impl TestApp {
             member: member.clone(),
             guild_id: Some(1),
             channel_id: Some(10),
+            in_thread: false,
             locale: Some("en-US".into()),
             origin: Origin::GuildInstall,
             action,
