@@ -116,6 +116,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             ready_flag.load(Ordering::SeqCst) && ready_store.guild_settings(0).is_ok()
         }),
         extra,
+        hsts: cfg.web.hsts(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.web.listen)
         .await

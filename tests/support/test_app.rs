@@ -157,6 +157,7 @@ impl TestAppBuilder {
             link: app.link.clone(),
             ready: Arc::new(|| true),
             extra: None,
+            hsts: false,
         });
         let server = tokio::spawn(async move {
             let _ = soe_bot::web::serve(listener, router, std::future::pending()).await;
