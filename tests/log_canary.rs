@@ -493,7 +493,7 @@ fn assert_no_leaks(logs: &str, secrets: &[String], level: &str) {
         found.len(),
         found
             .iter()
-            .map(|(s, form)| format!("{}… ({form})", &s[..6]))
+            .map(|(s, form)| format!("{}… ({form})", s.chars().take(6).collect::<String>()))
             .collect::<Vec<_>>()
             .join(", ")
     );
