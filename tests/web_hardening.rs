@@ -425,19 +425,23 @@ async fn hsts_is_on_every_response_when_the_public_url_is_https_and_absent_on_ht
             extra: None,
             hsts,
         });
-        for (method, path) in [
-            ("GET", "/healthz"),
-            ("GET", "/readyz"),
-            ("GET", "/no-such-page"),
-            ("GET", "/link/start?ticket=forged"),
-            ("GET", "/oauth/callback?code=x&state=y"),
-            ("POST", "/oauth/confirm"),
+        let mut statuses = Vec::new();
+        let too_big = format!("form_token={}", "x".repeat(soe_bot::web::MAX_BODY_BYTES));
+        for (method, path, body) in [
+            ("GET", "/healthz", ""),
+            ("GET", "/readyz", ""),
+            ("GET", "/no-such-page", ""),
+            ("GET", "/link/start?ticket=forged", ""),
+            ("GET", "/oauth/callback?code=x&state=y", ""),
+            ("POST", "/oauth/confirm", "form_token=forged&action=confirm"),
+            ("POST", "/oauth/confirm", too_big.as_str()),
         ] {
             let req = Request::builder()
                 .method(method)
                 .uri(path)
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from("form_token=forged&action=confirm"))
+                .header("content-length", body.len())
+                .body(Body::from(body.to_string()))
                 .expect("request");
             let res = router.clone().oneshot(req).await.expect("infallible");
             let got = res
@@ -450,6 +454,12 @@ async fn hsts_is_on_every_response_when_the_public_url_is_https_and_absent_on_ht
                 "{method} {path} answered {}",
                 res.status()
             );
+            assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+            statuses.push(res.status().as_u16());
         }
+        assert!(
+            statuses.contains(&413),
+            "a too-large body was tried: {statuses:?}"
+        );
     }
 }

@@ -89,8 +89,11 @@ pub fn router(state: WebState) -> Router {
     if let Some(extra) = extra {
         app = app.merge(extra);
     }
+    // Later layers wrap earlier ones: the security headers go on every answer, the 408 and
+    // 413 of the limits included.
     app.fallback(not_found)
         .layer(RequestBodyDeadlineLayer::new(BODY_READ_TIMEOUT))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -99,7 +102,6 @@ pub fn router(state: WebState) -> Router {
             hsts,
             security_headers,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
