@@ -5,7 +5,9 @@
 //! read once at load. [`Config::load`] returns either a complete, checked [`Config`] or every
 //! problem found, each naming its key and saying what to do. Invariants: secrets are
 //! [`SecretString`]s (redacted in `Debug` and in [`Config::redacted`]); no code outside this
-//! module reads the environment; URLs are https unless the host is loopback.
+//! module reads the environment; URLs are https unless the host is loopback; a secret file
+//! that other users could read or change is refused (`chmod 600`); the SOE request timeout
+//! ends before a write claim can be judged abandoned ([`MAX_REQUEST_TIMEOUT_SECS`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,12 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::soe::TeamSlug;
+
+/// The longest `soe.request_timeout_secs` allowed. A write is claimed before its POST and the
+/// claim is judged abandoned after [`crate::store::CLAIM_STALE_SECS`] (120 s); a request still
+/// running then could be posted a second time. The 30 s left over cover connecting, scheduling
+/// and recording the outcome.
+pub const MAX_REQUEST_TIMEOUT_SECS: u64 = crate::store::CLAIM_STALE_SECS as u64 - 30;
 
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +129,14 @@ pub struct WebConfig {
     pub listen: SocketAddr,
     /// The public https origin members' browsers reach, e.g. `https://soe-bot.example.com`.
     pub public_url: Url,
+}
+
+impl WebConfig {
+    /// Whether responses carry `Strict-Transport-Security`: when members reach the bot over
+    /// https (never on loopback http, where a browser would pin nothing useful).
+    pub fn hsts(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
 }
 
 /// Where and how state is kept.
@@ -595,6 +611,22 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The permission bits of `path` when its group or other users have any access to it (a
+/// secret must be `chmod 600`); `None` when only the owner does, or when it cannot be read
+/// (reading it then reports why).
+#[cfg(unix)]
+fn exposed_to_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// Non-Unix systems have no mode bits to check.
+#[cfg(not(unix))]
+fn exposed_to_others(_path: &Path) -> Option<u32> {
+    None
+}
+
 struct Checker {
     problems: Vec<ConfigProblem>,
 }
@@ -653,13 +685,25 @@ impl Checker {
         required_hint: Option<&str>,
     ) -> Option<SecretString> {
         let inline = inline.filter(|s| !s.expose_secret().trim().is_empty());
-        match (inline, file) {
-            (Some(_), Some(_)) => {
+        let exposed_mode = file.and_then(exposed_to_others);
+        match (inline, file, exposed_mode) {
+            (Some(_), Some(_), _) => {
                 self.problem(key, format!("set either {key} or {key}_file, not both"));
                 None
             }
-            (Some(s), None) => Some(SecretString::from(s.expose_secret().trim().to_string())),
-            (None, Some(path)) => match std::fs::read_to_string(path) {
+            (Some(s), None, _) => Some(SecretString::from(s.expose_secret().trim().to_string())),
+            (None, Some(path), Some(mode)) => {
+                self.problem(
+                    &format!("{key}_file"),
+                    format!(
+                        "{} can be read or changed by other users (mode {mode:03o}); run `chmod 600 {}` and make the bot's user its owner",
+                        path.display(),
+                        path.display()
+                    ),
+                );
+                None
+            }
+            (None, Some(path), None) => match std::fs::read_to_string(path) {
                 Ok(text) if !text.trim().is_empty() => {
                     Some(SecretString::from(text.trim().to_string()))
                 }
@@ -682,7 +726,7 @@ impl Checker {
                     None
                 }
             },
-            (None, None) => {
+            (None, None, _) => {
                 if let Some(hint) = required_hint {
                     self.problem(key, format!("missing; {hint}"));
                 }
@@ -740,6 +784,17 @@ impl RawConfig {
                 slug
             }
         };
+
+        let request_timeout_secs = self.soe.request_timeout_secs.unwrap_or(15);
+        if !(1..=MAX_REQUEST_TIMEOUT_SECS).contains(&request_timeout_secs) {
+            c.problem(
+                "soe.request_timeout_secs",
+                format!(
+                    "must be between 1 and {MAX_REQUEST_TIMEOUT_SECS} seconds (a post still running after {} s may be retried as abandoned, and could be posted twice); the default, 15, suits most sites",
+                    crate::store::CLAIM_STALE_SECS
+                ),
+            );
+        }
 
         // discord
         let discord_token = c.secret(
@@ -997,7 +1052,7 @@ impl RawConfig {
                     allow_no_expiry: self.soe.allow_no_expiry.unwrap_or(false),
                     contact: self.soe.contact,
                     connect_timeout_secs: self.soe.connect_timeout_secs.unwrap_or(5),
-                    request_timeout_secs: self.soe.request_timeout_secs.unwrap_or(15),
+                    request_timeout_secs,
                 },
                 discord: DiscordConfig {
                     mode,
@@ -1175,6 +1230,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = dir.path().join("token");
         std::fs::write(&f, "file-token\n").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
         let mut e = full_env();
         e.retain(|(k, _)| k != "SOE_BOT_DISCORD__TOKEN");
         e.push((
@@ -1183,6 +1243,101 @@ mod tests {
         ));
         let cfg = Config::load_from(None, e).expect("valid");
         assert_eq!(cfg.discord.token.expose_secret(), "file-token");
+    }
+
+    #[test]
+    fn the_soe_request_timeout_stays_below_the_write_claim_staleness_window() {
+        for bad in ["0", "120", "300"] {
+            let mut e = full_env();
+            e.push(("SOE_BOT_SOE__REQUEST_TIMEOUT_SECS".into(), bad.into()));
+            let p = Config::load_from(None, e).unwrap_err();
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert_eq!(p[0].key, "soe.request_timeout_secs");
+            assert!(
+                p[0].message.contains("120") && p[0].message.contains("between 1 and"),
+                "{bad}: {}",
+                p[0].message
+            );
+        }
+        let mut e = full_env();
+        e.push(("SOE_BOT_SOE__REQUEST_TIMEOUT_SECS".into(), "30".into()));
+        assert_eq!(
+            Config::load_from(None, e)
+                .expect("valid")
+                .soe
+                .request_timeout_secs,
+            30
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_files_readable_by_group_or_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("key");
+        let token = dir.path().join("token");
+        std::fs::write(&key, KEY).expect("write");
+        std::fs::write(&token, "file-token\n").expect("write");
+        let env_with_files = || {
+            let mut e = full_env();
+            e.retain(|(k, _)| {
+                k != "SOE_BOT_STORAGE__ENCRYPTION_KEY" && k != "SOE_BOT_DISCORD__TOKEN"
+            });
+            e.push((
+                "SOE_BOT_STORAGE__ENCRYPTION_KEY_FILE".into(),
+                key.display().to_string(),
+            ));
+            e.push((
+                "SOE_BOT_DISCORD__TOKEN_FILE".into(),
+                token.display().to_string(),
+            ));
+            e
+        };
+        for (key_mode, token_mode) in [
+            (0o644, 0o600),
+            (0o600, 0o640),
+            (0o604, 0o600),
+            (0o600, 0o620),
+        ] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(key_mode))
+                .expect("chmod");
+            std::fs::set_permissions(&token, std::fs::Permissions::from_mode(token_mode))
+                .expect("chmod");
+            let p = Config::load_from(None, env_with_files()).unwrap_err();
+            assert_eq!(p.len(), 1, "{key_mode:o}/{token_mode:o}: {p:?}");
+            let (file_key, path) = if key_mode & 0o077 != 0 {
+                ("storage.encryption_key_file", &key)
+            } else {
+                ("discord.token_file", &token)
+            };
+            assert_eq!(p[0].key, file_key);
+            assert!(
+                p[0].message
+                    .contains(&format!("chmod 600 {}", path.display())),
+                "{}",
+                p[0].message
+            );
+            assert!(!p[0].message.contains("file-token"), "{}", p[0].message);
+        }
+        for f in [&key, &token] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        let cfg = Config::load_from(None, env_with_files()).expect("owner-only files are fine");
+        assert_eq!(cfg.discord.token.expose_secret(), "file-token");
+    }
+
+    #[test]
+    fn hsts_only_when_members_reach_the_bot_over_https() {
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert!(cfg.web.hsts());
+        let mut e = full_env();
+        e.retain(|(k, _)| k != "SOE_BOT_WEB__PUBLIC_URL");
+        e.push((
+            "SOE_BOT_WEB__PUBLIC_URL".into(),
+            "http://127.0.0.1:8080".into(),
+        ));
+        assert!(!Config::load_from(None, e).expect("valid").web.hsts());
     }
 
     #[test]

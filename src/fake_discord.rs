@@ -267,6 +267,11 @@ impl FakeDiscord {
             .count()
     }
 
+    /// Authorization codes handed out, used or not (for log canaries).
+    pub fn issued_codes(&self) -> Vec<String> {
+        self.shared.codes.lock().keys().cloned().collect()
+    }
+
     /// Access tokens handed out (for log canaries).
     pub fn issued_tokens(&self) -> Vec<String> {
         self.shared.tokens.lock().keys().cloned().collect()

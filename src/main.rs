@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use soe_bot::config::{Config, EncryptionKey, LogFormat};
+use soe_bot::run::init_tracing;
 use soe_bot::soe::ServiceToken;
 use soe_bot::store::{SledStore, Store};
 
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
         }
         Some(Command::CheckConfig { config }) => check_config(&config),
         Some(Command::Demo { script }) => {
-            init_tracing(LogFormat::Text, "warn");
+            init_tracing(LogFormat::Text, "warn", rust_log().as_deref());
             run_async(async move {
                 let code = soe_bot::console::demo::run(script.as_deref())
                     .await
@@ -89,7 +90,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_tracing(cfg.log.format, &cfg.log.filter);
+            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
             run_async(service_token(cfg, store, port))
         }
         Some(Command::RegisterCommands { config }) => {
@@ -97,7 +98,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_tracing(cfg.log.format, &cfg.log.filter);
+            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
             run_async(async move {
                 soe_bot::discord::register_commands(&cfg.discord)
                     .await
@@ -109,6 +110,11 @@ fn main() -> ExitCode {
         Some(Command::Run { config }) => run_bot(&config),
         None => run_bot(Path::new("bot.toml")),
     }
+}
+
+/// `RUST_LOG`, which overrides `log.filter` (the quiet dependencies stay quiet either way).
+fn rust_log() -> Option<String> {
+    std::env::var("RUST_LOG").ok()
 }
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
@@ -134,18 +140,6 @@ fn check_config(path: &Path) -> ExitCode {
         }
         Err(code) => code,
     }
-}
-
-fn init_tracing(format: LogFormat, filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(true);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<u8>>) -> ExitCode {
@@ -210,7 +204,7 @@ fn run_bot(path: &Path) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    init_tracing(cfg.log.format, &cfg.log.filter);
+    init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
     run_async(async move {
         soe_bot::run::run(cfg)
             .await

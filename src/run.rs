@@ -2,6 +2,8 @@
 //!
 //! Startup fails closed with a clear message (store locked or wrong key, no service token);
 //! shutdown (Ctrl-C or SIGTERM) stops Discord and the web server, then flushes the store.
+//! Logging ([`init_tracing`]) keeps the dependencies whose verbose output carries tokens at
+//! `warn` whatever the configured filter says ([`log_filter`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,10 +11,88 @@ use std::sync::Arc;
 use crate::app::{App, AppParts};
 use crate::clock::SystemClock;
 use crate::commands::{AccessPolicy, SiteInfo};
-use crate::config::{Config, DiscordMode};
+use tracing::Subscriber;
+use tracing_subscriber::filter::combinator::And;
+use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+use crate::config::{Config, DiscordMode, LogFormat};
 use crate::link::LinkSettings;
 use crate::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
 use crate::store::{SledStore, Store};
+
+/// Dependencies that log at `warn` at most, whatever `log.filter` or `RUST_LOG` say. Below
+/// that, serenity's request spans carry the interaction token (live for 15 minutes) on every
+/// line logged inside a Discord call, and the HTTP and TLS stacks print request URLs (where
+/// interaction tokens are path segments) and connection internals.
+pub const QUIET_DEPENDENCIES: [&str; 8] = [
+    "serenity",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "rustls",
+    "tungstenite",
+    "tokio_tungstenite",
+];
+
+/// The production log filter: `RUST_LOG` when set and valid, else `configured` (`log.filter`),
+/// and in every case [`QUIET_DEPENDENCIES`] capped at `warn`.
+///
+/// The cap is a second filter every span and event must also pass, not a directive appended
+/// to the first: a more specific directive (`serenity::http=trace`) or a span directive
+/// (`[request]=trace`) would win over an appended `serenity=warn`. Also returns a note to log
+/// when `RUST_LOG` was set but could not be parsed.
+pub fn log_filter<S>(
+    configured: &str,
+    rust_log: Option<&str>,
+) -> (And<EnvFilter, Targets, S>, Option<String>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let from_env = rust_log
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(EnvFilter::try_new);
+    let (chosen, note) = match from_env {
+        Some(Ok(filter)) => (Some(filter), None),
+        Some(Err(_)) => (
+            None,
+            Some("RUST_LOG is not a valid filter; using log.filter instead".to_string()),
+        ),
+        None => (None, None),
+    };
+    let chosen = chosen.unwrap_or_else(|| {
+        EnvFilter::try_new(configured).unwrap_or_else(|_| EnvFilter::new("info"))
+    });
+    let cap = QUIET_DEPENDENCIES
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, dep| {
+            t.with_target(*dep, LevelFilter::WARN)
+        });
+    (chosen.and(cap), note)
+}
+
+/// Installs the process-wide tracing subscriber (stdout, text or JSON) with [`log_filter`].
+/// `rust_log` is the `RUST_LOG` environment variable, read by `main`.
+pub fn init_tracing(format: LogFormat, configured: &str, rust_log: Option<&str>) {
+    let (filter, note) = log_filter(configured, rust_log);
+    let lines = tracing_subscriber::fmt::layer().with_target(true);
+    let installed = match format {
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(lines.json().with_filter(filter))
+            .try_init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(lines.with_filter(filter))
+            .try_init(),
+    };
+    if let (Ok(()), Some(note)) = (installed, note) {
+        tracing::warn!("{note}");
+    }
+}
 
 /// The SOE client as the config describes it.
 pub fn soe_client(cfg: &Config) -> Result<Arc<HttpSoe>, String> {
@@ -139,6 +219,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             ready_flag.load(Ordering::SeqCst) && ready_store.guild_settings(0).is_ok()
         }),
         extra,
+        hsts: cfg.web.hsts(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.web.listen)
         .await
@@ -196,4 +277,104 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         tracing::error!(error = %e, "final flush failed");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Runs `emit` under a subscriber built as production builds it (text lines), and returns
+    /// what it printed.
+    fn printed(configured: &str, rust_log: Option<&str>, emit: impl FnOnce()) -> String {
+        let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = buf.clone();
+        let (filter, _) = log_filter(configured, rust_log);
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || Sink(sink.clone()))
+                .with_filter(filter),
+        );
+        tracing::subscriber::with_default(subscriber, emit);
+        let bytes = buf.lock().expect("buffer").clone();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What a Discord call looks like in the logs: serenity's `#[instrument]` span holding the
+    /// request (with the interaction token in its route), events inside it, and the HTTP stack.
+    fn a_discord_call() {
+        let span = tracing::info_span!(
+            target: "serenity::http::client",
+            "request",
+            req = "Request { route: EditOriginalInteractionResponse { token: \"CANARY-token\" } }"
+        );
+        span.in_scope(|| {
+            tracing::debug!(target: "soe_bot::discord::rest", "own line inside the call");
+            tracing::debug!(target: "serenity::http::ratelimiting", "CANARY-serenity-debug");
+            tracing::debug!(target: "reqwest::connect", "CANARY-reqwest-debug");
+            tracing::trace!(target: "hyper_util::client::legacy", "CANARY-hyper-trace");
+            tracing::info!(target: "rustls::client", "CANARY-rustls-info");
+            tracing::debug!(target: "tungstenite::protocol", "CANARY-tungstenite-debug");
+            tracing::trace!(target: "h2::codec", "CANARY-h2-trace");
+        });
+        tracing::warn!(target: "serenity::gateway", "serenity warning shown");
+        tracing::debug!(target: "soe_bot::web", "own debug line");
+    }
+
+    #[test]
+    fn dependencies_stay_at_warn_whatever_the_filter_says() {
+        for (configured, rust_log) in [
+            ("debug", None),
+            ("trace", None),
+            ("trace,serenity=trace,reqwest=trace", None),
+            ("info", Some("trace")),
+            (
+                "info",
+                Some("serenity::http::client=trace,serenity=trace,debug"),
+            ),
+            ("info", Some("[request]=trace,debug")),
+            ("debug", Some("not a [valid filter")),
+        ] {
+            let out = printed(configured, rust_log, a_discord_call);
+            assert!(
+                !out.contains("CANARY"),
+                "{configured} / {rust_log:?} printed:\n{out}"
+            );
+            assert!(out.contains("own line inside the call"), "{out}");
+            assert!(out.contains("own debug line"), "{out}");
+            assert!(out.contains("serenity warning shown"), "{out}");
+        }
+    }
+
+    #[test]
+    fn the_configured_level_still_applies_to_the_bot_itself() {
+        let out = printed("info", None, a_discord_call);
+        assert!(!out.contains("own debug line"), "{out}");
+        assert!(out.contains("serenity warning shown"), "{out}");
+        let out = printed("info", Some("soe_bot=debug"), a_discord_call);
+        assert!(out.contains("own debug line"), "RUST_LOG wins: {out}");
+    }
+
+    #[test]
+    fn an_invalid_rust_log_falls_back_to_the_configured_filter_with_a_note() {
+        let (_, note) = log_filter::<tracing_subscriber::Registry>("info", Some("[[["));
+        assert!(note.is_some_and(|n| n.contains("RUST_LOG")));
+        let (_, note) = log_filter::<tracing_subscriber::Registry>("info", Some("debug"));
+        assert!(note.is_none());
+        let (_, note) = log_filter::<tracing_subscriber::Registry>("info", None);
+        assert!(note.is_none());
+    }
 }

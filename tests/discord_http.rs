@@ -394,6 +394,7 @@ async fn the_endpoint_is_served_by_the_bots_web_router() {
         link: t.app.link.clone(),
         ready: Arc::new(|| true),
         extra: Some(w.router.clone()),
+        hsts: false,
     });
     let body = serde_json::to_vec(&fixtures::ping()).unwrap();
     let mut req =

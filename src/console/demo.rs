@@ -136,6 +136,7 @@ impl Demo {
             link: app.link.clone(),
             ready: Arc::new(|| true),
             extra: None,
+            hsts: false,
         });
         let mut tasks = vec![tokio::spawn(async move {
             if let Err(e) = crate::web::serve(listener, router, std::future::pending()).await {

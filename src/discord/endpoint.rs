@@ -2,12 +2,15 @@
 //!
 //! Order, per Discord's rules and serenity's example: read the raw body; verify the Ed25519
 //! signature over `X-Signature-Timestamp ‖ body` with the application's public key
-//! ([`Verifier`]); check that the timestamp is within five minutes of now (serenity does not;
-//! this blocks replays); only then parse. Anything unsigned, mis-signed or stale is 401, PING
-//! included. A PING is answered `{"type":1}`; every other interaction goes through the same
-//! [`Flow`] as the gateway: an immediate reply is the HTTP body, a deferred one answers with
-//! the defer and finishes later through the REST API.
+//! ([`Verifier`]); check that the timestamp is within five minutes of now (serenity does not);
+//! only then parse. Anything unsigned, mis-signed or stale is 401, PING included. Within those
+//! five minutes a captured request would still verify, so the ids of verified interactions are
+//! remembered until their timestamp goes stale ([`SeenInteractions`], bounded) and a repeat is
+//! refused with 409 before anything runs. A PING is answered `{"type":1}`; every other
+//! interaction goes through the same [`Flow`] as the gateway: an immediate reply is the HTTP
+//! body, a deferred one answers with the defer and finishes later through the REST API.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -16,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use parking_lot::Mutex;
 use serenity::all::Interaction;
 use serenity::http::Http;
 use serenity::interactions_endpoint::Verifier;
@@ -33,11 +37,89 @@ pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
 /// Largest accepted difference between the signed timestamp and now.
 pub const MAX_SKEW_SECS: i64 = 300;
 
+/// How many interaction ids [`SeenInteractions`] holds at most. Only requests signed by
+/// Discord are recorded, so only real traffic fills it: this is 83 interactions a second
+/// sustained over the ten minutes an id can stay fresh, far beyond what one organisation sends.
+pub const MAX_REMEMBERED_INTERACTIONS: usize = 50_000;
+
 #[derive(Clone)]
 struct Endpoint {
     flow: Flow,
     verifier: Verifier,
     clock: SharedClock,
+    /// Ids already handled, so a replay of a captured, still-fresh request does nothing.
+    seen: Arc<SeenInteractions>,
+}
+
+/// The ids of verified interactions whose signed timestamp is still fresh (a request older
+/// than [`MAX_SKEW_SECS`] is refused as stale anyway, so an id is forgotten then).
+///
+/// Bounded: at [`MAX_REMEMBERED_INTERACTIONS`] the earliest recorded id is forgotten first
+/// (logged), so memory stays flat even under a flood of genuine interactions.
+#[derive(Debug)]
+pub struct SeenInteractions {
+    /// The most ids kept.
+    capacity: usize,
+    inner: Mutex<SeenInner>,
+}
+
+#[derive(Debug, Default)]
+struct SeenInner {
+    /// The ids, for lookups.
+    ids: HashSet<u64>,
+    /// `(stale_after, id)` in the order they arrived (timestamps are close to arrival time,
+    /// so this is nearly sorted; an id is at worst kept a little longer than needed).
+    by_arrival: VecDeque<(i64, u64)>,
+}
+
+impl SeenInteractions {
+    /// An empty set holding at most `capacity` ids.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            inner: Mutex::new(SeenInner::default()),
+        }
+    }
+
+    /// Records interaction `id`, signed at `signed_at` (Unix seconds); false if it was already
+    /// recorded and is still fresh at `now`.
+    pub fn first_time(&self, id: u64, signed_at: i64, now: i64) -> bool {
+        let mut inner = self.inner.lock();
+        while let Some(&(stale_after, old)) = inner.by_arrival.front() {
+            if stale_after >= now {
+                break;
+            }
+            inner.by_arrival.pop_front();
+            inner.ids.remove(&old);
+        }
+        if inner.ids.contains(&id) {
+            return false;
+        }
+        if inner.ids.len() >= self.capacity {
+            if let Some((_, old)) = inner.by_arrival.pop_front() {
+                inner.ids.remove(&old);
+                tracing::warn!(
+                    capacity = self.capacity,
+                    "too many interactions in the replay window; forgot the earliest id"
+                );
+            }
+        }
+        inner.ids.insert(id);
+        inner
+            .by_arrival
+            .push_back((signed_at.saturating_add(MAX_SKEW_SECS), id));
+        true
+    }
+
+    /// How many ids are held.
+    pub fn len(&self) -> usize {
+        self.inner.lock().ids.len()
+    }
+
+    /// True when no id is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Parses a 64-digit hex Ed25519 public key into a [`Verifier`] (never the panicking
@@ -65,6 +147,7 @@ pub fn interactions_router(
         flow: Flow { app, http },
         verifier,
         clock,
+        seen: Arc::new(SeenInteractions::new(MAX_REMEMBERED_INTERACTIONS)),
     };
     Ok(Router::new()
         .route("/interactions", post(interactions))
@@ -74,8 +157,8 @@ pub fn interactions_router(
 /// Why a request was refused (all answered 401; the reason is logged only).
 type Refusal = &'static str;
 
-/// Verifies the request.
-fn verify(ep: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+/// Verifies the request; returns the signed timestamp.
+fn verify(ep: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<i64, Refusal> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(signature), Some(timestamp)) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER))
     else {
@@ -91,14 +174,17 @@ fn verify(ep: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal
     if (now - ts).abs() > MAX_SKEW_SECS {
         return Err("stale or future timestamp");
     }
-    Ok(())
+    Ok(ts)
 }
 
 async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(reason) = verify(&ep, &headers, &body) {
-        tracing::info!(reason, "interaction request refused");
-        return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
-    }
+    let signed_at = match verify(&ep, &headers, &body) {
+        Ok(ts) => ts,
+        Err(reason) => {
+            tracing::info!(reason, "interaction request refused");
+            return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
+        }
+    };
     let interaction: Interaction = match serde_json::from_slice(&body) {
         Ok(i) => i,
         Err(e) => {
@@ -108,6 +194,14 @@ async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Byte
             return (StatusCode::BAD_REQUEST, "unsupported interaction").into_response();
         }
     };
+    let id = interaction.id().get();
+    if !ep
+        .seen
+        .first_time(id, signed_at, ep.clock.now().timestamp())
+    {
+        tracing::warn!(interaction = id, "a replayed interaction was refused");
+        return (StatusCode::CONFLICT, "interaction already received").into_response();
+    }
     if let Interaction::Ping(_) = interaction {
         return Json(serde_json::json!({ "type": 1 })).into_response();
     }
@@ -117,5 +211,36 @@ async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Byte
             tokio::spawn(pending.finish());
             Json(defer).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_is_refused_until_its_timestamp_goes_stale() {
+        let seen = SeenInteractions::new(10);
+        assert!(seen.first_time(1, 1_000, 1_000));
+        assert!(!seen.first_time(1, 1_000, 1_000 + MAX_SKEW_SECS));
+        assert!(seen.first_time(2, 1_100, 1_100));
+        // Once stale, the endpoint refuses the request before asking; the id is forgotten.
+        assert!(seen.first_time(3, 1_400, 1_000 + MAX_SKEW_SECS + 1));
+        assert_eq!(seen.len(), 2, "id 1 was forgotten, 2 and 3 are held");
+    }
+
+    #[test]
+    fn memory_is_bounded_and_the_earliest_id_goes_first() {
+        let seen = SeenInteractions::new(100);
+        for id in 0..1_000u64 {
+            assert!(seen.first_time(id, 5_000, 5_000));
+            assert!(seen.len() <= 100);
+        }
+        assert_eq!(seen.len(), 100);
+        assert!(!seen.first_time(999, 5_000, 5_000), "recent ids are held");
+        assert!(
+            seen.first_time(0, 5_000, 5_000),
+            "the earliest were forgotten"
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! response says a limiter is empty, or a 429 arrives, that token is paused: its next request
 //! waits out a short pause or fails fast with `RateLimited` when the pause is long. Other
 //! tokens are unaffected. Invariants: tokens are keyed by a SHA-256 fingerprint, never stored;
-//! time is `tokio::time`, so tests control it with `tokio::time::pause()`.
+//! time is `tokio::time`, so tests control it with `tokio::time::pause()`; whatever the headers
+//! say (huge, negative, NaN, garbage), reading them never panics and no pause is longer than
+//! [`MAX_PAUSE`], so a broken or hostile response cannot silence a token for days.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,6 +27,22 @@ pub(crate) fn token_key(token: &str) -> TokenKey {
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);
     key
+}
+
+/// The longest pause any response can impose on a token (SOE's own refills take at most a
+/// minute; anything longer is a broken header, and the member is told to retry later).
+pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(300);
+
+/// `secs` as a pause, clamped to `0..=MAX_PAUSE` (NaN counts as no wait). Never panics, unlike
+/// `Duration::from_secs_f64` on values out of range.
+fn capped(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    if secs >= MAX_PAUSE.as_secs_f64() {
+        return MAX_PAUSE;
+    }
+    Duration::from_secs_f64(secs)
 }
 
 /// What the throttle headers of one response said.
@@ -76,16 +94,16 @@ impl Headroom {
         if self.bucket_left == Some(0) {
             consider(self.bucket_refill_in.or(Some(60.0)));
         }
-        wait.map(Duration::from_secs_f64)
+        wait.map(capped)
     }
 
     /// How long a 429 asks the caller to wait: `Retry-After`, else the throttle headers, else
-    /// 60 s (what the vendor's own scripts wait).
+    /// 60 s (what the vendor's own scripts wait); at most [`MAX_PAUSE`].
     pub fn retry_after_429(&self) -> Duration {
         self.retry_after
-            .map(Duration::from_secs_f64)
+            .map(capped)
             .or_else(|| self.pause())
-            .or_else(|| self.burst_full_in.map(Duration::from_secs_f64))
+            .or_else(|| self.burst_full_in.map(capped))
             .unwrap_or(Duration::from_secs(60))
     }
 }
@@ -102,11 +120,11 @@ pub(crate) struct Throttles {
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(3);
 
 impl Throttles {
-    /// Pauses `key` for `for_`. An existing longer pause is kept.
+    /// Pauses `key` for `for_` (at most [`MAX_PAUSE`]). An existing longer pause is kept.
     pub fn pause(&self, key: TokenKey, for_: Duration) {
-        let until = Instant::now() + for_;
-        let mut map = self.paused_until.lock();
         let now = Instant::now();
+        let until = now + for_.min(MAX_PAUSE);
+        let mut map = self.paused_until.lock();
         if map.len() > 4096 {
             map.retain(|_, t| *t > now);
         }
@@ -182,6 +200,118 @@ mod tests {
             Headroom::default().retry_after_429(),
             Duration::from_secs(60)
         );
+    }
+
+    /// About five minutes: the longest pause any header may cause (issue 8, part 4).
+    const CAP: Duration = Duration::from_secs(300);
+
+    #[test]
+    fn the_cap_is_the_modules_max_pause() {
+        assert_eq!(MAX_PAUSE, CAP);
+    }
+
+    #[test]
+    fn absurd_values_never_panic_and_every_pause_is_capped() {
+        for value in [
+            "1e20",
+            "1e300",
+            "18446744073709551616",
+            "99999999999999999999999",
+            "3.4e38",
+            "-5",
+            "-0",
+            "NaN",
+            "inf",
+            "-inf",
+            "garbage",
+            "",
+            "0x10",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
+            let h = Headroom::from_headers(&headers(&[
+                ("x-burst-throttle-calls-left", "0"),
+                ("x-burst-throttle-seconds-until-full", value),
+                ("x-token-bucket-calls-left", "0"),
+                ("x-token-bucket-seconds-until-next-refill", value),
+                ("retry-after", value),
+            ]));
+            let pause = h.pause().expect("both limiters are empty");
+            assert!(pause <= CAP, "{value}: paused {pause:?}");
+            let retry = h.retry_after_429();
+            assert!(retry <= CAP, "{value}: retry after {retry:?}");
+        }
+    }
+
+    #[test]
+    fn a_day_long_refill_is_capped_at_five_minutes() {
+        let h = Headroom::from_headers(&headers(&[
+            ("x-token-bucket-calls-left", "0"),
+            ("x-token-bucket-seconds-until-next-refill", "86400"),
+            ("retry-after", "86400"),
+        ]));
+        assert_eq!(h.pause(), Some(CAP));
+        assert_eq!(h.retry_after_429(), CAP);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pause_table_caps_whatever_it_is_given() {
+        let t = Throttles::default();
+        let k = token_key("a");
+        t.pause(k, Duration::MAX);
+        let left = t.remaining(&k).expect("paused");
+        assert!(left <= CAP, "{left:?}");
+        tokio::time::advance(CAP + Duration::from_secs(1)).await;
+        assert!(t.remaining(&k).is_none());
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Header values as a server (or a broken proxy) might send them.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<f64>().prop_map(|v| v.to_string()),
+                any::<f64>().prop_map(|v| format!("{v:e}")),
+                any::<i128>().prop_map(|v| v.to_string()),
+                any::<u64>().prop_map(|v| v.to_string()),
+                "[ -~]{0,40}",
+                "[0-9]{15,40}(\\.[0-9]{0,10})?",
+            ]
+        }
+
+        fn header_map(pairs: &[(&'static str, String)]) -> HeaderMap {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                if let Ok(v) = HeaderValue::from_str(v) {
+                    h.insert(*k, v);
+                }
+            }
+            h
+        }
+
+        proptest! {
+            #[test]
+            fn no_header_value_panics_or_pauses_longer_than_the_cap(
+                burst_left in value(),
+                burst_full in value(),
+                bucket_left in value(),
+                refill in value(),
+                retry in value(),
+            ) {
+                let h = Headroom::from_headers(&header_map(&[
+                    ("x-burst-throttle-calls-left", burst_left),
+                    ("x-burst-throttle-seconds-until-full", burst_full),
+                    ("x-token-bucket-calls-left", bucket_left),
+                    ("x-token-bucket-seconds-until-next-refill", refill),
+                    ("retry-after", retry),
+                ]));
+                if let Some(p) = h.pause() {
+                    prop_assert!(p <= CAP, "{p:?}");
+                }
+                prop_assert!(h.retry_after_429() <= CAP);
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -218,6 +218,7 @@ impl TestAppBuilder {
             link: app.link.clone(),
             ready: Arc::new(|| true),
             extra: None,
+            hsts: false,
         });
         // A reverse proxy that strips the public path prefix.
         let router = match self.public_prefix.clone() {
