@@ -262,6 +262,8 @@ fn setup() -> Bench {
                 client_id: "1".into(),
                 public_url: url::Url::parse("https://bot.example.com/").unwrap(),
                 allow_no_expiry: false,
+                teams: vec![],
+                team_scope_format: soe_bot::soe::DEFAULT_TEAM_SCOPE_FORMAT.into(),
             },
             store.clone(),
             clock.clone(),

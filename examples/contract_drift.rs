@@ -43,8 +43,13 @@ fn main() -> ExitCode {
     };
     let report = contract_drift::drift_report(&contract, &official);
     let counts = format!(
-        "{} operations, {} parameters, {} responses, {} schemas, {} properties",
-        report.operations, report.parameters, report.responses, report.schemas, report.properties
+        "{} operations, {} team twins, {} parameters, {} responses, {} schemas, {} properties",
+        report.operations,
+        report.team_twins,
+        report.parameters,
+        report.responses,
+        report.schemas,
+        report.properties
     );
     if report.differences.is_empty() {
         println!(

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use soe_bot::clock::FixedClock;
-use soe_bot::fake_soe::{FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, Q_ASYNC, SAM};
+use soe_bot::fake_soe::{AppStatus, FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, Q_ASYNC, SAM};
 use soe_bot::soe::{
-    Error, HttpSoe, NewQuestion, PageSize, QuestionQuery, SearchSort, ServiceToken,
-    SoeClientConfig, SoeRead, SoeWrite, UserToken, Vote,
+    AnswerSort, Error, HttpSoe, NewAnswer, NewQuestion, PageSize, QuestionQuery, SearchSort,
+    ServiceToken, SoeClientConfig, SoeRead, SoeWrite, UserToken, Vote,
 };
 
 async fn site(configure: impl FnOnce(&mut FakeSoeConfig)) -> FakeSoe {
     let mut cfg = FakeSoeConfig::new(Arc::new(FixedClock::epoch()));
+    // These tests write; a read-only application is tested on its own.
+    cfg.application = AppStatus::ReadWrite;
     configure(&mut cfg);
     FakeSoe::start(cfg).await.expect("fake site")
 }
@@ -319,6 +321,10 @@ async fn reads_and_writes_cover_the_api_subset() {
     let fake = site(|_| {}).await;
     let soe = client(&fake);
     let svc = soe.reader(&service(&fake), None);
+    let jane = soe.writer(user(&fake, JANE), None);
+    let sam = soe.writer(user(&fake, SAM), None);
+
+    // Reads: every list must have something in it, so "all items satisfy …" means something.
     let page = svc
         .search("async", 1, PageSize::Fifteen, SearchSort::Relevance)
         .await
@@ -332,6 +338,7 @@ async fn reads_and_writes_cover_the_api_subset() {
         })
         .await
         .expect("list");
+    assert!(!qs.items.is_empty(), "the seeded site has questions");
     assert!(
         qs.items.iter().all(|q| q.body_markdown.is_none()),
         "list items carry no bodyMarkdown"
@@ -345,7 +352,92 @@ async fn reads_and_writes_cover_the_api_subset() {
         )
         .await
         .expect("tags");
+    assert!(!tags.items.is_empty(), "`ru` matches the seeded `rust`");
     assert!(tags.items.iter().all(|t| t.name.contains("ru")));
+    let tag = svc.get_tag(tags.items[0].id).await.expect("tag");
+    assert_eq!(tag.name, tags.items[0].name);
     let me = svc.me().await.expect("me");
     assert_eq!(me.id, Some(soe_bot::fake_soe::SERVICE));
+    assert_eq!(svc.get_user(JANE).await.expect("user").id, Some(JANE));
+    let answers = svc
+        .list_answers(Q_ASYNC, 1, PageSize::Fifteen, AnswerSort::Score)
+        .await
+        .expect("answers");
+    assert!(!answers.items.is_empty(), "the seeded question has answers");
+    let first = &answers.items[0];
+    let one = svc.get_answer(Q_ASYNC, first.id).await.expect("answer");
+    assert!(one.body_markdown.is_some(), "a single answer has bodyMarkdown");
+    svc.question_comments(Q_ASYNC).await.expect("comments");
+    svc.answer_comments(Q_ASYNC, first.id)
+        .await
+        .expect("answer comments");
+
+    // Writes, each checked on the site.
+    let asked = jane
+        .create_question(&NewQuestion {
+            title: "How do I cover every write of the client?".into(),
+            body: "A body long enough for the site's thirty-character rule.".into(),
+            tags: vec!["rust".into()],
+        })
+        .await
+        .expect("ask");
+    assert_eq!(
+        fake.question(asked.id).expect("on the site").owner_id,
+        JANE
+    );
+    let edited = jane
+        .update_question(
+            asked.id,
+            &NewQuestion {
+                title: asked.title.clone(),
+                body: "An edited body, still long enough for the rule.".into(),
+                tags: vec!["rust".into(), "testing".into()],
+            },
+        )
+        .await
+        .expect("edit");
+    assert_eq!(edited.tag_names(), ["rust", "testing"]);
+    let answered = sam
+        .create_answer(
+            asked.id,
+            &NewAnswer {
+                body: "Call each write once and look at the site afterwards.".into(),
+            },
+        )
+        .await
+        .expect("answer");
+    assert_eq!(fake.answers(asked.id).len(), 1);
+    let up = sam.vote_question(asked.id, Vote::Up).await.expect("upvote");
+    assert_eq!(up.score, 1);
+    assert_eq!(up.user_has_upvoted, Some(true));
+    let down = sam.vote_question(asked.id, Vote::Down).await.expect("downvote");
+    assert_eq!(down.score, -1, "a downvote replaces the upvote");
+    let undone = sam
+        .vote_question(asked.id, Vote::UndoDown)
+        .await
+        .expect("undo");
+    assert_eq!(undone.score, 0);
+    let a_up = jane
+        .vote_answer(asked.id, answered.id, Vote::Up)
+        .await
+        .expect("answer upvote");
+    assert_eq!(a_up.score, 1);
+    let a_undone = jane
+        .vote_answer(asked.id, answered.id, Vote::UndoUp)
+        .await
+        .expect("answer undo");
+    assert_eq!(a_undone.score, 0);
+    let accepted = jane
+        .accept_answer(asked.id, answered.id)
+        .await
+        .expect("accept");
+    assert!(accepted.is_accepted);
+    assert!(fake.answers(asked.id)[0].is_accepted);
+    let unaccepted = jane
+        .unaccept_answer(asked.id, answered.id)
+        .await
+        .expect("unaccept");
+    assert!(!unaccepted.is_accepted);
+    let writes = fake.requests().iter().filter(|r| r.is_api_write()).count();
+    assert_eq!(writes, 10, "each write reached the site exactly once");
 }

@@ -34,6 +34,7 @@ pub struct TestAppBuilder {
     configure_fake: Option<FakeTweak>,
     client: Option<ClientTweak>,
     store_dir: Option<std::path::PathBuf>,
+    team: Option<soe_bot::soe::TeamSlug>,
 }
 
 impl TestAppBuilder {
@@ -79,6 +80,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Work in the private team `slug` (`soe.team`; default the main site).
+    pub fn team(mut self, slug: &str) -> Self {
+        self.team = Some(soe_bot::soe::TeamSlug::parse(slug).expect("a team slug"));
+        self
+    }
+
     /// Keep the store in `dir` (default: a fresh temporary directory).
     pub fn store_dir(mut self, dir: std::path::PathBuf) -> Self {
         self.store_dir = Some(dir);
@@ -91,6 +98,9 @@ impl TestAppBuilder {
         let mut fcfg = FakeSoeConfig::new(clock.clone());
         fcfg.approval = self.approval;
         fcfg.html_encode = self.html_encode;
+        // The suite's application is Read-write (the README's setup step); tests of the
+        // read-only status switch it back.
+        fcfg.application = soe_bot::fake_soe::AppStatus::ReadWrite;
         if let Some(f) = self.configure_fake {
             f(&mut fcfg);
         }
@@ -125,11 +135,13 @@ impl TestAppBuilder {
                 client_id: fake.client_id().to_string(),
                 public_url: web.clone(),
                 allow_no_expiry: self.allow_no_expiry,
+                teams: self.team.iter().cloned().collect(),
+                team_scope_format: soe_bot::soe::DEFAULT_TEAM_SCOPE_FORMAT.into(),
             },
             site: SiteInfo {
                 name: "Acme Stack Overflow".into(),
                 url: fake.site_url(),
-                team: None,
+                team: self.team.clone(),
             },
             limits: self.limits,
             admin_roles: vec!["SOE Admins".into()],
@@ -232,6 +244,7 @@ impl TestApp {
             configure_fake: None,
             client: None,
             store_dir: None,
+            team: None,
         }
     }
 
