@@ -225,6 +225,9 @@ pub enum FaultKind {
     },
     /// Wait (`tokio::time::sleep`, so paused test time applies), then serve normally.
     Delay(Duration),
+    /// Serve normally (the site acts, and the request is logged), then wait before sending
+    /// the answer: a write the site performed whose answer the client has not seen yet.
+    AnswerAfter(Duration),
     /// 200 `application/json` with a truncated JSON body.
     MalformedJson,
     /// 401 `text/plain` `Invalid access token`, whatever the token.

@@ -4,8 +4,9 @@
 //!
 //! Invariants:
 //! - every request is logged exactly once, after its response is decided, in completion order;
-//! - the only `.await` is a [`FaultKind::Delay`] sleep (`tokio::time::sleep`), taken before any
-//!   lock, so no lock is ever held across an await;
+//! - the only `.await`s are the sleeps of [`FaultKind::Delay`] (before serving) and
+//!   [`FaultKind::AnswerAfter`] (after logging), taken outside every lock, so no lock is ever
+//!   held across an await;
 //! - nothing here panics on bad input: unparseable bodies, paths and headers become 4xx replies,
 //!   and a response that cannot be built becomes a bare 500;
 //! - `tracing` sees the method and route template only, never tokens, codes, verifiers or state.
@@ -407,8 +408,8 @@ fn fault_reply(kind: &FaultKind) -> Reply {
             headers: Vec::new(),
         },
         FaultKind::Unauthorized => Reply::unauthorized(),
-        // Handled by the caller (sleep, then serve).
-        FaultKind::Delay(_) => Reply::text(500, "unreachable"),
+        // Handled by the caller (sleep, then serve; or serve, then sleep).
+        FaultKind::Delay(_) | FaultKind::AnswerAfter(_) => Reply::text(500, "unreachable"),
     }
 }
 
@@ -433,7 +434,9 @@ pub(crate) async fn handle(
         tokio::time::sleep(*d).await;
     }
     let outcome = match &fault {
-        Some(kind) if !matches!(kind, FaultKind::Delay(_)) => Outcome::from(fault_reply(kind)),
+        Some(kind) if !matches!(kind, FaultKind::Delay(_) | FaultKind::AnswerAfter(_)) => {
+            Outcome::from(fault_reply(kind))
+        }
         _ => match &target {
             Target::Api { team, rel } => api::serve(&shared, &ctx, team.as_deref(), rel),
             Target::Site => site(&shared, &ctx),
@@ -464,6 +467,9 @@ pub(crate) async fn handle(
         malformed,
     };
     shared.log.lock().push(entry);
+    if let Some(FaultKind::AnswerAfter(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
     reply.into_response()
 }
 
