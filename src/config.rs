@@ -688,7 +688,8 @@ impl RawConfig {
                 "soe.team_scope_format",
                 format!("must contain {{team}} (the slug); the default is {DEFAULT_TEAM_SCOPE_FORMAT:?}"),
             );
-        } else if team_scope_format.contains(',') || team_scope_format.contains(char::is_whitespace) {
+        } else if team_scope_format.contains(',') || team_scope_format.contains(char::is_whitespace)
+        {
             c.problem(
                 "soe.team_scope_format",
                 "must be one scope: no commas or spaces (SOE separates scopes with commas)",
@@ -1071,7 +1072,10 @@ mod tests {
         }
 
         let mut e = full_env();
-        e.push(("SOE_BOT_SOE__TEAM_SCOPE_FORMAT".into(), "team:{team}".into()));
+        e.push((
+            "SOE_BOT_SOE__TEAM_SCOPE_FORMAT".into(),
+            "team:{team}".into(),
+        ));
         e.push((
             "SOE_BOT_SOE__SERVICE_REDIRECT_URL".into(),
             "https://auth.bot.example.com/service".into(),
@@ -1086,7 +1090,11 @@ mod tests {
         for (key, value, needle) in [
             ("SOE_BOT_SOE__TEAM_SCOPE_FORMAT", "access_team", "{team}"),
             ("SOE_BOT_SOE__TEAM_SCOPE_FORMAT", "a,{team}", "no commas"),
-            ("SOE_BOT_SOE__SERVICE_REDIRECT_URL", "http://bot.example.com/cb", "https://"),
+            (
+                "SOE_BOT_SOE__SERVICE_REDIRECT_URL",
+                "http://bot.example.com/cb",
+                "https://",
+            ),
         ] {
             let mut e = full_env();
             e.push((key.into(), value.into()));
@@ -1100,14 +1108,20 @@ mod tests {
     fn encoded_fields_name_the_fields() {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = dir.path().join("bot.toml");
-        std::fs::write(&f, "[soe]\nencoded_fields = [\"body_markdown\", \"comment_body\"]\n")
-            .expect("write");
+        std::fs::write(
+            &f,
+            "[soe]\nencoded_fields = [\"body_markdown\", \"comment_body\"]\n",
+        )
+        .expect("write");
         let cfg = Config::load_from(Some(&f), full_env()).expect("valid");
         assert_eq!(cfg.soe.encoded_fields, EncodedFields::guide_only());
         std::fs::write(&f, "[soe]\nencoded_fields = [\"titles\"]\n").expect("write");
         let p = Config::load_from(Some(&f), full_env()).unwrap_err();
         assert_eq!(p[0].key, "soe.encoded_fields");
-        assert!(p[0].message.contains("`titles` is not a text field"), "{p:?}");
+        assert!(
+            p[0].message.contains("`titles` is not a text field"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -800,7 +800,10 @@ fn a_missing_team_twin_is_reported() {
     assert_one_drift(
         &contract_with_team_prefix(),
         &o,
-        &["GET /search (team twin /teams/{team}/search)", "not in the official document"],
+        &[
+            "GET /search (team twin /teams/{team}/search)",
+            "not in the official document",
+        ],
     );
     let mut o = official_with_twins();
     remove(&mut o, "/paths/~1teams~1{team}~1questions/post");
@@ -820,7 +823,11 @@ fn a_team_twin_that_differs_from_the_main_route_is_reported() {
     assert_one_drift(
         &contract_with_team_prefix(),
         &o,
-        &["team twin /teams/{team}/questions/{questionId}", "`sort`", "required"],
+        &[
+            "team twin /teams/{team}/questions/{questionId}",
+            "`sort`",
+            "required",
+        ],
     );
     // The twin's 200 changed its model.
     let mut o = official_with_twins();
@@ -836,7 +843,9 @@ fn a_team_twin_that_differs_from_the_main_route_is_reported() {
     o["paths"]["/teams/{team}/search"]["get"]["parameters"]
         .as_array_mut()
         .expect("list")
-        .push(json!({"name": "site", "in": "path", "required": true, "schema": {"type": "string"}}));
+        .push(
+            json!({"name": "site", "in": "path", "required": true, "schema": {"type": "string"}}),
+        );
     assert_one_drift(
         &contract_with_team_prefix(),
         &o,

@@ -1348,7 +1348,9 @@ fn the_token_request_is_held_to_the_sdks_shape() {
         r.query.retain(|(k, _)| k != missing);
         one_error(
             c.check_oauth_token_exchange(&r),
-            &[&format!("query parameter `{missing}` is required but missing")],
+            &[&format!(
+                "query parameter `{missing}` is required but missing"
+            )],
         );
     }
     // The parameters as a form body instead (what the oauth2 crate sends).
@@ -1361,7 +1363,10 @@ fn the_token_request_is_held_to_the_sdks_shape() {
     form.body = Some(Value::Object(body));
     let errors = errors(c.check_oauth_token_exchange(&form));
     assert_eq!(errors.len(), 5, "{errors:#?}");
-    assert!(errors.iter().any(|e| e.contains("request body sent")), "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.contains("request body sent")),
+        "{errors:#?}"
+    );
     // A verifier that is not one.
     let mut r = token_exchange(200, json!({"access_token": "t0k"}));
     r.query[3].1 = "short".into();

@@ -178,8 +178,9 @@ fn the_check_would_catch_an_import() {
         let hits = forbidden_crate_uses(source).expect("tokenizes");
         assert!(!hits.is_empty(), "missed: {source}");
     }
-    let hits = forbidden_crate_uses("use std::fmt;\nfn f() {\n    let c = reqwest::Client::new();\n}\n")
-        .expect("tokenizes");
+    let hits =
+        forbidden_crate_uses("use std::fmt;\nfn f() {\n    let c = reqwest::Client::new();\n}\n")
+            .expect("tokenizes");
     assert_eq!(hits, ["3: reqwest"], "the line and the crate are named");
 }
 

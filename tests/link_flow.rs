@@ -212,7 +212,10 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
     assert_eq!(exchange.status, 400, "the site refused the verifier");
     let body = exchange.response.as_ref().expect("a JSON error body");
     assert_eq!(body["error_name"], "invalid_grant", "{body}");
-    assert_eq!(body["error_message"], "code_verifier does not match", "{body}");
+    assert_eq!(
+        body["error_message"], "code_verifier does not match",
+        "{body}"
+    );
     assert!(app.store.get_link(222).unwrap().is_none());
     assert!(app.store.get_link(111).unwrap().is_none());
 }

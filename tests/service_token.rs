@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use soe_bot::clock::FixedClock;
-use soe_bot::fake_soe::{Approval, AppStatus, FakeSoe, FakeSoeConfig, SERVICE, TEAM};
+use soe_bot::fake_soe::{AppStatus, Approval, FakeSoe, FakeSoeConfig, SERVICE, TEAM};
 use soe_bot::link::service_token::{mint, service_scopes, MintRequest};
-use soe_bot::soe::{
-    HttpSoe, NewQuestion, SoeClientConfig, SoeRead, SoeWrite, TeamSlug, UserToken,
-};
+use soe_bot::soe::{HttpSoe, NewQuestion, SoeClientConfig, SoeRead, SoeWrite, TeamSlug, UserToken};
 use url::Url;
 
 /// The API application's registered domain on the fake site.
@@ -65,7 +63,11 @@ async fn mints_a_read_only_non_expiring_team_token_through_a_redirect_under_the_
         move |url| {
             let url = url.clone();
             tokio::spawn(async move {
-                let page = browser.get(url).send().await.expect("the callback answered");
+                let page = browser
+                    .get(url)
+                    .send()
+                    .await
+                    .expect("the callback answered");
                 assert_eq!(page.status(), 200, "the listener served the redirect path");
             });
         },
@@ -155,7 +157,10 @@ async fn a_loopback_redirect_is_refused_by_a_site_whose_app_domain_is_the_bots_h
     assert!(page.contains("redirect_uri is not configured"), "{page}");
     let err = result.unwrap_err();
     assert!(err.contains("no answer from the site in time"), "{err}");
-    assert!(err.contains(&format!("http://{addr}/callback")), "names the URL: {err}");
+    assert!(
+        err.contains(&format!("http://{addr}/callback")),
+        "names the URL: {err}"
+    );
     assert!(!fake
         .requests()
         .iter()
@@ -227,6 +232,10 @@ async fn the_listener_serves_only_the_redirect_path() {
         Duration::from_millis(500),
     )
     .await;
-    assert_eq!(rx.recv().await, Some(404), "the old /callback path is not served");
+    assert_eq!(
+        rx.recv().await,
+        Some(404),
+        "the old /callback path is not served"
+    );
     assert!(result.is_err(), "nothing arrived on the redirect path");
 }

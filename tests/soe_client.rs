@@ -366,7 +366,10 @@ async fn reads_and_writes_cover_the_api_subset() {
     assert!(!answers.items.is_empty(), "the seeded question has answers");
     let first = &answers.items[0];
     let one = svc.get_answer(Q_ASYNC, first.id).await.expect("answer");
-    assert!(one.body_markdown.is_some(), "a single answer has bodyMarkdown");
+    assert!(
+        one.body_markdown.is_some(),
+        "a single answer has bodyMarkdown"
+    );
     svc.question_comments(Q_ASYNC).await.expect("comments");
     svc.answer_comments(Q_ASYNC, first.id)
         .await
@@ -381,10 +384,7 @@ async fn reads_and_writes_cover_the_api_subset() {
         })
         .await
         .expect("ask");
-    assert_eq!(
-        fake.question(asked.id).expect("on the site").owner_id,
-        JANE
-    );
+    assert_eq!(fake.question(asked.id).expect("on the site").owner_id, JANE);
     let edited = jane
         .update_question(
             asked.id,
@@ -410,7 +410,10 @@ async fn reads_and_writes_cover_the_api_subset() {
     let up = sam.vote_question(asked.id, Vote::Up).await.expect("upvote");
     assert_eq!(up.score, 1);
     assert_eq!(up.user_has_upvoted, Some(true));
-    let down = sam.vote_question(asked.id, Vote::Down).await.expect("downvote");
+    let down = sam
+        .vote_question(asked.id, Vote::Down)
+        .await
+        .expect("downvote");
     assert_eq!(down.score, -1, "a downvote replaces the upvote");
     let undone = sam
         .vote_question(asked.id, Vote::UndoDown)

@@ -181,7 +181,10 @@ pub(crate) fn parse_authorize(
     let redirect = Url::parse(redirect_uri)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .filter(|u| u.host_str().is_some_and(|h| under_domain(h, &shared.redirect_domain)))
+        .filter(|u| {
+            u.host_str()
+                .is_some_and(|h| under_domain(h, &shared.redirect_domain))
+        })
         .ok_or_else(|| AuthorizeError::Page("redirect_uri is not configured".into()))?;
     let state = pairs
         .iter()

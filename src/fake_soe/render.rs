@@ -369,7 +369,10 @@ impl View<'_> {
     fn summary_map(&self, q: &FakeQuestion) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("id".into(), json!(q.id));
-        m.insert("title".into(), json!(self.text(EncodedField::Title, &q.title)));
+        m.insert(
+            "title".into(),
+            json!(self.text(EncodedField::Title, &q.title)),
+        );
         m.insert("body".into(), json!(markdown_to_html(&q.body_markdown)));
         m.insert("tags".into(), Value::Array(self.question_tags(q)));
         m.insert("owner".into(), self.user_summary(q.owner_id));
@@ -403,7 +406,10 @@ impl View<'_> {
         let mut m = Map::new();
         m.insert("communities".into(), json!([]));
         m.extend(self.summary_map(q));
-        m.insert("bodyMarkdown".into(), json!(self.text(EncodedField::BodyMarkdown, &q.body_markdown)));
+        m.insert(
+            "bodyMarkdown".into(),
+            json!(self.text(EncodedField::BodyMarkdown, &q.body_markdown)),
+        );
         let mentioned: Vec<Value> = self
             .store
             .mentioned_users(&q.body_markdown)
@@ -483,7 +489,10 @@ impl View<'_> {
     /// `AnswerResponseModel` (single answer and create).
     pub fn answer_response(&self, a: &FakeAnswer) -> Value {
         let mut m = self.answer_map(a);
-        m.insert("bodyMarkdown".into(), json!(self.text(EncodedField::BodyMarkdown, &a.body_markdown)));
+        m.insert(
+            "bodyMarkdown".into(),
+            json!(self.text(EncodedField::BodyMarkdown, &a.body_markdown)),
+        );
         Value::Object(m)
     }
 

@@ -319,7 +319,11 @@ async fn the_token_response_can_be_worded_the_standard_way_and_served_as_text() 
             ])
             .await;
         assert_eq!(r.status, StatusCode::OK);
-        assert!(r.content_type().starts_with(content_type), "{}", r.content_type());
+        assert!(
+            r.content_type().starts_with(content_type),
+            "{}",
+            r.content_type()
+        );
         let body = r.json();
         assert_eq!(body["expires_in"], 86_400);
         assert_eq!(body["token_type"], "bearer");
@@ -330,7 +334,11 @@ async fn the_token_response_can_be_worded_the_standard_way_and_served_as_text() 
             .into_iter()
             .find(|r| r.route == "/oauth/access_token/json")
             .expect("logged");
-        assert_eq!(logged.response, Some(body), "logged as JSON whatever its type");
+        assert_eq!(
+            logged.response,
+            Some(body),
+            "logged as JSON whatever its type"
+        );
     }
 }
 
@@ -358,7 +366,10 @@ async fn redirect_uris_must_be_under_the_applications_domain() {
     ] {
         let r = s.open(&s.authorize(refused, "", "st", None)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{refused}");
-        assert!(r.text.contains("redirect_uri is not configured"), "{refused}");
+        assert!(
+            r.text.contains("redirect_uri is not configured"),
+            "{refused}"
+        );
     }
 }
 
@@ -989,9 +1000,12 @@ async fn the_encoded_field_set_is_a_setting() {
     let plain = s.fake.question(Q_ENTITIES).expect("seeded").title;
     let q = s.get(&t, &format!("/questions/{Q_ENTITIES}")).await.json();
     assert_eq!(q["title"], plain, "titles left as written");
-    assert!(q["bodyMarkdown"]
-        .as_str()
-        .is_some_and(|b| b.contains("&lt;&gt;")), "the guide's field still encoded");
+    assert!(
+        q["bodyMarkdown"]
+            .as_str()
+            .is_some_and(|b| b.contains("&lt;&gt;")),
+        "the guide's field still encoded"
+    );
     let connor = s.get(&t, &format!("/users/{CONNOR}")).await.json();
     assert_eq!(connor["name"], "Connor O'Brien");
     s.fake

@@ -216,11 +216,13 @@ pub fn parse_token_response(body: &[u8]) -> Result<Exchanged, ExchangeError> {
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
         // An error object on a 200 is a refusal; anything else is not a token response.
-        return Err(if fields.contains_key("error") || fields.contains_key("error_id") {
-            ExchangeError::Refused
-        } else {
-            ExchangeError::Unexpected
-        });
+        return Err(
+            if fields.contains_key("error") || fields.contains_key("error_id") {
+                ExchangeError::Refused
+            } else {
+                ExchangeError::Unexpected
+            },
+        );
     };
     let lifetime = ["expires", "expires_in"]
         .iter()
@@ -300,7 +302,10 @@ mod tests {
         assert_eq!(url.path(), "/oauth/access_token/json");
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["client_id", "code", "redirect_uri", "code_verifier"]);
+        assert_eq!(
+            names,
+            ["client_id", "code", "redirect_uri", "code_verifier"]
+        );
         assert_eq!(pairs[1].1, "the code");
         assert_eq!(pairs[2].1, "https://bot.example.com/oauth/callback");
     }
@@ -315,19 +320,31 @@ mod tests {
             Ok(day),
             "the standard field"
         );
-        assert_eq!(lifetime(r#"{"access_token":"t","expires_in":"86400"}"#), Ok(day));
+        assert_eq!(
+            lifetime(r#"{"access_token":"t","expires_in":"86400"}"#),
+            Ok(day)
+        );
         assert_eq!(lifetime(r#"{"access_token":"t"}"#), Ok(None), "no_expiry");
         assert_eq!(
-            lifetime("<html><body><pre>{\"access_token\":\"t\",\"expires\":86400}</pre></body></html>"),
+            lifetime(
+                "<html><body><pre>{\"access_token\":\"t\",\"expires\":86400}</pre></body></html>"
+            ),
             Ok(day),
             "JSON inside markup"
         );
-        assert_eq!(lifetime("access_token=t&expires=86400"), Ok(day), "form text");
+        assert_eq!(
+            lifetime("access_token=t&expires=86400"),
+            Ok(day),
+            "form text"
+        );
         assert_eq!(
             lifetime(r#"{"error":"invalid_grant"}"#),
             Err(ExchangeError::Refused)
         );
-        assert_eq!(lifetime("<html>Sign in</html>"), Err(ExchangeError::Unexpected));
+        assert_eq!(
+            lifetime("<html>Sign in</html>"),
+            Err(ExchangeError::Unexpected)
+        );
         assert_eq!(
             lifetime(r#"{"access_token":"  "}"#),
             Err(ExchangeError::Unexpected)

@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(service_scopes(Vec::new()), ["no_expiry"]);
         assert_eq!(
             service_scopes(["access_team|acme.stackenterprise.co/c/platform".to_string()]),
-            ["no_expiry", "access_team|acme.stackenterprise.co/c/platform"]
+            [
+                "no_expiry",
+                "access_team|acme.stackenterprise.co/c/platform"
+            ]
         );
     }
 }

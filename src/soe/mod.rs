@@ -26,9 +26,9 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 pub use client::{HttpReader, HttpSoe, HttpWriter, SoeClientConfig};
-pub use text::{EncodedField, EncodedFields};
 pub use error::{Error, FieldError};
 pub use model::*;
+pub use text::{EncodedField, EncodedFields};
 
 /// Result of an SOE call.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -83,7 +83,7 @@ pub struct Question {
     /// HTML, as rendered by the site. Not entity-decoded: it is markup.
     pub body: String,
     /// The Markdown source, decoded once. Only on single-question responses.
-        pub body_markdown: Option<String>,
+    pub body_markdown: Option<String>,
     pub tags: Vec<Tag>,
     pub owner: Option<UserSummary>,
     #[serde(deserialize_with = "de_lenient_date")]
@@ -119,7 +119,7 @@ pub struct Answer {
     pub question_id: Id,
     /// HTML.
     pub body: String,
-        pub body_markdown: Option<String>,
+    pub body_markdown: Option<String>,
     pub score: i64,
     pub is_accepted: bool,
     pub is_deleted: bool,
@@ -559,7 +559,11 @@ mod tests {
         assert!(matches!(&page.items[1], SearchItem::Answer(a) if a.answer_id == 9));
         assert!(matches!(&page.items[2], SearchItem::Article(a) if a.article_id == 4));
         assert_eq!(page.items[3], SearchItem::Other);
-        assert_eq!(page.items[4], SearchItem::Other, "a broken item is skipped, not fatal");
+        assert_eq!(
+            page.items[4],
+            SearchItem::Other,
+            "a broken item is skipped, not fatal"
+        );
     }
 
     #[test]
@@ -568,7 +572,10 @@ mod tests {
             "owner":{"name":"Jane &quot;JD&quot;"},"tags":[{"name":"html","description":"&lt;tags&gt;"}]}"#;
         let mut q: Question = serde_json::from_str(json).unwrap();
         q.decode_text(EncodedFields::guide_only());
-        assert_eq!(q.title, "Escaping &amp; in HTML", "titles not encoded on this site");
+        assert_eq!(
+            q.title, "Escaping &amp; in HTML",
+            "titles not encoded on this site"
+        );
         assert_eq!(q.body_markdown.as_deref(), Some("a &lt; b"), "decoded once");
         assert_eq!(q.owner.as_ref().unwrap().name, "Jane &quot;JD&quot;");
         assert_eq!(q.tags[0].description, "&lt;tags&gt;");

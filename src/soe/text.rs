@@ -359,7 +359,10 @@ mod tests {
             ])
             .unwrap()
         );
-        assert_eq!(format!("{:?}", EncodedFields::guide_only()), r#"["body_markdown", "comment_body"]"#);
+        assert_eq!(
+            format!("{:?}", EncodedFields::guide_only()),
+            r#"["body_markdown", "comment_body"]"#
+        );
     }
 
     #[test]
