@@ -179,22 +179,9 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
     let exchange = &exchanges[0];
     // The bot sent a verifier: flow B's, the one whose challenge B's authorize URL carried,
     // not flow A's (the code's).
-    let param = |name: &str| {
-        exchange
-            .query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| {
-                exchange
-                    .body
-                    .as_ref()
-                    .and_then(|b| b.get(name))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            })
-    };
-    let verifier = param("code_verifier").expect("the exchange carried a code_verifier");
+    let verifier = exchange
+        .param("code_verifier")
+        .expect("the exchange carried a code_verifier");
     assert_eq!(verifier.len(), 43, "a 256-bit verifier");
     let challenge_of = |url: &url::Url| {
         url.query_pairs()
@@ -553,12 +540,7 @@ async fn after_linking_the_store_files_hold_neither_token_nor_verifier() {
         .iter()
         .find(|r| r.path == "/oauth/access_token/json")
         .unwrap();
-    let verifier = exchange
-        .body
-        .as_ref()
-        .and_then(|b| b["code_verifier"].as_str())
-        .unwrap()
-        .to_string();
+    let verifier = exchange.param("code_verifier").unwrap();
     let token = exchange
         .response
         .as_ref()
