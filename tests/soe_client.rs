@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use soe_bot::clock::FixedClock;
 use soe_bot::fake_soe::{AppStatus, FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, Q_ASYNC, SAM};
 use soe_bot::soe::{
-    AnswerSort, Error, HttpSoe, NewAnswer, NewQuestion, PageSize, QuestionQuery, SearchSort,
-    ServiceToken, SoeClientConfig, SoeRead, SoeWrite, UserToken, Vote,
+    AnswerSort, EncodedFields, Error, HttpSoe, NewAnswer, NewQuestion, PageSize, QuestionQuery,
+    SearchItem, SearchSort, ServiceToken, SoeClientConfig, SoeRead, SoeWrite, UserToken, Vote,
 };
 
 async fn site(configure: impl FnOnce(&mut FakeSoeConfig)) -> FakeSoe {
@@ -104,6 +104,48 @@ async fn a_literal_ampersand_entity_is_not_over_decoded() {
         .await
         .expect("read");
     assert_eq!(q.title, title, "decoded once, not until stable");
+}
+
+#[tokio::test]
+async fn a_literal_entity_in_a_title_survives_on_a_site_that_does_not_encode_titles() {
+    // The guide names only body and body_markdown as encoded; this site leaves titles, names
+    // and snippets as written.
+    let fake = site(|c| c.encoded_fields = EncodedFields::guide_only()).await;
+    let title = "How do I escape &amp; itself in an XML attribute?";
+    let body = "Writing `a & b` into <attr> with quotes \"q\" and &amp; as text.";
+    let id = fake.add_question(JANE, title, body, &["xml"]);
+    // A client configured like the site: decodes only the guide's fields.
+    let mut cfg = SoeClientConfig::new(fake.site_url());
+    cfg.encoded_fields = EncodedFields::guide_only();
+    let soe = HttpSoe::new(cfg).expect("client");
+    let svc = soe.reader(&service(&fake), None);
+    let q = svc.get_question(id).await.expect("read");
+    assert_eq!(q.title, title, "the literal &amp; in the title survives");
+    assert_eq!(
+        q.body_markdown.as_deref(),
+        Some(body),
+        "bodyMarkdown decoded once"
+    );
+    let hits = svc
+        .search("xml attribute", 1, PageSize::Fifteen, SearchSort::Relevance)
+        .await
+        .expect("search");
+    let hit = hits
+        .items
+        .iter()
+        .find_map(|i| match i {
+            SearchItem::Question(h) if h.question_id == id => Some(h),
+            _ => None,
+        })
+        .expect("found");
+    assert_eq!(hit.common.title, title);
+    // The default client assumes titles are encoded, which on this site would eat the
+    // literal entity: that is why the set is a setting.
+    let assuming = client(&fake).reader(&service(&fake), None);
+    assert_eq!(
+        assuming.get_question(id).await.expect("read").title,
+        "How do I escape & itself in an XML attribute?"
+    );
 }
 
 #[tokio::test]
