@@ -607,3 +607,54 @@ async fn a_vote_an_earlier_process_claimed_but_never_sent_is_sent_now() {
     assert!(r.content.starts_with("You upvoted"), "{r:?}");
     assert_eq!(app.fake.question(q).unwrap().score, 1);
 }
+
+#[tokio::test]
+async fn an_accept_an_earlier_process_left_claimed_is_read_from_the_site() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let q = app.fake.add_question(
+        JANE,
+        "A question of Jane's whose answer she accepts once",
+        &"j".repeat(40),
+        &["rust"],
+    );
+    let a = app
+        .fake
+        .add_answer(q, SAM, "Sam's answer, which Jane accepts exactly once.");
+    app.store
+        .claim_write(
+            &format!("ac:111:{q}:{a}"),
+            app.clock_now() - Duration::minutes(1),
+        )
+        .unwrap();
+    // The earlier process's accept had reached the site.
+    let jane = app.fake.mint_token(JANE, &["write_access"]);
+    let accepted = app
+        .http
+        .post(format!(
+            "{}/questions/{q}/answers/{a}/accept",
+            app.fake.api_base()
+        ))
+        .bearer_auth(jane)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    app.fake.clear_requests();
+    let r = app
+        .press(
+            &alice,
+            &Id::Accept {
+                question: q,
+                answer: a,
+            }
+            .encode(),
+        )
+        .await;
+    assert!(
+        r.content.starts_with("Already done: You accepted answer"),
+        "{r:?}"
+    );
+    assert!(!app.fake.requests().iter().any(|r| r.is_api_write()));
+}
