@@ -263,6 +263,8 @@ fn setup() -> Bench {
                 public_url: url::Url::parse("https://bot.example.com/").unwrap(),
                 allow_no_expiry: false,
                 discord: None,
+                teams: vec![],
+                team_scope_format: soe_bot::soe::DEFAULT_TEAM_SCOPE_FORMAT.into(),
             },
             store.clone(),
             clock.clone(),

@@ -42,8 +42,13 @@ fn main() -> ExitCode {
         }
     };
     let report = contract_drift::drift_report(&contract, &official);
+    let twins = if report.team_twins > 0 {
+        format!(" (and {} private-team twins)", report.team_twins)
+    } else {
+        String::new()
+    };
     let counts = format!(
-        "{} operations, {} parameters, {} responses, {} schemas, {} properties",
+        "{} operations{twins}, {} parameters, {} responses, {} schemas, {} properties",
         report.operations, report.parameters, report.responses, report.schemas, report.properties
     );
     if report.differences.is_empty() {

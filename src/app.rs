@@ -93,10 +93,11 @@ impl App {
         ))
     }
 
-    /// Starts the background work: posting drafts when members finish linking (telling them
-    /// through `notifier`), refreshing the tag list every 10 minutes (the caller loads it once
-    /// at startup), and sweeping expired linking records, drafts, write outcomes and idle rate
-    /// buckets every minute.
+    /// Starts the background work: first settling posts and votes an earlier process left
+    /// half-done ([`Commands::recover_interrupted`]), then posting drafts when members finish
+    /// linking (telling them through `notifier`), refreshing the tag list every 10 minutes (the
+    /// caller loads it once at startup), and sweeping expired linking records, drafts, write
+    /// outcomes and idle rate buckets every minute.
     pub fn spawn_background(
         self: &Arc<Self>,
         mut linked: mpsc::UnboundedReceiver<Linked>,
@@ -105,6 +106,9 @@ impl App {
         let app = self.clone();
         let notify = notifier.clone();
         let resume = tokio::spawn(async move {
+            for notice in app.commands.recover_interrupted().await {
+                notify.notify(notice).await;
+            }
             while let Some(event) = linked.recv().await {
                 for notice in app.commands.on_linked(&event).await {
                     notify.notify(notice).await;

@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::soe::TeamSlug;
+use crate::soe::{EncodedFields, TeamSlug, DEFAULT_TEAM_SCOPE_FORMAT};
 
 /// The longest `soe.request_timeout_secs` allowed. A write is claimed before its POST and the
 /// claim is judged abandoned after [`crate::store::CLAIM_STALE_SECS`] (120 s); a request still
@@ -82,6 +82,14 @@ pub struct SoeConfig {
     pub connect_timeout_secs: u64,
     /// Whole-request timeout in seconds.
     pub request_timeout_secs: u64,
+    /// The form of the scope that grants a private team, with `{host}` and `{team}`
+    /// (`access_team|{host}/c/{team}` unless the site wants another).
+    pub team_scope_format: String,
+    /// Where the site sends the admin's browser back during `soe-bot service-token`: under the
+    /// application's registered domain (default `{web.public_url}/oauth/service-callback`).
+    pub service_redirect_url: Url,
+    /// The text fields this site serves HTML-encoded (default: all; see `soe::text`).
+    pub encoded_fields: EncodedFields,
 }
 
 /// Discord credentials and behaviour.
@@ -310,6 +318,9 @@ struct RawSoe {
     connect_timeout_secs: Option<u64>,
     request_timeout_secs: Option<u64>,
     team: Option<String>,
+    team_scope_format: Option<String>,
+    service_redirect_url: Option<String>,
+    encoded_fields: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -463,6 +474,15 @@ impl Config {
                 .as_ref()
                 .map(|t| t.as_str().to_string())
                 .unwrap_or_else(|| "(main site)".into()),
+        );
+        line("soe.team_scope_format", self.soe.team_scope_format.clone());
+        line(
+            "soe.service_redirect_url",
+            self.soe.service_redirect_url.to_string(),
+        );
+        line(
+            "soe.encoded_fields",
+            format!("{:?}", self.soe.encoded_fields),
         );
         line(
             "discord.mode",
@@ -795,6 +815,30 @@ impl RawConfig {
                 ),
             );
         }
+        let team_scope_format = self
+            .soe
+            .team_scope_format
+            .map(|f| f.trim().to_string())
+            .unwrap_or_else(|| DEFAULT_TEAM_SCOPE_FORMAT.to_string());
+        if !team_scope_format.contains("{team}") {
+            c.problem(
+                "soe.team_scope_format",
+                format!("must contain {{team}} (the slug); the default is {DEFAULT_TEAM_SCOPE_FORMAT:?}"),
+            );
+        } else if team_scope_format.contains(',') || team_scope_format.contains(char::is_whitespace)
+        {
+            c.problem(
+                "soe.team_scope_format",
+                "must be one scope: no commas or spaces (SOE separates scopes with commas)",
+            );
+        }
+        let encoded_fields = match &self.soe.encoded_fields {
+            None => EncodedFields::all(),
+            Some(names) => EncodedFields::from_names(names).unwrap_or_else(|m| {
+                c.problem("soe.encoded_fields", m);
+                EncodedFields::all()
+            }),
+        };
 
         // discord
         let discord_token = c.secret(
@@ -910,6 +954,19 @@ impl RawConfig {
             None,
             "set it to the https origin members' browsers reach, e.g. https://soe-bot.example.com (register its host as the API application's domain)",
         );
+        let default_service_redirect = public_url
+            .as_ref()
+            .map(|u| join(u, "oauth/service-callback").to_string());
+        // Without web.public_url (already reported) there is no default to speak of.
+        let service_redirect_url = match (&self.soe.service_redirect_url, &default_service_redirect) {
+            (None, None) => None,
+            (raw, default) => c.url(
+                "soe.service_redirect_url",
+                raw.as_deref(),
+                default.as_deref(),
+                "leave it unset for {web.public_url}/oauth/service-callback, or give a URL under the API application's domain",
+            ),
+        };
 
         // storage
         let key_id = self.storage.encryption_key_id.unwrap_or(1);
@@ -1026,8 +1083,7 @@ impl RawConfig {
             return Err(c.problems);
         }
         match (
-            site_url,
-            client_id,
+            (site_url, client_id, service_redirect_url),
             discord_token,
             application_id,
             api_base,
@@ -1036,8 +1092,7 @@ impl RawConfig {
             encryption_key,
         ) {
             (
-                Some(site_url),
-                Some(client_id),
+                (Some(site_url), Some(client_id), Some(service_redirect_url)),
                 Some(token),
                 Some(application_id),
                 Some(api_base),
@@ -1053,6 +1108,9 @@ impl RawConfig {
                     contact: self.soe.contact,
                     connect_timeout_secs: self.soe.connect_timeout_secs.unwrap_or(5),
                     request_timeout_secs,
+                    team_scope_format,
+                    service_redirect_url,
+                    encoded_fields,
                 },
                 discord: DiscordConfig {
                     mode,
@@ -1442,6 +1500,77 @@ mod tests {
         let p = Config::load_from(Some(&file), e).unwrap_err();
         assert_eq!(p[0].key, "discord.allowed_guilds");
         assert!(p[0].message.contains("Copy Server ID"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn soe_fidelity_keys_default_and_validate() {
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert_eq!(cfg.soe.team_scope_format, "access_team|{host}/c/{team}");
+        assert_eq!(
+            cfg.soe.service_redirect_url.as_str(),
+            "https://bot.example.com/oauth/service-callback"
+        );
+        assert_eq!(cfg.soe.encoded_fields, EncodedFields::all());
+        let dump = cfg.redacted();
+        for key in [
+            "soe.team_scope_format = access_team|{host}/c/{team}",
+            "soe.service_redirect_url = https://bot.example.com/oauth/service-callback",
+            "soe.encoded_fields = [\"body_markdown\"",
+        ] {
+            assert!(dump.contains(key), "{key} missing from:\n{dump}");
+        }
+
+        let mut e = full_env();
+        e.push((
+            "SOE_BOT_SOE__TEAM_SCOPE_FORMAT".into(),
+            "team:{team}".into(),
+        ));
+        e.push((
+            "SOE_BOT_SOE__SERVICE_REDIRECT_URL".into(),
+            "https://auth.bot.example.com/service".into(),
+        ));
+        let cfg = Config::load_from(None, e).expect("valid");
+        assert_eq!(cfg.soe.team_scope_format, "team:{team}");
+        assert_eq!(
+            cfg.soe.service_redirect_url.as_str(),
+            "https://auth.bot.example.com/service"
+        );
+
+        for (key, value, needle) in [
+            ("SOE_BOT_SOE__TEAM_SCOPE_FORMAT", "access_team", "{team}"),
+            ("SOE_BOT_SOE__TEAM_SCOPE_FORMAT", "a,{team}", "no commas"),
+            (
+                "SOE_BOT_SOE__SERVICE_REDIRECT_URL",
+                "http://bot.example.com/cb",
+                "https://",
+            ),
+        ] {
+            let mut e = full_env();
+            e.push((key.into(), value.into()));
+            let p = Config::load_from(None, e).unwrap_err();
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(p[0].message.contains(needle), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn encoded_fields_name_the_fields() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("bot.toml");
+        std::fs::write(
+            &f,
+            "[soe]\nencoded_fields = [\"body_markdown\", \"comment_body\"]\n",
+        )
+        .expect("write");
+        let cfg = Config::load_from(Some(&f), full_env()).expect("valid");
+        assert_eq!(cfg.soe.encoded_fields, EncodedFields::guide_only());
+        std::fs::write(&f, "[soe]\nencoded_fields = [\"titles\"]\n").expect("write");
+        let p = Config::load_from(Some(&f), full_env()).unwrap_err();
+        assert_eq!(p[0].key, "soe.encoded_fields");
+        assert!(
+            p[0].message.contains("`titles` is not a text field"),
+            "{p:?}"
+        );
     }
 
     #[test]

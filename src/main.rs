@@ -52,9 +52,10 @@ enum Command {
         /// Store the token sealed in the bot's storage instead of printing it.
         #[arg(long)]
         store: bool,
-        /// Loopback port for the callback (0 = any free port).
-        #[arg(long, default_value_t = 0)]
-        port: u16,
+        /// Where this command listens for the site's redirect to soe.service_redirect_url
+        /// (default: web.listen, where that URL's proxy already points; stop the bot first).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Register the slash and message commands with Discord (per guild if configured).
     RegisterCommands {
@@ -84,14 +85,14 @@ fn main() -> ExitCode {
         Some(Command::ServiceToken {
             config,
             store,
-            port,
+            listen,
         }) => {
             let cfg = match load(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
-            run_async(service_token(cfg, store, port))
+            run_async(service_token(cfg, store, listen))
         }
         Some(Command::RegisterCommands { config }) => {
             let cfg = match load(&config) {
@@ -162,18 +163,36 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<u8>>) -> Exit
     }
 }
 
-async fn service_token(cfg: Config, store: bool, port: u16) -> anyhow::Result<u8> {
+async fn service_token(
+    cfg: Config,
+    store: bool,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<u8> {
     let soe = soe_bot::run::soe_client(&cfg).map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let listen = listen.unwrap_or(cfg.web.listen);
+    let redirect = cfg.soe.service_redirect_url.clone();
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        format!(
+            "cannot listen on {listen} for the site's redirect to {redirect}. If the bot is running there, stop it for the minute this takes, or pass --listen ADDR for an address that {redirect} also reaches"
+        )
+    })?;
+    let team_scopes = cfg
+        .default_team
+        .iter()
+        .map(|t| soe_bot::soe::team_scope(&cfg.soe.team_scope_format, &cfg.soe.site_url, t));
+    let request = soe_bot::link::service_token::MintRequest {
+        client_id: cfg.soe.client_id.clone(),
+        redirect_uri: redirect.clone(),
+        scopes: soe_bot::link::service_token::service_scopes(team_scopes),
+    };
     let minted = soe_bot::link::service_token::mint(
         &soe,
-        &cfg.soe.client_id,
+        &request,
         listener,
         |url| {
             println!("Sign in to the site as the bot's service account (not as yourself), then open:\n\n  {url}\n");
-            println!("Waiting for the site to redirect back (5 minutes)…");
+            println!("The site will send your browser to {redirect}, which must reach this command on {listen}.");
+            println!("Waiting for it (5 minutes)…");
         },
         std::time::Duration::from_secs(300),
     )

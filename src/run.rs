@@ -99,6 +99,7 @@ pub fn soe_client(cfg: &Config) -> Result<Arc<HttpSoe>, String> {
     let mut c = SoeClientConfig::new(cfg.soe.site_url.clone());
     c.connect_timeout = std::time::Duration::from_secs(cfg.soe.connect_timeout_secs);
     c.request_timeout = std::time::Duration::from_secs(cfg.soe.request_timeout_secs);
+    c.encoded_fields = cfg.soe.encoded_fields;
     if let Some(contact) = &cfg.soe.contact {
         c.user_agent = format!("{} ({contact})", c.user_agent);
     }
@@ -187,6 +188,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             public_url: cfg.web.public_url.clone(),
             allow_no_expiry: cfg.soe.allow_no_expiry,
             discord: discord_identity(&cfg),
+            teams: cfg.default_team.iter().cloned().collect(),
+            team_scope_format: cfg.soe.team_scope_format.clone(),
         },
         site: SiteInfo {
             name: site_name(&cfg),

@@ -12,26 +12,30 @@ use std::sync::Arc;
 use contract::Contract;
 use secrecy::SecretString;
 use soe_bot::clock::FixedClock;
-use soe_bot::fake_soe::{FakeSoe, FakeSoeConfig, JANE, Q_ACCEPTED, Q_ASYNC, SAM, TEAM};
+use soe_bot::fake_soe::{AppStatus, FakeSoe, FakeSoeConfig, JANE, Q_ACCEPTED, Q_ASYNC, SAM, TEAM};
 use soe_bot::soe::*;
 use support::test_app::TestApp;
 
 #[tokio::test]
 async fn every_client_call_and_fake_response_matches_the_contract() {
-    let fake = FakeSoe::start(FakeSoeConfig::new(Arc::new(FixedClock::epoch())))
-        .await
-        .unwrap();
+    let mut cfg = FakeSoeConfig::new(Arc::new(FixedClock::epoch()));
+    cfg.application = AppStatus::ReadWrite;
+    let fake = FakeSoe::start(cfg).await.unwrap();
     let soe = HttpSoe::new(SoeClientConfig::new(fake.site_url())).unwrap();
     let service = ServiceToken::new(SecretString::from(fake.service_token()));
     let team = TeamSlug::parse(TEAM).unwrap();
     for team in [None, Some(&team)] {
         let svc = soe.reader(&service, team);
         let jane = soe.writer(
-            UserToken::new(SecretString::from(fake.mint_token(JANE, &["write_access"]))),
+            UserToken::new(SecretString::from(
+                fake.mint_token(JANE, &["write_access", &fake.team_scope(TEAM)]),
+            )),
             team,
         );
         let sam = soe.writer(
-            UserToken::new(SecretString::from(fake.mint_token(SAM, &["write_access"]))),
+            UserToken::new(SecretString::from(
+                fake.mint_token(SAM, &["write_access", &fake.team_scope(TEAM)]),
+            )),
             team,
         );
         let listed = svc

@@ -753,3 +753,102 @@ fn the_outside_section_is_not_compared() {
     );
     assert_eq!(drift(&c, &official()), Vec::<String>::new());
 }
+
+/// [`official`] with a `/teams/{team}` twin of every path, as the SOE document has: the same
+/// operations plus a required `team` path parameter.
+fn official_with_twins() -> Value {
+    let mut doc = official();
+    let paths = doc["paths"].as_object().expect("paths").clone();
+    for (path, item) in paths {
+        let mut twin = item.clone();
+        for op in twin.as_object_mut().expect("path item").values_mut() {
+            let team = json!({"name": "team", "in": "path", "required": true, "schema": {"type": "string"}});
+            match op.get_mut("parameters").and_then(Value::as_array_mut) {
+                Some(list) => list.push(team),
+                None => op["parameters"] = json!([team]),
+            }
+        }
+        doc["paths"][format!("/teams/{{team}}{path}")] = twin;
+    }
+    doc
+}
+
+fn contract_with_team_prefix() -> Value {
+    let mut c = contract();
+    c["source"] = json!({"teamPrefix": "/teams/{team}"});
+    c
+}
+
+#[test]
+fn team_twins_are_compared_when_the_contract_has_a_team_prefix() {
+    let report = drift_report(&contract_with_team_prefix(), &official_with_twins());
+    assert!(report.differences.is_empty(), "{:#?}", report.differences);
+    assert_eq!(report.operations, 3);
+    assert_eq!(report.team_twins, 3, "every operation's twin was compared");
+    // The twins' parameters and responses were compared too (twice the main-site counts).
+    assert_eq!(report.parameters, 4);
+    assert_eq!(report.responses, 8);
+    // Without a prefix, nothing is compared against the twins.
+    let report = drift_report(&contract(), &official_with_twins());
+    assert_eq!(report.team_twins, 0);
+}
+
+#[test]
+fn a_missing_team_twin_is_reported() {
+    let mut o = official_with_twins();
+    remove(&mut o, "/paths/~1teams~1{team}~1search");
+    assert_one_drift(
+        &contract_with_team_prefix(),
+        &o,
+        &[
+            "GET /search (team twin /teams/{team}/search)",
+            "not in the official document",
+        ],
+    );
+    let mut o = official_with_twins();
+    remove(&mut o, "/paths/~1teams~1{team}~1questions/post");
+    assert_one_drift(
+        &contract_with_team_prefix(),
+        &o,
+        &["POST /questions (team twin", "no POST"],
+    );
+}
+
+#[test]
+fn a_team_twin_that_differs_from_the_main_route_is_reported() {
+    // The twin grew a required query parameter; the main-site route did not.
+    let mut o = official_with_twins();
+    o["paths"]["/teams/{team}/questions/{questionId}"]["get"]["parameters"][1]["required"] =
+        json!(true);
+    assert_one_drift(
+        &contract_with_team_prefix(),
+        &o,
+        &[
+            "team twin /teams/{team}/questions/{questionId}",
+            "`sort`",
+            "required",
+        ],
+    );
+    // The twin's 200 changed its model.
+    let mut o = official_with_twins();
+    o["paths"]["/teams/{team}/questions"]["post"]["responses"]["201"]["content"]
+        ["application/json"]["schema"] = json!({"$ref": "#/components/schemas/User"});
+    assert_one_drift(
+        &contract_with_team_prefix(),
+        &o,
+        &["POST /questions (team twin", "response 201", "model User"],
+    );
+    // A required path parameter other than the prefix's own is still drift.
+    let mut o = official_with_twins();
+    o["paths"]["/teams/{team}/search"]["get"]["parameters"]
+        .as_array_mut()
+        .expect("list")
+        .push(
+            json!({"name": "site", "in": "path", "required": true, "schema": {"type": "string"}}),
+        );
+    assert_one_drift(
+        &contract_with_team_prefix(),
+        &o,
+        &["team twin /teams/{team}/search", "`site`"],
+    );
+}

@@ -1310,8 +1310,8 @@ fn a_whole_log_is_checked_and_pages_are_skipped() {
     ];
     assert_eq!(
         c.check_log(&good),
-        Ok(3),
-        "the page and the failed exchange are skipped"
+        Ok(4),
+        "the page is skipped; the failed exchange's request is checked too"
     );
     let mut bad = good;
     bad.push(logged(
@@ -1332,6 +1332,45 @@ fn a_whole_log_is_checked_and_pages_are_skipped() {
         e[1].starts_with("request #6 (/oauth/access_token/json): POST /oauth/access_token/json"),
         "{e:#?}"
     );
+}
+
+#[test]
+fn the_token_request_is_held_to_the_sdks_shape() {
+    let c = Contract::soe();
+    assert_eq!(
+        c.check_oauth_token_exchange(&token_exchange(200, json!({"access_token": "t0k"}))),
+        Ok(()),
+        "the four parameters in the query string, no body"
+    );
+    // A parameter missing.
+    for missing in ["client_id", "code", "redirect_uri", "code_verifier"] {
+        let mut r = token_exchange(400, json!({"error_name": "bad_parameter"}));
+        r.query.retain(|(k, _)| k != missing);
+        one_error(
+            c.check_oauth_token_exchange(&r),
+            &[&format!(
+                "query parameter `{missing}` is required but missing"
+            )],
+        );
+    }
+    // The parameters as a form body instead (what the oauth2 crate sends).
+    let mut form = token_exchange(200, json!({"access_token": "t0k"}));
+    let body: serde_json::Map<String, Value> = form
+        .query
+        .drain(..)
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    form.body = Some(Value::Object(body));
+    let errors = errors(c.check_oauth_token_exchange(&form));
+    assert_eq!(errors.len(), 5, "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.contains("request body sent")),
+        "{errors:#?}"
+    );
+    // A verifier that is not one.
+    let mut r = token_exchange(200, json!({"access_token": "t0k"}));
+    r.query[3].1 = "short".into();
+    one_error(c.check_oauth_token_exchange(&r), &["code_verifier"]);
 }
 
 #[test]

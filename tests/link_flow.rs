@@ -176,14 +176,40 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
         .append_pair("state", &state_b);
     let page = browser_b.get(forged).await;
     assert_eq!(page.status, 400);
-    let exchange = app
+    let exchanges: Vec<_> = app
         .fake
         .requests()
         .into_iter()
-        .rev()
-        .find(|r| r.path == "/oauth/access_token/json")
-        .unwrap();
+        .filter(|r| r.path == "/oauth/access_token/json")
+        .collect();
+    assert_eq!(exchanges.len(), 1, "one exchange, for the forged callback");
+    let exchange = &exchanges[0];
+    // The bot sent a verifier: flow B's, the one whose challenge B's authorize URL carried,
+    // not flow A's (the code's).
+    let verifier = exchange
+        .param("code_verifier")
+        .expect("the exchange carried a code_verifier");
+    assert_eq!(verifier.len(), 43, "a 256-bit verifier");
+    let challenge_of = |url: &url::Url| {
+        url.query_pairs()
+            .find(|(k, _)| k == "code_challenge")
+            .map(|(_, v)| v.into_owned())
+            .expect("a code_challenge")
+    };
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let s256 = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    assert_eq!(s256, challenge_of(&authorize_b), "B's verifier was sent");
+    assert_ne!(s256, challenge_of(&authorize[1]), "not the code's own");
+    // The site refused it for PKCE, not for anything else.
     assert_eq!(exchange.status, 400, "the site refused the verifier");
+    let body = exchange.response.as_ref().expect("a JSON error body");
+    assert_eq!(body["error_name"], "invalid_grant", "{body}");
+    assert_eq!(
+        body["error_message"], "code_verifier does not match",
+        "{body}"
+    );
     assert!(app.store.get_link(222).unwrap().is_none());
     assert!(app.store.get_link(111).unwrap().is_none());
 }
@@ -850,12 +876,7 @@ async fn after_linking_the_store_files_hold_neither_token_nor_verifier() {
         .iter()
         .find(|r| r.path == "/oauth/access_token/json")
         .unwrap();
-    let verifier = exchange
-        .body
-        .as_ref()
-        .and_then(|b| b["code_verifier"].as_str())
-        .unwrap()
-        .to_string();
+    let verifier = exchange.param("code_verifier").unwrap();
     let token = exchange
         .response
         .as_ref()

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use soe_bot::clock::FixedClock;
-use soe_bot::fake_soe::{FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, Q_ASYNC, SAM};
+use soe_bot::fake_soe::{AppStatus, FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, Q_ASYNC, SAM};
 use soe_bot::soe::{
-    Error, HttpSoe, NewQuestion, PageSize, QuestionQuery, SearchSort, ServiceToken,
-    SoeClientConfig, SoeRead, SoeWrite, UserToken, Vote,
+    AnswerSort, EncodedFields, Error, HttpSoe, NewAnswer, NewQuestion, PageSize, QuestionQuery,
+    SearchItem, SearchSort, ServiceToken, SoeClientConfig, SoeRead, SoeWrite, UserToken, Vote,
 };
 
 async fn site(configure: impl FnOnce(&mut FakeSoeConfig)) -> FakeSoe {
     let mut cfg = FakeSoeConfig::new(Arc::new(FixedClock::epoch()));
+    // These tests write; a read-only application is tested on its own.
+    cfg.application = AppStatus::ReadWrite;
     configure(&mut cfg);
     FakeSoe::start(cfg).await.expect("fake site")
 }
@@ -102,6 +104,48 @@ async fn a_literal_ampersand_entity_is_not_over_decoded() {
         .await
         .expect("read");
     assert_eq!(q.title, title, "decoded once, not until stable");
+}
+
+#[tokio::test]
+async fn a_literal_entity_in_a_title_survives_on_a_site_that_does_not_encode_titles() {
+    // The guide names only body and body_markdown as encoded; this site leaves titles, names
+    // and snippets as written.
+    let fake = site(|c| c.encoded_fields = EncodedFields::guide_only()).await;
+    let title = "How do I escape &amp; itself in an XML attribute?";
+    let body = "Writing `a & b` into <attr> with quotes \"q\" and &amp; as text.";
+    let id = fake.add_question(JANE, title, body, &["xml"]);
+    // A client configured like the site: decodes only the guide's fields.
+    let mut cfg = SoeClientConfig::new(fake.site_url());
+    cfg.encoded_fields = EncodedFields::guide_only();
+    let soe = HttpSoe::new(cfg).expect("client");
+    let svc = soe.reader(&service(&fake), None);
+    let q = svc.get_question(id).await.expect("read");
+    assert_eq!(q.title, title, "the literal &amp; in the title survives");
+    assert_eq!(
+        q.body_markdown.as_deref(),
+        Some(body),
+        "bodyMarkdown decoded once"
+    );
+    let hits = svc
+        .search("xml attribute", 1, PageSize::Fifteen, SearchSort::Relevance)
+        .await
+        .expect("search");
+    let hit = hits
+        .items
+        .iter()
+        .find_map(|i| match i {
+            SearchItem::Question(h) if h.question_id == id => Some(h),
+            _ => None,
+        })
+        .expect("found");
+    assert_eq!(hit.common.title, title);
+    // The default client assumes titles are encoded, which on this site would eat the
+    // literal entity: that is why the set is a setting.
+    let assuming = client(&fake).reader(&service(&fake), None);
+    assert_eq!(
+        assuming.get_question(id).await.expect("read").title,
+        "How do I escape & itself in an XML attribute?"
+    );
 }
 
 #[tokio::test]
@@ -319,6 +363,10 @@ async fn reads_and_writes_cover_the_api_subset() {
     let fake = site(|_| {}).await;
     let soe = client(&fake);
     let svc = soe.reader(&service(&fake), None);
+    let jane = soe.writer(user(&fake, JANE), None);
+    let sam = soe.writer(user(&fake, SAM), None);
+
+    // Reads: every list must have something in it, so "all items satisfy …" means something.
     let page = svc
         .search("async", 1, PageSize::Fifteen, SearchSort::Relevance)
         .await
@@ -332,6 +380,7 @@ async fn reads_and_writes_cover_the_api_subset() {
         })
         .await
         .expect("list");
+    assert!(!qs.items.is_empty(), "the seeded site has questions");
     assert!(
         qs.items.iter().all(|q| q.body_markdown.is_none()),
         "list items carry no bodyMarkdown"
@@ -345,7 +394,95 @@ async fn reads_and_writes_cover_the_api_subset() {
         )
         .await
         .expect("tags");
+    assert!(!tags.items.is_empty(), "`ru` matches the seeded `rust`");
     assert!(tags.items.iter().all(|t| t.name.contains("ru")));
+    let tag = svc.get_tag(tags.items[0].id).await.expect("tag");
+    assert_eq!(tag.name, tags.items[0].name);
     let me = svc.me().await.expect("me");
     assert_eq!(me.id, Some(soe_bot::fake_soe::SERVICE));
+    assert_eq!(svc.get_user(JANE).await.expect("user").id, Some(JANE));
+    let answers = svc
+        .list_answers(Q_ASYNC, 1, PageSize::Fifteen, AnswerSort::Score)
+        .await
+        .expect("answers");
+    assert!(!answers.items.is_empty(), "the seeded question has answers");
+    let first = &answers.items[0];
+    let one = svc.get_answer(Q_ASYNC, first.id).await.expect("answer");
+    assert!(
+        one.body_markdown.is_some(),
+        "a single answer has bodyMarkdown"
+    );
+    svc.question_comments(Q_ASYNC).await.expect("comments");
+    svc.answer_comments(Q_ASYNC, first.id)
+        .await
+        .expect("answer comments");
+
+    // Writes, each checked on the site.
+    let asked = jane
+        .create_question(&NewQuestion {
+            title: "How do I cover every write of the client?".into(),
+            body: "A body long enough for the site's thirty-character rule.".into(),
+            tags: vec!["rust".into()],
+        })
+        .await
+        .expect("ask");
+    assert_eq!(fake.question(asked.id).expect("on the site").owner_id, JANE);
+    let edited = jane
+        .update_question(
+            asked.id,
+            &NewQuestion {
+                title: asked.title.clone(),
+                body: "An edited body, still long enough for the rule.".into(),
+                tags: vec!["rust".into(), "testing".into()],
+            },
+        )
+        .await
+        .expect("edit");
+    assert_eq!(edited.tag_names(), ["rust", "testing"]);
+    let answered = sam
+        .create_answer(
+            asked.id,
+            &NewAnswer {
+                body: "Call each write once and look at the site afterwards.".into(),
+            },
+        )
+        .await
+        .expect("answer");
+    assert_eq!(fake.answers(asked.id).len(), 1);
+    let up = sam.vote_question(asked.id, Vote::Up).await.expect("upvote");
+    assert_eq!(up.score, 1);
+    assert_eq!(up.user_has_upvoted, Some(true));
+    let down = sam
+        .vote_question(asked.id, Vote::Down)
+        .await
+        .expect("downvote");
+    assert_eq!(down.score, -1, "a downvote replaces the upvote");
+    let undone = sam
+        .vote_question(asked.id, Vote::UndoDown)
+        .await
+        .expect("undo");
+    assert_eq!(undone.score, 0);
+    let a_up = jane
+        .vote_answer(asked.id, answered.id, Vote::Up)
+        .await
+        .expect("answer upvote");
+    assert_eq!(a_up.score, 1);
+    let a_undone = jane
+        .vote_answer(asked.id, answered.id, Vote::UndoUp)
+        .await
+        .expect("answer undo");
+    assert_eq!(a_undone.score, 0);
+    let accepted = jane
+        .accept_answer(asked.id, answered.id)
+        .await
+        .expect("accept");
+    assert!(accepted.is_accepted);
+    assert!(fake.answers(asked.id)[0].is_accepted);
+    let unaccepted = jane
+        .unaccept_answer(asked.id, answered.id)
+        .await
+        .expect("unaccept");
+    assert!(!unaccepted.is_accepted);
+    let writes = fake.requests().iter().filter(|r| r.is_api_write()).count();
+    assert_eq!(writes, 10, "each write reached the site exactly once");
 }

@@ -98,8 +98,29 @@ pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
     } else {
         "read only"
     };
+    // What the site actually granted: it does not say at link time (`/users/me` has no
+    // scopes), so the first write tells.
+    let granted = if !link.scopes.iter().any(|s| s == "write_access") {
+        "read only".to_string()
+    } else if link.status == LinkStatus::WriteRefused {
+        "write refused: the site refused a write with your token outright, so the bot's API application is probably still read-only. An admin must set it to Read-write on the site.".to_string()
+    } else if let Some(t) = link.last_used_at {
+        format!("read and write (confirmed by a write on {})", fmt(t))
+    } else {
+        "not confirmed yet: the site says whether writing is allowed at your first write".into()
+    };
+    let team = match &ctx.site.team {
+        Some(t) if link.scopes.iter().any(|s| s.eq_ignore_ascii_case(&ctx.link.settings().team_scope(t))) => {
+            format!("\n**Private team:** `{}` requested at link time", t.as_str())
+        }
+        Some(t) => format!(
+            "\n**Private team:** `{}` not included in your link: link again with `/so link` to use it",
+            t.as_str()
+        ),
+        None => String::new(),
+    };
     let text = format!(
-        "**Linked {} account:** {user} (user {})\n**Access:** {write} (`{}`)\n**Token expires:** {expiry}\n**Last used:** {}\n**Linked:** {}\n**Status:** {status}",
+        "**Linked {} account:** {user} (user {})\n**Access requested:** {write} (`{}`)\n**Access granted:** {granted}{team}\n**Token expires:** {expiry}\n**Last used:** {}\n**Linked:** {}\n**Status:** {status}",
         ctx.site.name,
         link.soe_user_id,
         link.scopes.join(","),

@@ -1,9 +1,11 @@
 //! Acting as the member: their link, their token, and what to say when it cannot be used.
 //!
 //! Token lifecycle: no link → offer linking; a known expiry in the past or an earlier 401 →
-//! "link again"; a link without `write_access` → "write access is missing"; a 401 during a
-//! write marks the link expired; a 403 on a read-only token says so rather than a generic
-//! error.
+//! "link again"; a link without `write_access` → "write access is missing"; a link without the
+//! `access_team` grant for the bot's private team → "link again for the team"; a 401 during a
+//! write marks the link expired; a bare 403 (the site refusing the token outright, not a
+//! privilege) marks the link "write refused" and says the API application is probably still
+//! read-only, rather than a generic error.
 
 use std::sync::Arc;
 
@@ -33,6 +35,8 @@ pub enum NoSession {
     Expired,
     /// Linked without `write_access`.
     ReadOnly,
+    /// Linked without the `access_team` grant for the private team the bot works in.
+    NoTeamGrant(crate::soe::TeamSlug),
     /// The stored link could not be opened (wrong key, tampering): treat as "link again".
     Unreadable,
     /// Storage failed.
@@ -58,6 +62,12 @@ pub fn session(ctx: &Commands, user: u64) -> Result<MemberSession, NoSession> {
     }
     if !link.scopes.iter().any(|s| s == "write_access") {
         return Err(NoSession::ReadOnly);
+    }
+    if let Some(team) = &ctx.site.team {
+        let grant = ctx.link.settings().team_scope(team);
+        if !link.scopes.iter().any(|s| s.eq_ignore_ascii_case(&grant)) {
+            return Err(NoSession::NoTeamGrant(team.clone()));
+        }
     }
     let writer = ctx.soe.member(link.token, ctx.site.team.as_ref());
     Ok(MemberSession {
@@ -90,6 +100,10 @@ pub fn no_session_reply(ctx: &Commands, why: NoSession, what: &str) -> Reply {
         NoSession::ReadOnly => link_prompt(&format!(
             "Your linked account has read-only access, so the bot cannot {what} for you. Link again and grant write access."
         )),
+        NoSession::NoTeamGrant(team) => link_prompt(&format!(
+            "Your link was made without access to the private team `{}` this bot works in, so the site would refuse to let you {what} there. Link again: the site will ask you to allow the team too.",
+            team.as_str()
+        )),
         NoSession::Store(e) => ctx.store_failure(&e),
     }
 }
@@ -103,6 +117,21 @@ pub fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
             }
             format!(
                 "{} rejected your token: it has expired or was revoked. Link your account again with `/so link`.",
+                ctx.site.name
+            )
+        }
+        soe::Error::Forbidden { .. } if e.is_grant_refusal() => {
+            if let Err(err) = ctx.store.mark_link_write_refused(user) {
+                tracing::warn!(error = %err, "could not record a refused write on the link");
+            }
+            let team = ctx
+                .site
+                .team
+                .as_ref()
+                .map(|t| format!(", or it has not granted your token the private team `{}`", t.as_str()))
+                .unwrap_or_default();
+            format!(
+                "{} refused to let your token write at all: the bot's API application on the site is probably still read-only (new applications start that way){team}. An admin must set the application to Read-write on the site; then try again, and link again with `/so link` if it still fails.",
                 ctx.site.name
             )
         }

@@ -94,6 +94,10 @@ pub struct Commands {
     pub(crate) tags: TagCache,
     /// Which guilds (and DMs) are served, and which role ids grant admin commands.
     pub(crate) access: AccessGate,
+    /// When this process's use cases were built: a draft left `Posting` or a write claim made
+    /// before it belongs to an earlier process that died mid-write, so it is recovered at
+    /// once (by looking on the site) instead of waiting out a timeout.
+    pub(crate) started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -117,6 +121,7 @@ impl Commands {
     ) -> Self {
         Self {
             access: AccessGate::new(access, clock.clone()),
+            started_at: clock.now(),
             budget: Arc::new(
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
@@ -314,6 +319,43 @@ impl Commands {
                 user: linked.discord_user,
                 reply,
             });
+        }
+        notices
+    }
+
+    /// After a restart: settles every draft left `Posting` and every write claim left
+    /// unfinished by an earlier process, by looking on the site (see
+    /// [`post::recover_posting`], [`vote::recover_claim`]), and says what happened to each
+    /// member concerned. Runs once at startup, before members can press anything again.
+    pub async fn recover_interrupted(&self) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        match self.store.posting_drafts() {
+            Ok(drafts) => {
+                for d in drafts.into_iter().filter(|d| {
+                    matches!(d.state, crate::store::DraftState::Posting { since } if since < self.started_at)
+                }) {
+                    let user = d.discord_user;
+                    let reply = post::recover_posting(self, d).await;
+                    notices.push(Notice { user, reply });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not list interrupted posts"),
+        }
+        match self.store.unfinished_writes() {
+            Ok(claims) => {
+                for (key, at) in claims {
+                    if at.is_none_or(|at| at < self.started_at) {
+                        notices.extend(vote::recover_claim(self, &key).await);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not list interrupted writes"),
+        }
+        if !notices.is_empty() {
+            tracing::info!(
+                settled = notices.len(),
+                "settled writes interrupted by a restart"
+            );
         }
         notices
     }

@@ -7,10 +7,20 @@
 //! unlinked member's draft waits for the link and is posted when it completes. A member keeps
 //! at most `limits.drafts_per_member` unposted drafts: past it a new one is not saved, and the
 //! reply shows its text back (nothing is lost) with the drafts to post or discard first.
+//!
+//! A draft left `Posting` by a process that died mid-post (or a post that never answered) is
+//! never simply offered for Retry: [`recover_posting`] first looks on the site for the
+//! member's post (their questions since the post began, matched by title, or their answers to
+//! the question, matched by body) and marks the draft posted with its link when it is there.
+//! Only a post the site does not have is offered again; when the site cannot be asked, the
+//! draft stays as it is.
 
 use chrono::Duration;
 
-use crate::soe::{NewAnswer, NewQuestion, PageSize, SearchItem, SearchSort, SoeRead};
+use crate::soe::{
+    AnswerSort, NewAnswer, NewQuestion, Order, PageSize, QuestionQuery, QuestionSort, SearchItem,
+    SearchSort, SoeRead,
+};
 use crate::store::{Allowance, Draft, DraftContent, DraftState};
 
 use super::ids::{new_draft_id, Id};
@@ -22,6 +32,13 @@ use super::{Commands, Invocation, MessageRef};
 
 /// Similar questions shown before posting.
 const SIMILAR: usize = 3;
+
+/// When looking on the site for an interrupted post: how far before the post's start the
+/// site's clock may be (clock skew between the bot and the site).
+const LOOK_BACK_MINUTES: i64 = 10;
+
+/// At most this many of the member's recent answers are opened to compare bodies.
+const ANSWERS_TO_OPEN: usize = 5;
 
 fn ask_modal(draft: &str, title: Option<&str>, body: Option<&str>, tags: Option<&str>) -> Reply {
     Reply::modal(Modal {
@@ -569,17 +586,10 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         Err(e) => return ctx.store_failure(&e),
     };
     if let DraftState::Posting { since } = draft.state {
-        if ctx.clock.now() - since > Duration::seconds(crate::store::CLAIM_STALE_SECS) {
-            // The process that was posting it died mid-call: the outcome is unknown.
-            let text = "A post of this draft was interrupted and its outcome is unknown. Check the site first; if it is not there, press Retry.";
-            let mut back = draft;
-            back.state = DraftState::Saved {
-                last_error: Some(text.into()),
-            };
-            if let Err(e) = ctx.store.put_draft(&back) {
-                return ctx.store_failure(&e);
-            }
-            return Reply::private(text).with_row(draft_buttons(id, true));
+        // Left by an earlier process, or a post that never came back: look before anything.
+        let stale = ctx.clock.now() - since > Duration::seconds(crate::store::CLAIM_STALE_SECS);
+        if since < ctx.started_at || stale {
+            return recover_posting(ctx, draft).await;
         }
     }
     if let Some(r) = settled(&draft) {
@@ -694,6 +704,129 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
                 )]);
             }
             r
+        }
+    }
+}
+
+/// Settles a draft whose post was interrupted (its state is `Posting` and nobody is posting
+/// it): looks on the site for the member's post and marks the draft posted with its link when
+/// it is there; offers Retry only when the site does not have it; leaves it untouched (and
+/// says so) when the site cannot be asked, so nothing is ever posted twice.
+pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
+    let DraftState::Posting { since } = draft.state else {
+        return settled(&draft)
+            .unwrap_or_else(|| Reply::private("This draft is not being posted."));
+    };
+    let user = draft.discord_user;
+    let link = match ctx.store.get_link(user) {
+        Ok(Some(l)) => l,
+        Ok(None) | Err(_) => {
+            return Reply::private(
+                "A post of this draft was interrupted, and without your link the bot cannot check whether it reached the site. Link your account again; the draft is kept.",
+            )
+        }
+    };
+    match find_post(ctx, link.soe_user_id, &draft.content, since).await {
+        Ok(Some(url)) => {
+            let mut done = draft;
+            done.state = DraftState::Posted {
+                url: url.clone(),
+                posted_as: link.soe_user_name.clone(),
+            };
+            done.post_after_link = false;
+            if let Err(e) = ctx.store.put_draft(&done) {
+                return ctx.store_failure(&e);
+            }
+            let _ = ctx.store.touch_link(user, ctx.clock.now());
+            tracing::info!(
+                soe_user_id = link.soe_user_id,
+                "an interrupted post had reached the site"
+            );
+            let mut r = posted_reply(&url, &link.soe_user_name, false);
+            r.content = format!(
+                "The bot was interrupted while posting your draft, but it had reached the site (nothing was posted twice). {}",
+                r.content
+            );
+            r
+        }
+        Ok(None) => {
+            let text = "The bot was interrupted while posting this, and it is not on the site: nothing was posted. Press Retry to post it.";
+            let mut back = draft;
+            back.state = DraftState::Saved {
+                last_error: Some(text.into()),
+            };
+            let id = back.id.clone();
+            if let Err(e) = ctx.store.put_draft(&back) {
+                return ctx.store_failure(&e);
+            }
+            Reply::private(text).with_row(draft_buttons(&id, true))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for an interrupted post");
+            Reply::private(format!(
+                "A post of this draft was interrupted, and the bot cannot check the site right now ({}). The draft is kept as it is so nothing is posted twice; press Post again in a minute.",
+                e.user_message()
+            ))
+        }
+    }
+}
+
+/// The URL of the member's post of `content` on the site, made since about `since`, if it is
+/// there. Question titles are unique on a site, so a title match is the post; answers are
+/// matched by their Markdown body.
+async fn find_post(
+    ctx: &Commands,
+    soe_user: i64,
+    content: &DraftContent,
+    since: chrono::DateTime<chrono::Utc>,
+) -> crate::soe::Result<Option<String>> {
+    let reader = ctx.reader(None);
+    let from = since - Duration::minutes(LOOK_BACK_MINUTES);
+    let same = |a: &str, b: &str| a.split_whitespace().eq(b.split_whitespace());
+    match content {
+        DraftContent::Ask { title, .. } => {
+            let page = reader
+                .list_questions(&QuestionQuery {
+                    page: 1,
+                    page_size: PageSize::Fifty,
+                    sort: Some(QuestionSort::Creation),
+                    order: Some(Order::Desc),
+                    author_id: Some(soe_user),
+                    from: Some(from),
+                    ..Default::default()
+                })
+                .await?;
+            Ok(page
+                .items
+                .into_iter()
+                .find(|q| same(&q.title, title))
+                .map(|q| {
+                    q.web_url
+                        .or(q.share_url)
+                        .unwrap_or_else(|| format!("question {}", q.id))
+                }))
+        }
+        DraftContent::Answer { question_id, body } => {
+            let page = reader
+                .list_answers(*question_id, 1, PageSize::Fifty, AnswerSort::Creation)
+                .await?;
+            let candidates = page.items.into_iter().filter(|a| {
+                a.owner.as_ref().and_then(|o| o.id) == Some(soe_user)
+                    && a.creation_date.is_none_or(|c| c >= from)
+            });
+            for a in candidates.take(ANSWERS_TO_OPEN) {
+                let full = reader.get_answer(*question_id, a.id).await?;
+                if full
+                    .body_markdown
+                    .as_deref()
+                    .is_some_and(|md| same(md, body))
+                {
+                    return Ok(Some(full.web_url.or(full.share_link).unwrap_or_else(
+                        || format!("answer {} on question {question_id}", full.id),
+                    )));
+                }
+            }
+            Ok(None)
         }
     }
 }

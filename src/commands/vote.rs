@@ -6,14 +6,248 @@
 //! otherwise on the same post (an undo, or the other direction), so the same button works
 //! again after an undo made here or on the site. A successful vote drops the cached view of
 //! the question, so the next view shows the new score.
+//!
+//! Each write is claimed in the store under a key that names the member and the target
+//! ([`WriteKey`]). A claim left unfinished by a process that died mid-write is settled by
+//! [`recover_claim`], which reads the post's state on the site as the member
+//! (`userHasUpvoted`/`userHasDownvoted` of the question, `isAccepted` of the answer): done
+//! writes are recorded as done, writes that did not happen are released so the button works
+//! again. The member's vote on an answer is not in API v3's answer model, so such a claim is
+//! released with its outcome named as unknown (pressing again is safe: the site refuses a
+//! second identical vote).
 
-use crate::soe::Vote;
+use crate::soe::{SoeWrite, Vote};
 use crate::store::WriteClaim;
 
 use super::caches::QuestionCache;
 use super::member::{link_prompt, needs_relink, no_session_reply, session, write_error_text};
 use super::reply::Reply;
-use super::{Commands, Invocation};
+use super::{Commands, Invocation, Notice};
+
+/// What a write claim is about; its string form is the claim key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKey {
+    /// A vote on a question: `vq:{user}:{question}:{vote}`.
+    QuestionVote {
+        user: u64,
+        question: i64,
+        vote: Vote,
+    },
+    /// A vote on an answer: `va:{user}:{question}:{answer}:{vote}`.
+    AnswerVote {
+        user: u64,
+        question: i64,
+        answer: i64,
+        vote: Vote,
+    },
+    /// Accepting an answer: `ac:{user}:{question}:{answer}`.
+    Accept {
+        user: u64,
+        question: i64,
+        answer: i64,
+    },
+}
+
+fn vote_name(vote: Vote) -> &'static str {
+    match vote {
+        Vote::Up => "Up",
+        Vote::Down => "Down",
+        Vote::UndoUp => "UndoUp",
+        Vote::UndoDown => "UndoDown",
+    }
+}
+
+impl WriteKey {
+    /// The claim key.
+    pub fn key(&self) -> String {
+        match *self {
+            WriteKey::QuestionVote {
+                user,
+                question,
+                vote,
+            } => {
+                format!("vq:{user}:{question}:{}", vote_name(vote))
+            }
+            WriteKey::AnswerVote {
+                user,
+                question,
+                answer,
+                vote,
+            } => {
+                format!("va:{user}:{question}:{answer}:{}", vote_name(vote))
+            }
+            WriteKey::Accept {
+                user,
+                question,
+                answer,
+            } => format!("ac:{user}:{question}:{answer}"),
+        }
+    }
+
+    /// Reads a claim key back; `None` for keys this module did not make.
+    pub fn parse(key: &str) -> Option<WriteKey> {
+        let parts: Vec<&str> = key.split(':').collect();
+        let vote = |s: &str| {
+            [Vote::Up, Vote::Down, Vote::UndoUp, Vote::UndoDown]
+                .into_iter()
+                .find(|v| vote_name(*v) == s)
+        };
+        match parts.as_slice() {
+            ["vq", u, q, v] => Some(WriteKey::QuestionVote {
+                user: u.parse().ok()?,
+                question: q.parse().ok()?,
+                vote: vote(v)?,
+            }),
+            ["va", u, q, a, v] => Some(WriteKey::AnswerVote {
+                user: u.parse().ok()?,
+                question: q.parse().ok()?,
+                answer: a.parse().ok()?,
+                vote: vote(v)?,
+            }),
+            ["ac", u, q, a] => Some(WriteKey::Accept {
+                user: u.parse().ok()?,
+                question: q.parse().ok()?,
+                answer: a.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+
+    fn user(&self) -> u64 {
+        match *self {
+            WriteKey::QuestionVote { user, .. }
+            | WriteKey::AnswerVote { user, .. }
+            | WriteKey::Accept { user, .. } => user,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match *self {
+            WriteKey::QuestionVote { question, vote, .. } => {
+                format!("your vote ({}) on question {question}", vote_name(vote))
+            }
+            WriteKey::AnswerVote { answer, vote, .. } => {
+                format!("your vote ({}) on answer {answer}", vote_name(vote))
+            }
+            WriteKey::Accept {
+                question, answer, ..
+            } => {
+                format!("accepting answer {answer} on question {question}")
+            }
+        }
+    }
+}
+
+/// What the site says about an interrupted write.
+enum SiteState {
+    /// It happened; the outcome text to record.
+    Done(String),
+    /// It did not happen.
+    NotDone,
+    /// The API does not show it.
+    Unknowable,
+}
+
+async fn read_state(
+    writer: &dyn SoeWrite,
+    name: &str,
+    key: &WriteKey,
+) -> crate::soe::Result<SiteState> {
+    Ok(match *key {
+        WriteKey::QuestionVote { question, vote, .. } => {
+            let q = writer.get_question(question).await?;
+            let holds = match vote {
+                Vote::Up => q.user_has_upvoted,
+                Vote::Down => q.user_has_downvoted,
+                Vote::UndoUp => q.user_has_upvoted.map(|v| !v),
+                Vote::UndoDown => q.user_has_downvoted.map(|v| !v),
+            };
+            match holds {
+                Some(true) => SiteState::Done(format!(
+                    "You {} “{}” as **{name}** (score now {}).",
+                    verb(vote),
+                    super::reply::truncate(&q.title, 100),
+                    q.score
+                )),
+                Some(false) => SiteState::NotDone,
+                None => SiteState::Unknowable,
+            }
+        }
+        WriteKey::AnswerVote { .. } => SiteState::Unknowable,
+        WriteKey::Accept {
+            question, answer, ..
+        } => {
+            if writer.get_answer(question, answer).await?.is_accepted {
+                SiteState::Done(format!(
+                    "You accepted answer {answer} on question {question} as **{name}**. ✅"
+                ))
+            } else {
+                SiteState::NotDone
+            }
+        }
+    })
+}
+
+/// Settles a write claim left unfinished by an interrupted process (see the module docs) and
+/// says what happened. `None` for keys this module does not know, or when the site cannot be
+/// asked right now (the claim then expires on its own and the button works again).
+pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
+    let parsed = WriteKey::parse(key)?;
+    let user = parsed.user();
+    let what = parsed.describe();
+    let s = match session(ctx, user) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctx.store.finish_write(key, None, ctx.clock.now());
+            return Some(Notice {
+                user,
+                reply: Reply::private(format!(
+                    "The bot was interrupted while recording {what}, and without a usable link it cannot check the site. Look at the post; press the button again after linking if it is not there."
+                )),
+            });
+        }
+    };
+    let state = match read_state(s.writer.as_ref(), &s.name, &parsed).await {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check an interrupted write; leaving its claim");
+            return None;
+        }
+    };
+    let (outcome, text) = match state {
+        SiteState::Done(outcome) => (
+            Some(outcome.clone()),
+            format!("The bot was interrupted, but the site has it: {outcome}"),
+        ),
+        SiteState::NotDone => (
+            None,
+            format!("The bot was interrupted before {what} reached the site: nothing was recorded. Press the button again."),
+        ),
+        SiteState::Unknowable => (
+            None,
+            format!("The bot was interrupted while recording {what}, and the site does not show whether it went through. Check the post; pressing the button again is safe (the site refuses a second identical vote)."),
+        ),
+    };
+    if let Err(e) = ctx
+        .store
+        .finish_write(key, outcome.as_deref(), ctx.clock.now())
+    {
+        tracing::warn!(error = %e, "could not settle an interrupted write");
+    }
+    Some(Notice {
+        user,
+        reply: Reply::private(text),
+    })
+}
+
+/// True when `key`'s unfinished claim was made before this process started.
+fn claimed_by_an_earlier_process(ctx: &Commands, key: &str) -> bool {
+    ctx.store.unfinished_writes().is_ok_and(|claims| {
+        claims
+            .iter()
+            .any(|(k, at)| k == key && at.is_none_or(|at| at < ctx.started_at))
+    })
+}
 
 fn verb(vote: Vote) -> &'static str {
     match vote {
@@ -40,7 +274,13 @@ where
         Ok(s) => s,
         Err(why) => return (no_session_reply(ctx, why, what), false),
     };
-    match ctx.store.claim_write(key, ctx.clock.now()) {
+    let mut claim = ctx.store.claim_write(key, ctx.clock.now());
+    if matches!(claim, Ok(WriteClaim::InProgress)) && claimed_by_an_earlier_process(ctx, key) {
+        // Left by a process that died mid-write: look on the site, then claim again.
+        let _ = recover_claim(ctx, key).await;
+        claim = ctx.store.claim_write(key, ctx.clock.now());
+    }
+    match claim {
         Ok(WriteClaim::Claimed) => {}
         Ok(WriteClaim::InProgress) => {
             return (
@@ -100,8 +340,15 @@ fn after_vote(ctx: &Commands, question: i64, vote: Vote, key_of: impl Fn(Vote) -
 
 /// A vote on a question.
 pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote: Vote) -> Reply {
-    let member = inv.member.id;
-    let key_of = |v: Vote| format!("vq:{member}:{question}:{v:?}");
+    let user = inv.member.id;
+    let key_of = |vote: Vote| {
+        WriteKey::QuestionVote {
+            user,
+            question,
+            vote,
+        }
+        .key()
+    };
     let (reply, voted) = once(ctx, inv, &key_of(vote), "vote", |s| async move {
         let q = s.writer.vote_question(question, vote).await?;
         Ok(format!(
@@ -127,8 +374,16 @@ pub async fn vote_answer(
     answer: i64,
     vote: Vote,
 ) -> Reply {
-    let member = inv.member.id;
-    let key_of = |v: Vote| format!("va:{member}:{question}:{answer}:{v:?}");
+    let user = inv.member.id;
+    let key_of = |vote: Vote| {
+        WriteKey::AnswerVote {
+            user,
+            question,
+            answer,
+            vote,
+        }
+        .key()
+    };
     let (reply, voted) = once(ctx, inv, &key_of(vote), "vote", |s| async move {
         let a = s.writer.vote_answer(question, answer, vote).await?;
         Ok(format!(
@@ -147,7 +402,12 @@ pub async fn vote_answer(
 
 /// Accepting an answer (question owner only; SOE enforces it, the reply explains it).
 pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64) -> Reply {
-    let key = format!("ac:{}:{question}:{answer}", inv.member.id);
+    let key = WriteKey::Accept {
+        user: inv.member.id,
+        question,
+        answer,
+    }
+    .key();
     let (reply, accepted) = once(ctx, inv, &key, "accept answers", |s| async move {
         s.writer.accept_answer(question, answer).await?;
         Ok(format!(
@@ -166,4 +426,39 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64
         ));
     }
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_keys_read_back_and_keep_their_old_spelling() {
+        let keys = [
+            WriteKey::QuestionVote {
+                user: 7,
+                question: 3,
+                vote: Vote::UndoDown,
+            },
+            WriteKey::AnswerVote {
+                user: 7,
+                question: 3,
+                answer: 16,
+                vote: Vote::Up,
+            },
+            WriteKey::Accept {
+                user: 7,
+                question: 3,
+                answer: 16,
+            },
+        ];
+        for k in keys {
+            assert_eq!(WriteKey::parse(&k.key()), Some(k));
+        }
+        // The spelling claims already stored use (`{vote:?}`), so old claims are recognised.
+        assert_eq!(keys[0].key(), format!("vq:7:3:{:?}", Vote::UndoDown));
+        assert_eq!(keys[1].key(), format!("va:7:3:16:{:?}", Vote::Up));
+        assert_eq!(WriteKey::parse("vq:7:3:Sideways"), None);
+        assert_eq!(WriteKey::parse("draft:abc"), None);
+    }
 }

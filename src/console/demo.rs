@@ -69,6 +69,8 @@ impl Demo {
     pub async fn start_with(clock: SharedClock) -> Result<(Demo, Console), String> {
         let mut cfg = FakeSoeConfig::new(clock.clone());
         cfg.approval = Approval::ConsentPage;
+        // The demo's application has been switched to Read-write, as the README asks.
+        cfg.application = crate::fake_soe::AppStatus::ReadWrite;
         let fake = Arc::new(
             FakeSoe::start(cfg)
                 .await
@@ -102,6 +104,8 @@ impl Demo {
             client_id: fake.client_id().to_string(),
             public_url: web_url.clone(),
             allow_no_expiry: false,
+            teams: vec![],
+            team_scope_format: crate::soe::DEFAULT_TEAM_SCOPE_FORMAT.into(),
             discord: Some(DiscordOAuthSettings {
                 base: discord.base_url(),
                 client_id: discord.client_id().to_string(),

@@ -1,8 +1,12 @@
 //! The API v3 subset the bot uses, served under `/api/v3` and `/api/v3/teams/{team}`.
 //!
 //! Each request goes: route match (unknown path → 404 text, known path with another method →
-//! 405) → bearer token (401 `text/plain` `Invalid access token`) → throttle (429) → team
-//! (404) → `write_access` for POST/PUT/DELETE (403) → parameters and body (400) → the action.
+//! 405) → bearer token (401 `text/plain` `Invalid access token`) → throttle (429) → team: the
+//! token's `access_team` grant for it (403), then the team itself (404) → for POST/PUT/DELETE,
+//! a read-write application and `write_access` (403) → parameters and body (400) → the action.
+//! The 403s of a missing grant or a read-only application are the site's bare "Forbidden
+//! Action" (no detail), as for a missing `write_access`; refusals of a privilege (own post,
+//! not the owner) carry a detail.
 //! Invariants:
 //! - responses use the document's models exactly (built by [`super::render::View`]); list
 //!   endpoints return the paging envelope, comments a bare array;
@@ -17,10 +21,12 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rand::RngCore;
 use serde_json::{json, Value};
 
+use super::oauth::TokenInfo;
 use super::render::View;
 use super::server::{Ctx, Outcome, Reply, Shared};
 use super::store::{FakeAnswer, FakeQuestion, Store, VoteKind};
 use super::throttle::Verdict;
+use super::AppStatus;
 
 /// A matched API route. Ids are the raw path segments (parsed later, so a bad id is a 400).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -776,7 +782,7 @@ pub(crate) fn serve(shared: &Shared, ctx: &Ctx, team: Option<&str>, rel: &str) -
             };
         }
     };
-    let reply = dispatch(shared, ctx, team, &route, user_id, grant.can_write(), now);
+    let reply = dispatch(shared, ctx, team, &route, user_id, &grant, now);
     Outcome {
         reply: reply.with_throttle(&throttle),
         user_id: Some(user_id),
@@ -789,12 +795,13 @@ fn dispatch(
     team: Option<&str>,
     route: &Route,
     user: i64,
-    can_write: bool,
+    grant: &TokenInfo,
     now: DateTime<Utc>,
 ) -> Reply {
     let mut store = shared.store.lock();
     let team: Option<String> = match team {
         None => None,
+        Some(slug) if !shared.grants_team(&grant.scopes, slug) => return Reply::forbidden(None),
         Some(slug) => match store.team(slug) {
             Some(t) => Some(t.to_string()),
             None => {
@@ -807,7 +814,8 @@ fn dispatch(
         },
     };
     let team = team.as_deref();
-    if ctx.method != "GET" && !can_write {
+    let read_only_app = *shared.application.lock() == AppStatus::ReadOnly;
+    if ctx.method != "GET" && (read_only_app || !grant.can_write()) {
         return Reply::forbidden(None);
     }
     let result = match (ctx.method.as_str(), route) {

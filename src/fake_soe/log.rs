@@ -67,4 +67,20 @@ impl LoggedRequest {
     pub fn is_api(&self) -> bool {
         self.path.starts_with("/api/")
     }
+
+    /// A request parameter wherever it was sent: the query string (how the bot sends the
+    /// token request, like the vendor's SDK) or a form body.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                self.body
+                    .as_ref()
+                    .and_then(|b| b.get(name))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+    }
 }

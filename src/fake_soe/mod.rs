@@ -10,9 +10,22 @@
 //!   headers;
 //! - small HTML pages for the URLs the API hands out (`webUrl`, `shareUrl`).
 //!
-//! The vendor quirk that text fields are served HTML-encoded is reproduced (switch it with
-//! [`FakeSoe::set_html_encode`]); faults can be injected per route ([`FakeSoe::push_fault`]);
-//! every exchange is recorded ([`FakeSoe::requests`]). Invariants: the store keeps plain text;
+//! The vendor's rules are held here rather than bent to the client:
+//! - text fields are served HTML-encoded, per field ([`FakeSoeConfig::encoded_fields`],
+//!   [`FakeSoe::set_html_encode`]);
+//! - the API application has a status: read-only (how every new application and service key
+//!   starts) refuses every write with 403 whatever the token's scopes
+//!   ([`FakeSoeConfig::application`]);
+//! - a private team's routes (`/api/v3/teams/{team}/…`) answer 403 to a token without the
+//!   `access_team` grant for that team ([`FakeSoeConfig::team_scope_format`]);
+//! - `redirect_uri` must be under the application's registered domain
+//!   ([`FakeSoeConfig::redirect_domain`]);
+//! - the token endpoint wants `client_id`, `code`, `redirect_uri` and `code_verifier` (from the
+//!   query string, as the vendor's SDK sends them, or a form body) and can word its answer the
+//!   SOE way or the standard way, under any content type ([`FakeSoeConfig::token_response`]).
+//!
+//! Faults can be injected per route ([`FakeSoe::push_fault`]); every exchange is recorded
+//! ([`FakeSoe::requests`]). Invariants: the store keeps plain text;
 //! all TTLs and token expiry read the injected [`crate::clock::Clock`]; throttle windows and
 //! injected delays use `tokio::time`, so tests can pause time; nothing is traced but method and
 //! route template; the server task is aborted when the [`FakeSoe`] is dropped.
@@ -50,6 +63,8 @@ pub use seed::{
 pub use store::{FakeAnswer, FakeComment, FakeQuestion, FakeTag, FakeUser, VoteKind};
 pub use throttle::ThrottleLimits;
 
+use crate::soe::text::EncodedFields;
+
 use server::Shared;
 
 /// How the fake configures itself. Build with [`FakeSoeConfig::new`] and adjust fields.
@@ -64,10 +79,27 @@ pub struct FakeSoeConfig {
     /// The application's secret for the classic (non-PKCE) exchange; default `None`, which
     /// makes PKCE mandatory.
     pub client_secret: Option<String>,
-    /// The application's "Domain": the `redirect_uri` host must equal it; default `127.0.0.1`.
+    /// The application's "Domain": the `redirect_uri` host must be it or under it
+    /// (`bot.test` admits `bot.test` and `auth.bot.test`, not `evil-bot.test`); default
+    /// `127.0.0.1`.
     pub redirect_domain: String,
-    /// Vendor quirk: serve text fields HTML-encoded; default `true`.
+    /// Vendor quirk: serve text fields HTML-encoded; default `true`. Off, nothing is encoded.
     pub html_encode: bool,
+    /// Which text fields the quirk encodes; default all of them (the guide names
+    /// `body_markdown` and comment bodies; titles, snippets, names and tag descriptions are
+    /// the assumption a test can drop).
+    pub encoded_fields: EncodedFields,
+    /// The API application's status; default [`AppStatus::ReadOnly`], as every new application
+    /// and service key starts. Tests that write set [`AppStatus::ReadWrite`], the step the
+    /// README asks an admin to take.
+    pub application: AppStatus,
+    /// The form of the scope that grants a private team, with `{host}` (the site's host and
+    /// port) and `{team}`; default `access_team|{host}/c/{team}`.
+    pub team_scope_format: String,
+    /// How a successful token exchange is worded; default [`TokenResponseStyle::Soe`].
+    pub token_response: TokenResponseStyle,
+    /// The `Content-Type` of a successful token response; default `application/json`.
+    pub token_content_type: String,
     /// How `GET /oauth` answers; default [`Approval::AutoApprove`] as [`JANE`].
     pub approval: Approval,
     /// Load the seeded demo data; default `true`. Without it the site has only the users.
@@ -88,12 +120,39 @@ impl FakeSoeConfig {
             client_secret: None,
             redirect_domain: "127.0.0.1".into(),
             html_encode: true,
+            encoded_fields: EncodedFields::all(),
+            application: AppStatus::ReadOnly,
+            team_scope_format: DEFAULT_TEAM_SCOPE_FORMAT.into(),
+            token_response: TokenResponseStyle::Soe,
+            token_content_type: "application/json".into(),
             approval: Approval::AutoApprove { user_id: JANE },
             seed: true,
             code_ttl_secs: 600,
             throttle: ThrottleLimits::default(),
         }
     }
+}
+
+/// The site's default form of a team grant (the earlier Teams API's form).
+pub const DEFAULT_TEAM_SCOPE_FORMAT: &str = "access_team|{host}/c/{team}";
+
+/// An API application's status, set by an admin on the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppStatus {
+    /// Tokens read; every write is refused with 403, whatever scope was granted.
+    ReadOnly,
+    /// Tokens with `write_access` may write.
+    ReadWrite,
+}
+
+/// How the token endpoint words a successful exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenResponseStyle {
+    /// SOE's documented body: `{"access_token", "expires"}` (`expires` absent with
+    /// `no_expiry`).
+    Soe,
+    /// RFC 6749's: `{"access_token", "token_type": "bearer", "expires_in"}`.
+    Standard,
 }
 
 /// How `GET /oauth` answers a valid authorization request.
@@ -166,6 +225,9 @@ pub enum FaultKind {
     },
     /// Wait (`tokio::time::sleep`, so paused test time applies), then serve normally.
     Delay(Duration),
+    /// Serve normally (the site acts, and the request is logged), then wait before sending
+    /// the answer: a write the site performed whose answer the client has not seen yet.
+    AnswerAfter(Duration),
     /// 200 `application/json` with a truncated JSON body.
     MalformedJson,
     /// 401 `text/plain` `Invalid access token`, whatever the token.
@@ -194,6 +256,17 @@ impl Drop for FakeSoe {
     }
 }
 
+/// The site's own rendering of its team-grant form: `{host}` is the site's host with its port,
+/// `{team}` the slug.
+pub(crate) fn render_team_scope(format: &str, site: &Url, team: &str) -> String {
+    let host = match (site.host_str(), site.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => String::new(),
+    };
+    format.replace("{host}", &host).replace("{team}", team)
+}
+
 fn io_error(message: String) -> std::io::Error {
     std::io::Error::other(message)
 }
@@ -212,7 +285,14 @@ impl FakeSoe {
             seed::seed_users_only(&mut store);
         }
         let mut auth = oauth::AuthState::default();
-        let service_token = auth.mint(SERVICE, &["no_expiry".to_string()], config.clock.now());
+        // The seeded service token was minted the way `soe-bot service-token` asks: read-only,
+        // non-expiring, with the grant for the seeded private team.
+        let team_grant = render_team_scope(&config.team_scope_format, &site_url, TEAM);
+        let service_token = auth.mint(
+            SERVICE,
+            &["no_expiry".to_string(), team_grant],
+            config.clock.now(),
+        );
         let shared = Arc::new(Shared {
             clock: config.clock,
             client_id: config.client_id,
@@ -222,6 +302,11 @@ impl FakeSoe {
             site_url,
             approval: Mutex::new(config.approval),
             html_encode: AtomicBool::new(config.html_encode),
+            encoded_fields: Mutex::new(config.encoded_fields),
+            application: Mutex::new(config.application),
+            team_scope_format: config.team_scope_format,
+            token_response: config.token_response,
+            token_content_type: config.token_content_type,
             store: Mutex::new(store),
             auth: Mutex::new(auth),
             throttles: Mutex::new(throttle::Throttles::new(config.throttle)),
@@ -301,6 +386,21 @@ impl FakeSoe {
     /// Turns the HTML encoding of text fields on or off.
     pub fn set_html_encode(&self, on: bool) {
         self.shared.html_encode.store(on, Ordering::Relaxed);
+    }
+
+    /// Chooses which text fields are encoded (while the encoding is on).
+    pub fn set_encoded_fields(&self, fields: EncodedFields) {
+        *self.shared.encoded_fields.lock() = fields;
+    }
+
+    /// An admin switches the API application read-only or read-write.
+    pub fn set_application(&self, status: AppStatus) {
+        *self.shared.application.lock() = status;
+    }
+
+    /// The scope that grants `team` on this site (the configured format, this site's host).
+    pub fn team_scope(&self, team: &str) -> String {
+        render_team_scope(&self.shared.team_scope_format, &self.shared.site_url, team)
     }
 
     /// Adds a fault (after the existing ones).

@@ -23,7 +23,7 @@ use url::Url;
 
 use super::render::escape;
 use super::server::{Ctx, Outcome, Reply, Shared};
-use super::Approval;
+use super::{Approval, TokenResponseStyle};
 
 /// Lifetime of a token without `no_expiry`.
 pub(crate) const TOKEN_LIFETIME_SECS: i64 = 86_400;
@@ -151,6 +151,19 @@ fn error_redirect(redirect: &Url, error: &str, description: &str, state: Option<
     url
 }
 
+/// True when `host` is the application's registered `domain` or a subdomain of it
+/// ("redirect_uri must be under an app's registered domain"). Case-insensitive; a port is not
+/// part of the host.
+pub(crate) fn under_domain(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    !domain.is_empty()
+        && (host == domain
+            || host
+                .strip_suffix(&domain)
+                .is_some_and(|rest| rest.ends_with('.')))
+}
+
 /// Validates the parameters of `GET /oauth`.
 pub(crate) fn parse_authorize(
     shared: &Shared,
@@ -170,7 +183,7 @@ pub(crate) fn parse_authorize(
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .filter(|u| {
             u.host_str()
-                .is_some_and(|h| h.eq_ignore_ascii_case(&shared.redirect_domain))
+                .is_some_and(|h| under_domain(h, &shared.redirect_domain))
         })
         .ok_or_else(|| AuthorizeError::Page("redirect_uri is not configured".into()))?;
     let state = pairs
@@ -410,11 +423,24 @@ fn valid_verifier(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-/// `POST /oauth/access_token/json`: parameters from the form body or the query string.
+/// `POST /oauth/access_token/json`: `client_id`, `code`, `redirect_uri` and `code_verifier`
+/// (or, without PKCE, `client_secret`) from the query string (as the vendor's SDK sends them)
+/// or a form body; a request missing any of them is refused with 400 before anything else
+/// about the code is said.
 pub(crate) fn token(shared: &Shared, ctx: &Ctx) -> Outcome {
     let mut params = ctx.form();
     params.extend(ctx.query.iter().cloned());
     let get = |name: &str| first(&params, name);
+    // Every parameter is required; a request missing one is refused before the code is looked
+    // at (the verifier, or without PKCE the client secret).
+    for name in ["client_id", "code", "redirect_uri"] {
+        if get(name).is_none() {
+            return token_error("bad_parameter", &format!("{name} is required")).into();
+        }
+    }
+    if get("code_verifier").is_none() && get("client_secret").is_none() {
+        return token_error("bad_parameter", "code_verifier is required").into();
+    }
     let Some(code) = get("code") else {
         return token_error("bad_parameter", "code is required").into();
     };
@@ -480,13 +506,27 @@ pub(crate) fn token(shared: &Shared, ctx: &Ctx) -> Outcome {
     let token = auth.mint(grant.user_id, &grant.scopes, now);
     drop(auth);
     let no_expiry = grant.scopes.iter().any(|s| s == "no_expiry");
-    let body = if no_expiry {
-        json!({ "access_token": token })
+    let mut body = json!({ "access_token": token });
+    match shared.token_response {
+        TokenResponseStyle::Soe => {
+            if !no_expiry {
+                body["expires"] = json!(TOKEN_LIFETIME_SECS);
+            }
+        }
+        TokenResponseStyle::Standard => {
+            body["token_type"] = json!("bearer");
+            if !no_expiry {
+                body["expires_in"] = json!(TOKEN_LIFETIME_SECS);
+            }
+        }
+    }
+    let reply = if shared.token_content_type.starts_with("application/json") {
+        Reply::json(200, body)
     } else {
-        json!({ "access_token": token, "expires": TOKEN_LIFETIME_SECS })
+        Reply::typed(200, &shared.token_content_type, body.to_string())
     };
     Outcome {
-        reply: Reply::json(200, body),
+        reply,
         user_id: Some(grant.user_id),
     }
 }

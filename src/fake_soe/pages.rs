@@ -54,7 +54,7 @@ pub(crate) fn serve(shared: &Shared, ctx: &Ctx) -> Outcome {
     let view = View {
         store: &store,
         site: &shared.site_url,
-        encode: false,
+        encode: crate::soe::text::EncodedFields::none(),
         viewer: None,
     };
     let id = |s: &str| s.parse::<i64>().ok();

@@ -6,8 +6,9 @@
 //!   (`QuestionSummaryResponseModel`, `AnswerResponseModel`, …); fields that are not nullable in
 //!   the document and have no value (`bounty`, `lastEditor` before an edit) are omitted, never
 //!   `null`;
-//! - the store keeps plain text; text fields are HTML-encoded here, on the way out, only when the
-//!   `html_encode` quirk is on; `body` is HTML rendered from the Markdown and never encoded again;
+//! - the store keeps plain text; text fields are HTML-encoded here, on the way out, each only when
+//!   its [`EncodedField`] is in the site's encoded set (the `html_encode` quirk and
+//!   `encoded_fields`); `body` is HTML rendered from the Markdown and never encoded again;
 //! - dates are ISO-8601 UTC with milliseconds (`2026-01-05T10:30:21.254Z`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -16,6 +17,7 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use super::store::{FakeAnswer, FakeComment, FakeQuestion, FakeTag, FakeUser, Store, VoteKind};
+use crate::soe::text::{EncodedField, EncodedFields};
 
 /// Formats a date the way the site does: `2026-01-05T10:30:21.254Z`.
 pub(crate) fn iso(dt: DateTime<Utc>) -> String {
@@ -243,16 +245,16 @@ pub(crate) struct View<'a> {
     pub store: &'a Store,
     /// The site root, ending in `/`.
     pub site: &'a Url,
-    /// Whether text fields are HTML-encoded.
-    pub encode: bool,
+    /// Which text fields are served HTML-encoded.
+    pub encode: EncodedFields,
     /// The token's user.
     pub viewer: Option<i64>,
 }
 
 impl View<'_> {
-    /// A text field as served: encoded when the quirk is on.
-    pub fn text(&self, s: &str) -> String {
-        if self.encode {
+    /// A text field as served: encoded when `field` is in the encoded set.
+    pub fn text(&self, field: EncodedField, s: &str) -> String {
+        if self.encode.contains(field) {
             html_encode(s)
         } else {
             s.to_string()
@@ -273,7 +275,7 @@ impl View<'_> {
             Some(u) => json!({
                 "id": u.id,
                 "accountId": u.account_id,
-                "name": self.text(&u.name),
+                "name": self.text(EncodedField::DisplayName, &u.name),
                 "avatarUrl": u.avatar_url(),
                 "webUrl": self.user_url(u),
                 "reputation": u.reputation,
@@ -307,7 +309,7 @@ impl View<'_> {
             "email": if own { Some(u.email.clone()) } else { None },
             "id": u.id,
             "accountId": u.account_id,
-            "name": self.text(&u.name),
+            "name": self.text(EncodedField::DisplayName, &u.name),
             "avatarUrl": u.avatar_url(),
             "webUrl": self.user_url(u),
             "reputation": u.reputation,
@@ -320,7 +322,7 @@ impl View<'_> {
         json!({
             "id": t.id,
             "name": t.name,
-            "description": self.text(&t.description),
+            "description": self.text(EncodedField::TagDescription, &t.description),
             "postCount": self.store.tag_post_count(t.team.as_deref(), &t.name),
             "subjectMatterExpertCount": null,
             "watcherCount": t.watcher_count,
@@ -367,7 +369,10 @@ impl View<'_> {
     fn summary_map(&self, q: &FakeQuestion) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("id".into(), json!(q.id));
-        m.insert("title".into(), json!(self.text(&q.title)));
+        m.insert(
+            "title".into(),
+            json!(self.text(EncodedField::Title, &q.title)),
+        );
         m.insert("body".into(), json!(markdown_to_html(&q.body_markdown)));
         m.insert("tags".into(), Value::Array(self.question_tags(q)));
         m.insert("owner".into(), self.user_summary(q.owner_id));
@@ -401,12 +406,15 @@ impl View<'_> {
         let mut m = Map::new();
         m.insert("communities".into(), json!([]));
         m.extend(self.summary_map(q));
-        m.insert("bodyMarkdown".into(), json!(self.text(&q.body_markdown)));
+        m.insert(
+            "bodyMarkdown".into(),
+            json!(self.text(EncodedField::BodyMarkdown, &q.body_markdown)),
+        );
         let mentioned: Vec<Value> = self
             .store
             .mentioned_users(&q.body_markdown)
             .into_iter()
-            .map(|u| json!({ "id": u.id, "name": self.text(&u.name) }))
+            .map(|u| json!({ "id": u.id, "name": self.text(EncodedField::DisplayName, &u.name) }))
             .collect();
         m.insert("mentionedUsers".into(), Value::Array(mentioned));
         m.insert("mentionedUserGroups".into(), json!([]));
@@ -481,7 +489,10 @@ impl View<'_> {
     /// `AnswerResponseModel` (single answer and create).
     pub fn answer_response(&self, a: &FakeAnswer) -> Value {
         let mut m = self.answer_map(a);
-        m.insert("bodyMarkdown".into(), json!(self.text(&a.body_markdown)));
+        m.insert(
+            "bodyMarkdown".into(),
+            json!(self.text(EncodedField::BodyMarkdown, &a.body_markdown)),
+        );
         Value::Object(m)
     }
 
@@ -495,9 +506,9 @@ impl View<'_> {
         json!({
             "id": c.id,
             "score": c.score,
-            "body": self.text(&c.body),
+            "body": self.text(EncodedField::CommentBody, &c.body),
             "ownerUserId": c.owner_id,
-            "ownerDisplayName": self.text(&name),
+            "ownerDisplayName": self.text(EncodedField::DisplayName, &name),
             "creationDate": iso(c.creation_date),
         })
     }
@@ -507,8 +518,8 @@ impl View<'_> {
         json!({
             "type": "question",
             "questionId": q.id,
-            "title": self.text(&q.title),
-            "snippet": self.text(&snippet(&q.body_markdown, 200)),
+            "title": self.text(EncodedField::Title, &q.title),
+            "snippet": self.text(EncodedField::Snippet, &snippet(&q.body_markdown, 200)),
             "tags": self.question_tags(q),
             "owner": self.user_summary(q.owner_id),
             "creationDate": iso(q.creation_date),
@@ -527,8 +538,8 @@ impl View<'_> {
             "answerId": a.id,
             "parentQuestionId": q.id,
             "isAccepted": a.is_accepted,
-            "title": self.text(&q.title),
-            "snippet": self.text(&snippet(&a.body_markdown, 200)),
+            "title": self.text(EncodedField::Title, &q.title),
+            "snippet": self.text(EncodedField::Snippet, &snippet(&a.body_markdown, 200)),
             "tags": self.question_tags(q),
             "owner": self.user_summary(a.owner_id),
             "creationDate": iso(a.creation_date),

@@ -4,8 +4,9 @@
 //!
 //! Invariants:
 //! - every request is logged exactly once, after its response is decided, in completion order;
-//! - the only `.await` is a [`FaultKind::Delay`] sleep (`tokio::time::sleep`), taken before any
-//!   lock, so no lock is ever held across an await;
+//! - the only `.await`s are the sleeps of [`FaultKind::Delay`] (before serving) and
+//!   [`FaultKind::AnswerAfter`] (after logging), taken outside every lock, so no lock is ever
+//!   held across an await;
 //! - nothing here panics on bad input: unparseable bodies, paths and headers become 4xx replies,
 //!   and a response that cannot be built becomes a bare 500;
 //! - `tracing` sees the method and route template only, never tokens, codes, verifiers or state.
@@ -39,6 +40,16 @@ pub(crate) struct Shared {
     pub site_url: Url,
     pub approval: Mutex<Approval>,
     pub html_encode: AtomicBool,
+    /// The fields encoded while `html_encode` is on.
+    pub encoded_fields: Mutex<super::EncodedFields>,
+    /// The API application's status (read-only refuses every write).
+    pub application: Mutex<super::AppStatus>,
+    /// The form of a team grant (`{host}`, `{team}`).
+    pub team_scope_format: String,
+    /// How a successful token exchange is worded.
+    pub token_response: super::TokenResponseStyle,
+    /// Its `Content-Type`.
+    pub token_content_type: String,
     pub store: Mutex<Store>,
     pub auth: Mutex<AuthState>,
     pub throttles: Mutex<Throttles>,
@@ -47,9 +58,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Whether text fields are HTML-encoded right now.
-    pub fn encode(&self) -> bool {
-        self.html_encode.load(Ordering::Relaxed)
+    /// Which text fields are HTML-encoded right now.
+    pub fn encode(&self) -> super::EncodedFields {
+        if self.html_encode.load(Ordering::Relaxed) {
+            *self.encoded_fields.lock()
+        } else {
+            super::EncodedFields::none()
+        }
+    }
+
+    /// True when `scopes` hold this site's grant for `team`.
+    pub fn grants_team(&self, scopes: &[String], team: &str) -> bool {
+        let wanted = super::render_team_scope(&self.team_scope_format, &self.site_url, team);
+        scopes.iter().any(|s| s.eq_ignore_ascii_case(&wanted))
     }
 
     /// Takes the first fault matching this request, counting down its `times`.
@@ -164,6 +185,14 @@ pub(crate) enum ReplyBody {
     Empty,
     /// Deliberately broken JSON (a fault), sent as `application/json`.
     Malformed(String),
+    /// Text with a content type of its own (a token response served as `text/plain` or
+    /// `text/html`, as some sites do).
+    Typed {
+        /// The `Content-Type` header.
+        content_type: String,
+        /// The body.
+        text: String,
+    },
 }
 
 /// A decided response.
@@ -202,6 +231,18 @@ impl Reply {
                 "content-security-policy",
                 "default-src 'none'; style-src 'unsafe-inline'".to_string(),
             )],
+        }
+    }
+
+    /// A response with an explicit content type.
+    pub fn typed(status: u16, content_type: &str, text: String) -> Self {
+        Self {
+            status,
+            body: ReplyBody::Typed {
+                content_type: content_type.to_string(),
+                text,
+            },
+            headers: Vec::new(),
         }
     }
 
@@ -245,20 +286,26 @@ impl Reply {
         self
     }
 
-    fn content_type(&self) -> Option<&'static str> {
-        match self.body {
+    fn content_type(&self) -> Option<&str> {
+        match &self.body {
             ReplyBody::Json(_) | ReplyBody::Malformed(_) => Some("application/json; charset=utf-8"),
             ReplyBody::Text(_) => Some("text/plain; charset=utf-8"),
             ReplyBody::Html(_) => Some("text/html; charset=utf-8"),
+            ReplyBody::Typed { content_type, .. } => Some(content_type.as_str()),
             ReplyBody::Empty => None,
         }
     }
 
     fn into_response(self) -> Response {
-        let content_type = self.content_type();
+        let content_type = self
+            .content_type()
+            .and_then(|ct| HeaderValue::from_str(ct).ok());
         let bytes = match self.body {
             ReplyBody::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
-            ReplyBody::Text(s) | ReplyBody::Html(s) | ReplyBody::Malformed(s) => s.into_bytes(),
+            ReplyBody::Text(s)
+            | ReplyBody::Html(s)
+            | ReplyBody::Malformed(s)
+            | ReplyBody::Typed { text: s, .. } => s.into_bytes(),
             ReplyBody::Empty => Vec::new(),
         };
         let mut response = Response::new(AxumBody::from(bytes));
@@ -266,7 +313,7 @@ impl Reply {
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers_mut();
         if let Some(ct) = content_type {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            headers.insert(header::CONTENT_TYPE, ct);
         }
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -361,8 +408,8 @@ fn fault_reply(kind: &FaultKind) -> Reply {
             headers: Vec::new(),
         },
         FaultKind::Unauthorized => Reply::unauthorized(),
-        // Handled by the caller (sleep, then serve).
-        FaultKind::Delay(_) => Reply::text(500, "unreachable"),
+        // Handled by the caller (sleep, then serve; or serve, then sleep).
+        FaultKind::Delay(_) | FaultKind::AnswerAfter(_) => Reply::text(500, "unreachable"),
     }
 }
 
@@ -387,7 +434,9 @@ pub(crate) async fn handle(
         tokio::time::sleep(*d).await;
     }
     let outcome = match &fault {
-        Some(kind) if !matches!(kind, FaultKind::Delay(_)) => Outcome::from(fault_reply(kind)),
+        Some(kind) if !matches!(kind, FaultKind::Delay(_) | FaultKind::AnswerAfter(_)) => {
+            Outcome::from(fault_reply(kind))
+        }
         _ => match &target {
             Target::Api { team, rel } => api::serve(&shared, &ctx, team.as_deref(), rel),
             Target::Site => site(&shared, &ctx),
@@ -398,6 +447,8 @@ pub(crate) async fn handle(
     let (response_json, malformed) = match &reply.body {
         ReplyBody::Json(v) => (Some(v.clone()), false),
         ReplyBody::Malformed(_) => (None, true),
+        // JSON served under another content type is still logged as JSON.
+        ReplyBody::Typed { text, .. } => (serde_json::from_str(text).ok(), false),
         _ => (None, false),
     };
     let entry = LoggedRequest {
@@ -416,6 +467,9 @@ pub(crate) async fn handle(
         malformed,
     };
     shared.log.lock().push(entry);
+    if let Some(FaultKind::AnswerAfter(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
     reply.into_response()
 }
 

@@ -47,6 +47,8 @@ impl Resp {
 async fn site_with(adjust: impl FnOnce(&mut FakeSoeConfig)) -> Site {
     let clock = FixedClock::epoch();
     let mut config = FakeSoeConfig::new(std::sync::Arc::new(clock.clone()));
+    // Most tests write; the application-status tests switch it back to read-only.
+    config.application = AppStatus::ReadWrite;
     adjust(&mut config);
     let fake = FakeSoe::start(config).await.expect("the fake starts");
     let http = reqwest::Client::builder()
@@ -274,6 +276,101 @@ async fn token_exchange_accepts_a_form_body() {
         body.get("expires").is_none(),
         "no_expiry omits expires: {body}"
     );
+}
+
+#[tokio::test]
+async fn a_token_request_missing_any_parameter_is_refused_by_name() {
+    let s = site().await;
+    for missing in ["client_id", "code", "redirect_uri", "code_verifier"] {
+        let (code, v) = s.code("write_access").await;
+        let all = [
+            ("client_id", "4242"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", v.as_str()),
+        ];
+        let params: Vec<(&str, &str)> = all.into_iter().filter(|(k, _)| *k != missing).collect();
+        let r = s.exchange(&params).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "without {missing}");
+        assert_eq!(r.json()["error_name"], "bad_parameter");
+        assert_eq!(
+            r.json()["error_message"],
+            format!("{missing} is required"),
+            "without {missing}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_token_response_can_be_worded_the_standard_way_and_served_as_text() {
+    for content_type in ["application/json", "text/plain; charset=utf-8", "text/html"] {
+        let s = site_with(|c| {
+            c.token_response = TokenResponseStyle::Standard;
+            c.token_content_type = content_type.into();
+        })
+        .await;
+        let (code, v) = s.code("write_access").await;
+        let r = s
+            .exchange(&[
+                ("client_id", "4242"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &v),
+            ])
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            r.content_type().starts_with(content_type),
+            "{}",
+            r.content_type()
+        );
+        let body = r.json();
+        assert_eq!(body["expires_in"], 86_400);
+        assert_eq!(body["token_type"], "bearer");
+        assert!(body.get("expires").is_none());
+        let logged = s
+            .fake
+            .requests()
+            .into_iter()
+            .find(|r| r.route == "/oauth/access_token/json")
+            .expect("logged");
+        assert_eq!(
+            logged.response,
+            Some(body),
+            "logged as JSON whatever its type"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirect_uris_must_be_under_the_applications_domain() {
+    let s = site_with(|c| c.redirect_domain = "bot.test".into()).await;
+    for ok in [
+        "https://bot.test/oauth/callback",
+        "http://bot.test:8080/oauth/service-callback",
+        "https://auth.BOT.test/cb",
+    ] {
+        let r = s.open(&s.authorize(ok, "", "st", None)).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{ok}: {}", r.text);
+        assert!(r
+            .location()
+            .host_str()
+            .is_some_and(|h| h.ends_with("bot.test")));
+    }
+    for refused in [
+        "http://127.0.0.1:8080/callback",
+        "http://localhost/callback",
+        "https://evil-bot.test/cb",
+        "https://bot.test.evil.example/cb",
+        "ftp://bot.test/cb",
+    ] {
+        let r = s.open(&s.authorize(refused, "", "st", None)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            r.text.contains("redirect_uri is not configured"),
+            "{refused}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -896,6 +993,29 @@ async fn text_fields_are_html_encoded_when_the_quirk_is_on() {
 }
 
 #[tokio::test]
+async fn the_encoded_field_set_is_a_setting() {
+    use crate::soe::text::{EncodedField, EncodedFields};
+    let s = site_with(|c| c.encoded_fields = EncodedFields::guide_only()).await;
+    let t = s.fake.service_token();
+    let plain = s.fake.question(Q_ENTITIES).expect("seeded").title;
+    let q = s.get(&t, &format!("/questions/{Q_ENTITIES}")).await.json();
+    assert_eq!(q["title"], plain, "titles left as written");
+    assert!(
+        q["bodyMarkdown"]
+            .as_str()
+            .is_some_and(|b| b.contains("&lt;&gt;")),
+        "the guide's field still encoded"
+    );
+    let connor = s.get(&t, &format!("/users/{CONNOR}")).await.json();
+    assert_eq!(connor["name"], "Connor O'Brien");
+    s.fake
+        .set_encoded_fields(EncodedFields::all().without(EncodedField::BodyMarkdown));
+    let q = s.get(&t, &format!("/questions/{Q_ENTITIES}")).await.json();
+    assert_eq!(q["title"], render::html_encode(&plain));
+    assert!(q["bodyMarkdown"].as_str().is_some_and(|b| b.contains("<>")));
+}
+
+#[tokio::test]
 async fn a_write_stores_what_it_receives_so_pre_encoded_text_double_encodes() {
     let s = site().await;
     let t = s.writer(SAM);
@@ -1111,7 +1231,10 @@ async fn team_routes_serve_the_team_and_only_the_team() {
         s.get(&t, "/teams/platform/questions/3").await.status,
         StatusCode::NOT_FOUND
     );
-    let missing = s.get(&t, "/teams/nope/questions").await;
+    let nope = s
+        .fake
+        .mint_token(SAM, &["no_expiry", &s.fake.team_scope("nope")]);
+    let missing = s.get(&nope, "/teams/nope/questions").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.json()["type"], "/v3/errors/teams/not-found");
     let search = s.get(&t, "/teams/platform/search?query=async").await.json();
@@ -1119,7 +1242,9 @@ async fn team_routes_serve_the_team_and_only_the_team() {
         && i.iter()
             .all(|h| h["questionId"] == 11 || h["parentQuestionId"] == 11)));
 
-    let w = s.writer(SAM);
+    let w = s
+        .fake
+        .mint_token(SAM, &["write_access", &s.fake.team_scope(TEAM)]);
     let asked = s
         .send(
             Method::POST,
@@ -1138,6 +1263,100 @@ async fn team_routes_serve_the_team_and_only_the_team() {
     let last = log.last().expect("logged");
     assert_eq!(last.route, "/questions");
     assert_eq!(last.team.as_deref(), Some("platform"));
+}
+
+#[tokio::test]
+async fn a_team_route_needs_the_access_team_grant_for_that_team() {
+    let s = site().await;
+    let host = s.fake.site_url();
+    let scope = s.fake.team_scope(TEAM);
+    assert_eq!(
+        scope,
+        format!(
+            "access_team|{}:{}/c/platform",
+            host.host_str().unwrap(),
+            host.port().unwrap()
+        ),
+        "the default form, with this site's host"
+    );
+    let plain = s.writer(SAM);
+    let other_team = s
+        .fake
+        .mint_token(SAM, &["write_access", &s.fake.team_scope("other")]);
+    let granted = s.fake.mint_token(SAM, &["write_access", &scope]);
+    for token in [&plain, &other_team] {
+        let r = s.get(token, "/teams/platform/questions").await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        assert_eq!(r.json()["title"], "Forbidden Action");
+        assert!(r.json().get("detail").is_none(), "the bare 403: {}", r.text);
+        let w = s
+            .send(
+                Method::POST,
+                Some(token),
+                "/teams/platform/questions",
+                Some(ask_body("Where does the platform keep its runbooks?")),
+            )
+            .await;
+        assert_eq!(w.status, StatusCode::FORBIDDEN);
+        // The main site does not need it.
+        assert_eq!(s.get(token, "/questions").await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        s.get(&granted, "/teams/platform/questions").await.status,
+        StatusCode::OK
+    );
+    // The seeded service token carries the grant, as `soe-bot service-token` now asks for it.
+    assert_eq!(
+        s.get(&s.fake.service_token(), "/teams/platform/questions")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // A site configured with another form wants that form.
+    let s2 = site_with(|c| c.team_scope_format = "team:{team}".into()).await;
+    let t = s2.fake.mint_token(SAM, &["team:platform"]);
+    assert_eq!(s2.fake.team_scope(TEAM), "team:platform");
+    assert_eq!(
+        s2.get(&t, "/teams/platform/questions").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_application_refuses_every_write_whatever_the_scope() {
+    let s = site_with(|c| c.application = AppStatus::ReadOnly).await;
+    let w = s.writer(JANE);
+    let r = s.get(&w, "/questions").await;
+    assert_eq!(r.status, StatusCode::OK, "reads work");
+    let asked = s
+        .send(
+            Method::POST,
+            Some(&w),
+            "/questions",
+            Some(ask_body("Why can this application not write anything?")),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::FORBIDDEN, "{}", asked.text);
+    assert_eq!(asked.json()["title"], "Forbidden Action");
+    assert!(asked.json().get("detail").is_none());
+    let vote = s
+        .send(Method::POST, Some(&w), "/questions/3/upvote", None)
+        .await;
+    assert_eq!(vote.status, StatusCode::FORBIDDEN);
+    // An admin switches it to Read-write: the same token now writes.
+    s.fake.set_application(AppStatus::ReadWrite);
+    let asked = s
+        .send(
+            Method::POST,
+            Some(&w),
+            "/questions",
+            Some(ask_body("Why can this application not write anything?")),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text);
+    // The default of a new fake is read-only, as every new application starts.
+    let fresh = FakeSoeConfig::new(std::sync::Arc::new(FixedClock::epoch()));
+    assert_eq!(fresh.application, AppStatus::ReadOnly);
 }
 
 #[tokio::test]

@@ -80,6 +80,12 @@ pub struct LinkSettings {
     /// Discord OAuth2 for proving the member's account at the browser; `None` only when an
     /// operator set `link.verify_discord_identity = false` (the page then warns).
     pub discord: Option<DiscordOAuthSettings>,
+    /// The private teams the bot works in (today the configured `soe.team`; channel-bound
+    /// teams later): a member's token needs the `access_team` grant for each, or the site
+    /// refuses the team's routes.
+    pub teams: Vec<crate::soe::TeamSlug>,
+    /// The form of that grant (`soe.team_scope_format`, with `{host}` and `{team}`).
+    pub team_scope_format: String,
 }
 
 impl LinkSettings {
@@ -93,12 +99,19 @@ impl LinkSettings {
         crate::config::join(&self.public_url, DISCORD_CALLBACK_PATH)
     }
 
-    /// The scopes members are asked for.
+    /// The scope that grants `team` on this site.
+    pub fn team_scope(&self, team: &crate::soe::TeamSlug) -> String {
+        crate::soe::team_scope(&self.team_scope_format, &self.site_url, team)
+    }
+
+    /// The scopes members are asked for: `write_access`, `no_expiry` if allowed, and the
+    /// grant for each configured team.
     pub fn member_scopes(&self) -> Vec<String> {
         let mut s = vec!["write_access".to_string()];
         if self.allow_no_expiry {
             s.push("no_expiry".into());
         }
+        s.extend(self.teams.iter().map(|t| self.team_scope(t)));
         s
     }
 

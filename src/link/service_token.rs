@@ -1,9 +1,25 @@
 //! `soe-bot service-token`: an admin mints the bot's read-only service token through the same
-//! PKCE flow, on a loopback callback.
+//! PKCE flow as members, with the site sending the browser back to a redirect URL under the
+//! API application's registered domain.
 //!
-//! Scope `no_expiry` only (no `write_access`), so the token can read and never write. The
-//! callback listens on `127.0.0.1` for one request and checks `state` before anything else.
-//! Invariants: the token is returned as a secret and never logged; the callback page shows no
+//! Scopes: `no_expiry` (no `write_access`, so the token can read and never write) plus the
+//! `access_team` grant for each configured private team ([`service_scopes`]); without it the
+//! site refuses the team's routes.
+//!
+//! The redirect: the site only sends the browser back to a URL under the application's
+//! domain, which is the bot's public host, so a loopback URL is refused. The URL is
+//! `soe.service_redirect_url` (default `{web.public_url}/oauth/service-callback`) and the
+//! command serves it itself with a short-lived listener for exactly one request, bound to
+//! `web.listen` by default (where the public URL's proxy already points) or to an address the
+//! admin gives. Why not the running bot's web server: the `state` and PKCE verifier exist only
+//! in this process, and the bot's storage is owned by one process at a time, so the running
+//! bot could neither check the state nor hand the code back. A listener in the command keeps
+//! every secret in one process for a few minutes; the price is stopping the bot for that
+//! minute (or routing the one path to another address), which the command says when the
+//! address is taken.
+//!
+//! Invariants: the callback checks `state` before anything else and serves only the redirect
+//! URL's path; the token is returned as a secret and never logged; the callback page shows no
 //! secret.
 
 use std::time::Duration;
@@ -19,8 +35,29 @@ use url::Url;
 use super::oauth::SoeOAuth;
 use crate::soe::{HttpSoe, SoeRead, User, UserToken};
 
-/// The scopes of the service token: non-expiring, read-only.
+/// The scopes of the service token besides team grants: non-expiring, read-only.
 pub const SERVICE_SCOPES: &[&str] = &["no_expiry"];
+
+/// The service token's scopes: [`SERVICE_SCOPES`] and the grant of each team the bot reads.
+pub fn service_scopes(team_scopes: impl IntoIterator<Item = String>) -> Vec<String> {
+    SERVICE_SCOPES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(team_scopes)
+        .collect()
+}
+
+/// What the admin's authorization asks for.
+#[derive(Debug, Clone)]
+pub struct MintRequest {
+    /// The API application's client id.
+    pub client_id: String,
+    /// Where the site sends the browser back (`soe.service_redirect_url`); the listener serves
+    /// its path.
+    pub redirect_uri: Url,
+    /// The scopes, from [`service_scopes`].
+    pub scopes: Vec<String>,
+}
 
 /// A minted token and whose it is.
 pub struct Minted {
@@ -40,28 +77,31 @@ impl std::fmt::Debug for Minted {
 }
 
 type Params = std::collections::HashMap<String, String>;
+type Sender = std::sync::Arc<Mutex<Option<mpsc::Sender<Params>>>>;
 
 /// Runs the flow: `show_url` receives the authorize URL to open in a browser; the function
-/// then waits (up to `wait`) for the site to redirect to `listener`'s `/callback`.
+/// then waits (up to `wait`) for the site to send the browser to `request.redirect_uri`, which
+/// must reach `listener`.
 pub async fn mint(
     soe: &std::sync::Arc<HttpSoe>,
-    client_id: &str,
+    request: &MintRequest,
     listener: tokio::net::TcpListener,
     show_url: impl FnOnce(&Url),
     wait: Duration,
 ) -> Result<Minted, String> {
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let redirect = Url::parse(&format!("http://{addr}/callback")).map_err(|e| e.to_string())?;
-    let oauth = SoeOAuth::new(soe.site_url(), client_id, &redirect)?;
-    let scopes: Vec<String> = SERVICE_SCOPES.iter().map(|s| s.to_string()).collect();
-    let auth = oauth.authorize(&scopes);
+    let oauth = SoeOAuth::new(soe.site_url(), &request.client_id, &request.redirect_uri)?;
+    let auth = oauth.authorize(&request.scopes);
 
     let (tx, mut rx) = mpsc::channel::<Params>(1);
-    let tx = std::sync::Arc::new(Mutex::new(Some(tx)));
+    let tx: Sender = std::sync::Arc::new(Mutex::new(Some(tx)));
+    let path = match request.redirect_uri.path() {
+        "" => "/",
+        p => p,
+    };
     let app = Router::new()
         .route(
-            "/callback",
-            get(|State(tx): State<std::sync::Arc<Mutex<Option<mpsc::Sender<Params>>>>>, Query(q): Query<Params>| async move {
+            path,
+            get(|State(tx): State<Sender>, Query(q): Query<Params>| async move {
                 if let Some(tx) = tx.lock().await.take() {
                     let _ = tx.send(q).await;
                 }
@@ -79,7 +119,12 @@ pub async fn mint(
     let params = tokio::time::timeout(wait, rx.recv()).await;
     server.abort();
     let params = params
-        .map_err(|_| "no answer from the site in time; run the command again".to_string())?
+        .map_err(|_| {
+            format!(
+                "no answer from the site in time; check that {} reaches this command, then run it again",
+                request.redirect_uri
+            )
+        })?
         .ok_or("the callback server stopped")?;
 
     if params.get("state").map(String::as_str) != Some(auth.state.expose_secret()) {
@@ -107,4 +152,21 @@ pub async fn mint(
         token: exchanged.token,
         user,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_token_asks_for_no_expiry_and_each_team() {
+        assert_eq!(service_scopes(Vec::new()), ["no_expiry"]);
+        assert_eq!(
+            service_scopes(["access_team|acme.stackenterprise.co/c/platform".to_string()]),
+            [
+                "no_expiry",
+                "access_team|acme.stackenterprise.co/c/platform"
+            ]
+        );
+    }
 }

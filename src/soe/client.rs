@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
+use super::text::{DecodeText, EncodedFields};
 use super::throttle::{token_key, Headroom, Throttles, TokenKey, MAX_WAIT};
 use super::{
     Answer, AnswerSort, Comment, Error, Id, NewAnswer, NewQuestion, Page, PageSize, Question,
@@ -45,10 +46,14 @@ pub struct SoeClientConfig {
     pub retry_max_delay: Duration,
     /// Responses larger than this are refused (a runaway body must not eat memory).
     pub max_body_bytes: usize,
+    /// The text fields this site serves HTML-encoded, decoded once after parsing
+    /// (`soe.encoded_fields`; see [`super::text`]).
+    pub encoded_fields: EncodedFields,
 }
 
 impl SoeClientConfig {
-    /// Defaults for `site_url`: 5 s connect, 15 s total, 2 GET retries from 250 ms, 8 MiB bodies.
+    /// Defaults for `site_url`: 5 s connect, 15 s total, 2 GET retries from 250 ms, 8 MiB bodies,
+    /// every text field decoded.
     pub fn new(site_url: Url) -> Self {
         Self {
             site_url,
@@ -59,6 +64,7 @@ impl SoeClientConfig {
             retry_min_delay: Duration::from_millis(250),
             retry_max_delay: Duration::from_secs(3),
             max_body_bytes: 8 * 1024 * 1024,
+            encoded_fields: EncodedFields::all(),
         }
     }
 }
@@ -172,7 +178,7 @@ impl Session {
     }
 
     /// A GET, retried on 5xx and timeouts.
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: Query) -> Result<T> {
+    async fn get<T: DeserializeOwned + DecodeText>(&self, path: &str, query: Query) -> Result<T> {
         let cfg = &self.soe.config;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(cfg.retry_min_delay)
@@ -190,7 +196,7 @@ impl Session {
     }
 
     /// A write: sent once, never retried.
-    async fn write<T: DeserializeOwned>(
+    async fn write<T: DeserializeOwned + DecodeText>(
         &self,
         method: Method,
         path: &str,
@@ -217,7 +223,7 @@ impl Session {
         Ok(())
     }
 
-    async fn execute<T: DeserializeOwned>(
+    async fn execute<T: DeserializeOwned + DecodeText>(
         &self,
         method: Method,
         path: &str,
@@ -255,8 +261,11 @@ impl Session {
             self.soe.throttles.pause(self.key, pause);
         }
         if (200..300).contains(&status) {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Unexpected(format!("response is not the expected JSON ({e})")))
+            let mut value: T = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Unexpected(format!("response is not the expected JSON ({e})"))
+            })?;
+            value.decode_text(self.soe.config.encoded_fields);
+            Ok(value)
         } else {
             Err(Error::from_response(status, &bytes, None))
         }

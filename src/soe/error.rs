@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// The title of the site's 403 ProblemDetails; alone, it names no reason.
+const GENERIC_FORBIDDEN: &str = "Forbidden Action";
+
 /// One field-level validation message from a 400 response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -105,7 +108,7 @@ impl Error {
         match status {
             401 => Error::Unauthorized,
             403 => Error::Forbidden {
-                detail: non_empty(text(), "Forbidden Action"),
+                detail: non_empty(text(), GENERIC_FORBIDDEN),
             },
             404 => Error::NotFound {
                 detail: non_empty(text(), "not found"),
@@ -147,6 +150,15 @@ impl Error {
                 "Stack Overflow sent an answer the bot did not understand. Try again; if it keeps happening, tell an admin.".into()
             }
         }
+    }
+
+    /// True for a 403 that names no reason of its own: the site's bare `Forbidden Action`.
+    /// That is how it refuses a token that may not do this at all (no `write_access`, a
+    /// read-only API application, no `access_team` grant for the team), as opposed to a
+    /// privilege it refuses to the user (own post, not the question's owner, reputation),
+    /// which comes with a `detail` saying so.
+    pub fn is_grant_refusal(&self) -> bool {
+        matches!(self, Error::Forbidden { detail } if detail == GENERIC_FORBIDDEN)
     }
 
     /// True for failures worth retrying a GET on (5xx and timeouts).
@@ -232,6 +244,18 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_bare_403_is_a_grant_refusal_and_a_reasoned_one_is_not() {
+        let bare = br#"{"type":"/v3/errors/forbidden","title":"Forbidden Action","status":403}"#;
+        assert!(Error::from_response(403, bare, None).is_grant_refusal());
+        assert!(Error::from_response(403, b"", None).is_grant_refusal());
+        let reasoned = br#"{"type":"/v3/errors/forbidden","title":"Forbidden Action","status":403,"detail":"You can't vote for your own post."}"#;
+        let e = Error::from_response(403, reasoned, None);
+        assert!(!e.is_grant_refusal());
+        assert!(e.to_string().contains("own post"));
+        assert!(!Error::Unauthorized.is_grant_refusal());
     }
 
     #[test]

@@ -28,9 +28,28 @@ use secrecy::SecretString;
 pub use client::{HttpReader, HttpSoe, HttpWriter, SoeClientConfig};
 pub use error::{Error, FieldError};
 pub use model::*;
+pub use text::{EncodedField, EncodedFields};
 
 /// Result of an SOE call.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The default form of the scope that grants a private team: the earlier Teams API's
+/// `access_team|stackoverflow.com/c/{team}`, with the site's host. v3 does not document the
+/// form, so it is configurable (`soe.team_scope_format`).
+pub const DEFAULT_TEAM_SCOPE_FORMAT: &str = "access_team|{host}/c/{team}";
+
+/// The scope that asks the site for `team`: `format` with `{host}` replaced by the site's host
+/// (with its port, when the URL names one) and `{team}` by the slug.
+pub fn team_scope(format: &str, site_url: &url::Url, team: &TeamSlug) -> String {
+    let host = match (site_url.host_str(), site_url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => String::new(),
+    };
+    format
+        .replace("{host}", &host)
+        .replace("{team}", team.as_str())
+}
 
 /// The bot's persistent, read-only service token. It can only build a [`SoeRead`].
 pub struct ServiceToken(SecretString);

@@ -5,14 +5,18 @@
 //! - every response field is optional on the wire (the document marks none required), so every
 //!   field has a default and a missing one never fails a parse;
 //! - dates are parsed leniently: one odd timestamp becomes `None`, it never fails a page;
-//! - text fields that the vendor HTML-encodes on read (`title`, `bodyMarkdown`, names, snippets,
-//!   comment bodies) are decoded exactly once while parsing, so values in these types are plain
-//!   text. `body` stays HTML (render it with [`crate::soe::text::html_to_discord`]).
+//! - text fields the site may HTML-encode (`title`, `bodyMarkdown`, names, snippets, comment
+//!   bodies; see [`crate::soe::text`] for which and on whose word) are parsed as served and then
+//!   decoded exactly once by [`DecodeText`] with the configured set, so values the client hands
+//!   out are plain text. `body` stays HTML (render it with
+//!   [`crate::soe::text::html_to_discord`]);
+//! - a search result without `type` is told apart by its id field (`questionId`, `answerId`,
+//!   `articleId`) and never fails the page.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::text::{de_decoded, de_decoded_opt, de_lenient_date};
+use super::text::{de_lenient_date, de_string_or_null, DecodeText, EncodedField, EncodedFields};
 
 /// A site-wide numeric id (questions, answers, users, tags). int32 on the wire; i64 here so
 /// arithmetic on ids never overflows.
@@ -25,7 +29,7 @@ pub struct UserSummary {
     pub id: Option<Id>,
     /// The network account id; needed only for impersonation, kept for completeness.
     pub account_id: Option<Id>,
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub name: String,
     pub avatar_url: Option<String>,
     pub web_url: Option<String>,
@@ -40,7 +44,7 @@ pub struct UserSummary {
 pub struct User {
     pub id: Option<Id>,
     pub account_id: Option<Id>,
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub name: String,
     pub avatar_url: Option<String>,
     pub web_url: Option<String>,
@@ -58,7 +62,7 @@ pub struct User {
 pub struct Tag {
     pub id: Id,
     pub name: String,
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub description: String,
     pub post_count: i64,
     pub watcher_count: i64,
@@ -74,12 +78,11 @@ pub struct Tag {
 #[serde(rename_all = "camelCase", default)]
 pub struct Question {
     pub id: Id,
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub title: String,
     /// HTML, as rendered by the site. Not entity-decoded: it is markup.
     pub body: String,
     /// The Markdown source, decoded once. Only on single-question responses.
-    #[serde(deserialize_with = "de_decoded_opt")]
     pub body_markdown: Option<String>,
     pub tags: Vec<Tag>,
     pub owner: Option<UserSummary>,
@@ -116,7 +119,6 @@ pub struct Answer {
     pub question_id: Id,
     /// HTML.
     pub body: String,
-    #[serde(deserialize_with = "de_decoded_opt")]
     pub body_markdown: Option<String>,
     pub score: i64,
     pub is_accepted: bool,
@@ -139,10 +141,10 @@ pub struct Comment {
     pub id: Id,
     pub score: i64,
     /// Markdown, decoded once.
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub body: String,
     pub owner_user_id: Option<Id>,
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub owner_display_name: String,
     #[serde(deserialize_with = "de_lenient_date")]
     pub creation_date: Option<DateTime<Utc>>,
@@ -171,8 +173,9 @@ impl<T> Default for Page<T> {
     }
 }
 
-/// One item of `PaginatedSearchResults`: a `oneOf` told apart by `type`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// One item of `PaginatedSearchResults`: a `oneOf` told apart by `type`, or, when a site
+/// leaves `type` out, by which id field the item has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum SearchItem {
     /// `QuestionSearchResultModel`.
@@ -182,18 +185,47 @@ pub enum SearchItem {
     /// `ArticleSearchResultModel`.
     Article(SearchArticle),
     /// A result type this bot does not know; skipped when rendering.
-    #[serde(other)]
     Other,
+}
+
+impl<'de> Deserialize<'de> for SearchItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let Some(map) = value.as_object() else {
+            return Ok(SearchItem::Other);
+        };
+        let kind = match map.get("type").and_then(serde_json::Value::as_str) {
+            Some(t) => t.to_ascii_lowercase(),
+            None if map.contains_key("questionId") => "question".into(),
+            None if map.contains_key("answerId") => "answer".into(),
+            None if map.contains_key("articleId") => "article".into(),
+            None => String::new(),
+        };
+        // Every field has a default, so a known kind only fails on a wrongly typed field:
+        // then the item is skipped rather than failing the page.
+        Ok(match kind.as_str() {
+            "question" => serde_json::from_value(value)
+                .map(SearchItem::Question)
+                .unwrap_or(SearchItem::Other),
+            "answer" => serde_json::from_value(value)
+                .map(SearchItem::Answer)
+                .unwrap_or(SearchItem::Other),
+            "article" => serde_json::from_value(value)
+                .map(SearchItem::Article)
+                .unwrap_or(SearchItem::Other),
+            _ => SearchItem::Other,
+        })
+    }
 }
 
 /// Fields every search result has (`SearchResultModel`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SearchCommon {
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub title: String,
     /// A short plain-text excerpt, decoded once.
-    #[serde(deserialize_with = "de_decoded")]
+    #[serde(deserialize_with = "de_string_or_null")]
     pub snippet: String,
     pub tags: Vec<Tag>,
     pub owner: Option<UserSummary>,
@@ -234,6 +266,75 @@ pub struct SearchArticle {
     pub common: SearchCommon,
     pub article_id: Id,
     pub view_count: i64,
+}
+
+// ----- decoding the encoded text fields, once (see `crate::soe::text`)
+
+impl DecodeText for UserSummary {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode(EncodedField::DisplayName, &mut self.name);
+    }
+}
+
+impl DecodeText for User {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode(EncodedField::DisplayName, &mut self.name);
+    }
+}
+
+impl DecodeText for Tag {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode(EncodedField::TagDescription, &mut self.description);
+    }
+}
+
+impl DecodeText for Question {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode(EncodedField::Title, &mut self.title);
+        f.decode_opt(EncodedField::BodyMarkdown, &mut self.body_markdown);
+        self.tags.decode_text(f);
+        self.owner.decode_text(f);
+    }
+}
+
+impl DecodeText for Answer {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode_opt(EncodedField::BodyMarkdown, &mut self.body_markdown);
+        self.owner.decode_text(f);
+    }
+}
+
+impl DecodeText for Comment {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode(EncodedField::CommentBody, &mut self.body);
+        f.decode(EncodedField::DisplayName, &mut self.owner_display_name);
+    }
+}
+
+impl DecodeText for SearchCommon {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode(EncodedField::Title, &mut self.title);
+        f.decode(EncodedField::Snippet, &mut self.snippet);
+        self.tags.decode_text(f);
+        self.owner.decode_text(f);
+    }
+}
+
+impl DecodeText for SearchItem {
+    fn decode_text(&mut self, f: EncodedFields) {
+        match self {
+            SearchItem::Question(q) => q.common.decode_text(f),
+            SearchItem::Answer(a) => a.common.decode_text(f),
+            SearchItem::Article(a) => a.common.decode_text(f),
+            SearchItem::Other => {}
+        }
+    }
+}
+
+impl<T: DecodeText> DecodeText for Page<T> {
+    fn decode_text(&mut self, f: EncodedFields) {
+        self.items.decode_text(f);
+    }
 }
 
 /// `pageSize`: the API accepts only these four values.
@@ -413,7 +514,8 @@ mod tests {
             {"id":1,"title":"A &amp; B","creationDate":"not a date","score":1,"tags":[],"owner":{"id":2,"name":"Jane &quot;JD&quot; Doe"}},
             {"id":2,"title":"C","creationDate":"2022-10-12T7:16:48.462Z","lastActivityDate":null,"extraField":true}
         ]}"#;
-        let page: Page<Question> = serde_json::from_str(json).expect("page parses");
+        let mut page: Page<Question> = serde_json::from_str(json).expect("page parses");
+        page.decode_text(EncodedFields::all());
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.items[0].creation_date, None);
         assert_eq!(page.items[0].title, "A & B");
@@ -437,6 +539,46 @@ mod tests {
         assert!(matches!(&items[1], SearchItem::Answer(a) if a.parent_question_id == 3));
         assert!(matches!(&items[2], SearchItem::Article(_)));
         assert_eq!(items[3], SearchItem::Other);
+    }
+
+    #[test]
+    fn a_search_result_without_type_does_not_fail_the_page() {
+        let json = r#"{"totalCount":4,"pageSize":15,"page":1,"totalPages":1,"items":[
+            {"questionId":3,"title":"Q &amp; A","answerCount":2,"score":1},
+            {"answerId":9,"parentQuestionId":3,"title":"A"},
+            {"articleId":4,"title":"Art"},
+            {"title":"no type, no id"},
+            {"type":"question","questionId":"not a number"}
+        ]}"#;
+        let mut page: Page<SearchItem> = serde_json::from_str(json).expect("the page parses");
+        page.decode_text(EncodedFields::all());
+        assert_eq!(page.items.len(), 5);
+        assert!(
+            matches!(&page.items[0], SearchItem::Question(q) if q.question_id == 3 && q.common.title == "Q & A")
+        );
+        assert!(matches!(&page.items[1], SearchItem::Answer(a) if a.answer_id == 9));
+        assert!(matches!(&page.items[2], SearchItem::Article(a) if a.article_id == 4));
+        assert_eq!(page.items[3], SearchItem::Other);
+        assert_eq!(
+            page.items[4],
+            SearchItem::Other,
+            "a broken item is skipped, not fatal"
+        );
+    }
+
+    #[test]
+    fn only_the_configured_fields_are_decoded() {
+        let json = r#"{"id":1,"title":"Escaping &amp; in HTML","bodyMarkdown":"a &amp;lt; b",
+            "owner":{"name":"Jane &quot;JD&quot;"},"tags":[{"name":"html","description":"&lt;tags&gt;"}]}"#;
+        let mut q: Question = serde_json::from_str(json).unwrap();
+        q.decode_text(EncodedFields::guide_only());
+        assert_eq!(
+            q.title, "Escaping &amp; in HTML",
+            "titles not encoded on this site"
+        );
+        assert_eq!(q.body_markdown.as_deref(), Some("a &lt; b"), "decoded once");
+        assert_eq!(q.owner.as_ref().unwrap().name, "Jane &quot;JD&quot;");
+        assert_eq!(q.tags[0].description, "&lt;tags&gt;");
     }
 
     #[test]

@@ -1,10 +1,24 @@
 //! SOE text: entity decoding on read, and HTML bodies as Discord Markdown.
 //!
-//! The vendor's API guide says reads return `title`, `body_markdown` (and other text)
-//! HTML-encoded, and that writes are encoded again, so a read → edit → write round trip
-//! double-encodes unless the client decodes after reading. Invariants:
-//! - text is decoded **exactly once**, at parse time, by the `de_decoded*` helpers the model
-//!   uses; never in a loop (text that legitimately contains `&amp;` must survive);
+//! Which fields arrive HTML-encoded, and on whose word:
+//! - **by the vendor's guide** ("Stack Overflow for Teams Enterprise API v3"): `body` and
+//!   `body_markdown` are HTML-encoded on read and on write, so a read → edit → write round trip
+//!   double-encodes unless the client decodes after reading. For questions and answers `body`
+//!   is HTML markup (never decoded as text, see below), so the guide's rule lands on
+//!   `bodyMarkdown` ([`EncodedField::BodyMarkdown`]) and on a comment's Markdown `body`
+//!   ([`EncodedField::CommentBody`]);
+//! - **by assumption** (the Stack Exchange API 2.x escapes every string, and community clients
+//!   of the 2.3 Teams API unescape titles and names; nothing says v3 does the same):
+//!   `title` ([`EncodedField::Title`]), search `snippet` ([`EncodedField::Snippet`]), people's
+//!   display names ([`EncodedField::DisplayName`]) and tag descriptions
+//!   ([`EncodedField::TagDescription`]).
+//!
+//! A client cannot tell an encoded `&amp;` from a literal one, so the set is a setting
+//! (`soe.encoded_fields`, default: all of them) rather than a guess: a site that leaves titles
+//! alone is configured without `title`, and a title that really contains `&amp;` survives.
+//! Invariants:
+//! - text is decoded **exactly once**, after parsing, by [`DecodeText`] with the configured
+//!   [`EncodedFields`]; never in a loop (text that legitimately contains `&amp;` must survive);
 //! - writes send plain Markdown, never pre-encoded;
 //! - HTML `body` is never entity-decoded as text: it is markup, converted by
 //!   [`html_to_discord`], which keeps code-block languages and links.
@@ -13,6 +27,169 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use htmd::element_handler::Handlers;
 use htmd::{Element, HtmlToMarkdown};
 use serde::{Deserialize, Deserializer};
+
+/// A text field the site may serve HTML-encoded (see the module docs for who says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EncodedField {
+    /// `bodyMarkdown` of questions and answers (the vendor's guide).
+    BodyMarkdown,
+    /// A comment's Markdown `body` (the vendor's guide names `body`).
+    CommentBody,
+    /// Question titles, also in search results (assumption).
+    Title,
+    /// Search result `snippet`s (assumption).
+    Snippet,
+    /// `name` of users, `ownerDisplayName` of comments (assumption).
+    DisplayName,
+    /// Tag `description`s (assumption).
+    TagDescription,
+}
+
+impl EncodedField {
+    /// Every field, in a fixed order.
+    pub const ALL: [EncodedField; 6] = [
+        EncodedField::BodyMarkdown,
+        EncodedField::CommentBody,
+        EncodedField::Title,
+        EncodedField::Snippet,
+        EncodedField::DisplayName,
+        EncodedField::TagDescription,
+    ];
+
+    /// The name used in `soe.encoded_fields`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EncodedField::BodyMarkdown => "body_markdown",
+            EncodedField::CommentBody => "comment_body",
+            EncodedField::Title => "title",
+            EncodedField::Snippet => "snippet",
+            EncodedField::DisplayName => "display_name",
+            EncodedField::TagDescription => "tag_description",
+        }
+    }
+
+    /// The field named `name` (as in `soe.encoded_fields`).
+    pub fn from_name(name: &str) -> Option<EncodedField> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of [`EncodedField`]s: which fields a site encodes (the fake) or the client decodes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EncodedFields(u8);
+
+impl EncodedFields {
+    /// Every field: the guide's and the assumed ones (the default).
+    pub fn all() -> Self {
+        Self::of(&EncodedField::ALL)
+    }
+
+    /// No field: a site that serves text as it was written.
+    pub fn none() -> Self {
+        Self(0)
+    }
+
+    /// Only what the vendor's guide names: `bodyMarkdown` and comment bodies.
+    pub fn guide_only() -> Self {
+        Self::of(&[EncodedField::BodyMarkdown, EncodedField::CommentBody])
+    }
+
+    /// Exactly `fields`.
+    pub fn of(fields: &[EncodedField]) -> Self {
+        Self(fields.iter().fold(0, |acc, f| acc | f.bit()))
+    }
+
+    /// The set without `field`.
+    pub fn without(self, field: EncodedField) -> Self {
+        Self(self.0 & !field.bit())
+    }
+
+    /// Whether `field` is in the set.
+    pub fn contains(self, field: EncodedField) -> bool {
+        self.0 & field.bit() != 0
+    }
+
+    /// The fields, in [`EncodedField::ALL`] order.
+    pub fn fields(self) -> Vec<EncodedField> {
+        EncodedField::ALL
+            .into_iter()
+            .filter(|f| self.contains(*f))
+            .collect()
+    }
+
+    /// Parses `soe.encoded_fields`; an unknown name is an error naming the known ones.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
+        let mut fields = Vec::new();
+        for n in names {
+            match EncodedField::from_name(n.as_ref()) {
+                Some(f) => fields.push(f),
+                None => {
+                    return Err(format!(
+                        "`{}` is not a text field; use any of {}",
+                        n.as_ref(),
+                        EncodedField::ALL.map(EncodedField::name).join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(Self::of(&fields))
+    }
+
+    /// Decodes `s` in place, once, if `field` is in the set.
+    pub fn decode(self, field: EncodedField, s: &mut String) {
+        if self.contains(field) && s.contains('&') {
+            *s = decode_once(s);
+        }
+    }
+
+    /// [`EncodedFields::decode`] for an optional field.
+    pub fn decode_opt(self, field: EncodedField, s: &mut Option<String>) {
+        if let Some(s) = s {
+            self.decode(field, s);
+        }
+    }
+}
+
+impl Default for EncodedFields {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl std::fmt::Debug for EncodedFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.fields().into_iter().map(EncodedField::name))
+            .finish()
+    }
+}
+
+/// A parsed API value whose encoded text fields can be decoded once, after parsing. The HTTP
+/// client calls it on every response with the configured [`EncodedFields`].
+pub trait DecodeText {
+    /// Decodes the fields in `fields`, once.
+    fn decode_text(&mut self, fields: EncodedFields);
+}
+
+impl<T: DecodeText> DecodeText for Vec<T> {
+    fn decode_text(&mut self, fields: EncodedFields) {
+        self.iter_mut().for_each(|t| t.decode_text(fields));
+    }
+}
+
+impl<T: DecodeText> DecodeText for Option<T> {
+    fn decode_text(&mut self, fields: EncodedFields) {
+        if let Some(t) = self {
+            t.decode_text(fields);
+        }
+    }
+}
 
 /// Decodes HTML entities once (`&amp;quot;` becomes `&quot;`, not `"`).
 pub fn decode_once(s: &str) -> String {
@@ -23,16 +200,10 @@ pub fn decode_once(s: &str) -> String {
     }
 }
 
-/// serde helper: a string field decoded once; `null` becomes empty.
-pub fn de_decoded<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let raw = Option::<String>::deserialize(d)?;
-    Ok(raw.map(|s| decode_once(&s)).unwrap_or_default())
-}
-
-/// serde helper: an optional string field decoded once.
-pub fn de_decoded_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let raw = Option::<String>::deserialize(d)?;
-    Ok(raw.map(|s| decode_once(&s)))
+/// serde helper: a string field where `null` becomes empty (text stays as served; decoding
+/// is [`DecodeText`]'s job).
+pub fn de_string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// serde helper: a date that never fails the surrounding parse. Unparseable or non-string
@@ -161,6 +332,37 @@ mod tests {
         );
         assert_eq!(decode_once("a &amp;amp; b"), "a &amp; b");
         assert_eq!(decode_once("no entities"), "no entities");
+    }
+
+    #[test]
+    fn field_sets_parse_and_decode_only_their_fields() {
+        let set = EncodedFields::from_names(&["body_markdown", "Comment_Body"]).unwrap();
+        assert_eq!(set, EncodedFields::guide_only());
+        assert!(EncodedFields::from_names(&["titles"])
+            .unwrap_err()
+            .contains("title, snippet"));
+        let mut title = "Tom &amp; Jerry".to_string();
+        set.decode(EncodedField::Title, &mut title);
+        assert_eq!(title, "Tom &amp; Jerry", "not in the set: left alone");
+        let mut md = Some("a &amp;amp; b".to_string());
+        set.decode_opt(EncodedField::BodyMarkdown, &mut md);
+        assert_eq!(md.as_deref(), Some("a &amp; b"), "in the set: decoded once");
+        assert_eq!(EncodedFields::all().fields().len(), 6);
+        assert_eq!(
+            EncodedFields::all().without(EncodedField::Title),
+            EncodedFields::from_names(&[
+                "body_markdown",
+                "comment_body",
+                "snippet",
+                "display_name",
+                "tag_description"
+            ])
+            .unwrap()
+        );
+        assert_eq!(
+            format!("{:?}", EncodedFields::guide_only()),
+            r#"["body_markdown", "comment_body"]"#
+        );
     }
 
     #[test]

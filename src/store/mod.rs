@@ -72,6 +72,11 @@ pub enum LinkStatus {
     Active,
     /// SOE answered 401 to this token, or its known expiry passed: the member must link again.
     Expired,
+    /// SOE refused a write with this token outright (a bare 403, no privilege named) although
+    /// `write_access` was asked for: the site did not grant writing, most likely because the
+    /// API application is still read-only. Writes are still tried (an admin may switch the
+    /// application to Read-write); the next successful write makes the link Active again.
+    WriteRefused,
 }
 
 /// A Discord member linked to an SOE user.
@@ -307,7 +312,11 @@ pub trait Store: Send + Sync {
     fn put_link(&self, link: &Link) -> StoreResult<()>;
     /// Marks the link expired (after a 401). Flushed.
     fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()>;
-    /// Records a use of the token (best effort, not flushed).
+    /// Records that SOE refused a write with the token outright ([`LinkStatus::WriteRefused`]);
+    /// an expired link stays expired. Flushed.
+    fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()>;
+    /// Records a successful write with the token (best effort, not flushed): `last_used_at`,
+    /// and a [`LinkStatus::WriteRefused`] link is Active again.
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()>;
     /// Forgets the link, every draft of the member, and every linking record in flight for them
     /// (tickets, authorizations, identity checks, confirmations). Flushed. True if a link
@@ -373,6 +382,9 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Option<Draft>>;
     /// Removes a draft.
     fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()>;
+    /// Every member's drafts in [`DraftState::Posting`] (for recovery after a restart).
+    /// Unreadable drafts are skipped.
+    fn posting_drafts(&self) -> StoreResult<Vec<Draft>>;
 
     // ---- one-shot writes (votes, accepts; keyed by interaction id or button + member)
     /// Claims `key` for one write. The first caller gets `Claimed`; later callers see
@@ -388,6 +400,8 @@ pub trait Store: Send + Sync {
     /// later write replaced what it did, e.g. a vote undone). A claim still in progress is
     /// left alone. Flushed when something was dropped.
     fn forget_outcome(&self, key: &str) -> StoreResult<()>;
+    /// Claims without an outcome, with when each was made (for recovery after a restart).
+    fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>>;
 
     // ---- rate limits (token buckets that survive restarts)
     /// Takes one token from bucket `key` (capacity `burst`, one token back every

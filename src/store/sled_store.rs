@@ -880,6 +880,24 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()> {
+        let changed = self.cas_update(&self.links, &user_key(user), |cur| {
+            let Some(cur) = cur else {
+                return Ok(Update::Keep(false));
+            };
+            let mut rec: LinkRecord = decode(cur)?;
+            if rec.status != LinkStatus::Active {
+                return Ok(Update::Keep(false));
+            }
+            rec.status = LinkStatus::WriteRefused;
+            Ok(Update::Set(encode(&rec)?, true))
+        })?;
+        if changed {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
         self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
@@ -887,6 +905,9 @@ impl Store for SledStore {
             };
             let mut rec: LinkRecord = decode(cur)?;
             rec.last_used_at = Some(at);
+            if rec.status == LinkStatus::WriteRefused {
+                rec.status = LinkStatus::Active;
+            }
             Ok(Update::Set(encode(&rec)?, ()))
         })
     }
@@ -1258,6 +1279,31 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn posting_drafts(&self) -> StoreResult<Vec<Draft>> {
+        let mut drafts = Vec::new();
+        for entry in self.drafts.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let (Some(user), Ok(id)) = (
+                k.get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes),
+                std::str::from_utf8(k.get(8..).unwrap_or_default()),
+            ) else {
+                tracing::warn!(tree = TREE_DRAFTS, "skipping a draft with a malformed key");
+                continue;
+            };
+            match self.draft_from_bytes(user, id, &v) {
+                Ok(d) if matches!(d.state, DraftState::Posting { .. }) => drafts.push(d),
+                Ok(_) => {}
+                Err(StoreError::Io(e)) => return Err(StoreError::Io(e)),
+                Err(e) => {
+                    tracing::warn!(tree = TREE_DRAFTS, error = %e, "skipping an unreadable draft")
+                }
+            }
+        }
+        Ok(drafts)
+    }
+
     // ---- one-shot writes
 
     fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim> {
@@ -1345,6 +1391,22 @@ impl Store for SledStore {
             self.flush()?;
         }
         Ok(())
+    }
+
+    fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
+        let mut out = Vec::new();
+        for entry in self.writes.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let Ok(key) = std::str::from_utf8(&k) else {
+                continue;
+            };
+            match decode::<WriteRecord>(&v) {
+                Ok(rec) if rec.outcome.is_none() => out.push((key.to_string(), rec.claimed_at)),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(tree = TREE_WRITES, error = %e, "skipping a bad claim"),
+            }
+        }
+        Ok(out)
     }
 
     // ---- rate limits

@@ -263,8 +263,33 @@ impl Contract {
         into_result(errors)
     }
 
-    /// Checks a whole request log: API calls with [`Contract::check`], successful OAuth token
-    /// exchanges with [`Contract::check_oauth_token_response`]; other site pages are skipped.
+    /// Checks a `POST /oauth/access_token/json` exchange whole: what the client sent (the four
+    /// query parameters, no body) and, when it succeeded, the token response.
+    pub fn check_oauth_token_exchange(&self, req: &LoggedRequest) -> Result<(), Vec<String>> {
+        let ex = Exchange::from(req);
+        let key = op_key(ex.method, ex.route);
+        let mut errors = Vec::new();
+        match self.outside.get(OAUTH_TOKEN_OPERATION) {
+            None => errors.push(format!(
+                "{OAUTH_TOKEN_OPERATION}: not in {} `{OUTSIDE_KEY}`",
+                self.source
+            )),
+            Some(_) if key != OAUTH_TOKEN_OPERATION => errors.push(format!(
+                "{key}: not the OAuth token exchange ({OAUTH_TOKEN_OPERATION})"
+            )),
+            Some(op) => {
+                self.request_errors(op, &ex, &mut errors);
+                if ex.status == 200 {
+                    response_errors(op, &ex, &mut errors);
+                }
+            }
+        }
+        into_result(errors)
+    }
+
+    /// Checks a whole request log: API calls with [`Contract::check`], OAuth token exchanges
+    /// with [`Contract::check_oauth_token_exchange`] (the request always, the response when it
+    /// succeeded); other site pages are skipped.
     /// Returns how many entries were checked.
     pub fn check_log(&self, log: &[LoggedRequest]) -> Result<usize, Vec<String>> {
         let mut errors = Vec::new();
@@ -272,9 +297,8 @@ impl Contract {
         for (i, req) in log.iter().enumerate() {
             let result = if req.is_api() {
                 self.check(req)
-            } else if op_key(&req.method, &req.route) == OAUTH_TOKEN_OPERATION && req.status == 200
-            {
-                self.check_oauth_token_response(req)
+            } else if op_key(&req.method, &req.route) == OAUTH_TOKEN_OPERATION {
+                self.check_oauth_token_exchange(req)
             } else {
                 continue;
             };

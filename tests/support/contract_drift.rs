@@ -18,6 +18,12 @@
 //! last path segment), so `#/schemas/X` in the contract matches `#/components/schemas/X`.
 //! `description`, `summary`, `example`, `readOnly` and `title` are not compared.
 //!
+//! Private-team twins: when the contract's `source.teamPrefix` is set (SOE: `/teams/{team}`),
+//! every declared operation is compared a second time against the official
+//! `{teamPrefix}{route}` (the bot sends the same request under a private team), where the
+//! prefix's own path parameters (`team`) are expected and need no declaration. A twin that is
+//! missing or differs is drift like any other, named `… (team twin /teams/{team}/…)`.
+//!
 //! Include it with `#[path = "support/contract_drift.rs"] mod contract_drift;` (from `tests/`)
 //! or `#[path = "../tests/support/contract_drift.rs"]` (from `examples/`). Only serde_json.
 #![allow(dead_code)]
@@ -36,6 +42,8 @@ pub struct DriftReport {
     pub differences: Vec<String>,
     /// Operations compared.
     pub operations: usize,
+    /// Private-team twins compared (see the module docs).
+    pub team_twins: usize,
     /// Parameters compared.
     pub parameters: usize,
     /// Response statuses compared.
@@ -137,6 +145,32 @@ impl<'a> Drift<'a> {
             self.diff(format!("{key}: contract key is not \"METHOD /path\""));
             return;
         };
+        self.compare_operation(key, method, path, cop, &[]);
+        let prefix = self
+            .contract
+            .root
+            .pointer("/source/teamPrefix")
+            .and_then(Value::as_str);
+        if let Some(prefix) = prefix {
+            self.report.team_twins += 1;
+            let twin = format!("{}{path}", prefix.trim_end_matches('/'));
+            let label = format!("{key} (team twin {twin})");
+            let implicit = placeholders(prefix);
+            self.compare_operation(&label, method, &twin, cop, &implicit);
+        }
+    }
+
+    /// Compares the contract's operation `cop` with the official `method path`. `implicit`
+    /// names path parameters the official operation may require without the contract
+    /// declaring them (a team twin's `team`).
+    fn compare_operation(
+        &mut self,
+        key: &str,
+        method: &str,
+        path: &str,
+        cop: &'a Value,
+        implicit: &[String],
+    ) {
         let Some(item) = self.official.root.get("paths").and_then(|p| p.get(path)) else {
             self.diff(format!(
                 "{key}: path {path} is not in the official document"
@@ -171,12 +205,19 @@ impl<'a> Drift<'a> {
                 "{key}: deprecated is {cdep} in the contract, {odep} officially"
             ));
         }
-        self.parameters(key, cop, item, oop);
+        self.parameters(key, cop, item, oop, implicit);
         self.request_body(key, cop, oop);
         self.responses(key, cop, oop);
     }
 
-    fn parameters(&mut self, key: &str, cop: &'a Value, item: &'a Value, oop: &'a Value) {
+    fn parameters(
+        &mut self,
+        key: &str,
+        cop: &'a Value,
+        item: &'a Value,
+        oop: &'a Value,
+        implicit: &[String],
+    ) {
         // Official parameters: path-item level, overridden by operation level (same name + in).
         let mut official: Vec<&'a Value> = Vec::new();
         for list in [item.get("parameters"), oop.get("parameters")]
@@ -239,7 +280,8 @@ impl<'a> Drift<'a> {
             let name = op.get("name").and_then(Value::as_str).unwrap_or("?");
             let oin = op.get("in").and_then(Value::as_str).unwrap_or("?");
             let required = op.get("required").and_then(Value::as_bool).unwrap_or(false);
-            if required && !declared.contains_key(name) {
+            let implied = oin == "path" && implicit.iter().any(|p| p == name);
+            if required && !declared.contains_key(name) && !implied {
                 self.diff(format!(
                     "{key}: the official document requires {oin} parameter `{name}`, which the contract lacks"
                 ));
@@ -530,6 +572,15 @@ impl<'a> Drift<'a> {
             }
         }
     }
+}
+
+/// The `{placeholders}` of a path template (`/teams/{team}` → `team`).
+fn placeholders(template: &str) -> Vec<String> {
+    template
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(str::to_string)
+        .collect()
 }
 
 /// An empty object, for absent `parameters` / `responses`.

@@ -46,6 +46,7 @@ pub struct TestAppBuilder {
     verify_discord: bool,
     public_prefix: Option<String>,
     access: AccessPolicy,
+    team: Option<soe_bot::soe::TeamSlug>,
 }
 
 impl TestAppBuilder {
@@ -115,6 +116,11 @@ impl TestAppBuilder {
         self.access.allowed_guilds = guilds;
         self
     }
+    /// Work in the private team `slug` (`soe.team`; default the main site).
+    pub fn team(mut self, slug: &str) -> Self {
+        self.team = Some(soe_bot::soe::TeamSlug::parse(slug).expect("a team slug"));
+        self
+    }
     /// Role ids that grant admin commands (default: none).
     pub fn admin_roles(mut self, roles: Vec<u64>) -> Self {
         self.access.admin_roles = roles;
@@ -133,6 +139,9 @@ impl TestAppBuilder {
         let mut fcfg = FakeSoeConfig::new(clock.clone());
         fcfg.approval = self.approval;
         fcfg.html_encode = self.html_encode;
+        // The suite's application is Read-write (the README's setup step); tests of the
+        // read-only status switch it back.
+        fcfg.application = soe_bot::fake_soe::AppStatus::ReadWrite;
         if let Some(f) = self.configure_fake {
             f(&mut fcfg);
         }
@@ -183,6 +192,8 @@ impl TestAppBuilder {
                         client_id: discord.client_id().to_string(),
                         client_secret: SecretString::from(discord.client_secret().to_string()),
                     }),
+                    teams: self.team.iter().cloned().collect(),
+                    team_scope_format: soe_bot::soe::DEFAULT_TEAM_SCOPE_FORMAT.into(),
                 };
                 discord.register_redirect(settings.discord_redirect_uri().as_str());
                 settings
@@ -190,7 +201,7 @@ impl TestAppBuilder {
             site: SiteInfo {
                 name: "Acme Stack Overflow".into(),
                 url: fake.site_url(),
-                team: None,
+                team: self.team.clone(),
             },
             limits: self.limits,
             access: self.access,
@@ -316,6 +327,7 @@ impl TestApp {
                 allow_dms: false,
                 admin_roles: vec![],
             },
+            team: None,
         }
     }
 
