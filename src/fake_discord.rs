@@ -323,19 +323,8 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         .into_response()
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
 fn session_user(shared: &Shared, headers: &HeaderMap) -> Option<FakeDiscordUser> {
-    let sid = cookie(headers, SESSION_COOKIE)?;
+    let sid = crate::web::cookie_value(headers, SESSION_COOKIE)?;
     let id = *shared.sessions.lock().get(&sid)?;
     shared.user(id)
 }

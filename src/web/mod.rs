@@ -458,9 +458,8 @@ fn error_page(err: &LinkError) -> Response {
     (status, Html(pages::message(title, &err.advice()))).into_response()
 }
 
-/// The browser-binding cookie's value, if the request carries it.
-fn binding(state: &WebState, headers: &HeaderMap) -> Option<String> {
-    let name = state.link.settings().cookie_name();
+/// The value of cookie `name` in the request's `Cookie` headers, if any.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -469,6 +468,11 @@ fn binding(state: &WebState, headers: &HeaderMap) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_string())
+}
+
+/// The browser-binding cookie's value, if the request carries it.
+fn binding(state: &WebState, headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, state.link.settings().cookie_name())
 }
 
 async fn link_start(
