@@ -111,7 +111,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
             }
         }
         ["audit-channel"] => {
-            if matches!(inv.option("off"), Some(OptionValue::Bool(true))) {
+            if inv.option("off").is_some_and(|v| v.as_text() == "true") {
                 Change::Audit(None)
             } else {
                 match channel {
@@ -266,9 +266,9 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
         return ctx.store_failure(&e);
     }
     ctx.audit(AuditEvent {
-        guild,
+        guild: Some(guild),
         actor: inv.member.id,
-        actor_username: inv.member.username.clone(),
+        actor_username: Some(inv.member.username.clone()),
         what,
         link: None,
     });

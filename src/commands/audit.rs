@@ -15,12 +15,14 @@ use super::reply::{truncate, Reply};
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
-    /// The guild it happened in (its audit channel receives it).
-    pub guild: u64,
+    /// The guild it happened in (its audit channel receives it); `None` for a write made from
+    /// a DM (the log only).
+    pub guild: Option<u64>,
     /// Who did it (Discord user id).
     pub actor: u64,
-    /// Their unique `@username`.
-    pub actor_username: String,
+    /// Their unique `@username`, when the use case has it (a draft posted after linking
+    /// knows only the id).
+    pub actor_username: Option<String>,
     /// What happened, as a sentence fragment after the actor ("turned the bot off in <#1>").
     pub what: String,
     /// The post or page concerned, if any.
@@ -35,12 +37,11 @@ impl AuditEvent {
             .as_deref()
             .map(|l| format!(" <{}>", truncate(l, 300)))
             .unwrap_or_default();
-        format!(
-            "📝 **@{}** (`{}`) {}{link}",
-            escape_md(&truncate(&self.actor_username, 40)),
-            self.actor,
-            self.what
-        )
+        let who = match &self.actor_username {
+            Some(u) => format!("**@{}** (`{}`)", escape_md(&truncate(u, 40)), self.actor),
+            None => format!("member `{}`", self.actor),
+        };
+        format!("📝 {who} {}{link}", self.what)
     }
 
     /// The entry as a message for the audit channel.
@@ -56,9 +57,9 @@ mod tests {
     #[test]
     fn an_entry_escapes_the_username_and_keeps_the_link_unembedded() {
         let e = AuditEvent {
-            guild: 1,
+            guild: Some(1),
             actor: 42,
-            actor_username: "x_y*z".into(),
+            actor_username: Some("x_y*z".into()),
             what: "posted a question".into(),
             link: Some("https://site/q/1".into()),
         };

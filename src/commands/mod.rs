@@ -195,18 +195,30 @@ impl Commands {
         self.site.team.clone()
     }
 
+    /// The web address of question `id` on the site, or in `team`'s space (`/c/{team}`).
+    pub(crate) fn question_url(&self, team: Option<&TeamSlug>, id: soe::Id) -> String {
+        let path = match team {
+            Some(t) => format!("c/{}/questions/{id}", t.as_str()),
+            None => format!("questions/{id}"),
+        };
+        crate::config::join(&self.site.url, &path).to_string()
+    }
+
     /// Records `event`: always in the log, and in the guild's audit channel when one is set
     /// (sent in the background; a failure is logged, never shown to the member).
     pub(crate) fn audit(&self, event: audit::AuditEvent) {
         tracing::info!(
             target: "soe_bot::audit",
-            guild = event.guild,
+            guild = event.guild.unwrap_or(0),
             actor = event.actor,
             what = %event.what,
             link = event.link.as_deref().unwrap_or(""),
             "audit"
         );
-        let channel = match self.store.guild_settings(event.guild) {
+        let Some(guild) = event.guild else {
+            return;
+        };
+        let channel = match self.store.guild_settings(guild) {
             Ok(s) => s.audit_channel,
             Err(e) => {
                 tracing::warn!(error = %e, "guild settings unreadable; audit entry kept in the log only");
@@ -217,7 +229,6 @@ impl Commands {
             return;
         };
         let message = event.message();
-        let guild = event.guild;
         tokio::spawn(async move {
             if let Err(e) = server.post(channel, &message).await {
                 tracing::warn!(guild, channel, error = %e, "could not post an audit entry to the audit channel");

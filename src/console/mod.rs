@@ -88,7 +88,7 @@ pub struct Console {
     queued: VecDeque<String>,
 }
 
-const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable\n\
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor\n\
 console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
 
 impl Console {
@@ -546,7 +546,10 @@ fn options_of(path: &[&str]) -> &'static [&'static str] {
         ["question"] => &["id"],
         ["answer"] => &["question"],
         ["ask"] => &["title", "tags"],
+        ["channel", "team"] => &["slug", "channel"],
+        ["channel", "tags"] => &["tags", "channel"],
         ["channel", _] => &["channel"],
+        ["audit-channel"] => &["channel", "off"],
         _ => &[],
     }
 }
@@ -559,7 +562,7 @@ pub fn parse_slash(line: &str) -> Option<Action> {
         return None;
     }
     let mut path = vec![words.next()?.to_string()];
-    if name == "so-admin" {
+    if name == "so-admin" && path[0] == "channel" {
         path.push(words.next()?.to_string());
     }
     let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();

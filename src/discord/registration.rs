@@ -120,11 +120,42 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
             CreateCommandOption::new(
                 CommandOptionType::SubCommandGroup,
                 "channel",
-                "Where the bot answers",
+                "Where the bot answers, and how",
             )
             .add_sub_option(channel("enable", "Let the bot answer in a channel"))
-            .add_sub_option(channel("disable", "Stop the bot answering in a channel")),
-        );
+            .add_sub_option(channel("disable", "Stop the bot answering in a channel"))
+            .add_sub_option(
+                channel("team", "Bind a channel to a private team (leave slug out to unbind)")
+                    .add_sub_option(
+                        string("slug", "The team's slug, as in https://SITE/c/<slug>")
+                            .min_length(1)
+                            .max_length(64),
+                    ),
+            )
+            .add_sub_option(
+                channel("tags", "Default tags when asking from a channel (leave tags out to clear)")
+                    .add_sub_option(
+                        string("tags", "Tags, separated by spaces")
+                            .set_autocomplete(true)
+                            .max_length(200),
+                    ),
+            ),
+        )
+        .add_option(
+            channel(
+                "audit-channel",
+                "Where configuration changes and posts made through the bot are reported",
+            )
+            .add_sub_option(CreateCommandOption::new(
+                CommandOptionType::Boolean,
+                "off",
+                "Turn the audit channel off",
+            )),
+        )
+        .add_option(sub(
+            "doctor",
+            "Check the bot's permissions, the site, the service token; post a test card",
+        ));
 
     let message = |name: &str| {
         CreateCommand::new(name)

@@ -51,13 +51,27 @@ pub const MESSAGES_ROUTE: &str = "/channels/{channel_id}/messages";
 pub const MEMBER_ROUTE: &str = "/guilds/{guild_id}/members/{user_id}";
 /// Leaving a guild (`DELETE`).
 pub const LEAVE_GUILD_ROUTE: &str = "/users/@me/guilds/{guild_id}";
+/// One channel (admin channel options, doctor).
+pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
+/// A guild's roles (doctor).
+pub const ROLES_ROUTE: &str = "/guilds/{guild_id}/roles";
+/// The bot's own user (doctor).
+pub const ME_ROUTE: &str = "/users/@me";
+/// The bot's user id in the fake.
+pub const BOT_USER: u64 = 1_100_000_000_000_000_777;
+/// What `@everyone` may do in a guild the fake knows, unless a test says otherwise: view,
+/// send, embed links, read history, create public threads, send in threads.
+pub const EVERYONE_PERMS: u64 = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 35) | (1 << 38);
 /// The gateway URL (asked by serenity's client builder).
 pub const GATEWAY_ROUTE: &str = "/gateway";
 /// What the fake answers for the gateway URL: a loopback port where nothing listens, so a
 /// gateway client fails to connect without leaving the machine.
 pub const GATEWAY_URL: &str = "ws://127.0.0.1:9";
 
-const ROUTES: [(&str, &str); 11] = [
+const ROUTES: [(&str, &str); 14] = [
+    ("GET", CHANNEL_ROUTE),
+    ("GET", ROLES_ROUTE),
+    ("GET", ME_ROUTE),
     ("PUT", GLOBAL_COMMANDS_ROUTE),
     ("PUT", GUILD_COMMANDS_ROUTE),
     ("POST", CALLBACK_ROUTE),
@@ -177,6 +191,12 @@ struct Shared {
     faults: Mutex<Vec<Fault>>,
     roles: Mutex<Vec<(u64, u64, String)>>,
     members: Mutex<Vec<(u64, u64)>>,
+    /// Channels: id → (guild, overwrites as (id, type 0 role / 1 member, allow, deny)).
+    channels: Mutex<std::collections::HashMap<u64, (u64, Vec<(u64, u8, u64, u64)>)>>,
+    /// Role permissions by role id (`@everyone` is the guild id; default [`EVERYONE_PERMS`]).
+    role_perms: Mutex<std::collections::HashMap<u64, u64>>,
+    /// The bot's roles per guild.
+    bot_roles: Mutex<Vec<(u64, u64)>>,
     next_id: AtomicU64,
 }
 
@@ -205,6 +225,13 @@ impl FakeDiscord {
             faults: Mutex::new(Vec::new()),
             roles: Mutex::new(Vec::new()),
             members: Mutex::new(Vec::new()),
+            channels: Mutex::new(
+                [(fixtures::CHANNEL, (fixtures::GUILD, Vec::new()))]
+                    .into_iter()
+                    .collect(),
+            ),
+            role_perms: Mutex::new(std::collections::HashMap::new()),
+            bot_roles: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -262,6 +289,52 @@ impl FakeDiscord {
             .lock()
             .expect("members")
             .push((guild, user));
+    }
+
+    /// Declares a text channel of `guild` for `GET /channels/{channel}` ([`fixtures::CHANNEL`]
+    /// of [`fixtures::GUILD`] exists from the start).
+    pub fn add_channel(&self, guild: u64, channel: u64) {
+        self.shared
+            .channels
+            .lock()
+            .expect("channels")
+            .insert(channel, (guild, Vec::new()));
+    }
+
+    /// Adds a permission overwrite to `channel` for a role (the guild id for `@everyone`)
+    /// or, with `member`, a user.
+    pub fn overwrite(&self, channel: u64, id: u64, member: bool, allow: u64, deny: u64) {
+        if let Some((_, o)) = self.shared.channels.lock().expect("channels").get_mut(&channel) {
+            o.push((id, u8::from(member), allow, deny));
+        }
+    }
+
+    /// Sets a role's permissions (the guild id for `@everyone`).
+    pub fn set_role_permissions(&self, role: u64, perms: u64) {
+        self.shared
+            .role_perms
+            .lock()
+            .expect("roles")
+            .insert(role, perms);
+    }
+
+    /// Gives the bot `role` in `guild`.
+    pub fn give_bot_role(&self, guild: u64, role: u64) {
+        self.shared
+            .bot_roles
+            .lock()
+            .expect("roles")
+            .push((guild, role));
+    }
+
+    /// Messages the bot posted in `channel` (audit entries, test cards, cards), in order.
+    pub fn channel_messages(&self, channel: u64) -> Vec<Value> {
+        let path = format!("{API}/channels/{channel}/messages");
+        self.on("POST", MESSAGES_ROUTE)
+            .into_iter()
+            .filter(|r| r.path == path && r.status == 200)
+            .filter_map(|r| r.body)
+            .collect()
     }
 
     /// Waits until some exchange matches `pred` (polling every 10 ms), up to `limit`.
@@ -510,6 +583,83 @@ async fn handle(
                     )
                 }
                 MESSAGES_ROUTE => (200, Some(message(next(), &seg(4), json_body.as_ref()))),
+                CHANNEL_ROUTE => {
+                    let id: u64 = seg(4).parse().unwrap_or(0);
+                    match shared.channels.lock().expect("channels").get(&id) {
+                        Some((guild, overwrites)) => (
+                            200,
+                            Some(json!({
+                                "id": id.to_string(), "type": 0, "flags": 0,
+                                "guild_id": guild.to_string(), "name": format!("channel-{id}"),
+                                "position": 0,
+                                "permission_overwrites": overwrites.iter().map(|(o, kind, allow, deny)| json!({
+                                    "id": o.to_string(), "type": kind,
+                                    "allow": allow.to_string(), "deny": deny.to_string()
+                                })).collect::<Vec<_>>()
+                            })),
+                        ),
+                        None => (
+                            404,
+                            Some(json!({"message": "Unknown Channel", "code": 10003})),
+                        ),
+                    }
+                }
+                ROLES_ROUTE => {
+                    let guild: u64 = seg(4).parse().unwrap_or(0);
+                    let perms = shared.role_perms.lock().expect("roles").clone();
+                    let perm = |id: u64, default: u64| perms.get(&id).copied().unwrap_or(default).to_string();
+                    let role = |id: u64, name: &str, p: String, position: u32| json!({
+                        "id": id.to_string(), "name": name, "permissions": p,
+                        "position": position, "color": 0,
+                        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+                        "hoist": false, "managed": false, "mentionable": false,
+                        "icon": null, "unicode_emoji": null, "flags": 0
+                    });
+                    let mut list = vec![role(guild, "@everyone", perm(guild, EVERYONE_PERMS), 0)];
+                    let mut position = 1;
+                    for (g, id, name) in shared.roles.lock().expect("roles").iter() {
+                        if *g == guild {
+                            list.push(role(*id, name, perm(*id, 0), position));
+                            position += 1;
+                        }
+                    }
+                    for (g, id) in shared.bot_roles.lock().expect("roles").iter() {
+                        if *g == guild && !list.iter().any(|r| r["id"] == id.to_string()) {
+                            list.push(role(*id, "soe-bot", perm(*id, 0), position));
+                            position += 1;
+                        }
+                    }
+                    (200, Some(Value::Array(list)))
+                }
+                ME_ROUTE => (
+                    200,
+                    Some(json!({
+                        "id": BOT_USER.to_string(), "username": "soe-bot", "avatar": null,
+                        "discriminator": "0", "public_flags": 0, "flags": 0,
+                        "global_name": null, "mfa_enabled": false, "locale": "en-US", "bot": true
+                    })),
+                ),
+                MEMBER_ROUTE if seg(6) == BOT_USER.to_string() => {
+                    let guild: u64 = seg(4).parse().unwrap_or(0);
+                    let roles: Vec<String> = shared
+                        .bot_roles
+                        .lock()
+                        .expect("roles")
+                        .iter()
+                        .filter(|(g, _)| *g == guild)
+                        .map(|(_, r)| r.to_string())
+                        .collect();
+                    (
+                        200,
+                        Some(json!({
+                            "user": user(&BOT_USER.to_string(), "soe-bot"),
+                            "nick": null, "avatar": null, "banner": null, "roles": roles,
+                            "joined_at": "2025-01-01T00:00:00.000000+00:00",
+                            "premium_since": null, "deaf": false, "mute": false, "flags": 0,
+                            "pending": false, "communication_disabled_until": null
+                        })),
+                    )
+                }
                 MEMBER_ROUTE => {
                     let guild: u64 = seg(4).parse().unwrap_or(0);
                     let uid: u64 = seg(6).parse().unwrap_or(0);
