@@ -662,7 +662,10 @@ fn the_registered_commands() {
         .map(|o| o["name"].as_str().unwrap())
         .collect();
     assert_eq!(subs, ["channel", "audit-channel", "doctor"]);
-    assert_eq!(admin["options"][1]["options"][0]["type"], 7, "audit channel");
+    assert_eq!(
+        admin["options"][1]["options"][0]["type"], 7,
+        "audit channel"
+    );
     assert_eq!(admin["options"][1]["options"][1]["type"], 5, "off: boolean");
 
     assert_eq!(admin["integration_types"], json!([0]));

@@ -143,12 +143,20 @@ enum Change {
 /// The channel an admin command is about: the `channel` option, which must be a channel of
 /// `guild` (asked of the Discord adapter; refused when it cannot tell), or the channel the
 /// command was used in. `Ok(None)` when there is neither.
-async fn target_channel(ctx: &Commands, inv: &Invocation, guild: u64) -> Result<Option<u64>, Reply> {
+async fn target_channel(
+    ctx: &Commands,
+    inv: &Invocation,
+    guild: u64,
+) -> Result<Option<u64>, Reply> {
     let named = match inv.option("channel") {
         Some(OptionValue::Channel(c)) => *c,
         Some(other) => match other.as_text().parse::<u64>() {
             Ok(c) => c,
-            Err(_) => return Err(Reply::private("The `channel` option must be a channel of this server.")),
+            Err(_) => {
+                return Err(Reply::private(
+                    "The `channel` option must be a channel of this server.",
+                ))
+            }
         },
         None => return Ok(inv.channel_id),
     };
@@ -162,7 +170,12 @@ async fn target_channel(ctx: &Commands, inv: &Invocation, guild: u64) -> Result<
     match server.channel(named).await {
         Ok(ChannelLookup::In(Some(g))) if g == guild => Ok(Some(named)),
         Ok(_) => {
-            tracing::info!(user = inv.member.id, guild, channel = named, "admin command named a channel outside the guild");
+            tracing::info!(
+                user = inv.member.id,
+                guild,
+                channel = named,
+                "admin command named a channel outside the guild"
+            );
             Err(Reply::private("That channel is not in this server (or the bot cannot see it), so nothing was changed. Pick a channel of this server."))
         }
         Err(e) => {
@@ -205,7 +218,10 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
             s.enabled_channels.retain(|c| *c != channel);
             if *enable {
                 s.enabled_channels.push(channel);
-                (format!("turned the bot on in <#{channel}>"), format!("soe-bot now answers in <#{channel}>."))
+                (
+                    format!("turned the bot on in <#{channel}>"),
+                    format!("soe-bot now answers in <#{channel}>."),
+                )
             } else {
                 s.disabled_channels.push(channel);
                 (format!("turned the bot off in <#{channel}>"), format!("soe-bot is now turned off in <#{channel}>; members there get a pointer to where it is on."))
@@ -230,7 +246,9 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
         }
         Change::Tags(channel, tags) if tags.is_empty() => {
             if s.channel_tags.remove(channel).is_none() {
-                return Reply::private(format!("<#{channel}> has no default tags; nothing changed. To set them, give `tags:`."));
+                return Reply::private(format!(
+                    "<#{channel}> has no default tags; nothing changed. To set them, give `tags:`."
+                ));
             }
             (
                 format!("cleared the default tags of <#{channel}>"),
@@ -239,7 +257,11 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
         }
         Change::Tags(channel, tags) => {
             s.channel_tags.insert(*channel, tags.clone());
-            let list = tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+            let list = tags
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             (
                 format!("set the default tags of <#{channel}> to {list}"),
                 format!("Questions asked from <#{channel}> now start with the tags {list}."),
@@ -258,7 +280,8 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
             }
             (
                 "turned the audit channel off".to_string(),
-                "The audit channel is off; changes and posts are still recorded in the bot's log.".to_string(),
+                "The audit channel is off; changes and posts are still recorded in the bot's log."
+                    .to_string(),
             )
         }
     };

@@ -55,7 +55,8 @@ pub struct Report {
 }
 
 impl Report {
-    fn push(&mut self, status: Status, text: impl Into<String>) {
+    /// Adds a line.
+    pub fn push(&mut self, status: Status, text: impl Into<String>) {
         self.checks.push(Check {
             status,
             text: text.into(),
@@ -148,7 +149,9 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
             }
             Err(e) => report.push(
                 Status::Fail,
-                format!("The bot's storage could not be read ({e}); channel settings were not checked."),
+                format!(
+                    "The bot's storage could not be read ({e}); channel settings were not checked."
+                ),
             ),
         }
     }
@@ -193,7 +196,10 @@ async fn site_checks(ctx: &Commands, report: &mut Report, teams: &BTreeSet<TeamS
         {
             Ok(_) => report.push(
                 Status::Ok,
-                format!("The private team `{}` is readable with the service token.", team.as_str()),
+                format!(
+                    "The private team `{}` is readable with the service token.",
+                    team.as_str()
+                ),
             ),
             Err(e) => report.push(Status::Fail, site_problem(ctx, &e, Some(team))),
         }

@@ -72,10 +72,7 @@ mod tests {
     fn missing_permissions_are_named() {
         let all = NEEDED_IN_CHANNEL.iter().fold(0, |a, (b, _)| a | b);
         assert!(missing_permissions(all).is_empty());
-        assert_eq!(
-            missing_permissions(all & !EMBED_LINKS),
-            vec!["Embed Links"]
-        );
+        assert_eq!(missing_permissions(all & !EMBED_LINKS), vec!["Embed Links"]);
         assert_eq!(missing_permissions(0).len(), 5);
     }
 }

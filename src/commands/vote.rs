@@ -362,8 +362,10 @@ where
 /// The cached view of `question` no longer matches the site.
 fn forget_view(ctx: &Commands, inv: &Invocation, question: i64) {
     let team = ctx.team_in(inv.guild_id, inv.channel_id);
-    ctx.question_cache
-        .forget(&QuestionCache::key(team.as_ref().map(|t| t.as_str()), question));
+    ctx.question_cache.forget(&QuestionCache::key(
+        team.as_ref().map(|t| t.as_str()),
+        question,
+    ));
 }
 
 /// After `vote` succeeded on a post: the member's other vote buttons on it no longer stand

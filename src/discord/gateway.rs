@@ -107,7 +107,9 @@ pub async fn run_gateway(
         .access()
         .use_directory(Arc::new(RestMembers::new(client.http.clone())));
     app.commands
-        .use_server(Arc::new(super::server::RestServer::new(client.http.clone())));
+        .use_server(Arc::new(super::server::RestServer::new(
+            client.http.clone(),
+        )));
     let tasks = app.spawn_background(linked, Arc::new(DiscordNotifier::new(client.http.clone())));
     let shards = client.shard_manager.clone();
     let result = tokio::select! {

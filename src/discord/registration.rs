@@ -125,20 +125,26 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
             .add_sub_option(channel("enable", "Let the bot answer in a channel"))
             .add_sub_option(channel("disable", "Stop the bot answering in a channel"))
             .add_sub_option(
-                channel("team", "Bind a channel to a private team (leave slug out to unbind)")
-                    .add_sub_option(
-                        string("slug", "The team's slug, as in https://SITE/c/<slug>")
-                            .min_length(1)
-                            .max_length(64),
-                    ),
+                channel(
+                    "team",
+                    "Bind a channel to a private team (leave slug out to unbind)",
+                )
+                .add_sub_option(
+                    string("slug", "The team's slug, as in https://SITE/c/<slug>")
+                        .min_length(1)
+                        .max_length(64),
+                ),
             )
             .add_sub_option(
-                channel("tags", "Default tags when asking from a channel (leave tags out to clear)")
-                    .add_sub_option(
-                        string("tags", "Tags, separated by spaces")
-                            .set_autocomplete(true)
-                            .max_length(200),
-                    ),
+                channel(
+                    "tags",
+                    "Default tags when asking from a channel (leave tags out to clear)",
+                )
+                .add_sub_option(
+                    string("tags", "Tags, separated by spaces")
+                        .set_autocomplete(true)
+                        .max_length(200),
+                ),
             ),
         )
         .add_option(

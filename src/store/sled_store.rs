@@ -1636,7 +1636,10 @@ mod tests {
     fn guild_records_written_before_channel_teams_tags_and_audit_still_open() {
         let old = br#"{"v":1,"disabled_channels":[7],"enabled_channels":[8]}"#;
         let rec: GuildRecord = decode(old).expect("an old guild record opens");
-        assert_eq!((rec.disabled_channels, rec.enabled_channels), (vec![7], vec![8]));
+        assert_eq!(
+            (rec.disabled_channels, rec.enabled_channels),
+            (vec![7], vec![8])
+        );
         assert!(rec.channel_teams.is_empty() && rec.channel_tags.is_empty());
         assert_eq!(rec.audit_channel, None);
     }

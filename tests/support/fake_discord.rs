@@ -61,7 +61,8 @@ pub const ME_ROUTE: &str = "/users/@me";
 pub const BOT_USER: u64 = 1_100_000_000_000_000_777;
 /// What `@everyone` may do in a guild the fake knows, unless a test says otherwise: view,
 /// send, embed links, read history, create public threads, send in threads.
-pub const EVERYONE_PERMS: u64 = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 35) | (1 << 38);
+pub const EVERYONE_PERMS: u64 =
+    (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 35) | (1 << 38);
 /// The gateway URL (asked by serenity's client builder).
 pub const GATEWAY_ROUTE: &str = "/gateway";
 /// What the fake answers for the gateway URL: a loopback port where nothing listens, so a
@@ -304,7 +305,13 @@ impl FakeDiscord {
     /// Adds a permission overwrite to `channel` for a role (the guild id for `@everyone`)
     /// or, with `member`, a user.
     pub fn overwrite(&self, channel: u64, id: u64, member: bool, allow: u64, deny: u64) {
-        if let Some((_, o)) = self.shared.channels.lock().expect("channels").get_mut(&channel) {
+        if let Some((_, o)) = self
+            .shared
+            .channels
+            .lock()
+            .expect("channels")
+            .get_mut(&channel)
+        {
             o.push((id, u8::from(member), allow, deny));
         }
     }
@@ -607,14 +614,18 @@ async fn handle(
                 ROLES_ROUTE => {
                     let guild: u64 = seg(4).parse().unwrap_or(0);
                     let perms = shared.role_perms.lock().expect("roles").clone();
-                    let perm = |id: u64, default: u64| perms.get(&id).copied().unwrap_or(default).to_string();
-                    let role = |id: u64, name: &str, p: String, position: u32| json!({
-                        "id": id.to_string(), "name": name, "permissions": p,
-                        "position": position, "color": 0,
-                        "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
-                        "hoist": false, "managed": false, "mentionable": false,
-                        "icon": null, "unicode_emoji": null, "flags": 0
-                    });
+                    let perm = |id: u64, default: u64| {
+                        perms.get(&id).copied().unwrap_or(default).to_string()
+                    };
+                    let role = |id: u64, name: &str, p: String, position: u32| {
+                        json!({
+                            "id": id.to_string(), "name": name, "permissions": p,
+                            "position": position, "color": 0,
+                            "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+                            "hoist": false, "managed": false, "mentionable": false,
+                            "icon": null, "unicode_emoji": null, "flags": 0
+                        })
+                    };
                     let mut list = vec![role(guild, "@everyone", perm(guild, EVERYONE_PERMS), 0)];
                     let mut position = 1;
                     for (g, id, name) in shared.roles.lock().expect("roles").iter() {
