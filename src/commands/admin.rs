@@ -211,6 +211,7 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
         Ok(s) => s,
         Err(e) => return ctx.store_failure(&e),
     };
+    let previous_audit = s.audit_channel;
     let (what, reply) = match &change {
         Change::Enable(channel, enable) => {
             let channel = *channel;
@@ -288,13 +289,16 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
     if let Err(e) = ctx.store.put_guild_settings(guild, &s) {
         return ctx.store_failure(&e);
     }
-    ctx.audit(AuditEvent {
-        guild: Some(guild),
-        actor: inv.member.id,
-        actor_username: Some(inv.member.username.clone()),
-        what,
-        link: None,
-    });
+    ctx.audit_in(
+        AuditEvent {
+            guild: Some(guild),
+            actor: inv.member.id,
+            actor_username: Some(inv.member.username.clone()),
+            what,
+            link: None,
+        },
+        previous_audit,
+    );
     Reply::private(reply)
 }
 

@@ -207,6 +207,12 @@ impl Commands {
     /// Records `event`: always in the log, and in the guild's audit channel when one is set
     /// (sent in the background; a failure is logged, never shown to the member).
     pub(crate) fn audit(&self, event: audit::AuditEvent) {
+        self.audit_in(event, None);
+    }
+
+    /// [`Commands::audit`], sent to `fallback` when the guild has no audit channel (the
+    /// entry that turns the audit channel off goes to the channel being turned off).
+    pub(crate) fn audit_in(&self, event: audit::AuditEvent, fallback: Option<u64>) {
         tracing::info!(
             target: "soe_bot::audit",
             guild = event.guild.unwrap_or(0),
@@ -219,7 +225,7 @@ impl Commands {
             return;
         };
         let channel = match self.store.guild_settings(guild) {
-            Ok(s) => s.audit_channel,
+            Ok(s) => s.audit_channel.or(fallback),
             Err(e) => {
                 tracing::warn!(error = %e, "guild settings unreadable; audit entry kept in the log only");
                 None

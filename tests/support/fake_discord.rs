@@ -926,6 +926,22 @@ pub mod fixtures {
                "options": [{"name": sub, "type": 1, "options": options}]})
     }
 
+    /// `/so-admin <path…>` with `options` on the last subcommand (a group for a two-part path).
+    pub fn so_admin(path: &[&str], options: Vec<Value>) -> Value {
+        let leaf = json!({"name": path[path.len() - 1], "type": 1, "options": options});
+        let top = if path.len() == 2 {
+            json!({"name": path[0], "type": 2, "options": [leaf]})
+        } else {
+            leaf
+        };
+        json!({"id": "1300000000000000002", "name": "so-admin", "type": 1, "options": [top]})
+    }
+
+    /// A channel option.
+    pub fn channel_opt(channel: u64) -> Value {
+        json!({"name": "channel", "type": 7, "value": channel.to_string()})
+    }
+
     /// `/so-admin channel <verb> [channel]`.
     pub fn so_admin_channel(verb: &str, channel: Option<u64>) -> Value {
         let options: Vec<Value> = channel
