@@ -129,6 +129,9 @@ pub struct Card {
     pub score: i64,
     /// The question's answers.
     pub answer_count: i64,
+    /// The question has an accepted answer (set when a card is updated in place).
+    #[serde(default)]
+    pub accepted: bool,
     /// When it happened.
     pub at: DateTime<Utc>,
 }

@@ -426,6 +426,7 @@ mod tests {
                 tags: vec!["rust".into()],
                 score: 0,
                 answer_count: 0,
+                accepted: false,
                 at: t0(),
             },
             queued_at: t0(),
