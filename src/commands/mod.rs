@@ -28,6 +28,7 @@ pub mod reply;
 pub mod search;
 pub mod share;
 pub mod show;
+pub mod subscriptions;
 pub mod validate;
 pub mod vote;
 
@@ -98,6 +99,9 @@ pub struct Commands {
     /// before it belongs to an earlier process that died mid-write, so it is recovered at
     /// once (by looking on the site) instead of waiting out a timeout.
     pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+    /// Which guild a channel option belongs to (set by the Discord adapter; without it only
+    /// the invocation's own channel is accepted by the subscription commands).
+    pub(crate) channels: parking_lot::RwLock<Option<Arc<dyn subscriptions::ChannelDirectory>>>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -122,6 +126,7 @@ impl Commands {
         Self {
             access: AccessGate::new(access, clock.clone()),
             started_at: clock.now(),
+            channels: parking_lot::RwLock::new(None),
             budget: Arc::new(
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
@@ -157,6 +162,18 @@ impl Commands {
     pub(crate) fn reader_for(&self, member: u64, team: Option<&TeamSlug>) -> BudgetedRead {
         let team = team.or(self.site.team.as_ref());
         BudgetedRead::new(self.soe.service(team), self.budget.clone(), Some(member))
+    }
+
+    /// Gives the subscription commands a way to check that a channel option is a channel of
+    /// the invoking guild (the Discord adapter's REST look-up).
+    pub fn use_channel_directory(&self, directory: Arc<dyn subscriptions::ChannelDirectory>) {
+        subscriptions::set_directory(self, directory);
+    }
+
+    /// The service reader the poller uses: the service token for `team` behind the global
+    /// budget (no member's share).
+    pub fn service_reader(&self, team: Option<&TeamSlug>) -> Arc<dyn SoeRead> {
+        Arc::new(self.reader(team))
     }
 
     /// The guild gate (adapters give it their member directory and ask it about guilds).
@@ -225,6 +242,10 @@ impl Commands {
                 ("so", "unlink") => account::unlink(self, inv),
                 ("so", "me") => account::me(self, inv),
                 ("so", "help") => help::help(self),
+                (
+                    "so-admin",
+                    verb @ ("subscribe" | "subscriptions" | "unsubscribe" | "preview"),
+                ) => subscriptions::command(self, inv, verb).await,
                 ("so-admin", _) => admin::command(self, inv),
                 _ => Reply::private("Unknown command. Try `/so help`."),
             },
