@@ -339,10 +339,14 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             crate::discord::register(&http, &cfg.discord)
                 .await
                 .map_err(|e| e.to_string())?;
-            let tasks = app.spawn_background(
+            let mut tasks = app.spawn_background(
                 linked,
                 Arc::new(crate::discord::DiscordNotifier::new(http.clone())),
             );
+            tasks.extend(app.spawn_notifications(
+                Arc::new(crate::discord::cards::DiscordCards::new(http.clone())),
+                crate::notify::PollSettings::default(),
+            ));
             shutdown_signal().await;
             let _ = stop_tx.send(true);
             for t in tasks {

@@ -661,12 +661,23 @@ fn the_registered_commands() {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(subs, ["channel", "audit-channel", "doctor"]);
     assert_eq!(
-        admin["options"][1]["options"][0]["type"], 7,
+        subs,
+        [
+            "channel",
+            "subscribe",
+            "subscriptions",
+            "unsubscribe",
+            "preview",
+            "doctor",
+            "audit-channel"
+        ]
+    );
+    assert_eq!(
+        admin["options"][6]["options"][0]["type"], 7,
         "audit channel"
     );
-    assert_eq!(admin["options"][1]["options"][1]["type"], 5, "off: boolean");
+    assert_eq!(admin["options"][6]["options"][1]["type"], 5, "off: boolean");
 
     assert_eq!(admin["integration_types"], json!([0]));
 

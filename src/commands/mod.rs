@@ -31,6 +31,7 @@ pub mod search;
 pub mod server;
 pub mod share;
 pub mod show;
+pub mod subscriptions;
 pub mod validate;
 pub mod vote;
 
@@ -104,6 +105,9 @@ pub struct Commands {
     /// The Discord server as the adapter sees it (channel look-ups, the bot's permissions,
     /// audit messages); `None` until an adapter installs one ([`Commands::use_server`]).
     pub(crate) server: parking_lot::RwLock<Option<Arc<dyn server::ServerView>>>,
+    /// Which guild a channel option belongs to (set by the Discord adapter; without it only
+    /// the invocation's own channel is accepted by the subscription commands).
+    pub(crate) channels: parking_lot::RwLock<Option<Arc<dyn subscriptions::ChannelDirectory>>>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -129,6 +133,7 @@ impl Commands {
             access: AccessGate::new(access, clock.clone()),
             started_at: clock.now(),
             server: parking_lot::RwLock::new(None),
+            channels: parking_lot::RwLock::new(None),
             budget: Arc::new(
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
@@ -242,6 +247,18 @@ impl Commands {
         });
     }
 
+    /// Gives the subscription commands a way to check that a channel option is a channel of
+    /// the invoking guild (the Discord adapter's REST look-up).
+    pub fn use_channel_directory(&self, directory: Arc<dyn subscriptions::ChannelDirectory>) {
+        subscriptions::set_directory(self, directory);
+    }
+
+    /// The service reader the poller uses: the service token for `team` behind the global
+    /// budget (no member's share).
+    pub fn service_reader(&self, team: Option<&TeamSlug>) -> Arc<dyn SoeRead> {
+        Arc::new(self.reader(team))
+    }
+
     /// The guild gate (adapters give it their member directory and ask it about guilds).
     pub fn access(&self) -> &AccessGate {
         &self.access
@@ -308,6 +325,10 @@ impl Commands {
                 ("so", "unlink") => account::unlink(self, inv),
                 ("so", "me") => account::me(self, inv),
                 ("so", "help") => help::help(self),
+                (
+                    "so-admin",
+                    verb @ ("subscribe" | "subscriptions" | "unsubscribe" | "preview"),
+                ) => subscriptions::command(self, inv, verb).await,
                 ("so-admin", _) => admin::command(self, inv).await,
                 _ => Reply::private("Unknown command. Try `/so help`."),
             },

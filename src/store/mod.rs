@@ -1,5 +1,5 @@
 //! Durable state: member links, linking sessions, drafts, write outcomes, rate limits, guild
-//! settings.
+//! settings, and notifications (rules, poll state, outbox: [`notify`]).
 //!
 //! [`Store`] speaks in domain records; [`SledStore`] implements it on one sled database with a
 //! few fixed trees. Invariants:
@@ -12,11 +12,13 @@
 //! - one process owns the database; a second gets [`StoreError::Locked`].
 
 pub mod cipher;
+pub mod notify;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use notify::NotifyStore;
 pub use sled_store::SledStore;
 
 use std::collections::BTreeMap;
@@ -343,7 +345,7 @@ impl GuildSettings {
 
 /// The durable state, in domain terms. Methods are synchronous (sled is); callers on async
 /// paths that must flush use `tokio::task::spawn_blocking` or accept the short block.
-pub trait Store: Send + Sync {
+pub trait Store: NotifyStore + Send + Sync {
     // ---- links
     /// The member's link, unsealed. A record that fails to open (moved, tampered, unknown key)
     /// is `Err(StoreError::Unseal)`; callers treat it as "link again".

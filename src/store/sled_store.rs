@@ -14,6 +14,7 @@
 //! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write, with its times |
 //! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`, `full_at`) |
 //! | `guilds/v1` | guild id, u64 BE | guild settings |
+//! | `notify_*/v1` | see [`notify`] | subscription rules, poll state, outbox, sent cards |
 //! | `meta` | `schema_version`, `key_canary`, `service_token` | u32 BE; sealed canary; sealed token |
 //!
 //! Values are JSON objects with a version field `"v": 1`. Sealed blobs (see [`Cipher`]) are
@@ -47,6 +48,8 @@ use super::{
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
+
+mod notify;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -463,6 +466,8 @@ pub struct SledStore {
     rates: Tree,
     guilds: Tree,
     meta: Tree,
+    /// Notifications' trees (rules, poll state, outbox, sent cards): see [`notify`].
+    notify: notify::NotifyTrees,
     /// Serializes draft creations, so two submissions at once cannot both pass the per-member
     /// cap (one process owns the database, so an in-process lock is enough).
     draft_creation: parking_lot::Mutex<()>,
@@ -525,6 +530,7 @@ impl SledStore {
             rates: tree(TREE_RATES)?,
             guilds: tree(TREE_GUILDS)?,
             meta: tree(TREE_META)?,
+            notify: notify::NotifyTrees::open(&db)?,
             draft_creation: parking_lot::Mutex::new(()),
             db,
             path: shown,
@@ -1629,7 +1635,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod tests {
+mod guild_record_tests {
     use super::*;
 
     #[test]
