@@ -5,7 +5,8 @@
 //! service token is a read token; each private team the bot works in (the configured one and
 //! every channel binding) is readable with it; the API application lets members write (no
 //! link's writes refused outright, see [`crate::store::LinkStatus::WriteRefused`]); the
-//! service budget's headroom; the bot's permissions in every channel the guild's settings name
+//! service budget's headroom; notifications (each poll loop's last poll, lag and error, the
+//! outbox depth, each rule's last error); the bot's permissions in every channel the guild's settings name
 //! (View Channel, Send Messages, Embed Links; thread permissions as a warning); then a test
 //! card is posted. Invariants: every problem says what to do next; nothing in the report is
 //! secret (no token, no URL with a token); the SOE calls go through the global budget.
@@ -158,8 +159,106 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
     site_checks(ctx, &mut report, &teams).await;
     application_check(ctx, &mut report);
     budget_check(ctx, &mut report);
+    notify_checks(ctx, &mut report, guilds);
     channel_checks(ctx, &mut report, &channels).await;
     report
+}
+
+/// A poll loop that has not run for this many intervals is reported as stalled.
+const STALLED_POLLS: i64 = 5;
+/// A card queued longer than this means delivery is stuck.
+const STUCK_CARD_MINUTES: i64 = 10;
+
+/// Notifications: each poll loop's last poll, lag and error; the outbox depth; each rule of
+/// `guilds` with a last error.
+fn notify_checks(ctx: &Commands, report: &mut Report, guilds: &[u64]) {
+    use crate::notify::model::Target;
+    let health = match ctx.store.notify_health() {
+        Ok(h) => h,
+        Err(e) => {
+            report.push(
+                Status::Fail,
+                format!("The notifications' state could not be read ({e})."),
+            );
+            return;
+        }
+    };
+    let now = ctx.clock.now();
+    let interval = crate::notify::PollSettings::default().interval;
+    let stalled_after = chrono::Duration::from_std(interval)
+        .unwrap_or(chrono::Duration::minutes(1))
+        * STALLED_POLLS as i32;
+    let has_rules = ctx.store.all_rules().is_ok_and(|r| !r.is_empty());
+    if health.targets.is_empty() {
+        report.push(
+            if has_rules { Status::Warn } else { Status::Ok },
+            if has_rules {
+                "Notifications: no poll has run yet (the first one starts within a minute of startup)."
+            } else {
+                "Notifications: no subscription rules yet (`/so-admin subscribe`)."
+            },
+        );
+    }
+    for (key, state) in &health.targets {
+        let what = Target::from_key(key)
+            .map(|t| t.describe())
+            .unwrap_or_else(|| key.clone());
+        let last = state
+            .last_poll_at
+            .map(|t| super::render::age(Some(t), now))
+            .unwrap_or_else(|| "never".into());
+        let lag = state
+            .lag_secs
+            .map(|s| format!(", {s} s behind the site"))
+            .unwrap_or_default();
+        match (&state.last_error, state.last_poll_at) {
+            (Some(e), _) => report.push(
+                Status::Fail,
+                format!(
+                    "Notifications from {what}: the last poll failed ({}); last poll {last}{lag}.",
+                    e.message
+                ),
+            ),
+            (None, Some(t)) if now - t > stalled_after => report.push(
+                Status::Warn,
+                format!("Notifications from {what}: the last poll was {last}; the poll loop may be stalled (restart the bot if it stays so)."),
+            ),
+            (None, _) => report.push(
+                Status::Ok,
+                format!("Notifications from {what}: last poll {last}{lag}."),
+            ),
+        }
+    }
+    let stuck = health
+        .oldest_queued_at
+        .is_some_and(|t| now - t > chrono::Duration::minutes(STUCK_CARD_MINUTES));
+    report.push(
+        if stuck { Status::Warn } else { Status::Ok },
+        format!(
+            "Outbox: {} card{} waiting{}.",
+            health.outbox_depth,
+            if health.outbox_depth == 1 { "" } else { "s" },
+            match health.oldest_queued_at {
+                Some(t) if stuck => format!(
+                    ", the oldest since {} (Discord refusing or unreachable?)",
+                    super::render::age(Some(t), now)
+                ),
+                _ => String::new(),
+            }
+        ),
+    );
+    for (guild, rule, channel, error) in &health.rule_errors {
+        if guilds.contains(guild) {
+            report.push(
+                Status::Fail,
+                format!(
+                    "Rule #{rule} in <#{channel}>: {} ({}).",
+                    error.message,
+                    super::render::age(Some(error.at), now)
+                ),
+            );
+        }
+    }
 }
 
 async fn site_checks(ctx: &Commands, report: &mut Report, teams: &BTreeSet<TeamSlug>) {
