@@ -48,6 +48,16 @@ pub enum WriteKey {
     },
 }
 
+/// A vote as a past-tense verb for the audit ("upvoted question 7").
+fn voted(vote: Vote) -> &'static str {
+    match vote {
+        Vote::Up => "upvoted",
+        Vote::Down => "downvoted",
+        Vote::UndoUp => "took back an upvote on",
+        Vote::UndoDown => "took back a downvote on",
+    }
+}
+
 fn vote_name(vote: Vote) -> &'static str {
     match vote {
         Vote::Up => "Up",
@@ -124,19 +134,15 @@ impl WriteKey {
     /// What was done, for the audit entry, and the question it was on.
     fn audit_what(&self) -> (String, i64) {
         match *self {
-            WriteKey::QuestionVote { question, vote, .. } => (
-                format!("voted ({}) on question {question}", vote_name(vote)),
-                question,
-            ),
+            WriteKey::QuestionVote { question, vote, .. } => {
+                (format!("{} question {question}", voted(vote)), question)
+            }
             WriteKey::AnswerVote {
                 question,
                 answer,
                 vote,
                 ..
-            } => (
-                format!("voted ({}) on answer {answer}", vote_name(vote)),
-                question,
-            ),
+            } => (format!("{} answer {answer}", voted(vote)), question),
             WriteKey::Accept {
                 question, answer, ..
             } => (
