@@ -542,3 +542,24 @@ fn prune(state: &mut TargetState, now: DateTime<Utc>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_honours_the_site() {
+        let i = std::time::Duration::from_secs(60);
+        assert_eq!(backoff(i, 1, None), 120);
+        assert_eq!(backoff(i, 2, None), 240);
+        assert_eq!(backoff(i, 9, None), 900, "at most 15 minutes");
+        assert_eq!(
+            backoff(i, 1, Some(std::time::Duration::from_secs(600))),
+            600
+        );
+        assert_eq!(
+            backoff(i, 30, Some(std::time::Duration::from_secs(3600))),
+            3600
+        );
+    }
+}
