@@ -699,3 +699,63 @@ async fn removing_a_rule_drops_its_queued_cards() {
     assert_eq!((r.sent, r.dropped), (0, 1));
     assert_eq!(b.t.store.outbox_depth().unwrap(), 0);
 }
+
+/// The loops as `run` starts them (a short interval here): the time from a post on the site
+/// to its card is one poll interval at most, plus the work, which is printed.
+#[tokio::test]
+async fn the_running_loops_card_a_new_post_within_one_interval() {
+    let t = TestApp::start().await;
+    let sink = Arc::new(Sink::default());
+    let interval = std::time::Duration::from_millis(300);
+    let rule = Rule {
+        guild: GUILD,
+        id: 0,
+        channel: CHANNEL,
+        spec: parse_spec(&SubscribeOptions {
+            tags: Some("rust"),
+            ..Default::default()
+        })
+        .unwrap(),
+        team: None,
+        created_by: 7,
+        created_at: t.clock_now(),
+        last_post_at: None,
+        last_error: None,
+    };
+    t.store.add_rule(&rule).unwrap();
+    let tasks = t.app.spawn_notifications(
+        sink.clone(),
+        PollSettings {
+            interval,
+            ..Default::default()
+        },
+    );
+    // Let the first poll run, then post.
+    tokio::time::sleep(interval * 2).await;
+    t.clock.advance(Duration::seconds(1));
+    let posted = std::time::Instant::now();
+    t.fake.add_question(
+        JANE,
+        "A question the loops must pick up",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    let deadline = posted + std::time::Duration::from_secs(10);
+    while sink.posts().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no card within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let lag = posted.elapsed();
+    println!("lag from post to card: {lag:?} with a {interval:?} poll interval");
+    assert!(
+        lag < interval + std::time::Duration::from_secs(2),
+        "{lag:?}"
+    );
+    assert_eq!(
+        sink.titles(),
+        vec!["A question the loops must pick up".to_string()]
+    );
+    for task in tasks {
+        task.abort();
+    }
+}
