@@ -157,7 +157,7 @@ fn audit_entries(w: &Wired) -> Vec<String> {
     w.discord
         .channel_messages(AUDIT)
         .iter()
-        .map(|m| {
+        .map(|(_, m)| {
             for list in ["parse", "users", "roles"] {
                 assert_eq!(
                     m["allowed_mentions"][list],

@@ -62,7 +62,7 @@ fn test_cards(w: &Wired) -> usize {
     w.discord
         .channel_messages(CHANNEL)
         .iter()
-        .filter(|m| m["embeds"][0]["title"] == "soe-bot test card")
+        .filter(|(_, m)| m["embeds"][0]["title"] == "soe-bot test card")
         .count()
 }
 
@@ -75,7 +75,7 @@ async fn a_healthy_setup_says_all_good_and_posts_a_test_card() {
         "{report}"
     );
     assert_eq!(test_cards(&w), 1);
-    let card = &w.discord.channel_messages(CHANNEL)[0];
+    let card = &w.discord.channel_messages(CHANNEL)[0].1;
     assert_eq!(card["allowed_mentions"]["parse"], serde_json::json!([]));
     insta::assert_snapshot!("doctor_healthy", report);
     w.discord.check_contract();

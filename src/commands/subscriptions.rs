@@ -58,7 +58,7 @@ async fn channel_of_guild(
     ctx: &Commands,
     inv: &Invocation,
     guild: u64,
-) -> Result<Option<u64>, Reply> {
+) -> Result<Option<u64>, String> {
     let named = match inv.option("channel") {
         Some(OptionValue::Channel(c)) => Some(*c),
         _ => None,
@@ -71,27 +71,28 @@ async fn channel_of_guild(
     }
     let directory = ctx.channels.read().clone();
     let Some(directory) = directory else {
-        return Err(Reply::private(
-            "The bot cannot check other channels here; run the command in the channel itself.",
-        ));
+        return Err(
+            "The bot cannot check other channels here; run the command in the channel itself."
+                .into(),
+        );
     };
     match directory.channel_guild(channel).await {
         Ok(Some(g)) if g == guild => Ok(Some(channel)),
-        Ok(_) => Err(Reply::private(
-            "That channel is not a channel of this server (or the bot cannot see it). Pick one of this server's channels.",
-        )),
+        Ok(_) => Err(
+            "That channel is not a channel of this server (or the bot cannot see it). Pick one of this server's channels.".into(),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "could not look a channel up");
-            Err(Reply::private(
-                "Discord did not say which server that channel belongs to, so nothing was changed. Try again in a minute.",
-            ))
+            Err(
+                "Discord did not say which server that channel belongs to, so nothing was changed. Try again in a minute.".into(),
+            )
         }
     }
 }
 
-fn rule_number(inv: &Invocation) -> Result<u32, Reply> {
+fn rule_number(inv: &Invocation) -> Result<u32, String> {
     match inv.option("rule") {
-        Some(OptionValue::Int(n)) if *n >= 1 => u32::try_from(*n).map_err(|_| no_rule(*n)),
+        Some(OptionValue::Int(n)) if *n >= 1 => u32::try_from(*n).map_err(|_| no_rule_text(*n)),
         Some(OptionValue::Str(s)) => s
             .trim()
             .trim_start_matches('#')
@@ -99,20 +100,18 @@ fn rule_number(inv: &Invocation) -> Result<u32, Reply> {
             .ok()
             .filter(|n| *n >= 1)
             .ok_or_else(|| {
-                Reply::private(
-                    "`rule` is a rule number from `/so-admin subscriptions`, e.g. `rule:3`.",
-                )
+                "`rule` is a rule number from `/so-admin subscriptions`, e.g. `rule:3`.".to_string()
             }),
-        _ => Err(Reply::private(
-            "Give the rule's number from `/so-admin subscriptions`, e.g. `rule:3`.",
-        )),
+        _ => Err("Give the rule's number from `/so-admin subscriptions`, e.g. `rule:3`.".into()),
     }
 }
 
+fn no_rule_text(n: i64) -> String {
+    format!("This server has no rule #{n}. `/so-admin subscriptions` lists them.")
+}
+
 fn no_rule(n: i64) -> Reply {
-    Reply::private(format!(
-        "This server has no rule #{n}. `/so-admin subscriptions` lists them."
-    ))
+    Reply::private(no_rule_text(n))
 }
 
 async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
@@ -123,7 +122,7 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
                 "Name a channel, e.g. `/so-admin subscribe channel:#help tags:rust`.",
             )
         }
-        Err(reply) => return reply,
+        Err(message) => return Reply::private(message),
     };
     let (tags, mode, exclude, events, after) = (
         inv.text("tags"),
@@ -253,7 +252,7 @@ async fn list(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
     let only = match inv.option("channel") {
         Some(OptionValue::Channel(_)) => match channel_of_guild(ctx, inv, guild).await {
             Ok(c) => c,
-            Err(reply) => return reply,
+            Err(message) => return Reply::private(message),
         },
         _ => None,
     };
@@ -310,7 +309,7 @@ async fn list(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
 fn unsubscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
     let n = match rule_number(inv) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(message) => return Reply::private(message),
     };
     match ctx.store.delete_rule(guild, n) {
         Ok(true) => {
@@ -339,7 +338,7 @@ fn unsubscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
 async fn preview(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
     let n = match rule_number(inv) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(message) => return Reply::private(message),
     };
     let rule = match ctx.store.get_rule(guild, n) {
         Ok(Some(r)) => r,

@@ -95,12 +95,19 @@ pub struct Deliverer {
     store: Arc<dyn Store>,
     clock: SharedClock,
     sink: Arc<dyn CardSink>,
+    /// One delivery round at a time (two rounds would send the same entries twice).
+    round: tokio::sync::Mutex<()>,
 }
 
 impl Deliverer {
     /// A deliverer for `store`'s outbox.
     pub fn new(store: Arc<dyn Store>, clock: SharedClock, sink: Arc<dyn CardSink>) -> Self {
-        Self { store, clock, sink }
+        Self {
+            store,
+            clock,
+            sink,
+            round: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// The store (for the delivery loop's sweep).
@@ -115,6 +122,7 @@ impl Deliverer {
 
     /// Sends every entry that is due, channel by channel, in queue order.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, StoreError> {
+        let _one_round = self.round.lock().await;
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
         let mut by_channel: BTreeMap<u64, Vec<OutboxEntry>> = BTreeMap::new();

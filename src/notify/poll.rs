@@ -105,6 +105,8 @@ pub struct Poller {
     clock: SharedClock,
     reader_for: ReaderFor,
     settings: PollSettings,
+    /// One poll at a time (a loop and an on-demand poll must not both queue the same window).
+    polling: tokio::sync::Mutex<()>,
 }
 
 /// One event found by a poll, before matching.
@@ -127,6 +129,7 @@ impl Poller {
             clock,
             reader_for,
             settings,
+            polling: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -152,6 +155,7 @@ impl Poller {
 
     /// Polls `target` once (unless it is backing off). See the module doc.
     pub async fn poll(&self, target: &Target) -> Result<PollReport, PollError> {
+        let _one_at_a_time = self.polling.lock().await;
         let key = target.key();
         let now = self.clock.now();
         let mut state = self.store.target_state(&key)?.unwrap_or_default();
@@ -164,8 +168,14 @@ impl Poller {
             .into_iter()
             .filter(|r| r.team == target.0)
             .collect();
-        let Some(cursor) = state.cursor else {
-            // First poll: start from now; the site's history is not posted.
+        let first = rules
+            .iter()
+            .map(|r| r.created_at)
+            .min()
+            .filter(|t| *t <= now);
+        let Some(cursor) = state.cursor.or(first) else {
+            // First poll with no rule: start from now; the site's history is never posted
+            // (and with rules, from the oldest rule: they ignore anything older anyway).
             state.cursor = Some(now);
             state.last_poll_at = Some(now);
             state.last_success_at = Some(now);
@@ -540,5 +550,26 @@ fn prune(state: &mut TargetState, now: DateTime<Utc>) {
             }
             None => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_honours_the_site() {
+        let i = std::time::Duration::from_secs(60);
+        assert_eq!(backoff(i, 1, None), 120);
+        assert_eq!(backoff(i, 2, None), 240);
+        assert_eq!(backoff(i, 9, None), 900, "at most 15 minutes");
+        assert_eq!(
+            backoff(i, 1, Some(std::time::Duration::from_secs(600))),
+            600
+        );
+        assert_eq!(
+            backoff(i, 30, Some(std::time::Duration::from_secs(3600))),
+            3600
+        );
     }
 }

@@ -371,9 +371,9 @@ pub fn parse_duration(raw: &str) -> Result<u64, String> {
 
 /// Seconds as the largest whole unit: `45m`, `4h`, `2d`, or `1h 30m`.
 pub fn format_duration(secs: u64) -> String {
-    if secs % 86_400 == 0 {
+    if secs.is_multiple_of(86_400) {
         format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
     } else if secs >= 3600 {
         format!("{}h {}m", secs / 3600, (secs % 3600) / 60)

@@ -198,6 +198,9 @@ struct Shared {
     role_perms: Mutex<std::collections::HashMap<u64, u64>>,
     /// The bot's roles per guild.
     bot_roles: Mutex<Vec<(u64, u64)>>,
+    /// Messages created with `enforce_nonce`, by (channel, nonce): a repeat returns the first
+    /// message instead of creating another, as Discord does.
+    nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
     next_id: AtomicU64,
 }
 
@@ -233,6 +236,7 @@ impl FakeDiscord {
             ),
             role_perms: Mutex::new(std::collections::HashMap::new()),
             bot_roles: Mutex::new(Vec::new()),
+            nonces: Mutex::new(std::collections::HashMap::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -334,14 +338,26 @@ impl FakeDiscord {
             .push((guild, role));
     }
 
-    /// Messages the bot posted in `channel` (audit entries, test cards, cards), in order.
-    pub fn channel_messages(&self, channel: u64) -> Vec<Value> {
-        let path = format!("{API}/channels/{channel}/messages");
-        self.on("POST", MESSAGES_ROUTE)
-            .into_iter()
-            .filter(|r| r.path == path && r.status == 200)
-            .filter_map(|r| r.body)
-            .collect()
+    /// The distinct messages created in `channel` (a send deduplicated by its nonce counts
+    /// once), in order: Discord's message id with the request body that created it.
+    pub fn channel_messages(&self, channel: u64) -> Vec<(String, Value)> {
+        let route = format!("/channels/{channel}/messages");
+        let mut out: Vec<(String, Value)> = Vec::new();
+        for r in self.requests() {
+            if r.method == "POST" && r.path.ends_with(&route) && r.status == 200 {
+                let id = r
+                    .response
+                    .as_ref()
+                    .and_then(|m| m.get("id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if !out.iter().any(|(o, _)| *o == id) {
+                    out.push((id, r.body.clone().unwrap_or(Value::Null)));
+                }
+            }
+        }
+        out
     }
 
     /// Waits until some exchange matches `pred` (polling every 10 ms), up to `limit`.
@@ -589,7 +605,28 @@ async fn handle(
                         })),
                     )
                 }
-                MESSAGES_ROUTE => (200, Some(message(next(), &seg(4), json_body.as_ref()))),
+                MESSAGES_ROUTE => {
+                    let nonce = json_body
+                        .as_ref()
+                        .filter(|b| b.get("enforce_nonce").and_then(Value::as_bool) == Some(true))
+                        .and_then(|b| b.get("nonce"))
+                        .map(|n| {
+                            n.as_str()
+                                .map(String::from)
+                                .unwrap_or_else(|| n.to_string())
+                        });
+                    match nonce {
+                        Some(nonce) => {
+                            let mut seen = shared.nonces.lock().expect("nonces");
+                            let m = seen
+                                .entry((seg(4), nonce))
+                                .or_insert_with(|| message(next(), &seg(4), json_body.as_ref()))
+                                .clone();
+                            (200, Some(m))
+                        }
+                        None => (200, Some(message(next(), &seg(4), json_body.as_ref()))),
+                    }
+                }
                 CHANNEL_ROUTE => {
                     let id: u64 = seg(4).parse().unwrap_or(0);
                     match shared.channels.lock().expect("channels").get(&id) {
