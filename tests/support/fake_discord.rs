@@ -187,13 +187,16 @@ struct Fault {
     times: u32,
 }
 
+/// A channel permission overwrite: (role or member id, type 0 role / 1 member, allow, deny).
+type Overwrite = (u64, u8, u64, u64);
+
 struct Shared {
     log: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
     roles: Mutex<Vec<(u64, u64, String)>>,
     members: Mutex<Vec<(u64, u64)>>,
-    /// Channels: id → (guild, overwrites as (id, type 0 role / 1 member, allow, deny)).
-    channels: Mutex<std::collections::HashMap<u64, (u64, Vec<(u64, u8, u64, u64)>)>>,
+    /// Channels: id → (guild, its overwrites).
+    channels: Mutex<std::collections::HashMap<u64, (u64, Vec<Overwrite>)>>,
     /// Role permissions by role id (`@everyone` is the guild id; default [`EVERYONE_PERMS`]).
     role_perms: Mutex<std::collections::HashMap<u64, u64>>,
     /// The bot's roles per guild.
@@ -672,7 +675,11 @@ async fn handle(
                         }
                     }
                     for (g, id) in shared.bot_roles.lock().expect("roles").iter() {
-                        if *g == guild && !list.iter().any(|r| r["id"] == id.to_string()) {
+                        if *g == guild
+                            && !list
+                                .iter()
+                                .any(|r| r["id"].as_str() == Some(id.to_string().as_str()))
+                        {
                             list.push(role(*id, "soe-bot", perm(*id, 0), position));
                             position += 1;
                         }
