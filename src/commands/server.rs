@@ -13,16 +13,12 @@ use async_trait::async_trait;
 use super::access::DirectoryError;
 use super::reply::Reply;
 
-/// Discord's VIEW_CHANNEL permission bit.
-pub const VIEW_CHANNEL: u64 = 1 << 10;
-/// Discord's SEND_MESSAGES permission bit.
-pub const SEND_MESSAGES: u64 = 1 << 11;
+pub use super::share::{SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL};
+
 /// Discord's EMBED_LINKS permission bit.
 pub const EMBED_LINKS: u64 = 1 << 14;
 /// Discord's CREATE_PUBLIC_THREADS permission bit.
 pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
-/// Discord's SEND_MESSAGES_IN_THREADS permission bit.
-pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 
 /// The permissions the bot needs in a channel it posts to, with the names admins see in
 /// Discord's settings.

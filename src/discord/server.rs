@@ -26,15 +26,12 @@ use crate::commands::access::DirectoryError;
 use crate::commands::server::{ChannelLookup, ServerView};
 use crate::commands::Reply;
 
-/// Discord's ADMINISTRATOR bit.
-const ADMINISTRATOR: u64 = 1 << 3;
-/// VIEW_CHANNEL.
-const VIEW_CHANNEL: u64 = 1 << 10;
-/// SEND_MESSAGES.
-const SEND_MESSAGES: u64 = 1 << 11;
+use crate::commands::admin::ADMINISTRATOR;
+use crate::commands::server::{EMBED_LINKS, SEND_MESSAGES, VIEW_CHANNEL};
+
 /// What Send Messages gates implicitly: SEND_TTS_MESSAGES, EMBED_LINKS, ATTACH_FILES,
 /// MENTION_EVERYONE.
-const NEEDS_SEND: u64 = (1 << 12) | (1 << 14) | (1 << 15) | (1 << 17);
+const NEEDS_SEND: u64 = (1 << 12) | EMBED_LINKS | (1 << 15) | (1 << 17);
 
 /// One permission overwrite of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +223,7 @@ mod tests {
     const G: u64 = 100;
     const BOT: u64 = 7;
     const ROLE: u64 = 200;
-    const EMBED: u64 = 1 << 14;
+    const EMBED: u64 = EMBED_LINKS;
 
     fn ow(id: u64, member: bool, allow: u64, deny: u64) -> Overwrite {
         Overwrite {
