@@ -87,3 +87,39 @@ impl crate::commands::subscriptions::ChannelDirectory for ConsoleCards {
         Ok(Some(super::CONSOLE_GUILD))
     }
 }
+
+/// The console as the admin commands' view of the server: every channel is the console
+/// guild's, the console lets the bot do everything, and audit entries and test cards are
+/// printed like cards.
+#[async_trait]
+impl crate::commands::server::ServerView for ConsoleCards {
+    async fn channel(
+        &self,
+        _channel: u64,
+    ) -> Result<crate::commands::server::ChannelLookup, crate::commands::access::DirectoryError>
+    {
+        Ok(crate::commands::server::ChannelLookup::In(Some(
+            super::CONSOLE_GUILD,
+        )))
+    }
+
+    async fn bot_permissions(
+        &self,
+        _guild: u64,
+        _channel: u64,
+    ) -> Result<u64, crate::commands::access::DirectoryError> {
+        Ok(u64::MAX)
+    }
+
+    async fn post(
+        &self,
+        channel: u64,
+        reply: &Reply,
+    ) -> Result<(), crate::commands::access::DirectoryError> {
+        let _ = self.tx.send(format!(
+            "message in <#{channel}>:\n{}",
+            render::render(reply)
+        ));
+        Ok(())
+    }
+}

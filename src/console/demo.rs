@@ -178,6 +178,7 @@ impl Demo {
         let (cards, printed) = super::cards::ConsoleCards::new();
         let cards = Arc::new(cards);
         app.commands.use_channel_directory(cards.clone());
+        app.commands.use_server(cards.clone());
         let (poller, deliverer) = app.notifications(
             cards,
             crate::notify::PollSettings {
