@@ -248,8 +248,17 @@ async fn doctor_shows_a_failing_poll_a_rules_last_error_and_the_outbox() {
             },
         )
         .unwrap();
+    // A channel bound (before the service token lost access) to a team it cannot read.
+    let mut s = t.store.guild_settings(1).unwrap();
+    s.channel_teams
+        .insert(AUDIT, soe_bot::soe::TeamSlug::parse("secret-team").unwrap());
+    t.store.put_guild_settings(1, &s).unwrap();
     let report = admin(&t, &["doctor"], vec![]).await.content;
-    assert!(report.contains("2 problems"), "{report}");
+    assert!(report.contains("3 problems"), "{report}");
+    assert!(
+        report.contains("❌ The private team `secret-team`"),
+        "{report}"
+    );
     assert!(
         report.contains("❌ Notifications from the main site: the last poll failed (the site answered 503); last poll just now, 42 s behind the site."),
         "{report}"

@@ -194,6 +194,7 @@ fn config(
     discord: &FakeDiscord,
     key: &str,
     service_token: &str,
+    db: &str,
 ) -> std::path::PathBuf {
     let text = format!(
         r#"[soe]
@@ -220,7 +221,7 @@ encryption_key = "{key}"
         client = t.fake.client_id(),
         app = fixtures::APP_ID,
         discord = discord.base(),
-        db = dir.join("db").display(),
+        db = dir.join(db).display(),
     );
     let path = dir.join("bot.toml");
     std::fs::write(&path, text).unwrap();
@@ -254,7 +255,14 @@ async fn the_command_line_prints_the_same_report_and_exits_1_when_something_is_w
     let discord = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let key = keygen();
-    let good = config(dir.path(), &t, &discord, &key, &t.fake.service_token());
+    let good = config(
+        dir.path(),
+        &t,
+        &discord,
+        &key,
+        &t.fake.service_token(),
+        "db",
+    );
     let (code, out) = cli_doctor(&good).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("soe-bot doctor: all good"), "{out}");
@@ -263,13 +271,37 @@ async fn the_command_line_prints_the_same_report_and_exits_1_when_something_is_w
         "{out}"
     );
 
-    let broken = config(dir.path(), &t, &discord, &key, "not-a-token");
+    let broken = config(dir.path(), &t, &discord, &key, "not-a-token", "db");
     let (code, out) = cli_doctor(&broken).await;
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("rejected the service token (401)"), "{out}");
     assert!(
         !out.contains("not-a-token"),
         "no secret in the output: {out}"
+    );
+
+    // While the bot runs it holds the storage: the site is still checked, the channels are
+    // not, and the report says so (a warning, not a failure).
+    let held = dir.path().join("held");
+    let _running = soe_bot::store::SledStore::open_at(
+        &held,
+        soe_bot::store::cipher::Cipher::for_testing(),
+        1 << 20,
+    )
+    .unwrap();
+    let busy = config(
+        dir.path(),
+        &t,
+        &discord,
+        &key,
+        &t.fake.service_token(),
+        "held",
+    );
+    let (code, out) = cli_doctor(&busy).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("The storage is in use by the running bot") && out.contains("is reachable"),
+        "{out}"
     );
     discord.check_contract();
 }

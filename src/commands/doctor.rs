@@ -307,7 +307,7 @@ async fn site_checks(ctx: &Commands, report: &mut Report, teams: &BTreeSet<TeamS
 
 fn site_problem(ctx: &Commands, e: &soe::Error, team: Option<&TeamSlug>) -> String {
     let place = match team {
-        Some(t) => format!("the private team `{}`", t.as_str()),
+        Some(t) => format!("The private team `{}`", t.as_str()),
         None => ctx.site.name.clone(),
     };
     match e {
