@@ -121,7 +121,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
             }
         }
         _ => return Reply::private(
-            "Unknown admin command. Available: `/so-admin channel enable|disable|team|tags`, `/so-admin audit-channel`, `/so-admin doctor`.",
+            "Unknown admin command. Available: `/so-admin channel enable|disable|team|tags`, `/so-admin subscribe|subscriptions|unsubscribe|preview`, `/so-admin doctor`, `/so-admin audit-channel`.",
         ),
     };
     apply(ctx, inv, guild, change)
