@@ -3,7 +3,8 @@
 //!
 //! Built once at startup from the validated config (or by `demo` and tests from a fake site).
 //! Invariants: exactly one store, one SOE client and one linking service per process; the
-//! linked-event listener is the only place drafts are posted after linking.
+//! linked-event listener is the only place drafts are posted after linking; at most one set of
+//! notification loops runs ([`App::spawn_notifications`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::clock::SharedClock;
 use crate::commands::{AccessPolicy, Commands, Notice, SiteInfo};
 use crate::config::LimitsConfig;
 use crate::link::{LinkService, LinkSettings, Linked};
+use crate::notify::{CardSink, Deliverer, PollSettings, Poller, Target};
 use crate::soe::{HttpSoe, SoeConnector};
 use crate::store::Store;
 
@@ -91,6 +93,36 @@ impl App {
             }),
             rx,
         ))
+    }
+
+    /// Starts the notification loops ([`crate::notify::run`]): one poll loop per SOE target
+    /// reading with the service token behind the global budget, and the delivery of the
+    /// outbox through `sink`.
+    pub fn spawn_notifications(
+        self: &Arc<Self>,
+        sink: Arc<dyn CardSink>,
+        settings: PollSettings,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let (poller, deliverer) = self.notifications(sink, settings);
+        crate::notify::run::spawn(poller, deliverer)
+    }
+
+    /// The poller and the deliverer [`App::spawn_notifications`] runs (tests drive them one
+    /// step at a time).
+    pub fn notifications(
+        self: &Arc<Self>,
+        sink: Arc<dyn CardSink>,
+        settings: PollSettings,
+    ) -> (Arc<Poller>, Arc<Deliverer>) {
+        let commands = self.commands.clone();
+        let poller = Arc::new(Poller::new(
+            self.store.clone(),
+            self.clock.clone(),
+            Arc::new(move |t: &Target| commands.service_reader(t.0.as_ref())),
+            settings,
+        ));
+        let deliverer = Arc::new(Deliverer::new(self.store.clone(), self.clock.clone(), sink));
+        (poller, deliverer)
     }
 
     /// Starts the background work: first settling posts and votes an earlier process left

@@ -27,6 +27,8 @@
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
 //! - [`console`]: the console transport of `soe-bot demo`.
 //! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out.
+//! - [`notify`]: subscriptions and notifications: rules and their matching, the poller (one
+//!   loop per SOE target, O(1) SOE calls per interval), the outbox that sends each card once.
 //! - [`discord`]: the serenity adapter: gateway and HTTP interactions, conversions, registration.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -40,6 +42,7 @@ pub mod discord;
 pub mod fake_discord;
 pub mod fake_soe;
 pub mod link;
+pub mod notify;
 pub mod run;
 pub mod soe;
 pub mod store;

@@ -57,6 +57,14 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Check the site, the service token, the API application and the bot's permissions in
+    /// every configured channel; post a test card in each audit channel. Exit 1 when
+    /// something is wrong.
+    Doctor {
+        /// The configuration file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
     /// Register the slash and message commands with Discord (per guild if configured).
     RegisterCommands {
         /// The configuration file.
@@ -106,6 +114,20 @@ fn main() -> ExitCode {
                     .map_err(anyhow::Error::msg)?;
                 println!("commands registered");
                 Ok(0)
+            })
+        }
+        Some(Command::Doctor { config }) => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+            run_async(async move {
+                let (report, healthy) = soe_bot::run::doctor(cfg)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                println!("{report}");
+                Ok(if healthy { 0 } else { 1 })
             })
         }
         Some(Command::Run { config }) => run_bot(&config),

@@ -165,21 +165,35 @@ fn discord_identity(cfg: &Config) -> Option<crate::link::discord::DiscordOAuthSe
     })
 }
 
-/// Runs the bot until a shutdown signal.
-pub async fn run(cfg: Config) -> Result<(), String> {
-    let store = Arc::new(SledStore::open(&cfg.storage).map_err(|e| e.to_string())?);
-    let service = match &cfg.soe.service_token {
-        Some(t) => ServiceToken::new(t.clone()),
+/// The service token: `soe.service_token`, else the one stored by
+/// `soe-bot service-token --store`.
+fn service_token(cfg: &Config, store: &dyn Store) -> Result<ServiceToken, String> {
+    match &cfg.soe.service_token {
+        Some(t) => Ok(ServiceToken::new(t.clone())),
         None => store
             .service_token()
             .map_err(|e| e.to_string())?
-            .ok_or("soe.service_token is not set and none is stored; mint one with `soe-bot service-token --store`")?,
-    };
-    let soe = soe_client(&cfg)?;
-    let clock = Arc::new(SystemClock);
-    let (app, linked) = App::build(AppParts {
-        store: store.clone(),
-        clock: clock.clone(),
+            .ok_or_else(|| "soe.service_token is not set and none is stored; mint one with `soe-bot service-token --store`".to_string()),
+    }
+}
+
+/// The app as `run` and `doctor` wire it from `cfg`, on `store`.
+fn build_app(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    service: ServiceToken,
+    clock: crate::clock::SharedClock,
+) -> Result<
+    (
+        Arc<App>,
+        tokio::sync::mpsc::UnboundedReceiver<crate::link::Linked>,
+    ),
+    String,
+> {
+    let soe = soe_client(cfg)?;
+    App::build(AppParts {
+        store,
+        clock,
         soe: soe.clone(),
         connector: Arc::new(HttpConnector::new(soe.clone(), service)),
         link: LinkSettings {
@@ -187,18 +201,81 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             client_id: cfg.soe.client_id.clone(),
             public_url: cfg.web.public_url.clone(),
             allow_no_expiry: cfg.soe.allow_no_expiry,
-            discord: discord_identity(&cfg),
+            discord: discord_identity(cfg),
             teams: cfg.default_team.iter().cloned().collect(),
             team_scope_format: cfg.soe.team_scope_format.clone(),
         },
         site: SiteInfo {
-            name: site_name(&cfg),
+            name: site_name(cfg),
             url: cfg.soe.site_url.clone(),
             team: cfg.default_team.clone(),
         },
         limits: cfg.limits.clone(),
-        access: access_policy(&cfg),
-    })?;
+        access: access_policy(cfg),
+    })
+}
+
+/// `soe-bot doctor`: the report of `/so-admin doctor` for every allowed guild, printed for a
+/// terminal, with a test card in each guild's audit channel. Returns the report's text and
+/// whether everything passed. The storage is normally held by the running bot; then the
+/// checks run without the guilds' channel settings and the report says so.
+pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
+    use crate::commands::doctor::{self, Status};
+    let mut notes = Vec::new();
+    let mut scratch = None;
+    let store: Arc<dyn Store> = match SledStore::open(&cfg.storage) {
+        Ok(s) => Arc::new(s),
+        Err(crate::store::StoreError::Locked { .. }) => {
+            notes.push("The storage is in use by the running bot, so the channel settings were not read. Run `/so-admin doctor` in Discord for the per-channel checks.");
+            let dir = std::env::temp_dir().join(format!("soe-bot-doctor-{}", std::process::id()));
+            let s = SledStore::open_at(
+                &dir,
+                crate::store::cipher::Cipher::from_config(&cfg.storage),
+                1 << 20,
+            )
+            .map_err(|e| e.to_string())?;
+            scratch = Some(dir);
+            Arc::new(s)
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let service = service_token(&cfg, store.as_ref())?;
+    let (app, _linked) = build_app(&cfg, store.clone(), service, Arc::new(SystemClock))?;
+    let http = crate::discord::http_client(&cfg.discord).map_err(|e| e.to_string())?;
+    app.commands
+        .use_server(Arc::new(crate::discord::server::RestServer::new(http)));
+    let guilds = access_policy(&cfg).allowed_guilds;
+    let mut report = doctor::check(&app.commands, &guilds, None).await;
+    for note in notes {
+        report.push(Status::Warn, note);
+    }
+    let mut carded = false;
+    for guild in &guilds {
+        if let Ok(Some(channel)) = store.guild_settings(*guild).map(|s| s.audit_channel) {
+            doctor::post_test_card(&app.commands, &mut report, channel).await;
+            carded = true;
+        }
+    }
+    if !carded {
+        report.push(
+            Status::Warn,
+            "No test card posted: no guild has an audit channel. `/so-admin doctor` posts one in the channel it is run in.",
+        );
+    }
+    drop(app);
+    drop(store);
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok((report.render_plain(), report.healthy()))
+}
+
+/// Runs the bot until a shutdown signal.
+pub async fn run(cfg: Config) -> Result<(), String> {
+    let store = Arc::new(SledStore::open(&cfg.storage).map_err(|e| e.to_string())?);
+    let service = service_token(&cfg, store.as_ref())?;
+    let clock = Arc::new(SystemClock);
+    let (app, linked) = build_app(&cfg, store.clone(), service, clock.clone())?;
 
     let discord_ready = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -262,10 +339,14 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             crate::discord::register(&http, &cfg.discord)
                 .await
                 .map_err(|e| e.to_string())?;
-            let tasks = app.spawn_background(
+            let mut tasks = app.spawn_background(
                 linked,
                 Arc::new(crate::discord::DiscordNotifier::new(http.clone())),
             );
+            tasks.extend(app.spawn_notifications(
+                Arc::new(crate::discord::cards::DiscordCards::new(http.clone())),
+                crate::notify::PollSettings::default(),
+            ));
             shutdown_signal().await;
             let _ = stop_tx.send(true);
             for t in tasks {

@@ -46,3 +46,49 @@ fn a_failing_line_fails_the_run() {
         "pressing a missing button fails"
     );
 }
+
+#[test]
+fn subscribe_then_a_new_question_on_the_site_shows_its_card() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/demo_notify.txt"
+    );
+    let out = demo(script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("card in <#10>"), "{stdout}");
+    assert_eq!(
+        stdout.matches("card in <#10>").count(),
+        1,
+        "one card, once:\n{stdout}"
+    );
+}
+
+#[test]
+fn admin_settings_are_audited_and_doctor_posts_a_test_card() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo_admin.txt");
+    let out = demo(script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        stdout.matches("message in <#11>").count(),
+        2,
+        "one audit entry per change:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("set the default tags of <#10> to `rust`, `async`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("message in <#10>") && stdout.contains("soe-bot test card"),
+        "{stdout}"
+    );
+}

@@ -540,6 +540,12 @@ fn assert_no_leaks(logs: &str, secrets: &[String], level: &str) {
 fn no_secret_reaches_the_logs_at_debug() {
     let (logs, secrets) = run_child("flow", "debug", "text", None);
     assert_no_leaks(&logs, &secrets, "debug");
+    // The vote is audited in the log (there is no audit channel), and the scan covered it.
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("soe_bot::audit") && l.contains("upvoted question")),
+        "the audit entry is logged"
+    );
 }
 
 #[test]

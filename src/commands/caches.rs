@@ -225,6 +225,20 @@ impl ServiceBudget {
         Ok(())
     }
 
+    /// What is left of the global budget now: (calls in the burst bucket, of its capacity;
+    /// calls in the sustained bucket, of its capacity), whole calls rounded down.
+    pub fn headroom(&self) -> ((u32, u32), (u32, u32)) {
+        let now = self.clock.now();
+        let mut b = self.buckets.lock();
+        b.burst.refill(now);
+        b.sustained.refill(now);
+        let whole = |x: f64| x.max(0.0).floor() as u32;
+        (
+            (whole(b.burst.tokens), whole(b.burst.capacity)),
+            (whole(b.sustained.tokens), whole(b.sustained.capacity)),
+        )
+    }
+
     /// Members whose share is being tracked (those who called SOE lately).
     pub fn tracked_members(&self) -> usize {
         self.buckets.lock().members.len()

@@ -51,13 +51,17 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
 
 /// Question `id` and its answers: from the cache, or from SOE charged to `member`'s share.
 /// The error is the reply to give.
-async fn fetch(ctx: &Commands, member: u64, id: i64) -> Result<Arc<QuestionView>, Reply> {
-    let team = ctx.site.team.as_ref().map(|t| t.as_str());
-    let key = QuestionCache::key(team, id);
+async fn fetch(
+    ctx: &Commands,
+    member: u64,
+    team: Option<&crate::soe::TeamSlug>,
+    id: i64,
+) -> Result<Arc<QuestionView>, Reply> {
+    let key = QuestionCache::key(team.map(|t| t.as_str()), id);
     if let Some(hit) = ctx.question_cache.get(&key) {
         return Ok(hit);
     }
-    let reader = ctx.reader_for(member, None);
+    let reader = ctx.reader_for(member, team);
     reader.reserve(2).map_err(|refusal| refusal.reply())?;
     let (question, answers) = tokio::join!(
         reader.get_question(id),
@@ -99,7 +103,8 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
             return refusal;
         }
     }
-    let view = match fetch(ctx, inv.member.id, id).await {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let view = match fetch(ctx, inv.member.id, team.as_ref(), id).await {
         Ok(v) => v,
         Err(reply) => return reply,
     };

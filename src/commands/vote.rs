@@ -48,6 +48,16 @@ pub enum WriteKey {
     },
 }
 
+/// A vote as a past-tense verb for the audit ("upvoted question 7").
+fn voted(vote: Vote) -> &'static str {
+    match vote {
+        Vote::Up => "upvoted",
+        Vote::Down => "downvoted",
+        Vote::UndoUp => "took back an upvote on",
+        Vote::UndoDown => "took back a downvote on",
+    }
+}
+
 fn vote_name(vote: Vote) -> &'static str {
     match vote {
         Vote::Up => "Up",
@@ -118,6 +128,27 @@ impl WriteKey {
             WriteKey::QuestionVote { user, .. }
             | WriteKey::AnswerVote { user, .. }
             | WriteKey::Accept { user, .. } => user,
+        }
+    }
+
+    /// What was done, for the audit entry, and the question it was on.
+    fn audit_what(&self) -> (String, i64) {
+        match *self {
+            WriteKey::QuestionVote { question, vote, .. } => {
+                (format!("{} question {question}", voted(vote)), question)
+            }
+            WriteKey::AnswerVote {
+                question,
+                answer,
+                vote,
+                ..
+            } => (format!("{} answer {answer}", voted(vote)), question),
+            WriteKey::Accept {
+                question, answer, ..
+            } => (
+                format!("accepted answer {answer} on question {question}"),
+                question,
+            ),
         }
     }
 
@@ -195,7 +226,8 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
     let parsed = WriteKey::parse(key)?;
     let user = parsed.user();
     let what = parsed.describe();
-    let s = match session(ctx, user) {
+    // The key does not say which channel the write came from: the default team.
+    let s = match session(ctx, user, ctx.site.team.as_ref()) {
         Ok(s) => s,
         Err(_) => {
             let _ = ctx.store.finish_write(key, None, ctx.clock.now());
@@ -270,7 +302,8 @@ where
     F: FnOnce(super::member::MemberSession) -> Fut,
     Fut: std::future::Future<Output = Result<String, crate::soe::Error>>,
 {
-    let s = match session(ctx, inv.member.id) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let s = match session(ctx, inv.member.id, team.as_ref()) {
         Ok(s) => s,
         Err(why) => return (no_session_reply(ctx, why, what), false),
     };
@@ -299,6 +332,22 @@ where
                 tracing::warn!(error = %e, "could not record a finished write");
             }
             let _ = ctx.store.touch_link(inv.member.id, ctx.clock.now());
+            if let Some(k) = WriteKey::parse(key) {
+                let (what, question) = k.audit_what();
+                let team = ctx.team_in(inv.guild_id, inv.channel_id);
+                ctx.audit(super::audit::AuditEvent {
+                    guild: inv.guild_id,
+                    actor: inv.member.id,
+                    actor_username: Some(inv.member.username.clone()),
+                    what: format!(
+                        "{what}{}",
+                        inv.channel_id
+                            .map(|c| format!(" from <#{c}>"))
+                            .unwrap_or_default()
+                    ),
+                    link: Some(ctx.question_url(team.as_ref(), question)),
+                });
+            }
             (Reply::private(outcome), true)
         }
         Err(e) => {
@@ -317,16 +366,24 @@ where
 }
 
 /// The cached view of `question` no longer matches the site.
-fn forget_view(ctx: &Commands, question: i64) {
-    let team = ctx.site.team.as_ref().map(|t| t.as_str());
-    ctx.question_cache
-        .forget(&QuestionCache::key(team, question));
+fn forget_view(ctx: &Commands, inv: &Invocation, question: i64) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    ctx.question_cache.forget(&QuestionCache::key(
+        team.as_ref().map(|t| t.as_str()),
+        question,
+    ));
 }
 
 /// After `vote` succeeded on a post: the member's other vote buttons on it no longer stand
 /// for what is on the site (their recorded outcomes were replaced by this vote), and the
 /// cached view of the question is stale.
-fn after_vote(ctx: &Commands, question: i64, vote: Vote, key_of: impl Fn(Vote) -> String) {
+fn after_vote(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    vote: Vote,
+    key_of: impl Fn(Vote) -> String,
+) {
     for other in [Vote::Up, Vote::Down, Vote::UndoUp, Vote::UndoDown] {
         if other == vote {
             continue;
@@ -335,7 +392,7 @@ fn after_vote(ctx: &Commands, question: i64, vote: Vote, key_of: impl Fn(Vote) -
             tracing::warn!(error = %e, "could not drop an earlier vote outcome");
         }
     }
-    forget_view(ctx, question);
+    forget_view(ctx, inv, question);
 }
 
 /// A vote on a question.
@@ -361,7 +418,7 @@ pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote
     })
     .await;
     if voted {
-        after_vote(ctx, question, vote, key_of);
+        after_vote(ctx, inv, question, vote, key_of);
     }
     reply
 }
@@ -395,7 +452,7 @@ pub async fn vote_answer(
     })
     .await;
     if voted {
-        after_vote(ctx, question, vote, key_of);
+        after_vote(ctx, inv, question, vote, key_of);
     }
     reply
 }
@@ -417,7 +474,7 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64
     })
     .await;
     if accepted {
-        forget_view(ctx, question);
+        forget_view(ctx, inv, question);
     }
     if reply.content.contains("refused this") {
         return Reply::private(format!(

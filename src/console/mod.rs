@@ -2,7 +2,10 @@
 //! each reply as text.
 //!
 //! Lines: `/so search async`, `/so question 3`, `/so link`, `/so ask`, `/so answer 3`,
-//! `/so me`, `/so-admin channel disable`, `press 2` (or just `2`) to press a button,
+//! `/so me`, `/so-admin channel disable`, `/so-admin subscribe tags:rust`, `press 2` (or just
+//! `2`) to press a button, `site question tags:rust <title>` and `site answer <id> <text>` to
+//! post on the fake site (demo), `poll` to check the site for new activity now and print the
+//! cards,
 //! `approve [user]` to finish the last link without a browser, `complete ru` for tag
 //! suggestions, `as <name>` to act as another Discord member, `expect <text>` to assert on
 //! the last output (scripts), `help`, `quit`. When a reply is a form (modal), each field is
@@ -10,6 +13,7 @@
 //! the last question id posted or shown. Invariants: the console goes through exactly the same
 //! `Commands` as Discord does; it only adds a way to complete linking without a browser.
 
+pub mod cards;
 pub mod demo;
 pub mod render;
 
@@ -57,6 +61,20 @@ impl Notifier for ConsoleNotifier {
     }
 }
 
+/// Posts on the site as someone else would (the demo wires the fake site): `question
+/// tags:a,b <title>` or `answer <question id> <text>`; returns what was posted.
+pub type SiteHook = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
+/// The notification machinery the console can run on demand (`poll`), and the cards it sent.
+pub struct ConsoleNotifications {
+    /// Polls the site.
+    pub poller: Arc<crate::notify::Poller>,
+    /// Sends the outbox (to [`cards::ConsoleCards`]).
+    pub deliverer: Arc<crate::notify::Deliverer>,
+    /// What the cards sink printed.
+    pub cards: mpsc::UnboundedReceiver<String>,
+}
+
 /// What a line did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -86,10 +104,14 @@ pub struct Console {
     seq: u64,
     /// Pending input lines for forms (script mode feeds them; interactive mode reads stdin).
     queued: VecDeque<String>,
+    /// `site …` lines (demo).
+    site: Option<SiteHook>,
+    /// `poll` and the cards printed after each line (demo).
+    notifications: Option<ConsoleNotifications>,
 }
 
-const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable\n\
-console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
+console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -119,6 +141,65 @@ impl Console {
             last_question: None,
             seq: 0,
             queued: VecDeque::new(),
+            site: None,
+            notifications: None,
+        }
+    }
+
+    /// Lets `site …` lines post on the (fake) site.
+    pub fn with_site(mut self, site: SiteHook) -> Self {
+        self.site = Some(site);
+        self
+    }
+
+    /// Lets `poll` run the notification poller and prints the cards it sends.
+    pub fn with_notifications(mut self, n: ConsoleNotifications) -> Self {
+        self.notifications = Some(n);
+        self
+    }
+
+    async fn poll_now(&mut self) -> Outcome {
+        let Some(n) = &self.notifications else {
+            return Outcome::Failed("notifications are not wired in this console".into());
+        };
+        let (poller, deliverer) = (n.poller.clone(), n.deliverer.clone());
+        let mut lines = Vec::new();
+        match poller.targets() {
+            Ok(targets) => {
+                for t in targets {
+                    match poller.poll(&t).await {
+                        Ok(r) => lines.push(format!(
+                            "(polled {}: {} active question(s), {} answer list(s), {} card(s) queued)",
+                            t.describe(),
+                            r.questions,
+                            r.answer_reads,
+                            r.queued
+                        )),
+                        Err(e) => lines.push(format!("(poll of {} failed: {e})", t.describe())),
+                    }
+                }
+            }
+            Err(e) => return Outcome::Failed(format!("could not read the rules: {e}")),
+        }
+        if let Err(e) = deliverer.deliver_due().await {
+            lines.push(format!("(delivery failed: {e})"));
+        }
+        for l in lines {
+            self.print(&l);
+        }
+        self.print_cards();
+        Outcome::Ok
+    }
+
+    fn print_cards(&mut self) {
+        let mut got = Vec::new();
+        if let Some(n) = &mut self.notifications {
+            while let Ok(c) = n.cards.try_recv() {
+                got.push(c);
+            }
+        }
+        for c in got {
+            self.print(&c);
         }
     }
 
@@ -196,6 +277,7 @@ impl Console {
         let outcome = self.dispatch(&line, read).await;
         self.drain_notices(std::time::Duration::from_millis(50))
             .await;
+        self.print_cards();
         outcome
     }
 
@@ -213,6 +295,17 @@ impl Console {
                 Outcome::Ok
             }
             "press" => self.press(rest, read).await,
+            "poll" => self.poll_now().await,
+            "site" => match self.site.clone() {
+                Some(site) => match site(rest) {
+                    Ok(done) => {
+                        self.print(&done);
+                        Outcome::Ok
+                    }
+                    Err(e) => Outcome::Failed(e),
+                },
+                None => Outcome::Failed("there is no fake site to post on here".into()),
+            },
             n if n.parse::<usize>().is_ok() => self.press(n, read).await,
             "approve" => self.approve(rest).await,
             "complete" => {
@@ -546,7 +639,22 @@ fn options_of(path: &[&str]) -> &'static [&'static str] {
         ["question"] => &["id"],
         ["answer"] => &["question"],
         ["ask"] => &["title", "tags"],
+        ["channel", "team"] => &["slug", "channel"],
+        ["channel", "tags"] => &["tags", "channel"],
         ["channel", _] => &["channel"],
+        ["audit-channel"] => &["channel", "off"],
+        ["subscribe"] => &[
+            "tags",
+            "channel",
+            "match",
+            "exclude",
+            "events",
+            "unanswered-after",
+            "threads",
+            "cap-per-hour",
+        ],
+        ["subscriptions"] => &["channel"],
+        ["unsubscribe"] | ["preview"] => &["rule"],
         _ => &[],
     }
 }
@@ -559,7 +667,7 @@ pub fn parse_slash(line: &str) -> Option<Action> {
         return None;
     }
     let mut path = vec![words.next()?.to_string()];
-    if name == "so-admin" {
+    if name == "so-admin" && path[0] == "channel" {
         path.push(words.next()?.to_string());
     }
     let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -576,6 +684,13 @@ pub fn parse_slash(line: &str) -> Option<Action> {
                             .parse()
                             .ok()?,
                     )
+                } else if k == "threads" {
+                    OptionValue::Bool(matches!(v, "true" | "on" | "yes"))
+                } else if k == "rule" || k == "cap-per-hour" {
+                    match v.trim_start_matches('#').parse::<i64>() {
+                        Ok(n) => OptionValue::Int(n),
+                        Err(_) => OptionValue::Str(v.to_string()),
+                    }
                 } else {
                     OptionValue::Str(v.to_string())
                 };

@@ -143,6 +143,10 @@ pub fn interactions_router(
     app.commands
         .access()
         .use_directory(Arc::new(RestMembers::new(http.clone())));
+    app.commands
+        .use_server(Arc::new(super::server::RestServer::new(http.clone())));
+    app.commands
+        .use_channel_directory(Arc::new(super::cards::DiscordCards::new(http.clone())));
     let state = Endpoint {
         flow: Flow { app, http },
         verifier,

@@ -106,7 +106,15 @@ pub async fn run_gateway(
     app.commands
         .access()
         .use_directory(Arc::new(RestMembers::new(client.http.clone())));
-    let tasks = app.spawn_background(linked, Arc::new(DiscordNotifier::new(client.http.clone())));
+    app.commands
+        .use_server(Arc::new(super::server::RestServer::new(
+            client.http.clone(),
+        )));
+    let cards = Arc::new(super::cards::DiscordCards::new(client.http.clone()));
+    app.commands.use_channel_directory(cards.clone());
+    let mut tasks =
+        app.spawn_background(linked, Arc::new(DiscordNotifier::new(client.http.clone())));
+    tasks.extend(app.spawn_notifications(cards, crate::notify::PollSettings::default()));
     let shards = client.shard_manager.clone();
     let result = tokio::select! {
         r = client.start() => r.map_err(|e| DiscordError::Gateway(rest::describe(&e))),

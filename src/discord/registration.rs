@@ -120,10 +120,70 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
             CreateCommandOption::new(
                 CommandOptionType::SubCommandGroup,
                 "channel",
-                "Where the bot answers",
+                "Where the bot answers, and how",
             )
             .add_sub_option(channel("enable", "Let the bot answer in a channel"))
-            .add_sub_option(channel("disable", "Stop the bot answering in a channel")),
+            .add_sub_option(channel("disable", "Stop the bot answering in a channel"))
+            .add_sub_option(
+                channel(
+                    "team",
+                    "Bind a channel to a private team (leave slug out to unbind)",
+                )
+                .add_sub_option(
+                    string("slug", "The team's slug, as in https://SITE/c/<slug>")
+                        .min_length(1)
+                        .max_length(64),
+                ),
+            )
+            .add_sub_option(
+                channel(
+                    "tags",
+                    "Default tags when asking from a channel (leave tags out to clear)",
+                )
+                .add_sub_option(
+                    string("tags", "Tags, separated by spaces")
+                        .set_autocomplete(true)
+                        .max_length(200),
+                ),
+            ),
+        )
+        .add_option(subscribe_definition())
+        .add_option(
+            sub(
+                "subscriptions",
+                "List the subscription rules, with last post and last error",
+            )
+            .add_sub_option(
+                CreateCommandOption::new(
+                    CommandOptionType::Channel,
+                    "channel",
+                    "Only this channel's rules",
+                )
+                .channel_types(vec![ChannelType::Text, ChannelType::News]),
+            ),
+        )
+        .add_option(sub("unsubscribe", "Remove a subscription rule").add_sub_option(rule_option()))
+        .add_option(
+            sub(
+                "preview",
+                "How many cards a rule would have posted in the last 7 days",
+            )
+            .add_sub_option(rule_option()),
+        )
+        .add_option(sub(
+            "doctor",
+            "Check the bot's permissions, the site, the service token; post a test card",
+        ))
+        .add_option(
+            channel(
+                "audit-channel",
+                "Where configuration changes and posts made through the bot are reported",
+            )
+            .add_sub_option(CreateCommandOption::new(
+                CommandOptionType::Boolean,
+                "off",
+                "Turn the audit channel off",
+            )),
         );
 
     let message = |name: &str| {
@@ -138,6 +198,73 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
         message(ASK_MESSAGE_COMMAND),
         message(ANSWER_MESSAGE_COMMAND),
     ]
+}
+
+/// `rule:` — a rule number from `/so-admin subscriptions`.
+fn rule_option() -> CreateCommandOption {
+    CreateCommandOption::new(
+        CommandOptionType::Integer,
+        "rule",
+        "The rule's number (see /so-admin subscriptions)",
+    )
+    .required(true)
+    .min_int_value(1)
+}
+
+/// `/so-admin subscribe`: the grammar of [`crate::notify::rule`].
+fn subscribe_definition() -> CreateCommandOption {
+    sub(
+        "subscribe",
+        "Post new site activity with these tags into a channel",
+    )
+    .add_sub_option(
+        string("tags", "Tags, separated by commas or spaces (up to 10)")
+            .required(true)
+            .set_autocomplete(true)
+            .max_length(400),
+    )
+    .add_sub_option(
+        CreateCommandOption::new(
+            CommandOptionType::Channel,
+            "channel",
+            "Where the cards go (default: this channel)",
+        )
+        .channel_types(vec![ChannelType::Text, ChannelType::News]),
+    )
+    .add_sub_option(
+        string("match", "Any of the tags (default) or all of them")
+            .add_string_choice("any", "any")
+            .add_string_choice("all", "all"),
+    )
+    .add_sub_option(string("exclude", "Never post items with these tags").max_length(400))
+    .add_sub_option(
+        string(
+            "events",
+            "questions, answers, accepted (comma separated; default questions)",
+        )
+        .max_length(100),
+    )
+    .add_sub_option(
+        string(
+            "unanswered-after",
+            "Post questions only once unanswered this long, e.g. 4h or 2d",
+        )
+        .max_length(20),
+    )
+    .add_sub_option(CreateCommandOption::new(
+        CommandOptionType::Boolean,
+        "threads",
+        "Start a thread on each question card in this channel (default off)",
+    ))
+    .add_sub_option(
+        CreateCommandOption::new(
+            CommandOptionType::Integer,
+            "cap-per-hour",
+            "Cards per hour in this channel before the rest fold into a digest (default 20)",
+        )
+        .min_int_value(1)
+        .max_int_value(200),
+    )
 }
 
 /// The JSON body of a bulk overwrite for `commands`.

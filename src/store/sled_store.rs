@@ -14,6 +14,7 @@
 //! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write, with its times |
 //! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`, `full_at`) |
 //! | `guilds/v1` | guild id, u64 BE | guild settings |
+//! | `notify_*/v1` | see [`notify`] | subscription rules, poll state, outbox, sent cards |
 //! | `meta` | `schema_version`, `key_canary`, `service_token` | u32 BE; sealed canary; sealed token |
 //!
 //! Values are JSON objects with a version field `"v": 1`. Sealed blobs (see [`Cipher`]) are
@@ -47,6 +48,8 @@ use super::{
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
+
+mod notify;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -406,6 +409,12 @@ struct GuildRecord {
     disabled_channels: Vec<u64>,
     #[serde(default)]
     enabled_channels: Vec<u64>,
+    #[serde(default)]
+    channel_teams: std::collections::BTreeMap<u64, crate::soe::TeamSlug>,
+    #[serde(default)]
+    channel_tags: std::collections::BTreeMap<u64, Vec<String>>,
+    #[serde(default)]
+    audit_channel: Option<u64>,
 }
 
 impl Record for GuildRecord {
@@ -457,6 +466,8 @@ pub struct SledStore {
     rates: Tree,
     guilds: Tree,
     meta: Tree,
+    /// Notifications' trees (rules, poll state, outbox, sent cards): see [`notify`].
+    notify: notify::NotifyTrees,
     /// Serializes draft creations, so two submissions at once cannot both pass the per-member
     /// cap (one process owns the database, so an in-process lock is enough).
     draft_creation: parking_lot::Mutex<()>,
@@ -519,6 +530,7 @@ impl SledStore {
             rates: tree(TREE_RATES)?,
             guilds: tree(TREE_GUILDS)?,
             meta: tree(TREE_META)?,
+            notify: notify::NotifyTrees::open(&db)?,
             draft_creation: parking_lot::Mutex::new(()),
             db,
             path: shown,
@@ -852,6 +864,22 @@ impl Store for SledStore {
                 self.link_from_record(user, rec).map(Some)
             }
         }
+    }
+
+    fn link_counts(&self) -> StoreResult<crate::store::LinkCounts> {
+        let mut counts = crate::store::LinkCounts::default();
+        for item in self.links.iter() {
+            let (_, raw) = item.map_err(io)?;
+            let Ok(rec) = decode::<LinkRecord>(&raw) else {
+                continue;
+            };
+            match rec.status {
+                LinkStatus::Active => counts.active += 1,
+                LinkStatus::Expired => counts.expired += 1,
+                LinkStatus::WriteRefused => counts.write_refused += 1,
+            }
+        }
+        Ok(counts)
     }
 
     fn put_link(&self, link: &Link) -> StoreResult<()> {
@@ -1482,6 +1510,9 @@ impl Store for SledStore {
                 Ok(GuildSettings {
                     disabled_channels: rec.disabled_channels,
                     enabled_channels: rec.enabled_channels,
+                    channel_teams: rec.channel_teams,
+                    channel_tags: rec.channel_tags,
+                    audit_channel: rec.audit_channel,
                 })
             }
         }
@@ -1492,6 +1523,9 @@ impl Store for SledStore {
             v: RECORD_VERSION,
             disabled_channels: settings.disabled_channels.clone(),
             enabled_channels: settings.enabled_channels.clone(),
+            channel_teams: settings.channel_teams.clone(),
+            channel_tags: settings.channel_tags.clone(),
+            audit_channel: settings.audit_channel,
         })?;
         self.guilds.insert(user_key(guild), bytes).map_err(io)?;
         self.flush()
@@ -1597,5 +1631,22 @@ mod tests {
         let s = format!("{store:?}");
         assert!(s.contains("SledStore"));
         assert!(s.contains("[REDACTED]"));
+    }
+}
+
+#[cfg(test)]
+mod guild_record_tests {
+    use super::*;
+
+    #[test]
+    fn guild_records_written_before_channel_teams_tags_and_audit_still_open() {
+        let old = br#"{"v":1,"disabled_channels":[7],"enabled_channels":[8]}"#;
+        let rec: GuildRecord = decode(old).expect("an old guild record opens");
+        assert_eq!(
+            (rec.disabled_channels, rec.enabled_channels),
+            (vec![7], vec![8])
+        );
+        assert!(rec.channel_teams.is_empty() && rec.channel_tags.is_empty());
+        assert_eq!(rec.audit_channel, None);
     }
 }
