@@ -181,6 +181,9 @@ struct Fault {
     times: u32,
 }
 
+/// Known guild channels as (channel, guild), and deleted channel ids.
+type Channels = (Vec<(u64, u64)>, Vec<u64>);
+
 struct Shared {
     log: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
@@ -190,7 +193,7 @@ struct Shared {
     /// message instead of creating another, as Discord does.
     nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
     /// Guild channels by id (for `GET /channels/{id}`), and channels deleted (404 everywhere).
-    channels: Mutex<(Vec<(u64, u64)>, Vec<u64>)>,
+    channels: Mutex<Channels>,
     next_id: AtomicU64,
 }
 
