@@ -3,7 +3,8 @@
 //!
 //! Requests per poll do not depend on the number of rules:
 //! - `GET /questions?sort=activity&order=desc&pageSize=50`, page after page until the page
-//!   reaches activity older than the cursor (at most [`PollSettings::max_pages`]): new
+//!   reaches activity older than the cursor (at most [`PollSettings::max_pages`]; a larger
+//!   burst is read on from the next page by the next poll, the cursor held until then): new
 //!   questions and questions with new answers or acceptances (the site bumps a question's
 //!   `lastActivityDate` for both);
 //! - when some rule wants answers or acceptances, `GET /questions/{id}/answers?sort=creation`
