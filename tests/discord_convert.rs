@@ -544,6 +544,8 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
         ("GET", fake_discord::CHANNEL_ROUTE),
         ("GET", fake_discord::ROLES_ROUTE),
         ("GET", fake_discord::ME_ROUTE),
+        ("PATCH", fake_discord::MESSAGE_ROUTE),
+        ("POST", fake_discord::THREADS_ROUTE),
     ]
     .iter()
     .map(|(m, r)| format!("{m} {r}"))

@@ -47,6 +47,12 @@ pub const GUILD_COMMANDS_ROUTE: &str = "/applications/{application_id}/guilds/{g
 pub const DM_ROUTE: &str = "/users/@me/channels";
 /// Channel messages.
 pub const MESSAGES_ROUTE: &str = "/channels/{channel_id}/messages";
+/// Edit a channel message (a notification card, in place).
+pub const MESSAGE_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}";
+/// Start a thread on a message (a question card).
+pub const THREADS_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}/threads";
+/// A channel (which guild it belongs to).
+pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// One guild member (the DM gate's membership check).
 pub const MEMBER_ROUTE: &str = "/guilds/{guild_id}/members/{user_id}";
 /// Leaving a guild (`DELETE`).
@@ -69,10 +75,12 @@ pub const GATEWAY_ROUTE: &str = "/gateway";
 /// gateway client fails to connect without leaving the machine.
 pub const GATEWAY_URL: &str = "ws://127.0.0.1:9";
 
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 16] = [
     ("GET", CHANNEL_ROUTE),
     ("GET", ROLES_ROUTE),
     ("GET", ME_ROUTE),
+    ("PATCH", MESSAGE_ROUTE),
+    ("POST", THREADS_ROUTE),
     ("PUT", GLOBAL_COMMANDS_ROUTE),
     ("PUT", GUILD_COMMANDS_ROUTE),
     ("POST", CALLBACK_ROUTE),
@@ -204,6 +212,8 @@ struct Shared {
     /// Messages created with `enforce_nonce`, by (channel, nonce): a repeat returns the first
     /// message instead of creating another, as Discord does.
     nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
+    /// Channels deleted: every request about them answers 404 Unknown Channel.
+    deleted_channels: Mutex<Vec<u64>>,
     next_id: AtomicU64,
 }
 
@@ -240,6 +250,7 @@ impl FakeDiscord {
             role_perms: Mutex::new(std::collections::HashMap::new()),
             bot_roles: Mutex::new(Vec::new()),
             nonces: Mutex::new(std::collections::HashMap::new()),
+            deleted_channels: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -288,6 +299,20 @@ impl FakeDiscord {
             .lock()
             .expect("roles")
             .push((guild, role, name.into()));
+    }
+
+    /// Deletes `channel`: every later request about it answers 404 Unknown Channel.
+    pub fn delete_channel(&self, channel: u64) {
+        self.shared
+            .channels
+            .lock()
+            .expect("channels")
+            .remove(&channel);
+        self.shared
+            .deleted_channels
+            .lock()
+            .expect("channels")
+            .push(channel);
     }
 
     /// Makes `user` a member of `guild` for `GET /guilds/{guild}/members/{user}`.
@@ -551,7 +576,23 @@ async fn handle(
     });
     let segs: Vec<&str> = path.split('/').collect();
     let seg = |i: usize| segs.get(i).copied().unwrap_or_default().to_string();
+    let deleted = segs
+        .get(4)
+        .and_then(|c| c.parse::<u64>().ok())
+        .is_some_and(|c| {
+            path.starts_with(&format!("{API}/channels/"))
+                && shared.deleted_channels.lock().expect("channels").contains(&c)
+        });
+    let fault = if deleted && fault.is_none() {
+        Some(404)
+    } else {
+        fault
+    };
     let (status, answer): (u16, Option<Value>) = match (fault, route) {
+        (Some(404), _) if deleted => (
+            404,
+            Some(json!({"message": "Unknown Channel", "code": 10003})),
+        ),
         (Some(429), _) => (
             429,
             Some(
@@ -629,6 +670,40 @@ async fn handle(
                         }
                         None => (200, Some(message(next(), &seg(4), json_body.as_ref()))),
                     }
+                }
+                MESSAGE_ROUTE => (
+                    200,
+                    Some(message(
+                        seg(6).parse().unwrap_or(0),
+                        &seg(4),
+                        json_body.as_ref(),
+                    )),
+                ),
+                THREADS_ROUTE => {
+                    let name = json_body
+                        .as_ref()
+                        .and_then(|b| b.get("name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("thread")
+                        .to_string();
+                    let guild = shared
+                        .channels
+                        .lock()
+                        .expect("channels")
+                        .get(&seg(4).parse().unwrap_or(0))
+                        .map(|(g, _)| g.to_string())
+                        .unwrap_or_else(|| "1000000000000000001".into());
+                    (
+                        201,
+                        Some(json!({
+                            "id": seg(6), "type": 11, "flags": 0, "guild_id": guild, "name": name,
+                            "parent_id": seg(4), "owner_id": "1100000000000000001",
+                            "last_message_id": null, "rate_limit_per_user": 0,
+                            "thread_metadata": {"archived": false, "archive_timestamp": "2026-11-29T12:00:00.000000+00:00",
+                                "auto_archive_duration": 1440, "locked": false},
+                            "message_count": 0, "member_count": 1, "total_message_sent": 0
+                        })),
+                    )
                 }
                 CHANNEL_ROUTE => {
                     let id: u64 = seg(4).parse().unwrap_or(0);
