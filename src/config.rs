@@ -283,6 +283,10 @@ pub struct Config {
     pub link: LinkConfig,
     /// Channel → private team bindings from the file (admins can also bind at runtime).
     pub default_team: Option<TeamSlug>,
+    /// `SOE_BOT_*` variables that name no setting (e.g. `SOE_BOT_PORT`, which Kubernetes
+    /// injects for a Service named `soe-bot`), sorted. They were ignored; the caller warns once
+    /// ([`Config::ignored_env_warning`]) after logging is set up.
+    pub ignored_env: Vec<String>,
 }
 
 // ---- raw, as read: everything optional so that missing keys become problems, not parse errors
@@ -423,6 +427,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file(p));
         }
+        let (env, ignored_env) = split_unknown_env(env);
         let figment = figment.merge(EnvProvider { env });
         let raw: RawConfig = figment.extract().map_err(|errs| {
             errs.into_iter()
@@ -439,7 +444,21 @@ impl Config {
                 })
                 .collect::<Vec<_>>()
         })?;
-        raw.validate()
+        let mut config = raw.validate()?;
+        config.ignored_env = ignored_env;
+        Ok(config)
+    }
+
+    /// The one warning about [`Config::ignored_env`], naming the variables (never their values),
+    /// or `None` when every `SOE_BOT_*` variable was a setting.
+    pub fn ignored_env_warning(&self) -> Option<String> {
+        (!self.ignored_env.is_empty()).then(|| {
+            format!(
+                "ignored {} environment variable(s) that name no setting: {} (Kubernetes sets SOE_BOT_PORT and SOE_BOT_SERVICE_* for a Service named soe-bot; settings use a double underscore, e.g. SOE_BOT_DISCORD__TOKEN)",
+                self.ignored_env.len(),
+                self.ignored_env.join(", ")
+            )
+        })
     }
 
     /// A human-readable dump with every secret replaced by `[REDACTED]` or `(unset)`.
@@ -562,6 +581,37 @@ pub fn join(base: &Url, rel: &str) -> Url {
     s.push('/');
     s.push_str(rel.trim_start_matches('/'));
     Url::parse(&s).unwrap_or_else(|_| base.clone())
+}
+
+/// Splits the environment into the `SOE_BOT_*` variables that name a setting and the names of
+/// those that do not (sorted). Each variable is tried alone against the settings' own schema
+/// ([`RawConfig`], `deny_unknown_fields`), so the set of known keys cannot drift from it; a
+/// variable that names a setting but holds a bad value stays in, to be reported by the real
+/// extraction.
+fn split_unknown_env(env: EnvVars) -> (EnvVars, Vec<String>) {
+    let mut known = Vec::with_capacity(env.len());
+    let mut ignored = Vec::new();
+    for (key, value) in env {
+        if !key.starts_with("SOE_BOT_") {
+            continue;
+        }
+        let alone = Figment::new().merge(EnvProvider {
+            env: vec![(key.clone(), value.clone())],
+        });
+        let unknown = match alone.extract::<RawConfig>() {
+            Ok(_) => false,
+            Err(errs) => errs
+                .into_iter()
+                .any(|e| matches!(e.kind, figment::error::Kind::UnknownField(..))),
+        };
+        if unknown {
+            ignored.push(key);
+        } else {
+            known.push((key, value));
+        }
+    }
+    ignored.sort();
+    (known, ignored)
 }
 
 /// `SOE_BOT_*` variables as a figment provider. figment's own `Env` reads the process
@@ -1137,6 +1187,7 @@ impl RawConfig {
                     verify_discord_identity,
                 },
                 default_team: team,
+                ignored_env: Vec::new(),
             }),
             _ => Err(vec![ConfigProblem {
                 key: "(config)".into(),
@@ -1574,11 +1625,55 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_refused_by_name() {
+    fn unknown_keys_in_the_file_are_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bot.toml");
+        std::fs::write(&path, "[soe]\nsite = \"x\"\n").expect("write");
+        let p = Config::load_from(Some(&path), full_env()).unwrap_err();
+        assert_eq!(p[0].key, "soe.site", "{p:?}");
+        assert!(p[0].message.contains("unknown field"), "{p:?}");
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_ignored_and_named_once() {
         let mut e = full_env();
-        e.push(("SOE_BOT_SOE__SITE".into(), "x".into()));
+        for (k, v) in [
+            ("SOE_BOT_PORT", "tcp://10.0.0.1:8080"),
+            ("SOE_BOT_SERVICE_HOST", "10.0.0.1"),
+            ("SOE_BOT_SOE__SITE", "x"),
+            ("SOE_BOT_LOG__FORMAT", "json"),
+            ("OTHER_PORT", "tcp://10.0.0.2:80"),
+        ] {
+            e.push((k.into(), v.into()));
+        }
+        let cfg = Config::load_from(None, e).expect("strays do not stop the bot");
+        assert_eq!(cfg.log.format, LogFormat::Json, "known keys still apply");
+        assert_eq!(
+            cfg.ignored_env,
+            ["SOE_BOT_PORT", "SOE_BOT_SERVICE_HOST", "SOE_BOT_SOE__SITE"]
+        );
+        let warning = cfg.ignored_env_warning().expect("a warning");
+        assert!(warning.contains("SOE_BOT_PORT, SOE_BOT_SERVICE_HOST, SOE_BOT_SOE__SITE"));
+        assert!(
+            !warning.contains("10.0.0.1"),
+            "values are not echoed: {warning}"
+        );
+        assert!(Config::load_from(None, full_env())
+            .expect("valid")
+            .ignored_env_warning()
+            .is_none());
+    }
+
+    #[test]
+    fn a_known_variable_with_a_bad_value_is_still_a_problem() {
+        let mut e = full_env();
+        e.push(("SOE_BOT_LOG__FORMAT".into(), "yaml".into()));
+        e.push(("SOE_BOT_WEB".into(), "x".into()));
         let p = Config::load_from(None, e).unwrap_err();
-        assert!(p[0].message.contains("site"), "{:?}", p);
+        assert!(
+            p.iter().any(|p| p.key == "log.format" || p.key == "web"),
+            "{p:?}"
+        );
     }
 
     #[test]
