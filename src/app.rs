@@ -38,6 +38,10 @@ pub struct App {
     pub clock: SharedClock,
     /// The SOE client (connection pool).
     pub soe: Arc<HttpSoe>,
+    /// Interactions being handled (a deferred use case, a gateway event): shutdown closes it
+    /// and waits for them, up to [`crate::lifecycle::SHUTDOWN_GRACE`]. Once closed, the HTTP
+    /// endpoint takes no new interaction.
+    pub in_flight: tokio_util::task::TaskTracker,
 }
 
 /// What [`App::build`] needs.
@@ -88,6 +92,7 @@ impl App {
                 store: parts.store,
                 clock: parts.clock,
                 soe: parts.soe,
+                in_flight: tokio_util::task::TaskTracker::new(),
             }),
             rx,
         ))

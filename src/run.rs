@@ -1,11 +1,14 @@
 //! `soe-bot run`: the production wiring of store, SOE client, app, web server and Discord.
 //!
 //! Startup fails closed with a clear message (store locked or wrong key, no service token);
-//! shutdown (Ctrl-C or SIGTERM) stops Discord and the web server, then flushes the store.
+//! command registration runs in the background, retried, and never stops the bot serving.
+//! Shutdown (Ctrl-C or SIGTERM) stops taking work (the web server stops accepting, the
+//! gateway sends its close frames, `/readyz` answers 503), waits a bounded time for the
+//! interactions in flight ([`crate::lifecycle::SHUTDOWN_GRACE`]), then flushes the store and
+//! returns (exit 0).
 //! Logging ([`init_tracing`]) keeps the dependencies whose verbose output carries tokens at
 //! `warn` whatever the configured filter says ([`log_filter`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::app::{App, AppParts};
@@ -20,6 +23,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 use crate::config::{Config, DiscordMode, LogFormat};
+use crate::lifecycle::{DiscordStatus, Health, SHUTDOWN_GRACE};
 use crate::link::LinkSettings;
 use crate::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
 use crate::store::{SledStore, Store};
@@ -177,6 +181,15 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     };
     let soe = soe_client(&cfg)?;
     let clock = Arc::new(SystemClock);
+    // `soe-bot backup` and `rotate-key` reach the store through this while the bot runs.
+    #[cfg(unix)]
+    let control =
+        crate::control::listen(&cfg.storage.path, store.clone(), clock.clone()).map_err(|e| {
+            format!(
+                "cannot open the control socket {}: {e}",
+                crate::control::socket_path(&cfg.storage.path).display()
+            )
+        })?;
     let (app, linked) = App::build(AppParts {
         store: store.clone(),
         clock: clock.clone(),
@@ -200,13 +213,16 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         access: access_policy(&cfg),
     })?;
 
-    let discord_ready = Arc::new(AtomicBool::new(false));
+    let health = Arc::new(Health::new(match cfg.discord.mode {
+        // Discord calls the bot: nothing to connect.
+        DiscordMode::Http => DiscordStatus::Connected,
+        DiscordMode::Gateway => DiscordStatus::Connecting,
+    }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = crate::discord::http_client(&cfg.discord).map_err(|e| e.to_string())?;
     let extra = match cfg.discord.mode {
         DiscordMode::Http => {
             let key = cfg.discord.public_key.clone().unwrap_or_default();
-            discord_ready.store(true, Ordering::SeqCst);
             Some(
                 crate::discord::interactions_router(app.clone(), &key, http.clone(), clock.clone())
                     .map_err(|e| e.to_string())?,
@@ -215,11 +231,20 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         DiscordMode::Gateway => None,
     };
     let ready_store = store.clone();
-    let ready_flag = discord_ready.clone();
+    let ready_health = health.clone();
     let router = crate::web::router(crate::web::WebState {
         link: app.link.clone(),
         ready: Arc::new(move || {
-            ready_flag.load(Ordering::SeqCst) && ready_store.guild_settings(0).is_ok()
+            let mut report = crate::web::ReadyReport {
+                not_ready: ready_health.not_ready(),
+                notes: ready_health.notes(),
+            };
+            if ready_store.guild_settings(0).is_err() {
+                report
+                    .not_ready
+                    .push("store: cannot be read (see the log)".to_string());
+            }
+            report
         }),
         extra,
         hsts: cfg.web.hsts(),
@@ -241,45 +266,85 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         tracing::warn!(error = %e, "could not load the tag list yet; autocomplete starts empty");
     }
 
+    // The signal stops taking work: the web server stops accepting, the gateway closes, the
+    // endpoint refuses what still arrives.
+    let stop_health = health.clone();
+    let stop_app = app.clone();
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        stop_health.set_stopping();
+        stop_app.in_flight.close();
+        let _ = stop_tx.send(true);
+    });
     let result = match cfg.discord.mode {
         DiscordMode::Gateway => {
             let mut gw_stop = stop_rx.clone();
             let stop = async move {
                 let _ = gw_stop.changed().await;
             };
-            let signal = tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = stop_tx.send(true);
-            });
-            let r =
-                crate::discord::run_gateway(app.clone(), &cfg.discord, linked, discord_ready, stop)
-                    .await
-                    .map_err(|e| e.to_string());
-            signal.abort();
-            r
+            crate::discord::run_gateway(app.clone(), &cfg.discord, linked, health.clone(), stop)
+                .await
+                .map_err(|e| e.to_string())
         }
         DiscordMode::Http => {
-            crate::discord::register(&http, &cfg.discord)
-                .await
-                .map_err(|e| e.to_string())?;
+            let registration = tokio::spawn(crate::discord::registration::register_with_retry(
+                http.clone(),
+                cfg.discord.clone(),
+                health.clone(),
+                crate::discord::registration::Backoff::default(),
+            ));
             let tasks = app.spawn_background(
                 linked,
                 Arc::new(crate::discord::DiscordNotifier::new(http.clone())),
             );
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
+            let mut stopped = stop_rx.clone();
+            let _ = stopped.wait_for(|s| *s).await;
+            registration.abort();
             for t in tasks {
                 t.abort();
             }
             Ok(())
         }
     };
+    signal.abort();
+    health.set_stopping();
+    finish_in_flight(&app).await;
     let _ = web.await;
+    #[cfg(unix)]
+    {
+        control.abort();
+        let _ = std::fs::remove_file(crate::control::socket_path(&cfg.storage.path));
+    }
     let flush = tokio::task::spawn_blocking(move || store.flush()).await;
-    if let Ok(Err(e)) = flush {
-        tracing::error!(error = %e, "final flush failed");
+    match flush {
+        Ok(Ok(())) => tracing::info!("store flushed; stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "final flush failed"),
+        Err(e) => tracing::error!(error = %e, "final flush did not run"),
     }
     result
+}
+
+/// Closes the app's work tracker (no new interaction is taken) and waits up to
+/// [`SHUTDOWN_GRACE`] for the interactions in flight. One cut off after that keeps its draft
+/// (stored before any post), and the next start settles it.
+async fn finish_in_flight(app: &App) {
+    app.in_flight.close();
+    let waiting = app.in_flight.len();
+    if waiting > 0 {
+        tracing::info!(
+            in_flight = waiting,
+            "waiting for the interactions in flight"
+        );
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, app.in_flight.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_flight = app.in_flight.len(),
+            "interactions still running after {SHUTDOWN_GRACE:?}; their drafts are kept and the next start settles them"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ impl Demo {
 
         let router = crate::web::router(crate::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(|| true),
+            ready: Arc::new(crate::web::ReadyReport::ready),
             extra: None,
             hsts: false,
         });

@@ -205,10 +205,17 @@ async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Byte
     if let Interaction::Ping(_) = interaction {
         return Json(serde_json::json!({ "type": 1 })).into_response();
     }
+    let in_flight = ep.flow.app.in_flight.clone();
+    if in_flight.is_closed() {
+        // Shutting down: take no new work (Discord tells the member it failed; nothing was
+        // stored, so nothing is lost).
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let _working = in_flight.token();
     match ep.flow.start(&interaction, true).await {
         Start::Reply(response) => Json(response).into_response(),
         Start::Deferred(defer, pending) => {
-            tokio::spawn(pending.finish());
+            in_flight.spawn(pending.finish());
             Json(defer).into_response()
         }
     }
