@@ -162,11 +162,8 @@ fn kubernetes_service_variables_are_ignored_with_one_warning_naming_them() {
 #[test]
 fn an_unknown_key_in_the_file_is_still_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/bot.toml.example"
-    ))
-    .unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/bot.toml.example")).unwrap();
     let path = dir.path().join("bot.toml");
     std::fs::write(&path, example.replace("[web]", "[web]\nport = 8080")).unwrap();
     let out = soe_bot()

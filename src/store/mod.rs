@@ -17,7 +17,7 @@ mod sled_store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use sled_store::SledStore;
+pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use crate::soe::{Id, ServiceToken, UserToken};
 
