@@ -28,6 +28,7 @@
 //! - [`lifecycle`]: what `/readyz` reports, and the bound on finishing work at shutdown.
 //! - [`maintenance`]: `soe-bot backup`, `restore` and `rotate-key`.
 //! - [`run`]: the production wiring behind `soe-bot run`.
+//! - [`telemetry`]: the metrics series and `/metrics`.
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
 //! - [`console`]: the console transport of `soe-bot demo`.
 //! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out.
@@ -51,4 +52,5 @@ pub mod maintenance;
 pub mod run;
 pub mod soe;
 pub mod store;
+pub mod telemetry;
 pub mod web;

@@ -220,7 +220,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = crate::discord::http_client(&cfg.discord).map_err(|e| e.to_string())?;
-    let extra = match cfg.discord.mode {
+    let interactions = match cfg.discord.mode {
         DiscordMode::Http => {
             let key = cfg.discord.public_key.clone().unwrap_or_default();
             Some(
@@ -229,6 +229,11 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             )
         }
         DiscordMode::Gateway => None,
+    };
+    let metrics = crate::telemetry::install().map(crate::telemetry::router);
+    let extra = match (interactions, metrics) {
+        (Some(i), Some(m)) => Some(i.merge(m)),
+        (i, m) => i.or(m),
     };
     let ready_store = store.clone();
     let ready_health = health.clone();

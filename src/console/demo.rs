@@ -139,7 +139,7 @@ impl Demo {
         let router = crate::web::router(crate::web::WebState {
             link: app.link.clone(),
             ready: Arc::new(crate::web::ReadyReport::ready),
-            extra: None,
+            extra: crate::telemetry::install().map(crate::telemetry::router),
             hsts: false,
         });
         let mut tasks = vec![tokio::spawn(async move {
@@ -173,8 +173,9 @@ impl Demo {
                 },
             )
         });
-        let console =
-            Console::new(app.clone(), approver, notices, member).with_discord(discord_approver);
+        let console = Console::new(app.clone(), approver, notices, member)
+            .with_discord(discord_approver)
+            .with_web(web_url.clone());
         Ok((
             Demo {
                 fake,

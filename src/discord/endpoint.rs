@@ -23,9 +23,10 @@ use parking_lot::Mutex;
 use serenity::all::Interaction;
 use serenity::http::Http;
 use serenity::interactions_endpoint::Verifier;
+use tracing::Instrument;
 
 use super::members::RestMembers;
-use super::respond::{Flow, Start};
+use super::respond::{interaction_span, Flow, Start};
 use super::DiscordError;
 use crate::app::App;
 use crate::clock::SharedClock;
@@ -178,6 +179,7 @@ fn verify(ep: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<i64, Refusa
 }
 
 async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
+    let arrived = std::time::Instant::now();
     let signed_at = match verify(&ep, &headers, &body) {
         Ok(ts) => ts,
         Err(reason) => {
@@ -212,13 +214,21 @@ async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Byte
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
     let _working = in_flight.token();
-    match ep.flow.start(&interaction, true).await {
+    let span = interaction_span(id);
+    let response = match ep
+        .flow
+        .start(&interaction, true)
+        .instrument(span.clone())
+        .await
+    {
         Start::Reply(response) => Json(response).into_response(),
         Start::Deferred(defer, pending) => {
-            in_flight.spawn(pending.finish());
+            in_flight.spawn(pending.finish().instrument(span));
             Json(defer).into_response()
         }
-    }
+    };
+    crate::telemetry::record_ack("http", arrived);
+    response
 }
 
 #[cfg(test)]

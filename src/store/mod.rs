@@ -24,6 +24,15 @@ use crate::soe::{Id, ServiceToken, UserToken};
 /// A Discord user id (snowflake).
 pub type DiscordUserId = u64;
 
+/// Sizes reported by [`Store::counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Members with a stored link (any status).
+    pub linked_members: usize,
+    /// Drafts not posted yet.
+    pub drafts_waiting: usize,
+}
+
 /// Storage failures, phrased for operators.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -429,6 +438,10 @@ pub trait Store: Send + Sync {
     fn service_token(&self) -> StoreResult<Option<ServiceToken>>;
     /// Stores the service token sealed. Flushed.
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()>;
+
+    /// How many members are linked and how many drafts wait to be posted (saved or being
+    /// posted), for the metrics. Scans; meant for a once-a-minute gauge.
+    fn counts(&self) -> StoreResult<StoreCounts>;
 
     /// Flushes everything to disk.
     fn flush(&self) -> StoreResult<()>;

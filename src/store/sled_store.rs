@@ -42,8 +42,8 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, RateBucket, Store, StoreError, StoreResult, VerifiedDiscord,
-    WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, WRITE_CLAIM_TTL_SECS,
+    PendingAuth, PendingConfirm, RateBucket, Store, StoreCounts, StoreError, StoreResult,
+    VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, WRITE_CLAIM_TTL_SECS,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
@@ -1334,6 +1334,31 @@ impl Store for SledStore {
             }
         }
         Ok(drafts)
+    }
+
+    fn counts(&self) -> StoreResult<StoreCounts> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut drafts_waiting = 0;
+        for entry in self.drafts.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let (Some(user), Ok(id)) = (
+                k.get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes),
+                std::str::from_utf8(k.get(8..).unwrap_or_default()),
+            ) else {
+                continue;
+            };
+            if let Ok(d) = self.draft_from_bytes(user, id, &v) {
+                if !matches!(d.state, DraftState::Posted { .. }) {
+                    drafts_waiting += 1;
+                }
+            }
+        }
+        Ok(StoreCounts {
+            linked_members: self.links.len(),
+            drafts_waiting,
+        })
     }
 
     // ---- one-shot writes

@@ -126,7 +126,13 @@ pub fn router(state: WebState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     // Path only: the query of /link/start and /oauth/callback holds secrets.
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                    // `id` ties together every line logged while serving this request.
+                    tracing::info_span!(
+                        "http",
+                        id = next_request_id(),
+                        method = %req.method(),
+                        path = %req.uri().path()
+                    )
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
@@ -608,6 +614,12 @@ async fn oauth_confirm(
             .into_response(),
         Err(e) => error_page(&e),
     }
+}
+
+/// A process-unique request number for the `http` span.
+fn next_request_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn readyz(State(state): State<WebState>) -> Response {
