@@ -135,6 +135,9 @@ pub struct LinkConfig {
 pub struct WebConfig {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of `listen`, e.g. `127.0.0.1:9090`: keeps the
+    /// metrics off the address the public reaches. `None`: on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// The public https origin members' browsers reach, e.g. `https://soe-bot.example.com`.
     pub public_url: Url,
 }
@@ -357,6 +360,7 @@ enum RawRoleId {
 #[serde(default, deny_unknown_fields)]
 struct RawWeb {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     public_url: Option<String>,
 }
 
@@ -535,6 +539,13 @@ impl Config {
             format!("{:?}", self.discord.admin_roles),
         );
         line("web.listen", self.web.listen.to_string());
+        line(
+            "web.metrics_listen",
+            self.web
+                .metrics_listen
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "(on web.listen)".into()),
+        );
         line("web.public_url", self.web.public_url.to_string());
         line("storage.path", self.storage.path.display().to_string());
         line(
@@ -998,6 +1009,29 @@ impl RawConfig {
                 None
             }
         };
+        let metrics_listen = match self
+            .web
+            .metrics_listen
+            .as_deref()
+            .map(str::parse::<SocketAddr>)
+        {
+            None => None,
+            Some(Ok(a)) if Some(a) == listen => {
+                c.problem(
+                    "web.metrics_listen",
+                    "is the same address as web.listen; leave it out to serve /metrics there, or give another port such as 127.0.0.1:9090",
+                );
+                None
+            }
+            Some(Ok(a)) => Some(a),
+            Some(Err(_)) => {
+                c.problem(
+                    "web.metrics_listen",
+                    "must be an address and port such as 127.0.0.1:9090",
+                );
+                None
+            }
+        };
         let public_url = c.url(
             "web.public_url",
             self.web.public_url.as_deref(),
@@ -1174,7 +1208,11 @@ impl RawConfig {
                     admin_roles,
                     client_secret,
                 },
-                web: WebConfig { listen, public_url },
+                web: WebConfig {
+                    listen,
+                    metrics_listen,
+                    public_url,
+                },
                 storage: StorageConfig {
                     path,
                     encryption_key,
@@ -1662,6 +1700,26 @@ mod tests {
             .expect("valid")
             .ignored_env_warning()
             .is_none());
+    }
+
+    #[test]
+    fn metrics_listen_is_optional_and_checked() {
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert_eq!(cfg.web.metrics_listen, None);
+        let mut e = full_env();
+        e.push((
+            "SOE_BOT_WEB__METRICS_LISTEN".into(),
+            "127.0.0.1:9090".into(),
+        ));
+        let cfg = Config::load_from(None, e).expect("valid");
+        assert_eq!(
+            cfg.web.metrics_listen,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        let mut e = full_env();
+        e.push(("SOE_BOT_WEB__METRICS_LISTEN".into(), "nine".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p[0].key, "web.metrics_listen");
     }
 
     #[test]

@@ -231,9 +231,32 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         DiscordMode::Gateway => None,
     };
     let metrics = crate::telemetry::install().map(crate::telemetry::router);
-    let extra = match (interactions, metrics) {
+    // `/metrics` on its own address when configured, else beside the other routes.
+    let (metrics_here, metrics_apart) = match cfg.web.metrics_listen {
+        Some(addr) => (None, metrics.map(|m| (addr, m))),
+        None => (metrics, None),
+    };
+    let extra = match (interactions, metrics_here) {
         (Some(i), Some(m)) => Some(i.merge(m)),
         (i, m) => i.or(m),
+    };
+    let metrics_server = match metrics_apart {
+        Some((addr, router)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("web.metrics_listen: cannot listen on {addr}: {e}"))?;
+            tracing::info!(listen = %addr, "metrics served on their own address");
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stop.changed().await;
+                };
+                if let Err(e) = crate::web::serve(listener, router, stop).await {
+                    tracing::error!(error = %e, "metrics server failed");
+                }
+            }))
+        }
+        None => None,
     };
     let ready_store = store.clone();
     let ready_health = health.clone();
@@ -315,6 +338,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     health.set_stopping();
     finish_in_flight(&app).await;
     let _ = web.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     #[cfg(unix)]
     {
         control.abort();

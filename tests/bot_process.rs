@@ -88,8 +88,17 @@ fn seed_store(path: &std::path::Path, member_token: String) {
     store.flush().unwrap();
 }
 
-fn start_bot(dir: &std::path::Path, site: &FakeSoe, discord: &FakeDiscord) -> Bot {
+/// Starts `soe-bot run` on a free port; `/metrics` on `metrics_port` when given.
+fn start_bot(
+    dir: &std::path::Path,
+    site: &FakeSoe,
+    discord: &FakeDiscord,
+    metrics_port: Option<u16>,
+) -> Bot {
     let port = free_port();
+    let metrics_listen = metrics_port
+        .map(|p| format!("metrics_listen = \"127.0.0.1:{p}\""))
+        .unwrap_or_default();
     let storage = dir.join("store");
     let config = format!(
         r#"
@@ -110,6 +119,7 @@ allowed_guilds = [{guild}]
 [web]
 listen = "127.0.0.1:{port}"
 public_url = "http://127.0.0.1:{port}"
+{metrics_listen}
 
 [storage]
 path = "{storage}"
@@ -222,7 +232,7 @@ async fn sigterm_during_a_slow_post_lets_it_finish_flushes_and_exits_0() {
         ANSWERS_ROUTE,
         FaultKind::Delay(SOE_DELAY),
     ));
-    let mut bot = start_bot(dir.path(), &site, &discord);
+    let mut bot = start_bot(dir.path(), &site, &discord, None);
     let client = reqwest::Client::new();
     let ready = wait_ready(&client, &mut bot).await;
     assert!(ready.starts_with("ready"), "{ready}");
@@ -342,9 +352,38 @@ async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
     let dir = tempfile::tempdir().unwrap();
     let member_token = site.mint_token(JANE, &["write_access"]);
     seed_store(&dir.path().join("store"), member_token.clone());
-    let mut bot = start_bot(dir.path(), &site, &discord);
+    let metrics_port = free_port();
+    let mut bot = start_bot(dir.path(), &site, &discord, Some(metrics_port));
     let client = reqwest::Client::new();
     wait_ready(&client, &mut bot).await;
+
+    // With web.metrics_listen, /metrics is there and not on the public address.
+    let public = client
+        .get(format!("{}/metrics", bot.web))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    // The store is counted by a background task just after startup: give it a moment.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = client
+            .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("soe_bot_linked_members") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics.contains("soe_bot_linked_members 1"),
+        "the seeded link is counted:\n{metrics}"
+    );
 
     let file = dir.path().join("backup.json");
     let out = cli(dir.path(), &["backup", file.to_str().unwrap()]);
