@@ -41,12 +41,20 @@ const SOE_DELAY: Duration = Duration::from_secs(3);
 const EXIT_BOUND: Duration = Duration::from_secs(30);
 const ANSWERS_ROUTE: &str = "/questions/{questionId}/answers";
 const MEMBER: u64 = 4242;
-/// A fixed storage key (base64 of 32 bytes), for this test only.
+/// A fixed storage key (base64 of 32 bytes, id 1), for this test only.
 const KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// The key a rotation moves to (id 2).
+const NEW_KEY_B64: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+/// `[storage]` keys: the one key.
+const ONE_KEY: &str = "encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"";
+/// `[storage]` keys mid-rotation: the new key current, the old one listed.
+const ROTATING: &str = "encryption_key = \"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"\nencryption_key_id = 2\nprevious_keys = [{ id = 1, key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\" }]";
 const BODY: &str = "Use a CancellationToken from tokio-util and select! on it in every task loop; then await the JoinHandles.";
 
 struct Bot {
     child: Child,
+    /// Its `bot.toml`.
+    config: std::path::PathBuf,
     web: String,
 }
 
@@ -69,6 +77,19 @@ fn cipher() -> Cipher {
     Cipher::new(&EncryptionKey::from_base64(1, KEY_B64).unwrap(), &[])
 }
 
+/// The keys of [`ROTATING`].
+fn rotating_cipher() -> Cipher {
+    Cipher::new(
+        &EncryptionKey::from_base64(2, NEW_KEY_B64).unwrap(),
+        &[EncryptionKey::from_base64(1, KEY_B64).unwrap()],
+    )
+}
+
+/// The new key alone: opens only what was re-sealed.
+fn new_key_only() -> Cipher {
+    Cipher::new(&EncryptionKey::from_base64(2, NEW_KEY_B64).unwrap(), &[])
+}
+
 fn seed_store(path: &std::path::Path, member_token: String) {
     let store = SledStore::open_at(path, cipher(), 1 << 20).unwrap();
     store
@@ -88,11 +109,13 @@ fn seed_store(path: &std::path::Path, member_token: String) {
     store.flush().unwrap();
 }
 
-/// Starts `soe-bot run` on a free port; `/metrics` on `metrics_port` when given.
+/// Starts `soe-bot run` on a free port with the `[storage]` key lines `keys`; `/metrics` on
+/// `metrics_port` when given.
 fn start_bot(
     dir: &std::path::Path,
     site: &FakeSoe,
     discord: &FakeDiscord,
+    keys: &str,
     metrics_port: Option<u16>,
 ) -> Bot {
     let port = free_port();
@@ -123,7 +146,7 @@ public_url = "http://127.0.0.1:{port}"
 
 [storage]
 path = "{storage}"
-encryption_key = "{key}"
+{keys}
 
 [log]
 filter = "info"
@@ -139,27 +162,29 @@ verify_discord_identity = false
         discord = discord.base(),
         guild = fixtures::GUILD,
         storage = storage.display(),
-        key = KEY_B64,
     );
     let path = dir.join("bot.toml");
     std::fs::write(&path, config).unwrap();
+    Bot {
+        child: spawn_run(&path),
+        config: path,
+        web: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn spawn_run(config: &std::path::Path) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_soe-bot"));
     for (k, _) in std::env::vars() {
         if k.starts_with("SOE_BOT_") || k == "RUST_LOG" {
             cmd.env_remove(k);
         }
     }
-    let child = cmd
-        .args(["run", "--config"])
-        .arg(&path)
+    cmd.args(["run", "--config"])
+        .arg(config)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    Bot {
-        child,
-        web: format!("http://127.0.0.1:{port}"),
-    }
+        .unwrap()
 }
 
 async fn wait_ready(client: &reqwest::Client, bot: &mut Bot) -> String {
@@ -176,6 +201,13 @@ async fn wait_ready(client: &reqwest::Client, bot: &mut Bot) -> String {
             let mut err = String::new();
             if let Some(mut e) = bot.child.stderr.take() {
                 let _ = e.read_to_string(&mut err);
+            }
+            if err.contains("in use by another process") {
+                // The store this test seeded is released a moment after its handle is dropped
+                // (sled's flusher thread): start again.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                bot.child = spawn_run(&bot.config);
+                continue;
             }
             panic!("the bot exited early ({status}):\n{err}");
         }
@@ -232,7 +264,7 @@ async fn sigterm_during_a_slow_post_lets_it_finish_flushes_and_exits_0() {
         ANSWERS_ROUTE,
         FaultKind::Delay(SOE_DELAY),
     ));
-    let mut bot = start_bot(dir.path(), &site, &discord, None);
+    let mut bot = start_bot(dir.path(), &site, &discord, ONE_KEY, None);
     let client = reqwest::Client::new();
     let ready = wait_ready(&client, &mut bot).await;
     assert!(ready.starts_with("ready"), "{ready}");
@@ -345,15 +377,31 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// [`cli`], after the store this test just dropped is released: sled lets go of its lock a
+/// moment after the handle is dropped (its flusher thread), and meanwhile the command would
+/// take the store for a running bot's.
+fn cli_once_released(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut out = cli(dir, args);
+    for _ in 0..50 {
+        if !String::from_utf8_lossy(&out.stderr).contains("in use") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        out = cli(dir, args);
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
+    // The store was sealed with key 1; the bot now runs with key 2 and key 1 listed.
     let site = site().await;
     let discord = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let member_token = site.mint_token(JANE, &["write_access"]);
     seed_store(&dir.path().join("store"), member_token.clone());
     let metrics_port = free_port();
-    let mut bot = start_bot(dir.path(), &site, &discord, Some(metrics_port));
+    let mut bot = start_bot(dir.path(), &site, &discord, ROTATING, Some(metrics_port));
     let client = reqwest::Client::new();
     wait_ready(&client, &mut bot).await;
 
@@ -403,15 +451,37 @@ async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
     let said = String::from_utf8_lossy(&rotate.stdout);
     assert!(rotate.status.success(), "{rotate:?}");
     assert!(
-        said.contains("re-sealed 0 record(s)"),
-        "one key, nothing to do: {said}"
+        said.contains("re-sealed 1 record(s) under key id 2 (links: 1)"),
+        "{said}"
     );
-    assert!(said.contains("already were"), "{said}");
+    assert!(
+        said.contains("Every record now opens with key id 2"),
+        "{said}"
+    );
+    let again = cli(dir.path(), &["rotate-key"]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("re-sealed 0 record(s)"),
+        "a second run has nothing left: {again:?}"
+    );
 
     sigterm(&bot.child);
     let status = bot.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(!dir.path().join("store").join("control.sock").exists());
+    {
+        // The old key is no longer needed.
+        let store = SledStore::open_at(dir.path().join("store"), new_key_only(), 1 << 20)
+            .expect("opens with the new key alone");
+        assert_eq!(store.get_link(MEMBER).unwrap().unwrap().soe_user_id, JANE);
+    }
+    // With the bot stopped, backup opens the store itself.
+    let stopped = dir.path().join("stopped.json");
+    let out = cli_once_released(dir.path(), &["backup", stopped.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("key id(s) [2]"),
+        "{out:?}"
+    );
 
     // Restore into a fresh path, with the bot stopped.
     let config = std::fs::read_to_string(dir.path().join("bot.toml")).unwrap();
@@ -427,12 +497,13 @@ async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
     .unwrap();
     let out = cli(&restored_dir, &["restore", file.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
-    let store = SledStore::open_at(restored_dir.join("store"), cipher(), 1 << 20).unwrap();
+    // The backup was taken before the rotation: its link opens with the old key, still listed.
+    let store = SledStore::open_at(restored_dir.join("store"), rotating_cipher(), 1 << 20).unwrap();
     // Its token opens under the configured key (unsealing fails otherwise).
     let link = store.get_link(MEMBER).unwrap().expect("the link came back");
     assert_eq!(link.soe_user_id, JANE);
     drop(store);
-    let twice = cli(&restored_dir, &["restore", file.to_str().unwrap()]);
+    let twice = cli_once_released(&restored_dir, &["restore", file.to_str().unwrap()]);
     assert!(!twice.status.success(), "only into an empty store");
     assert!(
         String::from_utf8_lossy(&twice.stderr).contains("empty storage.path"),
