@@ -296,13 +296,15 @@ pub async fn run(cfg: Config) -> Result<(), String> {
 
     // The signal stops taking work: the web server stops accepting, the gateway closes, the
     // endpoint refuses what still arrives.
+    let stop_tx = Arc::new(stop_tx);
     let stop_health = health.clone();
     let stop_app = app.clone();
+    let signal_stop = stop_tx.clone();
     let signal = tokio::spawn(async move {
         shutdown_signal().await;
         stop_health.set_stopping();
         stop_app.in_flight.close();
-        let _ = stop_tx.send(true);
+        let _ = signal_stop.send(true);
     });
     let result = match cfg.discord.mode {
         DiscordMode::Gateway => {
@@ -334,8 +336,10 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             Ok(())
         }
     };
+    // Also when the gateway ended on its own (a rejected token): stop everything else too.
     signal.abort();
     health.set_stopping();
+    let _ = stop_tx.send(true);
     finish_in_flight(&app).await;
     let _ = web.await;
     if let Some(m) = metrics_server {
