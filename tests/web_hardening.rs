@@ -75,7 +75,7 @@ fn child_serves_the_bot_until_killed() {
         .expect("interactions router");
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: t.app.link.clone(),
-            ready: Arc::new(|| true),
+            ready: Arc::new(soe_bot::web::ReadyReport::ready),
             extra: Some(interactions),
             hsts: false,
         });
@@ -343,7 +343,7 @@ async fn a_request_that_never_completes_is_answered_408_with_the_security_header
     let t = TestApp::start().await;
     let router = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(|| true),
+        ready: Arc::new(soe_bot::web::ReadyReport::ready),
         extra: Some(never_route()),
         hsts: false,
     });
@@ -371,7 +371,7 @@ async fn a_body_that_never_arrives_is_cut_off_well_before_the_request_timeout() 
     let t = TestApp::start().await;
     let router = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(|| true),
+        ready: Arc::new(soe_bot::web::ReadyReport::ready),
         extra: None,
         hsts: false,
     });
@@ -447,7 +447,10 @@ async fn hsts_is_on_every_response_when_the_public_url_is_https_and_absent_on_ht
     for hsts in [true, false] {
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: t.app.link.clone(),
-            ready: Arc::new(|| false),
+            ready: Arc::new(|| soe_bot::web::ReadyReport {
+                not_ready: vec!["discord: connecting to the gateway".into()],
+                notes: vec![],
+            }),
             extra: None,
             hsts,
         });
@@ -488,4 +491,59 @@ async fn hsts_is_on_every_response_when_the_public_url_is_https_and_absent_on_ht
             "a too-large body was tried: {statuses:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn readyz_names_what_is_not_ready() {
+    use soe_bot::lifecycle::{CommandsStatus, DiscordStatus, Health};
+    let t = TestApp::start().await;
+    let health = Arc::new(Health::new(DiscordStatus::Connected));
+    let probe = health.clone();
+    let router = soe_bot::web::router(soe_bot::web::WebState {
+        link: t.app.link.clone(),
+        ready: Arc::new(move || soe_bot::web::ReadyReport {
+            not_ready: probe.not_ready(),
+            notes: probe.notes(),
+        }),
+        extra: None,
+        hsts: false,
+    });
+    let get = |router: axum::Router| async move {
+        let req = Request::builder()
+            .uri("/readyz")
+            .body(Body::empty())
+            .expect("request");
+        let res = router.oneshot(req).await.expect("infallible");
+        let status = res.status().as_u16();
+        let body = axum::body::to_bytes(res.into_body(), 4096)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).to_string())
+    };
+    health.set_commands(CommandsStatus::Retrying {
+        attempts: 2,
+        error: "Discord answered 503".into(),
+    });
+    let (status, body) = get(router.clone()).await;
+    assert_eq!(status, 200, "a registration being retried is only a note");
+    assert!(body.starts_with("ready\n"), "{body}");
+    assert!(
+        body.contains("registration failed 2 time(s), retrying"),
+        "{body}"
+    );
+
+    health.set_discord(DiscordStatus::Reconnecting("resuming".into()));
+    let (status, body) = get(router.clone()).await;
+    assert_eq!(status, 503);
+    assert!(body.starts_with("not ready\n"), "{body}");
+    assert!(
+        body.contains("- discord: the gateway shard is reconnecting (resuming)"),
+        "{body}"
+    );
+
+    health.set_discord(DiscordStatus::Connected);
+    health.set_stopping();
+    let (status, body) = get(router).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("- shutting down"), "{body}");
 }

@@ -138,8 +138,8 @@ impl Commands {
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
             ),
-            search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
-            question_cache: QuestionCache::new(clock.clone(), limits.search_cache_secs),
+            search_cache: SearchCache::new("search", clock.clone(), limits.search_cache_secs),
+            question_cache: QuestionCache::new("question", clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
             store,
             clock,
@@ -308,13 +308,28 @@ impl Commands {
 
     /// Runs the use case for `inv`. Never fails: every error becomes a reply that says what to
     /// do next.
+    /// Counted in the metrics by command and outcome ([`crate::telemetry::COMMANDS`]).
     pub async fn handle(&self, inv: &Invocation) -> Reply {
+        let command = command_label(&inv.action);
+        let counted = |outcome: &'static str| {
+            metrics::counter!(crate::telemetry::COMMANDS, "command" => command, "outcome" => outcome)
+                .increment(1);
+        };
         if let Some(refusal) = self.access.check(inv).await {
+            counted("refused");
             return refusal;
         }
         if let Some(gate) = self.channel_gate(inv) {
+            counted("refused");
             return gate;
         }
+        let reply = self.run(inv).await;
+        counted("served");
+        reply
+    }
+
+    /// The use case for `inv`, once access and the channel gate allowed it.
+    async fn run(&self, inv: &Invocation) -> Reply {
         let reply = match &inv.action {
             Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
                 ("so", "search") => search::command(self, inv).await,
@@ -525,6 +540,38 @@ impl Commands {
             }
             _ => Reply::private(e.user_message()),
         }
+    }
+}
+
+/// What a metrics label calls `action`: from a fixed set, never anything a member typed (an
+/// unknown command name is `other`).
+fn command_label(action: &Action) -> &'static str {
+    match action {
+        Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
+            ("so", "search") => "so search",
+            ("so", "question") => "so question",
+            ("so", "ask") => "so ask",
+            ("so", "answer") => "so answer",
+            ("so", "link") => "so link",
+            ("so", "unlink") => "so unlink",
+            ("so", "me") => "so me",
+            ("so", "help") => "so help",
+            ("so-admin", _) => "so-admin",
+            _ => "other",
+        },
+        Action::Autocomplete { .. } => "autocomplete",
+        Action::Button { .. } => "button",
+        Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
+            Some(ids::Id::AskModal { .. }) => "modal ask",
+            Some(ids::Id::AnswerModal { .. }) => "modal answer",
+            Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
+            _ => "modal other",
+        },
+        Action::MessageCommand { name, .. } => match name.as_str() {
+            "Ask on Stack Overflow" => "message ask",
+            "Post as answer" => "message answer",
+            _ => "message other",
+        },
     }
 }
 

@@ -140,8 +140,8 @@ impl Demo {
 
         let router = crate::web::router(crate::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(|| true),
-            extra: None,
+            ready: Arc::new(crate::web::ReadyReport::ready),
+            extra: crate::telemetry::install().map(crate::telemetry::router),
             hsts: false,
         });
         let mut tasks = vec![tokio::spawn(async move {
@@ -190,6 +190,7 @@ impl Demo {
         let site: super::SiteHook = Arc::new(move |line: &str| site_post(&posting, line));
         let console = Console::new(app.clone(), approver, notices, member)
             .with_discord(discord_approver)
+            .with_web(web_url.clone())
             .with_site(site)
             .with_notifications(super::ConsoleNotifications {
                 poller: poller.clone(),

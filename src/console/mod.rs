@@ -93,6 +93,8 @@ pub struct Console {
     /// Plays Discord's side of linking, when the bot proves Discord identities.
     discord_approver: Option<DiscordApprover>,
     http: reqwest::Client,
+    /// The bot's web server, for `get PATH`.
+    web: Option<Url>,
     member: Member,
     guild_id: Option<u64>,
     channel_id: Option<u64>,
@@ -111,7 +113,7 @@ pub struct Console {
 }
 
 const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
-console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · expect <text> · quit";
+console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -130,6 +132,7 @@ impl Console {
             app,
             approver,
             discord_approver: None,
+            web: None,
             http,
             member,
             guild_id: Some(CONSOLE_GUILD),
@@ -207,6 +210,41 @@ impl Console {
     pub fn with_discord(mut self, approver: DiscordApprover) -> Self {
         self.discord_approver = Some(approver);
         self
+    }
+
+    /// Lets `get PATH` fetch pages of the bot's web server at `base` (e.g. `/metrics`).
+    pub fn with_web(mut self, base: Url) -> Self {
+        self.web = Some(base);
+        self
+    }
+
+    /// Runs the use case, timed like a Discord interaction's first response.
+    async fn handled(&self, inv: &Invocation) -> Reply {
+        let arrived = std::time::Instant::now();
+        let reply = self.app.commands.handle(inv).await;
+        crate::telemetry::record_ack("console", arrived);
+        reply
+    }
+
+    /// `get PATH`: prints the bot web server's answer to `GET PATH`.
+    async fn get(&mut self, path: &str) -> Outcome {
+        let Some(base) = &self.web else {
+            return Outcome::Failed("this console has no web server".into());
+        };
+        let url = crate::config::join(base, path);
+        match self.http.get(url).send().await {
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                self.print(&format!("{status}\n{body}"));
+                if status.is_success() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Failed(format!("GET {path} answered {status}"))
+                }
+            }
+            Err(e) => Outcome::Failed(format!("GET {path} failed: {e}")),
+        }
     }
 
     /// The help text.
@@ -308,6 +346,7 @@ impl Console {
             },
             n if n.parse::<usize>().is_ok() => self.press(n, read).await,
             "approve" => self.approve(rest).await,
+            "get" if rest.starts_with('/') => self.get(rest).await,
             "complete" => {
                 let inv = self.invocation(Action::Autocomplete {
                     name: "so".into(),
@@ -315,7 +354,7 @@ impl Console {
                     focused: "tags".into(),
                     value: rest.into(),
                 });
-                let reply = self.app.commands.handle(&inv).await;
+                let reply = self.handled(&inv).await;
                 self.show(reply, read).await
             }
             "as" if !rest.is_empty() => {
@@ -331,7 +370,7 @@ impl Console {
             h if h.starts_with('/') => match parse_slash(line) {
                 Some(action) => {
                     let inv = self.invocation(action);
-                    let reply = self.app.commands.handle(&inv).await;
+                    let reply = self.handled(&inv).await;
                     self.show(reply, read).await
                 }
                 None => Outcome::Failed(format!("cannot read `{line}`; type help")),
@@ -410,7 +449,7 @@ impl Console {
                 custom_id: modal.id.clone(),
                 fields,
             });
-            let result = self.app.commands.handle(&inv).await;
+            let result = self.handled(&inv).await;
             let text = render::render(&result);
             self.print(&text);
             self.remember(&result);
@@ -484,7 +523,7 @@ impl Console {
                     return Outcome::Failed(format!("button {n} is disabled"));
                 }
                 let inv = self.invocation(Action::Button { custom_id: id });
-                let reply = self.app.commands.handle(&inv).await;
+                let reply = self.handled(&inv).await;
                 self.show(reply, read).await
             }
         }

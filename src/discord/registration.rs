@@ -7,9 +7,13 @@
 //! (`contexts` GUILD), plus the bot's DMs (BOT_DM) for the member commands only when
 //! `discord.allow_dms` is on, matching what the guild gate serves. Registration is a bulk overwrite
 //! (`PUT`), so it is idempotent and removes commands the bot no longer has: per guild for
-//! `discord.guild_ids` (instant), otherwise global.
+//! `discord.guild_ids` (instant), otherwise global. At startup it runs in the background
+//! ([`register_with_retry`]): a Discord hiccup delays it, with backoff, and never stops the bot
+//! from serving (commands registered earlier keep working meanwhile).
 
 use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use serenity::all::{
@@ -21,6 +25,7 @@ use serenity::http::Http;
 use super::rest::{self, Idempotent};
 use super::DiscordError;
 use crate::config::DiscordConfig;
+use crate::lifecycle::{CommandsStatus, Health};
 
 /// Name of the message command that opens the ask form with the message's text.
 pub const ASK_MESSAGE_COMMAND: &str = "Ask on Stack Overflow";
@@ -352,4 +357,65 @@ pub async fn register(http: &Http, config: &DiscordConfig) -> Result<Registratio
 pub async fn register_commands(config: &DiscordConfig) -> Result<Registration, DiscordError> {
     let http = rest::http_client(config)?;
     register(&http, config).await
+}
+
+/// Waits between registration attempts: `first`, doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// The wait after the first failure.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 5 s, doubling up to 10 minutes: quick after a blip, light on Discord in an outage.
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(5),
+            max: Duration::from_secs(600),
+        }
+    }
+}
+
+/// [`register`] until it succeeds, waiting per `backoff` between attempts and recording each
+/// outcome in `health` (shown by `/readyz`). A configuration error (which no retry can fix)
+/// ends it with an error line. Meant to be spawned; the caller aborts it at shutdown.
+pub async fn register_with_retry(
+    http: Arc<Http>,
+    config: DiscordConfig,
+    health: Arc<Health>,
+    backoff: Backoff,
+) {
+    let mut wait = backoff.first;
+    let mut attempts = 0u32;
+    loop {
+        match register(&http, &config).await {
+            Ok(_) => {
+                health.set_commands(CommandsStatus::Registered);
+                return;
+            }
+            Err(DiscordError::Config(e)) => {
+                tracing::error!(error = %e, "command registration cannot work with this configuration; fix it and restart (or run `soe-bot register-commands`)");
+                health.set_commands(CommandsStatus::Retrying {
+                    attempts: attempts + 1,
+                    error: e,
+                });
+                return;
+            }
+            Err(e) => {
+                attempts += 1;
+                let error = e.to_string();
+                tracing::warn!(
+                    attempts,
+                    retry_in_secs = wait.as_secs_f64(),
+                    error = %error,
+                    "command registration failed; the bot keeps serving and tries again"
+                );
+                health.set_commands(CommandsStatus::Retrying { attempts, error });
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(backoff.max);
+            }
+        }
+    }
 }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use notify::NotifyStore;
-pub use sled_store::SledStore;
+pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use std::collections::BTreeMap;
 
@@ -27,6 +27,15 @@ use crate::soe::{Id, ServiceToken, TeamSlug, UserToken};
 
 /// A Discord user id (snowflake).
 pub type DiscordUserId = u64;
+
+/// Sizes reported by [`Store::counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Members with a stored link (any status).
+    pub linked_members: usize,
+    /// Drafts not posted yet.
+    pub drafts_waiting: usize,
+}
 
 /// Storage failures, phrased for operators.
 #[derive(Debug, thiserror::Error)]
@@ -474,6 +483,10 @@ pub trait Store: NotifyStore + Send + Sync {
     fn service_token(&self) -> StoreResult<Option<ServiceToken>>;
     /// Stores the service token sealed. Flushed.
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()>;
+
+    /// How many members are linked and how many drafts wait to be posted (saved or being
+    /// posted), for the metrics. Scans; meant for a once-a-minute gauge.
+    fn counts(&self) -> StoreResult<StoreCounts>;
 
     /// Flushes everything to disk.
     fn flush(&self) -> StoreResult<()>;

@@ -43,13 +43,15 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, RateBucket, Store, StoreError, StoreResult, VerifiedDiscord,
-    WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, WRITE_CLAIM_TTL_SECS,
+    PendingAuth, PendingConfirm, RateBucket, Store, StoreCounts, StoreError, StoreResult,
+    VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, WRITE_CLAIM_TTL_SECS,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
 
 mod notify;
+mod maintenance;
+pub use maintenance::{Backup, RotationReport, BACKUP_FORMAT};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -471,6 +473,10 @@ pub struct SledStore {
     /// Serializes draft creations, so two submissions at once cannot both pass the per-member
     /// cap (one process owns the database, so an in-process lock is enough).
     draft_creation: parking_lot::Mutex<()>,
+    /// Every [`Store`] method holds it shared (recursively: one may call another), a backup or
+    /// restore holds it exclusive: a backup taken while the bot runs sees no half-done change
+    /// across trees (e.g. a link confirmed but its confirmation not yet removed).
+    snapshot_gate: parking_lot::RwLock<()>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -532,6 +538,7 @@ impl SledStore {
             meta: tree(TREE_META)?,
             notify: notify::NotifyTrees::open(&db)?,
             draft_creation: parking_lot::Mutex::new(()),
+            snapshot_gate: parking_lot::RwLock::new(()),
             db,
             path: shown,
             cipher,
@@ -857,6 +864,7 @@ impl Store for SledStore {
     // ---- links
 
     fn get_link(&self, user: DiscordUserId) -> StoreResult<Option<Link>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.links.get(user_key(user)).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -883,6 +891,7 @@ impl Store for SledStore {
     }
 
     fn put_link(&self, link: &Link) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&self.link_record(link)?)?;
         self.links
             .insert(user_key(link.discord_user), bytes)
@@ -891,6 +900,7 @@ impl Store for SledStore {
     }
 
     fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -909,6 +919,7 @@ impl Store for SledStore {
     }
 
     fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -927,6 +938,7 @@ impl Store for SledStore {
     }
 
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(()));
@@ -941,6 +953,7 @@ impl Store for SledStore {
     }
 
     fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         let existed = self.links.remove(user_key(user)).map_err(io)?.is_some();
         for entry in self.drafts.scan_prefix(user_key(user)) {
             let (k, _) = entry.map_err(io)?;
@@ -957,6 +970,7 @@ impl Store for SledStore {
     // ---- linking flow
 
     fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&TicketRecord {
             v: RECORD_VERSION,
             discord_user: ticket.discord_user,
@@ -970,6 +984,7 @@ impl Store for SledStore {
     }
 
     fn take_ticket(&self, ticket_hash: [u8; 32]) -> StoreResult<Option<LinkTicket>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.tickets.remove(ticket_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -986,6 +1001,7 @@ impl Store for SledStore {
     }
 
     fn put_pending_auth(&self, state_hash: [u8; 32], pending: &PendingAuth) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Seal before the transaction: its closure may run more than once.
         let bytes = encode(&AuthRecord {
             v: RECORD_VERSION,
@@ -1017,6 +1033,7 @@ impl Store for SledStore {
     }
 
     fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let taken: Option<StoreResult<AuthRecord>> = (&self.auth, &self.auth_by_user)
             .transaction(|(auth, idx)| {
                 let Some(raw) = auth.remove(&state_hash[..])? else {
@@ -1044,6 +1061,7 @@ impl Store for SledStore {
         form_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.confirm_record(pending)?;
         self.confirm.insert(form_hash, bytes).map_err(io)?;
         Ok(())
@@ -1054,12 +1072,14 @@ impl Store for SledStore {
         state_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.confirm_record(pending)?;
         self.identity.insert(state_hash, bytes).map_err(io)?;
         Ok(())
     }
 
     fn take_pending_identity(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.identity.remove(state_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.confirm_from_bytes(&raw).map(Some),
@@ -1067,6 +1087,7 @@ impl Store for SledStore {
     }
 
     fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.confirm.get(form_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.confirm_from_bytes(&raw).map(Some),
@@ -1074,11 +1095,13 @@ impl Store for SledStore {
     }
 
     fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         let existed = self.confirm.remove(form_hash).map_err(io)?.is_some();
         Ok(existed)
     }
 
     fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>> {
+        let _gate = self.snapshot_gate.read_recursive();
         // No sealing here: the confirmation already holds the token sealed for the member's
         // link record (same AAD), so the closure only moves bytes and checks they open.
         let confirmed = (&self.confirm, &self.links)
@@ -1109,6 +1132,7 @@ impl Store for SledStore {
     }
 
     fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
 
         for entry in self.tickets.iter() {
@@ -1213,6 +1237,7 @@ impl Store for SledStore {
     // ---- drafts
 
     fn put_draft(&self, draft: &Draft) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.draft_record(draft)?;
         self.drafts
             .insert(draft_key(draft.discord_user, &draft.id), bytes)
@@ -1221,6 +1246,7 @@ impl Store for SledStore {
     }
 
     fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Seal before taking the lock; the lock only covers the count and the insert.
         let bytes = self.draft_record(draft)?;
         let key = draft_key(draft.discord_user, &draft.id);
@@ -1243,6 +1269,7 @@ impl Store for SledStore {
     }
 
     fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.drafts.get(draft_key(user, id)).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.draft_from_bytes(user, id, &raw).map(Some),
@@ -1250,6 +1277,7 @@ impl Store for SledStore {
     }
 
     fn drafts_of(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut drafts = Vec::new();
         for entry in self.drafts.scan_prefix(user_key(user)) {
             let (k, v) = entry.map_err(io)?;
@@ -1283,6 +1311,7 @@ impl Store for SledStore {
         id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let won = self.cas_update(&self.drafts, &draft_key(user, id), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(None));
@@ -1303,11 +1332,13 @@ impl Store for SledStore {
     }
 
     fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.drafts.remove(draft_key(user, id)).map_err(io)?;
         Ok(())
     }
 
     fn posting_drafts(&self) -> StoreResult<Vec<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut drafts = Vec::new();
         for entry in self.drafts.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -1332,9 +1363,35 @@ impl Store for SledStore {
         Ok(drafts)
     }
 
+    fn counts(&self) -> StoreResult<StoreCounts> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut drafts_waiting = 0;
+        for entry in self.drafts.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let (Some(user), Ok(id)) = (
+                k.get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes),
+                std::str::from_utf8(k.get(8..).unwrap_or_default()),
+            ) else {
+                continue;
+            };
+            if let Ok(d) = self.draft_from_bytes(user, id, &v) {
+                if !matches!(d.state, DraftState::Posted { .. }) {
+                    drafts_waiting += 1;
+                }
+            }
+        }
+        Ok(StoreCounts {
+            linked_members: self.links.len(),
+            drafts_waiting,
+        })
+    }
+
     // ---- one-shot writes
 
     fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim> {
+        let _gate = self.snapshot_gate.read_recursive();
         let claim = self.cas_update(&self.writes, key.as_bytes(), |cur| match cur {
             None => {
                 let rec = WriteRecord {
@@ -1381,6 +1438,7 @@ impl Store for SledStore {
         outcome: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         match outcome {
             None => {
                 self.writes.remove(key.as_bytes()).map_err(io)?;
@@ -1405,6 +1463,7 @@ impl Store for SledStore {
     }
 
     fn forget_outcome(&self, key: &str) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let dropped = self.cas_update(&self.writes, key.as_bytes(), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -1422,6 +1481,7 @@ impl Store for SledStore {
     }
 
     fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut out = Vec::new();
         for entry in self.writes.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -1446,6 +1506,7 @@ impl Store for SledStore {
         refill_secs: u64,
         now: DateTime<Utc>,
     ) -> StoreResult<Allowance> {
+        let _gate = self.snapshot_gate.read_recursive();
         if refill_secs == 0 {
             // A token comes back instantly: no limit.
             return Ok(Allowance::Allowed);
@@ -1469,6 +1530,7 @@ impl Store for SledStore {
     }
 
     fn take_rates(&self, buckets: &[RateBucket<'_>], now: DateTime<Utc>) -> StoreResult<Allowance> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Buckets with no limit take part in nothing.
         let limited: Vec<&RateBucket<'_>> = buckets.iter().filter(|b| b.refill_secs > 0).collect();
         self.rates
@@ -1503,6 +1565,7 @@ impl Store for SledStore {
     // ---- guild settings
 
     fn guild_settings(&self, guild: u64) -> StoreResult<GuildSettings> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.guilds.get(user_key(guild)).map_err(io)? {
             None => Ok(GuildSettings::default()),
             Some(raw) => {
@@ -1519,6 +1582,7 @@ impl Store for SledStore {
     }
 
     fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&GuildRecord {
             v: RECORD_VERSION,
             disabled_channels: settings.disabled_channels.clone(),
@@ -1534,6 +1598,7 @@ impl Store for SledStore {
     // ---- service token
 
     fn service_token(&self) -> StoreResult<Option<ServiceToken>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.meta.get(META_SERVICE_TOKEN).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -1547,6 +1612,7 @@ impl Store for SledStore {
     }
 
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&ServiceTokenRecord {
             v: RECORD_VERSION,
             token: self.seal_b64(SERVICE_TOKEN_AAD, token.secret().expose_secret().as_bytes())?,
@@ -1556,6 +1622,7 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.db.flush().map_err(io)?;
         Ok(())
     }
