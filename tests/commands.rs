@@ -1415,3 +1415,62 @@ async fn link_is_rate_limited_per_member() {
     let r = app.slash(&alice, "link", &[]).await;
     assert!(!r.buttons().is_empty(), "one more after a minute: {r:?}");
 }
+
+/// Issue 10, part 1: Next and Share act on exactly the query (and tag) the member searched,
+/// however long; nothing of it is cut to fit a button's custom id.
+#[tokio::test]
+async fn paging_and_sharing_keep_an_80_character_query_and_a_35_character_tag() {
+    let app = TestApp::start().await;
+    let head = "widgets gadgets sprockets flanges gaskets brackets hinges";
+    let query = format!("{head} rivets washers zyzzyva axles");
+    assert_eq!(query.chars().count(), 80, "{query}");
+    let tag = "extremely-long-hardware-fitting-tag";
+    assert_eq!(tag.chars().count(), 35);
+    // Seven questions match the whole query; seven decoys match only its first 60 characters.
+    for i in 0..7 {
+        app.fake.add_question(
+            JANE,
+            &format!("{query} match {i}"),
+            "A body long enough to be a question body.",
+            &[tag],
+        );
+        app.fake.add_question(
+            JANE,
+            &format!("{head} rivets decoy {i}"),
+            "A body long enough to be a question body.",
+            &[tag],
+        );
+    }
+    let alice = poster(111, "alice");
+    let first = app
+        .slash(&alice, "search", &[("query", &query), ("tag", tag)])
+        .await;
+    let footer = first.embeds[0].footer.clone().unwrap();
+    assert!(footer.starts_with("Page 1 of 2 · 7 results"), "{footer}");
+    let next = app.press(&alice, &TestApp::button(&first, "Next")).await;
+    let page2 = &next.embeds[0];
+    assert!(
+        page2.footer.as_deref().unwrap().starts_with("Page 2 of 2 · 7 results"),
+        "{next:#?}"
+    );
+    assert!(
+        page2.description.contains("match") && !page2.description.contains("decoy"),
+        "{}",
+        page2.description
+    );
+    let shared = app
+        .press(&alice, &TestApp::button(&next, "Share to channel"))
+        .await;
+    assert!(!shared.ephemeral, "{shared:#?}");
+    let card = &shared.embeds[0];
+    assert_eq!(card.title, format!("Search: {query} [{tag}]"));
+    assert!(
+        card.description.contains("match") && !card.description.contains("decoy"),
+        "{}",
+        card.description
+    );
+    // Every custom id stays within Discord's 100 characters.
+    for c in next.buttons() {
+        assert!(c.id().map_or(0, str::len) <= 100);
+    }
+}
