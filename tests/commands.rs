@@ -18,7 +18,9 @@ fn normalized(app: &TestApp, reply: &Reply) -> serde_json::Value {
     );
     text = text.replace(app.web.as_str().trim_end_matches('/'), "http://BOT");
     fn re_draft(s: &str) -> String {
-        const MARKERS: [&str; 6] = [
+        const MARKERS: [&str; 8] = [
+            "so:sr:",
+            "so:sh:",
             "so:dp:",
             "so:de:",
             "so:dx:",
@@ -34,7 +36,15 @@ fn normalized(app: &TestApp, reply: &Reply) -> serde_json::Value {
             .min()
         {
             out.push_str(&rest[..start + len]);
-            let tail = &rest[start + len..];
+            let mut tail = &rest[start + len..];
+            // A search button's page number comes before its handle.
+            if let Some((page, after)) = tail.split_once(':') {
+                if !page.is_empty() && page.chars().all(|c| c.is_ascii_digit()) {
+                    out.push_str(page);
+                    out.push(':');
+                    tail = after;
+                }
+            }
             let end = tail
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
                 .unwrap_or(tail.len());
@@ -305,6 +315,7 @@ async fn reads_use_the_service_token_and_writes_the_invokers() {
         &Id::VoteQuestion {
             question: Q_ASYNC,
             vote: Vote::Up,
+            on: soe_bot::commands::ids::Surface::Card,
         }
         .encode(),
     )
@@ -629,6 +640,7 @@ async fn a_double_clicked_vote_makes_one_post() {
     let id = Id::VoteQuestion {
         question: Q_ASYNC,
         vote: Vote::Up,
+        on: soe_bot::commands::ids::Surface::Card,
     }
     .encode();
     let (a, b) = tokio::join!(app.press(&alice, &id), app.press(&alice, &id));
@@ -666,6 +678,7 @@ async fn accept_is_for_the_asker() {
             &Id::Accept {
                 question: q,
                 answer: a,
+                on: soe_bot::commands::ids::Surface::Card,
             }
             .encode(),
         )
@@ -683,6 +696,7 @@ async fn accept_is_for_the_asker() {
             &Id::Accept {
                 question: Q_ASYNC,
                 answer: app.fake.answers(Q_ASYNC)[0].id,
+                on: soe_bot::commands::ids::Surface::Card,
             }
             .encode(),
         )
@@ -1168,6 +1182,7 @@ async fn a_vote_refreshes_the_cached_question() {
             &Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Card,
             }
             .encode(),
         )
@@ -1209,14 +1224,14 @@ async fn share_needs_permission_to_send_in_the_channel() {
         app.fake.requests().is_empty(),
         "no SOE call for a refused share"
     );
-    let search_share = Id::ShareSearch {
-        page: 0,
-        sort: soe_bot::soe::SearchSort::Relevance,
-        tag: None,
-        query: "async".into(),
-    }
-    .encode();
+    let results = app.slash(&reader, "search", &[("query", "async")]).await;
+    let search_share = TestApp::button(&results, "Share to channel");
+    app.fake.clear_requests();
     let r = app.press(&reader, &search_share).await;
+    assert!(
+        app.fake.requests().is_empty(),
+        "no SOE call for a refused share"
+    );
     assert!(r.ephemeral && r.content.contains("permission"), "{r:?}");
     // Without VIEW_CHANNEL either.
     let mut blind = TestApp::member(112, "blind");
@@ -1293,6 +1308,7 @@ async fn a_vote_after_an_undo_works() {
                 Id::VoteQuestion {
                     question: Q_ASYNC,
                     vote,
+                    on: soe_bot::commands::ids::Surface::Card,
                 }
                 .encode()
                 .into_boxed_str(),
@@ -1421,8 +1437,9 @@ async fn link_is_rate_limited_per_member() {
 #[tokio::test]
 async fn paging_and_sharing_keep_an_80_character_query_and_a_35_character_tag() {
     let app = TestApp::start().await;
-    let head = "widgets gadgets sprockets flanges gaskets brackets hinges";
-    let query = format!("{head} rivets washers zyzzyva axles");
+    // The old custom id kept the first 60 characters: exactly `head` and a space.
+    let head = "widgets gadgets sprockets flanges gaskets brackets grommets";
+    let query = format!("{head} zyzzyva axles quirks");
     assert_eq!(query.chars().count(), 80, "{query}");
     let tag = "extremely-long-hardware-fitting-tag";
     assert_eq!(tag.chars().count(), 35);
@@ -1436,7 +1453,7 @@ async fn paging_and_sharing_keep_an_80_character_query_and_a_35_character_tag() 
         );
         app.fake.add_question(
             JANE,
-            &format!("{head} rivets decoy {i}"),
+            &format!("{head} decoy {i}"),
             "A body long enough to be a question body.",
             &[tag],
         );
@@ -1450,7 +1467,11 @@ async fn paging_and_sharing_keep_an_80_character_query_and_a_35_character_tag() 
     let next = app.press(&alice, &TestApp::button(&first, "Next")).await;
     let page2 = &next.embeds[0];
     assert!(
-        page2.footer.as_deref().unwrap().starts_with("Page 2 of 2 · 7 results"),
+        page2
+            .footer
+            .as_deref()
+            .unwrap()
+            .starts_with("Page 2 of 2 · 7 results"),
         "{next:#?}"
     );
     assert!(
@@ -1473,4 +1494,267 @@ async fn paging_and_sharing_keep_an_80_character_query_and_a_35_character_tag() 
     for c in next.buttons() {
         assert!(c.id().map_or(0, str::len) <= 100);
     }
+}
+
+#[tokio::test]
+async fn a_search_handle_is_the_members_own_and_expires_after_a_day() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    let bob = poster(222, "bob");
+    let r = app.slash(&alice, "search", &[("query", "async")]).await;
+    let next = TestApp::button(&r, "Next");
+    let share = TestApp::button(&r, "Share to channel");
+    // Bob pressing Alice's buttons (a forged id) finds nothing of hers.
+    app.fake.clear_requests();
+    for id in [&next, &share] {
+        let other = app.press(&bob, id).await;
+        assert!(
+            other.ephemeral && other.content.contains("expired"),
+            "{other:?}"
+        );
+        assert!(other.embeds.is_empty());
+    }
+    assert!(
+        app.fake.requests().is_empty(),
+        "no SOE call for a foreign handle"
+    );
+    assert!(app.press(&alice, &next).await.embeds[0]
+        .footer
+        .as_deref()
+        .unwrap()
+        .starts_with("Page 2"));
+    app.clock.advance(chrono::Duration::hours(24));
+    let late = app.press(&alice, &next).await;
+    assert!(
+        late.content.contains("expired") && late.content.contains("/so search"),
+        "{late:?}"
+    );
+    // A tag longer than any SOE tag is refused before any call.
+    let long = "t".repeat(36);
+    let r = app
+        .slash(&alice, "search", &[("query", "async"), ("tag", &long)])
+        .await;
+    assert!(r.ephemeral && r.content.contains("35 characters"), "{r:?}");
+}
+
+/// The (first) button whose label contains `label`, whole.
+fn component<'a>(r: &'a Reply, label: &str) -> &'a soe_bot::commands::Component {
+    r.buttons()
+        .into_iter()
+        .find(|c| c.label().contains(label))
+        .unwrap_or_else(|| panic!("no button {label:?} in {r:#?}"))
+}
+
+fn is_disabled(c: &soe_bot::commands::Component) -> bool {
+    matches!(
+        c,
+        soe_bot::commands::Component::Button { disabled: true, .. }
+    )
+}
+
+/// Issue 10, part 3: a vote on the member's private card updates that card in place (new
+/// score, the pressed button turned into its Undo, the other direction off) and Undo uses
+/// SOE's undo endpoint; a vote on a shared card answers privately with an Undo.
+#[tokio::test]
+async fn a_vote_updates_its_card_in_place_and_can_be_undone() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let before = app.fake.question(Q_ASYNC).unwrap().score;
+    let card = app
+        .slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+        .await;
+    let up = TestApp::button(&card, "▲ Upvote");
+    let inv = app.invocation(
+        &alice,
+        Action::Button {
+            custom_id: up.clone(),
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferUpdate,
+        "a press on a private card updates it"
+    );
+    let voted = app.run(&inv).await;
+    assert_eq!(voted.kind, ReplyKind::Update, "{voted:#?}");
+    assert_eq!(app.fake.question(Q_ASYNC).unwrap().score, before + 1);
+    assert!(voted.content.contains("You upvoted"), "{voted:?}");
+    let undo = component(&voted, "Undo");
+    assert!(
+        undo.label().contains(&format!("score {}", before + 1)),
+        "{undo:?}"
+    );
+    assert!(is_disabled(component(&voted, "▼ Downvote")), "down is off");
+    assert!(all_text(&voted).contains(&(before + 1).to_string()));
+    insta::assert_json_snapshot!("question_card_after_upvote", normalized(&app, &voted));
+    app.fake.clear_requests();
+    let undone = app.press(&alice, undo.id().unwrap()).await;
+    assert_eq!(undone.kind, ReplyKind::Update);
+    assert!(undone.content.contains("removed your upvote"), "{undone:?}");
+    assert!(
+        app.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.route == "/questions/{questionId}/upvote"),
+        "SOE's undo endpoint (DELETE …/upvote): {:?}",
+        app.fake.requests()
+    );
+    assert_eq!(app.fake.question(Q_ASYNC).unwrap().score, before);
+    assert!(!is_disabled(component(&undone, "▼ Downvote")));
+    assert!(undone.buttons().iter().all(|c| !c.label().contains("Undo")));
+
+    // On a card shared in the channel, the presser is answered privately, with an Undo that
+    // then updates that private note in place.
+    let shared = app
+        .press(&alice, &Id::ShareQuestion { question: Q_ASYNC }.encode())
+        .await;
+    assert!(!shared.ephemeral);
+    let up = TestApp::button(&shared, "▲ Upvote");
+    let inv = app.invocation(&alice, Action::Button { custom_id: up });
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferEphemeral,
+        "the public card is left as everyone sees it"
+    );
+    let note = app.run(&inv).await;
+    assert!(
+        note.ephemeral && note.kind == ReplyKind::Message,
+        "{note:?}"
+    );
+    assert!(note.embeds.is_empty());
+    let undo = TestApp::button(&note, "Undo upvote");
+    let undone = app.press(&alice, &undo).await;
+    assert_eq!(undone.kind, ReplyKind::Update, "{undone:?}");
+    assert!(undone.content.contains("removed your upvote"));
+    TestApp::button(&undone, "Upvote again");
+    assert_eq!(app.fake.question(Q_ASYNC).unwrap().score, before);
+}
+
+/// Issue 10, part 3: Accept on the asker's private card shows the answer accepted, in place.
+#[tokio::test]
+async fn accept_marks_the_answer_on_the_card() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let q = app.fake.add_question(
+        JANE,
+        "How should I name my live accept question?",
+        BODY,
+        &["testing"],
+    );
+    app.fake
+        .add_answer(q, SAM, "Name it after what it shows, always.");
+    let card = app
+        .slash(&alice, "question", &[("id", &q.to_string())])
+        .await;
+    let accepted = app.press(&alice, &TestApp::button(&card, "Accept 1")).await;
+    assert_eq!(accepted.kind, ReplyKind::Update, "{accepted:#?}");
+    assert!(accepted.content.contains("accepted answer"));
+    assert!(accepted.embeds[1].title.starts_with("✅"), "{accepted:#?}");
+    let mark = component(&accepted, "accepted");
+    assert!(
+        mark.label().starts_with('✓') && is_disabled(mark),
+        "{mark:?}"
+    );
+    assert!(accepted
+        .buttons()
+        .iter()
+        .all(|c| !c.label().contains("Accept 1")));
+}
+
+/// Issue 10, part 3: Post and Discard update the draft prompt they came from and grey out
+/// what no longer applies.
+#[tokio::test]
+async fn post_and_discard_update_their_prompt_and_disable_its_buttons() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    // Not linked: the submit keeps the draft and offers Edit / Discard.
+    let id = open_ask(&app, &alice).await;
+    let kept = app
+        .submit(
+            &alice,
+            &id,
+            &ask_fields(
+                "Why does my frobnicator drop every third packet?",
+                BODY,
+                "testing",
+            ),
+        )
+        .await;
+    let discard = TestApp::button(&kept, "Discard");
+    let inv = app.invocation(
+        &alice,
+        Action::Button {
+            custom_id: discard.clone(),
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferUpdate
+    );
+    let gone = app.run(&inv).await;
+    assert_eq!(gone.kind, ReplyKind::Update, "{gone:?}");
+    assert!(gone.content.contains("Draft discarded"));
+    assert!(!gone.buttons().is_empty());
+    assert!(gone.buttons().iter().all(|c| is_disabled(c)), "{gone:#?}");
+    insta::assert_json_snapshot!("draft_discarded", normalized(&app, &gone));
+
+    // Linked, a failed post offers Retry; Retry that succeeds turns the prompt into the link.
+    app.link(&alice).await;
+    app.fake
+        .push_fault(Fault::on("POST", "/questions", FaultKind::Status(500)).times(1));
+    let id = open_ask(&app, &alice).await;
+    let failed = app
+        .submit(
+            &alice,
+            &id,
+            &ask_fields(
+                "Why does my grommetizer refuse to start twice?",
+                BODY,
+                "testing",
+            ),
+        )
+        .await;
+    let retry = TestApp::button(&failed, "Retry");
+    let posted = app.press(&alice, &retry).await;
+    assert_eq!(posted.kind, ReplyKind::Update, "{posted:?}");
+    assert!(posted.content.contains("Posted as"), "{posted:?}");
+    TestApp::link_url(&posted);
+    for label in ["Post", "Edit", "Discard"] {
+        assert!(
+            is_disabled(component(&posted, label)),
+            "{label}: {posted:#?}"
+        );
+    }
+    // A stale Discard on the posted draft changes nothing.
+    let stale = app
+        .press(&alice, &TestApp::button(&failed, "Discard"))
+        .await;
+    assert!(stale.content.contains("Already posted"), "{stale:?}");
+}
+
+/// Issue 10, part 3: ages are Discord timestamps, so shared cards never freeze.
+#[tokio::test]
+async fn ages_are_discord_timestamps() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let r = app.slash(&alice, "search", &[("query", "async")]).await;
+    assert!(r.embeds[0].description.contains(":R>"), "{r:#?}");
+    assert!(!r.embeds[0].description.contains(" ago"));
+    let card = app
+        .slash(&alice, "question", &[("id", &Q_ACCEPTED.to_string())])
+        .await;
+    let asked = card.embeds[0]
+        .fields
+        .iter()
+        .find(|f| f.name == "Asked")
+        .expect("an Asked field");
+    assert!(asked.value.starts_with("<t:") && asked.value.ends_with(":R>"));
+    let footers: String = card
+        .embeds
+        .iter()
+        .filter_map(|e| e.footer.clone())
+        .collect();
+    assert!(!footers.contains(" ago"), "{footers}");
 }

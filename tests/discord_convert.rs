@@ -608,6 +608,10 @@ fn the_registered_commands() {
     assert_eq!(search[0]["max_length"], 80);
     assert_eq!(search[0]["required"], true);
     assert_eq!(search[1]["autocomplete"], true, "tag autocompletes");
+    assert_eq!(
+        search[1]["max_length"], 35,
+        "a tag is at most SOE's 35 characters"
+    );
     let sorts: Vec<&str> = search[2]["choices"]
         .as_array()
         .unwrap()

@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use soe_bot::clock::SharedClock;
 use soe_bot::commands::ids::Id;
 use soe_bot::fake_soe::Q_ASYNC;
-use soe_bot::soe::SearchSort;
 use soe_bot::store::Store;
 use support::test_app::TestApp;
 
@@ -273,14 +272,25 @@ async fn autocomplete_answers_tag_choices() {
 async fn buttons_update_their_message_or_open_a_modal() {
     let (_t, w) = bot().await;
     let who = Who::member(1, "jane");
+    // A search (deferred, then edited) whose Next button carries the saved search's handle.
+    let search = fixtures::snowflake();
+    ok(
+        &w,
+        &fixtures::envelope(
+            search,
+            2,
+            fixtures::so("search", vec![fixtures::opt("query", "async")]),
+            &who,
+        ),
+    )
+    .await;
+    let results = edit_of(&w, search).await;
+    let next = results["components"][0]["components"][1]["custom_id"]
+        .as_str()
+        .expect("a Next button")
+        .to_string();
+    assert!(next.starts_with("so:sr:1:"), "{results:#}");
     // Next page of a search: a deferred update (type 6), then the message is edited.
-    let next = Id::SearchPage {
-        page: 1,
-        sort: SearchSort::Relevance,
-        tag: None,
-        query: "async".into(),
-    }
-    .encode();
     let id = fixtures::snowflake();
     let body = ok(
         &w,

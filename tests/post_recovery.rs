@@ -176,6 +176,7 @@ fn child_writes_until_killed() {
                             custom_id: Id::VoteQuestion {
                                 question,
                                 vote: Vote::Up,
+                                on: soe_bot::commands::ids::Surface::Note,
                             }
                             .encode(),
                         },

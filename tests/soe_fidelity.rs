@@ -308,6 +308,7 @@ async fn a_refused_privilege_is_not_mistaken_for_a_read_only_application() {
             &Id::VoteQuestion {
                 question: own,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -570,6 +571,7 @@ async fn a_vote_an_earlier_process_left_claimed_is_read_from_the_site() {
             &Id::VoteQuestion {
                 question: q,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -600,6 +602,7 @@ async fn a_vote_an_earlier_process_claimed_but_never_sent_is_sent_now() {
             &Id::VoteQuestion {
                 question: q,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -648,6 +651,7 @@ async fn an_accept_an_earlier_process_left_claimed_is_read_from_the_site() {
             &Id::Accept {
                 question: q,
                 answer: a,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )

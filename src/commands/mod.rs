@@ -193,6 +193,13 @@ impl Commands {
                     Ack::Immediate
                 }
                 Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
+                // A press on a private message updates it in place (see `vote`, `post`).
+                Some(
+                    ids::Id::VoteQuestion { on, .. }
+                    | ids::Id::VoteAnswer { on, .. }
+                    | ids::Id::Accept { on, .. },
+                ) if on != ids::Surface::Shared => Ack::DeferUpdate,
+                Some(ids::Id::PostDraft { .. } | ids::Id::DiscardDraft { .. }) => Ack::DeferUpdate,
                 // A share the member may not post answers at once, privately.
                 Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. })
                     if share::may_post(inv) =>
@@ -260,33 +267,34 @@ impl Commands {
     async fn button(&self, inv: &Invocation, id: ids::Id) -> Reply {
         use ids::Id;
         match id {
-            Id::SearchPage {
-                page,
-                sort,
-                tag,
-                query,
-            } => search::page(self, inv, &query, tag.as_deref(), sort, page, false).await,
-            Id::ShareSearch {
-                page,
-                sort,
-                tag,
-                query,
-            } => search::page(self, inv, &query, tag.as_deref(), sort, page, true).await,
+            Id::SearchPage { page, search } => search::page(self, inv, &search, page, false).await,
+            Id::ShareSearch { page, search } => search::page(self, inv, &search, page, true).await,
             Id::OpenQuestion { question } => show::show(self, inv, question, false).await,
             Id::ShareQuestion { question } => show::show(self, inv, question, true).await,
-            Id::VoteQuestion { question, vote } => {
-                vote::vote_question(self, inv, question, vote).await
+            Id::VoteQuestion { question, vote, on } => {
+                vote::vote_question(self, inv, question, vote, on).await
             }
             Id::VoteAnswer {
                 question,
                 answer,
                 vote,
-            } => vote::vote_answer(self, inv, question, answer, vote).await,
-            Id::Accept { question, answer } => vote::accept(self, inv, question, answer).await,
+                on,
+            } => vote::vote_answer(self, inv, question, answer, vote, on).await,
+            Id::Accept {
+                question,
+                answer,
+                on,
+            } => vote::accept(self, inv, question, answer, on).await,
             Id::OpenAnswer { question } => post::answer_modal(self, inv, question, None),
-            Id::PostDraft { draft } => post::post_draft(self, inv.member.id, &draft, true).await,
+            Id::PostDraft { draft } => {
+                let reply = post::post_draft(self, inv.member.id, &draft, true).await;
+                post::live_draft(self, inv, &draft, reply)
+            }
             Id::EditDraft { draft } => post::edit_draft(self, inv, &draft),
-            Id::DiscardDraft { draft } => post::discard_draft(self, inv, &draft),
+            Id::DiscardDraft { draft } => {
+                let reply = post::discard_draft(self, inv, &draft);
+                post::live_draft(self, inv, &draft, reply)
+            }
             Id::Link => account::link(self, inv),
             Id::AskModal { .. } | Id::AnswerModal { .. } | Id::PostAsAnswerModal { .. } => {
                 Reply::private("That is a form id, not a button.")

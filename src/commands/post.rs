@@ -831,6 +831,31 @@ async fn find_post(
     }
 }
 
+/// A Post (Retry, Post anyway) or Discard press answered on the message it came from: a
+/// reply that offers what to do next (Retry, Edit, Link…) replaces the prompt; once the draft
+/// is posted or gone, the prompt says so and its buttons are greyed out, so nothing stale can
+/// be pressed; a passing problem (busy, storage) is told privately and the prompt stays.
+pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> Reply {
+    if reply.buttons().iter().any(|c| c.id().is_some()) {
+        return reply.into_update();
+    }
+    let finished = match ctx.store.get_draft(inv.member.id, id) {
+        Ok(None) => true,
+        Ok(Some(d)) => matches!(d.state, DraftState::Posted { .. }),
+        Err(_) => false,
+    };
+    if !finished {
+        return reply;
+    }
+    let mut row = draft_buttons(id, true);
+    if let Some(Component::Button { label, .. }) = row.first_mut() {
+        *label = "Post".into();
+    }
+    reply
+        .with_row(row.into_iter().map(|c| c.disabled(true)).collect())
+        .into_update()
+}
+
 /// Reopens a draft in its modal.
 pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     let draft = match ctx.store.get_draft(inv.member.id, id) {

@@ -20,7 +20,17 @@ pub const COLOR: u32 = 0xF4_80_24;
 /// Accepted-answer green.
 pub const ACCEPTED: u32 = 0x2F_A8_4F;
 
-/// "3 days ago" from `then` to `now`.
+/// A Discord relative timestamp (`<t:1700000000:R>`): each reader's client shows "3 days ago"
+/// and keeps it current, so a card posted in a channel never shows a frozen age. Only message
+/// content, embed descriptions and field values render it (not titles or footers).
+pub fn when(then: Option<DateTime<Utc>>) -> String {
+    match then {
+        Some(t) => format!("<t:{}:R>", t.timestamp()),
+        None => "some time ago".into(),
+    }
+}
+
+/// "3 days ago" from `then` to `now` (for text that is not rendered by Discord).
 pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     let Some(then) = then else {
         return "some time ago".into();
@@ -66,7 +76,7 @@ pub fn tag_list(tags: &[&str]) -> String {
 }
 
 /// A question card. `body_chars` bounds the rendered body.
-pub fn question_embed(q: &Question, now: DateTime<Utc>, body_chars: usize) -> Embed {
+pub fn question_embed(q: &Question, body_chars: usize) -> Embed {
     let body = html_to_discord(&q.body);
     let owner = q
         .owner
@@ -81,20 +91,16 @@ pub fn question_embed(q: &Question, now: DateTime<Utc>, body_chars: usize) -> Em
     .color(COLOR)
     .field("Score", &q.score.to_string(), true)
     .field("Answers", &q.answer_count.to_string(), true)
-    .field("Views", &q.view_count.to_string(), true);
+    .field("Views", &q.view_count.to_string(), true)
+    .field("Asked", &when(q.creation_date), true);
     if !q.tags.is_empty() {
         e = e.field("Tags", &tag_list(&q.tag_names()), false);
     }
-    e.footer(&format!(
-        "asked by {} · {} · question {}",
-        owner,
-        age(q.creation_date, now),
-        q.id
-    ))
+    e.footer(&format!("asked by {} · question {}", owner, q.id))
 }
 
 /// An answer card, numbered for its buttons.
-pub fn answer_embed(n: usize, a: &Answer, now: DateTime<Utc>, body_chars: usize) -> Embed {
+pub fn answer_embed(n: usize, a: &Answer, body_chars: usize) -> Embed {
     let body = html_to_discord(&a.body);
     let owner = a
         .owner
@@ -109,15 +115,12 @@ pub fn answer_embed(n: usize, a: &Answer, now: DateTime<Utc>, body_chars: usize)
     Embed::new(&title, &truncate(&body, body_chars))
         .url(a.web_url.clone().or_else(|| a.share_link.clone()))
         .color(if a.is_accepted { ACCEPTED } else { COLOR })
-        .footer(&format!(
-            "answered by {} · {}",
-            owner,
-            age(a.creation_date, now)
-        ))
+        .field("Answered", &when(a.creation_date), true)
+        .footer(&format!("answered by {owner}"))
 }
 
 /// One search hit as a line: "**1.** [Title](url) ✓ · 5 votes · 3 answers · `rust` · 2 days ago".
-pub fn hit_line(n: usize, item: &SearchItem, now: DateTime<Utc>) -> Option<String> {
+pub fn hit_line(n: usize, item: &SearchItem) -> Option<String> {
     let (common, extra) = match item {
         SearchItem::Question(q) => (
             &q.common,
@@ -152,7 +155,7 @@ pub fn hit_line(n: usize, item: &SearchItem, now: DateTime<Utc>) -> Option<Strin
         line.push_str(&tag_list(&tags));
     }
     line.push_str(" · ");
-    line.push_str(&age(common.creation_date, now));
+    line.push_str(&when(common.creation_date));
     Some(line)
 }
 

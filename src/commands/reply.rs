@@ -350,6 +350,14 @@ impl Component {
         }
     }
 
+    /// Greys a button out (or back in); links cannot be.
+    pub fn disabled(mut self, off: bool) -> Self {
+        if let Component::Button { disabled, .. } = &mut self {
+            *disabled = off;
+        }
+        self
+    }
+
     /// The custom id of a button, if it is one.
     pub fn id(&self) -> Option<&str> {
         match self {

@@ -1,5 +1,11 @@
 //! `/so search`: private results first, Prev/Next, Share to channel, Open.
 //!
+//! Each search is saved in the store under a random handle, per member and with a TTL
+//! ([`crate::store::SavedSearch`]); its buttons carry only the handle and a page number, so
+//! Next, Prev and Share act on exactly the query, tag and sort the member searched, however
+//! long. A handle that expired (or belongs to another member) is answered with "search
+//! again", never with another query's results.
+//!
 //! Results come from the service token (one API page of 50 hits, cached for 60 s, so paging
 //! costs nothing), five per Discord page. A tag filter is applied to the hits locally (the API
 //! search has no tag filter). The `/so search` command counts against the member's search
@@ -11,7 +17,7 @@
 use std::sync::Arc;
 
 use crate::soe::{Page, PageSize, SearchItem, SearchSort, SoeRead};
-use crate::store::Allowance;
+use crate::store::{Allowance, SavedSearch, SEARCH_TTL_SECS};
 
 use super::caches::SearchCache;
 use super::ids::Id;
@@ -23,6 +29,8 @@ use super::{Commands, Invocation};
 pub const PER_PAGE: usize = 5;
 /// Hits per API page.
 const API_PAGE: usize = 50;
+/// Longest tag name on SOE (the `tag` option is capped at this at registration, too).
+pub const TAG_MAX: usize = 35;
 
 /// Parses the `sort` option.
 pub fn parse_sort(s: Option<&str>) -> SearchSort {
@@ -39,7 +47,15 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     let Some(query) = inv.text("query") else {
         return Reply::private("Add what to search for, e.g. `/so search query: tokio timeout`.");
     };
-    let tag = inv.text("tag").map(|t| t.to_lowercase());
+    let tag = inv.text("tag").map(|t| t.trim().to_lowercase());
+    let tag = tag.filter(|t| !t.is_empty());
+    if let Some(t) = &tag {
+        if t.chars().count() > TAG_MAX {
+            return Reply::private(format!(
+                "Tags are at most {TAG_MAX} characters; pick one from the suggestions, or search without `tag`."
+            ));
+        }
+    }
     let sort = parse_sort(inv.text("sort").as_deref());
     let key = format!("search:{}", inv.member.id);
     match ctx.store.take_rate(
@@ -54,9 +70,39 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
         }
         Err(e) => return ctx.store_failure(&e),
     }
-    let mut reply = page(ctx, inv, &query, tag.as_deref(), sort, 0, false).await;
+    let now = ctx.clock.now();
+    let search = SavedSearch {
+        handle: super::ids::new_draft_id(),
+        discord_user: inv.member.id,
+        query,
+        tag,
+        sort,
+        created_at: now,
+        expires_at: now + chrono::Duration::seconds(SEARCH_TTL_SECS),
+    };
+    if let Err(e) = ctx.store.put_search(&search) {
+        return ctx.store_failure(&e);
+    }
+    let mut reply = render(ctx, inv, &search, 0, false).await;
     reply.kind = super::ReplyKind::Message;
     reply
+}
+
+/// A button on a results message: page `page` of the member's saved search `handle`, or
+/// `share` it to the channel.
+pub async fn page(ctx: &Commands, inv: &Invocation, handle: &str, page: u32, share: bool) -> Reply {
+    if share {
+        if let Some(refusal) = super::share::permission_refusal(inv) {
+            return refusal;
+        }
+    }
+    match ctx.store.get_search(inv.member.id, handle, ctx.clock.now()) {
+        Ok(Some(search)) => render(ctx, inv, &search, page, share).await,
+        Ok(None) => Reply::private(
+            "These results have expired (searches are kept for a day). Run `/so search` again.",
+        ),
+        Err(e) => ctx.store_failure(&e),
+    }
 }
 
 /// One API page of results: from the cache, or from SOE charged to `member`'s share. The
@@ -85,21 +131,16 @@ async fn fetch(
     Ok(page)
 }
 
-/// Renders results page `page` (0-based). `share` posts it publicly without controls.
-pub async fn page(
+/// Renders results page `page` (0-based) of `search`. `share` posts it publicly without
+/// controls.
+async fn render(
     ctx: &Commands,
     inv: &Invocation,
-    query: &str,
-    tag: Option<&str>,
-    sort: SearchSort,
+    search: &SavedSearch,
     page: u32,
     share: bool,
 ) -> Reply {
-    if share {
-        if let Some(refusal) = super::share::permission_refusal(inv) {
-            return refusal;
-        }
-    }
+    let (query, tag, sort) = (search.query.as_str(), search.tag.as_deref(), search.sort);
     let first = page as usize * PER_PAGE;
     let api_page = if tag.is_some() {
         1
@@ -149,11 +190,10 @@ pub async fn page(
             Reply::private(text).into_update()
         };
     }
-    let now = ctx.clock.now();
     let lines: Vec<String> = shown
         .iter()
         .enumerate()
-        .filter_map(|(i, h)| hit_line(first + i + 1, h, now))
+        .filter_map(|(i, h)| hit_line(first + i + 1, h))
         .collect();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let mut embed = Embed::new(
@@ -182,9 +222,7 @@ pub async fn page(
     let id = |p: u32| {
         Id::SearchPage {
             page: p,
-            sort,
-            tag: tag.map(String::from),
-            query: query.to_string(),
+            search: search.handle.clone(),
         }
         .encode()
     };
@@ -199,9 +237,7 @@ pub async fn page(
     let share_btn = Component::button(
         Id::ShareSearch {
             page,
-            sort,
-            tag: tag.map(String::from),
-            query: query.to_string(),
+            search: search.handle.clone(),
         }
         .encode(),
         "Share to channel",

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::soe::{AnswerSort, PageSize, SoeRead, Vote};
 
 use super::caches::{QuestionCache, QuestionView};
-use super::ids::Id;
+use super::ids::{Id, Surface};
 use super::render::{answer_embed, question_embed};
 use super::reply::{ButtonStyle, Component, Reply};
 use super::{Commands, Invocation};
@@ -51,7 +51,11 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
 
 /// Question `id` and its answers: from the cache, or from SOE charged to `member`'s share.
 /// The error is the reply to give.
-async fn fetch(ctx: &Commands, member: u64, id: i64) -> Result<Arc<QuestionView>, Reply> {
+pub(crate) async fn fetch(
+    ctx: &Commands,
+    member: u64,
+    id: i64,
+) -> Result<Arc<QuestionView>, Reply> {
     let team = ctx.site.team.as_ref().map(|t| t.as_str());
     let key = QuestionCache::key(team, id);
     if let Some(hit) = ctx.question_cache.get(&key) {
@@ -92,6 +96,16 @@ async fn fetch(ctx: &Commands, member: u64, id: i64) -> Result<Arc<QuestionView>
     }
 }
 
+/// A vote the member just made through a card, shown on its buttons: the pressed one becomes
+/// its Undo (with the new score), the other direction is disabled until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JustVoted {
+    /// The answer voted on, `None` for the question.
+    pub answer: Option<i64>,
+    /// The vote made (an undo shows the buttons as they were).
+    pub vote: Vote,
+}
+
 /// Renders question `id` privately, or publicly when `share`.
 pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Reply {
     if share {
@@ -108,7 +122,56 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
             return refusal;
         }
     }
+    let mut reply = card(&view, share, None);
+    if share {
+        reply.content = format!("Shared by {}", super::render::escape_md(&inv.member.name));
+    }
+    reply
+}
+
+/// The up and down buttons of one post. `just` is the member's vote on this post, if they
+/// just made one here.
+fn vote_buttons(
+    id_of: impl Fn(Vote) -> String,
+    [up_label, down_label]: [&str; 2],
+    score: i64,
+    just: Option<Vote>,
+) -> [Component; 2] {
+    let mut up = Component::button(id_of(Vote::Up), up_label, ButtonStyle::Secondary);
+    let mut down = Component::button(id_of(Vote::Down), down_label, ButtonStyle::Secondary);
+    match just {
+        Some(Vote::Up) => {
+            up = Component::button(
+                id_of(Vote::UndoUp),
+                &format!("▲ Upvoted · score {score} · Undo"),
+                ButtonStyle::Success,
+            );
+            down = down.disabled(true);
+        }
+        Some(Vote::Down) => {
+            down = Component::button(
+                id_of(Vote::UndoDown),
+                &format!("▼ Downvoted · score {score} · Undo"),
+                ButtonStyle::Danger,
+            );
+            up = up.disabled(true);
+        }
+        Some(Vote::UndoUp | Vote::UndoDown) | None => {}
+    }
+    [up, down]
+}
+
+/// The card of `view`: the question, its top answers, and their buttons. `share` renders the
+/// public copy (buttons there answer the presser privately); `just` marks a vote the member
+/// just made on this (private) card.
+pub fn card(view: &QuestionView, share: bool, just: Option<JustVoted>) -> Reply {
     let question = &view.question;
+    let id = question.id;
+    let on = if share {
+        Surface::Shared
+    } else {
+        Surface::Card
+    };
     let mut answers = view.answers.clone();
     // Accepted first, then by score (the API sorts by score only).
     answers.sort_by(|a, b| {
@@ -117,38 +180,32 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
             .then(b.score.cmp(&a.score))
     });
     answers.truncate(TOP_ANSWERS);
-    let now = ctx.clock.now();
     let mut reply = if share {
         Reply::public("")
     } else {
         Reply::private("")
     };
-    reply = reply.with_embed(question_embed(question, now, 1500));
+    reply = reply.with_embed(question_embed(question, 1500));
     for (i, a) in answers.iter().enumerate() {
-        reply = reply.with_embed(answer_embed(i + 1, a, now, 900));
+        reply = reply.with_embed(answer_embed(i + 1, a, 900));
     }
-    if share {
-        reply.content = format!("Shared by {}", super::render::escape_md(&inv.member.name));
-    }
+    let on_question = just.filter(|j| j.answer.is_none()).map(|j| j.vote);
+    let [up, down] = vote_buttons(
+        |vote| {
+            Id::VoteQuestion {
+                question: id,
+                vote,
+                on,
+            }
+            .encode()
+        },
+        ["▲ Upvote", "▼ Downvote"],
+        question.score,
+        on_question,
+    );
     let mut row = vec![
-        Component::button(
-            Id::VoteQuestion {
-                question: id,
-                vote: Vote::Up,
-            }
-            .encode(),
-            "▲ Upvote",
-            ButtonStyle::Secondary,
-        ),
-        Component::button(
-            Id::VoteQuestion {
-                question: id,
-                vote: Vote::Down,
-            }
-            .encode(),
-            "▼ Downvote",
-            ButtonStyle::Secondary,
-        ),
+        up,
+        down,
         Component::button(
             Id::OpenAnswer { question: id }.encode(),
             "Answer",
@@ -168,40 +225,41 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
     reply = reply.with_row(row);
     for (i, a) in answers.iter().enumerate() {
         let n = i + 1;
-        let mut r = vec![
-            Component::button(
+        let on_answer = just.filter(|j| j.answer == Some(a.id)).map(|j| j.vote);
+        let [up, down] = vote_buttons(
+            |vote| {
                 Id::VoteAnswer {
                     question: id,
                     answer: a.id,
-                    vote: Vote::Up,
+                    vote,
+                    on,
                 }
-                .encode(),
-                &format!("▲ Answer {n}"),
-                ButtonStyle::Secondary,
-            ),
+                .encode()
+            },
+            [&format!("▲ Answer {n}"), &format!("▼ Answer {n}")],
+            a.score,
+            on_answer,
+        );
+        let accept = if a.is_accepted {
             Component::button(
-                Id::VoteAnswer {
-                    question: id,
-                    answer: a.id,
-                    vote: Vote::Down,
-                }
-                .encode(),
-                &format!("▼ Answer {n}"),
-                ButtonStyle::Secondary,
-            ),
-        ];
-        if !a.is_accepted {
-            r.push(Component::button(
+                format!("so:accepted:{}", a.id),
+                &format!("✓ Answer {n} accepted"),
+                ButtonStyle::Success,
+            )
+            .disabled(true)
+        } else {
+            Component::button(
                 Id::Accept {
                     question: id,
                     answer: a.id,
+                    on,
                 }
                 .encode(),
                 &format!("✓ Accept {n}"),
                 ButtonStyle::Success,
-            ));
-        }
-        reply = reply.with_row(r);
+            )
+        };
+        reply = reply.with_row(vec![up, down, accept]);
     }
     reply
 }

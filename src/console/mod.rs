@@ -270,7 +270,7 @@ impl Console {
         reply: Reply,
         read: &mut (dyn FnMut(&str) -> Option<String> + Send),
     ) -> Outcome {
-        let text = render::render(&reply);
+        let text = render::render(&reply, self.app.clock.now());
         self.print(&text);
         self.remember(&reply);
         if let ReplyKind::Modal(modal) = &reply.kind {
@@ -318,7 +318,7 @@ impl Console {
                 fields,
             });
             let result = self.app.commands.handle(&inv).await;
-            let text = render::render(&result);
+            let text = render::render(&result, self.app.clock.now());
             self.print(&text);
             self.remember(&result);
             self.last = Some(result);
@@ -502,7 +502,7 @@ impl Console {
             match tokio::time::timeout(timeout, self.notices.recv()).await {
                 Ok(Some(n)) => {
                     got_any = true;
-                    let text = render::render(&n.reply);
+                    let text = render::render(&n.reply, self.app.clock.now());
                     self.print(&format!("DM from soe-bot:\n{text}"));
                     self.remember(&n.reply);
                     self.last = Some(n.reply);

@@ -28,6 +28,8 @@ pub const ASK_MESSAGE_COMMAND: &str = "Ask on Stack Overflow";
 pub const ANSWER_MESSAGE_COMMAND: &str = "Post as answer";
 /// Longest search query Discord lets a member type.
 pub const QUERY_MAX: u16 = 80;
+/// Longest tag a member can type: SOE's longest tag name.
+pub const TAG_MAX: u16 = crate::commands::search::TAG_MAX as u16;
 
 fn string(name: &str, description: &str) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::String, name, description)
@@ -59,7 +61,11 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
                     .min_length(1)
                     .max_length(QUERY_MAX),
             )
-            .add_sub_option(string("tag", "Only results with this tag").set_autocomplete(true))
+            .add_sub_option(
+                string("tag", "Only results with this tag")
+                    .set_autocomplete(true)
+                    .max_length(TAG_MAX),
+            )
             .add_sub_option(
                 string("sort", "Order of the results")
                     .add_string_choice("relevance", "relevance")

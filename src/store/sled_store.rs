@@ -43,8 +43,9 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, RateBucket, SavedSearch, Store, StoreError, StoreResult, VerifiedDiscord,
-    WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, SEARCHES_PER_MEMBER, WRITE_CLAIM_TTL_SECS,
+    PendingAuth, PendingConfirm, RateBucket, SavedSearch, Store, StoreError, StoreResult,
+    VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, SEARCHES_PER_MEMBER,
+    WRITE_CLAIM_TTL_SECS,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
@@ -1271,7 +1272,9 @@ impl Store for SledStore {
         let search: SavedSearch = serde_json::from_slice(&plain)
             .map_err(|e| StoreError::Corrupt(format!("a saved search does not parse: {e}")))?;
         if search.discord_user != user || search.handle != handle {
-            return Err(StoreError::Corrupt("search stored under another key".into()));
+            return Err(StoreError::Corrupt(
+                "search stored under another key".into(),
+            ));
         }
         Ok(Some(search))
     }
