@@ -407,6 +407,8 @@ fn percentile_table(rt: &tokio::runtime::Runtime, b: &Bench) {
             custom_id: CustomId::VoteQuestion {
                 question: (i % 50 + 1) as i64,
                 vote: Vote::Up,
+                // A confirmation note: the vote alone, without re-rendering a card.
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         })

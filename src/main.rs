@@ -101,7 +101,7 @@ fn main() -> ExitCode {
             };
             init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
             run_async(async move {
-                soe_bot::discord::register_commands(&cfg.discord)
+                soe_bot::discord::register_commands(&cfg.discord, &soe_bot::run::site_name(&cfg))
                     .await
                     .map_err(anyhow::Error::msg)?;
                 println!("commands registered");

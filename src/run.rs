@@ -259,7 +259,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             r
         }
         DiscordMode::Http => {
-            crate::discord::register(&http, &cfg.discord)
+            crate::discord::register(&http, &cfg.discord, &site_name(&cfg))
                 .await
                 .map_err(|e| e.to_string())?;
             let tasks = app.spawn_background(

@@ -1758,3 +1758,34 @@ async fn ages_are_discord_timestamps() {
         .collect();
     assert!(!footers.contains(" ago"), "{footers}");
 }
+
+/// Issue 10, part 8: a read refused because of the bot's own service token tells members an
+/// admin has been told, never to link again, and names the site as configured.
+#[tokio::test]
+async fn a_refused_service_token_is_the_admins_problem_not_the_members() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let svc = app.fake.service_token();
+    app.fake.revoke_token(&svc);
+    for r in [
+        app.slash(&alice, "search", &[("query", "tokio")]).await,
+        app.slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+            .await,
+    ] {
+        assert!(
+            r.ephemeral
+                && r.content
+                    .contains("The bot's read access to Acme Stack Overflow is broken")
+                && r.content.contains("an admin has been told"),
+            "{r:?}"
+        );
+        assert!(!r.content.contains("/so link") && !r.content.contains(&svc));
+    }
+    // A 403 on the service token reads the same.
+    let app = TestApp::start().await;
+    app.fake
+        .push_fault(Fault::on("GET", "/search", FaultKind::Status(403)).times(1));
+    let r = app.slash(&alice, "search", &[("query", "tokio")]).await;
+    assert!(r.content.contains("an admin has been told"), "{r:?}");
+}

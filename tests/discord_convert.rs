@@ -578,7 +578,7 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
 
 #[test]
 fn the_registered_commands() {
-    let body = registration_payload(&command_definitions(false)).unwrap();
+    let body = registration_payload(&command_definitions(false, "Acme Stack Overflow")).unwrap();
     check_request(
         "PUT",
         fake_discord::GLOBAL_COMMANDS_ROUTE,
@@ -589,7 +589,12 @@ fn the_registered_commands() {
     let names: Vec<&str> = cmds.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["so", "so-admin", "Ask on Stack Overflow", "Post as answer"]
+        [
+            "so",
+            "so-admin",
+            "Ask on Acme Stack Overflow",
+            "Post as answer"
+        ]
     );
 
     let so = &cmds[0];
@@ -667,7 +672,7 @@ fn the_registered_commands() {
 
 #[test]
 fn with_allow_dms_the_member_commands_are_offered_in_the_bots_dms_and_admin_stays_in_servers() {
-    let body = registration_payload(&command_definitions(true)).unwrap();
+    let body = registration_payload(&command_definitions(true, "Acme Stack Overflow")).unwrap();
     check_request(
         "PUT",
         fake_discord::GLOBAL_COMMANDS_ROUTE,
@@ -682,7 +687,8 @@ fn with_allow_dms_the_member_commands_are_offered_in_the_bots_dms_and_admin_stay
     }
     assert_eq!(cmds[1]["name"], "so-admin");
     // Everything else is the same as without DMs.
-    let mut without = registration_payload(&command_definitions(false)).unwrap();
+    let mut without =
+        registration_payload(&command_definitions(false, "Acme Stack Overflow")).unwrap();
     let mut with = body.clone();
     for list in [&mut without, &mut with] {
         for c in list.as_array_mut().unwrap() {

@@ -63,9 +63,13 @@ fn interaction(v: &Value) -> Interaction {
 async fn commands_are_registered_globally_or_per_guild() {
     let discord = FakeDiscord::start().await;
     let http = soe_bot::discord::http_client(&config(discord.base(), vec![])).unwrap();
-    let done = register(&http, &config(discord.base(), vec![]))
-        .await
-        .expect("registered");
+    let done = register(
+        &http,
+        &config(discord.base(), vec![]),
+        "Acme Stack Overflow",
+    )
+    .await
+    .expect("registered");
     assert_eq!((done.guilds.len(), done.commands), (0, 4));
     let global = discord.on("PUT", GLOBAL_COMMANDS_ROUTE);
     assert_eq!(global.len(), 1);
@@ -85,13 +89,22 @@ async fn commands_are_registered_globally_or_per_guild() {
         .collect();
     assert_eq!(
         names,
-        ["so", "so-admin", "Ask on Stack Overflow", "Post as answer"]
+        [
+            "so",
+            "so-admin",
+            "Ask on Acme Stack Overflow",
+            "Post as answer"
+        ]
     );
 
     let guilds = vec![fixtures::GUILD, fixtures::GUILD + 1];
-    let done = register(&http, &config(discord.base(), guilds.clone()))
-        .await
-        .expect("registered");
+    let done = register(
+        &http,
+        &config(discord.base(), guilds.clone()),
+        "Acme Stack Overflow",
+    )
+    .await
+    .expect("registered");
     assert_eq!(done.guilds, guilds);
     let per_guild = discord.on("PUT", GUILD_COMMANDS_ROUTE);
     assert_eq!(per_guild.len(), 2);
@@ -107,9 +120,13 @@ async fn commands_are_registered_globally_or_per_guild() {
         "no global overwrite when guilds are configured"
     );
     assert!(
-        register(&http, &config(discord.base(), vec![0]))
-            .await
-            .is_err(),
+        register(
+            &http,
+            &config(discord.base(), vec![0]),
+            "Acme Stack Overflow"
+        )
+        .await
+        .is_err(),
         "guild id 0 is refused"
     );
     assert_eq!(discord.check_contract(), 3);

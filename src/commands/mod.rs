@@ -416,18 +416,36 @@ impl Commands {
         ))
     }
 
-    /// A reply for an SOE failure on a read.
+    /// A reply for an SOE failure on a read. Reads use the service token, so a 401 or 403
+    /// here is the bot's credential, not the member's: the member is told an admin has been
+    /// told (never "link again"), and the failure is logged as an error for operators
+    /// (`doctor` and the logs name the service token).
     pub(crate) fn soe_failure(&self, e: &soe::Error) -> Reply {
         let reference = short_ref();
         match e {
+            soe::Error::Unauthorized | soe::Error::Forbidden { .. } => {
+                tracing::error!(
+                    reference,
+                    error = %e,
+                    credential = "service token",
+                    "the site refused the bot's service token on a read; check it with `soe-bot doctor` and replace it"
+                );
+                Reply::private(format!(
+                    "The bot's read access to {} is broken, so it cannot look this up; an admin has been told. Try again later (ref {reference}).",
+                    self.site.name
+                ))
+            }
             soe::Error::Unavailable { .. }
             | soe::Error::Transport(_)
             | soe::Error::Unexpected(_)
             | soe::Error::Timeout => {
                 tracing::warn!(reference, error = %e, "SOE read failed");
-                Reply::private(format!("{} (ref {reference})", e.user_message()))
+                Reply::private(format!(
+                    "{} (ref {reference})",
+                    e.user_message_on(&self.site.name)
+                ))
             }
-            _ => Reply::private(e.user_message()),
+            _ => Reply::private(e.user_message_on(&self.site.name)),
         }
     }
 }

@@ -181,17 +181,13 @@ fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
     row
 }
 
-fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
-    let text = if already {
-        format!(
-            "Already posted as *{}*: {url}",
-            super::render::escape_md(&truncate(posted_as, 100))
-        )
-    } else {
-        format!(
-            "Posted as *{}* on Stack Overflow: {url}",
-            super::render::escape_md(&truncate(posted_as, 100))
-        )
+/// "Posted as … on <site>: <url>" (`site` is `None` for a post made earlier: "Already
+/// posted"), with a link button when there is a URL.
+fn posted_reply(url: &str, posted_as: &str, site: Option<&str>) -> Reply {
+    let who = super::render::escape_md(&truncate(posted_as, 100));
+    let text = match site {
+        None => format!("Already posted as *{who}*: {url}"),
+        Some(site) => format!("Posted as *{who}* on {site}: {url}"),
     };
     let mut r = Reply::private(text);
     if url.starts_with("http") {
@@ -203,7 +199,7 @@ fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
 /// Replies for a draft that must not be posted again, or `None` when it may be edited/posted.
 fn settled(draft: &Draft) -> Option<Reply> {
     match &draft.state {
-        DraftState::Posted { url, posted_as } => Some(posted_reply(url, posted_as, true)),
+        DraftState::Posted { url, posted_as } => Some(posted_reply(url, posted_as, None)),
         DraftState::Posting { .. } => Some(Reply::private(
             "This is being posted right now; you will see the result in a moment.",
         )),
@@ -673,7 +669,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             }
             let _ = ctx.store.touch_link(user, ctx.clock.now());
             tracing::info!(soe_user_id = s.soe_user_id, "posted a draft");
-            let mut r = posted_reply(&url, &s.name, false);
+            let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
                 r.content = format!("Your saved draft was posted. {}", r.content);
             }
@@ -742,7 +738,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
                 soe_user_id = link.soe_user_id,
                 "an interrupted post had reached the site"
             );
-            let mut r = posted_reply(&url, &link.soe_user_name, false);
+            let mut r = posted_reply(&url, &link.soe_user_name, Some(&ctx.site.name));
             r.content = format!(
                 "The bot was interrupted while posting your draft, but it had reached the site (nothing was posted twice). {}",
                 r.content
@@ -765,7 +761,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             tracing::warn!(error = %e, "could not look for an interrupted post");
             Reply::private(format!(
                 "A post of this draft was interrupted, and the bot cannot check the site right now ({}). The draft is kept as it is so nothing is posted twice; press Post again in a minute.",
-                e.user_message()
+                e.user_message_on(&ctx.site.name)
             ))
         }
     }

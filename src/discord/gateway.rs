@@ -47,7 +47,9 @@ impl EventHandler for Handler {
         );
         self.ready.store(true, Ordering::SeqCst);
         if !self.registered.swap(true, Ordering::SeqCst) {
-            if let Err(e) = registration::register(&ctx.http, &self.config).await {
+            if let Err(e) =
+                registration::register(&ctx.http, &self.config, &self.app.commands.site.name).await
+            {
                 // Existing registrations keep working; `soe-bot register-commands` retries.
                 tracing::error!(error = %e, "command registration failed");
             }

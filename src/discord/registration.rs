@@ -2,7 +2,9 @@
 //!
 //! `/so` (member commands), `/so-admin` (guild only, hidden from members without Manage Server
 //! by `default_member_permissions`; the use case re-checks on every call), and the message
-//! commands "Ask on Stack Overflow" and "Post as answer". Every command is installable in
+//! commands "Ask on <site>" ([`ask_message_command`]) and "Post as answer". Texts name the
+//! site as configured, within Discord's limits (32 characters for a command name, 100 for a
+//! description). Every command is installable in
 //! guilds only (`integration_types` GUILD_INSTALL: no personal installs) and usable in servers
 //! (`contexts` GUILD), plus the bot's DMs (BOT_DM) for the member commands only when
 //! `discord.allow_dms` is on, matching what the guild gate serves. Registration is a bulk overwrite
@@ -22,14 +24,21 @@ use super::rest::{self, Idempotent};
 use super::DiscordError;
 use crate::config::DiscordConfig;
 
-/// Name of the message command that opens the ask form with the message's text.
-pub const ASK_MESSAGE_COMMAND: &str = "Ask on Stack Overflow";
+/// Longest command or option description Discord accepts.
+const DESCRIPTION_MAX: usize = 100;
 /// Name of the message command that opens the answer form with the message's text.
 pub const ANSWER_MESSAGE_COMMAND: &str = "Post as answer";
 /// Longest search query Discord lets a member type.
 pub const QUERY_MAX: u16 = 80;
 /// Longest tag a member can type: SOE's longest tag name.
 pub const TAG_MAX: u16 = crate::commands::search::TAG_MAX as u16;
+
+pub use crate::commands::help::ask_message_command;
+
+/// `text` cut to a description's 100 characters.
+fn described(text: String) -> String {
+    crate::commands::reply::truncate(&text, DESCRIPTION_MAX)
+}
 
 fn string(name: &str, description: &str) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::String, name, description)
@@ -39,15 +48,15 @@ fn sub(name: &str, description: &str) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
 }
 
-/// Every command the bot registers, in a fixed order; member commands are offered in the bot's
-/// DMs only when `allow_dms` (`discord.allow_dms`).
-pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
+/// Every command the bot registers, in a fixed order, naming the site as `site`; member
+/// commands are offered in the bot's DMs only when `allow_dms` (`discord.allow_dms`).
+pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
     let mut member_contexts = vec![InteractionContext::Guild];
     if allow_dms {
         member_contexts.push(InteractionContext::BotDm);
     }
     let so = CreateCommand::new("so")
-        .description("Search, read, ask and answer on Stack Overflow Enterprise")
+        .description(described(format!("Search, read, ask and answer on {site}")))
         .integration_types(vec![InstallationContext::Guild])
         .contexts(member_contexts.clone())
         .add_option(
@@ -99,9 +108,14 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
         )
         .add_option(sub(
             "link",
-            "Link your Stack Overflow account so posts are credited to you",
+            &described(format!(
+                "Link your {site} account so posts are credited to you"
+            )),
         ))
-        .add_option(sub("unlink", "Forget your Stack Overflow token and drafts"))
+        .add_option(sub(
+            "unlink",
+            &described(format!("Forget your {site} token and drafts")),
+        ))
         .add_option(sub("me", "Show the linked account, its access and expiry"))
         .add_option(sub("help", "How to use the bot"));
 
@@ -141,7 +155,7 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
     vec![
         so,
         admin,
-        message(ASK_MESSAGE_COMMAND),
+        message(&ask_message_command(site)),
         message(ANSWER_MESSAGE_COMMAND),
     ]
 }
@@ -178,11 +192,15 @@ pub struct Registration {
     pub commands: usize,
 }
 
-/// Registers [`command_definitions`] (with `config.allow_dms`): a bulk overwrite in each of
-/// `config.guild_ids`, or globally when there are none. A guild id of 0 is refused. Stops at
-/// the first failure.
-pub async fn register(http: &Http, config: &DiscordConfig) -> Result<Registration, DiscordError> {
-    let commands = command_definitions(config.allow_dms);
+/// Registers [`command_definitions`] (with `config.allow_dms` and the site's name): a bulk
+/// overwrite in each of `config.guild_ids`, or globally when there are none. A guild id of 0
+/// is refused. Stops at the first failure.
+pub async fn register(
+    http: &Http,
+    config: &DiscordConfig,
+    site: &str,
+) -> Result<Registration, DiscordError> {
+    let commands = command_definitions(config.allow_dms, site);
     let body = registration_payload(&commands)?;
     let count = commands.len();
     if config.guild_ids.is_empty() {
@@ -228,7 +246,10 @@ pub async fn register(http: &Http, config: &DiscordConfig) -> Result<Registratio
 }
 
 /// `soe-bot register-commands`: builds the REST client from `config` and registers.
-pub async fn register_commands(config: &DiscordConfig) -> Result<Registration, DiscordError> {
+pub async fn register_commands(
+    config: &DiscordConfig,
+    site: &str,
+) -> Result<Registration, DiscordError> {
     let http = rest::http_client(config)?;
-    register(&http, config).await
+    register(&http, config, site).await
 }

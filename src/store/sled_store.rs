@@ -1246,7 +1246,7 @@ impl Store for SledStore {
             mine.push((created, k, v));
         }
         if mine.len() > SEARCHES_PER_MEMBER {
-            mine.sort_by(|a, b| a.0.cmp(&b.0));
+            mine.sort_by_key(|m| m.0);
             let excess = mine.len() - SEARCHES_PER_MEMBER;
             for (_, k, v) in mine.into_iter().take(excess) {
                 Self::remove_if_unchanged(&self.searches, &k, &v)?;
