@@ -18,9 +18,10 @@ fn normalized(app: &TestApp, reply: &Reply) -> serde_json::Value {
     );
     text = text.replace(app.web.as_str().trim_end_matches('/'), "http://BOT");
     fn re_draft(s: &str) -> String {
-        const MARKERS: [&str; 8] = [
+        const MARKERS: [&str; 9] = [
             "so:sr:",
             "so:sh:",
+            "so:pk:",
             "so:dp:",
             "so:de:",
             "so:dx:",
@@ -96,8 +97,7 @@ async fn search_is_private_pages_and_shares() {
     assert!(!shared.ephemeral, "shared publicly");
     assert!(shared.rows.is_empty(), "no controls on the shared copy");
     assert!(all_text(&shared).contains("Shared by alice"));
-    let open = TestApp::button(&r, "Open 1");
-    let q = app.press(&alice, &open).await;
+    let q = app.choose(&alice, &r, "1.").await;
     assert!(!q.embeds.is_empty() && q.ephemeral);
 }
 
@@ -1499,9 +1499,10 @@ async fn paging_and_sharing_keep_an_80_character_query_and_a_35_character_tag() 
 #[tokio::test]
 async fn a_search_handle_is_the_members_own_and_expires_after_a_day() {
     let app = TestApp::start().await;
+    add_probe_questions(&app, 7);
     let alice = poster(111, "alice");
     let bob = poster(222, "bob");
-    let r = app.slash(&alice, "search", &[("query", "async")]).await;
+    let r = app.slash(&alice, "search", &[("query", "probe")]).await;
     let next = TestApp::button(&r, "Next");
     let share = TestApp::button(&r, "Share to channel");
     // Bob pressing Alice's buttons (a forged id) finds nothing of hers.
@@ -1631,7 +1632,7 @@ async fn a_vote_updates_its_card_in_place_and_can_be_undone() {
     assert_eq!(app.fake.question(Q_ASYNC).unwrap().score, before);
 }
 
-/// Issue 10, part 3: Accept on the asker's private card shows the answer accepted, in place.
+/// Issue 10, parts 2 and 3: an answer opened from the card's select, accepted in place (✓).
 #[tokio::test]
 async fn accept_marks_the_answer_on_the_card() {
     let app = TestApp::start().await;
@@ -1648,19 +1649,23 @@ async fn accept_marks_the_answer_on_the_card() {
     let card = app
         .slash(&alice, "question", &[("id", &q.to_string())])
         .await;
-    let accepted = app.press(&alice, &TestApp::button(&card, "Accept 1")).await;
+    let answer = app.choose(&alice, &card, "Answer 1").await;
+    assert_eq!(answer.kind, ReplyKind::Update, "{answer:#?}");
+    let accepted = app.press(&alice, &TestApp::button(&answer, "Accept")).await;
     assert_eq!(accepted.kind, ReplyKind::Update, "{accepted:#?}");
     assert!(accepted.content.contains("accepted answer"));
-    assert!(accepted.embeds[1].title.starts_with("✅"), "{accepted:#?}");
-    let mark = component(&accepted, "accepted");
+    assert!(accepted.embeds[0].title.starts_with("✅"), "{accepted:#?}");
+    let mark = component(&accepted, "Accepted");
     assert!(
         mark.label().starts_with('✓') && is_disabled(mark),
         "{mark:?}"
     );
-    assert!(accepted
-        .buttons()
-        .iter()
-        .all(|c| !c.label().contains("Accept 1")));
+    // Back shows the question in place, its answers select marking the accepted one.
+    let back = app
+        .press(&alice, &TestApp::button(&accepted, "Back to the question"))
+        .await;
+    assert_eq!(back.kind, ReplyKind::Update);
+    assert!(back.choice("✓ accepted").is_some(), "{back:#?}");
 }
 
 /// Issue 10, part 3: Post and Discard update the draft prompt they came from and grey out
@@ -1788,4 +1793,113 @@ async fn a_refused_service_token_is_the_admins_problem_not_the_members() {
         .push_fault(Fault::on("GET", "/search", FaultKind::Status(403)).times(1));
     let r = app.slash(&alice, "search", &[("query", "tokio")]).await;
     assert!(r.content.contains("an admin has been told"), "{r:?}");
+}
+
+/// Issue 10, part 2: results and answers are chosen from select menus (title as label, score
+/// and tags as description), Back returns to the results page, and a question appears once
+/// per page even when its answers match too.
+#[tokio::test]
+async fn results_and_answers_are_picked_from_menus_and_back_returns() {
+    let app = TestApp::start().await;
+    for i in 0..6 {
+        app.fake.add_question(
+            JANE,
+            &format!("Async probe question number {i} for the menus"),
+            "A body long enough to be a question body.",
+            &["async"],
+        );
+    }
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let r = app.slash(&alice, "search", &[("query", "async")]).await;
+    let options = r
+        .buttons()
+        .into_iter()
+        .find_map(|c| match c {
+            soe_bot::commands::Component::Select { options, .. } => Some(options.clone()),
+            _ => None,
+        })
+        .expect("a results menu");
+    let values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
+    let unique: std::collections::HashSet<&str> = values.iter().copied().collect();
+    assert_eq!(unique.len(), values.len(), "no question twice: {values:?}");
+    assert_eq!(
+        values.iter().filter(|v| **v == Q_ASYNC.to_string()).count(),
+        1,
+        "the question matched, and so did its answer: listed once"
+    );
+    let first = &options[0];
+    assert!(first.label.starts_with("1. "), "{first:?}");
+    assert!(
+        first.description.as_deref().unwrap().contains("score"),
+        "{first:?}"
+    );
+    assert!(
+        r.embeds[0].description.matches("/questions/3/").count() == 1,
+        "{}",
+        r.embeds[0].description
+    );
+    assert!(
+        r.buttons().iter().all(|c| !c.label().starts_with("Open ")
+            || matches!(c, soe_bot::commands::Component::Select { .. })),
+        "no Open 1…5 buttons"
+    );
+    // Page 2, then a result: the question replaces the results, with Back to page 2.
+    let p2 = app.press(&alice, &TestApp::button(&r, "Next")).await;
+    let (menu, value) = p2.choice("6.").expect("a choice numbered 6 on page 2");
+    let inv = app.invocation(
+        &alice,
+        Action::Select {
+            custom_id: menu.to_string(),
+            values: vec![value.to_string()],
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferUpdate
+    );
+    let q = app.run(&inv).await;
+    assert_eq!(q.kind, ReplyKind::Update, "{q:#?}");
+    assert!(!q.embeds.is_empty());
+    let back = app
+        .press(&alice, &TestApp::button(&q, "Back to the results"))
+        .await;
+    assert_eq!(back.kind, ReplyKind::Update);
+    assert!(back.embeds[0]
+        .footer
+        .as_deref()
+        .unwrap()
+        .starts_with("Page 2"));
+    // The card's answers menu: an answer opens with its votes; a vote updates it in place.
+    let card = app
+        .slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+        .await;
+    insta::assert_json_snapshot!("question_card_with_menus", normalized(&app, &card));
+    assert!(
+        card.buttons()
+            .iter()
+            .all(|c| !c.label().contains("Answer 1")
+                || matches!(c, soe_bot::commands::Component::Select { .. })),
+        "no per-answer button rows"
+    );
+    // Answer 2 is Priya's (answer 1 is Jane's own, which she may not vote on).
+    let answer = app.choose(&alice, &card, "Answer 2").await;
+    assert_eq!(answer.kind, ReplyKind::Update);
+    assert!(answer.content.contains("On “"), "{answer:?}");
+    let up = app
+        .press(&alice, &TestApp::button(&answer, "▲ Upvote"))
+        .await;
+    assert_eq!(up.kind, ReplyKind::Update, "{up:#?}");
+    assert!(up.content.contains("You upvoted answer"), "{up:?}");
+    TestApp::button(&up, "Upvoted · score");
+    TestApp::button(&up, "Back to the question");
+    // Garbage in a menu gets a polite reply.
+    let inv = app.invocation(
+        &alice,
+        Action::Select {
+            custom_id: menu.to_string(),
+            values: vec!["nope".into()],
+        },
+    );
+    assert!(app.run(&inv).await.content.contains("Choose one"));
 }

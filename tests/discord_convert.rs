@@ -219,16 +219,30 @@ fn buttons_modals_and_message_commands_convert() {
 }
 
 #[test]
-fn pings_select_menus_and_unresolved_messages_are_not_invocations() {
+fn pings_other_menus_and_unresolved_messages_are_not_invocations() {
     assert_eq!(convert::invocation_from(&parse(&fixtures::ping())), None);
     let who = Who::member(1, "a");
+    // A string select is a choice; the other select kinds (users, roles…) the bot never sends.
     let select = fixtures::with_message(fixtures::envelope(
         fixtures::snowflake(),
         3,
-        json!({"custom_id": "x", "component_type": 3, "values": ["a"]}),
+        json!({"custom_id": "so:pa:3", "component_type": 3, "values": ["15"]}),
         &who,
     ));
-    assert_eq!(convert::invocation_from(&parse(&select)), None);
+    assert_eq!(
+        convert::invocation_from(&parse(&select)).map(|i| i.action),
+        Some(Action::Select {
+            custom_id: "so:pa:3".into(),
+            values: vec!["15".into()],
+        })
+    );
+    let users = fixtures::with_message(fixtures::envelope(
+        fixtures::snowflake(),
+        3,
+        json!({"custom_id": "x", "component_type": 5, "values": ["1"], "resolved": {}}),
+        &who,
+    ));
+    assert_eq!(convert::invocation_from(&parse(&users)), None);
     let mut data = fixtures::message_command("Post as answer", 1, "a", "text");
     data["resolved"] = json!({});
     assert_eq!(

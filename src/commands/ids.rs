@@ -25,6 +25,26 @@ pub enum Id {
         /// The member's saved search.
         search: String,
     },
+    /// The results select of a saved search: the chosen question replaces the results, with
+    /// a Back to page `page`.
+    PickResult {
+        /// The results page the select was on (Back returns to it).
+        page: u32,
+        /// The member's saved search.
+        search: String,
+    },
+    /// The answers select of a question card: the chosen answer, with its votes and Accept.
+    PickAnswer {
+        /// Question id.
+        question: i64,
+        /// The message the select is on (a shared card answers privately).
+        on: Surface,
+    },
+    /// Show a question in place of the message (Back from an answer).
+    QuestionInPlace {
+        /// Question id.
+        question: i64,
+    },
     /// Show a question privately.
     OpenQuestion {
         /// Question id.
@@ -167,6 +187,9 @@ impl Id {
         let s = match self {
             Id::SearchPage { page, search } => format!("so:sr:{page}:{search}"),
             Id::ShareSearch { page, search } => format!("so:sh:{page}:{search}"),
+            Id::PickResult { page, search } => format!("so:pk:{page}:{search}"),
+            Id::PickAnswer { question, on } => format!("so:pa:{question}{}", surface_suffix(*on)),
+            Id::QuestionInPlace { question } => format!("so:qb:{question}"),
             Id::OpenQuestion { question } => format!("so:q:{question}"),
             Id::ShareQuestion { question } => format!("so:qs:{question}"),
             Id::VoteQuestion { question, vote, on } => format!(
@@ -209,16 +232,31 @@ pub fn parse(s: &str) -> Option<Id> {
     let int = |x: &str| x.parse::<i64>().ok().filter(|n| *n > 0);
     let handle = |x: &str| valid_handle(x).then(|| x.to_string());
     Some(match verb {
-        "sr" | "sh" => {
+        "sr" | "sh" | "pk" => {
             let (page, search) = args.split_once(':')?;
             let page = page.parse::<u32>().ok().filter(|p| *p < 1000)?;
             let search = handle(search)?;
-            if verb == "sr" {
-                Id::SearchPage { page, search }
-            } else {
-                Id::ShareSearch { page, search }
+            match verb {
+                "sr" => Id::SearchPage { page, search },
+                "sh" => Id::ShareSearch { page, search },
+                _ => Id::PickResult { page, search },
             }
         }
+        "pa" => {
+            let mut it = args.split(':');
+            let q = it.next()?;
+            let on = parse_surface(it.next())?;
+            if it.next().is_some() {
+                return None;
+            }
+            Id::PickAnswer {
+                question: int(q)?,
+                on,
+            }
+        }
+        "qb" => Id::QuestionInPlace {
+            question: int(args)?,
+        },
         "q" => Id::OpenQuestion {
             question: int(args)?,
         },
@@ -326,6 +364,19 @@ mod tests {
                 page: 0,
                 search: d.clone(),
             },
+            Id::PickResult {
+                page: 1,
+                search: d.clone(),
+            },
+            Id::PickAnswer {
+                question: 3,
+                on: Surface::Card,
+            },
+            Id::PickAnswer {
+                question: 3,
+                on: Surface::Shared,
+            },
+            Id::QuestionInPlace { question: 3 },
             Id::OpenQuestion { question: 3 },
             Id::ShareQuestion { question: 3 },
             Id::VoteQuestion {

@@ -102,6 +102,13 @@ pub enum Action {
         /// The button's custom id.
         custom_id: String,
     },
+    /// A choice in a select menu.
+    Select {
+        /// The select's custom id.
+        custom_id: String,
+        /// The chosen values (one for the bot's menus).
+        values: Vec<String>,
+    },
     /// A modal submission.
     Modal {
         /// The modal's custom id.

@@ -192,7 +192,9 @@ impl Commands {
                 Some(ids::Id::OpenAnswer { .. } | ids::Id::EditDraft { .. } | ids::Id::Link) => {
                     Ack::Immediate
                 }
-                Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
+                Some(ids::Id::SearchPage { .. } | ids::Id::QuestionInPlace { .. }) => {
+                    Ack::DeferUpdate
+                }
                 // A press on a private message updates it in place (see `vote`, `post`).
                 Some(
                     ids::Id::VoteQuestion { on, .. }
@@ -207,6 +209,16 @@ impl Commands {
                     Ack::DeferPublic
                 }
                 Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::Immediate,
+                _ => Ack::DeferEphemeral,
+            },
+            Action::Select { custom_id, .. } => match ids::parse(custom_id) {
+                // A shared card's answers select answers privately; every other choice
+                // replaces the message it was made on.
+                Some(ids::Id::PickAnswer {
+                    on: ids::Surface::Shared,
+                    ..
+                }) => Ack::DeferEphemeral,
+                Some(ids::Id::PickResult { .. } | ids::Id::PickAnswer { .. }) => Ack::DeferUpdate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,
@@ -245,6 +257,7 @@ impl Commands {
                     "This button is from an older version of the bot. Run the command again.",
                 ),
             },
+            Action::Select { custom_id, values } => self.select(inv, custom_id, values).await,
             Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
                 Some(ids::Id::AskModal { draft }) => post::ask_submit(self, inv, &draft).await,
                 Some(ids::Id::AnswerModal { question, draft }) => {
@@ -264,12 +277,43 @@ impl Commands {
         reply
     }
 
+    /// A choice in one of the bot's select menus.
+    async fn select(&self, inv: &Invocation, custom_id: &str, values: &[String]) -> Reply {
+        let chosen = values
+            .first()
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|n| *n > 0);
+        let Some(chosen) = chosen else {
+            return Reply::private("Choose one of the listed items.");
+        };
+        match ids::parse(custom_id) {
+            Some(ids::Id::PickResult { page, search }) => {
+                let back = Component::button(
+                    ids::Id::SearchPage { page, search }.encode(),
+                    "◀ Back to the results",
+                    ButtonStyle::Secondary,
+                );
+                show::in_place(self, inv, chosen, Some(back)).await
+            }
+            Some(ids::Id::PickAnswer { question, on }) => {
+                show::pick_answer(self, inv, question, chosen, on).await
+            }
+            _ => Reply::private(
+                "This menu is from an older version of the bot. Run the command again.",
+            ),
+        }
+    }
+
     async fn button(&self, inv: &Invocation, id: ids::Id) -> Reply {
         use ids::Id;
         match id {
             Id::SearchPage { page, search } => search::page(self, inv, &search, page, false).await,
             Id::ShareSearch { page, search } => search::page(self, inv, &search, page, true).await,
             Id::OpenQuestion { question } => show::show(self, inv, question, false).await,
+            Id::QuestionInPlace { question } => show::in_place(self, inv, question, None).await,
+            Id::PickResult { .. } | Id::PickAnswer { .. } => {
+                Reply::private("That is a menu id, not a button.")
+            }
             Id::ShareQuestion { question } => show::show(self, inv, question, true).await,
             Id::VoteQuestion { question, vote, on } => {
                 vote::vote_question(self, inv, question, vote, on).await

@@ -159,6 +159,81 @@ pub fn hit_line(n: usize, item: &SearchItem) -> Option<String> {
     Some(line)
 }
 
+/// A hit as a select choice: "3. Title" and "question · score 5 · 2 answers · rust, tokio".
+pub fn hit_choice(n: usize, item: &SearchItem) -> Option<(String, String)> {
+    let (common, kind) = match item {
+        SearchItem::Question(q) => (
+            &q.common,
+            format!(
+                "{}{} answer{}",
+                if q.has_accepted_answer { "✓ " } else { "" },
+                q.answer_count,
+                if q.answer_count == 1 { "" } else { "s" }
+            ),
+        ),
+        SearchItem::Answer(a) => (
+            &a.common,
+            format!("an answer{}", if a.is_accepted { " ✓" } else { "" }),
+        ),
+        _ => return None,
+    };
+    let tags: Vec<&str> = common
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .take(5)
+        .collect();
+    let mut about = format!("score {} · {kind}", common.score);
+    if !tags.is_empty() {
+        about.push_str(" · ");
+        about.push_str(&tags.join(", "));
+    }
+    Some((format!("{n}. {}", common.title), about))
+}
+
+/// A post's HTML body as one line of plain text (tags dropped, entities decoded, spaces
+/// collapsed), for places that show no Markdown (select descriptions).
+pub fn plain_text(html: &str) -> String {
+    const BLOCKS: [&str; 14] = [
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "pre",
+        "blockquote",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "tr",
+        "td",
+    ];
+    let mut text = String::with_capacity(html.len());
+    let mut tag: Option<String> = None;
+    for c in html.chars() {
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(name), '>') => {
+                // Block elements separate words; inline ones (code, a, em) do not.
+                let name = name.trim_start_matches('/').to_ascii_lowercase();
+                let name = name.split([' ', '/']).next().unwrap_or_default();
+                if BLOCKS.contains(&name) {
+                    text.push(' ');
+                }
+                tag = None;
+            }
+            (Some(name), c) => name.push(c),
+            (None, c) => text.push(c),
+        }
+    }
+    crate::soe::text::decode_once(&text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The question id a hit leads to (answers lead to their question).
 pub fn hit_question_id(item: &SearchItem) -> Option<i64> {
     match item {
@@ -181,6 +256,16 @@ mod tests {
         assert_eq!(age(Some(now - Duration::days(3)), now), "3 days ago");
         assert_eq!(age(Some(now - Duration::days(800)), now), "2 years ago");
         assert_eq!(age(None, now), "some time ago");
+    }
+
+    #[test]
+    fn plain_text_drops_tags_and_decodes() {
+        assert_eq!(
+            plain_text(
+                "<p>Use <a href=\"x\">a <code>JoinSet</code></a> &amp; wait.</p>\n<pre>x</pre>"
+            ),
+            "Use a JoinSet & wait. x"
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `/so search`: private results first, Prev/Next, Share to channel, Open.
+//! `/so search`: private results first, a select to open one (Back returns to the page),
+//! Prev/Next, Share to channel. A question appears once per page, whether it matched itself
+//! or through its answers.
 //!
 //! Each search is saved in the store under a random handle, per member and with a TTL
 //! ([`crate::store::SavedSearch`]); its buttons carry only the handle and a page number, so
@@ -21,8 +23,8 @@ use crate::store::{Allowance, SavedSearch, SEARCH_TTL_SECS};
 
 use super::caches::SearchCache;
 use super::ids::Id;
-use super::render::{hit_line, hit_question_id, COLOR};
-use super::reply::{truncate, ButtonStyle, Component, Embed, Reply};
+use super::render::{hit_choice, hit_line, hit_question_id, COLOR};
+use super::reply::{truncate, ButtonStyle, Component, Embed, Reply, SelectOption};
 use super::{Commands, Invocation};
 
 /// Hits per Discord page.
@@ -164,10 +166,22 @@ async fn render(
             (Some(_), SearchItem::Other) => false,
         })
         .collect();
+    // One question never appears twice: a later hit on a question already listed (the
+    // question itself, or another of its answers) is dropped.
+    let mut listed = std::collections::HashSet::new();
+    let found = hits.len();
+    let hits: Vec<&SearchItem> = hits
+        .into_iter()
+        .filter(|h| hit_question_id(h).is_none_or(|q| listed.insert(q)))
+        .collect();
+    let repeats = found - hits.len();
     let (total, offset) = if tag.is_some() {
         (hits.len(), first)
     } else {
-        (results.total_count.max(0) as usize, first % API_PAGE)
+        (
+            (results.total_count.max(0) as usize).saturating_sub(repeats),
+            first % API_PAGE,
+        )
     };
     let shown: Vec<&SearchItem> = hits.iter().skip(offset).take(PER_PAGE).copied().collect();
     let label = match tag {
@@ -243,23 +257,27 @@ async fn render(
         "Share to channel",
         ButtonStyle::Primary,
     );
-    // Custom ids must be unique within a message: one Open per question.
-    let mut seen = std::collections::HashSet::new();
-    let opens: Vec<Component> = shown
+    let picks: Vec<SelectOption> = shown
         .iter()
         .enumerate()
         .filter_map(|(i, h)| {
-            let q = hit_question_id(h).filter(|q| seen.insert(*q))?;
-            Some(Component::button(
-                Id::OpenQuestion { question: q }.encode(),
-                &format!("Open {}", first + i + 1),
-                ButtonStyle::Secondary,
-            ))
+            let q = hit_question_id(h)?;
+            let (label, about) = hit_choice(first + i + 1, h)?;
+            Some(SelectOption::new(&label, &q.to_string(), Some(&about)))
         })
         .collect();
+    let pick = Component::select(
+        Id::PickResult {
+            page,
+            search: search.handle.clone(),
+        }
+        .encode(),
+        "Open a result…",
+        picks,
+    );
     Reply::private("")
         .with_embed(embed)
+        .with_row(vec![pick])
         .with_row(vec![prev, next, share_btn])
-        .with_row(opens)
         .into_update()
 }

@@ -15,7 +15,7 @@ use crate::soe::{AnswerSort, PageSize, SoeRead, Vote};
 use super::caches::{QuestionCache, QuestionView};
 use super::ids::{Id, Surface};
 use super::render::{answer_embed, question_embed};
-use super::reply::{ButtonStyle, Component, Reply};
+use super::reply::{ButtonStyle, Component, Reply, SelectOption};
 use super::{Commands, Invocation};
 
 /// Answers shown under a question.
@@ -161,9 +161,21 @@ fn vote_buttons(
     [up, down]
 }
 
-/// The card of `view`: the question, its top answers, and their buttons. `share` renders the
-/// public copy (buttons there answer the presser privately); `just` marks a vote the member
-/// just made on this (private) card.
+/// The answers of `view`, accepted first, then by score (the API sorts by score only).
+fn ranked(view: &QuestionView) -> Vec<&crate::soe::Answer> {
+    let mut answers: Vec<&crate::soe::Answer> = view.answers.iter().collect();
+    answers.sort_by(|a, b| {
+        b.is_accepted
+            .cmp(&a.is_accepted)
+            .then(b.score.cmp(&a.score))
+    });
+    answers
+}
+
+/// The card of `view`: the question and its top answers, the question's buttons, and a select
+/// to open an answer (with its votes and Accept). `share` renders the public copy (its
+/// controls answer the presser privately); `just` marks a vote the member just made on the
+/// question through this (private) card.
 pub fn card(view: &QuestionView, share: bool, just: Option<JustVoted>) -> Reply {
     let question = &view.question;
     let id = question.id;
@@ -172,21 +184,14 @@ pub fn card(view: &QuestionView, share: bool, just: Option<JustVoted>) -> Reply 
     } else {
         Surface::Card
     };
-    let mut answers = view.answers.clone();
-    // Accepted first, then by score (the API sorts by score only).
-    answers.sort_by(|a, b| {
-        b.is_accepted
-            .cmp(&a.is_accepted)
-            .then(b.score.cmp(&a.score))
-    });
-    answers.truncate(TOP_ANSWERS);
+    let answers = ranked(view);
     let mut reply = if share {
         Reply::public("")
     } else {
         Reply::private("")
     };
     reply = reply.with_embed(question_embed(question, 1500));
-    for (i, a) in answers.iter().enumerate() {
+    for (i, a) in answers.iter().take(TOP_ANSWERS).enumerate() {
         reply = reply.with_embed(answer_embed(i + 1, a, 900));
     }
     let on_question = just.filter(|j| j.answer.is_none()).map(|j| j.vote);
@@ -223,45 +228,125 @@ pub fn card(view: &QuestionView, share: bool, just: Option<JustVoted>) -> Reply 
         ));
     }
     reply = reply.with_row(row);
-    for (i, a) in answers.iter().enumerate() {
-        let n = i + 1;
-        let on_answer = just.filter(|j| j.answer == Some(a.id)).map(|j| j.vote);
-        let [up, down] = vote_buttons(
-            |vote| {
-                Id::VoteAnswer {
-                    question: id,
-                    answer: a.id,
-                    vote,
-                    on,
+    let choices: Vec<SelectOption> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let label = format!(
+                "Answer {} · score {}{}",
+                i + 1,
+                a.score,
+                if a.is_accepted {
+                    " · ✓ accepted"
+                } else {
+                    ""
                 }
-                .encode()
-            },
-            [&format!("▲ Answer {n}"), &format!("▼ Answer {n}")],
-            a.score,
-            on_answer,
-        );
-        let accept = if a.is_accepted {
-            Component::button(
-                format!("so:accepted:{}", a.id),
-                &format!("✓ Answer {n} accepted"),
-                ButtonStyle::Success,
-            )
-            .disabled(true)
-        } else {
-            Component::button(
-                Id::Accept {
-                    question: id,
-                    answer: a.id,
-                    on,
-                }
-                .encode(),
-                &format!("✓ Accept {n}"),
-                ButtonStyle::Success,
-            )
-        };
-        reply = reply.with_row(vec![up, down, accept]);
+            );
+            let owner = a.owner.as_ref().map_or("unknown", |o| o.name.as_str());
+            let excerpt = super::render::plain_text(&a.body);
+            let about = format!("{owner}: {excerpt}");
+            SelectOption::new(&label, &a.id.to_string(), Some(&about))
+        })
+        .collect();
+    reply.with_row(vec![Component::select(
+        Id::PickAnswer { question: id, on }.encode(),
+        "Vote on or accept an answer…",
+        choices,
+    )])
+}
+
+/// One answer of `view`, privately, with its votes, Accept (or ✓ when accepted) and Back to
+/// the question; `just` marks a vote the member just made on it here. `None` when the answer
+/// is not among those loaded.
+pub fn answer_card(view: &QuestionView, answer: i64, just: Option<Vote>) -> Option<Reply> {
+    let question = &view.question;
+    let answers = ranked(view);
+    let (i, a) = answers.iter().enumerate().find(|(_, a)| a.id == answer)?;
+    let n = i + 1;
+    let id = question.id;
+    let [up, down] = vote_buttons(
+        |vote| {
+            Id::VoteAnswer {
+                question: id,
+                answer,
+                vote,
+                on: Surface::Card,
+            }
+            .encode()
+        },
+        ["▲ Upvote", "▼ Downvote"],
+        a.score,
+        just,
+    );
+    let accept = if a.is_accepted {
+        Component::button(
+            format!("so:accepted:{answer}"),
+            "✓ Accepted",
+            ButtonStyle::Success,
+        )
+        .disabled(true)
+    } else {
+        Component::button(
+            Id::Accept {
+                question: id,
+                answer,
+                on: Surface::Card,
+            }
+            .encode(),
+            "✓ Accept",
+            ButtonStyle::Success,
+        )
+    };
+    let back = Component::button(
+        Id::QuestionInPlace { question: id }.encode(),
+        "◀ Back to the question",
+        ButtonStyle::Secondary,
+    );
+    let mut reply = Reply::private(format!(
+        "On “{}”",
+        super::render::escape_md(&super::reply::truncate(&question.title, 200))
+    ))
+    .with_embed(answer_embed(n, a, 3500))
+    .with_row(vec![up, down, accept, back]);
+    if let Some(url) = a.web_url.clone().or(a.share_link.clone()) {
+        reply = reply.with_row(vec![Component::link(url, "View on site")]);
     }
-    reply
+    Some(reply)
+}
+
+/// The answers select: answer `answer` of question `question`, in place of a private card, or
+/// privately for a shared card.
+pub async fn pick_answer(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    answer: i64,
+    on: Surface,
+) -> Reply {
+    let view = match fetch(ctx, inv.member.id, question).await {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    match answer_card(&view, answer, None) {
+        Some(card) if on == Surface::Shared => card,
+        Some(card) => card.into_update(),
+        None => Reply::private("That answer is no longer on this question; open it again."),
+    }
+}
+
+/// Question `id` in place of the message the member used (a result picked from a search, or
+/// Back from an answer); `back` adds a row (Back to the results). Failures are told
+/// privately and the message stays.
+pub async fn in_place(ctx: &Commands, inv: &Invocation, id: i64, back: Option<Component>) -> Reply {
+    let view = match fetch(ctx, inv.member.id, id).await {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    let mut reply = card(&view, false, None);
+    if let Some(b) = back {
+        reply = reply.with_row(vec![b]);
+    }
+    reply.into_update()
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Upvote, Downvote and Accept buttons, acting as the member, once per member and button.
 //!
-//! A press updates the message it came from ([`Surface`]): on the member's private card the
-//! card is shown again with the new score and the pressed button turned into its Undo (SOE's
-//! `…/undo` endpoints), the other direction disabled, and an accepted answer marked ✓; on a
+//! A press updates the message it came from ([`Surface`]): on the member's private card (a
+//! question, or one answer opened from its select) the card is shown again with the new score
+//! and the pressed button turned into its Undo (SOE's `DELETE …/upvote|downvote`), the other
+//! direction disabled, and an accepted answer marked ✓; on a
 //! private confirmation the text and its Undo change in place; a card shared in the channel is
 //! left as everyone sees it and the member is answered privately, with an Undo.
 //!
@@ -372,15 +373,21 @@ async fn live_vote(
     match on {
         Surface::Note => note.into_update(),
         Surface::Shared => note,
-        Surface::Card => match show::fetch(ctx, inv.member.id, question).await {
-            Ok(view) => {
-                let mut card = show::card(&view, false, Some(just));
-                card.content = note.content;
-                card.into_update()
+        Surface::Card => {
+            let card = match (show::fetch(ctx, inv.member.id, question).await, just.answer) {
+                (Ok(view), None) => Some(show::card(&view, false, Some(just))),
+                (Ok(view), Some(answer)) => show::answer_card(&view, answer, Some(just.vote)),
+                (Err(_), _) => None,
+            };
+            match card {
+                Some(mut card) => {
+                    card.content = note.content;
+                    card.into_update()
+                }
+                // The vote is made; without the card the member still gets it, and its Undo.
+                None => note,
             }
-            // The vote is made; without the card the member still gets it, and its Undo.
-            Err(_) => note,
-        },
+        }
     }
 }
 
@@ -499,9 +506,10 @@ pub async fn accept(
         forget_view(ctx, question);
         if on == Surface::Card {
             if let Ok(view) = show::fetch(ctx, inv.member.id, question).await {
-                let mut card = show::card(&view, false, None);
-                card.content = reply.content;
-                return card.into_update();
+                if let Some(mut card) = show::answer_card(&view, answer, None) {
+                    card.content = reply.content;
+                    return card.into_update();
+                }
             }
         }
         return reply;

@@ -89,7 +89,7 @@ pub struct Console {
 }
 
 const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable\n\
-console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
+console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -213,6 +213,7 @@ impl Console {
                 Outcome::Ok
             }
             "press" => self.press(rest, read).await,
+            "choose" => self.choose(rest, read).await,
             n if n.parse::<usize>().is_ok() => self.press(n, read).await,
             "approve" => self.approve(rest).await,
             "complete" => {
@@ -394,7 +395,35 @@ impl Console {
                 let reply = self.app.commands.handle(&inv).await;
                 self.show(reply, read).await
             }
+            Component::Select { .. } => {
+                Outcome::Failed(format!("{n} is a menu: use `choose <text of a choice>`"))
+            }
         }
+    }
+
+    /// `choose <text>`: the first choice of a select menu on the last reply whose label
+    /// contains the text.
+    async fn choose(
+        &mut self,
+        text: &str,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
+        let picked = self.last.as_ref().and_then(|r| {
+            r.choice(text.trim())
+                .map(|(id, value)| (id.to_string(), value.to_string()))
+        });
+        let Some((custom_id, value)) = picked.filter(|_| !text.trim().is_empty()) else {
+            return Outcome::Failed(format!(
+                "no menu choice labelled `{}` on the last reply",
+                text.trim()
+            ));
+        };
+        let inv = self.invocation(Action::Select {
+            custom_id,
+            values: vec![value],
+        });
+        let reply = self.app.commands.handle(&inv).await;
+        self.show(reply, read).await
     }
 
     async fn approve(&mut self, who: &str) -> Outcome {

@@ -115,6 +115,19 @@ fn render_raw(reply: &Reply) -> String {
                 Component::Link { label, url } => {
                     line.push_str(&format!("[{n}] {label} → {url}  "))
                 }
+                Component::Select {
+                    placeholder,
+                    options,
+                    ..
+                } => {
+                    line.push_str(&format!("[{n}] ▾ {placeholder} (choose <text>)"));
+                    for o in options {
+                        line.push_str(&format!("\n│     · {}", o.label));
+                        if let Some(d) = &o.description {
+                            line.push_str(&format!(" — {d}"));
+                        }
+                    }
+                }
             }
         }
         out.push_str(line.trim_end());

@@ -12,8 +12,9 @@ use serenity::all::{
     CommandType, ComponentInteractionDataKind, CreateActionRow, CreateAllowedMentions,
     CreateAutocompleteResponse, CreateButton, CreateEmbed, CreateEmbedFooter, CreateInputText,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, CreateModal, EditInteractionResponse, GuildId, InputTextStyle, Interaction,
-    InteractionContext, Member as SMember, ResolvedTarget, User,
+    CreateMessage, CreateModal, CreateSelectMenu, CreateSelectMenuKind, CreateSelectMenuOption,
+    EditInteractionResponse, GuildId, InputTextStyle, Interaction, InteractionContext,
+    Member as SMember, ResolvedTarget, User,
 };
 use serenity::all::{ChannelType, PartialChannel};
 
@@ -106,9 +107,16 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
             ))
         }
         Interaction::Component(c) => {
-            if !matches!(c.data.kind, ComponentInteractionDataKind::Button) {
-                return None;
-            }
+            let action = match &c.data.kind {
+                ComponentInteractionDataKind::Button => Action::Button {
+                    custom_id: c.data.custom_id.clone(),
+                },
+                ComponentInteractionDataKind::StringSelect { values } => Action::Select {
+                    custom_id: c.data.custom_id.clone(),
+                    values: values.clone(),
+                },
+                _ => return None,
+            };
             Some(invocation(
                 c.id.get(),
                 c.member.as_ref(),
@@ -118,9 +126,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 is_thread(c.channel.as_ref()),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
-                Action::Button {
-                    custom_id: c.data.custom_id.clone(),
-                },
+                action,
             ))
         }
         Interaction::Modal(m) => {
@@ -274,7 +280,7 @@ fn option_value(o: &CommandDataOption) -> Option<(String, OptionValue)> {
 /// Whether the interaction came from a message component (only those can be answered with an
 /// update of their message).
 pub fn from_component(inv: &Invocation) -> bool {
-    matches!(inv.action, Action::Button { .. })
+    matches!(inv.action, Action::Button { .. } | Action::Select { .. })
 }
 
 /// Allowed mentions that allow nothing: no reply can ping anyone.
@@ -317,12 +323,38 @@ fn rows(r: &Reply) -> Vec<CreateActionRow> {
     r.rows
         .iter()
         .filter(|row| !row.is_empty())
-        .map(|row| CreateActionRow::Buttons(row.iter().map(button).collect()))
+        .map(|row| match row.as_slice() {
+            [Component::Select {
+                id,
+                placeholder,
+                options,
+            }] => CreateActionRow::SelectMenu(
+                CreateSelectMenu::new(
+                    id.clone(),
+                    CreateSelectMenuKind::String {
+                        options: options
+                            .iter()
+                            .map(|o| {
+                                let opt =
+                                    CreateSelectMenuOption::new(o.label.clone(), o.value.clone());
+                                match &o.description {
+                                    Some(d) => opt.description(d.clone()),
+                                    None => opt,
+                                }
+                            })
+                            .collect(),
+                    },
+                )
+                .placeholder(placeholder.clone()),
+            ),
+            _ => CreateActionRow::Buttons(row.iter().filter_map(button).collect()),
+        })
         .collect()
 }
 
-fn button(c: &Component) -> CreateButton {
-    match c {
+/// A button; `None` for a select (a select fills its own row, see [`Reply::with_row`]).
+fn button(c: &Component) -> Option<CreateButton> {
+    Some(match c {
         Component::Button {
             id,
             label,
@@ -338,7 +370,8 @@ fn button(c: &Component) -> CreateButton {
             })
             .disabled(*disabled),
         Component::Link { url, label } => CreateButton::new_link(url.clone()).label(label.clone()),
-    }
+        Component::Select { .. } => return None,
+    })
 }
 
 /// Text standing in for a reply that cannot be shown as it is (a modal or choices where only

@@ -433,6 +433,21 @@ impl TestApp {
         self.run(&inv).await
     }
 
+    /// Chooses the first menu choice of `reply` whose label contains `text`.
+    pub async fn choose(&self, member: &Member, reply: &Reply, text: &str) -> Reply {
+        let (id, value) = reply
+            .choice(text)
+            .unwrap_or_else(|| panic!("no menu choice {text:?} in {reply:#?}"));
+        let inv = self.invocation(
+            member,
+            Action::Select {
+                custom_id: id.to_string(),
+                values: vec![value.to_string()],
+            },
+        );
+        self.run(&inv).await
+    }
+
     /// The custom id of the first button whose label contains `label`.
     pub fn button(reply: &Reply, label: &str) -> String {
         reply
