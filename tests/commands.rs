@@ -793,6 +793,29 @@ async fn admin_commands_need_manage_server_and_gate_channels() {
         "{r:?}"
     );
     assert_eq!(app.store.guild_settings(1).unwrap().disabled_channels, [10]);
+    // Issue 10, part 9: a thread (or forum post) in the disabled channel 10 is off too; a
+    // thread elsewhere is served.
+    let in_thread = |parent: u64| {
+        let mut inv = app.invocation(
+            &member,
+            Action::Command {
+                name: "so".into(),
+                path: vec!["help".into()],
+                options: vec![],
+            },
+        );
+        inv.channel_id = Some(9_000);
+        inv.in_thread = true;
+        inv.thread_parent = Some(parent);
+        inv
+    };
+    let r = app.run(&in_thread(10)).await;
+    assert!(r.content.contains("turned off in this channel"), "{r:?}");
+    let r = app.run(&in_thread(77)).await;
+    assert!(
+        !r.embeds.is_empty(),
+        "a thread of an enabled channel: {r:?}"
+    );
 }
 
 #[tokio::test]

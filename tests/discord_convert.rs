@@ -160,14 +160,14 @@ fn a_button_in_a_thread_says_so() {
         fixtures::button("so:qs:3"),
         &who,
     ));
-    assert!(!convert::invocation_from(&parse(&b)).unwrap().in_thread);
-    // 11: a public thread (10 announcement, 12 private threads).
+    let plain = convert::invocation_from(&parse(&b)).unwrap();
+    assert!(!plain.in_thread && plain.thread_parent.is_none());
+    // 11: a public thread (10 announcement, 12 private threads); its parent gates it.
     for kind in [10, 11, 12] {
         b["channel"] = json!({"id": CHANNEL.to_string(), "type": kind, "parent_id": "1"});
-        assert!(
-            convert::invocation_from(&parse(&b)).unwrap().in_thread,
-            "{kind}"
-        );
+        let inv = convert::invocation_from(&parse(&b)).unwrap();
+        assert!(inv.in_thread, "{kind}");
+        assert_eq!(inv.thread_parent, Some(1), "{kind}");
     }
 }
 
@@ -669,6 +669,11 @@ fn the_registered_commands() {
         .map(|o| o["name"].as_str().unwrap())
         .collect();
     assert_eq!(verbs, ["enable", "disable"]);
+    // Text, announcement and forum channels can be picked (issue 10, part 9).
+    assert_eq!(
+        admin["options"][0]["options"][0]["options"][0]["channel_types"],
+        json!([0, 5, 15])
+    );
     assert_eq!(
         admin["options"][0]["options"][0]["options"][0]["type"], 7,
         "a channel option"

@@ -334,6 +334,7 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
         guild_id: Some(fixtures::GUILD),
         channel_id: Some(fixtures::CHANNEL),
         in_thread: false,
+        thread_parent: None,
         locale: None,
         origin: soe_bot::commands::Origin::GuildInstall,
         action: soe_bot::commands::Action::Command {

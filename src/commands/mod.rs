@@ -413,6 +413,7 @@ impl Commands {
     }
 
     /// In a channel where the bot is turned off, members get a pointer; admin commands pass.
+    /// A thread (or forum post) follows its parent channel, unless it was turned off itself.
     fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
         let (guild, channel) = (inv.guild_id?, inv.channel_id?);
         if matches!(&inv.action, Action::Command { name, .. } if name == "so-admin")
@@ -427,7 +428,8 @@ impl Commands {
                 return None;
             }
         };
-        if !settings.disabled_channels.contains(&channel) {
+        let off = |c: u64| settings.disabled_channels.contains(&c);
+        if !off(channel) && !inv.thread_parent.is_some_and(off) {
             return None;
         }
         let elsewhere = if settings.enabled_channels.is_empty() {

@@ -160,6 +160,7 @@ impl Console {
             guild_id: self.guild_id,
             channel_id: self.channel_id,
             in_thread: false,
+            thread_parent: None,
             locale: Some("en-US".into()),
             origin: crate::commands::Origin::GuildInstall,
             action,

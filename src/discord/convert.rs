@@ -80,7 +80,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
-                is_thread(c.channel.as_ref()),
+                c.channel.as_ref(),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 action,
@@ -95,7 +95,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
-                is_thread(c.channel.as_ref()),
+                c.channel.as_ref(),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 Action::Autocomplete {
@@ -123,7 +123,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
-                is_thread(c.channel.as_ref()),
+                c.channel.as_ref(),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 action,
@@ -150,7 +150,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &m.user,
                 m.guild_id.map(|g| g.get()),
                 m.channel_id.get(),
-                is_thread(m.channel.as_ref()),
+                m.channel.as_ref(),
                 &m.locale,
                 origin(m.guild_id, None, &AuthorizingIntegrationOwners::default()),
                 Action::Modal {
@@ -193,14 +193,20 @@ pub fn origin(
     }
 }
 
-/// Whether the interaction's channel is a thread (public, private or announcement).
-fn is_thread(channel: Option<&PartialChannel>) -> bool {
-    channel.is_some_and(|c| {
-        matches!(
-            c.kind,
-            ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
-        )
-    })
+/// Whether the interaction's channel is a thread (public, private or announcement; a forum
+/// or media post is a public thread), and the channel it belongs to, if so.
+fn thread_of(channel: Option<&PartialChannel>) -> (bool, Option<u64>) {
+    match channel {
+        Some(c)
+            if matches!(
+                c.kind,
+                ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+            ) =>
+        {
+            (true, c.parent_id.map(|p| p.get()))
+        }
+        _ => (false, None),
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // one call site per interaction kind, all fields named
@@ -210,7 +216,7 @@ fn invocation(
     user: &User,
     guild_id: Option<u64>,
     channel_id: u64,
-    in_thread: bool,
+    channel: Option<&PartialChannel>,
     locale: &str,
     origin: Origin,
     action: Action,
@@ -228,12 +234,14 @@ fn invocation(
             ..Member::new(user.id.get(), user.display_name())
         },
     };
+    let (in_thread, thread_parent) = thread_of(channel);
     Invocation {
         id: id.to_string(),
         member,
         guild_id,
         channel_id: Some(channel_id),
         in_thread,
+        thread_parent,
         locale: (!locale.is_empty()).then(|| locale.to_string()),
         origin,
         action,

@@ -126,7 +126,15 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
                 "channel",
                 "The channel (default: this one)",
             )
-            .channel_types(vec![ChannelType::Text, ChannelType::News]),
+            // Forum channels hold posts (threads) the bot answers in, too. Media channels
+            // (type 16) are left out: the official OpenAPI document's ChannelTypes, which the
+            // contract follows, does not list them yet; their posts still follow the
+            // channel's setting through the thread's parent.
+            .channel_types(vec![
+                ChannelType::Text,
+                ChannelType::News,
+                ChannelType::Forum,
+            ]),
         )
     };
     #[allow(deprecated)] // dm_permission is deprecated in favour of contexts; both are sent

@@ -352,6 +352,7 @@ impl TestApp {
             guild_id: Some(1),
             channel_id: Some(10),
             in_thread: false,
+            thread_parent: None,
             locale: Some("en-US".into()),
             origin: Origin::GuildInstall,
             action,
