@@ -341,6 +341,7 @@ impl Bench {
             guild_id: Some(1),
             channel_id: Some(1),
             in_thread: false,
+            thread_parent: None,
             locale: None,
             origin: Origin::GuildInstall,
             action,
@@ -462,6 +463,7 @@ fn searches_per_second(b: &Bench) {
                             guild_id: Some(1),
                             channel_id: Some(1),
                             in_thread: false,
+                            thread_parent: None,
                             locale: None,
                             origin: Origin::GuildInstall,
                             action: Action::Command {
