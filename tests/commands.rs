@@ -1750,10 +1750,12 @@ async fn post_and_discard_update_their_prompt_and_disable_its_buttons() {
     assert!(posted.content.contains("Posted as"), "{posted:?}");
     TestApp::link_url(&posted);
     for label in ["Post", "Edit", "Discard"] {
-        assert!(
-            is_disabled(component(&posted, label)),
-            "{label}: {posted:#?}"
-        );
+        let c = posted
+            .buttons()
+            .into_iter()
+            .find(|c| c.label() == label)
+            .unwrap_or_else(|| panic!("no {label} in {posted:#?}"));
+        assert!(is_disabled(c), "{label}: {posted:#?}");
     }
     // A stale Discard on the posted draft changes nothing.
     let stale = app
@@ -1925,4 +1927,63 @@ async fn results_and_answers_are_picked_from_menus_and_back_returns() {
         },
     );
     assert!(app.run(&inv).await.content.contains("Choose one"));
+}
+
+/// Issue 10, part 4: after a post from a channel the member is offered a public card there:
+/// title, author as their SOE name, tags and link; once per post, under the share rules.
+#[tokio::test]
+async fn a_post_can_be_announced_in_its_channel_once() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let id = open_ask(&app, &alice).await;
+    let r = app
+        .submit(
+            &alice,
+            &id,
+            &ask_fields(
+                "Why does my flux capacitor need exactly 1.21 gigawatts?",
+                BODY,
+                "physics, time",
+            ),
+        )
+        .await;
+    let r = if r.content.contains("Post anyway") || TestApp::try_button(&r, "Post anyway") {
+        app.press(&alice, &TestApp::button(&r, "Post anyway")).await
+    } else {
+        r
+    };
+    assert!(r.content.contains("Posted as *Jane Doe*"), "{r:#?}");
+    let offer = TestApp::button(&r, "Post a card in the channel");
+    let inv = app.invocation(
+        &alice,
+        Action::Button {
+            custom_id: offer.clone(),
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferPublic
+    );
+    let card = app.run(&inv).await;
+    assert!(!card.ephemeral, "{card:#?}");
+    let e = &card.embeds[0];
+    assert_eq!(
+        e.title,
+        "Why does my flux capacitor need exactly 1.21 gigawatts?"
+    );
+    assert!(e.description.contains("Asked by **Jane Doe**"), "{e:?}");
+    assert!(e.fields.iter().any(|f| f.value.contains("`physics`")));
+    assert!(e.url.as_deref().is_some_and(|u| u.contains("/questions/")));
+    insta::assert_json_snapshot!("channel_card", normalized(&app, &card));
+    app.clock.advance(chrono::Duration::minutes(10));
+    let again = app.press(&alice, &offer).await;
+    assert!(
+        again.ephemeral && again.content.contains("already in the channel"),
+        "{again:?}"
+    );
+    // Another member cannot announce it (the draft is Alice's).
+    let bob = poster(222, "bob");
+    let other = app.press(&bob, &offer).await;
+    assert!(other.ephemeral && other.embeds.is_empty(), "{other:?}");
 }

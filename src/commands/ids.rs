@@ -94,6 +94,11 @@ pub enum Id {
         /// Draft id.
         draft: String,
     },
+    /// Post a public card about a posted draft in the channel it was written in.
+    AnnouncePost {
+        /// Draft id (its record holds what was posted, where, and as whom).
+        draft: String,
+    },
     /// Reopen a draft in its modal.
     EditDraft {
         /// Draft id.
@@ -214,6 +219,7 @@ impl Id {
             } => format!("so:ac:{question}:{answer}{}", surface_suffix(*on)),
             Id::OpenAnswer { question } => format!("so:an:{question}"),
             Id::PostDraft { draft } => format!("so:dp:{draft}"),
+            Id::AnnouncePost { draft } => format!("so:ap:{draft}"),
             Id::EditDraft { draft } => format!("so:de:{draft}"),
             Id::DiscardDraft { draft } => format!("so:dx:{draft}"),
             Id::Link => "so:link".into(),
@@ -307,6 +313,9 @@ pub fn parse(s: &str) -> Option<Id> {
             question: int(args)?,
         },
         "dp" => Id::PostDraft {
+            draft: handle(args)?,
+        },
+        "ap" => Id::AnnouncePost {
             draft: handle(args)?,
         },
         "de" => Id::EditDraft {
@@ -408,6 +417,7 @@ mod tests {
             Id::OpenAnswer { question: 3 },
             Id::PostDraft { draft: d.clone() },
             Id::EditDraft { draft: d.clone() },
+            Id::AnnouncePost { draft: d.clone() },
             Id::DiscardDraft { draft: d.clone() },
             Id::Link,
             Id::AskModal { draft: d.clone() },

@@ -203,12 +203,16 @@ impl Commands {
                 ) if on != ids::Surface::Shared => Ack::DeferUpdate,
                 Some(ids::Id::PostDraft { .. } | ids::Id::DiscardDraft { .. }) => Ack::DeferUpdate,
                 // A share the member may not post answers at once, privately.
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. })
-                    if share::may_post(inv) =>
-                {
-                    Ack::DeferPublic
-                }
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::Immediate,
+                Some(
+                    ids::Id::ShareSearch { .. }
+                    | ids::Id::ShareQuestion { .. }
+                    | ids::Id::AnnouncePost { .. },
+                ) if share::may_post(inv) => Ack::DeferPublic,
+                Some(
+                    ids::Id::ShareSearch { .. }
+                    | ids::Id::ShareQuestion { .. }
+                    | ids::Id::AnnouncePost { .. },
+                ) => Ack::Immediate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Select { custom_id, .. } => match ids::parse(custom_id) {
@@ -335,6 +339,7 @@ impl Commands {
                 post::live_draft(self, inv, &draft, reply)
             }
             Id::EditDraft { draft } => post::edit_draft(self, inv, &draft),
+            Id::AnnouncePost { draft } => post::announce(self, inv, &draft).await,
             Id::DiscardDraft { draft } => {
                 let reply = post::discard_draft(self, inv, &draft);
                 post::live_draft(self, inv, &draft, reply)

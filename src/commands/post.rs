@@ -672,6 +672,13 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
                 r.content = format!("Your saved draft was posted. {}", r.content);
+            } else if done.guild_id.is_some() && done.channel_id.is_some() {
+                // Offered by default: the channel learns that it was posted (see `announce`).
+                r = r.with_row(vec![Component::button(
+                    Id::AnnouncePost { draft: done.id }.encode(),
+                    "Post a card in the channel",
+                    ButtonStyle::Primary,
+                )]);
             }
             r
         }
@@ -832,16 +839,17 @@ async fn find_post(
 /// is posted or gone, the prompt says so and its buttons are greyed out, so nothing stale can
 /// be pressed; a passing problem (busy, storage) is told privately and the prompt stays.
 pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> Reply {
-    if reply.buttons().iter().any(|c| c.id().is_some()) {
-        return reply.into_update();
-    }
     let finished = match ctx.store.get_draft(inv.member.id, id) {
         Ok(None) => true,
         Ok(Some(d)) => matches!(d.state, DraftState::Posted { .. }),
         Err(_) => false,
     };
     if !finished {
-        return reply;
+        return if reply.buttons().iter().any(|c| c.id().is_some()) {
+            reply.into_update()
+        } else {
+            reply
+        };
     }
     let mut row = draft_buttons(id, true);
     if let Some(Component::Button { label, .. }) = row.first_mut() {
@@ -850,6 +858,86 @@ pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> R
     reply
         .with_row(row.into_iter().map(|c| c.disabled(true)).collect())
         .into_update()
+}
+
+/// "Post a card in the channel" after a post: a public card in the channel the draft was
+/// written in, naming the member as their SOE name: the question's title, tags and link (an
+/// answer's card names the question it answers). Follows the share rules (permission first,
+/// then the cooldowns) and is posted once per draft.
+pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    if let Some(refusal) = super::share::permission_refusal(inv) {
+        return refusal;
+    }
+    let draft = match ctx.store.get_draft(inv.member.id, id) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return Reply::private(
+                "That post is too old to announce now; share it with `/so question` instead.",
+            )
+        }
+        Err(e) => return ctx.store_failure(&e),
+    };
+    let DraftState::Posted { url, posted_as } = &draft.state else {
+        return Reply::private("This is not posted yet, so there is nothing to announce.");
+    };
+    if draft.channel_id != inv.channel_id {
+        return Reply::private(
+            "This card belongs in the channel the post was written in; press the button there.",
+        );
+    }
+    let who = super::render::escape_md(&truncate(posted_as, 100));
+    let link = url.starts_with("http").then(|| url.clone());
+    let embed = match &draft.content {
+        DraftContent::Ask { title, tags, .. } => {
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let mut e = super::reply::Embed::new(title, &format!("Asked by **{who}**"))
+                .url(link.clone())
+                .color(super::render::COLOR);
+            if !tags.is_empty() {
+                e = e.field("Tags", &super::render::tag_list(&tags), false);
+            }
+            e
+        }
+        DraftContent::Answer { question_id, .. } => {
+            let view = match super::show::fetch(ctx, inv.member.id, *question_id).await {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            let q = &view.question;
+            let mut e = super::reply::Embed::new(
+                &format!("New answer: {}", q.title),
+                &format!("Answered by **{who}**"),
+            )
+            .url(link.clone())
+            .color(super::render::COLOR);
+            if !q.tags.is_empty() {
+                e = e.field("Tags", &super::render::tag_list(&q.tag_names()), false);
+            }
+            e
+        }
+    };
+    if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+        return refusal;
+    }
+    // Once per draft: a bucket of one that refills only after the draft is long gone.
+    let once = ctx.store.take_rate(
+        &format!("announce:{}:{id}", inv.member.id),
+        1,
+        u64::from(ctx.limits.draft_ttl_hours) * 3600 * 2,
+        ctx.clock.now(),
+    );
+    match once {
+        Ok(Allowance::Allowed) => {}
+        Ok(Allowance::RetryAfter(_)) => {
+            return Reply::private("The card for this post is already in the channel.")
+        }
+        Err(e) => return ctx.store_failure(&e),
+    }
+    let mut card = Reply::public("").with_embed(embed.footer(&ctx.site.name));
+    if let Some(url) = link {
+        card = card.with_row(vec![Component::link(url, "View on site")]);
+    }
+    card
 }
 
 /// Reopens a draft in its modal.

@@ -449,6 +449,11 @@ impl TestApp {
         self.run(&inv).await
     }
 
+    /// Whether `reply` has a button whose label contains `label`.
+    pub fn try_button(reply: &Reply, label: &str) -> bool {
+        reply.buttons().iter().any(|c| c.label().contains(label))
+    }
+
     /// The custom id of the first button whose label contains `label`.
     pub fn button(reply: &Reply, label: &str) -> String {
         reply
