@@ -1987,3 +1987,59 @@ async fn a_post_can_be_announced_in_its_channel_once() {
     let other = app.press(&bob, &offer).await;
     assert!(other.ephemeral && other.embeds.is_empty(), "{other:?}");
 }
+
+/// Issue 10, part 5: `/so question` and `/so answer` suggest questions by title: first those
+/// this channel has seen (no SOE call), then one live search charged to the member's share.
+#[tokio::test]
+async fn question_options_autocomplete_titles() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let complete = |sub: &str, focused: &str, typed: &str| {
+        app.invocation(
+            &alice,
+            Action::Autocomplete {
+                name: "so".into(),
+                path: vec![sub.into()],
+                focused: focused.into(),
+                value: typed.into(),
+            },
+        )
+    };
+    let names = |r: &Reply| match &r.kind {
+        ReplyKind::Choices(c) => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    app.slash(&alice, "search", &[("query", "async")]).await;
+    app.fake.clear_requests();
+    let r = app.run(&complete("question", "id", "tokio")).await;
+    let choices = names(&r);
+    assert_eq!(choices[0].value, Q_ASYNC.to_string(), "{choices:?}");
+    assert!(choices[0].name.contains("tokio") && choices[0].name.ends_with(&format!("#{Q_ASYNC}")));
+    assert!(
+        app.fake.requests().is_empty(),
+        "seen in this channel: no call"
+    );
+    // Unseen words: one live search, charged like any search.
+    let r = app
+        .run(&complete("answer", "question", "axum handlers"))
+        .await;
+    assert!(names(&r).iter().any(|c| c.name.contains("axum")), "{r:?}");
+    let searches = app
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.route == "/search")
+        .count();
+    assert_eq!(searches, 1);
+    // A number or a link is offered as it is; too little text makes no call.
+    app.fake.clear_requests();
+    let r = app.run(&complete("question", "id", "42")).await;
+    assert_eq!(names(&r)[0].value, "42");
+    app.run(&complete("question", "id", "zq")).await;
+    assert!(app.fake.requests().is_empty());
+    // The chosen value works with the command as before.
+    let shown = app
+        .slash(&alice, "question", &[("id", &choices[0].value)])
+        .await;
+    assert!(!shown.embeds.is_empty());
+}

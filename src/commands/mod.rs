@@ -18,6 +18,7 @@ pub mod access;
 pub mod account;
 pub mod admin;
 pub mod caches;
+pub mod complete;
 pub mod help;
 pub mod ids;
 pub mod invocation;
@@ -92,6 +93,8 @@ pub struct Commands {
     pub(crate) search_cache: SearchCache,
     pub(crate) question_cache: QuestionCache,
     pub(crate) tags: TagCache,
+    /// Questions each channel saw lately, for question autocomplete.
+    pub(crate) recent: complete::RecentQuestions,
     /// Which guilds (and DMs) are served, and which role ids grant admin commands.
     pub(crate) access: AccessGate,
     /// When this process's use cases were built: a draft left `Posting` or a write claim made
@@ -129,6 +132,7 @@ impl Commands {
             search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
             question_cache: QuestionCache::new(clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
+            recent: complete::RecentQuestions::default(),
             store,
             clock,
             soe,
@@ -253,6 +257,9 @@ impl Commands {
             },
             Action::Autocomplete { focused, value, .. } => match focused.as_str() {
                 "tag" | "tags" => Reply::choices(self.tags.complete(value)),
+                "id" | "question" => {
+                    complete::questions(self, inv.member.id, inv.channel_id, value).await
+                }
                 _ => Reply::choices(vec![]),
             },
             Action::Button { custom_id } => match ids::parse(custom_id) {

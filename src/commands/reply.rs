@@ -45,6 +45,8 @@ pub mod limits {
     pub const SELECT_OPTIONS: usize = 25;
     /// Autocomplete choices.
     pub const CHOICES: usize = 25;
+    /// An autocomplete choice's name or value.
+    pub const CHOICES_TEXT: usize = 100;
     /// Components per action row.
     pub const ROW_ITEMS: usize = 5;
     /// Action rows per message.

@@ -204,6 +204,12 @@ async fn render(
             Reply::private(text).into_update()
         };
     }
+    // This channel has seen these questions: `/so question` suggests them (see `complete`).
+    for h in &shown {
+        if let (Some(q), SearchItem::Question(item)) = (hit_question_id(h), h) {
+            ctx.recent.record(inv.channel_id, q, &item.common.title);
+        }
+    }
     let lines: Vec<String> = shown
         .iter()
         .enumerate()

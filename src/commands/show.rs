@@ -122,6 +122,8 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
             return refusal;
         }
     }
+    ctx.recent
+        .record(inv.channel_id, view.question.id, &view.question.title);
     let mut reply = card(&view, share, None);
     if share {
         reply.content = format!("Shared by {}", super::render::escape_md(&inv.member.name));
@@ -342,6 +344,8 @@ pub async fn in_place(ctx: &Commands, inv: &Invocation, id: i64, back: Option<Co
         Ok(v) => v,
         Err(reply) => return reply,
     };
+    ctx.recent
+        .record(inv.channel_id, view.question.id, &view.question.title);
     let mut reply = card(&view, false, None);
     if let Some(b) = back {
         reply = reply.with_row(vec![b]);

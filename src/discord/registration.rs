@@ -85,8 +85,9 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
         )
         .add_option(
             sub("question", "Show a question and its top answers").add_sub_option(
-                string("id", "Question id or link")
+                string("id", "Start typing its title, or paste its number or link")
                     .required(true)
+                    .set_autocomplete(true)
                     .max_length(300),
             ),
         )
@@ -101,9 +102,13 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
         )
         .add_option(
             sub("answer", "Answer a question, posted as you").add_sub_option(
-                string("question", "Question id or link")
-                    .required(true)
-                    .max_length(300),
+                string(
+                    "question",
+                    "Start typing its title, or paste its number or link",
+                )
+                .required(true)
+                .set_autocomplete(true)
+                .max_length(300),
             ),
         )
         .add_option(sub(
