@@ -2043,3 +2043,23 @@ async fn question_options_autocomplete_titles() {
         .await;
     assert!(!shown.embeds.is_empty());
 }
+
+/// Issue 10, part 6 (in part): `/so link` when already linked says so and offers to link
+/// again; Link again starts a fresh link.
+#[tokio::test]
+async fn link_when_linked_says_so_and_offers_relink() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let first = app.slash(&alice, "link", &[]).await;
+    TestApp::link_url(&first);
+    app.link(&alice).await;
+    let again = app.slash(&alice, "link", &[]).await;
+    assert!(
+        again.content.contains("already linked to **Jane Doe**"),
+        "{again:?}"
+    );
+    let relink = app
+        .press(&alice, &TestApp::button(&again, "Link again"))
+        .await;
+    assert!(TestApp::link_url(&relink).as_str().contains("/link/start"));
+}

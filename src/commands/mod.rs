@@ -3,7 +3,8 @@
 //! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
 //! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
-//! `unlink`, `me`), `help`, and `admin`. Invariants:
+//! `unlink`, `me`), `complete` (question autocomplete), `help`, and `admin`. Buttons and
+//! select menus on the member's private messages update those messages in place. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
@@ -248,7 +249,7 @@ impl Commands {
                 ("so", "question") => show::command(self, inv).await,
                 ("so", "ask") => post::ask_command(self, inv).await,
                 ("so", "answer") => post::answer_command(self, inv).await,
-                ("so", "link") => account::link(self, inv),
+                ("so", "link") => account::link_command(self, inv),
                 ("so", "unlink") => account::unlink(self, inv),
                 ("so", "me") => account::me(self, inv),
                 ("so", "help") => help::help(self),
