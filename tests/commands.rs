@@ -965,6 +965,7 @@ async fn a_post_interrupted_by_a_crash_can_be_retried_after_a_while() {
         },
         state: soe_bot::store::DraftState::Posting { since: now },
         post_after_link: false,
+        source_message: None,
         created_at: now,
         expires_at: now + chrono::Duration::hours(24),
     };
@@ -2062,4 +2063,52 @@ async fn link_when_linked_says_so_and_offers_relink() {
         .press(&alice, &TestApp::button(&again, "Link again"))
         .await;
     assert!(TestApp::link_url(&relink).as_str().contains("/link/start"));
+}
+
+/// Issue 10, part 4: a question asked from a message ("Ask on …") gets a channel card that
+/// replies to that message.
+#[tokio::test]
+async fn the_card_of_a_question_asked_from_a_message_replies_to_it() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let msg = soe_bot::commands::MessageRef {
+        id: 4_242,
+        author_id: 111,
+        author_name: "alice".into(),
+        content: "Why does my zeppelin autoscaler oscillate every hour?\nIt flaps between 3 and 9 replicas.".into(),
+    };
+    let modal = app
+        .run(&app.invocation(
+            &alice,
+            Action::MessageCommand {
+                name: "Ask on Acme Stack Overflow".into(),
+                message: msg,
+            },
+        ))
+        .await;
+    let ReplyKind::Modal(m) = &modal.kind else {
+        panic!("{modal:?}")
+    };
+    let r = app
+        .submit(
+            &alice,
+            &m.id,
+            &ask_fields(
+                "Why does my zeppelin autoscaler oscillate every hour?",
+                BODY,
+                "kubernetes",
+            ),
+        )
+        .await;
+    let r = if TestApp::try_button(&r, "Post anyway") {
+        app.press(&alice, &TestApp::button(&r, "Post anyway")).await
+    } else {
+        r
+    };
+    let card = app
+        .press(&alice, &TestApp::button(&r, "Post a card in the channel"))
+        .await;
+    assert!(!card.ephemeral, "{card:#?}");
+    assert_eq!(card.reply_to, Some(4_242));
 }

@@ -496,38 +496,62 @@ fn finishing_a_defer_keeps_public_and_private_apart() {
     let public = Reply::public("shared");
     let update = Reply::update("page 2");
     assert!(matches!(
-        convert::finish_plan(Ack::DeferEphemeral, &private),
+        convert::finish_plan(Ack::DeferEphemeral, &private, Some(1)),
         Finish::Edit(_)
     ));
     assert!(matches!(
-        convert::finish_plan(Ack::DeferPublic, &public),
+        convert::finish_plan(Ack::DeferPublic, &public, Some(1)),
         Finish::Edit(_)
     ));
     assert!(
         matches!(
-            convert::finish_plan(Ack::DeferPublic, &private),
+            convert::finish_plan(Ack::DeferPublic, &private, Some(1)),
             Finish::ReplaceWithPrivate(_)
         ),
         "a private answer must not be edited into the public placeholder"
     );
     assert!(matches!(
-        convert::finish_plan(Ack::DeferUpdate, &update),
+        convert::finish_plan(Ack::DeferUpdate, &update, Some(1)),
         Finish::Edit(_)
     ));
     assert!(
         matches!(
-            convert::finish_plan(Ack::DeferUpdate, &private),
+            convert::finish_plan(Ack::DeferUpdate, &private, Some(1)),
             Finish::Followup(_)
         ),
         "an error must not replace the results the button was on"
     );
+    // A public card that replies to a message (issue 10, part 4) goes out as a channel
+    // message with a reference, which the contract (from the official document) accepts.
+    let mut card = Reply::public("").with_embed(Embed::new("Why?", "Asked by **Jane**"));
+    card.reply_to = Some(555);
+    let Finish::ReplyInChannel { message, fallback } =
+        convert::finish_plan(Ack::DeferPublic, &card, Some(10))
+    else {
+        panic!("a channel reply")
+    };
+    let body = wire(&message);
+    assert_eq!(body["message_reference"]["message_id"], "555", "{body:#}");
+    assert_eq!(body["message_reference"]["fail_if_not_exists"], false);
+    assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(
+        discord_contract().validate("MessageCreateRequest", &body),
+        Ok(()),
+        "{body:#}"
+    );
+    assert!(wire(&fallback)["embeds"][0]["title"] == "Why?");
+    // Without a channel it is an edit of the placeholder, reference dropped.
+    assert!(matches!(
+        convert::finish_plan(Ack::DeferPublic, &card, None),
+        Finish::Edit(_)
+    ));
     // A modal can no longer be shown after a defer: it degrades to a message.
     let modal = Reply::modal(Modal {
         id: "so:m:ask:x".into(),
         title: "t".into(),
         inputs: vec![],
     });
-    let Finish::Edit(e) = convert::finish_plan(Ack::DeferEphemeral, &modal) else {
+    let Finish::Edit(e) = convert::finish_plan(Ack::DeferEphemeral, &modal, Some(1)) else {
         panic!("an edit")
     };
     assert!(wire(&e)["content"]

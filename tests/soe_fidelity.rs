@@ -337,6 +337,7 @@ fn posting_draft(app: &TestApp, user: u64, id: &str, content: DraftContent) -> D
             since: now - Duration::minutes(1),
         },
         post_after_link: false,
+        source_message: None,
         created_at: now - Duration::minutes(2),
         expires_at: now + Duration::hours(24),
     };

@@ -105,6 +105,7 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
         },
         state: DraftState::Saved { last_error: None },
         post_after_link: true,
+        source_message: None,
         created_at,
         expires_at,
     }

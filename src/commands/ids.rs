@@ -115,6 +115,8 @@ pub enum Id {
     AskModal {
         /// Draft id minted when the modal opened.
         draft: String,
+        /// The message it was opened from ("Ask on …"), if any.
+        source: Option<u64>,
     },
     /// The answer modal.
     AnswerModal {
@@ -223,7 +225,14 @@ impl Id {
             Id::EditDraft { draft } => format!("so:de:{draft}"),
             Id::DiscardDraft { draft } => format!("so:dx:{draft}"),
             Id::Link => "so:link".into(),
-            Id::AskModal { draft } => format!("so:m:ask:{draft}"),
+            Id::AskModal {
+                draft,
+                source: None,
+            } => format!("so:m:ask:{draft}"),
+            Id::AskModal {
+                draft,
+                source: Some(m),
+            } => format!("so:m:ask:{draft}:{m}"),
             Id::AnswerModal { question, draft } => format!("so:m:ans:{question}:{draft}"),
             Id::PostAsAnswerModal { draft } => format!("so:m:paa:{draft}"),
         };
@@ -328,9 +337,16 @@ pub fn parse(s: &str) -> Option<Id> {
         "m" => {
             let (kind, rest) = args.split_once(':')?;
             match kind {
-                "ask" => Id::AskModal {
-                    draft: handle(rest)?,
-                },
+                "ask" => {
+                    let (draft, source) = match rest.split_once(':') {
+                        Some((d, m)) => (d, Some(m.parse::<u64>().ok().filter(|m| *m > 0)?)),
+                        None => (rest, None),
+                    };
+                    Id::AskModal {
+                        draft: handle(draft)?,
+                        source,
+                    }
+                }
                 "ans" => {
                     let (q, d) = rest.split_once(':')?;
                     Id::AnswerModal {
@@ -420,7 +436,14 @@ mod tests {
             Id::AnnouncePost { draft: d.clone() },
             Id::DiscardDraft { draft: d.clone() },
             Id::Link,
-            Id::AskModal { draft: d.clone() },
+            Id::AskModal {
+                draft: d.clone(),
+                source: None,
+            },
+            Id::AskModal {
+                draft: d.clone(),
+                source: Some(1_200_000_000_000_000_000),
+            },
             Id::AnswerModal {
                 question: 4,
                 draft: d.clone(),

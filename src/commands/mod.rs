@@ -271,7 +271,9 @@ impl Commands {
             },
             Action::Select { custom_id, values } => self.select(inv, custom_id, values).await,
             Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
-                Some(ids::Id::AskModal { draft }) => post::ask_submit(self, inv, &draft).await,
+                Some(ids::Id::AskModal { draft, source }) => {
+                    post::ask_submit(self, inv, &draft, source).await
+                }
                 Some(ids::Id::AnswerModal { question, draft }) => {
                     post::answer_submit(self, inv, question, &draft).await
                 }

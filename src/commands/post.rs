@@ -40,10 +40,17 @@ const LOOK_BACK_MINUTES: i64 = 10;
 /// At most this many of the member's recent answers are opened to compare bodies.
 const ANSWERS_TO_OPEN: usize = 5;
 
-fn ask_modal(draft: &str, title: Option<&str>, body: Option<&str>, tags: Option<&str>) -> Reply {
+fn ask_modal(
+    draft: &str,
+    source: Option<u64>,
+    title: Option<&str>,
+    body: Option<&str>,
+    tags: Option<&str>,
+) -> Reply {
     Reply::modal(Modal {
         id: Id::AskModal {
             draft: draft.into(),
+            source,
         }
         .encode(),
         title: "Ask a question".into(),
@@ -102,6 +109,7 @@ fn post_as_answer_modal(draft: &str, question: Option<&str>, body: Option<&str>)
 pub async fn ask_command(_ctx: &Commands, inv: &Invocation) -> Reply {
     ask_modal(
         &new_draft_id(),
+        None,
         inv.text("title").as_deref(),
         None,
         inv.text("tags").as_deref(),
@@ -154,7 +162,13 @@ pub fn message_command(
                 first_line.trim_start_matches('#').trim(),
                 validate::TITLE_MAX,
             );
-            ask_modal(&new_draft_id(), Some(&title), Some(text), None)
+            ask_modal(
+                &new_draft_id(),
+                Some(message.id),
+                Some(&title),
+                Some(text),
+                None,
+            )
         }
     }
 }
@@ -238,6 +252,7 @@ fn save(
         content,
         state: DraftState::Saved { last_error },
         post_after_link: previous.as_ref().is_some_and(|p| p.post_after_link),
+        source_message: previous.as_ref().and_then(|p| p.source_message),
         created_at: previous.as_ref().map_or(now, |p| p.created_at),
         expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
     };
@@ -341,7 +356,7 @@ fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
 }
 
 /// The ask modal was submitted.
-pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Option<u64>) -> Reply {
     let (title, body, tags) = (
         inv.field("title").unwrap_or_default(),
         inv.field("body").unwrap_or_default(),
@@ -368,10 +383,17 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         },
         Err(_) => content,
     };
-    let draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
+    let mut draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
         Ok(d) => d,
         Err(r) => return *r,
     };
+    if source.is_some() && draft.source_message != source {
+        // Written from a message: the channel card about the post replies to it.
+        draft.source_message = source;
+        if let Err(e) = ctx.store.put_draft(&draft) {
+            return ctx.store_failure(&e);
+        }
+    }
     if let Some(p) = problems {
         return Reply::private(format!(
             "Your question is not ready yet (it is saved; press Edit to fix it):\n{p}"
@@ -934,6 +956,7 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         Err(e) => return ctx.store_failure(&e),
     }
     let mut card = Reply::public("").with_embed(embed.footer(&ctx.site.name));
+    card.reply_to = draft.source_message;
     if let Some(url) = link {
         card = card.with_row(vec![Component::link(url, "View on site")]);
     }
@@ -956,7 +979,7 @@ pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     }
     match &draft.content {
         DraftContent::Ask { title, body, tags } => {
-            ask_modal(id, Some(title), Some(body), Some(&tags.join(", ")))
+            ask_modal(id, None, Some(title), Some(body), Some(&tags.join(", ")))
         }
         DraftContent::Answer {
             question_id: 0,

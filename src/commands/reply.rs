@@ -103,6 +103,10 @@ pub struct Reply {
     pub rows: Vec<Vec<Component>>,
     /// Only the invoker sees it.
     pub ephemeral: bool,
+    /// A public message that should reply to this message of the channel (the card about a
+    /// question asked from that message); adapters that cannot reply just post it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
 }
 
 impl Reply {
@@ -114,6 +118,7 @@ impl Reply {
             embeds: vec![],
             rows: vec![],
             ephemeral: true,
+            reply_to: None,
         }
     }
 
@@ -137,10 +142,7 @@ impl Reply {
     pub fn modal(modal: Modal) -> Self {
         Self {
             kind: ReplyKind::Modal(modal),
-            content: String::new(),
-            embeds: vec![],
-            rows: vec![],
-            ephemeral: true,
+            ..Self::private("")
         }
     }
 
@@ -149,10 +151,7 @@ impl Reply {
         choices.truncate(limits::CHOICES);
         Self {
             kind: ReplyKind::Choices(choices),
-            content: String::new(),
-            embeds: vec![],
-            rows: vec![],
-            ephemeral: true,
+            ..Self::private("")
         }
     }
 

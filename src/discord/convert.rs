@@ -16,7 +16,7 @@ use serenity::all::{
     EditInteractionResponse, GuildId, InputTextStyle, Interaction, InteractionContext,
     Member as SMember, ResolvedTarget, User,
 };
-use serenity::all::{ChannelType, PartialChannel};
+use serenity::all::{ChannelId, ChannelType, MessageId, MessageReference, PartialChannel};
 
 use crate::commands::{
     Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue,
@@ -543,15 +543,39 @@ pub enum Finish {
     /// Delete the public "thinking…" and send the reply privately (a public defer whose
     /// answer turned out to be private, e.g. an error on Share).
     ReplaceWithPrivate(CreateInteractionResponseFollowup),
+    /// Post the reply as a channel message that replies to another message (an interaction
+    /// response cannot), then delete the public "thinking…"; if the bot cannot post there,
+    /// edit the "thinking…" into the reply instead (no reply reference, nothing lost).
+    ReplyInChannel {
+        /// The message, with its `message_reference`.
+        message: CreateMessage,
+        /// The edit of the "thinking…" used when the message cannot be sent.
+        fallback: EditInteractionResponse,
+    },
 }
 
-/// Chooses how to deliver `reply` after the interaction was acknowledged with `ack`.
-/// Discord fixes a deferred message's visibility at the defer, so a private answer to a public
-/// defer is deleted-and-followed-up rather than edited into public view.
-pub fn finish_plan(ack: Ack, reply: &Reply) -> Finish {
+/// Chooses how to deliver `reply` after the interaction was acknowledged with `ack`, in
+/// `channel` (the interaction's). Discord fixes a deferred message's visibility at the defer,
+/// so a private answer to a public defer is deleted-and-followed-up rather than edited into
+/// public view; a public answer that replies to a message goes out as a channel message.
+pub fn finish_plan(ack: Ack, reply: &Reply, channel: Option<u64>) -> Finish {
     let reply = as_message(reply);
     match ack {
         Ack::DeferPublic if reply.ephemeral => Finish::ReplaceWithPrivate(followup(&reply)),
+        Ack::DeferPublic => match (reply.reply_to, channel) {
+            (Some(message), Some(channel)) if message > 0 && channel > 0 => {
+                let reference =
+                    MessageReference::from((ChannelId::new(channel), MessageId::new(message)));
+                let mut reference = reference;
+                // A deleted source message must not cost the card: post it without the reply.
+                reference.fail_if_not_exists = Some(false);
+                Finish::ReplyInChannel {
+                    message: channel_message(&reply).reference_message(reference),
+                    fallback: edit_response(&reply),
+                }
+            }
+            _ => Finish::Edit(edit_response(&reply)),
+        },
         Ack::DeferUpdate if reply.kind != ReplyKind::Update => Finish::Followup(followup(&reply)),
         _ => Finish::Edit(edit_response(&reply)),
     }

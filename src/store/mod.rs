@@ -236,6 +236,10 @@ pub struct Draft {
     pub state: DraftState,
     /// Whether to post it automatically when the member finishes linking.
     pub post_after_link: bool,
+    /// The Discord message it was written from ("Ask on …"), so the channel card about the
+    /// post can reply to that message.
+    #[serde(default)]
+    pub source_message: Option<u64>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Removed after this.
