@@ -418,6 +418,7 @@ fn percentile_table(rt: &tokio::runtime::Runtime, b: &Bench) {
         b.inv(Action::Modal {
             custom_id: CustomId::AskModal {
                 draft: format!("benchdraft{i:06}"),
+                source: None,
             }
             .encode(),
             fields: vec![

@@ -547,10 +547,11 @@ pub enum Finish {
     /// response cannot), then delete the public "thinking…"; if the bot cannot post there,
     /// edit the "thinking…" into the reply instead (no reply reference, nothing lost).
     ReplyInChannel {
-        /// The message, with its `message_reference`.
-        message: CreateMessage,
+        /// The message, with its `message_reference` (boxed: it is much bigger than the other
+        /// plans).
+        message: Box<CreateMessage>,
         /// The edit of the "thinking…" used when the message cannot be sent.
-        fallback: EditInteractionResponse,
+        fallback: Box<EditInteractionResponse>,
     },
 }
 
@@ -570,8 +571,8 @@ pub fn finish_plan(ack: Ack, reply: &Reply, channel: Option<u64>) -> Finish {
                 // A deleted source message must not cost the card: post it without the reply.
                 reference.fail_if_not_exists = Some(false);
                 Finish::ReplyInChannel {
-                    message: channel_message(&reply).reference_message(reference),
-                    fallback: edit_response(&reply),
+                    message: Box::new(channel_message(&reply).reference_message(reference)),
+                    fallback: Box::new(edit_response(&reply)),
                 }
             }
             _ => Finish::Edit(edit_response(&reply)),

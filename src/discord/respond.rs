@@ -156,7 +156,7 @@ impl Pending {
             Finish::ReplyInChannel { message, fallback } => {
                 let channel = serenity::all::ChannelId::new(self.inv.channel_id.unwrap_or(1));
                 match rest::call(Idempotent::No, "send channel reply", || {
-                    http.send_message(channel, vec![], &message)
+                    http.send_message(channel, vec![], &*message)
                 })
                 .await
                 {
@@ -174,7 +174,7 @@ impl Pending {
                             Idempotent::Yes,
                             "edit original response",
                             self.racing_defer,
-                            || http.edit_original_interaction_response(token, &fallback, vec![]),
+                            || http.edit_original_interaction_response(token, &*fallback, vec![]),
                         )
                         .await
                         .map(|_| ())
