@@ -141,7 +141,7 @@ fn main() -> ExitCode {
             };
             init_logging(&cfg);
             run_async(async move {
-                soe_bot::discord::register_commands(&cfg.discord)
+                soe_bot::discord::register_commands(&cfg.discord, &soe_bot::run::site_name(&cfg))
                     .await
                     .map_err(anyhow::Error::msg)?;
                 println!("commands registered");

@@ -397,6 +397,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             let registration = tokio::spawn(crate::discord::registration::register_with_retry(
                 http.clone(),
                 cfg.discord.clone(),
+                site_name(&cfg),
                 health.clone(),
                 crate::discord::registration::Backoff::default(),
             ));

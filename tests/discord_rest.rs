@@ -63,9 +63,13 @@ fn interaction(v: &Value) -> Interaction {
 async fn commands_are_registered_globally_or_per_guild() {
     let discord = FakeDiscord::start().await;
     let http = soe_bot::discord::http_client(&config(discord.base(), vec![])).unwrap();
-    let done = register(&http, &config(discord.base(), vec![]))
-        .await
-        .expect("registered");
+    let done = register(
+        &http,
+        &config(discord.base(), vec![]),
+        "Acme Stack Overflow",
+    )
+    .await
+    .expect("registered");
     assert_eq!((done.guilds.len(), done.commands), (0, 4));
     let global = discord.on("PUT", GLOBAL_COMMANDS_ROUTE);
     assert_eq!(global.len(), 1);
@@ -85,13 +89,22 @@ async fn commands_are_registered_globally_or_per_guild() {
         .collect();
     assert_eq!(
         names,
-        ["so", "so-admin", "Ask on Stack Overflow", "Post as answer"]
+        [
+            "so",
+            "so-admin",
+            "Ask on Acme Stack Overflow",
+            "Post as answer"
+        ]
     );
 
     let guilds = vec![fixtures::GUILD, fixtures::GUILD + 1];
-    let done = register(&http, &config(discord.base(), guilds.clone()))
-        .await
-        .expect("registered");
+    let done = register(
+        &http,
+        &config(discord.base(), guilds.clone()),
+        "Acme Stack Overflow",
+    )
+    .await
+    .expect("registered");
     assert_eq!(done.guilds, guilds);
     let per_guild = discord.on("PUT", GUILD_COMMANDS_ROUTE);
     assert_eq!(per_guild.len(), 2);
@@ -107,9 +120,13 @@ async fn commands_are_registered_globally_or_per_guild() {
         "no global overwrite when guilds are configured"
     );
     assert!(
-        register(&http, &config(discord.base(), vec![0]))
-            .await
-            .is_err(),
+        register(
+            &http,
+            &config(discord.base(), vec![0]),
+            "Acme Stack Overflow"
+        )
+        .await
+        .is_err(),
         "guild id 0 is refused"
     );
     assert_eq!(discord.check_contract(), 3);
@@ -129,7 +146,13 @@ async fn a_failing_registration_is_retried_with_backoff_until_it_works() {
         first: std::time::Duration::from_millis(50),
         max: std::time::Duration::from_millis(80),
     };
-    let task = tokio::spawn(register_with_retry(http, cfg, health.clone(), backoff));
+    let task = tokio::spawn(register_with_retry(
+        http,
+        cfg,
+        "Acme Stack Overflow".into(),
+        health.clone(),
+        backoff,
+    ));
     tokio::time::timeout(std::time::Duration::from_secs(20), task)
         .await
         .expect("registered in time")
@@ -349,6 +372,7 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
         guild_id: Some(fixtures::GUILD),
         channel_id: Some(fixtures::CHANNEL),
         in_thread: false,
+        thread_parent: None,
         locale: None,
         origin: soe_bot::commands::Origin::GuildInstall,
         action: soe_bot::commands::Action::Command {

@@ -137,6 +137,7 @@ async fn exercise_everything() -> Vec<String> {
         &Id::VoteQuestion {
             question: Q_ASYNC,
             vote: Vote::Up,
+            on: soe_bot::commands::ids::Surface::Note,
         }
         .encode(),
     )
@@ -192,6 +193,7 @@ async fn exercise_everything() -> Vec<String> {
         &Id::VoteQuestion {
             question: Q_ASYNC,
             vote: Vote::Down,
+            on: soe_bot::commands::ids::Surface::Note,
         }
         .encode(),
     )

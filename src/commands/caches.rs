@@ -19,8 +19,9 @@
 //! - the shares live in memory next to the global buckets, which reset on restart too;
 //!   buckets that are full again are dropped, so the map holds only members who called SOE in
 //!   the last minute (bounded by the global budget itself);
-//! - autocomplete never calls SOE (the tag list is refreshed in the background, through the
-//!   global budget only: it is nobody's share).
+//! - tag autocomplete never calls SOE (the tag list is refreshed in the background, through
+//!   the global budget only: it is nobody's share); question autocomplete may make one search,
+//!   cached and charged to the member's share like any other (see `complete`).
 //!
 //! Time comes from the injected clock.
 

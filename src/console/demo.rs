@@ -163,7 +163,12 @@ impl Demo {
             approving.approve(url, user)
         });
         let mut member = Member::new(YOU, "you");
-        member.permissions = Some(crate::commands::admin::MANAGE_GUILD);
+        // A server manager who may post in the console's channel (shares and channel cards).
+        member.permissions = Some(
+            crate::commands::admin::MANAGE_GUILD
+                | crate::commands::share::VIEW_CHANNEL
+                | crate::commands::share::SEND_MESSAGES,
+        );
         let signing_in = discord.clone();
         let discord_approver: DiscordApprover = Arc::new(move |url: &Url, m: &Member| {
             signing_in.approve(

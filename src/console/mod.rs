@@ -113,7 +113,7 @@ pub struct Console {
 }
 
 const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
-console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
+console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -279,6 +279,7 @@ impl Console {
             guild_id: self.guild_id,
             channel_id: self.channel_id,
             in_thread: false,
+            thread_parent: None,
             locale: Some("en-US".into()),
             origin: crate::commands::Origin::GuildInstall,
             action,
@@ -344,6 +345,7 @@ impl Console {
                 },
                 None => Outcome::Failed("there is no fake site to post on here".into()),
             },
+            "choose" => self.choose(rest, read).await,
             n if n.parse::<usize>().is_ok() => self.press(n, read).await,
             "approve" => self.approve(rest).await,
             "get" if rest.starts_with('/') => self.get(rest).await,
@@ -402,7 +404,7 @@ impl Console {
         reply: Reply,
         read: &mut (dyn FnMut(&str) -> Option<String> + Send),
     ) -> Outcome {
-        let text = render::render(&reply);
+        let text = render::render(&reply, self.app.clock.now());
         self.print(&text);
         self.remember(&reply);
         if let ReplyKind::Modal(modal) = &reply.kind {
@@ -450,7 +452,7 @@ impl Console {
                 fields,
             });
             let result = self.handled(&inv).await;
-            let text = render::render(&result);
+            let text = render::render(&result, self.app.clock.now());
             self.print(&text);
             self.remember(&result);
             self.last = Some(result);
@@ -526,7 +528,35 @@ impl Console {
                 let reply = self.handled(&inv).await;
                 self.show(reply, read).await
             }
+            Component::Select { .. } => {
+                Outcome::Failed(format!("{n} is a menu: use `choose <text of a choice>`"))
+            }
         }
+    }
+
+    /// `choose <text>`: the first choice of a select menu on the last reply whose label
+    /// contains the text.
+    async fn choose(
+        &mut self,
+        text: &str,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
+        let picked = self.last.as_ref().and_then(|r| {
+            r.choice(text.trim())
+                .map(|(id, value)| (id.to_string(), value.to_string()))
+        });
+        let Some((custom_id, value)) = picked.filter(|_| !text.trim().is_empty()) else {
+            return Outcome::Failed(format!(
+                "no menu choice labelled `{}` on the last reply",
+                text.trim()
+            ));
+        };
+        let inv = self.invocation(Action::Select {
+            custom_id,
+            values: vec![value],
+        });
+        let reply = self.app.commands.handle(&inv).await;
+        self.show(reply, read).await
     }
 
     async fn approve(&mut self, who: &str) -> Outcome {
@@ -634,7 +664,7 @@ impl Console {
             match tokio::time::timeout(timeout, self.notices.recv()).await {
                 Ok(Some(n)) => {
                     got_any = true;
-                    let text = render::render(&n.reply);
+                    let text = render::render(&n.reply, self.app.clock.now());
                     self.print(&format!("DM from soe-bot:\n{text}"));
                     self.remember(&n.reply);
                     self.last = Some(n.reply);

@@ -56,6 +56,7 @@ impl EventHandler for Handler {
             tokio::spawn(registration::register_with_retry(
                 ctx.http.clone(),
                 self.config.clone(),
+                self.app.commands.site.name.clone(),
                 self.health.clone(),
                 registration::Backoff::default(),
             ));

@@ -141,7 +141,7 @@ impl Pending {
     async fn deliver(&self, reply: &Reply) {
         let http = &self.flow.http;
         let token = self.token.as_str();
-        let outcome = match convert::finish_plan(self.ack, reply) {
+        let outcome = match convert::finish_plan(self.ack, reply, self.inv.channel_id) {
             Finish::Edit(edit) => rest::call_with(
                 Idempotent::Yes,
                 "edit original response",
@@ -155,6 +155,34 @@ impl Pending {
             })
             .await
             .map(|_| ()),
+            Finish::ReplyInChannel { message, fallback } => {
+                let channel = serenity::all::ChannelId::new(self.inv.channel_id.unwrap_or(1));
+                match rest::call(Idempotent::No, "send channel reply", || {
+                    http.send_message(channel, vec![], &*message)
+                })
+                .await
+                {
+                    Ok(_) => rest::call_with(
+                        Idempotent::Yes,
+                        "delete original response",
+                        self.racing_defer,
+                        || http.delete_original_interaction_response(token),
+                    )
+                    .await
+                    .map(|_| ()),
+                    Err(e) => {
+                        tracing::info!(interaction = %self.inv.id, error = %rest::describe(&e), "could not post a reply in the channel; showing it in place");
+                        rest::call_with(
+                            Idempotent::Yes,
+                            "edit original response",
+                            self.racing_defer,
+                            || http.edit_original_interaction_response(token, &*fallback, vec![]),
+                        )
+                        .await
+                        .map(|_| ())
+                    }
+                }
+            }
             Finish::ReplaceWithPrivate(f) => {
                 if let Err(e) = rest::call_with(
                     Idempotent::Yes,

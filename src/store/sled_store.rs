@@ -11,6 +11,7 @@
 //! | `identity/v1` | SHA-256 of the Discord OAuth `state` | link awaiting the Discord proof, token sealed |
 //! | `confirm/v1` | SHA-256 of the form token | link awaiting confirmation, token sealed |
 //! | `drafts/v1` | user id, u64 BE ‖ draft id | expiry in clear, the whole `Draft` sealed |
+//! | `searches/v1` | user id, u64 BE ‖ handle | expiry and creation in clear, the whole `SavedSearch` sealed |
 //! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write, with its times |
 //! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`, `full_at`) |
 //! | `guilds/v1` | guild id, u64 BE | guild settings |
@@ -20,7 +21,7 @@
 //! Values are JSON objects with a version field `"v": 1`. Sealed blobs (see [`Cipher`]) are
 //! base64 strings inside them, with associated data that names their owner:
 //! `link-token/v1:<user id>` (the same blob is valid in the member's confirmation and link
-//! records and nowhere else), `pkce/v1:<state hash>`, `draft/v1:<user id>:<draft id>`,
+//! records and nowhere else), `pkce/v1:<state hash>`, `draft/v1:<user id>:<draft id>`, `search/v1:<user id>:<handle>`,
 //! `service-token/v1`, and `canary` for the key canary.
 //!
 //! Sealing happens before any sled transaction starts (transaction closures may re-run, and a
@@ -43,8 +44,9 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, RateBucket, Store, StoreCounts, StoreError, StoreResult,
-    VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, WRITE_CLAIM_TTL_SECS,
+    PendingAuth, PendingConfirm, RateBucket, SavedSearch, Store, StoreCounts, StoreError,
+    StoreResult, VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, SEARCHES_PER_MEMBER,
+    WRITE_CLAIM_TTL_SECS,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
@@ -63,6 +65,7 @@ const TREE_AUTH_BY_USER: &str = "auth_by_user/v1";
 const TREE_IDENTITY: &str = "identity/v1";
 const TREE_CONFIRM: &str = "confirm/v1";
 const TREE_DRAFTS: &str = "drafts/v1";
+const TREE_SEARCHES: &str = "searches/v1";
 const TREE_WRITES: &str = "writes/v1";
 const TREE_RATES: &str = "rates/v1";
 const TREE_GUILDS: &str = "guilds/v1";
@@ -167,6 +170,10 @@ fn hash_from_hex(s: &str) -> [u8; 32] {
 
 fn draft_aad(user: DiscordUserId, id: &str) -> Vec<u8> {
     format!("draft/v1:{user}:{id}").into_bytes()
+}
+
+fn search_aad(user: DiscordUserId, handle: &str) -> Vec<u8> {
+    format!("search/v1:{user}:{handle}").into_bytes()
 }
 
 // ---------------------------------------------------------------- records
@@ -406,6 +413,24 @@ impl Record for RateRecord {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+struct SearchRecord {
+    v: u32,
+    /// In clear so the per-member cap needs no key.
+    created_at: DateTime<Utc>,
+    /// In clear so the sweep needs no key.
+    expires_at: DateTime<Utc>,
+    /// Base64 of the JSON `SavedSearch` sealed with AAD `search/v1:<user>:<handle>`.
+    sealed: String,
+}
+
+impl Record for SearchRecord {
+    const WHAT: &'static str = "saved search";
+    fn version(&self) -> u32 {
+        self.v
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct GuildRecord {
     v: u32,
     disabled_channels: Vec<u64>,
@@ -464,6 +489,7 @@ pub struct SledStore {
     identity: Tree,
     confirm: Tree,
     drafts: Tree,
+    searches: Tree,
     writes: Tree,
     rates: Tree,
     guilds: Tree,
@@ -532,6 +558,7 @@ impl SledStore {
             identity: tree(TREE_IDENTITY)?,
             confirm: tree(TREE_CONFIRM)?,
             drafts: tree(TREE_DRAFTS)?,
+            searches: tree(TREE_SEARCHES)?,
             writes: tree(TREE_WRITES)?,
             rates: tree(TREE_RATES)?,
             guilds: tree(TREE_GUILDS)?,
@@ -1203,6 +1230,19 @@ impl Store for SledStore {
             }
         }
 
+        for entry in self.searches.iter() {
+            let (k, v) = entry.map_err(io)?;
+            match decode::<SearchRecord>(&v) {
+                Ok(rec) if rec.expires_at <= now => {
+                    removed += usize::from(Self::remove_if_unchanged(&self.searches, &k, &v)?);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(tree = TREE_SEARCHES, error = %e, "skipping a corrupt record")
+                }
+            }
+        }
+
         // Only records unchanged since they were read go: a claim renewed or a bucket taken
         // from in the meantime stays.
         for entry in self.writes.iter() {
@@ -1232,6 +1272,63 @@ impl Store for SledStore {
         }
 
         Ok(removed)
+    }
+
+    // ---- saved searches
+
+    fn put_search(&self, search: &SavedSearch) -> StoreResult<()> {
+        let plain = secrecy::zeroize::Zeroizing::new(
+            serde_json::to_vec(search)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode a search: {e}")))?,
+        );
+        let bytes = encode(&SearchRecord {
+            v: RECORD_VERSION,
+            created_at: search.created_at,
+            expires_at: search.expires_at,
+            sealed: self.seal_b64(&search_aad(search.discord_user, &search.handle), &plain)?,
+        })?;
+        self.searches
+            .insert(draft_key(search.discord_user, &search.handle), bytes)
+            .map_err(io)?;
+        // Past the cap, the member's oldest go (unreadable ones first: they are of no use).
+        let mut mine = Vec::new();
+        for entry in self.searches.scan_prefix(user_key(search.discord_user)) {
+            let (k, v) = entry.map_err(io)?;
+            let created = decode::<SearchRecord>(&v).ok().map(|r| r.created_at);
+            mine.push((created, k, v));
+        }
+        if mine.len() > SEARCHES_PER_MEMBER {
+            mine.sort_by_key(|m| m.0);
+            let excess = mine.len() - SEARCHES_PER_MEMBER;
+            for (_, k, v) in mine.into_iter().take(excess) {
+                Self::remove_if_unchanged(&self.searches, &k, &v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn get_search(
+        &self,
+        user: DiscordUserId,
+        handle: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SavedSearch>> {
+        let Some(raw) = self.searches.get(draft_key(user, handle)).map_err(io)? else {
+            return Ok(None);
+        };
+        let rec: SearchRecord = decode(&raw)?;
+        if rec.expires_at <= now {
+            return Ok(None);
+        }
+        let plain = self.open_b64(&search_aad(user, handle), &rec.sealed)?;
+        let search: SavedSearch = serde_json::from_slice(&plain)
+            .map_err(|e| StoreError::Corrupt(format!("a saved search does not parse: {e}")))?;
+        if search.discord_user != user || search.handle != handle {
+            return Err(StoreError::Corrupt(
+                "search stored under another key".into(),
+            ));
+        }
+        Ok(Some(search))
     }
 
     // ---- drafts
