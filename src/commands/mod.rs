@@ -21,8 +21,8 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod caches;
-pub mod doctor;
 pub mod complete;
+pub mod doctor;
 pub mod help;
 pub mod ids;
 pub mod invocation;
@@ -655,10 +655,12 @@ fn command_label(action: &Action) -> &'static str {
             Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
             _ => "modal other",
         },
+        Action::Select { .. } => "select",
+        // The ask command is named after the site ("Ask on …"); `post::message_command` tells
+        // them apart the same way.
         Action::MessageCommand { name, .. } => match name.as_str() {
-            "Ask on Stack Overflow" => "message ask",
             "Post as answer" => "message answer",
-            _ => "message other",
+            _ => "message ask",
         },
     }
 }

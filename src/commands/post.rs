@@ -962,7 +962,7 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
             e
         }
         DraftContent::Answer { question_id, .. } => {
-            let view = match super::show::fetch(ctx, inv.member.id, *question_id).await {
+            let view = match super::show::fetch_in(ctx, inv, *question_id).await {
                 Ok(v) => v,
                 Err(reply) => return reply,
             };

@@ -180,7 +180,7 @@ impl Demo {
                 },
             )
         });
-        let (cards, printed) = super::cards::ConsoleCards::new();
+        let (cards, printed) = super::cards::ConsoleCards::new(app.clock.clone());
         let cards = Arc::new(cards);
         app.commands.use_channel_directory(cards.clone());
         app.commands.use_server(cards.clone());

@@ -51,8 +51,8 @@ use super::{
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
 
-mod notify;
 mod maintenance;
+mod notify;
 pub use maintenance::{Backup, RotationReport, BACKUP_FORMAT};
 
 /// The schema version this build writes.

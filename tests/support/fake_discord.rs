@@ -51,13 +51,12 @@ pub const MESSAGES_ROUTE: &str = "/channels/{channel_id}/messages";
 pub const MESSAGE_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}";
 /// Start a thread on a message (a question card).
 pub const THREADS_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}/threads";
-/// A channel (which guild it belongs to).
-pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// One guild member (the DM gate's membership check).
 pub const MEMBER_ROUTE: &str = "/guilds/{guild_id}/members/{user_id}";
 /// Leaving a guild (`DELETE`).
 pub const LEAVE_GUILD_ROUTE: &str = "/users/@me/guilds/{guild_id}";
-/// One channel (admin channel options, doctor).
+/// One channel: which guild it belongs to (admin and subscription channel options), its
+/// overwrites (doctor).
 pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// A guild's roles (doctor).
 pub const ROLES_ROUTE: &str = "/guilds/{guild_id}/roles";
@@ -581,7 +580,11 @@ async fn handle(
         .and_then(|c| c.parse::<u64>().ok())
         .is_some_and(|c| {
             path.starts_with(&format!("{API}/channels/"))
-                && shared.deleted_channels.lock().expect("channels").contains(&c)
+                && shared
+                    .deleted_channels
+                    .lock()
+                    .expect("channels")
+                    .contains(&c)
         });
     let fault = if deleted && fault.is_none() {
         Some(404)

@@ -82,6 +82,7 @@ fn populate(store: &SledStore) {
                     },
                     state: DraftState::Saved { last_error: None },
                     post_after_link: false,
+                    source_message: None,
                     created_at: t0(),
                     expires_at: t0() + chrono::Duration::hours(24),
                 })
@@ -94,6 +95,7 @@ fn populate(store: &SledStore) {
             &GuildSettings {
                 disabled_channels: vec![8, 9],
                 enabled_channels: vec![7],
+                ..GuildSettings::default()
             },
         )
         .unwrap();
