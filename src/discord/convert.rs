@@ -79,6 +79,11 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                                     .map(|a| (a.filename.clone(), a.url.clone()))
                                     .collect::<Vec<_>>(),
                             ),
+                            thread_name: c
+                                .channel
+                                .as_ref()
+                                .filter(|ch| thread_of(Some(ch)).0)
+                                .and_then(|ch| ch.name.clone()),
                         },
                     }
                 }
