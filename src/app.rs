@@ -3,7 +3,8 @@
 //!
 //! Built once at startup from the validated config (or by `demo` and tests from a fake site).
 //! Invariants: exactly one store, one SOE client and one linking service per process; the
-//! linked-event listener is the only place drafts are posted after linking.
+//! linked-event listener is the only place drafts are posted after linking; at most one set of
+//! notification loops runs ([`App::spawn_notifications`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::clock::SharedClock;
 use crate::commands::{AccessPolicy, Commands, Notice, SiteInfo};
 use crate::config::LimitsConfig;
 use crate::link::{LinkService, LinkSettings, Linked};
+use crate::notify::{CardSink, Deliverer, PollSettings, Poller, Target};
 use crate::soe::{HttpSoe, SoeConnector};
 use crate::store::Store;
 
@@ -38,6 +40,10 @@ pub struct App {
     pub clock: SharedClock,
     /// The SOE client (connection pool).
     pub soe: Arc<HttpSoe>,
+    /// Interactions being handled (a deferred use case, a gateway event): shutdown closes it
+    /// and waits for them, up to [`crate::lifecycle::SHUTDOWN_GRACE`]. Once closed, the HTTP
+    /// endpoint takes no new interaction.
+    pub in_flight: tokio_util::task::TaskTracker,
 }
 
 /// What [`App::build`] needs.
@@ -88,16 +94,48 @@ impl App {
                 store: parts.store,
                 clock: parts.clock,
                 soe: parts.soe,
+                in_flight: tokio_util::task::TaskTracker::new(),
             }),
             rx,
         ))
+    }
+
+    /// Starts the notification loops ([`crate::notify::run`]): one poll loop per SOE target
+    /// reading with the service token behind the global budget, and the delivery of the
+    /// outbox through `sink`.
+    pub fn spawn_notifications(
+        self: &Arc<Self>,
+        sink: Arc<dyn CardSink>,
+        settings: PollSettings,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let (poller, deliverer) = self.notifications(sink, settings);
+        crate::notify::run::spawn(poller, deliverer)
+    }
+
+    /// The poller and the deliverer [`App::spawn_notifications`] runs (tests drive them one
+    /// step at a time).
+    pub fn notifications(
+        self: &Arc<Self>,
+        sink: Arc<dyn CardSink>,
+        settings: PollSettings,
+    ) -> (Arc<Poller>, Arc<Deliverer>) {
+        let commands = self.commands.clone();
+        let poller = Arc::new(Poller::new(
+            self.store.clone(),
+            self.clock.clone(),
+            Arc::new(move |t: &Target| commands.service_reader(t.0.as_ref())),
+            settings,
+        ));
+        let deliverer = Arc::new(Deliverer::new(self.store.clone(), self.clock.clone(), sink));
+        (poller, deliverer)
     }
 
     /// Starts the background work: first settling posts and votes an earlier process left
     /// half-done ([`Commands::recover_interrupted`]), then posting drafts when members finish
     /// linking (telling them through `notifier`), refreshing the tag list every 10 minutes (the
     /// caller loads it once at startup), and sweeping expired linking records, drafts, write
-    /// outcomes and idle rate buckets every minute.
+    /// outcomes and idle rate buckets every minute, after which the linked members and waiting
+    /// drafts are counted for the metrics.
     pub fn spawn_background(
         self: &Arc<Self>,
         mut linked: mpsc::UnboundedReceiver<Linked>,
@@ -113,6 +151,7 @@ impl App {
                 for notice in app.commands.on_linked(&event).await {
                     notify.notify(notice).await;
                 }
+                record_counts(app.store.clone()).await;
             }
         });
         let app = self.clone();
@@ -132,20 +171,36 @@ impl App {
         });
         let app = self.clone();
         let sweep = tokio::spawn(async move {
+            record_counts(app.store.clone()).await;
             let every = Duration::from_secs(60);
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 let store = app.store.clone();
                 let now = app.clock.now();
+                let counting = store.clone();
                 match tokio::task::spawn_blocking(move || store.sweep_expired(now)).await {
                     Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired records swept"),
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
                     Err(e) => tracing::warn!(error = %e, "sweep task failed"),
                 }
+                record_counts(counting).await;
             }
         });
         vec![resume, tags, sweep]
+    }
+}
+
+/// Sets the store-size gauges ([`crate::telemetry::LINKED_MEMBERS`],
+/// [`crate::telemetry::DRAFTS_WAITING`]).
+pub async fn record_counts(store: Arc<dyn Store>) {
+    match tokio::task::spawn_blocking(move || store.counts()).await {
+        Ok(Ok(c)) => {
+            metrics::gauge!(crate::telemetry::LINKED_MEMBERS).set(c.linked_members as f64);
+            metrics::gauge!(crate::telemetry::DRAFTS_WAITING).set(c.drafts_waiting as f64);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "counting the store failed"),
+        Err(e) => tracing::warn!(error = %e, "counting task failed"),
     }
 }

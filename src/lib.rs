@@ -23,10 +23,17 @@
 //! - [`link`]: per-member OAuth 2.0 + PKCE linking, bound to one browser by a cookie, with the
 //!   Discord account proven in that browser (Discord OAuth2 `identify`) and an explicit
 //!   confirmation before anything is stored.
+//! - `control` (Unix): the running bot's control socket, through which `soe-bot backup` and
+//!   `soe-bot rotate-key` reach a store the bot holds open.
+//! - [`lifecycle`]: what `/readyz` reports, and the bound on finishing work at shutdown.
+//! - [`maintenance`]: `soe-bot backup`, `restore` and `rotate-key`.
 //! - [`run`]: the production wiring behind `soe-bot run`.
+//! - [`telemetry`]: the metrics series and `/metrics`.
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
 //! - [`console`]: the console transport of `soe-bot demo`.
 //! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out.
+//! - [`notify`]: subscriptions and notifications: rules and their matching, the poller (one
+//!   loop per SOE target, O(1) SOE calls per interval), the outbox that sends each card once.
 //! - [`discord`]: the serenity adapter: gateway and HTTP interactions, conversions, registration.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -36,11 +43,17 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod console;
+#[cfg(unix)]
+pub mod control;
 pub mod discord;
 pub mod fake_discord;
 pub mod fake_soe;
+pub mod lifecycle;
 pub mod link;
+pub mod maintenance;
+pub mod notify;
 pub mod run;
 pub mod soe;
 pub mod store;
+pub mod telemetry;
 pub mod web;

@@ -740,6 +740,7 @@ async fn admin_commands_need_manage_server_and_gate_channels() {
         .admin_roles(vec![ADMIN_ROLE])
         .start()
         .await;
+    app.stub_server().channels.lock().insert(77, 1);
     let member = TestApp::member(111, "alice");
     let mut admin = TestApp::member(222, "boss");
     admin.permissions = Some(soe_bot::commands::admin::MANAGE_GUILD);

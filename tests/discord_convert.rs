@@ -589,6 +589,11 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
         ("GET", fake_discord::MEMBER_ROUTE),
         ("DELETE", fake_discord::LEAVE_GUILD_ROUTE),
         ("GET", fake_discord::GATEWAY_ROUTE),
+        ("GET", fake_discord::CHANNEL_ROUTE),
+        ("GET", fake_discord::ROLES_ROUTE),
+        ("GET", fake_discord::ME_ROUTE),
+        ("PATCH", fake_discord::MESSAGE_ROUTE),
+        ("POST", fake_discord::THREADS_ROUTE),
     ]
     .iter()
     .map(|(m, r)| format!("{m} {r}"))
@@ -702,16 +707,41 @@ fn the_registered_commands() {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(verbs, ["enable", "disable"]);
+    assert_eq!(verbs, ["enable", "disable", "team", "tags"]);
+    for verb in 0..4 {
+        assert_eq!(
+            admin["options"][0]["options"][verb]["options"][0]["type"], 7,
+            "a channel option first"
+        );
+    }
     // Text, announcement and forum channels can be picked (issue 10, part 9).
     assert_eq!(
         admin["options"][0]["options"][0]["options"][0]["channel_types"],
         json!([0, 5, 15])
     );
+    let subs: Vec<&str> = admin["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        admin["options"][0]["options"][0]["options"][0]["type"], 7,
-        "a channel option"
+        subs,
+        [
+            "channel",
+            "subscribe",
+            "subscriptions",
+            "unsubscribe",
+            "preview",
+            "doctor",
+            "audit-channel"
+        ]
     );
+    assert_eq!(
+        admin["options"][6]["options"][0]["type"], 7,
+        "audit channel"
+    );
+    assert_eq!(admin["options"][6]["options"][1]["type"], 5, "off: boolean");
 
     assert_eq!(admin["integration_types"], json!([0]));
 

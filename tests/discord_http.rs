@@ -436,7 +436,7 @@ async fn the_endpoint_is_served_by_the_bots_web_router() {
     let (t, w) = bot().await;
     let web = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(|| true),
+        ready: Arc::new(soe_bot::web::ReadyReport::ready),
         extra: Some(w.router.clone()),
         hsts: false,
     });

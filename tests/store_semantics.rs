@@ -809,6 +809,9 @@ fn guild_settings_and_service_token() {
         let s = GuildSettings {
             disabled_channels: vec![1, 2, 3],
             enabled_channels: vec![4],
+            channel_teams: [(5, soe_bot::soe::TeamSlug::parse("platform").unwrap())].into(),
+            channel_tags: [(6, vec!["rust".to_string(), "sled".to_string()])].into(),
+            audit_channel: Some(9),
         };
         store.put_guild_settings(10, &s).unwrap();
         assert_eq!(store.guild_settings(10).unwrap(), s);
@@ -825,9 +828,13 @@ fn guild_settings_and_service_token() {
         let store = open(dir.path());
         let s = store.guild_settings(10).unwrap();
         assert_eq!(
-            (s.disabled_channels, s.enabled_channels),
+            (s.disabled_channels.clone(), s.enabled_channels.clone()),
             (vec![1, 2, 3], vec![4])
         );
+        assert_eq!(s.channel_teams[&5].as_str(), "platform");
+        assert_eq!(s.channel_tags[&6], ["rust", "sled"]);
+        assert_eq!(s.audit_channel, Some(9));
+        assert_eq!(s.configured_channels(), [1, 2, 3, 4, 5, 6, 9]);
         assert!(store.service_token().unwrap().is_some());
     }
     // The service token is sealed with its own AAD and opens to what was stored.

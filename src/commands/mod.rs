@@ -3,8 +3,9 @@
 //! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
 //! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
-//! `unlink`, `me`), `complete` (question autocomplete), `help`, and `admin`. Buttons and
-//! select menus on the member's private messages update those messages in place. Invariants:
+//! `unlink`, `me`), `complete` (question autocomplete), `help`, `admin` (with `doctor`), and the
+//! [`audit`] entries. Buttons and select menus on the member's private messages update those
+//! messages in place. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
@@ -18,8 +19,10 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod caches;
 pub mod complete;
+pub mod doctor;
 pub mod help;
 pub mod ids;
 pub mod invocation;
@@ -28,8 +31,10 @@ pub mod post;
 pub mod render;
 pub mod reply;
 pub mod search;
+pub mod server;
 pub mod share;
 pub mod show;
+pub mod subscriptions;
 pub mod validate;
 pub mod vote;
 
@@ -102,6 +107,12 @@ pub struct Commands {
     /// before it belongs to an earlier process that died mid-write, so it is recovered at
     /// once (by looking on the site) instead of waiting out a timeout.
     pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+    /// The Discord server as the adapter sees it (channel look-ups, the bot's permissions,
+    /// audit messages); `None` until an adapter installs one ([`Commands::use_server`]).
+    pub(crate) server: parking_lot::RwLock<Option<Arc<dyn server::ServerView>>>,
+    /// Which guild a channel option belongs to (set by the Discord adapter; without it only
+    /// the invocation's own channel is accepted by the subscription commands).
+    pub(crate) channels: parking_lot::RwLock<Option<Arc<dyn subscriptions::ChannelDirectory>>>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -126,12 +137,14 @@ impl Commands {
         Self {
             access: AccessGate::new(access, clock.clone()),
             started_at: clock.now(),
+            server: parking_lot::RwLock::new(None),
+            channels: parking_lot::RwLock::new(None),
             budget: Arc::new(
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
             ),
-            search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
-            question_cache: QuestionCache::new(clock.clone(), limits.search_cache_secs),
+            search_cache: SearchCache::new("search", clock.clone(), limits.search_cache_secs),
+            question_cache: QuestionCache::new("question", clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
             recent: complete::RecentQuestions::default(),
             store,
@@ -162,6 +175,94 @@ impl Commands {
     pub(crate) fn reader_for(&self, member: u64, team: Option<&TeamSlug>) -> BudgetedRead {
         let team = team.or(self.site.team.as_ref());
         BudgetedRead::new(self.soe.service(team), self.budget.clone(), Some(member))
+    }
+
+    /// Uses `server` for channel look-ups, permissions and audit messages from now on (the
+    /// Discord adapter calls this with its REST client).
+    pub fn use_server(&self, server: Arc<dyn server::ServerView>) {
+        *self.server.write() = Some(server);
+    }
+
+    /// The adapter's view of the Discord server, if one is installed.
+    pub(crate) fn server(&self) -> Option<Arc<dyn server::ServerView>> {
+        self.server.read().clone()
+    }
+
+    /// The private team a channel works in: its binding (`/so-admin channel team`), else the
+    /// configured `soe.team`, else none (the main site).
+    pub(crate) fn team_in(&self, guild: Option<u64>, channel: Option<u64>) -> Option<TeamSlug> {
+        if let (Some(g), Some(c)) = (guild, channel) {
+            match self.store.guild_settings(g) {
+                Ok(s) => {
+                    if let Some(t) = s.channel_teams.get(&c) {
+                        return Some(t.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, guild = g, "guild settings unreadable; using the default team")
+                }
+            }
+        }
+        self.site.team.clone()
+    }
+
+    /// The web address of question `id` on the site, or in `team`'s space (`/c/{team}`).
+    pub(crate) fn question_url(&self, team: Option<&TeamSlug>, id: soe::Id) -> String {
+        let path = match team {
+            Some(t) => format!("c/{}/questions/{id}", t.as_str()),
+            None => format!("questions/{id}"),
+        };
+        crate::config::join(&self.site.url, &path).to_string()
+    }
+
+    /// Records `event`: always in the log, and in the guild's audit channel when one is set
+    /// (sent in the background; a failure is logged, never shown to the member).
+    pub(crate) fn audit(&self, event: audit::AuditEvent) {
+        self.audit_in(event, None);
+    }
+
+    /// [`Commands::audit`], sent to `fallback` when the guild has no audit channel (the
+    /// entry that turns the audit channel off goes to the channel being turned off).
+    pub(crate) fn audit_in(&self, event: audit::AuditEvent, fallback: Option<u64>) {
+        tracing::info!(
+            target: "soe_bot::audit",
+            guild = event.guild.unwrap_or(0),
+            actor = event.actor,
+            what = %event.what,
+            link = event.link.as_deref().unwrap_or(""),
+            "audit"
+        );
+        let Some(guild) = event.guild else {
+            return;
+        };
+        let channel = match self.store.guild_settings(guild) {
+            Ok(s) => s.audit_channel.or(fallback),
+            Err(e) => {
+                tracing::warn!(error = %e, "guild settings unreadable; audit entry kept in the log only");
+                None
+            }
+        };
+        let (Some(channel), Some(server)) = (channel, self.server()) else {
+            return;
+        };
+        let message = event.message();
+        tokio::spawn(async move {
+            if let Err(e) = server.post(channel, &message).await {
+                tracing::warn!(guild, channel, error = %e, "could not post an audit entry to the audit channel");
+            }
+        });
+    }
+
+    /// Gives the subscription commands a way to check that a channel option is a channel of
+    /// the invoking guild (the Discord adapter's REST look-up).
+    pub fn use_channel_directory(&self, directory: Arc<dyn subscriptions::ChannelDirectory>) {
+        subscriptions::set_directory(self, directory);
+    }
+
+    /// The service reader the poller uses: the service token for `team` behind the global
+    /// budget (no member's share).
+    pub fn service_reader(&self, team: Option<&TeamSlug>) -> Arc<dyn SoeRead> {
+        Arc::new(self.reader(team))
     }
 
     /// The guild gate (adapters give it their member directory and ask it about guilds).
@@ -236,13 +337,28 @@ impl Commands {
 
     /// Runs the use case for `inv`. Never fails: every error becomes a reply that says what to
     /// do next.
+    /// Counted in the metrics by command and outcome ([`crate::telemetry::COMMANDS`]).
     pub async fn handle(&self, inv: &Invocation) -> Reply {
+        let command = command_label(&inv.action);
+        let counted = |outcome: &'static str| {
+            metrics::counter!(crate::telemetry::COMMANDS, "command" => command, "outcome" => outcome)
+                .increment(1);
+        };
         if let Some(refusal) = self.access.check(inv).await {
+            counted("refused");
             return refusal;
         }
         if let Some(gate) = self.channel_gate(inv) {
+            counted("refused");
             return gate;
         }
+        let reply = self.run(inv).await;
+        counted("served");
+        reply
+    }
+
+    /// The use case for `inv`, once access and the channel gate allowed it.
+    async fn run(&self, inv: &Invocation) -> Reply {
         let reply = match &inv.action {
             Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
                 ("so", "search") => search::command(self, inv).await,
@@ -253,7 +369,11 @@ impl Commands {
                 ("so", "unlink") => account::unlink(self, inv),
                 ("so", "me") => account::me(self, inv),
                 ("so", "help") => help::help(self),
-                ("so-admin", _) => admin::command(self, inv),
+                (
+                    "so-admin",
+                    verb @ ("subscribe" | "subscriptions" | "unsubscribe" | "preview"),
+                ) => subscriptions::command(self, inv, verb).await,
+                ("so-admin", _) => admin::command(self, inv).await,
                 _ => Reply::private("Unknown command. Try `/so help`."),
             },
             Action::Autocomplete { focused, value, .. } => match focused.as_str() {
@@ -508,6 +628,40 @@ impl Commands {
             }
             _ => Reply::private(e.user_message_on(&self.site.name)),
         }
+    }
+}
+
+/// What a metrics label calls `action`: from a fixed set, never anything a member typed (an
+/// unknown command name is `other`).
+fn command_label(action: &Action) -> &'static str {
+    match action {
+        Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
+            ("so", "search") => "so search",
+            ("so", "question") => "so question",
+            ("so", "ask") => "so ask",
+            ("so", "answer") => "so answer",
+            ("so", "link") => "so link",
+            ("so", "unlink") => "so unlink",
+            ("so", "me") => "so me",
+            ("so", "help") => "so help",
+            ("so-admin", _) => "so-admin",
+            _ => "other",
+        },
+        Action::Autocomplete { .. } => "autocomplete",
+        Action::Button { .. } => "button",
+        Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
+            Some(ids::Id::AskModal { .. }) => "modal ask",
+            Some(ids::Id::AnswerModal { .. }) => "modal answer",
+            Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
+            _ => "modal other",
+        },
+        Action::Select { .. } => "select",
+        // The ask command is named after the site ("Ask on …"); `post::message_command` tells
+        // them apart the same way.
+        Action::MessageCommand { name, .. } => match name.as_str() {
+            "Post as answer" => "message answer",
+            _ => "message ask",
+        },
     }
 }
 

@@ -106,14 +106,27 @@ fn post_as_answer_modal(draft: &str, question: Option<&str>, body: Option<&str>)
 }
 
 /// `/so ask [title] [tags]`: opens the modal.
-pub async fn ask_command(_ctx: &Commands, inv: &Invocation) -> Reply {
+pub async fn ask_command(ctx: &Commands, inv: &Invocation) -> Reply {
+    let tags = inv.text("tags").or_else(|| channel_tags(ctx, inv));
     ask_modal(
         &new_draft_id(),
         None,
         inv.text("title").as_deref(),
         None,
-        inv.text("tags").as_deref(),
+        tags.as_deref(),
     )
+}
+
+/// The default tags of the channel `inv` comes from (`/so-admin channel tags`), space-separated.
+fn channel_tags(ctx: &Commands, inv: &Invocation) -> Option<String> {
+    let (guild, channel) = (inv.guild_id?, inv.channel_id?);
+    match ctx.store.guild_settings(guild) {
+        Ok(s) => s.channel_tags.get(&channel).map(|t| t.join(" ")),
+        Err(e) => {
+            tracing::warn!(error = %e, "guild settings unreadable; no default tags");
+            None
+        }
+    }
 }
 
 /// `/so answer question:<id or link>`: opens the modal.
@@ -406,13 +419,14 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         ))
         .with_row(draft_buttons(&draft.id, false));
     }
-    if let Err(why) = session(ctx, user) {
+    let team = ctx.team_in(draft.guild_id, draft.channel_id);
+    if let Err(why) = session(ctx, user, team.as_ref()) {
         return wait_for_link(ctx, draft, why, "post your question");
     }
     let Ok(v) = valid else {
         return Reply::private("Your question could not be checked; press Edit.");
     };
-    let similar = similar_questions(ctx, user, &v.title).await;
+    let similar = similar_questions(ctx, user, team.as_ref(), &v.title).await;
     if similar.is_empty() {
         return post_draft(ctx, user, &draft.id, true).await;
     }
@@ -458,8 +472,13 @@ pub fn similar_query(title: &str, words: usize) -> String {
 /// Up to three similar questions, as lines (empty when none or when the search fails: the
 /// check helps, it must not block asking). The searches are charged to the asker's share of
 /// the service budget; past it, the check is skipped.
-async fn similar_questions(ctx: &Commands, member: u64, title: &str) -> Vec<String> {
-    let reader = ctx.reader_for(member, None);
+async fn similar_questions(
+    ctx: &Commands,
+    member: u64,
+    team: Option<&crate::soe::TeamSlug>,
+    title: &str,
+) -> Vec<String> {
+    let reader = ctx.reader_for(member, team);
     let mut page = None;
     for words in [3, 1] {
         let query = similar_query(title, words);
@@ -591,7 +610,8 @@ async fn submit_answer(
         ))
         .with_row(draft_buttons(&draft.id, false));
     }
-    if let Err(why) = session(ctx, user) {
+    let team = ctx.team_in(draft.guild_id, draft.channel_id);
+    if let Err(why) = session(ctx, user, team.as_ref()) {
         return wait_for_link(ctx, draft, why, "post your answer");
     }
     post_draft(ctx, user, &draft.id, true).await
@@ -623,7 +643,8 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         return Reply::private("This answer has no question yet; press Edit and fill it in.")
             .with_row(draft_buttons(id, false));
     }
-    let s = match session(ctx, user) {
+    let team = ctx.team_in(draft.guild_id, draft.channel_id);
+    let s = match session(ctx, user, team.as_ref()) {
         Ok(s) => s,
         Err(why) => return wait_for_link(ctx, draft, why, "post it"),
     };
@@ -697,6 +718,24 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             }
             let _ = ctx.store.touch_link(user, ctx.clock.now());
             tracing::info!(soe_user_id = s.soe_user_id, "posted a draft");
+            ctx.audit(super::audit::AuditEvent {
+                guild: done.guild_id,
+                actor: user,
+                actor_username: None,
+                what: format!(
+                    "posted {} as **{}**{}",
+                    match done.content {
+                        DraftContent::Ask { .. } => "a question".to_string(),
+                        DraftContent::Answer { question_id, .. } =>
+                            format!("an answer to question {question_id}"),
+                    },
+                    super::render::escape_md(&super::reply::truncate(&s.name, 80)),
+                    done.channel_id
+                        .map(|c| format!(" from <#{c}>"))
+                        .unwrap_or_default()
+                ),
+                link: url.starts_with("http").then(|| url.clone()),
+            });
             let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
                 r.content = format!("Your saved draft was posted. {}", r.content);
@@ -757,7 +796,8 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             )
         }
     };
-    match find_post(ctx, link.soe_user_id, &draft.content, since).await {
+    let team = ctx.team_in(draft.guild_id, draft.channel_id);
+    match find_post(ctx, team.as_ref(), link.soe_user_id, &draft.content, since).await {
         Ok(Some(url)) => {
             let mut done = draft;
             done.state = DraftState::Posted {
@@ -807,11 +847,12 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
 /// matched by their Markdown body.
 async fn find_post(
     ctx: &Commands,
+    team: Option<&crate::soe::TeamSlug>,
     soe_user: i64,
     content: &DraftContent,
     since: chrono::DateTime<chrono::Utc>,
 ) -> crate::soe::Result<Option<String>> {
-    let reader = ctx.reader(None);
+    let reader = ctx.reader(team);
     let from = since - Duration::minutes(LOOK_BACK_MINUTES);
     let same = |a: &str, b: &str| a.split_whitespace().eq(b.split_whitespace());
     match content {
@@ -927,7 +968,7 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
             e
         }
         DraftContent::Answer { question_id, .. } => {
-            let view = match super::show::fetch(ctx, inv.member.id, *question_id).await {
+            let view = match super::show::fetch_in(ctx, inv, *question_id).await {
                 Ok(v) => v,
                 Err(reply) => return reply,
             };

@@ -112,16 +112,16 @@ pub async fn page(ctx: &Commands, inv: &Invocation, handle: &str, page: u32, sha
 async fn fetch(
     ctx: &Commands,
     member: u64,
+    team: Option<&crate::soe::TeamSlug>,
     query: &str,
     sort: SearchSort,
     api_page: u32,
 ) -> Result<Arc<Page<SearchItem>>, Reply> {
-    let team = ctx.site.team.as_ref().map(|t| t.as_str());
-    let key = SearchCache::key(team, query, sort, api_page);
+    let key = SearchCache::key(team.map(|t| t.as_str()), query, sort, api_page);
     if let Some(hit) = ctx.search_cache.get(&key) {
         return Ok(hit);
     }
-    let reader = ctx.reader_for(member, None);
+    let reader = ctx.reader_for(member, team);
     reader.reserve(1).map_err(|refusal| refusal.reply())?;
     let page = Arc::new(
         reader
@@ -149,7 +149,8 @@ async fn render(
     } else {
         (first / API_PAGE) as u32 + 1
     };
-    let results = match fetch(ctx, inv.member.id, query, sort, api_page).await {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let results = match fetch(ctx, inv.member.id, team.as_ref(), query, sort, api_page).await {
         Ok(r) => r,
         // A refusal on a button keeps the results message; it is told privately.
         Err(reply) => return reply,

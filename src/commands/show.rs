@@ -49,19 +49,29 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     }
 }
 
+/// [`fetch`] in the team the invocation's channel is bound to (or the main site).
+pub(crate) async fn fetch_in(
+    ctx: &Commands,
+    inv: &Invocation,
+    id: i64,
+) -> Result<Arc<QuestionView>, Reply> {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    fetch(ctx, inv.member.id, team.as_ref(), id).await
+}
+
 /// Question `id` and its answers: from the cache, or from SOE charged to `member`'s share.
 /// The error is the reply to give.
 pub(crate) async fn fetch(
     ctx: &Commands,
     member: u64,
+    team: Option<&crate::soe::TeamSlug>,
     id: i64,
 ) -> Result<Arc<QuestionView>, Reply> {
-    let team = ctx.site.team.as_ref().map(|t| t.as_str());
-    let key = QuestionCache::key(team, id);
+    let key = QuestionCache::key(team.map(|t| t.as_str()), id);
     if let Some(hit) = ctx.question_cache.get(&key) {
         return Ok(hit);
     }
-    let reader = ctx.reader_for(member, None);
+    let reader = ctx.reader_for(member, team);
     reader.reserve(2).map_err(|refusal| refusal.reply())?;
     let (question, answers) = tokio::join!(
         reader.get_question(id),
@@ -113,7 +123,8 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
             return refusal;
         }
     }
-    let view = match fetch(ctx, inv.member.id, id).await {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let view = match fetch(ctx, inv.member.id, team.as_ref(), id).await {
         Ok(v) => v,
         Err(reply) => return reply,
     };
@@ -325,7 +336,7 @@ pub async fn pick_answer(
     answer: i64,
     on: Surface,
 ) -> Reply {
-    let view = match fetch(ctx, inv.member.id, question).await {
+    let view = match fetch_in(ctx, inv, question).await {
         Ok(v) => v,
         Err(reply) => return reply,
     };
@@ -340,7 +351,7 @@ pub async fn pick_answer(
 /// Back from an answer); `back` adds a row (Back to the results). Failures are told
 /// privately and the message stays.
 pub async fn in_place(ctx: &Commands, inv: &Invocation, id: i64, back: Option<Component>) -> Reply {
-    let view = match fetch(ctx, inv.member.id, id).await {
+    let view = match fetch_in(ctx, inv, id).await {
         Ok(v) => v,
         Err(reply) => return reply,
     };

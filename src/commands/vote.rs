@@ -57,6 +57,16 @@ pub enum WriteKey {
     },
 }
 
+/// A vote as a past-tense verb for the audit ("upvoted question 7").
+fn voted(vote: Vote) -> &'static str {
+    match vote {
+        Vote::Up => "upvoted",
+        Vote::Down => "downvoted",
+        Vote::UndoUp => "took back an upvote on",
+        Vote::UndoDown => "took back a downvote on",
+    }
+}
+
 fn vote_name(vote: Vote) -> &'static str {
     match vote {
         Vote::Up => "Up",
@@ -127,6 +137,27 @@ impl WriteKey {
             WriteKey::QuestionVote { user, .. }
             | WriteKey::AnswerVote { user, .. }
             | WriteKey::Accept { user, .. } => user,
+        }
+    }
+
+    /// What was done, for the audit entry, and the question it was on.
+    fn audit_what(&self) -> (String, i64) {
+        match *self {
+            WriteKey::QuestionVote { question, vote, .. } => {
+                (format!("{} question {question}", voted(vote)), question)
+            }
+            WriteKey::AnswerVote {
+                question,
+                answer,
+                vote,
+                ..
+            } => (format!("{} answer {answer}", voted(vote)), question),
+            WriteKey::Accept {
+                question, answer, ..
+            } => (
+                format!("accepted answer {answer} on question {question}"),
+                question,
+            ),
         }
     }
 
@@ -204,7 +235,8 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
     let parsed = WriteKey::parse(key)?;
     let user = parsed.user();
     let what = parsed.describe();
-    let s = match session(ctx, user) {
+    // The key does not say which channel the write came from: the default team.
+    let s = match session(ctx, user, ctx.site.team.as_ref()) {
         Ok(s) => s,
         Err(_) => {
             let _ = ctx.store.finish_write(key, None, ctx.clock.now());
@@ -279,7 +311,8 @@ where
     F: FnOnce(super::member::MemberSession) -> Fut,
     Fut: std::future::Future<Output = Result<String, crate::soe::Error>>,
 {
-    let s = match session(ctx, inv.member.id) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let s = match session(ctx, inv.member.id, team.as_ref()) {
         Ok(s) => s,
         Err(why) => return (no_session_reply(ctx, why, what), false),
     };
@@ -308,6 +341,22 @@ where
                 tracing::warn!(error = %e, "could not record a finished write");
             }
             let _ = ctx.store.touch_link(inv.member.id, ctx.clock.now());
+            if let Some(k) = WriteKey::parse(key) {
+                let (what, question) = k.audit_what();
+                let team = ctx.team_in(inv.guild_id, inv.channel_id);
+                ctx.audit(super::audit::AuditEvent {
+                    guild: inv.guild_id,
+                    actor: inv.member.id,
+                    actor_username: Some(inv.member.username.clone()),
+                    what: format!(
+                        "{what}{}",
+                        inv.channel_id
+                            .map(|c| format!(" from <#{c}>"))
+                            .unwrap_or_default()
+                    ),
+                    link: Some(ctx.question_url(team.as_ref(), question)),
+                });
+            }
             (Reply::private(outcome), true)
         }
         Err(e) => {
@@ -326,16 +375,24 @@ where
 }
 
 /// The cached view of `question` no longer matches the site.
-fn forget_view(ctx: &Commands, question: i64) {
-    let team = ctx.site.team.as_ref().map(|t| t.as_str());
-    ctx.question_cache
-        .forget(&QuestionCache::key(team, question));
+fn forget_view(ctx: &Commands, inv: &Invocation, question: i64) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    ctx.question_cache.forget(&QuestionCache::key(
+        team.as_ref().map(|t| t.as_str()),
+        question,
+    ));
 }
 
 /// After `vote` succeeded on a post: the member's other vote buttons on it no longer stand
 /// for what is on the site (their recorded outcomes were replaced by this vote), and the
 /// cached view of the question is stale.
-fn after_vote(ctx: &Commands, question: i64, vote: Vote, key_of: impl Fn(Vote) -> String) {
+fn after_vote(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    vote: Vote,
+    key_of: impl Fn(Vote) -> String,
+) {
     for other in [Vote::Up, Vote::Down, Vote::UndoUp, Vote::UndoDown] {
         if other == vote {
             continue;
@@ -344,7 +401,7 @@ fn after_vote(ctx: &Commands, question: i64, vote: Vote, key_of: impl Fn(Vote) -
             tracing::warn!(error = %e, "could not drop an earlier vote outcome");
         }
     }
-    forget_view(ctx, question);
+    forget_view(ctx, inv, question);
 }
 
 /// After a vote went through: the reply for the message the button was on (see
@@ -374,7 +431,7 @@ async fn live_vote(
         Surface::Note => note.into_update(),
         Surface::Shared => note,
         Surface::Card => {
-            let card = match (show::fetch(ctx, inv.member.id, question).await, just.answer) {
+            let card = match (show::fetch_in(ctx, inv, question).await, just.answer) {
                 (Ok(view), None) => Some(show::card(&view, false, Some(just))),
                 (Ok(view), Some(answer)) => show::answer_card(&view, answer, Some(just.vote)),
                 (Err(_), _) => None,
@@ -422,7 +479,7 @@ pub async fn vote_question(
     if !voted {
         return reply;
     }
-    after_vote(ctx, question, vote, key_of);
+    after_vote(ctx, inv, question, vote, key_of);
     let just = JustVoted { answer: None, vote };
     live_vote(ctx, inv, reply, question, just, on, |vote, on| {
         Id::VoteQuestion { question, vote, on }.encode()
@@ -462,7 +519,7 @@ pub async fn vote_answer(
     if !voted {
         return reply;
     }
-    after_vote(ctx, question, vote, key_of);
+    after_vote(ctx, inv, question, vote, key_of);
     let just = JustVoted {
         answer: Some(answer),
         vote,
@@ -503,9 +560,9 @@ pub async fn accept(
     })
     .await;
     if accepted {
-        forget_view(ctx, question);
+        forget_view(ctx, inv, question);
         if on == Surface::Card {
-            if let Ok(view) = show::fetch(ctx, inv.member.id, question).await {
+            if let Ok(view) = show::fetch_in(ctx, inv, question).await {
                 if let Some(mut card) = show::answer_card(&view, answer, None) {
                     card.content = reply.content;
                     return card.into_update();

@@ -37,6 +37,8 @@ pub struct Demo {
     /// The throw-away store directory (removed on drop).
     dir: PathBuf,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The notification poller and deliverer (the console's `poll` runs them too).
+    notify: (Arc<crate::notify::Poller>, Arc<crate::notify::Deliverer>),
 }
 
 impl Drop for Demo {
@@ -138,8 +140,8 @@ impl Demo {
 
         let router = crate::web::router(crate::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(|| true),
-            extra: None,
+            ready: Arc::new(crate::web::ReadyReport::ready),
+            extra: crate::telemetry::install().map(crate::telemetry::router),
             hsts: false,
         });
         let mut tasks = vec![tokio::spawn(async move {
@@ -178,8 +180,28 @@ impl Demo {
                 },
             )
         });
-        let console =
-            Console::new(app.clone(), approver, notices, member).with_discord(discord_approver);
+        let (cards, printed) = super::cards::ConsoleCards::new(app.clock.clone());
+        let cards = Arc::new(cards);
+        app.commands.use_channel_directory(cards.clone());
+        app.commands.use_server(cards.clone());
+        let (poller, deliverer) = app.notifications(
+            cards,
+            crate::notify::PollSettings {
+                interval: std::time::Duration::from_secs(15),
+                ..Default::default()
+            },
+        );
+        let posting = fake.clone();
+        let site: super::SiteHook = Arc::new(move |line: &str| site_post(&posting, line));
+        let console = Console::new(app.clone(), approver, notices, member)
+            .with_discord(discord_approver)
+            .with_web(web_url.clone())
+            .with_site(site)
+            .with_notifications(super::ConsoleNotifications {
+                poller: poller.clone(),
+                deliverer: deliverer.clone(),
+                cards: printed,
+            });
         Ok((
             Demo {
                 fake,
@@ -188,9 +210,17 @@ impl Demo {
                 web_url,
                 dir,
                 tasks,
+                notify: (poller, deliverer),
             },
             console,
         ))
+    }
+
+    /// Starts the notification loops (interactive sessions; scripts use `poll`, so their
+    /// output does not depend on timing).
+    pub fn spawn_notification_loops(&mut self) {
+        let (p, d) = self.notify.clone();
+        self.tasks.extend(crate::notify::run::spawn(p, d));
     }
 
     /// The banner printed at start.
@@ -205,12 +235,66 @@ You are Discord member \"you\". Try:\n\
   /so question 3\n\
   /so link      (open the printed URL in a browser, or type: approve)\n\
   /so ask       (you will be asked for the title, details and tags)\n\
+  /so-admin subscribe tags:rust   then   site question tags:rust How do I …?   then   poll\n\
 Type help for everything, quit to leave.",
             site = self.fake.site_url(),
             n = self.fake.questions().len(),
             web = self.web_url,
             discord = self.discord.base_url(),
         )
+    }
+}
+
+/// `site question tags:a,b <title>` or `site answer <question id> <text>`: posts on the fake
+/// site as Sam, as if someone used the site itself.
+fn site_post(fake: &FakeSoe, line: &str) -> Result<String, String> {
+    let usage = "use `site question tags:rust,tokio <title>` or `site answer <question id> <text>`";
+    let (what, rest) = line
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| usage.to_string())?;
+    match what {
+        "question" => {
+            let mut tags = Vec::new();
+            let mut title = Vec::new();
+            for w in rest.split_whitespace() {
+                match w.strip_prefix("tags:") {
+                    Some(t) => {
+                        tags.extend(t.split(',').filter(|t| !t.is_empty()).map(str::to_string))
+                    }
+                    None => title.push(w),
+                }
+            }
+            let title = title.join(" ");
+            if title.len() < 15 || tags.is_empty() {
+                return Err(format!(
+                    "a question needs tags and a title of 15 characters or more; {usage}"
+                ));
+            }
+            let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let id = fake.add_question(
+                SAM,
+                &title,
+                "Posted on the site during the demo, to show a notification card.",
+                &tag_refs,
+            );
+            Ok(format!("(Sam posted question {id} on the site: {title})"))
+        }
+        "answer" => {
+            let (q, text) = rest
+                .trim()
+                .split_once(' ')
+                .ok_or_else(|| usage.to_string())?;
+            let q: i64 = q.parse().map_err(|_| usage.to_string())?;
+            if fake.question(q).is_none() {
+                return Err(format!("the site has no question {q}"));
+            }
+            let id = fake.add_answer(q, SAM, text.trim());
+            Ok(format!(
+                "(Sam posted answer {id} to question {q} on the site)"
+            ))
+        }
+        _ => Err(usage.to_string()),
     }
 }
 
@@ -222,8 +306,11 @@ fn open_store(dir: &Path, key: EncryptionKey) -> Result<SledStore, String> {
 /// Runs the console on `lines` (a script) or on stdin. Returns the process exit code: 0, or
 /// 1 when a script line failed.
 pub async fn run(script: Option<&Path>) -> Result<i32, String> {
-    let (demo, mut console) = Demo::start().await?;
+    let (mut demo, mut console) = Demo::start().await?;
     println!("{}", demo.banner());
+    if script.is_none() {
+        demo.spawn_notification_loops();
+    }
     match script {
         Some(path) => {
             let text = std::fs::read_to_string(path)

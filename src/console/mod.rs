@@ -2,7 +2,10 @@
 //! each reply as text.
 //!
 //! Lines: `/so search async`, `/so question 3`, `/so link`, `/so ask`, `/so answer 3`,
-//! `/so me`, `/so-admin channel disable`, `press 2` (or just `2`) to press a button,
+//! `/so me`, `/so-admin channel disable`, `/so-admin subscribe tags:rust`, `press 2` (or just
+//! `2`) to press a button, `site question tags:rust <title>` and `site answer <id> <text>` to
+//! post on the fake site (demo), `poll` to check the site for new activity now and print the
+//! cards,
 //! `approve [user]` to finish the last link without a browser, `complete ru` for tag
 //! suggestions, `as <name>` to act as another Discord member, `expect <text>` to assert on
 //! the last output (scripts), `help`, `quit`. When a reply is a form (modal), each field is
@@ -10,6 +13,7 @@
 //! the last question id posted or shown. Invariants: the console goes through exactly the same
 //! `Commands` as Discord does; it only adds a way to complete linking without a browser.
 
+pub mod cards;
 pub mod demo;
 pub mod render;
 
@@ -57,6 +61,20 @@ impl Notifier for ConsoleNotifier {
     }
 }
 
+/// Posts on the site as someone else would (the demo wires the fake site): `question
+/// tags:a,b <title>` or `answer <question id> <text>`; returns what was posted.
+pub type SiteHook = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
+/// The notification machinery the console can run on demand (`poll`), and the cards it sent.
+pub struct ConsoleNotifications {
+    /// Polls the site.
+    pub poller: Arc<crate::notify::Poller>,
+    /// Sends the outbox (to [`cards::ConsoleCards`]).
+    pub deliverer: Arc<crate::notify::Deliverer>,
+    /// What the cards sink printed.
+    pub cards: mpsc::UnboundedReceiver<String>,
+}
+
 /// What a line did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -75,6 +93,8 @@ pub struct Console {
     /// Plays Discord's side of linking, when the bot proves Discord identities.
     discord_approver: Option<DiscordApprover>,
     http: reqwest::Client,
+    /// The bot's web server, for `get PATH`.
+    web: Option<Url>,
     member: Member,
     guild_id: Option<u64>,
     channel_id: Option<u64>,
@@ -86,10 +106,14 @@ pub struct Console {
     seq: u64,
     /// Pending input lines for forms (script mode feeds them; interactive mode reads stdin).
     queued: VecDeque<String>,
+    /// `site …` lines (demo).
+    site: Option<SiteHook>,
+    /// `poll` and the cards printed after each line (demo).
+    notifications: Option<ConsoleNotifications>,
 }
 
-const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable\n\
-console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · expect <text> · quit";
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
+console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -108,6 +132,7 @@ impl Console {
             app,
             approver,
             discord_approver: None,
+            web: None,
             http,
             member,
             guild_id: Some(CONSOLE_GUILD),
@@ -119,6 +144,65 @@ impl Console {
             last_question: None,
             seq: 0,
             queued: VecDeque::new(),
+            site: None,
+            notifications: None,
+        }
+    }
+
+    /// Lets `site …` lines post on the (fake) site.
+    pub fn with_site(mut self, site: SiteHook) -> Self {
+        self.site = Some(site);
+        self
+    }
+
+    /// Lets `poll` run the notification poller and prints the cards it sends.
+    pub fn with_notifications(mut self, n: ConsoleNotifications) -> Self {
+        self.notifications = Some(n);
+        self
+    }
+
+    async fn poll_now(&mut self) -> Outcome {
+        let Some(n) = &self.notifications else {
+            return Outcome::Failed("notifications are not wired in this console".into());
+        };
+        let (poller, deliverer) = (n.poller.clone(), n.deliverer.clone());
+        let mut lines = Vec::new();
+        match poller.targets() {
+            Ok(targets) => {
+                for t in targets {
+                    match poller.poll(&t).await {
+                        Ok(r) => lines.push(format!(
+                            "(polled {}: {} active question(s), {} answer list(s), {} card(s) queued)",
+                            t.describe(),
+                            r.questions,
+                            r.answer_reads,
+                            r.queued
+                        )),
+                        Err(e) => lines.push(format!("(poll of {} failed: {e})", t.describe())),
+                    }
+                }
+            }
+            Err(e) => return Outcome::Failed(format!("could not read the rules: {e}")),
+        }
+        if let Err(e) = deliverer.deliver_due().await {
+            lines.push(format!("(delivery failed: {e})"));
+        }
+        for l in lines {
+            self.print(&l);
+        }
+        self.print_cards();
+        Outcome::Ok
+    }
+
+    fn print_cards(&mut self) {
+        let mut got = Vec::new();
+        if let Some(n) = &mut self.notifications {
+            while let Ok(c) = n.cards.try_recv() {
+                got.push(c);
+            }
+        }
+        for c in got {
+            self.print(&c);
         }
     }
 
@@ -126,6 +210,41 @@ impl Console {
     pub fn with_discord(mut self, approver: DiscordApprover) -> Self {
         self.discord_approver = Some(approver);
         self
+    }
+
+    /// Lets `get PATH` fetch pages of the bot's web server at `base` (e.g. `/metrics`).
+    pub fn with_web(mut self, base: Url) -> Self {
+        self.web = Some(base);
+        self
+    }
+
+    /// Runs the use case, timed like a Discord interaction's first response.
+    async fn handled(&self, inv: &Invocation) -> Reply {
+        let arrived = std::time::Instant::now();
+        let reply = self.app.commands.handle(inv).await;
+        crate::telemetry::record_ack("console", arrived);
+        reply
+    }
+
+    /// `get PATH`: prints the bot web server's answer to `GET PATH`.
+    async fn get(&mut self, path: &str) -> Outcome {
+        let Some(base) = &self.web else {
+            return Outcome::Failed("this console has no web server".into());
+        };
+        let url = crate::config::join(base, path);
+        match self.http.get(url).send().await {
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                self.print(&format!("{status}\n{body}"));
+                if status.is_success() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Failed(format!("GET {path} answered {status}"))
+                }
+            }
+            Err(e) => Outcome::Failed(format!("GET {path} failed: {e}")),
+        }
     }
 
     /// The help text.
@@ -197,6 +316,7 @@ impl Console {
         let outcome = self.dispatch(&line, read).await;
         self.drain_notices(std::time::Duration::from_millis(50))
             .await;
+        self.print_cards();
         outcome
     }
 
@@ -214,9 +334,21 @@ impl Console {
                 Outcome::Ok
             }
             "press" => self.press(rest, read).await,
+            "poll" => self.poll_now().await,
+            "site" => match self.site.clone() {
+                Some(site) => match site(rest) {
+                    Ok(done) => {
+                        self.print(&done);
+                        Outcome::Ok
+                    }
+                    Err(e) => Outcome::Failed(e),
+                },
+                None => Outcome::Failed("there is no fake site to post on here".into()),
+            },
             "choose" => self.choose(rest, read).await,
             n if n.parse::<usize>().is_ok() => self.press(n, read).await,
             "approve" => self.approve(rest).await,
+            "get" if rest.starts_with('/') => self.get(rest).await,
             "complete" => {
                 let inv = self.invocation(Action::Autocomplete {
                     name: "so".into(),
@@ -224,7 +356,7 @@ impl Console {
                     focused: "tags".into(),
                     value: rest.into(),
                 });
-                let reply = self.app.commands.handle(&inv).await;
+                let reply = self.handled(&inv).await;
                 self.show(reply, read).await
             }
             "as" if !rest.is_empty() => {
@@ -240,7 +372,7 @@ impl Console {
             h if h.starts_with('/') => match parse_slash(line) {
                 Some(action) => {
                     let inv = self.invocation(action);
-                    let reply = self.app.commands.handle(&inv).await;
+                    let reply = self.handled(&inv).await;
                     self.show(reply, read).await
                 }
                 None => Outcome::Failed(format!("cannot read `{line}`; type help")),
@@ -319,7 +451,7 @@ impl Console {
                 custom_id: modal.id.clone(),
                 fields,
             });
-            let result = self.app.commands.handle(&inv).await;
+            let result = self.handled(&inv).await;
             let text = render::render(&result, self.app.clock.now());
             self.print(&text);
             self.remember(&result);
@@ -393,7 +525,7 @@ impl Console {
                     return Outcome::Failed(format!("button {n} is disabled"));
                 }
                 let inv = self.invocation(Action::Button { custom_id: id });
-                let reply = self.app.commands.handle(&inv).await;
+                let reply = self.handled(&inv).await;
                 self.show(reply, read).await
             }
             Component::Select { .. } => {
@@ -576,7 +708,22 @@ fn options_of(path: &[&str]) -> &'static [&'static str] {
         ["question"] => &["id"],
         ["answer"] => &["question"],
         ["ask"] => &["title", "tags"],
+        ["channel", "team"] => &["slug", "channel"],
+        ["channel", "tags"] => &["tags", "channel"],
         ["channel", _] => &["channel"],
+        ["audit-channel"] => &["channel", "off"],
+        ["subscribe"] => &[
+            "tags",
+            "channel",
+            "match",
+            "exclude",
+            "events",
+            "unanswered-after",
+            "threads",
+            "cap-per-hour",
+        ],
+        ["subscriptions"] => &["channel"],
+        ["unsubscribe"] | ["preview"] => &["rule"],
         _ => &[],
     }
 }
@@ -589,7 +736,7 @@ pub fn parse_slash(line: &str) -> Option<Action> {
         return None;
     }
     let mut path = vec![words.next()?.to_string()];
-    if name == "so-admin" {
+    if name == "so-admin" && path[0] == "channel" {
         path.push(words.next()?.to_string());
     }
     let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -606,6 +753,13 @@ pub fn parse_slash(line: &str) -> Option<Action> {
                             .parse()
                             .ok()?,
                     )
+                } else if k == "threads" {
+                    OptionValue::Bool(matches!(v, "true" | "on" | "yes"))
+                } else if k == "rule" || k == "cap-per-hour" {
+                    match v.trim_start_matches('#').parse::<i64>() {
+                        Ok(n) => OptionValue::Int(n),
+                        Err(_) => OptionValue::Str(v.to_string()),
+                    }
                 } else {
                     OptionValue::Str(v.to_string())
                 };

@@ -9,9 +9,13 @@
 //! (`contexts` GUILD), plus the bot's DMs (BOT_DM) for the member commands only when
 //! `discord.allow_dms` is on, matching what the guild gate serves. Registration is a bulk overwrite
 //! (`PUT`), so it is idempotent and removes commands the bot no longer has: per guild for
-//! `discord.guild_ids` (instant), otherwise global.
+//! `discord.guild_ids` (instant), otherwise global. At startup it runs in the background
+//! ([`register_with_retry`]): a Discord hiccup delays it, with backoff, and never stops the bot
+//! from serving (commands registered earlier keep working meanwhile).
 
 use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use serenity::all::{
@@ -23,6 +27,7 @@ use serenity::http::Http;
 use super::rest::{self, Idempotent};
 use super::DiscordError;
 use crate::config::DiscordConfig;
+use crate::lifecycle::{CommandsStatus, Health};
 
 /// Longest command or option description Discord accepts.
 const DESCRIPTION_MAX: usize = 100;
@@ -153,10 +158,70 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
             CreateCommandOption::new(
                 CommandOptionType::SubCommandGroup,
                 "channel",
-                "Where the bot answers",
+                "Where the bot answers, and how",
             )
             .add_sub_option(channel("enable", "Let the bot answer in a channel"))
-            .add_sub_option(channel("disable", "Stop the bot answering in a channel")),
+            .add_sub_option(channel("disable", "Stop the bot answering in a channel"))
+            .add_sub_option(
+                channel(
+                    "team",
+                    "Bind a channel to a private team (leave slug out to unbind)",
+                )
+                .add_sub_option(
+                    string("slug", "The team's slug, as in https://SITE/c/<slug>")
+                        .min_length(1)
+                        .max_length(64),
+                ),
+            )
+            .add_sub_option(
+                channel(
+                    "tags",
+                    "Default tags when asking from a channel (leave tags out to clear)",
+                )
+                .add_sub_option(
+                    string("tags", "Tags, separated by spaces")
+                        .set_autocomplete(true)
+                        .max_length(200),
+                ),
+            ),
+        )
+        .add_option(subscribe_definition())
+        .add_option(
+            sub(
+                "subscriptions",
+                "List the subscription rules, with last post and last error",
+            )
+            .add_sub_option(
+                CreateCommandOption::new(
+                    CommandOptionType::Channel,
+                    "channel",
+                    "Only this channel's rules",
+                )
+                .channel_types(vec![ChannelType::Text, ChannelType::News]),
+            ),
+        )
+        .add_option(sub("unsubscribe", "Remove a subscription rule").add_sub_option(rule_option()))
+        .add_option(
+            sub(
+                "preview",
+                "How many cards a rule would have posted in the last 7 days",
+            )
+            .add_sub_option(rule_option()),
+        )
+        .add_option(sub(
+            "doctor",
+            "Check the bot's permissions, the site, the service token; post a test card",
+        ))
+        .add_option(
+            channel(
+                "audit-channel",
+                "Where configuration changes and posts made through the bot are reported",
+            )
+            .add_sub_option(CreateCommandOption::new(
+                CommandOptionType::Boolean,
+                "off",
+                "Turn the audit channel off",
+            )),
         );
 
     let message = |name: &str| {
@@ -171,6 +236,73 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
         message(&ask_message_command(site)),
         message(ANSWER_MESSAGE_COMMAND),
     ]
+}
+
+/// `rule:` — a rule number from `/so-admin subscriptions`.
+fn rule_option() -> CreateCommandOption {
+    CreateCommandOption::new(
+        CommandOptionType::Integer,
+        "rule",
+        "The rule's number (see /so-admin subscriptions)",
+    )
+    .required(true)
+    .min_int_value(1)
+}
+
+/// `/so-admin subscribe`: the grammar of [`crate::notify::rule`].
+fn subscribe_definition() -> CreateCommandOption {
+    sub(
+        "subscribe",
+        "Post new site activity with these tags into a channel",
+    )
+    .add_sub_option(
+        string("tags", "Tags, separated by commas or spaces (up to 10)")
+            .required(true)
+            .set_autocomplete(true)
+            .max_length(400),
+    )
+    .add_sub_option(
+        CreateCommandOption::new(
+            CommandOptionType::Channel,
+            "channel",
+            "Where the cards go (default: this channel)",
+        )
+        .channel_types(vec![ChannelType::Text, ChannelType::News]),
+    )
+    .add_sub_option(
+        string("match", "Any of the tags (default) or all of them")
+            .add_string_choice("any", "any")
+            .add_string_choice("all", "all"),
+    )
+    .add_sub_option(string("exclude", "Never post items with these tags").max_length(400))
+    .add_sub_option(
+        string(
+            "events",
+            "questions, answers, accepted (comma separated; default questions)",
+        )
+        .max_length(100),
+    )
+    .add_sub_option(
+        string(
+            "unanswered-after",
+            "Post questions only once unanswered this long, e.g. 4h or 2d",
+        )
+        .max_length(20),
+    )
+    .add_sub_option(CreateCommandOption::new(
+        CommandOptionType::Boolean,
+        "threads",
+        "Start a thread on each question card in this channel (default off)",
+    ))
+    .add_sub_option(
+        CreateCommandOption::new(
+            CommandOptionType::Integer,
+            "cap-per-hour",
+            "Cards per hour in this channel before the rest fold into a digest (default 20)",
+        )
+        .min_int_value(1)
+        .max_int_value(200),
+    )
 }
 
 /// The JSON body of a bulk overwrite for `commands`.
@@ -265,4 +397,66 @@ pub async fn register_commands(
 ) -> Result<Registration, DiscordError> {
     let http = rest::http_client(config)?;
     register(&http, config, site).await
+}
+
+/// Waits between registration attempts: `first`, doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// The wait after the first failure.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 5 s, doubling up to 10 minutes: quick after a blip, light on Discord in an outage.
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(5),
+            max: Duration::from_secs(600),
+        }
+    }
+}
+
+/// [`register`] until it succeeds, waiting per `backoff` between attempts and recording each
+/// outcome in `health` (shown by `/readyz`). A configuration error (which no retry can fix)
+/// ends it with an error line. Meant to be spawned; the caller aborts it at shutdown.
+pub async fn register_with_retry(
+    http: Arc<Http>,
+    config: DiscordConfig,
+    site: String,
+    health: Arc<Health>,
+    backoff: Backoff,
+) {
+    let mut wait = backoff.first;
+    let mut attempts = 0u32;
+    loop {
+        match register(&http, &config, &site).await {
+            Ok(_) => {
+                health.set_commands(CommandsStatus::Registered);
+                return;
+            }
+            Err(DiscordError::Config(e)) => {
+                tracing::error!(error = %e, "command registration cannot work with this configuration; fix it and restart (or run `soe-bot register-commands`)");
+                health.set_commands(CommandsStatus::Retrying {
+                    attempts: attempts + 1,
+                    error: e,
+                });
+                return;
+            }
+            Err(e) => {
+                attempts += 1;
+                let error = e.to_string();
+                tracing::warn!(
+                    attempts,
+                    retry_in_secs = wait.as_secs_f64(),
+                    error = %error,
+                    "command registration failed; the bot keeps serving and tries again"
+                );
+                health.set_commands(CommandsStatus::Retrying { attempts, error });
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(backoff.max);
+            }
+        }
+    }
 }

@@ -15,6 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use serenity::all::{CreateInteractionResponse, Interaction};
 use serenity::http::Http;
 
@@ -216,25 +218,41 @@ pub async fn respond_via_rest(flow: &Flow, interaction: &Interaction) {
         _ => return,
     };
     let http = &flow.http;
-    match flow.start(interaction, false).await {
+    let arrived = std::time::Instant::now();
+    let span = interaction_span(id.get());
+    let acked = || crate::telemetry::record_ack("gateway", arrived);
+    match flow
+        .start(interaction, false)
+        .instrument(span.clone())
+        .await
+    {
         Start::Reply(response) => {
-            if let Err(e) = rest::call(Idempotent::No, "interaction response", || {
+            let sent = rest::call(Idempotent::No, "interaction response", || {
                 http.create_interaction_response(id, token, &response, vec![])
             })
-            .await
-            {
-                tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not answer an interaction");
+            .instrument(span.clone())
+            .await;
+            acked();
+            if let Err(e) = sent {
+                span.in_scope(|| tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not answer an interaction"));
             }
         }
         Start::Deferred(defer, pending) => {
-            if let Err(e) = rest::call(Idempotent::No, "interaction defer", || {
+            let sent = rest::call(Idempotent::No, "interaction defer", || {
                 http.create_interaction_response(id, token, &defer, vec![])
             })
-            .await
-            {
-                tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not defer an interaction; running it anyway so nothing the member typed is lost");
+            .instrument(span.clone())
+            .await;
+            acked();
+            if let Err(e) = sent {
+                span.in_scope(|| tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not defer an interaction; running it anyway so nothing the member typed is lost"));
             }
-            pending.finish().await;
+            pending.finish().instrument(span).await;
         }
     }
+}
+
+/// The span every log line of one interaction's work is in: its id (never its token).
+pub fn interaction_span(id: u64) -> tracing::Span {
+    tracing::info_span!("interaction", id)
 }

@@ -501,6 +501,20 @@ impl FakeSoe {
             .insert_question(None, owner, title, body_markdown, tags, now, 0, 0)
     }
 
+    /// Test setup: the question's owner accepts `answer_id` now (activity on the question, as
+    /// on the site). Errors say why the site would refuse.
+    pub fn accept_answer(&self, question_id: i64, answer_id: i64) -> Result<(), String> {
+        let now = self.shared.clock.now();
+        let mut store = self.shared.store.lock();
+        let owner = store
+            .question_any(question_id)
+            .map(|q| q.owner_id)
+            .ok_or_else(|| format!("no question {question_id}"))?;
+        store
+            .set_accepted(question_id, answer_id, owner, true, now)
+            .map_err(|r| r.0)
+    }
+
     /// Test setup: adds an answer as `owner`, created now, without validation. Returns its id.
     pub fn add_answer(&self, question_id: i64, owner: i64, body_markdown: &str) -> i64 {
         let now = self.shared.clock.now();

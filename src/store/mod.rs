@@ -1,5 +1,5 @@
 //! Durable state: member links, linking sessions, drafts, saved searches, write outcomes, rate
-//! limits, guild settings.
+//! limits, guild settings, and notifications (rules, poll state, outbox: [`notify`]).
 //!
 //! [`Store`] speaks in domain records; [`SledStore`] implements it on one sled database with a
 //! few fixed trees. Invariants:
@@ -12,17 +12,30 @@
 //! - one process owns the database; a second gets [`StoreError::Locked`].
 
 pub mod cipher;
+pub mod notify;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use sled_store::SledStore;
+pub use notify::NotifyStore;
+pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
-use crate::soe::{Id, ServiceToken, UserToken};
+use std::collections::BTreeMap;
+
+use crate::soe::{Id, ServiceToken, TeamSlug, UserToken};
 
 /// A Discord user id (snowflake).
 pub type DiscordUserId = u64;
+
+/// Sizes reported by [`Store::counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Members with a stored link (any status).
+    pub linked_members: usize,
+    /// Drafts not posted yet.
+    pub drafts_waiting: usize,
+}
 
 /// Storage failures, phrased for operators.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +90,17 @@ pub enum LinkStatus {
     /// API application is still read-only. Writes are still tried (an admin may switch the
     /// application to Read-write); the next successful write makes the link Active again.
     WriteRefused,
+}
+
+/// How many links are in each [`LinkStatus`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkCounts {
+    /// Usable.
+    pub active: usize,
+    /// Must link again.
+    pub expired: usize,
+    /// The site refused a write with the token outright (read-only application?).
+    pub write_refused: usize,
 }
 
 /// A Discord member linked to an SOE user.
@@ -331,11 +355,38 @@ pub struct GuildSettings {
     pub disabled_channels: Vec<u64>,
     /// Channels an admin explicitly enabled (shown to members in a disabled channel).
     pub enabled_channels: Vec<u64>,
+    /// Channels bound to a private team (`/so-admin channel team`): searches, questions and
+    /// posts from there go to the team's API base, and members need the team's grant.
+    pub channel_teams: BTreeMap<u64, TeamSlug>,
+    /// Default tags offered when asking from a channel (`/so-admin channel tags`).
+    pub channel_tags: BTreeMap<u64, Vec<String>>,
+    /// Where configuration changes and writes made through the bot are reported
+    /// (`/so-admin audit-channel`); `None`: the log only.
+    pub audit_channel: Option<u64>,
+}
+
+impl GuildSettings {
+    /// Every channel the guild's settings name (enabled, disabled, team-bound, with default
+    /// tags, the audit channel), once each, in order.
+    pub fn configured_channels(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .enabled_channels
+            .iter()
+            .chain(&self.disabled_channels)
+            .chain(self.channel_teams.keys())
+            .chain(self.channel_tags.keys())
+            .chain(&self.audit_channel)
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// The durable state, in domain terms. Methods are synchronous (sled is); callers on async
 /// paths that must flush use `tokio::task::spawn_blocking` or accept the short block.
-pub trait Store: Send + Sync {
+pub trait Store: NotifyStore + Send + Sync {
     // ---- links
     /// The member's link, unsealed. A record that fails to open (moved, tampered, unknown key)
     /// is `Err(StoreError::Unseal)`; callers treat it as "link again".
@@ -350,6 +401,9 @@ pub trait Store: Send + Sync {
     /// Records a successful write with the token (best effort, not flushed): `last_used_at`,
     /// and a [`LinkStatus::WriteRefused`] link is Active again.
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// How many links are in each state (for `doctor`: links whose writes the site refused
+    /// outright point at a read-only API application). Unreadable records are skipped.
+    fn link_counts(&self) -> StoreResult<LinkCounts>;
     /// Forgets the link, every draft of the member, and every linking record in flight for them
     /// (tickets, authorizations, identity checks, confirmations). Flushed. True if a link
     /// existed.
@@ -474,6 +528,10 @@ pub trait Store: Send + Sync {
     fn service_token(&self) -> StoreResult<Option<ServiceToken>>;
     /// Stores the service token sealed. Flushed.
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()>;
+
+    /// How many members are linked and how many drafts wait to be posted (saved or being
+    /// posted), for the metrics. Scans; meant for a once-a-minute gauge.
+    fn counts(&self) -> StoreResult<StoreCounts>;
 
     /// Flushes everything to disk.
     fn flush(&self) -> StoreResult<()>;

@@ -15,6 +15,7 @@
 //! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write, with its times |
 //! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`, `full_at`) |
 //! | `guilds/v1` | guild id, u64 BE | guild settings |
+//! | `notify_*/v1` | see [`notify`] | subscription rules, poll state, outbox, sent cards |
 //! | `meta` | `schema_version`, `key_canary`, `service_token` | u32 BE; sealed canary; sealed token |
 //!
 //! Values are JSON objects with a version field `"v": 1`. Sealed blobs (see [`Cipher`]) are
@@ -43,12 +44,16 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, RateBucket, SavedSearch, Store, StoreError, StoreResult,
-    VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, SEARCHES_PER_MEMBER,
+    PendingAuth, PendingConfirm, RateBucket, SavedSearch, Store, StoreCounts, StoreError,
+    StoreResult, VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, SEARCHES_PER_MEMBER,
     WRITE_CLAIM_TTL_SECS,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
+
+mod maintenance;
+mod notify;
+pub use maintenance::{Backup, RotationReport, BACKUP_FORMAT};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -431,6 +436,12 @@ struct GuildRecord {
     disabled_channels: Vec<u64>,
     #[serde(default)]
     enabled_channels: Vec<u64>,
+    #[serde(default)]
+    channel_teams: std::collections::BTreeMap<u64, crate::soe::TeamSlug>,
+    #[serde(default)]
+    channel_tags: std::collections::BTreeMap<u64, Vec<String>>,
+    #[serde(default)]
+    audit_channel: Option<u64>,
 }
 
 impl Record for GuildRecord {
@@ -483,9 +494,15 @@ pub struct SledStore {
     rates: Tree,
     guilds: Tree,
     meta: Tree,
+    /// Notifications' trees (rules, poll state, outbox, sent cards): see [`notify`].
+    notify: notify::NotifyTrees,
     /// Serializes draft creations, so two submissions at once cannot both pass the per-member
     /// cap (one process owns the database, so an in-process lock is enough).
     draft_creation: parking_lot::Mutex<()>,
+    /// Every [`Store`] method holds it shared (recursively: one may call another), a backup or
+    /// restore holds it exclusive: a backup taken while the bot runs sees no half-done change
+    /// across trees (e.g. a link confirmed but its confirmation not yet removed).
+    snapshot_gate: parking_lot::RwLock<()>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -546,7 +563,9 @@ impl SledStore {
             rates: tree(TREE_RATES)?,
             guilds: tree(TREE_GUILDS)?,
             meta: tree(TREE_META)?,
+            notify: notify::NotifyTrees::open(&db)?,
             draft_creation: parking_lot::Mutex::new(()),
+            snapshot_gate: parking_lot::RwLock::new(()),
             db,
             path: shown,
             cipher,
@@ -872,6 +891,7 @@ impl Store for SledStore {
     // ---- links
 
     fn get_link(&self, user: DiscordUserId) -> StoreResult<Option<Link>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.links.get(user_key(user)).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -881,7 +901,24 @@ impl Store for SledStore {
         }
     }
 
+    fn link_counts(&self) -> StoreResult<crate::store::LinkCounts> {
+        let mut counts = crate::store::LinkCounts::default();
+        for item in self.links.iter() {
+            let (_, raw) = item.map_err(io)?;
+            let Ok(rec) = decode::<LinkRecord>(&raw) else {
+                continue;
+            };
+            match rec.status {
+                LinkStatus::Active => counts.active += 1,
+                LinkStatus::Expired => counts.expired += 1,
+                LinkStatus::WriteRefused => counts.write_refused += 1,
+            }
+        }
+        Ok(counts)
+    }
+
     fn put_link(&self, link: &Link) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&self.link_record(link)?)?;
         self.links
             .insert(user_key(link.discord_user), bytes)
@@ -890,6 +927,7 @@ impl Store for SledStore {
     }
 
     fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -908,6 +946,7 @@ impl Store for SledStore {
     }
 
     fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -926,6 +965,7 @@ impl Store for SledStore {
     }
 
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(()));
@@ -940,6 +980,7 @@ impl Store for SledStore {
     }
 
     fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         let existed = self.links.remove(user_key(user)).map_err(io)?.is_some();
         for entry in self.drafts.scan_prefix(user_key(user)) {
             let (k, _) = entry.map_err(io)?;
@@ -956,6 +997,7 @@ impl Store for SledStore {
     // ---- linking flow
 
     fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&TicketRecord {
             v: RECORD_VERSION,
             discord_user: ticket.discord_user,
@@ -969,6 +1011,7 @@ impl Store for SledStore {
     }
 
     fn take_ticket(&self, ticket_hash: [u8; 32]) -> StoreResult<Option<LinkTicket>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.tickets.remove(ticket_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -985,6 +1028,7 @@ impl Store for SledStore {
     }
 
     fn put_pending_auth(&self, state_hash: [u8; 32], pending: &PendingAuth) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Seal before the transaction: its closure may run more than once.
         let bytes = encode(&AuthRecord {
             v: RECORD_VERSION,
@@ -1016,6 +1060,7 @@ impl Store for SledStore {
     }
 
     fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let taken: Option<StoreResult<AuthRecord>> = (&self.auth, &self.auth_by_user)
             .transaction(|(auth, idx)| {
                 let Some(raw) = auth.remove(&state_hash[..])? else {
@@ -1043,6 +1088,7 @@ impl Store for SledStore {
         form_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.confirm_record(pending)?;
         self.confirm.insert(form_hash, bytes).map_err(io)?;
         Ok(())
@@ -1053,12 +1099,14 @@ impl Store for SledStore {
         state_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.confirm_record(pending)?;
         self.identity.insert(state_hash, bytes).map_err(io)?;
         Ok(())
     }
 
     fn take_pending_identity(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.identity.remove(state_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.confirm_from_bytes(&raw).map(Some),
@@ -1066,6 +1114,7 @@ impl Store for SledStore {
     }
 
     fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.confirm.get(form_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.confirm_from_bytes(&raw).map(Some),
@@ -1073,11 +1122,13 @@ impl Store for SledStore {
     }
 
     fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         let existed = self.confirm.remove(form_hash).map_err(io)?.is_some();
         Ok(existed)
     }
 
     fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>> {
+        let _gate = self.snapshot_gate.read_recursive();
         // No sealing here: the confirmation already holds the token sealed for the member's
         // link record (same AAD), so the closure only moves bytes and checks they open.
         let confirmed = (&self.confirm, &self.links)
@@ -1108,6 +1159,7 @@ impl Store for SledStore {
     }
 
     fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
 
         for entry in self.tickets.iter() {
@@ -1282,6 +1334,7 @@ impl Store for SledStore {
     // ---- drafts
 
     fn put_draft(&self, draft: &Draft) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.draft_record(draft)?;
         self.drafts
             .insert(draft_key(draft.discord_user, &draft.id), bytes)
@@ -1290,6 +1343,7 @@ impl Store for SledStore {
     }
 
     fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Seal before taking the lock; the lock only covers the count and the insert.
         let bytes = self.draft_record(draft)?;
         let key = draft_key(draft.discord_user, &draft.id);
@@ -1312,6 +1366,7 @@ impl Store for SledStore {
     }
 
     fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.drafts.get(draft_key(user, id)).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.draft_from_bytes(user, id, &raw).map(Some),
@@ -1319,6 +1374,7 @@ impl Store for SledStore {
     }
 
     fn drafts_of(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut drafts = Vec::new();
         for entry in self.drafts.scan_prefix(user_key(user)) {
             let (k, v) = entry.map_err(io)?;
@@ -1352,6 +1408,7 @@ impl Store for SledStore {
         id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let won = self.cas_update(&self.drafts, &draft_key(user, id), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(None));
@@ -1372,11 +1429,13 @@ impl Store for SledStore {
     }
 
     fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.drafts.remove(draft_key(user, id)).map_err(io)?;
         Ok(())
     }
 
     fn posting_drafts(&self) -> StoreResult<Vec<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut drafts = Vec::new();
         for entry in self.drafts.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -1401,9 +1460,35 @@ impl Store for SledStore {
         Ok(drafts)
     }
 
+    fn counts(&self) -> StoreResult<StoreCounts> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut drafts_waiting = 0;
+        for entry in self.drafts.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let (Some(user), Ok(id)) = (
+                k.get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes),
+                std::str::from_utf8(k.get(8..).unwrap_or_default()),
+            ) else {
+                continue;
+            };
+            if let Ok(d) = self.draft_from_bytes(user, id, &v) {
+                if !matches!(d.state, DraftState::Posted { .. }) {
+                    drafts_waiting += 1;
+                }
+            }
+        }
+        Ok(StoreCounts {
+            linked_members: self.links.len(),
+            drafts_waiting,
+        })
+    }
+
     // ---- one-shot writes
 
     fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim> {
+        let _gate = self.snapshot_gate.read_recursive();
         let claim = self.cas_update(&self.writes, key.as_bytes(), |cur| match cur {
             None => {
                 let rec = WriteRecord {
@@ -1450,6 +1535,7 @@ impl Store for SledStore {
         outcome: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         match outcome {
             None => {
                 self.writes.remove(key.as_bytes()).map_err(io)?;
@@ -1474,6 +1560,7 @@ impl Store for SledStore {
     }
 
     fn forget_outcome(&self, key: &str) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let dropped = self.cas_update(&self.writes, key.as_bytes(), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -1491,6 +1578,7 @@ impl Store for SledStore {
     }
 
     fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut out = Vec::new();
         for entry in self.writes.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -1515,6 +1603,7 @@ impl Store for SledStore {
         refill_secs: u64,
         now: DateTime<Utc>,
     ) -> StoreResult<Allowance> {
+        let _gate = self.snapshot_gate.read_recursive();
         if refill_secs == 0 {
             // A token comes back instantly: no limit.
             return Ok(Allowance::Allowed);
@@ -1538,6 +1627,7 @@ impl Store for SledStore {
     }
 
     fn take_rates(&self, buckets: &[RateBucket<'_>], now: DateTime<Utc>) -> StoreResult<Allowance> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Buckets with no limit take part in nothing.
         let limited: Vec<&RateBucket<'_>> = buckets.iter().filter(|b| b.refill_secs > 0).collect();
         self.rates
@@ -1572,6 +1662,7 @@ impl Store for SledStore {
     // ---- guild settings
 
     fn guild_settings(&self, guild: u64) -> StoreResult<GuildSettings> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.guilds.get(user_key(guild)).map_err(io)? {
             None => Ok(GuildSettings::default()),
             Some(raw) => {
@@ -1579,16 +1670,23 @@ impl Store for SledStore {
                 Ok(GuildSettings {
                     disabled_channels: rec.disabled_channels,
                     enabled_channels: rec.enabled_channels,
+                    channel_teams: rec.channel_teams,
+                    channel_tags: rec.channel_tags,
+                    audit_channel: rec.audit_channel,
                 })
             }
         }
     }
 
     fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&GuildRecord {
             v: RECORD_VERSION,
             disabled_channels: settings.disabled_channels.clone(),
             enabled_channels: settings.enabled_channels.clone(),
+            channel_teams: settings.channel_teams.clone(),
+            channel_tags: settings.channel_tags.clone(),
+            audit_channel: settings.audit_channel,
         })?;
         self.guilds.insert(user_key(guild), bytes).map_err(io)?;
         self.flush()
@@ -1597,6 +1695,7 @@ impl Store for SledStore {
     // ---- service token
 
     fn service_token(&self) -> StoreResult<Option<ServiceToken>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.meta.get(META_SERVICE_TOKEN).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -1610,6 +1709,7 @@ impl Store for SledStore {
     }
 
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&ServiceTokenRecord {
             v: RECORD_VERSION,
             token: self.seal_b64(SERVICE_TOKEN_AAD, token.secret().expose_secret().as_bytes())?,
@@ -1619,6 +1719,7 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.db.flush().map_err(io)?;
         Ok(())
     }
@@ -1694,5 +1795,22 @@ mod tests {
         let s = format!("{store:?}");
         assert!(s.contains("SledStore"));
         assert!(s.contains("[REDACTED]"));
+    }
+}
+
+#[cfg(test)]
+mod guild_record_tests {
+    use super::*;
+
+    #[test]
+    fn guild_records_written_before_channel_teams_tags_and_audit_still_open() {
+        let old = br#"{"v":1,"disabled_channels":[7],"enabled_channels":[8]}"#;
+        let rec: GuildRecord = decode(old).expect("an old guild record opens");
+        assert_eq!(
+            (rec.disabled_channels, rec.enabled_channels),
+            (vec![7], vec![8])
+        );
+        assert!(rec.channel_teams.is_empty() && rec.channel_tags.is_empty());
+        assert_eq!(rec.audit_channel, None);
     }
 }

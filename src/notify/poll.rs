@@ -1,0 +1,597 @@
+//! One poll of one SOE target: read what changed since the cursor, match it against every rule
+//! locally, and queue the cards with the new cursor in one store transaction.
+//!
+//! Requests per poll do not depend on the number of rules:
+//! - `GET /questions?sort=activity&order=desc&pageSize=50`, page after page until the page
+//!   reaches activity older than the cursor (at most [`PollSettings::max_pages`]; a larger
+//!   burst is read on from the next page by the next poll, the cursor held until then): new
+//!   questions and questions with new answers or acceptances (the site bumps a question's
+//!   `lastActivityDate` for both);
+//! - when some rule wants answers or acceptances, `GET /questions/{id}/answers?sort=creation`
+//!   for each question with new activity and answers (at most
+//!   [`PollSettings::max_answer_reads`] a poll; the rest are read next poll, not lost);
+//! - nothing for `unanswered-after`: questions seen being posted are watched locally
+//!   ([`TargetState::watched`]) and carded once old enough while their answer count is 0.
+//!
+//! Every read goes through the reader given to [`Poller::new`] (the service token behind the
+//! global budget). A failed poll (429, 5xx, budget spent) leaves the cursor where it was and
+//! backs off ([`backoff`]); the next poll reads the same window again, and `seen` drops what
+//! was already queued, so nothing is lost or repeated.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::model::{Card, OutboxEntry, Target, TargetState, Watched, MAX_SEEN, MAX_WATCHED};
+use super::rule::{Activity, ActivityKind, EventKind, Rule, RuleError, MAX_UNANSWERED_SECS};
+use crate::clock::SharedClock;
+use crate::soe::{
+    self, Answer, AnswerSort, Order, PageSize, Question, QuestionQuery, QuestionSort, SoeRead,
+};
+use crate::store::{Store, StoreError};
+
+/// Activity this close before the cursor is read again (site clocks and list caches can
+/// publish an item with a timestamp slightly in the past); `seen` drops repeats.
+pub const OVERLAP_SECS: i64 = 120;
+/// How long an event key is remembered in `seen`.
+const SEEN_DAYS: i64 = 8;
+
+/// Gives the poller a reader for a target (the service token behind the global budget).
+pub type ReaderFor = Arc<dyn Fn(&Target) -> Arc<dyn SoeRead> + Send + Sync>;
+
+/// Poll tuning.
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    /// Time between polls of a target.
+    pub interval: std::time::Duration,
+    /// Pages of 50 active questions read per poll at most.
+    pub max_pages: u32,
+    /// Answer lists read per poll at most.
+    pub max_answer_reads: usize,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        Self {
+            interval: std::time::Duration::from_secs(60),
+            max_pages: 3,
+            max_answer_reads: 10,
+        }
+    }
+}
+
+/// Why a poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// The site (or the budget) refused or failed; the poll backs off.
+    #[error("reading the site failed: {0}")]
+    Soe(#[from] soe::Error),
+    /// The store failed; nothing was changed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a poll did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// False when the poll was skipped (backoff not over, first poll, no rules).
+    pub polled: bool,
+    /// Cards queued.
+    pub queued: usize,
+    /// Active questions read.
+    pub questions: usize,
+    /// Answer lists read.
+    pub answer_reads: usize,
+}
+
+/// The seconds to wait after `failures` consecutive failures: the interval doubled each time,
+/// at most 15 minutes, and never less than what the site asked for.
+pub fn backoff(
+    interval: std::time::Duration,
+    failures: u32,
+    asked: Option<std::time::Duration>,
+) -> i64 {
+    let base = interval.as_secs().max(1);
+    let doubled = base.saturating_mul(1u64 << failures.min(10));
+    let secs = doubled
+        .min(15 * 60)
+        .max(asked.map(|d| d.as_secs()).unwrap_or(0));
+    i64::try_from(secs).unwrap_or(15 * 60)
+}
+
+/// Polls targets: reads, matches, queues.
+pub struct Poller {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    reader_for: ReaderFor,
+    settings: PollSettings,
+    /// One poll at a time (a loop and an on-demand poll must not both queue the same window).
+    polling: tokio::sync::Mutex<()>,
+}
+
+/// One event found by a poll, before matching.
+struct Found {
+    card: Card,
+    /// The question's creation time (for `Unanswered`, the matching time).
+    at: DateTime<Utc>,
+}
+
+impl Poller {
+    /// A poller over `store`, reading through `reader_for`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        reader_for: ReaderFor,
+        settings: PollSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            reader_for,
+            settings,
+            polling: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &PollSettings {
+        &self.settings
+    }
+
+    /// The targets that have rules, the main site always first.
+    pub fn targets(&self) -> Result<Vec<Target>, StoreError> {
+        let mut t: BTreeSet<String> = BTreeSet::new();
+        for r in self.store.all_rules()? {
+            t.insert(Target(r.team).key());
+        }
+        let mut out = vec![Target::main()];
+        out.extend(
+            t.into_iter()
+                .filter(|k| k != "main")
+                .filter_map(|k| Target::from_key(&k)),
+        );
+        Ok(out)
+    }
+
+    /// Polls `target` once (unless it is backing off). See the module doc.
+    pub async fn poll(&self, target: &Target) -> Result<PollReport, PollError> {
+        let _one_at_a_time = self.polling.lock().await;
+        let key = target.key();
+        let now = self.clock.now();
+        let mut state = self.store.target_state(&key)?.unwrap_or_default();
+        if state.next_poll_at.is_some_and(|t| now < t) {
+            return Ok(PollReport::default());
+        }
+        let rules: Vec<Rule> = self
+            .store
+            .all_rules()?
+            .into_iter()
+            .filter(|r| r.team == target.0)
+            .collect();
+        let first = rules
+            .iter()
+            .map(|r| r.created_at)
+            .min()
+            .filter(|t| *t <= now);
+        let Some(cursor) = state.cursor.or(first) else {
+            // First poll with no rule: start from now; the site's history is never posted
+            // (and with rules, from the oldest rule: they ignore anything older anyway).
+            state.cursor = Some(now);
+            state.last_poll_at = Some(now);
+            state.last_success_at = Some(now);
+            self.store.put_target_state(&key, &state)?;
+            return Ok(PollReport::default());
+        };
+        if rules.is_empty() {
+            // Nobody listens: spend nothing, and keep the cursor current so a new rule
+            // starts from now (rules ignore older activity anyway).
+            state.cursor = Some(now.max(cursor));
+            state.last_poll_at = Some(now);
+            state.pending_answers.clear();
+            self.store.put_target_state(&key, &state)?;
+            return Ok(PollReport::default());
+        }
+        let reader = (self.reader_for)(target);
+        match self.read(&*reader, &rules, &mut state, cursor, now).await {
+            Ok((found, report)) => {
+                let entries = self.queue(&key, &rules, &mut state, found, now);
+                let queued = entries.len();
+                state.last_poll_at = Some(now);
+                state.last_success_at = Some(now);
+                state.last_error = None;
+                state.failures = 0;
+                state.next_poll_at = None;
+                prune(&mut state, now);
+                self.store.commit_poll(&key, &state, entries)?;
+                Ok(PollReport { queued, ..report })
+            }
+            Err(e) => {
+                state.failures = state.failures.saturating_add(1);
+                let asked = match &e {
+                    soe::Error::RateLimited { retry_after } => Some(*retry_after),
+                    _ => None,
+                };
+                let wait = backoff(self.settings.interval, state.failures, asked);
+                state.next_poll_at = Some(now + Duration::seconds(wait));
+                state.last_poll_at = Some(now);
+                state.last_error = Some(RuleError {
+                    message: format!("reading {} failed: {e}", target.describe()),
+                    at: now,
+                });
+                tracing::warn!(target = %key, error = %e, wait_secs = wait, "poll failed; backing off");
+                self.store.put_target_state(&key, &state)?;
+                Err(PollError::Soe(e))
+            }
+        }
+    }
+
+    /// The reads of one poll; updates `state`'s memory (watched questions, cursor, pending
+    /// answer reads) and returns the events found.
+    async fn read(
+        &self,
+        reader: &dyn SoeRead,
+        rules: &[Rule],
+        state: &mut TargetState,
+        cursor: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Found>, PollReport), soe::Error> {
+        let since = cursor - Duration::seconds(OVERLAP_SECS);
+        let wants_answers = rules.iter().any(|r| {
+            r.spec.events.contains(&EventKind::Answers)
+                || r.spec.events.contains(&EventKind::Accepted)
+        });
+        let mut report = PollReport {
+            polled: true,
+            ..Default::default()
+        };
+        let mut active: Vec<Question> = Vec::new();
+        // True when the pages ran out before reaching activity older than the cursor.
+        let mut cut_short = false;
+        let resume = state.resume.take();
+        let first_page = resume.map(|(p, _)| p).unwrap_or(1);
+        let last_page = first_page.saturating_add(self.settings.max_pages.max(1) - 1);
+        for page in first_page..=last_page {
+            let p = reader
+                .list_questions(&QuestionQuery {
+                    page,
+                    page_size: PageSize::Fifty,
+                    sort: Some(QuestionSort::Activity),
+                    order: Some(Order::Desc),
+                    ..Default::default()
+                })
+                .await?;
+            let n = p.items.len();
+            let mut reached_old = false;
+            for q in p.items {
+                let at = q.last_activity_date.or(q.creation_date);
+                if at.is_some_and(|t| t >= since) {
+                    active.push(q);
+                } else {
+                    reached_old = true;
+                }
+            }
+            if reached_old || n < 50 || i64::from(page) >= p.total_pages {
+                break;
+            }
+            cut_short = page == last_page;
+        }
+        report.questions = active.len();
+
+        let mut found = Vec::new();
+        let mut newest = cursor;
+        let mut to_read: Vec<i64> = std::mem::take(&mut state.pending_answers);
+        let mut by_id: BTreeMap<i64, Question> = BTreeMap::new();
+        for q in active {
+            if let Some(t) = q.last_activity_date {
+                newest = newest.max(t.min(now));
+            }
+            let card = question_card(&q, ActivityKind::NewQuestion);
+            let created = q.creation_date.unwrap_or(now);
+            if created >= since {
+                found.push(Found {
+                    card: card.clone(),
+                    at: created,
+                });
+                state.watched.entry(q.id).or_insert(Watched {
+                    card: card.clone(),
+                    created_at: created,
+                    answer_count: q.answer_count,
+                    accepted_answer: None,
+                });
+            }
+            if let Some(w) = state.watched.get_mut(&q.id) {
+                w.answer_count = q.answer_count;
+                w.card = Card {
+                    at: w.card.at,
+                    ..card
+                };
+            }
+            if wants_answers && q.answer_count > 0 && !to_read.contains(&q.id) {
+                to_read.push(q.id);
+            }
+            by_id.insert(q.id, q);
+        }
+
+        let mut read = 0;
+        let mut left = Vec::new();
+        for qid in to_read {
+            if read >= self.settings.max_answer_reads {
+                left.push(qid);
+                continue;
+            }
+            let answers = match reader
+                .list_answers(qid, 1, PageSize::Thirty, AnswerSort::Creation)
+                .await
+            {
+                Ok(p) => p.items,
+                Err(soe::Error::NotFound { .. }) => continue,
+                Err(e @ soe::Error::RateLimited { .. }) if read > 0 => {
+                    // Keep what this poll found; read the rest next time.
+                    tracing::debug!(error = %e, "answer reads deferred to the next poll");
+                    left.push(qid);
+                    continue;
+                }
+                Err(e) => {
+                    state.pending_answers = left;
+                    return Err(e);
+                }
+            };
+            read += 1;
+            let question = match by_id.get(&qid) {
+                Some(q) => q.clone(),
+                None => match state.watched.get(&qid) {
+                    Some(w) => question_from_card(&w.card),
+                    None => continue,
+                },
+            };
+            found.extend(answer_events(&question, &answers, since, state));
+        }
+        state.pending_answers = left;
+        report.answer_reads = read;
+
+        // Unanswered-after, from memory: no request.
+        if rules.iter().any(|r| r.spec.unanswered_after_secs.is_some()) {
+            for w in state.watched.values() {
+                if w.answer_count == 0 {
+                    let age = (now - w.created_at).num_seconds().max(0);
+                    let mut card = w.card.clone();
+                    card.kind = ActivityKind::Unanswered {
+                        age_secs: u64::try_from(age).unwrap_or(0),
+                    };
+                    card.at = now;
+                    found.push(Found {
+                        card,
+                        at: w.created_at,
+                    });
+                }
+            }
+        }
+        // The cursor the whole window's reads lead to: this poll's newest activity, or, while
+        // resuming a backlog, the newest of the poll that started it.
+        let target = resume.map(|(_, c)| c.max(newest)).unwrap_or(newest);
+        if cut_short {
+            // More activity than the page budget: the cursor stays, and the next poll reads
+            // on from the next page (items pushed down by new activity are read twice and
+            // dropped by `seen`; new activity is read by the poll after).
+            tracing::warn!(
+                pages = self.settings.max_pages,
+                "more site activity in one interval than one poll reads; notifications lag"
+            );
+            state.resume = Some((last_page + 1, target));
+            state.cursor = Some(cursor);
+        } else {
+            state.cursor = Some(target);
+        }
+        Ok((found, report))
+    }
+
+    /// Matches every found event against every rule, and builds one outbox entry per event
+    /// and channel not queued before.
+    fn queue(
+        &self,
+        target_key: &str,
+        rules: &[Rule],
+        state: &mut TargetState,
+        found: Vec<Found>,
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxEntry> {
+        let mut entries = Vec::new();
+        let mut lag: Option<i64> = None;
+        for f in found {
+            let activity = Activity {
+                kind: f.card.kind,
+                tags: &f.card.tags,
+                at: f.at,
+            };
+            // Channel → (guild, rule ids), in rule order.
+            let mut channels: BTreeMap<u64, (u64, Vec<u32>)> = BTreeMap::new();
+            for r in rules.iter().filter(|r| r.matches(&activity)) {
+                let e = channels.entry(r.channel).or_insert((r.guild, Vec::new()));
+                e.1.push(r.id);
+            }
+            for (channel, (guild, ids)) in channels {
+                let seen_key = format!("{}@{channel}", f.card.event_key());
+                if state.seen.contains_key(&seen_key) {
+                    continue;
+                }
+                state.seen.insert(seen_key, now);
+                if !matches!(f.card.kind, ActivityKind::Unanswered { .. }) {
+                    let l = (now - f.card.at).num_seconds().max(0);
+                    lag = Some(lag.map_or(l, |x: i64| x.max(l)));
+                }
+                entries.push(OutboxEntry {
+                    id: 0,
+                    target: target_key.to_string(),
+                    guild,
+                    channel,
+                    rules: ids,
+                    card: f.card.clone(),
+                    queued_at: now,
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_error: None,
+                    folded: false,
+                });
+            }
+        }
+        if lag.is_some() {
+            state.lag_secs = lag;
+        }
+        entries
+    }
+}
+
+/// New answers (created since `since`) and new acceptances among `answers` of `question`;
+/// updates the watched question's accepted answer.
+fn answer_events(
+    question: &Question,
+    answers: &[Answer],
+    since: DateTime<Utc>,
+    state: &mut TargetState,
+) -> Vec<Found> {
+    let mut out = Vec::new();
+    let base = question_card(question, ActivityKind::NewAnswer);
+    for a in answers.iter().filter(|a| !a.is_deleted) {
+        let created = a.creation_date.unwrap_or(since);
+        let card = Card {
+            kind: ActivityKind::NewAnswer,
+            answer_id: Some(a.id),
+            url: a
+                .share_link
+                .clone()
+                .or_else(|| a.web_url.clone())
+                .unwrap_or_else(|| base.url.clone()),
+            author: a.owner.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+            at: created,
+            ..base.clone()
+        };
+        if created >= since {
+            out.push(Found {
+                card: card.clone(),
+                at: created,
+            });
+        }
+        if a.is_accepted {
+            let known = state.watched.get(&question.id).map(|w| w.accepted_answer);
+            let is_new = match known {
+                // Watched since it was posted: any change of accepted answer is news.
+                Some(prev) => prev != Some(a.id),
+                // Not watched (older than our memory): only when the answer itself is new.
+                None => created >= since,
+            };
+            if is_new {
+                let at = question.last_activity_date.unwrap_or(created);
+                out.push(Found {
+                    card: Card {
+                        kind: ActivityKind::Accepted,
+                        at,
+                        ..card
+                    },
+                    at,
+                });
+            }
+            if let Some(w) = state.watched.get_mut(&question.id) {
+                w.accepted_answer = Some(a.id);
+            }
+        }
+    }
+    out
+}
+
+/// The card of a question.
+pub fn question_card(q: &Question, kind: ActivityKind) -> Card {
+    Card {
+        kind,
+        question_id: q.id,
+        answer_id: None,
+        title: q.title.clone(),
+        url: q
+            .share_url
+            .clone()
+            .or_else(|| q.web_url.clone())
+            .unwrap_or_default(),
+        author: q.owner.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+        tags: q.tags.iter().map(|t| t.name.to_ascii_lowercase()).collect(),
+        score: q.score,
+        answer_count: q.answer_count,
+        accepted: false,
+        at: q.creation_date.unwrap_or_default(),
+    }
+}
+
+fn question_from_card(c: &Card) -> Question {
+    Question {
+        id: c.question_id,
+        title: c.title.clone(),
+        share_url: Some(c.url.clone()),
+        tags: c
+            .tags
+            .iter()
+            .map(|t| soe::Tag {
+                name: t.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        score: c.score,
+        answer_count: c.answer_count,
+        owner: Some(soe::UserSummary {
+            name: c.author.clone(),
+            ..Default::default()
+        }),
+        creation_date: Some(c.at),
+        ..Default::default()
+    }
+}
+
+/// Drops old memory: `seen` past [`SEEN_DAYS`] or [`MAX_SEEN`], watched questions past the
+/// longest `unanswered-after` (plus a day) or [`MAX_WATCHED`].
+fn prune(state: &mut TargetState, now: DateTime<Utc>) {
+    let seen_cutoff = now - Duration::days(SEEN_DAYS);
+    state.seen.retain(|_, at| *at >= seen_cutoff);
+    if state.seen.len() > MAX_SEEN {
+        let mut by_age: Vec<(DateTime<Utc>, String)> =
+            state.seen.iter().map(|(k, t)| (*t, k.clone())).collect();
+        by_age.sort();
+        for (_, k) in by_age.into_iter().take(state.seen.len() - MAX_SEEN) {
+            state.seen.remove(&k);
+        }
+    }
+    let horizon = i64::try_from(MAX_UNANSWERED_SECS).unwrap_or(0) + 86_400;
+    let watch_cutoff = now - Duration::seconds(horizon);
+    state.watched.retain(|_, w| w.created_at >= watch_cutoff);
+    while state.watched.len() > MAX_WATCHED {
+        let oldest = state
+            .watched
+            .iter()
+            .min_by_key(|(_, w)| w.created_at)
+            .map(|(id, _)| *id);
+        match oldest {
+            Some(id) => {
+                state.watched.remove(&id);
+            }
+            None => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_honours_the_site() {
+        let i = std::time::Duration::from_secs(60);
+        assert_eq!(backoff(i, 1, None), 120);
+        assert_eq!(backoff(i, 2, None), 240);
+        assert_eq!(backoff(i, 9, None), 900, "at most 15 minutes");
+        assert_eq!(
+            backoff(i, 1, Some(std::time::Duration::from_secs(600))),
+            600
+        );
+        assert_eq!(
+            backoff(i, 30, Some(std::time::Duration::from_secs(3600))),
+            3600
+        );
+    }
+}

@@ -1,0 +1,506 @@
+//! [`NotifyStore`] on the sled database: six trees of their own.
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `notify_rules/v1` | guild id BE ‖ rule number u32 BE | `{"v":1,"data":Rule}` |
+//! | `notify_meta/v1` | `rule_seq` ‖ guild id BE | the guild's last rule number, u32 BE |
+//! | `notify_targets/v1` | target key (`main`, `team:<slug>`) | `{"v":1,"data":TargetState}` |
+//! | `notify_outbox/v1` | entry id u64 BE (sled's monotonic `generate_id`) | `{"v":1,"data":OutboxEntry}` |
+//! | `notify_sent/v1` | channel id BE ‖ question id BE | `{"v":1,"data":Delivered}` |
+//! | `notify_channels/v1` | channel id BE | `{"v":1,"data":ChannelNotify}` |
+//!
+//! Multi-record changes (a rule and its number, a poll's state and its cards, an entry's
+//! removal and its sent record) are sled transactions; each is flushed before returning.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::transaction::ConflictableTransactionError;
+use sled::{Db, Transactional, Tree};
+
+use super::{io, tx_err, SledStore, RECORD_VERSION};
+use crate::notify::model::{ChannelNotify, Delivered, OutboxEntry, TargetState};
+use crate::notify::rule::{Rule, RuleError};
+use crate::store::notify::NotifyStore;
+use crate::store::Store;
+use crate::store::{StoreError, StoreResult};
+
+const TREE_RULES: &str = "notify_rules/v1";
+const TREE_META: &str = "notify_meta/v1";
+const TREE_TARGETS: &str = "notify_targets/v1";
+const TREE_OUTBOX: &str = "notify_outbox/v1";
+const TREE_SENT: &str = "notify_sent/v1";
+const TREE_CHANNELS: &str = "notify_channels/v1";
+
+/// The notification trees, opened with the store.
+pub(super) struct NotifyTrees {
+    rules: Tree,
+    meta: Tree,
+    targets: Tree,
+    outbox: Tree,
+    sent: Tree,
+    channels: Tree,
+}
+
+impl NotifyTrees {
+    /// Opens (or creates) the trees.
+    pub(super) fn open(db: &Db) -> StoreResult<Self> {
+        let tree = |name: &str| db.open_tree(name).map_err(io);
+        Ok(Self {
+            rules: tree(TREE_RULES)?,
+            meta: tree(TREE_META)?,
+            targets: tree(TREE_TARGETS)?,
+            outbox: tree(TREE_OUTBOX)?,
+            sent: tree(TREE_SENT)?,
+            channels: tree(TREE_CHANNELS)?,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Versioned<T> {
+    v: u32,
+    data: T,
+}
+
+fn enc<T: Serialize>(what: &str, data: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(&Versioned {
+        v: RECORD_VERSION,
+        data,
+    })
+    .map_err(|e| StoreError::Corrupt(format!("cannot encode a {what} record: {e}")))
+}
+
+fn dec<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StoreResult<T> {
+    let r: Versioned<T> = serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("{what} record does not parse: {e}")))?;
+    if r.v != RECORD_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "{what} record has version {}, expected {RECORD_VERSION}",
+            r.v
+        )));
+    }
+    Ok(r.data)
+}
+
+fn rule_key(guild: u64, id: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&guild.to_be_bytes());
+    k[8..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn seq_key(guild: u64) -> Vec<u8> {
+    let mut k = b"rule_seq".to_vec();
+    k.extend_from_slice(&guild.to_be_bytes());
+    k
+}
+
+fn sent_key(channel: u64, question: i64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&channel.to_be_bytes());
+    k[8..].copy_from_slice(&question.to_be_bytes());
+    k
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+impl SledStore {
+    fn decode_all<T: DeserializeOwned>(
+        tree: &Tree,
+        what: &str,
+        prefix: &[u8],
+    ) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        for entry in tree.scan_prefix(prefix) {
+            let (_, v) = entry.map_err(io)?;
+            match dec(what, &v) {
+                Ok(r) => out.push(r),
+                Err(e) => tracing::warn!(what, error = %e, "skipping a corrupt record"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl NotifyStore for SledStore {
+    fn add_rule(&self, rule: &Rule) -> StoreResult<Rule> {
+        let t = &self.notify;
+        let seq = seq_key(rule.guild);
+        let stored = (&t.rules, &t.meta)
+            .transaction(|(rules, meta)| {
+                let last = match meta.get(&seq)? {
+                    Some(raw) => u32::from_be_bytes(raw.as_ref().try_into().map_err(|_| {
+                        abort(StoreError::Corrupt("a rule counter is not 4 bytes".into()))
+                    })?),
+                    None => 0,
+                };
+                let id = last
+                    .checked_add(1)
+                    .ok_or_else(|| abort(StoreError::Corrupt("rule numbers ran out".into())))?;
+                let mut r = rule.clone();
+                r.id = id;
+                let bytes = enc("rule", &r).map_err(abort)?;
+                rules.insert(&rule_key(r.guild, id), bytes)?;
+                meta.insert(seq.as_slice(), &id.to_be_bytes())?;
+                Ok(r)
+            })
+            .map_err(tx_err)?;
+        self.flush()?;
+        Ok(stored)
+    }
+
+    fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>> {
+        Self::decode_all(&self.notify.rules, "rule", &guild.to_be_bytes())
+    }
+
+    fn all_rules(&self) -> StoreResult<Vec<Rule>> {
+        Self::decode_all(&self.notify.rules, "rule", &[])
+    }
+
+    fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>> {
+        match self.notify.rules.get(rule_key(guild, id)).map_err(io)? {
+            None => Ok(None),
+            Some(raw) => dec("rule", &raw).map(Some),
+        }
+    }
+
+    fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool> {
+        let existed = self
+            .notify
+            .rules
+            .remove(rule_key(guild, id))
+            .map_err(io)?
+            .is_some();
+        if existed {
+            self.flush()?;
+        }
+        Ok(existed)
+    }
+
+    fn record_rule_outcome(
+        &self,
+        guild: u64,
+        ids: &[u32],
+        outcome: Result<DateTime<Utc>, RuleError>,
+    ) -> StoreResult<()> {
+        for id in ids {
+            let key = rule_key(guild, *id);
+            loop {
+                let Some(raw) = self.notify.rules.get(key).map_err(io)? else {
+                    break;
+                };
+                let mut r: Rule = dec("rule", &raw)?;
+                match &outcome {
+                    Ok(at) => {
+                        r.last_post_at = Some(*at);
+                        r.last_error = None;
+                    }
+                    Err(e) => r.last_error = Some(e.clone()),
+                }
+                let new = enc("rule", &r)?;
+                if self
+                    .notify
+                    .rules
+                    .compare_and_swap(key, Some(raw), Some(new))
+                    .map_err(io)?
+                    .is_ok()
+                {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>> {
+        match self.notify.targets.get(target.as_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(raw) => dec("poll state", &raw).map(Some),
+        }
+    }
+
+    fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>> {
+        let mut out = Vec::new();
+        for entry in self.notify.targets.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            match dec("poll state", &v) {
+                Ok(s) => out.push((key, s)),
+                Err(e) => tracing::warn!(error = %e, "skipping a corrupt poll state"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()> {
+        let bytes = enc("poll state", state)?;
+        self.notify
+            .targets
+            .insert(target.as_bytes(), bytes)
+            .map_err(io)?;
+        self.flush()
+    }
+
+    fn commit_poll(
+        &self,
+        target: &str,
+        state: &TargetState,
+        mut entries: Vec<OutboxEntry>,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        // Ids and encodings before the transaction (its closure may run more than once).
+        let mut encoded = Vec::with_capacity(entries.len());
+        for e in &mut entries {
+            e.id = self.db.generate_id().map_err(io)?;
+            encoded.push((e.id.to_be_bytes(), enc("outbox entry", e)?));
+        }
+        let state_bytes = enc("poll state", state)?;
+        let t = &self.notify;
+        (&t.targets, &t.outbox)
+            .transaction(|(targets, outbox)| {
+                targets.insert(target.as_bytes(), state_bytes.as_slice())?;
+                for (k, v) in &encoded {
+                    outbox.insert(k, v.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        self.flush()?;
+        Ok(entries)
+    }
+
+    fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
+        Self::decode_all(&self.notify.outbox, "outbox entry", &[])
+    }
+
+    fn outbox_depth(&self) -> StoreResult<usize> {
+        Ok(self.notify.outbox.len())
+    }
+
+    fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
+        let key = entry.id.to_be_bytes();
+        let new = enc("outbox entry", entry)?;
+        loop {
+            let Some(current) = self.notify.outbox.get(key).map_err(io)? else {
+                return Ok(());
+            };
+            if self
+                .notify
+                .outbox
+                .compare_and_swap(key, Some(current), Some(new.clone()))
+                .map_err(io)?
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()> {
+        let sent = match sent {
+            Some(d) => Some((sent_key(d.channel, d.question_id), enc("sent card", d)?)),
+            None => None,
+        };
+        let t = &self.notify;
+        (&t.outbox, &t.sent)
+            .transaction(|(outbox, sent_tree)| {
+                for id in ids {
+                    outbox.remove(&id.to_be_bytes())?;
+                }
+                if let Some((k, v)) = &sent {
+                    sent_tree.insert(k, v.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        self.flush()
+    }
+
+    fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>> {
+        match self
+            .notify
+            .sent
+            .get(sent_key(channel, question))
+            .map_err(io)?
+        {
+            None => Ok(None),
+            Some(raw) => dec("sent card", &raw).map(Some),
+        }
+    }
+
+    fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        let mut removed = 0;
+        for entry in self.notify.sent.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let stale = match dec::<Delivered>("sent card", &v) {
+                Ok(d) => d.sent_at < before,
+                Err(_) => true,
+            };
+            if stale
+                && self
+                    .notify
+                    .sent
+                    .compare_and_swap(&k, Some(&v), None::<&[u8]>)
+                    .map_err(io)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify> {
+        match self
+            .notify
+            .channels
+            .get(channel.to_be_bytes())
+            .map_err(io)?
+        {
+            None => Ok(ChannelNotify::default()),
+            Some(raw) => dec("channel settings", &raw),
+        }
+    }
+
+    fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()> {
+        let bytes = enc("channel settings", settings)?;
+        self.notify
+            .channels
+            .insert(channel.to_be_bytes(), bytes)
+            .map_err(io)?;
+        self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::notify::model::Card;
+    use crate::notify::rule::{parse_spec, ActivityKind, SubscribeOptions};
+    use crate::store::cipher::Cipher;
+
+    fn open(dir: &std::path::Path) -> SledStore {
+        SledStore::open_at(dir, Cipher::for_testing(), 1 << 20).unwrap()
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
+    }
+
+    fn rule(guild: u64, channel: u64) -> Rule {
+        Rule {
+            guild,
+            id: 0,
+            channel,
+            spec: parse_spec(&SubscribeOptions {
+                tags: Some("rust"),
+                ..Default::default()
+            })
+            .unwrap(),
+            team: None,
+            created_by: 9,
+            created_at: t0(),
+            last_post_at: None,
+            last_error: None,
+        }
+    }
+
+    fn entry(channel: u64, q: i64) -> OutboxEntry {
+        OutboxEntry {
+            id: 0,
+            target: "main".into(),
+            guild: 1,
+            channel,
+            rules: vec![1],
+            card: Card {
+                kind: ActivityKind::NewQuestion,
+                question_id: q,
+                answer_id: None,
+                title: "t".into(),
+                url: "u".into(),
+                author: "a".into(),
+                tags: vec!["rust".into()],
+                score: 0,
+                answer_count: 0,
+                accepted: false,
+                at: t0(),
+            },
+            queued_at: t0(),
+            attempts: 0,
+            next_attempt_at: t0(),
+            last_error: None,
+            folded: false,
+        }
+    }
+
+    #[test]
+    fn rule_numbers_are_per_guild_and_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 1);
+        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 2);
+        assert_eq!(s.add_rule(&rule(2, 20)).unwrap().id, 1);
+        assert!(s.delete_rule(1, 2).unwrap());
+        assert!(!s.delete_rule(1, 2).unwrap());
+        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 3);
+        let ids: Vec<u32> = s.rules_of(1).unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![1, 3]);
+        assert_eq!(s.all_rules().unwrap().len(), 3);
+        let err = RuleError {
+            message: "gone".into(),
+            at: t0(),
+        };
+        s.record_rule_outcome(1, &[1, 2], Err(err.clone())).unwrap();
+        assert_eq!(s.get_rule(1, 1).unwrap().unwrap().last_error, Some(err));
+        s.record_rule_outcome(1, &[1], Ok(t0())).unwrap();
+        let r = s.get_rule(1, 1).unwrap().unwrap();
+        assert_eq!((r.last_error, r.last_post_at), (None, Some(t0())));
+        assert_eq!(s.notify_health().unwrap().rule_errors.len(), 0);
+    }
+
+    #[test]
+    fn a_poll_and_its_cards_survive_a_reopen_and_leave_only_when_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<u64> = {
+            let s = open(dir.path());
+            let state = TargetState {
+                cursor: Some(t0()),
+                ..Default::default()
+            };
+            let queued = s
+                .commit_poll("main", &state, vec![entry(10, 1), entry(10, 2)])
+                .unwrap();
+            assert!(queued[0].id < queued[1].id);
+            queued.iter().map(|e| e.id).collect()
+        };
+        let s = open(dir.path());
+        assert_eq!(s.target_state("main").unwrap().unwrap().cursor, Some(t0()));
+        let out = s.outbox().unwrap();
+        assert_eq!(out.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+        assert_eq!(s.outbox_depth().unwrap(), 2);
+        let sent = Delivered {
+            channel: 10,
+            question_id: 1,
+            message_id: 77,
+            card: out[0].card.clone(),
+            sent_at: t0(),
+        };
+        s.complete_outbox(&[ids[0]], Some(&sent)).unwrap();
+        assert_eq!(s.outbox_depth().unwrap(), 1);
+        assert_eq!(s.delivered(10, 1).unwrap(), Some(sent));
+        assert_eq!(s.sweep_delivered(t0()).unwrap(), 0);
+        assert_eq!(
+            s.sweep_delivered(t0() + chrono::Duration::seconds(1))
+                .unwrap(),
+            1
+        );
+        let health = s.notify_health().unwrap();
+        assert_eq!(health.outbox_depth, 1);
+        assert_eq!(health.targets.len(), 1);
+        assert_eq!(s.channel_notify(10).unwrap(), ChannelNotify::default());
+    }
+}
