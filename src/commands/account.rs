@@ -16,7 +16,9 @@ use super::{Commands, Invocation};
 pub fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
     // Only a link that can do everything the bot needs counts as linked: an expired,
     // unreadable or read-only link, or one without the team grant, is replaced at once.
-    match super::member::session(ctx, inv.member.id) {
+    // Usable in this channel's team, if the channel is bound to one.
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    match super::member::session(ctx, inv.member.id, team.as_ref()) {
         Ok(s) => Reply::private(format!(
             "You are already linked to **{}** on {}; `/so me` shows its access and expiry. Link again only to switch accounts or renew access: the new link replaces this one when you confirm it.",
             super::render::escape_md(&super::reply::truncate(&s.name, 100)),
