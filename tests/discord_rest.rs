@@ -274,6 +274,7 @@ async fn notices_are_sent_as_dms_without_mentions() {
     let notifier = DiscordNotifier::new(http);
     notifier
         .notify(Notice {
+            original: None,
             user: 4242,
             reply: Reply::private("Posted as **Jane** @everyone: https://soe.example/q/12"),
         })
@@ -309,6 +310,7 @@ async fn a_dm_that_cannot_be_delivered_is_reported_not_panicked() {
     let notifier = DiscordNotifier::new(http);
     let err = notifier
         .send(&Notice {
+            original: None,
             user: 5,
             reply: Reply::private("hi"),
         })
@@ -325,6 +327,7 @@ async fn a_dm_that_cannot_be_delivered_is_reported_not_panicked() {
     // The trait method logs and returns.
     notifier
         .notify(Notice {
+            original: None,
             user: 0,
             reply: Reply::private("hi"),
         })
@@ -380,6 +383,7 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
             path: vec!["ask".into()],
             options: vec![],
         },
+        reply_token: None,
     };
     let soe_bot::commands::ReplyKind::Modal(modal) = t.app.commands.handle(&open_inv).await.kind
     else {

@@ -359,6 +359,7 @@ async fn exercise_discord(app: &TestApp) -> Vec<String> {
     // A DM.
     soe_bot::discord::DiscordNotifier::new(http.clone())
         .notify(Notice {
+            original: None,
             user: 111,
             reply: Reply::private("Your question was posted."),
         })

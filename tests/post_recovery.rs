@@ -95,6 +95,7 @@ fn invocation(id: &str, action: Action) -> Invocation {
         locale: Some("en-US".into()),
         origin: soe_bot::commands::Origin::GuildInstall,
         action,
+        reply_token: None,
     }
 }
 

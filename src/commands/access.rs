@@ -345,6 +345,7 @@ mod tests {
             locale: None,
             origin,
             action,
+            reply_token: None,
         }
     }
 

@@ -35,25 +35,8 @@ pub fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
 
 /// A button to a fresh single-use linking URL (15 minutes), shown only to the member.
 pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
-    match ctx.store.take_rate(
-        &format!("link:{}", inv.member.id),
-        ctx.limits.links_burst,
-        ctx.limits.link_refill_secs.into(),
-        ctx.clock.now(),
-    ) {
-        Ok(Allowance::Allowed) => {}
-        Ok(Allowance::RetryAfter(secs)) => {
-            return Reply::private(format!(
-                "You asked for several link buttons in a short time; try again in {secs} s. The last button you got still works for 15 minutes after it was made."
-            ))
-        }
-        Err(e) => return ctx.store_failure(&e),
-    }
-    match ctx
-        .link
-        .issue_ticket(inv.member.id, &inv.member.username, inv.guild_id)
-    {
-        Ok(url) => Reply::private(format!(
+    match link_button(ctx, inv) {
+        Ok(button) => Reply::private(format!(
             "Link your {} account so what you post from Discord is credited to you. The button works once, for 15 minutes, and only for you: don't share it. You'll sign in on the site, approve access, {}and confirm.",
             ctx.site.name,
             if ctx.link.settings().discord.is_some() {
@@ -62,8 +45,34 @@ pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
                 ""
             }
         ))
-        .with_row(vec![Component::link(url.to_string(), "Link account")]),
-        Err(e) => ctx.store_failure(&e),
+        .with_row(vec![button]),
+        Err(refusal) => refusal,
+    }
+}
+
+/// The Link button itself: a URL button to a fresh ticket, within the member's link-button
+/// allowance. `Err` is the reply to give instead (come back later, or a storage failure).
+pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Reply> {
+    match ctx.store.take_rate(
+        &format!("link:{}", inv.member.id),
+        ctx.limits.links_burst,
+        ctx.limits.link_refill_secs.into(),
+        ctx.clock.now(),
+    ) {
+        Ok(Allowance::Allowed) => {}
+        Ok(Allowance::RetryAfter(secs)) => {
+            return Err(Reply::private(format!(
+                "You asked for several link buttons in a short time; try again in {secs} s. The last button you got still works for 15 minutes after it was made."
+            )))
+        }
+        Err(e) => return Err(ctx.store_failure(&e)),
+    }
+    match ctx
+        .link
+        .issue_ticket(inv.member.id, &inv.member.username, inv.guild_id)
+    {
+        Ok(url) => Ok(Component::link(url.to_string(), "Link account")),
+        Err(e) => Err(ctx.store_failure(&e)),
     }
 }
 

@@ -162,7 +162,53 @@ pub struct Invocation {
     pub origin: Origin,
     /// What.
     pub action: Action,
+    /// The interaction's token, when a transport has one: it lets the reply be edited later
+    /// (linking completes in a browser, and the private prompt then says so in place).
+    pub reply_token: Option<ReplyToken>,
 }
+
+/// An interaction token and when it arrived. Discord accepts edits of the interaction's
+/// original response with it for 15 minutes. It is a secret (whoever holds it may rewrite the
+/// reply), so it is never printed: `Debug` shows only its age, and it is kept in memory only.
+#[derive(Clone)]
+pub struct ReplyToken {
+    /// The token, exposed only to the transport that edits the reply.
+    token: secrecy::SecretString,
+    /// When the interaction arrived (the app's clock): the token dies 15 minutes later.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ReplyToken {
+    /// Wraps `token`, received at `received_at`.
+    pub fn new(token: &str, received_at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            token: secrecy::SecretString::from(token.to_string()),
+            received_at,
+        }
+    }
+
+    /// The token itself, for the transport's edit call only.
+    pub fn expose(&self) -> &str {
+        use secrecy::ExposeSecret;
+        self.token.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for ReplyToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyToken")
+            .field("received_at", &self.received_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for ReplyToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.received_at == other.received_at && self.expose() == other.expose()
+    }
+}
+
+impl Eq for ReplyToken {}
 
 impl Invocation {
     /// The option `name` of a slash command.

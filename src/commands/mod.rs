@@ -38,6 +38,7 @@ pub mod subscriptions;
 pub mod validate;
 pub mod vote;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use url::Url;
@@ -49,7 +50,7 @@ use crate::soe::{self, SoeConnector, SoeRead, TeamSlug};
 use crate::store::{Store, StoreError};
 
 pub use access::{AccessGate, AccessPolicy};
-pub use invocation::{Action, Invocation, Member, MessageRef, OptionValue, Origin};
+pub use invocation::{Action, Invocation, Member, MessageRef, OptionValue, Origin, ReplyToken};
 pub use reply::{ButtonStyle, Choice, Component, Embed, Modal, Reply, ReplyKind, TextInput};
 
 use caches::{BudgetedRead, QuestionCache, SearchCache, ServiceBudget, TagCache};
@@ -85,7 +86,14 @@ pub struct Notice {
     pub user: u64,
     /// What to tell them.
     pub reply: Reply,
+    /// The private message to replace with `reply` instead of sending a DM (the Link prompt
+    /// the member answered), while its interaction token is fresh; the DM is the fallback.
+    pub original: Option<ReplyToken>,
 }
+
+/// How long after an interaction its original response is still edited in place: Discord
+/// keeps the token 15 minutes; the last minute is left as margin for the edit to arrive.
+pub const EDIT_IN_PLACE_FOR: chrono::Duration = chrono::Duration::minutes(14);
 
 /// The use cases and their dependencies.
 pub struct Commands {
@@ -113,6 +121,11 @@ pub struct Commands {
     /// Which guild a channel option belongs to (set by the Discord adapter; without it only
     /// the invocation's own channel is accepted by the subscription commands).
     pub(crate) channels: parking_lot::RwLock<Option<Arc<dyn subscriptions::ChannelDirectory>>>,
+    /// Per member, the interaction whose private reply was their latest Link button, so that
+    /// finishing the link rewrites that message in place. In memory only (the tokens are
+    /// secrets and die in 15 minutes; after a restart the DM is the fallback); entries older
+    /// than [`EDIT_IN_PLACE_FOR`] are dropped whenever one is added.
+    pub(crate) link_prompts: parking_lot::Mutex<HashMap<u64, ReplyToken>>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -139,6 +152,7 @@ impl Commands {
             started_at: clock.now(),
             server: parking_lot::RwLock::new(None),
             channels: parking_lot::RwLock::new(None),
+            link_prompts: parking_lot::Mutex::new(HashMap::new()),
             budget: Arc::new(
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
@@ -408,7 +422,51 @@ impl Commands {
                 post::message_command(self, inv, name, message)
             }
         };
+        self.one_click_link(inv, reply)
+    }
+
+    /// Makes a Link prompt the link itself: its primary Link button (the one
+    /// [`member::link_prompt`] adds) becomes a URL button to a fresh ticket. When the reply
+    /// carries a link button and will be the interaction's original response, that
+    /// interaction is remembered so [`Commands::on_linked`] can rewrite the message in place.
+    /// Past the member's link-button allowance the plain button stays (pressing it says when
+    /// to come back).
+    fn one_click_link(&self, inv: &Invocation, mut reply: Reply) -> Reply {
+        let link_id = ids::Id::Link.encode();
+        let mut has_link = false;
+        for c in reply.rows.iter_mut().flatten() {
+            match c {
+                Component::Button {
+                    id,
+                    style: ButtonStyle::Primary,
+                    ..
+                } if *id == link_id => match account::link_button(self, inv) {
+                    Ok(button) => {
+                        *c = button;
+                        has_link = true;
+                    }
+                    Err(_) => tracing::debug!("link button not issued; the plain button stays"),
+                },
+                Component::Link { url, .. } if self.link.is_start_url(url) => has_link = true,
+                _ => {}
+            }
+        }
+        if has_link && lands_in_original(self.ack(inv), &reply) {
+            if let Some(token) = &inv.reply_token {
+                let now = self.clock.now();
+                let mut prompts = self.link_prompts.lock();
+                prompts.retain(|_, t| now - t.received_at < EDIT_IN_PLACE_FOR);
+                prompts.insert(inv.member.id, token.clone());
+            }
+        }
         reply
+    }
+
+    /// The member's remembered Link prompt, if its token is still fresh enough to edit with
+    /// (taken: a prompt is rewritten once).
+    fn take_link_prompt(&self, user: u64) -> Option<ReplyToken> {
+        let token = self.link_prompts.lock().remove(&user)?;
+        (self.clock.now() - token.received_at < EDIT_IN_PLACE_FOR).then_some(token)
     }
 
     /// A choice in one of the bot's select menus.
@@ -481,32 +539,78 @@ impl Commands {
         }
     }
 
-    /// Posts the drafts a member left for after linking, and says where they went.
+    /// Posts the drafts a member left for after linking, and says where they went. When the
+    /// member linked from a Link button the bot showed within [`EDIT_IN_PLACE_FOR`], one notice
+    /// rewrites that private message: "Linked as … · your draft was posted: <url>" (with the
+    /// posted drafts' buttons); otherwise (or for drafts that could not be posted) DMs.
     pub async fn on_linked(&self, linked: &Linked) -> Vec<Notice> {
-        let mut notices = vec![Notice {
-            user: linked.discord_user,
-            reply: Reply::private(format!(
-                "Your Discord account is now linked to **{}** on {}. Questions and answers you post from Discord are credited to that account. Not you? Run `/so unlink`.",
-                render::escape_md(&reply::truncate(&linked.soe_user_name, 100)),
-                self.site.name
-            )),
-        }];
-        let drafts = match self.store.drafts_of(linked.discord_user) {
+        let user = linked.discord_user;
+        let name = render::escape_md(&reply::truncate(&linked.soe_user_name, 100));
+        let prompt = self.take_link_prompt(user);
+        let drafts = match self.store.drafts_of(user) {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read drafts after linking");
-                return notices;
+                vec![]
             }
         };
+        let mut posted: Vec<(String, Reply)> = Vec::new();
+        let mut others: Vec<Reply> = Vec::new();
         for d in drafts.into_iter().filter(|d| {
             d.post_after_link && matches!(d.state, crate::store::DraftState::Saved { .. })
         }) {
-            let reply = post::post_draft(self, linked.discord_user, &d.id, false).await;
-            notices.push(Notice {
-                user: linked.discord_user,
-                reply,
-            });
+            let reply = post::post_draft(self, user, &d.id, false).await;
+            match self.store.get_draft(user, &d.id) {
+                Ok(Some(crate::store::Draft {
+                    state: crate::store::DraftState::Posted { url, .. },
+                    ..
+                })) => posted.push((url, reply)),
+                _ => others.push(reply),
+            }
         }
+        let dm = |reply: Reply| Notice {
+            user,
+            reply,
+            original: None,
+        };
+        let mut notices = Vec::new();
+        match prompt {
+            Some(token) => {
+                let mut text = format!("Linked as **{name}** on {}", self.site.name);
+                match posted.as_slice() {
+                    [] => text.push_str(". Not you? Run `/so unlink`."),
+                    [(url, _)] => text.push_str(&format!(" · your draft was posted: {url}")),
+                    many => text.push_str(&format!(
+                        " · your drafts were posted: {}",
+                        many.iter()
+                            .map(|(u, _)| u.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" · ")
+                    )),
+                }
+                let mut reply = Reply::private(text);
+                for (_, r) in posted {
+                    for row in r.rows {
+                        if reply.rows.len() < 5 {
+                            reply = reply.with_row(row);
+                        }
+                    }
+                }
+                notices.push(Notice {
+                    user,
+                    reply,
+                    original: Some(token),
+                });
+            }
+            None => {
+                notices.push(dm(Reply::private(format!(
+                    "Your Discord account is now linked to **{name}** on {}. Questions and answers you post from Discord are credited to that account. Not you? Run `/so unlink`.",
+                    self.site.name
+                ))));
+                notices.extend(posted.into_iter().map(|(_, r)| dm(r)));
+            }
+        }
+        notices.extend(others.into_iter().map(dm));
         notices
     }
 
@@ -523,7 +627,11 @@ impl Commands {
                 }) {
                     let user = d.discord_user;
                     let reply = post::recover_posting(self, d).await;
-                    notices.push(Notice { user, reply });
+                    notices.push(Notice {
+                        user,
+                        reply,
+                        original: None,
+                    });
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not list interrupted posts"),
@@ -674,4 +782,19 @@ pub(crate) fn short_ref() -> String {
     use rand::Rng;
     let n: u32 = rand::thread_rng().gen();
     format!("{n:08x}")
+}
+
+/// Whether `reply`, answered under `ack`, becomes the interaction's original response and is
+/// private (see the Discord adapter's delivery): a new message (answered at once or after a
+/// private defer), or an update of the private message a component was on. A follow-up or a
+/// public card is not, so it is never edited later.
+fn lands_in_original(ack: Ack, reply: &Reply) -> bool {
+    reply.ephemeral
+        && match ack {
+            Ack::DeferPublic => false,
+            Ack::DeferUpdate => reply.kind == ReplyKind::Update,
+            Ack::Immediate | Ack::DeferEphemeral => {
+                matches!(reply.kind, ReplyKind::Message | ReplyKind::Update)
+            }
+        }
 }

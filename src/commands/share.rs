@@ -111,6 +111,7 @@ mod tests {
             action: Action::Button {
                 custom_id: "so:qs:1".into(),
             },
+            reply_token: None,
         }
     }
 

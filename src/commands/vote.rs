@@ -241,6 +241,7 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
         Err(_) => {
             let _ = ctx.store.finish_write(key, None, ctx.clock.now());
             return Some(Notice {
+                original: None,
                 user,
                 reply: Reply::private(format!(
                     "The bot was interrupted while recording {what}, and without a usable link it cannot check the site. Look at the post; press the button again after linking if it is not there."
@@ -276,6 +277,7 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
         tracing::warn!(error = %e, "could not settle an interrupted write");
     }
     Some(Notice {
+        original: None,
         user,
         reply: Reply::private(text),
     })

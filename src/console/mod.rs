@@ -283,6 +283,7 @@ impl Console {
             locale: Some("en-US".into()),
             origin: crate::commands::Origin::GuildInstall,
             action,
+            reply_token: None,
         }
     }
 

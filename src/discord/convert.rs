@@ -318,6 +318,7 @@ fn invocation(
         locale: (!locale.is_empty()).then(|| locale.to_string()),
         origin,
         action,
+        reply_token: None,
     }
 }
 

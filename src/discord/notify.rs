@@ -1,5 +1,6 @@
 //! [`DiscordNotifier`]: background notices (a draft posted after linking, a token that
-//! expired) as direct messages.
+//! expired) as direct messages, or, for a notice that names the private message it answers
+//! ([`Notice::original`], the Link prompt), as an edit of that message in place.
 
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -27,8 +28,28 @@ impl DiscordNotifier {
         Self { http }
     }
 
-    /// Delivers one notice; `Err` is a log-safe description.
+    /// Delivers one notice; `Err` is a log-safe description. A notice with an original
+    /// message is first tried as `PATCH /webhooks/{app}/{token}/messages/@original` (the
+    /// token is never logged); when that fails (token expired, message deleted) it goes as a
+    /// DM like any other.
     pub async fn send(&self, notice: &Notice) -> Result<(), String> {
+        if let Some(original) = &notice.original {
+            let edit = convert::edit_response(&notice.reply);
+            let token = original.expose();
+            match rest::call(Idempotent::Yes, "edit the link prompt", || {
+                self.http
+                    .edit_original_interaction_response(token, &edit, vec![])
+            })
+            .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => tracing::info!(
+                    user = notice.user,
+                    error = %rest::describe(&e),
+                    "could not edit the link prompt in place; sending a DM instead"
+                ),
+            }
+        }
         let user = NonZeroU64::new(notice.user)
             .map(UserId::from)
             .ok_or_else(|| "notice for user id 0".to_string())?;

@@ -76,7 +76,7 @@ impl Flow {
     /// The first response to `interaction` (never a PONG: pings are answered by the endpoint).
     /// `racing_defer`: see [`Pending`].
     pub async fn start(&self, interaction: &Interaction, racing_defer: bool) -> Start {
-        let (Some(inv), Some(token)) =
+        let (Some(mut inv), Some(token)) =
             (convert::invocation_from(interaction), token_of(interaction))
         else {
             let reply = match interaction {
@@ -85,6 +85,10 @@ impl Flow {
             };
             return Start::Reply(convert::interaction_response(&reply, false));
         };
+        inv.reply_token = Some(crate::commands::ReplyToken::new(
+            token,
+            self.app.clock.now(),
+        ));
         let ack = self.app.commands.ack(&inv);
         match convert::defer_response(ack) {
             None => Start::Reply(self.immediate(inv).await),

@@ -413,6 +413,13 @@ impl LinkService {
         Ok(url)
     }
 
+    /// Whether `url` is one of this service's `/link/start` URLs (a Link button's target).
+    pub fn is_start_url(&self, url: &str) -> bool {
+        let start = crate::config::join(&self.settings.public_url, "link/start");
+        url.strip_prefix(start.as_str())
+            .is_some_and(|rest| rest.starts_with('?'))
+    }
+
     /// Step 2: consumes the ticket, binds the flow to this browser, and returns the site's
     /// authorize URL with the binding for the cookie.
     pub fn start(&self, ticket: &str) -> Result<Started, LinkError> {

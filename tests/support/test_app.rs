@@ -356,6 +356,7 @@ impl TestApp {
             locale: Some("en-US".into()),
             origin: Origin::GuildInstall,
             action,
+            reply_token: None,
         }
     }
 
