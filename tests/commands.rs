@@ -512,11 +512,9 @@ async fn an_unlinked_member_keeps_the_draft_and_it_posts_after_linking() {
     );
     insta::assert_json_snapshot!("draft_waits_for_link", normalized(&app, &r));
     assert!(!app.fake.requests().iter().any(|r| r.is_api_write()));
-    // Linking (the button gives a fresh ticket) posts the draft and tells the member where.
-    let link = app
-        .press(&alice, &TestApp::button(&r, "Link account"))
-        .await;
-    let run = app.browse_link(&TestApp::link_url(&link), true).await;
+    // Linking (the prompt's button is the link itself) posts the draft and tells the member
+    // where.
+    let run = app.browse_link(&TestApp::link_url(&r), true).await;
     assert_eq!(run.last().0, 200);
     let first = app.next_notice().await;
     assert!(first.reply.content.contains("linked"), "{first:?}");

@@ -462,3 +462,67 @@ async fn the_gateway_client_uses_the_api_base_and_stops_on_shutdown() {
     );
     w.discord.check_contract();
 }
+
+#[tokio::test]
+async fn a_notice_for_the_link_prompt_edits_it_in_place() {
+    let discord = FakeDiscord::start().await;
+    let http = soe_bot::discord::http_client(&config(discord.base(), vec![])).unwrap();
+    let notifier = DiscordNotifier::new(http);
+    let token = "prompt-interaction-token";
+    notifier
+        .send(&Notice {
+            user: 4242,
+            reply: Reply::private(
+                "Linked as **Jane Doe** on Acme Q&A · your draft was posted: https://soe.example/questions/12",
+            ),
+            original: Some(soe_bot::commands::ReplyToken::new(
+                token,
+                chrono::Utc::now(),
+            )),
+        })
+        .await
+        .unwrap();
+    let log = discord.requests();
+    assert_eq!(log.len(), 1, "an edit and no DM: {log:#?}");
+    assert_eq!((log[0].method.as_str(), log[0].route.as_str()), ("PATCH", ORIGINAL_ROUTE));
+    assert_eq!(
+        log[0].path,
+        format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original")
+    );
+    let body = log[0].body.as_ref().unwrap();
+    assert_eq!(
+        body["content"],
+        "Linked as **Jane Doe** on Acme Q&A · your draft was posted: https://soe.example/questions/12"
+    );
+    assert_eq!(body["components"], json!([]), "the link button is gone");
+    assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(discord.check_contract(), 1);
+}
+
+#[tokio::test]
+async fn a_link_prompt_that_cannot_be_edited_falls_back_to_a_dm() {
+    let discord = FakeDiscord::start().await;
+    let http = soe_bot::discord::http_client(&config(discord.base(), vec![])).unwrap();
+    // Discord forgets the token after 15 minutes: the edit answers 404 (Unknown Webhook).
+    discord.fail("PATCH", ORIGINAL_ROUTE, 404, 1);
+    let notifier = DiscordNotifier::new(http);
+    notifier
+        .send(&Notice {
+            user: 4242,
+            reply: Reply::private("Linked as **Jane Doe** on Acme Q&A"),
+            original: Some(soe_bot::commands::ReplyToken::new(
+                "stale-interaction-token",
+                chrono::Utc::now(),
+            )),
+        })
+        .await
+        .unwrap();
+    assert_eq!(discord.on("PATCH", ORIGINAL_ROUTE).len(), 1);
+    assert_eq!(discord.on("POST", DM_ROUTE).len(), 1);
+    let sent = discord.on("POST", MESSAGES_ROUTE);
+    assert_eq!(sent.len(), 1, "the DM carries the same words");
+    assert_eq!(
+        sent[0].body.as_ref().unwrap()["content"],
+        "Linked as **Jane Doe** on Acme Q&A"
+    );
+}

@@ -773,7 +773,7 @@ async fn a_401_marks_the_link_expired_and_asks_to_link_again() {
         )
         .await;
     assert!(r.content.contains("expired or was revoked"), "{r:?}");
-    assert!(TestApp::button(&r, "Link account").starts_with("so:link"));
+    assert!(TestApp::link_url(&r).path().ends_with("/link/start"), "{r:?}");
     assert_eq!(
         app.store.get_link(111).unwrap().unwrap().status,
         LinkStatus::Expired
@@ -907,4 +907,122 @@ async fn after_linking_the_store_files_hold_neither_token_nor_verifier() {
             );
         }
     }
+}
+
+/// Issue 10, part 6: the unlinked member's private prompt after `/so ask`, answered through an
+/// interaction whose token arrived at `received_at`.
+async fn ask_unlinked(
+    app: &TestApp,
+    m: &soe_bot::commands::Member,
+    token: &str,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> soe_bot::commands::Reply {
+    let modal = app.slash(m, "ask", &[]).await;
+    let modal_id = match &modal.kind {
+        soe_bot::commands::ReplyKind::Modal(md) => md.id.clone(),
+        other => panic!("expected a modal, got {other:?}"),
+    };
+    let mut inv = app.invocation(
+        m,
+        soe_bot::commands::Action::Modal {
+            custom_id: modal_id,
+            fields: [
+                ("title", "Where do flibbertigibbets keep their spare keys?"),
+                (
+                    "body",
+                    "Asked before linking; it must be posted once the link is confirmed.",
+                ),
+                ("tags", "rust"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        },
+    );
+    inv.reply_token = Some(soe_bot::commands::ReplyToken::new(token, received_at));
+    let r = app.run(&inv).await;
+    assert!(r.content.contains("link your"), "{r:?}");
+    r
+}
+
+#[tokio::test]
+async fn the_link_prompt_is_the_link_and_linking_rewrites_it_in_place() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let r = ask_unlinked(&app, &alice, "interaction-token-alice", app.clock_now()).await;
+    // One click: the prompt's button is the /link/start URL, not a button to another prompt.
+    assert!(
+        !r.buttons().iter().any(|b| b.id() == Some("so:link")),
+        "{r:?}"
+    );
+    let start = TestApp::link_url(&r);
+    assert!(start.path().ends_with("/link/start"), "{start}");
+    assert!(start.query().unwrap_or("").starts_with("ticket="), "{start}");
+    let run = app.browse_link(&start, true).await;
+    assert_eq!(run.last().0, 200, "{:?}", run.pages);
+    let notice = app.next_notice().await;
+    assert_eq!(
+        notice.original.as_ref().map(|t| t.expose()),
+        Some("interaction-token-alice"),
+        "the notice edits the prompt's message"
+    );
+    let site = app.fake.site_url().as_str().trim_end_matches('/').to_string();
+    let text = &notice.reply.content;
+    assert!(
+        text.starts_with(&format!("Linked as **{}**", "Jane Doe"))
+            && text.contains(&format!("your draft was posted: {site}/")),
+        "{text}"
+    );
+    assert!(notice.reply.ephemeral);
+    // The token is a secret: Debug never shows it.
+    assert!(!format!("{notice:?}").contains("interaction-token-alice"));
+    // The draft was posted once, as the linked user.
+    let posted = app
+        .fake
+        .questions()
+        .into_iter()
+        .filter(|q| q.title.contains("flibbertigibbets"))
+        .count();
+    assert_eq!(posted, 1);
+}
+
+#[tokio::test]
+async fn a_prompt_whose_token_is_too_old_is_answered_by_dm() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let old = app.clock_now() - Duration::minutes(15);
+    let r = ask_unlinked(&app, &alice, "interaction-token-old", old).await;
+    let run = app.browse_link(&TestApp::link_url(&r), true).await;
+    assert_eq!(run.last().0, 200, "{:?}", run.pages);
+    let first = app.next_notice().await;
+    assert_eq!(first.original, None, "a 15-minute-old token is not used");
+    assert!(
+        first.reply.content.contains("now linked to **Jane Doe**"),
+        "{first:?}"
+    );
+    let posted = app.next_notice().await;
+    assert_eq!(posted.original, None);
+    assert!(
+        posted.reply.content.contains("Your saved draft was posted"),
+        "{posted:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_prompt_inside_fourteen_minutes_is_rewritten_once() {
+    // Just inside the 14-minute margin the prompt is still edited; a second link event for
+    // the same member (the prompt was already rewritten once) goes by DM.
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let at = app.clock_now() - Duration::minutes(13);
+    let r = ask_unlinked(&app, &alice, "interaction-token-13", at).await;
+    let run = app.browse_link(&TestApp::link_url(&r), true).await;
+    assert_eq!(run.last().0, 200, "{:?}", run.pages);
+    let notice = app.next_notice().await;
+    assert!(notice.original.is_some(), "{notice:?}");
+    let again = app.link_start(&alice).await;
+    let run = app.browse_link(&again, true).await;
+    assert_eq!(run.last().0, 200, "{:?}", run.pages);
+    let dm = app.next_notice().await;
+    assert_eq!(dm.original, None, "{dm:?}");
 }

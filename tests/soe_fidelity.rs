@@ -179,7 +179,7 @@ async fn a_link_without_the_team_grant_is_told_to_link_again_and_the_draft_waits
         "{r:?}"
     );
     assert!(r.content.contains("Link again"), "{r:?}");
-    TestApp::button(&r, "Link account");
+    TestApp::link_url(&r);
     assert!(
         !app.fake.requests().iter().any(|r| r.is_api_write()),
         "nothing was sent that the site would refuse"
