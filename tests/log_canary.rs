@@ -365,6 +365,33 @@ async fn exercise_discord(app: &TestApp) -> Vec<String> {
         })
         .await;
 
+    // The Link prompt rewritten in place after linking: once refused (404, the token is
+    // gone), which logs the fallback and sends a DM, then accepted.
+    for refused in [true, false] {
+        let prompt_token = fixtures::token(fixtures::snowflake());
+        tokens.push(prompt_token.clone());
+        if refused {
+            discord.fail("PATCH", ORIGINAL_ROUTE, 404, 1);
+        }
+        soe_bot::discord::DiscordNotifier::new(http.clone())
+            .notify(Notice {
+                original: Some(soe_bot::commands::ReplyToken::new(
+                    &prompt_token,
+                    chrono::Utc::now(),
+                )),
+                user: 111,
+                reply: Reply::private("Linked as Jane Doe"),
+            })
+            .await;
+        assert!(
+            discord
+                .on("PATCH", ORIGINAL_ROUTE)
+                .iter()
+                .any(|r| r.path.contains(&prompt_token)),
+            "the prompt's edit was tried"
+        );
+    }
+
     for (method, route) in [
         ("POST", CALLBACK_ROUTE),
         ("PATCH", ORIGINAL_ROUTE),
