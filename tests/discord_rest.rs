@@ -484,7 +484,10 @@ async fn a_notice_for_the_link_prompt_edits_it_in_place() {
         .unwrap();
     let log = discord.requests();
     assert_eq!(log.len(), 1, "an edit and no DM: {log:#?}");
-    assert_eq!((log[0].method.as_str(), log[0].route.as_str()), ("PATCH", ORIGINAL_ROUTE));
+    assert_eq!(
+        (log[0].method.as_str(), log[0].route.as_str()),
+        ("PATCH", ORIGINAL_ROUTE)
+    );
     assert_eq!(
         log[0].path,
         format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original")
@@ -525,4 +528,53 @@ async fn a_link_prompt_that_cannot_be_edited_falls_back_to_a_dm() {
         sent[0].body.as_ref().unwrap()["content"],
         "Linked as **Jane Doe** on Acme Q&A"
     );
+}
+
+#[tokio::test]
+async fn the_link_prompt_interaction_is_remembered_for_the_edit_in_place() {
+    let (t, w) = bot().await;
+    let who = Who::member(4321, "jane");
+    let id = fixtures::snowflake();
+    // `/so link` while unlinked: the answer is the link button itself, at once.
+    respond_via_rest(
+        &w.flow(),
+        &interaction(&fixtures::envelope(
+            id,
+            2,
+            fixtures::so("link", vec![]),
+            &who,
+        )),
+    )
+    .await;
+    let callback = w.discord.on("POST", CALLBACK_ROUTE);
+    assert_eq!(callback.len(), 1, "{callback:#?}");
+    let sent = callback[0].body.as_ref().unwrap().to_string();
+    assert!(sent.contains("/link/start?ticket="), "{sent}");
+    // Linking completes within the token's life: the notice names that interaction.
+    t.clock.advance(chrono::Duration::minutes(5));
+    let linked = soe_bot::link::Linked {
+        discord_user: 4321,
+        soe_user_name: "Jane Doe".into(),
+    };
+    let notices = w.app.commands.on_linked(&linked).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(
+        notices[0].original.as_ref().map(|o| o.expose().to_string()),
+        Some(fixtures::token(id))
+    );
+    assert!(notices[0]
+        .reply
+        .content
+        .starts_with("Linked as **Jane Doe**"));
+    // The same notice through the notifier edits that interaction's original message.
+    DiscordNotifier::new(w.http.clone())
+        .send(&notices[0])
+        .await
+        .unwrap();
+    let edit = w.discord.on("PATCH", ORIGINAL_ROUTE);
+    assert_eq!(edit.len(), 1, "{edit:#?}");
+    assert!(edit[0]
+        .path
+        .ends_with(&format!("/{}/messages/@original", fixtures::token(id))));
+    assert!(w.discord.on("POST", DM_ROUTE).is_empty());
 }

@@ -773,7 +773,10 @@ async fn a_401_marks_the_link_expired_and_asks_to_link_again() {
         )
         .await;
     assert!(r.content.contains("expired or was revoked"), "{r:?}");
-    assert!(TestApp::link_url(&r).path().ends_with("/link/start"), "{r:?}");
+    assert!(
+        TestApp::link_url(&r).path().ends_with("/link/start"),
+        "{r:?}"
+    );
     assert_eq!(
         app.store.get_link(111).unwrap().unwrap().status,
         LinkStatus::Expired
@@ -957,7 +960,10 @@ async fn the_link_prompt_is_the_link_and_linking_rewrites_it_in_place() {
     );
     let start = TestApp::link_url(&r);
     assert!(start.path().ends_with("/link/start"), "{start}");
-    assert!(start.query().unwrap_or("").starts_with("ticket="), "{start}");
+    assert!(
+        start.query().unwrap_or("").starts_with("ticket="),
+        "{start}"
+    );
     let run = app.browse_link(&start, true).await;
     assert_eq!(run.last().0, 200, "{:?}", run.pages);
     let notice = app.next_notice().await;
@@ -966,7 +972,12 @@ async fn the_link_prompt_is_the_link_and_linking_rewrites_it_in_place() {
         Some("interaction-token-alice"),
         "the notice edits the prompt's message"
     );
-    let site = app.fake.site_url().as_str().trim_end_matches('/').to_string();
+    let site = app
+        .fake
+        .site_url()
+        .as_str()
+        .trim_end_matches('/')
+        .to_string();
     let text = &notice.reply.content;
     assert!(
         text.starts_with(&format!("Linked as **{}**", "Jane Doe"))
