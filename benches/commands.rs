@@ -345,6 +345,7 @@ impl Bench {
             locale: None,
             origin: Origin::GuildInstall,
             action,
+            reply_token: None,
         }
     }
     fn cmd(&self, sub: &str, opts: &[(&str, String)]) -> Invocation {
@@ -472,6 +473,7 @@ fn searches_per_second(b: &Bench) {
                                 path: vec!["search".into()],
                                 options: vec![("query".into(), OptionValue::Str(q))],
                             },
+                            reply_token: None,
                         };
                         std::hint::black_box(commands.handle(&inv).await);
                         done.fetch_add(1, Ordering::Relaxed);

@@ -3,7 +3,8 @@
 //! Every link button stores a ticket, so a member may ask for `limits.links_burst` of them in
 //! a row and then one per `limits.link_refill_secs` (the `/so link` command and the Link
 //! buttons share the limit); past it they are told when to come back, and the last button
-//! they got keeps working.
+//! they got keeps working. A Link prompt elsewhere (ask, answer, vote while unlinked) spends
+//! the same allowance, because its button is the link itself ([`link_button`]).
 
 use crate::store::{Allowance, LinkStatus};
 
@@ -46,13 +47,13 @@ pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
             }
         ))
         .with_row(vec![button]),
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
 /// The Link button itself: a URL button to a fresh ticket, within the member's link-button
 /// allowance. `Err` is the reply to give instead (come back later, or a storage failure).
-pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Reply> {
+pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Reply>> {
     match ctx.store.take_rate(
         &format!("link:{}", inv.member.id),
         ctx.limits.links_burst,
@@ -61,18 +62,18 @@ pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Reply>
     ) {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
-            return Err(Reply::private(format!(
+            return Err(Box::new(Reply::private(format!(
                 "You asked for several link buttons in a short time; try again in {secs} s. The last button you got still works for 15 minutes after it was made."
-            )))
+            ))))
         }
-        Err(e) => return Err(ctx.store_failure(&e)),
+        Err(e) => return Err(Box::new(ctx.store_failure(&e))),
     }
     match ctx
         .link
         .issue_ticket(inv.member.id, &inv.member.username, inv.guild_id)
     {
         Ok(url) => Ok(Component::link(url.to_string(), "Link account")),
-        Err(e) => Err(ctx.store_failure(&e)),
+        Err(e) => Err(Box::new(ctx.store_failure(&e))),
     }
 }
 

@@ -82,7 +82,9 @@ pub fn session(
     })
 }
 
-/// A reply with a Link button.
+/// A reply with a Link button. [`Commands::handle`](super::Commands::handle) turns that button
+/// into the link itself (a URL button to a fresh ticket) when the member may have one, so a
+/// prompt takes one click.
 pub fn link_prompt(text: &str) -> Reply {
     Reply::private(text).with_row(vec![Component::button(
         Id::Link.encode(),
