@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use soe_bot::config::{Config, EncryptionKey, LogFormat};
+use soe_bot::maintenance;
 use soe_bot::run::init_tracing;
 use soe_bot::soe::ServiceToken;
 use soe_bot::store::{SledStore, Store};
@@ -57,9 +58,48 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Check the site, the service token, the API application and the bot's permissions in
+    /// every configured channel; post a test card in each audit channel. Exit 1 when
+    /// something is wrong.
+    Doctor {
+        /// The configuration file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
     /// Register the slash and message commands with Discord (per guild if configured).
     RegisterCommands {
         /// The configuration file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// Probe a running bot's web server (for container health checks): exit 0 when
+    /// `/healthz` answers 200 within 5 s, else 1.
+    Health {
+        /// The URL to probe.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: url::Url,
+    },
+    /// Write a consistent copy of the store to FILE (tokens and drafts stay sealed), whether
+    /// the bot is running or not.
+    Backup {
+        /// Where to write it (must not exist yet; created 0600).
+        file: PathBuf,
+        /// The configuration file (storage.*).
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// Restore a backup FILE into an empty storage.path (stop the bot first).
+    Restore {
+        /// A file written by `soe-bot backup`.
+        file: PathBuf,
+        /// The configuration file (storage.*; the keys the backup was sealed with).
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// Re-seal every record under storage.encryption_key (keep the old key in
+    /// storage.previous_keys until it finishes; safe to run again after an interruption).
+    RotateKey {
+        /// The configuration file (storage.*).
         #[arg(long, default_value = "bot.toml")]
         config: PathBuf,
     },
@@ -91,7 +131,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+            init_logging(&cfg);
             run_async(service_token(cfg, store, listen))
         }
         Some(Command::RegisterCommands { config }) => {
@@ -99,23 +139,89 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+            init_logging(&cfg);
             run_async(async move {
-                soe_bot::discord::register_commands(&cfg.discord)
+                soe_bot::discord::register_commands(&cfg.discord, &soe_bot::run::site_name(&cfg))
                     .await
                     .map_err(anyhow::Error::msg)?;
                 println!("commands registered");
                 Ok(0)
             })
         }
+        Some(Command::Doctor { config }) => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+            run_async(async move {
+                let (report, healthy) = soe_bot::run::doctor(cfg)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                println!("{report}");
+                Ok(if healthy { 0 } else { 1 })
+            })
+        }
+        Some(Command::Health { url }) => run_async(async move {
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?;
+            let status = client.get(url.clone()).send().await?.status();
+            if status.is_success() {
+                Ok(0)
+            } else {
+                eprintln!("{url} answered {status}");
+                Ok(1)
+            }
+        }),
+        Some(Command::Backup { file, config }) => with_config(&config, |cfg| {
+            run_async(async move {
+                maintenance::backup(cfg, file)
+                    .await
+                    .map_err(anyhow::Error::msg)
+            })
+        }),
+        Some(Command::Restore { file, config }) => with_config(&config, |cfg| {
+            run_async(async move {
+                maintenance::restore(cfg, file)
+                    .await
+                    .map_err(anyhow::Error::msg)
+            })
+        }),
+        Some(Command::RotateKey { config }) => with_config(&config, |cfg| {
+            run_async(async move {
+                maintenance::rotate_key(cfg)
+                    .await
+                    .map_err(anyhow::Error::msg)
+            })
+        }),
         Some(Command::Run { config }) => run_bot(&config),
         None => run_bot(Path::new("bot.toml")),
+    }
+}
+
+/// Logging as configured, then the one warning about ignored `SOE_BOT_*` variables.
+fn init_logging(cfg: &Config) {
+    init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+    if let Some(warning) = cfg.ignored_env_warning() {
+        tracing::warn!("{warning}");
     }
 }
 
 /// `RUST_LOG`, which overrides `log.filter` (the quiet dependencies stay quiet either way).
 fn rust_log() -> Option<String> {
     std::env::var("RUST_LOG").ok()
+}
+
+/// Loads the configuration and logging, then runs `f`.
+fn with_config(path: &Path, f: impl FnOnce(Config) -> ExitCode) -> ExitCode {
+    match load(path) {
+        Ok(cfg) => {
+            init_logging(&cfg);
+            f(cfg)
+        }
+        Err(code) => code,
+    }
 }
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
@@ -135,6 +241,9 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
 fn check_config(path: &Path) -> ExitCode {
     match load(path) {
         Ok(cfg) => {
+            if let Some(warning) = cfg.ignored_env_warning() {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", cfg.redacted());
             println!("configuration OK");
             ExitCode::SUCCESS
@@ -223,7 +332,7 @@ fn run_bot(path: &Path) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+    init_logging(&cfg);
     run_async(async move {
         soe_bot::run::run(cfg)
             .await

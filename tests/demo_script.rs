@@ -67,3 +67,71 @@ fn subscribe_then_a_new_question_on_the_site_shows_its_card() {
         "one card, once:\n{stdout}"
     );
 }
+
+#[test]
+fn admin_settings_are_audited_and_doctor_posts_a_test_card() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo_admin.txt");
+    let out = demo(script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        stdout.matches("message in <#11>").count(),
+        2,
+        "one audit entry per change:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("set the default tags of <#10> to `rust`, `async`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("message in <#10>") && stdout.contains("soe-bot test card"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn metrics_show_the_named_series_after_the_tour_and_no_member_data() {
+    let tour = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/demo_tour.txt"
+    ))
+    .unwrap();
+    let mut script = tour.clone();
+    script.push_str("\nget /metrics\n");
+    for series in [
+        "soe_bot_commands_total{command=\"so search\",outcome=\"served\"}",
+        "soe_bot_interaction_ack_seconds_bucket{transport=\"console\"",
+        "soe_bot_soe_requests_total{endpoint=\"/search\",status=\"200\",token=\"service\"}",
+        "soe_bot_soe_request_seconds_bucket{endpoint=\"/questions/{id}/answers\",token=\"member\"",
+        "soe_bot_soe_throttle_calls_left{token=\"service\"",
+        "soe_bot_service_budget_used_ratio{window=\"minute\"}",
+        "soe_bot_cache_lookups_total{cache=\"search\",result=\"miss\"}",
+        "soe_bot_linked_members",
+        "soe_bot_drafts_waiting",
+    ] {
+        script.push_str(&format!("expect {series}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tour_and_metrics.txt");
+    std::fs::write(&path, &script).unwrap();
+    let out = demo(path.to_str().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let metrics = &stdout[stdout.rfind("> get /metrics").expect("metrics printed")..];
+    // No label carries a user id or text a member typed: every label value is from a fixed
+    // set. The tour's member ids, search words and titles must not appear.
+    for forbidden in ["async", "you", "jane", "Jane", "1000", "tokio"] {
+        for line in metrics.lines().filter(|l| l.contains('{')) {
+            let labels = &line[line.find('{').unwrap()..line.rfind('}').unwrap_or(line.len())];
+            assert!(
+                !labels.contains(forbidden),
+                "`{forbidden}` in a label: {line}"
+            );
+        }
+    }
+}

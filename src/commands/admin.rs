@@ -5,10 +5,19 @@
 //! again here: Manage Server or Administrator in the channel, or a role whose **id** is in
 //! `discord.admin_roles` (never a name: anyone who can create roles can copy one); never in DMs
 //! (no member, no permission).
+//!
+//! Subcommands: `channel enable|disable|team|tags [channel]`, `audit-channel [channel] [off]`,
+//! `doctor`. A `channel` option must be a channel of the invoking guild: the Discord adapter is
+//! asked ([`super::server::ServerView`]) and the command is refused when it says otherwise or
+//! cannot tell. Every change is stored, then audited ([`super::audit`]).
 
+use super::audit::AuditEvent;
 use super::invocation::Member;
-use super::reply::Reply;
+use super::reply::{truncate, Reply};
+use super::server::ChannelLookup;
+use super::validate;
 use super::{Commands, Invocation, OptionValue};
+use crate::soe::{SoeRead, TeamSlug};
 
 /// Discord's ADMINISTRATOR permission bit.
 pub const ADMINISTRATOR: u64 = 1 << 3;
@@ -31,7 +40,7 @@ pub fn is_admin(member: &Member, in_guild: bool, admin_roles: &[u64]) -> bool {
 }
 
 /// `/so-admin …`.
-pub fn command(ctx: &Commands, inv: &Invocation) -> Reply {
+pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     let Some(guild) = inv.guild_id else {
         return Reply::private("Admin commands work only inside a server, not in DMs.");
     };
@@ -43,56 +52,294 @@ pub fn command(ctx: &Commands, inv: &Invocation) -> Reply {
         super::Action::Command { path, .. } => path.clone(),
         _ => vec![],
     };
-    match path
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    if path.as_slice() == ["doctor"] {
+        return super::doctor::command(ctx, inv, guild).await;
+    }
+    let channel = match target_channel(ctx, inv, guild).await {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let change = match path.as_slice() {
         ["channel", verb @ ("enable" | "disable")] => {
-            let channel = match inv.option("channel") {
-                Some(OptionValue::Channel(c)) => Some(*c),
-                _ => inv.channel_id,
-            };
             let Some(channel) = channel else {
                 return Reply::private(
                     "Name a channel, e.g. `/so-admin channel disable channel:#general`.",
                 );
             };
-            set_channel(ctx, guild, channel, *verb == "enable")
+            Change::Enable(channel, *verb == "enable")
         }
-        _ => Reply::private(
-            "Unknown admin command. Available: `/so-admin channel enable|disable [#channel]`.",
+        ["channel", "team"] => {
+            let Some(channel) = channel else {
+                return Reply::private("Name a channel, e.g. `/so-admin channel team channel:#platform slug:platform`.");
+            };
+            match inv.text("slug") {
+                None => Change::Team(channel, None),
+                Some(raw) => match TeamSlug::parse(raw.trim_start_matches("/c/")) {
+                    Some(team) => {
+                        if let Err(reply) = check_team(ctx, inv.member.id, &team).await {
+                            return reply;
+                        }
+                        Change::Team(channel, Some(team))
+                    }
+                    None => {
+                        return Reply::private(format!(
+                            "`{}` is not a team slug. Use the part after `/c/` in the team's address on the site (a-z, 0-9 and -), e.g. `slug:platform`; leave `slug` out to unbind the channel.",
+                            truncate(&raw, 60).replace('`', "'")
+                        ))
+                    }
+                },
+            }
+        }
+        ["channel", "tags"] => {
+            let Some(channel) = channel else {
+                return Reply::private(
+                    "Name a channel, e.g. `/so-admin channel tags channel:#rust tags:rust async`.",
+                );
+            };
+            match inv.text("tags") {
+                None => Change::Tags(channel, vec![]),
+                Some(raw) => match validate::tags(&raw) {
+                    Ok(tags) => Change::Tags(channel, tags),
+                    Err(p) => {
+                        return Reply::private(format!(
+                            "Tags {} Leave `tags` out to clear the channel's default tags.",
+                            p.message
+                        ))
+                    }
+                },
+            }
+        }
+        ["audit-channel"] => {
+            if inv.option("off").is_some_and(|v| v.as_text() == "true") {
+                Change::Audit(None)
+            } else {
+                match channel {
+                    Some(c) => Change::Audit(Some(c)),
+                    None => return Reply::private("Name a channel, e.g. `/so-admin audit-channel channel:#bot-audit`, or turn the audit channel off with `off:True`."),
+                }
+            }
+        }
+        _ => return Reply::private(
+            "Unknown admin command. Available: `/so-admin channel enable|disable|team|tags`, `/so-admin subscribe|subscriptions|unsubscribe|preview`, `/so-admin doctor`, `/so-admin audit-channel`.",
         ),
+    };
+    apply(ctx, inv, guild, change)
+}
+
+/// One configuration change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// Turn the bot on (true) or off in a channel.
+    Enable(u64, bool),
+    /// Bind a channel to a private team, or unbind it (`None`).
+    Team(u64, Option<TeamSlug>),
+    /// Set a channel's default tags (empty: clear).
+    Tags(u64, Vec<String>),
+    /// Set or clear the audit channel.
+    Audit(Option<u64>),
+}
+
+/// The channel an admin command is about: the `channel` option, which must be a channel of
+/// `guild` (asked of the Discord adapter; refused when it cannot tell), or the channel the
+/// command was used in. `Ok(None)` when there is neither.
+async fn target_channel(
+    ctx: &Commands,
+    inv: &Invocation,
+    guild: u64,
+) -> Result<Option<u64>, Reply> {
+    let named = match inv.option("channel") {
+        Some(OptionValue::Channel(c)) => *c,
+        Some(other) => match other.as_text().parse::<u64>() {
+            Ok(c) => c,
+            Err(_) => {
+                return Err(Reply::private(
+                    "The `channel` option must be a channel of this server.",
+                ))
+            }
+        },
+        None => return Ok(inv.channel_id),
+    };
+    if Some(named) == inv.channel_id {
+        // Discord sent the interaction from this channel of this guild.
+        return Ok(Some(named));
+    }
+    let Some(server) = ctx.server() else {
+        return Err(Reply::private("The bot cannot check that channel here, so nothing was changed. Run the command in the channel itself, without the `channel` option."));
+    };
+    match server.channel(named).await {
+        Ok(ChannelLookup::In(Some(g))) if g == guild => Ok(Some(named)),
+        Ok(_) => {
+            tracing::info!(
+                user = inv.member.id,
+                guild,
+                channel = named,
+                "admin command named a channel outside the guild"
+            );
+            Err(Reply::private("That channel is not in this server (or the bot cannot see it), so nothing was changed. Pick a channel of this server."))
+        }
+        Err(e) => {
+            tracing::warn!(guild, channel = named, error = %e, "could not look a channel up");
+            Err(Reply::private("Discord could not tell which server that channel is in, so nothing was changed. Try again in a minute."))
+        }
     }
 }
 
-fn set_channel(ctx: &Commands, guild: u64, channel: u64, enable: bool) -> Reply {
+/// Checks that the service token can read `team` before a channel is bound to it (one call,
+/// charged to the admin's share of the budget).
+async fn check_team(ctx: &Commands, admin: u64, team: &TeamSlug) -> Result<(), Reply> {
+    let reader = ctx.reader_for(admin, Some(team));
+    match reader
+        .list_tags(None, 1, crate::soe::PageSize::Fifteen, crate::soe::TagSort::PostCount)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(crate::soe::Error::Forbidden { .. }) => Err(Reply::private(format!(
+            "The bot's service token cannot read the private team `{}` (the site refused it), so the channel was not bound. The token's owner must be a member of the team, and the token minted with the team's grant (`soe.team` in bot.toml, then `soe-bot service-token`).",
+            team.as_str()
+        ))),
+        Err(crate::soe::Error::NotFound { .. }) => Err(Reply::private(format!(
+            "The site has no private team `{}`; check the slug (the part after `/c/` in the team's address).",
+            team.as_str()
+        ))),
+        Err(e) => Err(ctx.soe_failure(&e)),
+    }
+}
+
+fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply {
     let mut s = match ctx.store.guild_settings(guild) {
         Ok(s) => s,
         Err(e) => return ctx.store_failure(&e),
     };
-    s.disabled_channels.retain(|c| *c != channel);
-    s.enabled_channels.retain(|c| *c != channel);
-    if enable {
-        s.enabled_channels.push(channel);
-    } else {
-        s.disabled_channels.push(channel);
-    }
+    let previous_audit = s.audit_channel;
+    let (what, reply) = match &change {
+        Change::Enable(channel, enable) => {
+            let channel = *channel;
+            s.disabled_channels.retain(|c| *c != channel);
+            s.enabled_channels.retain(|c| *c != channel);
+            if *enable {
+                s.enabled_channels.push(channel);
+                (
+                    format!("turned the bot on in <#{channel}>"),
+                    enabled_text(channel, &s.disabled_channels),
+                )
+            } else {
+                s.disabled_channels.push(channel);
+                (format!("turned the bot off in <#{channel}>"), format!("soe-bot is now turned off in <#{channel}>; members there get a pointer to where it is on."))
+            }
+        }
+        Change::Team(channel, Some(team)) => {
+            s.channel_teams.insert(*channel, team.clone());
+            (
+                format!("bound <#{channel}> to the private team `{}`", team.as_str()),
+                format!("<#{channel}> now works in the private team `{}`: searches, questions and posts from there go to the team, and members are asked to link again if their link lacks the team's access.", team.as_str()),
+            )
+        }
+        Change::Team(channel, None) => {
+            let was = s.channel_teams.remove(channel);
+            match was {
+                Some(t) => (
+                    format!("unbound <#{channel}> from the private team `{}`", t.as_str()),
+                    format!("<#{channel}> is no longer bound to the private team `{}`.", t.as_str()),
+                ),
+                None => return Reply::private(format!("<#{channel}> is not bound to a private team; nothing changed. To bind it, give `slug:`.")),
+            }
+        }
+        Change::Tags(channel, tags) if tags.is_empty() => {
+            if s.channel_tags.remove(channel).is_none() {
+                return Reply::private(format!(
+                    "<#{channel}> has no default tags; nothing changed. To set them, give `tags:`."
+                ));
+            }
+            (
+                format!("cleared the default tags of <#{channel}>"),
+                format!("<#{channel}> has no default tags any more."),
+            )
+        }
+        Change::Tags(channel, tags) => {
+            s.channel_tags.insert(*channel, tags.clone());
+            let list = tags
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                format!("set the default tags of <#{channel}> to {list}"),
+                format!("Questions asked from <#{channel}> now start with the tags {list}."),
+            )
+        }
+        Change::Audit(Some(channel)) => {
+            s.audit_channel = Some(*channel);
+            (
+                format!("set the audit channel to <#{channel}>"),
+                format!("Configuration changes and posts made through the bot are now reported in <#{channel}> (and always in the bot's log)."),
+            )
+        }
+        Change::Audit(None) => {
+            if s.audit_channel.take().is_none() {
+                return Reply::private("There is no audit channel; nothing changed.");
+            }
+            (
+                "turned the audit channel off".to_string(),
+                "The audit channel is off; changes and posts are still recorded in the bot's log."
+                    .to_string(),
+            )
+        }
+    };
     if let Err(e) = ctx.store.put_guild_settings(guild, &s) {
         return ctx.store_failure(&e);
     }
-    tracing::info!(guild, channel, enable, "channel setting changed");
-    Reply::private(if enable {
-        format!("soe-bot now answers in <#{channel}>.")
-    } else {
-        format!("soe-bot is now turned off in <#{channel}>; members there get a pointer to where it is on.")
-    })
+    ctx.audit_in(
+        AuditEvent {
+            guild: Some(guild),
+            actor: inv.member.id,
+            actor_username: Some(inv.member.username.clone()),
+            what,
+            link: None,
+        },
+        previous_audit,
+    );
+    Reply::private(reply)
+}
+
+/// What `enable` means: the bot answers everywhere except the channels turned off, so
+/// enabling one channel does not limit it to that channel; the ones still off are named.
+fn enabled_text(channel: u64, still_off: &[u64]) -> String {
+    if still_off.is_empty() {
+        return format!(
+            "soe-bot now answers in <#{channel}>. It answers in every channel of this server; `/so-admin channel disable` turns one off."
+        );
+    }
+    let mut names: Vec<String> = still_off
+        .iter()
+        .take(10)
+        .map(|c| format!("<#{c}>"))
+        .collect();
+    if still_off.len() > names.len() {
+        names.push(format!("and {} more", still_off.len() - names.len()));
+    }
+    format!(
+        "soe-bot now answers in <#{channel}>. Enabling a channel does not limit the bot to it: it answers in every channel except those turned off, which are still {}.",
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enable_says_what_it_means_when_other_channels_are_off() {
+        let alone = enabled_text(7, &[]);
+        assert!(alone.contains("every channel of this server"), "{alone}");
+        let others = enabled_text(7, &[8, 9]);
+        assert!(
+            others.contains("does not limit the bot to it") && others.contains("<#8>, <#9>"),
+            "{others}"
+        );
+        let many: Vec<u64> = (100..115).collect();
+        assert!(enabled_text(7, &many).contains("and 5 more"));
+    }
 
     fn m(perms: Option<u64>, roles: &[u64]) -> Member {
         Member {

@@ -43,8 +43,13 @@ pub enum NoSession {
     Store(StoreError),
 }
 
-/// The member's writer, checking the link's state and expiry first.
-pub fn session(ctx: &Commands, user: u64) -> Result<MemberSession, NoSession> {
+/// The member's writer for `team` (the private team of the channel the write comes from; see
+/// [`Commands::team_in`]), checking the link's state, expiry and team grant first.
+pub fn session(
+    ctx: &Commands,
+    user: u64,
+    team: Option<&crate::soe::TeamSlug>,
+) -> Result<MemberSession, NoSession> {
     let link = match ctx.store.get_link(user) {
         Ok(Some(l)) => l,
         Ok(None) => return Err(NoSession::NotLinked),
@@ -63,13 +68,13 @@ pub fn session(ctx: &Commands, user: u64) -> Result<MemberSession, NoSession> {
     if !link.scopes.iter().any(|s| s == "write_access") {
         return Err(NoSession::ReadOnly);
     }
-    if let Some(team) = &ctx.site.team {
+    if let Some(team) = team {
         let grant = ctx.link.settings().team_scope(team);
         if !link.scopes.iter().any(|s| s.eq_ignore_ascii_case(&grant)) {
             return Err(NoSession::NoTeamGrant(team.clone()));
         }
     }
-    let writer = ctx.soe.member(link.token, ctx.site.team.as_ref());
+    let writer = ctx.soe.member(link.token, team);
     Ok(MemberSession {
         writer,
         soe_user_id: link.soe_user_id,
@@ -142,7 +147,10 @@ pub fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
         other => {
             let reference = super::short_ref();
             tracing::warn!(reference, error = %other, "SOE write failed");
-            format!("{} (ref {reference})", other.user_message())
+            format!(
+                "{} (ref {reference})",
+                other.user_message_on(&ctx.site.name)
+            )
         }
     }
 }

@@ -3,7 +3,9 @@
 //! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
 //! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
-//! `unlink`, `me`), `help`, and `admin`. Invariants:
+//! `unlink`, `me`), `complete` (question autocomplete), `help`, `admin` (with `doctor`), and the
+//! [`audit`] entries. Buttons and select menus on the member's private messages update those
+//! messages in place. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
@@ -17,7 +19,10 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod caches;
+pub mod complete;
+pub mod doctor;
 pub mod help;
 pub mod ids;
 pub mod invocation;
@@ -26,6 +31,7 @@ pub mod post;
 pub mod render;
 pub mod reply;
 pub mod search;
+pub mod server;
 pub mod share;
 pub mod show;
 pub mod subscriptions;
@@ -93,12 +99,17 @@ pub struct Commands {
     pub(crate) search_cache: SearchCache,
     pub(crate) question_cache: QuestionCache,
     pub(crate) tags: TagCache,
+    /// Questions each channel saw lately, for question autocomplete.
+    pub(crate) recent: complete::RecentQuestions,
     /// Which guilds (and DMs) are served, and which role ids grant admin commands.
     pub(crate) access: AccessGate,
     /// When this process's use cases were built: a draft left `Posting` or a write claim made
     /// before it belongs to an earlier process that died mid-write, so it is recovered at
     /// once (by looking on the site) instead of waiting out a timeout.
     pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+    /// The Discord server as the adapter sees it (channel look-ups, the bot's permissions,
+    /// audit messages); `None` until an adapter installs one ([`Commands::use_server`]).
+    pub(crate) server: parking_lot::RwLock<Option<Arc<dyn server::ServerView>>>,
     /// Which guild a channel option belongs to (set by the Discord adapter; without it only
     /// the invocation's own channel is accepted by the subscription commands).
     pub(crate) channels: parking_lot::RwLock<Option<Arc<dyn subscriptions::ChannelDirectory>>>,
@@ -126,14 +137,16 @@ impl Commands {
         Self {
             access: AccessGate::new(access, clock.clone()),
             started_at: clock.now(),
+            server: parking_lot::RwLock::new(None),
             channels: parking_lot::RwLock::new(None),
             budget: Arc::new(
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
             ),
-            search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
-            question_cache: QuestionCache::new(clock.clone(), limits.search_cache_secs),
+            search_cache: SearchCache::new("search", clock.clone(), limits.search_cache_secs),
+            question_cache: QuestionCache::new("question", clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
+            recent: complete::RecentQuestions::default(),
             store,
             clock,
             soe,
@@ -162,6 +175,82 @@ impl Commands {
     pub(crate) fn reader_for(&self, member: u64, team: Option<&TeamSlug>) -> BudgetedRead {
         let team = team.or(self.site.team.as_ref());
         BudgetedRead::new(self.soe.service(team), self.budget.clone(), Some(member))
+    }
+
+    /// Uses `server` for channel look-ups, permissions and audit messages from now on (the
+    /// Discord adapter calls this with its REST client).
+    pub fn use_server(&self, server: Arc<dyn server::ServerView>) {
+        *self.server.write() = Some(server);
+    }
+
+    /// The adapter's view of the Discord server, if one is installed.
+    pub(crate) fn server(&self) -> Option<Arc<dyn server::ServerView>> {
+        self.server.read().clone()
+    }
+
+    /// The private team a channel works in: its binding (`/so-admin channel team`), else the
+    /// configured `soe.team`, else none (the main site).
+    pub(crate) fn team_in(&self, guild: Option<u64>, channel: Option<u64>) -> Option<TeamSlug> {
+        if let (Some(g), Some(c)) = (guild, channel) {
+            match self.store.guild_settings(g) {
+                Ok(s) => {
+                    if let Some(t) = s.channel_teams.get(&c) {
+                        return Some(t.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, guild = g, "guild settings unreadable; using the default team")
+                }
+            }
+        }
+        self.site.team.clone()
+    }
+
+    /// The web address of question `id` on the site, or in `team`'s space (`/c/{team}`).
+    pub(crate) fn question_url(&self, team: Option<&TeamSlug>, id: soe::Id) -> String {
+        let path = match team {
+            Some(t) => format!("c/{}/questions/{id}", t.as_str()),
+            None => format!("questions/{id}"),
+        };
+        crate::config::join(&self.site.url, &path).to_string()
+    }
+
+    /// Records `event`: always in the log, and in the guild's audit channel when one is set
+    /// (sent in the background; a failure is logged, never shown to the member).
+    pub(crate) fn audit(&self, event: audit::AuditEvent) {
+        self.audit_in(event, None);
+    }
+
+    /// [`Commands::audit`], sent to `fallback` when the guild has no audit channel (the
+    /// entry that turns the audit channel off goes to the channel being turned off).
+    pub(crate) fn audit_in(&self, event: audit::AuditEvent, fallback: Option<u64>) {
+        tracing::info!(
+            target: "soe_bot::audit",
+            guild = event.guild.unwrap_or(0),
+            actor = event.actor,
+            what = %event.what,
+            link = event.link.as_deref().unwrap_or(""),
+            "audit"
+        );
+        let Some(guild) = event.guild else {
+            return;
+        };
+        let channel = match self.store.guild_settings(guild) {
+            Ok(s) => s.audit_channel.or(fallback),
+            Err(e) => {
+                tracing::warn!(error = %e, "guild settings unreadable; audit entry kept in the log only");
+                None
+            }
+        };
+        let (Some(channel), Some(server)) = (channel, self.server()) else {
+            return;
+        };
+        let message = event.message();
+        tokio::spawn(async move {
+            if let Err(e) = server.post(channel, &message).await {
+                tracing::warn!(guild, channel, error = %e, "could not post an audit entry to the audit channel");
+            }
+        });
     }
 
     /// Gives the subscription commands a way to check that a channel option is a channel of
@@ -209,14 +298,37 @@ impl Commands {
                 Some(ids::Id::OpenAnswer { .. } | ids::Id::EditDraft { .. } | ids::Id::Link) => {
                     Ack::Immediate
                 }
-                Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
-                // A share the member may not post answers at once, privately.
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. })
-                    if share::may_post(inv) =>
-                {
-                    Ack::DeferPublic
+                Some(ids::Id::SearchPage { .. } | ids::Id::QuestionInPlace { .. }) => {
+                    Ack::DeferUpdate
                 }
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::Immediate,
+                // A press on a private message updates it in place (see `vote`, `post`).
+                Some(
+                    ids::Id::VoteQuestion { on, .. }
+                    | ids::Id::VoteAnswer { on, .. }
+                    | ids::Id::Accept { on, .. },
+                ) if on != ids::Surface::Shared => Ack::DeferUpdate,
+                Some(ids::Id::PostDraft { .. } | ids::Id::DiscardDraft { .. }) => Ack::DeferUpdate,
+                // A share the member may not post answers at once, privately.
+                Some(
+                    ids::Id::ShareSearch { .. }
+                    | ids::Id::ShareQuestion { .. }
+                    | ids::Id::AnnouncePost { .. },
+                ) if share::may_post(inv) => Ack::DeferPublic,
+                Some(
+                    ids::Id::ShareSearch { .. }
+                    | ids::Id::ShareQuestion { .. }
+                    | ids::Id::AnnouncePost { .. },
+                ) => Ack::Immediate,
+                _ => Ack::DeferEphemeral,
+            },
+            Action::Select { custom_id, .. } => match ids::parse(custom_id) {
+                // A shared card's answers select answers privately; every other choice
+                // replaces the message it was made on.
+                Some(ids::Id::PickAnswer {
+                    on: ids::Surface::Shared,
+                    ..
+                }) => Ack::DeferEphemeral,
+                Some(ids::Id::PickResult { .. } | ids::Id::PickAnswer { .. }) => Ack::DeferUpdate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,
@@ -225,20 +337,35 @@ impl Commands {
 
     /// Runs the use case for `inv`. Never fails: every error becomes a reply that says what to
     /// do next.
+    /// Counted in the metrics by command and outcome ([`crate::telemetry::COMMANDS`]).
     pub async fn handle(&self, inv: &Invocation) -> Reply {
+        let command = command_label(&inv.action);
+        let counted = |outcome: &'static str| {
+            metrics::counter!(crate::telemetry::COMMANDS, "command" => command, "outcome" => outcome)
+                .increment(1);
+        };
         if let Some(refusal) = self.access.check(inv).await {
+            counted("refused");
             return refusal;
         }
         if let Some(gate) = self.channel_gate(inv) {
+            counted("refused");
             return gate;
         }
+        let reply = self.run(inv).await;
+        counted("served");
+        reply
+    }
+
+    /// The use case for `inv`, once access and the channel gate allowed it.
+    async fn run(&self, inv: &Invocation) -> Reply {
         let reply = match &inv.action {
             Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
                 ("so", "search") => search::command(self, inv).await,
                 ("so", "question") => show::command(self, inv).await,
                 ("so", "ask") => post::ask_command(self, inv).await,
                 ("so", "answer") => post::answer_command(self, inv).await,
-                ("so", "link") => account::link(self, inv),
+                ("so", "link") => account::link_command(self, inv),
                 ("so", "unlink") => account::unlink(self, inv),
                 ("so", "me") => account::me(self, inv),
                 ("so", "help") => help::help(self),
@@ -246,11 +373,14 @@ impl Commands {
                     "so-admin",
                     verb @ ("subscribe" | "subscriptions" | "unsubscribe" | "preview"),
                 ) => subscriptions::command(self, inv, verb).await,
-                ("so-admin", _) => admin::command(self, inv),
+                ("so-admin", _) => admin::command(self, inv).await,
                 _ => Reply::private("Unknown command. Try `/so help`."),
             },
             Action::Autocomplete { focused, value, .. } => match focused.as_str() {
                 "tag" | "tags" => Reply::choices(self.tags.complete(value)),
+                "id" | "question" => {
+                    complete::questions(self, inv.member.id, inv.channel_id, value).await
+                }
                 _ => Reply::choices(vec![]),
             },
             Action::Button { custom_id } => match ids::parse(custom_id) {
@@ -259,8 +389,11 @@ impl Commands {
                     "This button is from an older version of the bot. Run the command again.",
                 ),
             },
+            Action::Select { custom_id, values } => self.select(inv, custom_id, values).await,
             Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
-                Some(ids::Id::AskModal { draft }) => post::ask_submit(self, inv, &draft).await,
+                Some(ids::Id::AskModal { draft, source }) => {
+                    post::ask_submit(self, inv, &draft, source).await
+                }
                 Some(ids::Id::AnswerModal { question, draft }) => {
                     post::answer_submit(self, inv, question, &draft).await
                 }
@@ -278,36 +411,69 @@ impl Commands {
         reply
     }
 
+    /// A choice in one of the bot's select menus.
+    async fn select(&self, inv: &Invocation, custom_id: &str, values: &[String]) -> Reply {
+        let chosen = values
+            .first()
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|n| *n > 0);
+        let Some(chosen) = chosen else {
+            return Reply::private("Choose one of the listed items.");
+        };
+        match ids::parse(custom_id) {
+            Some(ids::Id::PickResult { page, search }) => {
+                let back = Component::button(
+                    ids::Id::SearchPage { page, search }.encode(),
+                    "◀ Back to the results",
+                    ButtonStyle::Secondary,
+                );
+                show::in_place(self, inv, chosen, Some(back)).await
+            }
+            Some(ids::Id::PickAnswer { question, on }) => {
+                show::pick_answer(self, inv, question, chosen, on).await
+            }
+            _ => Reply::private(
+                "This menu is from an older version of the bot. Run the command again.",
+            ),
+        }
+    }
+
     async fn button(&self, inv: &Invocation, id: ids::Id) -> Reply {
         use ids::Id;
         match id {
-            Id::SearchPage {
-                page,
-                sort,
-                tag,
-                query,
-            } => search::page(self, inv, &query, tag.as_deref(), sort, page, false).await,
-            Id::ShareSearch {
-                page,
-                sort,
-                tag,
-                query,
-            } => search::page(self, inv, &query, tag.as_deref(), sort, page, true).await,
+            Id::SearchPage { page, search } => search::page(self, inv, &search, page, false).await,
+            Id::ShareSearch { page, search } => search::page(self, inv, &search, page, true).await,
             Id::OpenQuestion { question } => show::show(self, inv, question, false).await,
+            Id::QuestionInPlace { question } => show::in_place(self, inv, question, None).await,
+            Id::PickResult { .. } | Id::PickAnswer { .. } => {
+                Reply::private("That is a menu id, not a button.")
+            }
             Id::ShareQuestion { question } => show::show(self, inv, question, true).await,
-            Id::VoteQuestion { question, vote } => {
-                vote::vote_question(self, inv, question, vote).await
+            Id::VoteQuestion { question, vote, on } => {
+                vote::vote_question(self, inv, question, vote, on).await
             }
             Id::VoteAnswer {
                 question,
                 answer,
                 vote,
-            } => vote::vote_answer(self, inv, question, answer, vote).await,
-            Id::Accept { question, answer } => vote::accept(self, inv, question, answer).await,
+                on,
+            } => vote::vote_answer(self, inv, question, answer, vote, on).await,
+            Id::Accept {
+                question,
+                answer,
+                on,
+            } => vote::accept(self, inv, question, answer, on).await,
             Id::OpenAnswer { question } => post::answer_modal(self, inv, question, None),
-            Id::PostDraft { draft } => post::post_draft(self, inv.member.id, &draft, true).await,
+            Id::PostDraft { draft } => {
+                let reply = post::post_draft(self, inv.member.id, &draft, true).await;
+                post::live_draft(self, inv, &draft, reply)
+            }
             Id::EditDraft { draft } => post::edit_draft(self, inv, &draft),
-            Id::DiscardDraft { draft } => post::discard_draft(self, inv, &draft),
+            Id::AnnouncePost { draft } => post::announce(self, inv, &draft).await,
+            Id::DiscardDraft { draft } => {
+                let reply = post::discard_draft(self, inv, &draft);
+                post::live_draft(self, inv, &draft, reply)
+            }
             Id::Link => account::link(self, inv),
             Id::AskModal { .. } | Id::AnswerModal { .. } | Id::PostAsAnswerModal { .. } => {
                 Reply::private("That is a form id, not a button.")
@@ -382,6 +548,7 @@ impl Commands {
     }
 
     /// In a channel where the bot is turned off, members get a pointer; admin commands pass.
+    /// A thread (or forum post) follows its parent channel, unless it was turned off itself.
     fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
         let (guild, channel) = (inv.guild_id?, inv.channel_id?);
         if matches!(&inv.action, Action::Command { name, .. } if name == "so-admin")
@@ -396,7 +563,8 @@ impl Commands {
                 return None;
             }
         };
-        if !settings.disabled_channels.contains(&channel) {
+        let off = |c: u64| settings.disabled_channels.contains(&c);
+        if !off(channel) && !inv.thread_parent.is_some_and(off) {
             return None;
         }
         let elsewhere = if settings.enabled_channels.is_empty() {
@@ -429,19 +597,71 @@ impl Commands {
         ))
     }
 
-    /// A reply for an SOE failure on a read.
+    /// A reply for an SOE failure on a read. Reads use the service token, so a 401 or 403
+    /// here is the bot's credential, not the member's: the member is told an admin has been
+    /// told (never "link again"), and the failure is logged as an error for operators
+    /// (`doctor` and the logs name the service token).
     pub(crate) fn soe_failure(&self, e: &soe::Error) -> Reply {
         let reference = short_ref();
         match e {
+            soe::Error::Unauthorized | soe::Error::Forbidden { .. } => {
+                tracing::error!(
+                    reference,
+                    error = %e,
+                    credential = "service token",
+                    "the site refused the bot's service token on a read; check it with `soe-bot doctor` and replace it"
+                );
+                Reply::private(format!(
+                    "The bot's read access to {} is broken, so it cannot look this up; an admin has been told. Try again later (ref {reference}).",
+                    self.site.name
+                ))
+            }
             soe::Error::Unavailable { .. }
             | soe::Error::Transport(_)
             | soe::Error::Unexpected(_)
             | soe::Error::Timeout => {
                 tracing::warn!(reference, error = %e, "SOE read failed");
-                Reply::private(format!("{} (ref {reference})", e.user_message()))
+                Reply::private(format!(
+                    "{} (ref {reference})",
+                    e.user_message_on(&self.site.name)
+                ))
             }
-            _ => Reply::private(e.user_message()),
+            _ => Reply::private(e.user_message_on(&self.site.name)),
         }
+    }
+}
+
+/// What a metrics label calls `action`: from a fixed set, never anything a member typed (an
+/// unknown command name is `other`).
+fn command_label(action: &Action) -> &'static str {
+    match action {
+        Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
+            ("so", "search") => "so search",
+            ("so", "question") => "so question",
+            ("so", "ask") => "so ask",
+            ("so", "answer") => "so answer",
+            ("so", "link") => "so link",
+            ("so", "unlink") => "so unlink",
+            ("so", "me") => "so me",
+            ("so", "help") => "so help",
+            ("so-admin", _) => "so-admin",
+            _ => "other",
+        },
+        Action::Autocomplete { .. } => "autocomplete",
+        Action::Button { .. } => "button",
+        Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
+            Some(ids::Id::AskModal { .. }) => "modal ask",
+            Some(ids::Id::AnswerModal { .. }) => "modal answer",
+            Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
+            _ => "modal other",
+        },
+        Action::Select { .. } => "select",
+        // The ask command is named after the site ("Ask on …"); `post::message_command` tells
+        // them apart the same way.
+        Action::MessageCommand { name, .. } => match name.as_str() {
+            "Post as answer" => "message answer",
+            _ => "message ask",
+        },
     }
 }
 

@@ -192,9 +192,13 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         id: 0,
         channel,
         spec,
-        // The main site (or the site's default team); a channel's own team binding is the
-        // admin half's setting.
-        team: None,
+        // The channel's own team binding (`/so-admin channel team`); `None` reads the main
+        // site (or the configured default team), so one loop serves every unbound channel.
+        team: ctx
+            .store
+            .guild_settings(guild)
+            .ok()
+            .and_then(|s| s.channel_teams.get(&channel).cloned()),
         created_by: inv.member.id,
         created_at: ctx.clock.now(),
         last_post_at: None,
@@ -212,6 +216,17 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         spec = %rule.spec.describe(),
         "subscription rule added"
     );
+    ctx.audit(super::audit::AuditEvent {
+        guild: Some(guild),
+        actor: inv.member.id,
+        actor_username: Some(inv.member.username.clone()),
+        what: format!(
+            "added subscription rule #{} in <#{channel}>: {}",
+            rule.id,
+            rule.spec.describe()
+        ),
+        link: None,
+    });
     Reply::private(format!(
         "Rule **#{}**: <#{channel}> gets a card for {}.{settings_note}\nCards start with activity from now on; `/so-admin preview rule:{}` shows what the last 7 days would have given, `/so-admin unsubscribe rule:{}` removes it.",
         rule.id,
@@ -304,6 +319,13 @@ fn unsubscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
                 admin = inv.member.id,
                 "subscription rule removed"
             );
+            ctx.audit(super::audit::AuditEvent {
+                guild: Some(guild),
+                actor: inv.member.id,
+                actor_username: Some(inv.member.username.clone()),
+                what: format!("removed subscription rule #{n}"),
+                link: None,
+            });
             Reply::private(format!(
                 "Rule #{n} removed; cards it had queued and not yet sent are dropped."
             ))

@@ -1,5 +1,12 @@
 //! Upvote, Downvote and Accept buttons, acting as the member, once per member and button.
 //!
+//! A press updates the message it came from ([`Surface`]): on the member's private card (a
+//! question, or one answer opened from its select) the card is shown again with the new score
+//! and the pressed button turned into its Undo (SOE's `DELETE …/upvote|downvote`), the other
+//! direction disabled, and an accepted answer marked ✓; on a
+//! private confirmation the text and its Undo change in place; a card shared in the channel is
+//! left as everyone sees it and the member is answered privately, with an Undo.
+//!
 //! "Once" is a store claim keyed by member and button: a double click or a retried
 //! interaction gets "Already done". The outcome stands for about a minute
 //! ([`crate::store::WRITE_CLAIM_TTL_SECS`]) and is dropped at once when the member votes
@@ -20,8 +27,10 @@ use crate::soe::{SoeWrite, Vote};
 use crate::store::WriteClaim;
 
 use super::caches::QuestionCache;
+use super::ids::{Id, Surface};
 use super::member::{link_prompt, needs_relink, no_session_reply, session, write_error_text};
-use super::reply::Reply;
+use super::reply::{ButtonStyle, Component, Reply};
+use super::show::{self, JustVoted};
 use super::{Commands, Invocation, Notice};
 
 /// What a write claim is about; its string form is the claim key.
@@ -46,6 +55,16 @@ pub enum WriteKey {
         question: i64,
         answer: i64,
     },
+}
+
+/// A vote as a past-tense verb for the audit ("upvoted question 7").
+fn voted(vote: Vote) -> &'static str {
+    match vote {
+        Vote::Up => "upvoted",
+        Vote::Down => "downvoted",
+        Vote::UndoUp => "took back an upvote on",
+        Vote::UndoDown => "took back a downvote on",
+    }
 }
 
 fn vote_name(vote: Vote) -> &'static str {
@@ -118,6 +137,27 @@ impl WriteKey {
             WriteKey::QuestionVote { user, .. }
             | WriteKey::AnswerVote { user, .. }
             | WriteKey::Accept { user, .. } => user,
+        }
+    }
+
+    /// What was done, for the audit entry, and the question it was on.
+    fn audit_what(&self) -> (String, i64) {
+        match *self {
+            WriteKey::QuestionVote { question, vote, .. } => {
+                (format!("{} question {question}", voted(vote)), question)
+            }
+            WriteKey::AnswerVote {
+                question,
+                answer,
+                vote,
+                ..
+            } => (format!("{} answer {answer}", voted(vote)), question),
+            WriteKey::Accept {
+                question, answer, ..
+            } => (
+                format!("accepted answer {answer} on question {question}"),
+                question,
+            ),
         }
     }
 
@@ -195,7 +235,8 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
     let parsed = WriteKey::parse(key)?;
     let user = parsed.user();
     let what = parsed.describe();
-    let s = match session(ctx, user) {
+    // The key does not say which channel the write came from: the default team.
+    let s = match session(ctx, user, ctx.site.team.as_ref()) {
         Ok(s) => s,
         Err(_) => {
             let _ = ctx.store.finish_write(key, None, ctx.clock.now());
@@ -270,7 +311,8 @@ where
     F: FnOnce(super::member::MemberSession) -> Fut,
     Fut: std::future::Future<Output = Result<String, crate::soe::Error>>,
 {
-    let s = match session(ctx, inv.member.id) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let s = match session(ctx, inv.member.id, team.as_ref()) {
         Ok(s) => s,
         Err(why) => return (no_session_reply(ctx, why, what), false),
     };
@@ -299,6 +341,22 @@ where
                 tracing::warn!(error = %e, "could not record a finished write");
             }
             let _ = ctx.store.touch_link(inv.member.id, ctx.clock.now());
+            if let Some(k) = WriteKey::parse(key) {
+                let (what, question) = k.audit_what();
+                let team = ctx.team_in(inv.guild_id, inv.channel_id);
+                ctx.audit(super::audit::AuditEvent {
+                    guild: inv.guild_id,
+                    actor: inv.member.id,
+                    actor_username: Some(inv.member.username.clone()),
+                    what: format!(
+                        "{what}{}",
+                        inv.channel_id
+                            .map(|c| format!(" from <#{c}>"))
+                            .unwrap_or_default()
+                    ),
+                    link: Some(ctx.question_url(team.as_ref(), question)),
+                });
+            }
             (Reply::private(outcome), true)
         }
         Err(e) => {
@@ -317,16 +375,24 @@ where
 }
 
 /// The cached view of `question` no longer matches the site.
-fn forget_view(ctx: &Commands, question: i64) {
-    let team = ctx.site.team.as_ref().map(|t| t.as_str());
-    ctx.question_cache
-        .forget(&QuestionCache::key(team, question));
+fn forget_view(ctx: &Commands, inv: &Invocation, question: i64) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    ctx.question_cache.forget(&QuestionCache::key(
+        team.as_ref().map(|t| t.as_str()),
+        question,
+    ));
 }
 
 /// After `vote` succeeded on a post: the member's other vote buttons on it no longer stand
 /// for what is on the site (their recorded outcomes were replaced by this vote), and the
 /// cached view of the question is stale.
-fn after_vote(ctx: &Commands, question: i64, vote: Vote, key_of: impl Fn(Vote) -> String) {
+fn after_vote(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    vote: Vote,
+    key_of: impl Fn(Vote) -> String,
+) {
     for other in [Vote::Up, Vote::Down, Vote::UndoUp, Vote::UndoDown] {
         if other == vote {
             continue;
@@ -335,11 +401,61 @@ fn after_vote(ctx: &Commands, question: i64, vote: Vote, key_of: impl Fn(Vote) -
             tracing::warn!(error = %e, "could not drop an earlier vote outcome");
         }
     }
-    forget_view(ctx, question);
+    forget_view(ctx, inv, question);
 }
 
-/// A vote on a question.
-pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote: Vote) -> Reply {
+/// After a vote went through: the reply for the message the button was on (see
+/// [`Surface`]). `confirmation` is what the member is told; `vote_id` makes the button for a
+/// vote on the same post.
+async fn live_vote(
+    ctx: &Commands,
+    inv: &Invocation,
+    confirmation: Reply,
+    question: i64,
+    just: JustVoted,
+    on: Surface,
+    vote_id: impl Fn(Vote, Surface) -> String,
+) -> Reply {
+    let next = match just.vote {
+        Vote::Up => (Vote::UndoUp, "Undo upvote", ButtonStyle::Secondary),
+        Vote::Down => (Vote::UndoDown, "Undo downvote", ButtonStyle::Secondary),
+        Vote::UndoUp => (Vote::Up, "▲ Upvote again", ButtonStyle::Secondary),
+        Vote::UndoDown => (Vote::Down, "▼ Downvote again", ButtonStyle::Secondary),
+    };
+    let note = confirmation.with_row(vec![Component::button(
+        vote_id(next.0, Surface::Note),
+        next.1,
+        next.2,
+    )]);
+    match on {
+        Surface::Note => note.into_update(),
+        Surface::Shared => note,
+        Surface::Card => {
+            let card = match (show::fetch_in(ctx, inv, question).await, just.answer) {
+                (Ok(view), None) => Some(show::card(&view, false, Some(just))),
+                (Ok(view), Some(answer)) => show::answer_card(&view, answer, Some(just.vote)),
+                (Err(_), _) => None,
+            };
+            match card {
+                Some(mut card) => {
+                    card.content = note.content;
+                    card.into_update()
+                }
+                // The vote is made; without the card the member still gets it, and its Undo.
+                None => note,
+            }
+        }
+    }
+}
+
+/// A vote on a question, from a button on `on`.
+pub async fn vote_question(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    vote: Vote,
+    on: Surface,
+) -> Reply {
     let user = inv.member.id;
     let key_of = |vote: Vote| {
         WriteKey::QuestionVote {
@@ -360,19 +476,25 @@ pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote
         ))
     })
     .await;
-    if voted {
-        after_vote(ctx, question, vote, key_of);
+    if !voted {
+        return reply;
     }
-    reply
+    after_vote(ctx, inv, question, vote, key_of);
+    let just = JustVoted { answer: None, vote };
+    live_vote(ctx, inv, reply, question, just, on, |vote, on| {
+        Id::VoteQuestion { question, vote, on }.encode()
+    })
+    .await
 }
 
-/// A vote on an answer.
+/// A vote on an answer, from a button on `on`.
 pub async fn vote_answer(
     ctx: &Commands,
     inv: &Invocation,
     question: i64,
     answer: i64,
     vote: Vote,
+    on: Surface,
 ) -> Reply {
     let user = inv.member.id;
     let key_of = |vote: Vote| {
@@ -394,14 +516,35 @@ pub async fn vote_answer(
         ))
     })
     .await;
-    if voted {
-        after_vote(ctx, question, vote, key_of);
+    if !voted {
+        return reply;
     }
-    reply
+    after_vote(ctx, inv, question, vote, key_of);
+    let just = JustVoted {
+        answer: Some(answer),
+        vote,
+    };
+    live_vote(ctx, inv, reply, question, just, on, |vote, on| {
+        Id::VoteAnswer {
+            question,
+            answer,
+            vote,
+            on,
+        }
+        .encode()
+    })
+    .await
 }
 
-/// Accepting an answer (question owner only; SOE enforces it, the reply explains it).
-pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64) -> Reply {
+/// Accepting an answer (question owner only; SOE enforces it, the reply explains it), from a
+/// button on `on`: a private card shows the answer accepted in place.
+pub async fn accept(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    answer: i64,
+    on: Surface,
+) -> Reply {
     let key = WriteKey::Accept {
         user: inv.member.id,
         question,
@@ -417,7 +560,16 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64
     })
     .await;
     if accepted {
-        forget_view(ctx, question);
+        forget_view(ctx, inv, question);
+        if on == Surface::Card {
+            if let Ok(view) = show::fetch_in(ctx, inv, question).await {
+                if let Some(mut card) = show::answer_card(&view, answer, None) {
+                    card.content = reply.content;
+                    return card.into_update();
+                }
+            }
+        }
+        return reply;
     }
     if reply.content.contains("refused this") {
         return Reply::private(format!(

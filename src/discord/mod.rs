@@ -9,6 +9,8 @@
 //! - [`notify`]: background notices as DMs.
 //! - [`cards`]: notification cards into channels (the outbox's transport), channel look-ups.
 //! - [`members`]: guild membership for the DM gate, and leaving guilds that are not allowed.
+//! - [`server`]: the use cases' view of a guild: a channel's guild, the bot's permissions in
+//!   a channel, posting audit entries and test cards.
 //! - [`rest`]: serenity's REST client from the config (`discord.api_base`), retries, log-safe
 //!   errors.
 //!
@@ -26,6 +28,7 @@ pub mod notify;
 pub mod registration;
 pub mod respond;
 pub mod rest;
+pub mod server;
 
 pub use convert::invocation_from;
 pub use endpoint::interactions_router;

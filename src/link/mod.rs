@@ -80,9 +80,9 @@ pub struct LinkSettings {
     /// Discord OAuth2 for proving the member's account at the browser; `None` only when an
     /// operator set `link.verify_discord_identity = false` (the page then warns).
     pub discord: Option<DiscordOAuthSettings>,
-    /// The private teams the bot works in (today the configured `soe.team`; channel-bound
-    /// teams later): a member's token needs the `access_team` grant for each, or the site
-    /// refuses the team's routes.
+    /// The configured private team (`soe.team`): a member's token needs its `access_team`
+    /// grant, or the site refuses the team's routes. Teams bound to channels of the member's
+    /// server are added per link (see [`LinkService::start`]).
     pub teams: Vec<crate::soe::TeamSlug>,
     /// The form of that grant (`soe.team_scope_format`, with `{host}` and `{team}`).
     pub team_scope_format: String,
@@ -426,7 +426,25 @@ impl LinkService {
             tracing::info!(reason = "ticket_expired", "link start refused");
             return Err(LinkError::TicketExpired);
         }
-        let scopes = self.settings.member_scopes();
+        let mut scopes = self.settings.member_scopes();
+        // Channels of the member's server bound to a private team need its grant too
+        // (`/so-admin channel team`): asked for all of them at once, so linking from one
+        // channel never drops the grant another channel needs.
+        if let Some(guild) = t.guild_id {
+            match self.store.guild_settings(guild) {
+                Ok(s) => {
+                    for team in s.channel_teams.values() {
+                        let grant = self.settings.team_scope(team);
+                        if !scopes.contains(&grant) {
+                            scopes.push(grant);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "guild settings unreadable; linking without the channels' team grants")
+                }
+            }
+        }
         let auth = self.oauth.authorize(&scopes);
         let state_hash = handle_hash(auth.state.expose_secret()).ok_or(LinkError::StateInvalid)?;
         let binding = random_secret();

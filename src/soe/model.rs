@@ -470,7 +470,7 @@ pub struct NewAnswer {
 }
 
 /// A private team's slug (`https://SITE/c/{slug}`), validated so it can sit in a URL path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TeamSlug(String);
 

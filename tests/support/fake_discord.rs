@@ -51,22 +51,35 @@ pub const MESSAGES_ROUTE: &str = "/channels/{channel_id}/messages";
 pub const MESSAGE_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}";
 /// Start a thread on a message (a question card).
 pub const THREADS_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}/threads";
-/// A channel (which guild it belongs to).
-pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// One guild member (the DM gate's membership check).
 pub const MEMBER_ROUTE: &str = "/guilds/{guild_id}/members/{user_id}";
 /// Leaving a guild (`DELETE`).
 pub const LEAVE_GUILD_ROUTE: &str = "/users/@me/guilds/{guild_id}";
+/// One channel: which guild it belongs to (admin and subscription channel options), its
+/// overwrites (doctor).
+pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
+/// A guild's roles (doctor).
+pub const ROLES_ROUTE: &str = "/guilds/{guild_id}/roles";
+/// The bot's own user (doctor).
+pub const ME_ROUTE: &str = "/users/@me";
+/// The bot's user id in the fake.
+pub const BOT_USER: u64 = 1_100_000_000_000_000_777;
+/// What `@everyone` may do in a guild the fake knows, unless a test says otherwise: view,
+/// send, embed links, read history, create public threads, send in threads.
+pub const EVERYONE_PERMS: u64 =
+    (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 35) | (1 << 38);
 /// The gateway URL (asked by serenity's client builder).
 pub const GATEWAY_ROUTE: &str = "/gateway";
 /// What the fake answers for the gateway URL: a loopback port where nothing listens, so a
 /// gateway client fails to connect without leaving the machine.
 pub const GATEWAY_URL: &str = "ws://127.0.0.1:9";
 
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 16] = [
+    ("GET", CHANNEL_ROUTE),
+    ("GET", ROLES_ROUTE),
+    ("GET", ME_ROUTE),
     ("PATCH", MESSAGE_ROUTE),
     ("POST", THREADS_ROUTE),
-    ("GET", CHANNEL_ROUTE),
     ("PUT", GLOBAL_COMMANDS_ROUTE),
     ("PUT", GUILD_COMMANDS_ROUTE),
     ("POST", CALLBACK_ROUTE),
@@ -181,19 +194,25 @@ struct Fault {
     times: u32,
 }
 
-/// Known guild channels as (channel, guild), and deleted channel ids.
-type Channels = (Vec<(u64, u64)>, Vec<u64>);
+/// A channel permission overwrite: (role or member id, type 0 role / 1 member, allow, deny).
+type Overwrite = (u64, u8, u64, u64);
 
 struct Shared {
     log: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
     roles: Mutex<Vec<(u64, u64, String)>>,
     members: Mutex<Vec<(u64, u64)>>,
+    /// Channels: id → (guild, its overwrites).
+    channels: Mutex<std::collections::HashMap<u64, (u64, Vec<Overwrite>)>>,
+    /// Role permissions by role id (`@everyone` is the guild id; default [`EVERYONE_PERMS`]).
+    role_perms: Mutex<std::collections::HashMap<u64, u64>>,
+    /// The bot's roles per guild.
+    bot_roles: Mutex<Vec<(u64, u64)>>,
     /// Messages created with `enforce_nonce`, by (channel, nonce): a repeat returns the first
     /// message instead of creating another, as Discord does.
     nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
-    /// Guild channels by id (for `GET /channels/{id}`), and channels deleted (404 everywhere).
-    channels: Mutex<Channels>,
+    /// Channels deleted: every request about them answers 404 Unknown Channel.
+    deleted_channels: Mutex<Vec<u64>>,
     next_id: AtomicU64,
 }
 
@@ -222,8 +241,15 @@ impl FakeDiscord {
             faults: Mutex::new(Vec::new()),
             roles: Mutex::new(Vec::new()),
             members: Mutex::new(Vec::new()),
+            channels: Mutex::new(
+                [(fixtures::CHANNEL, (fixtures::GUILD, Vec::new()))]
+                    .into_iter()
+                    .collect(),
+            ),
+            role_perms: Mutex::new(std::collections::HashMap::new()),
+            bot_roles: Mutex::new(Vec::new()),
             nonces: Mutex::new(std::collections::HashMap::new()),
-            channels: Mutex::new((Vec::new(), Vec::new())),
+            deleted_channels: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -274,23 +300,17 @@ impl FakeDiscord {
             .push((guild, role, name.into()));
     }
 
-    /// Declares `channel` a text channel of `guild` (for `GET /channels/{channel}`).
-    pub fn add_channel(&self, guild: u64, channel: u64) {
-        self.shared
-            .channels
-            .lock()
-            .expect("channels")
-            .0
-            .push((channel, guild));
-    }
-
     /// Deletes `channel`: every later request about it answers 404 Unknown Channel.
     pub fn delete_channel(&self, channel: u64) {
         self.shared
             .channels
             .lock()
             .expect("channels")
-            .1
+            .remove(&channel);
+        self.shared
+            .deleted_channels
+            .lock()
+            .expect("channels")
             .push(channel);
     }
 
@@ -301,6 +321,48 @@ impl FakeDiscord {
             .lock()
             .expect("members")
             .push((guild, user));
+    }
+
+    /// Declares a text channel of `guild` for `GET /channels/{channel}` ([`fixtures::CHANNEL`]
+    /// of [`fixtures::GUILD`] exists from the start).
+    pub fn add_channel(&self, guild: u64, channel: u64) {
+        self.shared
+            .channels
+            .lock()
+            .expect("channels")
+            .insert(channel, (guild, Vec::new()));
+    }
+
+    /// Adds a permission overwrite to `channel` for a role (the guild id for `@everyone`)
+    /// or, with `member`, a user.
+    pub fn overwrite(&self, channel: u64, id: u64, member: bool, allow: u64, deny: u64) {
+        if let Some((_, o)) = self
+            .shared
+            .channels
+            .lock()
+            .expect("channels")
+            .get_mut(&channel)
+        {
+            o.push((id, u8::from(member), allow, deny));
+        }
+    }
+
+    /// Sets a role's permissions (the guild id for `@everyone`).
+    pub fn set_role_permissions(&self, role: u64, perms: u64) {
+        self.shared
+            .role_perms
+            .lock()
+            .expect("roles")
+            .insert(role, perms);
+    }
+
+    /// Gives the bot `role` in `guild`.
+    pub fn give_bot_role(&self, guild: u64, role: u64) {
+        self.shared
+            .bot_roles
+            .lock()
+            .expect("roles")
+            .push((guild, role));
     }
 
     /// The distinct messages created in `channel` (a send deduplicated by its nonce counts
@@ -518,7 +580,11 @@ async fn handle(
         .and_then(|c| c.parse::<u64>().ok())
         .is_some_and(|c| {
             path.starts_with(&format!("{API}/channels/"))
-                && shared.channels.lock().expect("channels").1.contains(&c)
+                && shared
+                    .deleted_channels
+                    .lock()
+                    .expect("channels")
+                    .contains(&c)
         });
     let fault = if deleted && fault.is_none() {
         Some(404)
@@ -627,10 +693,8 @@ async fn handle(
                         .channels
                         .lock()
                         .expect("channels")
-                        .0
-                        .iter()
-                        .find(|(c, _)| c.to_string() == seg(4))
-                        .map(|(_, g)| g.to_string())
+                        .get(&seg(4).parse().unwrap_or(0))
+                        .map(|(g, _)| g.to_string())
                         .unwrap_or_else(|| "1000000000000000001".into());
                     (
                         201,
@@ -646,22 +710,17 @@ async fn handle(
                 }
                 CHANNEL_ROUTE => {
                     let id: u64 = seg(4).parse().unwrap_or(0);
-                    let guild = shared
-                        .channels
-                        .lock()
-                        .expect("channels")
-                        .0
-                        .iter()
-                        .find(|(c, _)| *c == id)
-                        .map(|(_, g)| *g);
-                    match guild {
-                        Some(g) => (
+                    match shared.channels.lock().expect("channels").get(&id) {
+                        Some((guild, overwrites)) => (
                             200,
                             Some(json!({
-                                "id": id.to_string(), "type": 0, "flags": 0, "guild_id": g.to_string(),
-                                "name": "general", "position": 0, "permission_overwrites": [],
-                                "nsfw": false, "topic": null, "parent_id": null,
-                                "last_message_id": null, "rate_limit_per_user": 0
+                                "id": id.to_string(), "type": 0, "flags": 0,
+                                "guild_id": guild.to_string(), "name": format!("channel-{id}"),
+                                "position": 0,
+                                "permission_overwrites": overwrites.iter().map(|(o, kind, allow, deny)| json!({
+                                    "id": o.to_string(), "type": kind,
+                                    "allow": allow.to_string(), "deny": deny.to_string()
+                                })).collect::<Vec<_>>()
                             })),
                         ),
                         None => (
@@ -669,6 +728,70 @@ async fn handle(
                             Some(json!({"message": "Unknown Channel", "code": 10003})),
                         ),
                     }
+                }
+                ROLES_ROUTE => {
+                    let guild: u64 = seg(4).parse().unwrap_or(0);
+                    let perms = shared.role_perms.lock().expect("roles").clone();
+                    let perm = |id: u64, default: u64| {
+                        perms.get(&id).copied().unwrap_or(default).to_string()
+                    };
+                    let role = |id: u64, name: &str, p: String, position: u32| {
+                        json!({
+                            "id": id.to_string(), "name": name, "permissions": p,
+                            "position": position, "color": 0,
+                            "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+                            "hoist": false, "managed": false, "mentionable": false,
+                            "icon": null, "unicode_emoji": null, "flags": 0
+                        })
+                    };
+                    let mut list = vec![role(guild, "@everyone", perm(guild, EVERYONE_PERMS), 0)];
+                    let mut position = 1;
+                    for (g, id, name) in shared.roles.lock().expect("roles").iter() {
+                        if *g == guild {
+                            list.push(role(*id, name, perm(*id, 0), position));
+                            position += 1;
+                        }
+                    }
+                    for (g, id) in shared.bot_roles.lock().expect("roles").iter() {
+                        if *g == guild
+                            && !list
+                                .iter()
+                                .any(|r| r["id"].as_str() == Some(id.to_string().as_str()))
+                        {
+                            list.push(role(*id, "soe-bot", perm(*id, 0), position));
+                            position += 1;
+                        }
+                    }
+                    (200, Some(Value::Array(list)))
+                }
+                ME_ROUTE => (
+                    200,
+                    Some(json!({
+                        "id": BOT_USER.to_string(), "username": "soe-bot", "avatar": null,
+                        "discriminator": "0", "public_flags": 0, "flags": 0,
+                        "global_name": null, "mfa_enabled": false, "locale": "en-US", "bot": true
+                    })),
+                ),
+                MEMBER_ROUTE if seg(6) == BOT_USER.to_string() => {
+                    let guild: u64 = seg(4).parse().unwrap_or(0);
+                    let roles: Vec<String> = shared
+                        .bot_roles
+                        .lock()
+                        .expect("roles")
+                        .iter()
+                        .filter(|(g, _)| *g == guild)
+                        .map(|(_, r)| r.to_string())
+                        .collect();
+                    (
+                        200,
+                        Some(json!({
+                            "user": user(&BOT_USER.to_string(), "soe-bot"),
+                            "nick": null, "avatar": null, "banner": null, "roles": roles,
+                            "joined_at": "2025-01-01T00:00:00.000000+00:00",
+                            "premium_since": null, "deaf": false, "mute": false, "flags": 0,
+                            "pending": false, "communication_disabled_until": null
+                        })),
+                    )
                 }
                 MEMBER_ROUTE => {
                     let guild: u64 = seg(4).parse().unwrap_or(0);
@@ -923,6 +1046,22 @@ pub mod fixtures {
     pub fn so(sub: &str, options: Vec<Value>) -> Value {
         json!({"id": "1300000000000000001", "name": "so", "type": 1,
                "options": [{"name": sub, "type": 1, "options": options}]})
+    }
+
+    /// `/so-admin <path…>` with `options` on the last subcommand (a group for a two-part path).
+    pub fn so_admin(path: &[&str], options: Vec<Value>) -> Value {
+        let leaf = json!({"name": path[path.len() - 1], "type": 1, "options": options});
+        let top = if path.len() == 2 {
+            json!({"name": path[0], "type": 2, "options": [leaf]})
+        } else {
+            leaf
+        };
+        json!({"id": "1300000000000000002", "name": "so-admin", "type": 1, "options": [top]})
+    }
+
+    /// A channel option.
+    pub fn channel_opt(channel: u64) -> Value {
+        json!({"name": "channel", "type": 7, "value": channel.to_string()})
     }
 
     /// `/so-admin channel <verb> [channel]`.

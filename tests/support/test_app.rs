@@ -227,7 +227,7 @@ impl TestAppBuilder {
         };
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(|| true),
+            ready: Arc::new(soe_bot::web::ReadyReport::ready),
             extra: None,
             hsts: false,
         });
@@ -352,6 +352,7 @@ impl TestApp {
             guild_id: Some(1),
             channel_id: Some(10),
             in_thread: false,
+            thread_parent: None,
             locale: Some("en-US".into()),
             origin: Origin::GuildInstall,
             action,
@@ -431,6 +432,26 @@ impl TestApp {
             },
         );
         self.run(&inv).await
+    }
+
+    /// Chooses the first menu choice of `reply` whose label contains `text`.
+    pub async fn choose(&self, member: &Member, reply: &Reply, text: &str) -> Reply {
+        let (id, value) = reply
+            .choice(text)
+            .unwrap_or_else(|| panic!("no menu choice {text:?} in {reply:#?}"));
+        let inv = self.invocation(
+            member,
+            Action::Select {
+                custom_id: id.to_string(),
+                values: vec![value.to_string()],
+            },
+        );
+        self.run(&inv).await
+    }
+
+    /// Whether `reply` has a button whose label contains `label`.
+    pub fn try_button(reply: &Reply, label: &str) -> bool {
+        reply.buttons().iter().any(|c| c.label().contains(label))
     }
 
     /// The custom id of the first button whose label contains `label`.
@@ -540,5 +561,77 @@ impl TestApp {
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         use soe_bot::clock::Clock;
         self.clock.now()
+    }
+}
+
+/// A stand-in for the Discord adapter's view of a server ([`soe_bot::commands::server::ServerView`]):
+/// knows which guild each declared channel is in, grants the bot `permissions` everywhere, and
+/// records every message posted.
+pub struct StubServer {
+    /// Channel → guild.
+    pub channels: parking_lot::Mutex<std::collections::HashMap<u64, u64>>,
+    /// The bot's permissions in every channel.
+    pub permissions: std::sync::atomic::AtomicU64,
+    /// (channel, message) in order.
+    pub posts: parking_lot::Mutex<Vec<(u64, Reply)>>,
+}
+
+impl StubServer {
+    /// Channels 10 and 11 of guild 1, channel 99 of guild 2; every permission.
+    pub fn new() -> Self {
+        Self {
+            channels: parking_lot::Mutex::new([(10, 1), (11, 1), (99, 2)].into_iter().collect()),
+            permissions: std::sync::atomic::AtomicU64::new(u64::MAX),
+            posts: parking_lot::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What was posted in `channel`.
+    pub fn posted_in(&self, channel: u64) -> Vec<Reply> {
+        self.posts
+            .lock()
+            .iter()
+            .filter(|(c, _)| *c == channel)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl soe_bot::commands::server::ServerView for StubServer {
+    async fn channel(
+        &self,
+        channel: u64,
+    ) -> Result<soe_bot::commands::server::ChannelLookup, soe_bot::commands::access::DirectoryError>
+    {
+        use soe_bot::commands::server::ChannelLookup;
+        Ok(match self.channels.lock().get(&channel) {
+            Some(g) => ChannelLookup::In(Some(*g)),
+            None => ChannelLookup::Unknown,
+        })
+    }
+    async fn bot_permissions(
+        &self,
+        _guild: u64,
+        _channel: u64,
+    ) -> Result<u64, soe_bot::commands::access::DirectoryError> {
+        Ok(self.permissions.load(std::sync::atomic::Ordering::SeqCst))
+    }
+    async fn post(
+        &self,
+        channel: u64,
+        reply: &Reply,
+    ) -> Result<(), soe_bot::commands::access::DirectoryError> {
+        self.posts.lock().push((channel, reply.clone()));
+        Ok(())
+    }
+}
+
+impl TestApp {
+    /// Installs a [`StubServer`] as the commands' view of Discord and returns it.
+    pub fn stub_server(&self) -> Arc<StubServer> {
+        let s = Arc::new(StubServer::new());
+        self.app.commands.use_server(s.clone());
+        s
     }
 }
