@@ -541,6 +541,8 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
         ("GET", fake_discord::MEMBER_ROUTE),
         ("DELETE", fake_discord::LEAVE_GUILD_ROUTE),
         ("GET", fake_discord::GATEWAY_ROUTE),
+        ("PATCH", fake_discord::MESSAGE_ROUTE),
+        ("POST", fake_discord::THREADS_ROUTE),
         ("GET", fake_discord::CHANNEL_ROUTE),
         ("GET", fake_discord::ROLES_ROUTE),
         ("GET", fake_discord::ME_ROUTE),

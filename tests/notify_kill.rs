@@ -309,3 +309,66 @@ async fn killed_between_fetch_and_post_and_between_post_and_record_every_item_is
     assert_eq!(p.titles().len(), 3);
     p.discord.check_contract();
 }
+
+/// The Discord adapter's calls for cards, against the fake Discord and its contract: a card,
+/// its edit, a thread, the channel look-up, and a deleted channel sorted as gone.
+#[tokio::test]
+async fn discord_cards_calls_follow_the_contract() {
+    use soe_bot::commands::subscriptions::ChannelDirectory;
+    let discord = fake_discord::FakeDiscord::start().await;
+    discord.add_channel(GUILD, CHANNEL);
+    let http = soe_bot::discord::rest::build_http(
+        "test-bot-token",
+        fake_discord::fixtures::APP_ID,
+        &discord.base(),
+    )
+    .expect("http");
+    let cards = soe_bot::discord::cards::DiscordCards::new(Arc::new(http));
+    let card = soe_bot::notify::Card {
+        kind: soe_bot::notify::rule::ActivityKind::NewQuestion,
+        question_id: 3,
+        answer_id: None,
+        title: "@everyone look at <@123> **this**".into(),
+        url: "https://so.example/q/3".into(),
+        author: "Jane".into(),
+        tags: vec!["rust".into()],
+        score: 1,
+        answer_count: 0,
+        accepted: false,
+        at: chrono::Utc::now(),
+    };
+    let reply = soe_bot::notify::render::card(&card);
+    let id = cards.send(CHANNEL, &reply, "soe42").await.expect("send");
+    assert_eq!(
+        cards.send(CHANNEL, &reply, "soe42").await.expect("resend"),
+        id,
+        "same nonce, same message"
+    );
+    let edited = soe_bot::notify::render::card(&soe_bot::notify::render::updated(&card, &card));
+    cards.edit(CHANNEL, id, &edited).await.expect("edit");
+    cards
+        .start_thread(CHANNEL, id, "this")
+        .await
+        .expect("thread");
+    assert_eq!(
+        ChannelDirectory::channel_guild(&cards, CHANNEL).await,
+        Ok(Some(GUILD))
+    );
+    assert_eq!(
+        ChannelDirectory::channel_guild(&cards, 77).await,
+        Ok(None),
+        "unknown channel"
+    );
+    discord.delete_channel(CHANNEL);
+    assert!(matches!(
+        cards.send(CHANNEL, &reply, "soe43").await,
+        Err(SendError::Gone(_))
+    ));
+    let edit = &discord.on("PATCH", fake_discord::MESSAGE_ROUTE)[0];
+    let body = edit.body.as_ref().expect("edit body");
+    assert!(
+        body.get("nonce").is_none() && body["allowed_mentions"]["parse"] == serde_json::json!([])
+    );
+    assert_eq!(discord.channel_messages(CHANNEL).len(), 1);
+    assert!(discord.check_contract() >= 7);
+}

@@ -759,3 +759,43 @@ async fn the_running_loops_card_a_new_post_within_one_interval() {
         task.abort();
     }
 }
+
+/// More activity in one interval than one poll reads (here one page of 50): nothing is lost,
+/// the next poll reads on from the next page.
+#[tokio::test]
+async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
+    let b = Bot::start().await;
+    let (poller, deliverer) = b.t.app.notifications(
+        b.sink.clone(),
+        PollSettings {
+            max_pages: 1,
+            ..Default::default()
+        },
+    );
+    b.rule(CHANNEL, "rust", "questions", "");
+    poller.poll(&Target::main()).await.unwrap();
+    b.advance(30);
+    for i in 0..60 {
+        b.t.fake.add_question(
+            JANE,
+            &format!("Burst question number {i:02} here"),
+            "Body long enough to be a question.",
+            &["rust"],
+        );
+    }
+    b.advance(30);
+    let first = poller.poll(&Target::main()).await.unwrap();
+    b.advance(60);
+    let second = poller.poll(&Target::main()).await.unwrap();
+    b.advance(60);
+    let third = poller.poll(&Target::main()).await.unwrap();
+    assert_eq!((first.queued, second.queued, third.queued), (50, 10, 0));
+    let mut cap = b.t.store.channel_notify(CHANNEL).unwrap();
+    cap.cap_per_hour = 200;
+    b.t.store.put_channel_notify(CHANNEL, &cap).unwrap();
+    assert_eq!(deliverer.deliver_due().await.unwrap().sent, 60);
+    let mut titles = b.sink.titles();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 60, "each once");
+}

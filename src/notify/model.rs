@@ -102,6 +102,10 @@ pub struct TargetState {
     pub watched: BTreeMap<i64, Watched>,
     /// Questions whose answers could not be read in the last poll (budget), read next time.
     pub pending_answers: Vec<i64>,
+    /// When a poll's pages ran out before reaching the cursor (more activity in one interval
+    /// than [`crate::notify::PollSettings::max_pages`] pages): the page the next poll resumes
+    /// reading from, and the cursor to set once the backlog is read.
+    pub resume: Option<(u32, DateTime<Utc>)>,
     /// Consecutive failed polls (drives the backoff).
     pub failures: u32,
     /// No poll before this (backoff after 429 / 5xx).

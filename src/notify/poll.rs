@@ -3,7 +3,8 @@
 //!
 //! Requests per poll do not depend on the number of rules:
 //! - `GET /questions?sort=activity&order=desc&pageSize=50`, page after page until the page
-//!   reaches activity older than the cursor (at most [`PollSettings::max_pages`]): new
+//!   reaches activity older than the cursor (at most [`PollSettings::max_pages`]; a larger
+//!   burst is read on from the next page by the next poll, the cursor held until then): new
 //!   questions and questions with new answers or acceptances (the site bumps a question's
 //!   `lastActivityDate` for both);
 //! - when some rule wants answers or acceptances, `GET /questions/{id}/answers?sort=creation`
@@ -245,7 +246,12 @@ impl Poller {
             ..Default::default()
         };
         let mut active: Vec<Question> = Vec::new();
-        for page in 1..=self.settings.max_pages {
+        // True when the pages ran out before reaching activity older than the cursor.
+        let mut cut_short = false;
+        let resume = state.resume.take();
+        let first_page = resume.map(|(p, _)| p).unwrap_or(1);
+        let last_page = first_page.saturating_add(self.settings.max_pages.max(1) - 1);
+        for page in first_page..=last_page {
             let p = reader
                 .list_questions(&QuestionQuery {
                     page,
@@ -268,6 +274,7 @@ impl Poller {
             if reached_old || n < 50 || i64::from(page) >= p.total_pages {
                 break;
             }
+            cut_short = page == last_page;
         }
         report.questions = active.len();
 
@@ -360,7 +367,22 @@ impl Poller {
                 }
             }
         }
-        state.cursor = Some(newest);
+        // The cursor the whole window's reads lead to: this poll's newest activity, or, while
+        // resuming a backlog, the newest of the poll that started it.
+        let target = resume.map(|(_, c)| c.max(newest)).unwrap_or(newest);
+        if cut_short {
+            // More activity than the page budget: the cursor stays, and the next poll reads
+            // on from the next page (items pushed down by new activity are read twice and
+            // dropped by `seen`; new activity is read by the poll after).
+            tracing::warn!(
+                pages = self.settings.max_pages,
+                "more site activity in one interval than one poll reads; notifications lag"
+            );
+            state.resume = Some((last_page + 1, target));
+            state.cursor = Some(cursor);
+        } else {
+            state.cursor = Some(target);
+        }
         Ok((found, report))
     }
 

@@ -47,12 +47,16 @@ pub const GUILD_COMMANDS_ROUTE: &str = "/applications/{application_id}/guilds/{g
 pub const DM_ROUTE: &str = "/users/@me/channels";
 /// Channel messages.
 pub const MESSAGES_ROUTE: &str = "/channels/{channel_id}/messages";
+/// Edit a channel message (a notification card, in place).
+pub const MESSAGE_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}";
+/// Start a thread on a message (a question card).
+pub const THREADS_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}/threads";
+/// A channel (which guild it belongs to).
+pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// One guild member (the DM gate's membership check).
 pub const MEMBER_ROUTE: &str = "/guilds/{guild_id}/members/{user_id}";
 /// Leaving a guild (`DELETE`).
 pub const LEAVE_GUILD_ROUTE: &str = "/users/@me/guilds/{guild_id}";
-/// One channel (admin channel options, doctor).
-pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// A guild's roles (doctor).
 pub const ROLES_ROUTE: &str = "/guilds/{guild_id}/roles";
 /// The bot's own user (doctor).
@@ -69,7 +73,9 @@ pub const GATEWAY_ROUTE: &str = "/gateway";
 /// gateway client fails to connect without leaving the machine.
 pub const GATEWAY_URL: &str = "ws://127.0.0.1:9";
 
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 16] = [
+    ("PATCH", MESSAGE_ROUTE),
+    ("POST", THREADS_ROUTE),
     ("GET", CHANNEL_ROUTE),
     ("GET", ROLES_ROUTE),
     ("GET", ME_ROUTE),
@@ -189,14 +195,16 @@ struct Fault {
 
 /// A channel permission overwrite: (role or member id, type 0 role / 1 member, allow, deny).
 type Overwrite = (u64, u8, u64, u64);
+/// Known guild channels as (channel, guild), and deleted channel ids.
+type Channels = (Vec<(u64, u64)>, Vec<u64>);
 
 struct Shared {
     log: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
     roles: Mutex<Vec<(u64, u64, String)>>,
     members: Mutex<Vec<(u64, u64)>>,
-    /// Channels: id → (guild, its overwrites).
-    channels: Mutex<std::collections::HashMap<u64, (u64, Vec<Overwrite>)>>,
+    /// Permission overwrites by channel (doctor).
+    overwrites: Mutex<std::collections::HashMap<u64, Vec<Overwrite>>>,
     /// Role permissions by role id (`@everyone` is the guild id; default [`EVERYONE_PERMS`]).
     role_perms: Mutex<std::collections::HashMap<u64, u64>>,
     /// The bot's roles per guild.
@@ -204,6 +212,8 @@ struct Shared {
     /// Messages created with `enforce_nonce`, by (channel, nonce): a repeat returns the first
     /// message instead of creating another, as Discord does.
     nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
+    /// Guild channels by id (for `GET /channels/{id}`), and channels deleted (404 everywhere).
+    channels: Mutex<Channels>,
     next_id: AtomicU64,
 }
 
@@ -232,14 +242,11 @@ impl FakeDiscord {
             faults: Mutex::new(Vec::new()),
             roles: Mutex::new(Vec::new()),
             members: Mutex::new(Vec::new()),
-            channels: Mutex::new(
-                [(fixtures::CHANNEL, (fixtures::GUILD, Vec::new()))]
-                    .into_iter()
-                    .collect(),
-            ),
+            overwrites: Mutex::new(std::collections::HashMap::new()),
             role_perms: Mutex::new(std::collections::HashMap::new()),
             bot_roles: Mutex::new(Vec::new()),
             nonces: Mutex::new(std::collections::HashMap::new()),
+            channels: Mutex::new((vec![(fixtures::CHANNEL, fixtures::GUILD)], Vec::new())),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -290,6 +297,27 @@ impl FakeDiscord {
             .push((guild, role, name.into()));
     }
 
+    /// Declares `channel` a text channel of `guild` (for `GET /channels/{channel}`;
+    /// [`fixtures::CHANNEL`] of [`fixtures::GUILD`] exists from the start).
+    pub fn add_channel(&self, guild: u64, channel: u64) {
+        self.shared
+            .channels
+            .lock()
+            .expect("channels")
+            .0
+            .push((channel, guild));
+    }
+
+    /// Deletes `channel`: every later request about it answers 404 Unknown Channel.
+    pub fn delete_channel(&self, channel: u64) {
+        self.shared
+            .channels
+            .lock()
+            .expect("channels")
+            .1
+            .push(channel);
+    }
+
     /// Makes `user` a member of `guild` for `GET /guilds/{guild}/members/{user}`.
     pub fn add_member(&self, guild: u64, user: u64) {
         self.shared
@@ -299,28 +327,16 @@ impl FakeDiscord {
             .push((guild, user));
     }
 
-    /// Declares a text channel of `guild` for `GET /channels/{channel}` ([`fixtures::CHANNEL`]
-    /// of [`fixtures::GUILD`] exists from the start).
-    pub fn add_channel(&self, guild: u64, channel: u64) {
-        self.shared
-            .channels
-            .lock()
-            .expect("channels")
-            .insert(channel, (guild, Vec::new()));
-    }
-
     /// Adds a permission overwrite to `channel` for a role (the guild id for `@everyone`)
     /// or, with `member`, a user.
     pub fn overwrite(&self, channel: u64, id: u64, member: bool, allow: u64, deny: u64) {
-        if let Some((_, o)) = self
-            .shared
-            .channels
+        self.shared
+            .overwrites
             .lock()
-            .expect("channels")
-            .get_mut(&channel)
-        {
-            o.push((id, u8::from(member), allow, deny));
-        }
+            .expect("overwrites")
+            .entry(channel)
+            .or_default()
+            .push((id, u8::from(member), allow, deny));
     }
 
     /// Sets a role's permissions (the guild id for `@everyone`).
@@ -551,7 +567,23 @@ async fn handle(
     });
     let segs: Vec<&str> = path.split('/').collect();
     let seg = |i: usize| segs.get(i).copied().unwrap_or_default().to_string();
+    let deleted = segs
+        .get(4)
+        .and_then(|c| c.parse::<u64>().ok())
+        .is_some_and(|c| {
+            path.starts_with(&format!("{API}/channels/"))
+                && shared.channels.lock().expect("channels").1.contains(&c)
+        });
+    let fault = if deleted && fault.is_none() {
+        Some(404)
+    } else {
+        fault
+    };
     let (status, answer): (u16, Option<Value>) = match (fault, route) {
+        (Some(404), _) if deleted => (
+            404,
+            Some(json!({"message": "Unknown Channel", "code": 10003})),
+        ),
         (Some(429), _) => (
             429,
             Some(
@@ -630,19 +662,72 @@ async fn handle(
                         None => (200, Some(message(next(), &seg(4), json_body.as_ref()))),
                     }
                 }
+                MESSAGE_ROUTE => (
+                    200,
+                    Some(message(
+                        seg(6).parse().unwrap_or(0),
+                        &seg(4),
+                        json_body.as_ref(),
+                    )),
+                ),
+                THREADS_ROUTE => {
+                    let name = json_body
+                        .as_ref()
+                        .and_then(|b| b.get("name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("thread")
+                        .to_string();
+                    let guild = shared
+                        .channels
+                        .lock()
+                        .expect("channels")
+                        .0
+                        .iter()
+                        .find(|(c, _)| c.to_string() == seg(4))
+                        .map(|(_, g)| g.to_string())
+                        .unwrap_or_else(|| "1000000000000000001".into());
+                    (
+                        201,
+                        Some(json!({
+                            "id": seg(6), "type": 11, "flags": 0, "guild_id": guild, "name": name,
+                            "parent_id": seg(4), "owner_id": "1100000000000000001",
+                            "last_message_id": null, "rate_limit_per_user": 0,
+                            "thread_metadata": {"archived": false, "archive_timestamp": "2026-11-29T12:00:00.000000+00:00",
+                                "auto_archive_duration": 1440, "locked": false},
+                            "message_count": 0, "member_count": 1, "total_message_sent": 0
+                        })),
+                    )
+                }
                 CHANNEL_ROUTE => {
                     let id: u64 = seg(4).parse().unwrap_or(0);
-                    match shared.channels.lock().expect("channels").get(&id) {
-                        Some((guild, overwrites)) => (
+                    let guild = shared
+                        .channels
+                        .lock()
+                        .expect("channels")
+                        .0
+                        .iter()
+                        .find(|(c, _)| *c == id)
+                        .map(|(_, g)| *g);
+                    match guild {
+                        Some(g) => (
                             200,
                             Some(json!({
-                                "id": id.to_string(), "type": 0, "flags": 0,
-                                "guild_id": guild.to_string(), "name": format!("channel-{id}"),
-                                "position": 0,
-                                "permission_overwrites": overwrites.iter().map(|(o, kind, allow, deny)| json!({
-                                    "id": o.to_string(), "type": kind,
-                                    "allow": allow.to_string(), "deny": deny.to_string()
-                                })).collect::<Vec<_>>()
+                                "id": id.to_string(), "type": 0, "flags": 0, "guild_id": g.to_string(),
+                                "name": "general", "position": 0,
+                                "permission_overwrites": shared
+                                    .overwrites
+                                    .lock()
+                                    .expect("overwrites")
+                                    .get(&id)
+                                    .into_iter()
+                                    .flatten()
+                                    .map(|(o, kind, allow, deny)| json!({
+                                        "id": o.to_string(), "type": kind,
+                                        "allow": allow.to_string(), "deny": deny.to_string()
+                                    }))
+                                    .collect::<Vec<_>>(),
+                                "nsfw": false, "topic": null, "parent_id": null,
+                                "last_message_id": null, "rate_limit_per_user": 0
                             })),
                         ),
                         None => (
