@@ -341,6 +341,7 @@ impl Bench {
             guild_id: Some(1),
             channel_id: Some(1),
             in_thread: false,
+            thread_parent: None,
             locale: None,
             origin: Origin::GuildInstall,
             action,
@@ -407,6 +408,8 @@ fn percentile_table(rt: &tokio::runtime::Runtime, b: &Bench) {
             custom_id: CustomId::VoteQuestion {
                 question: (i % 50 + 1) as i64,
                 vote: Vote::Up,
+                // A confirmation note: the vote alone, without re-rendering a card.
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         })
@@ -415,6 +418,7 @@ fn percentile_table(rt: &tokio::runtime::Runtime, b: &Bench) {
         b.inv(Action::Modal {
             custom_id: CustomId::AskModal {
                 draft: format!("benchdraft{i:06}"),
+                source: None,
             }
             .encode(),
             fields: vec![
@@ -460,6 +464,7 @@ fn searches_per_second(b: &Bench) {
                             guild_id: Some(1),
                             channel_id: Some(1),
                             in_thread: false,
+                            thread_parent: None,
                             locale: None,
                             origin: Origin::GuildInstall,
                             action: Action::Command {

@@ -40,6 +40,10 @@ pub struct App {
     pub clock: SharedClock,
     /// The SOE client (connection pool).
     pub soe: Arc<HttpSoe>,
+    /// Interactions being handled (a deferred use case, a gateway event): shutdown closes it
+    /// and waits for them, up to [`crate::lifecycle::SHUTDOWN_GRACE`]. Once closed, the HTTP
+    /// endpoint takes no new interaction.
+    pub in_flight: tokio_util::task::TaskTracker,
 }
 
 /// What [`App::build`] needs.
@@ -90,6 +94,7 @@ impl App {
                 store: parts.store,
                 clock: parts.clock,
                 soe: parts.soe,
+                in_flight: tokio_util::task::TaskTracker::new(),
             }),
             rx,
         ))
@@ -129,7 +134,8 @@ impl App {
     /// half-done ([`Commands::recover_interrupted`]), then posting drafts when members finish
     /// linking (telling them through `notifier`), refreshing the tag list every 10 minutes (the
     /// caller loads it once at startup), and sweeping expired linking records, drafts, write
-    /// outcomes and idle rate buckets every minute.
+    /// outcomes and idle rate buckets every minute, after which the linked members and waiting
+    /// drafts are counted for the metrics.
     pub fn spawn_background(
         self: &Arc<Self>,
         mut linked: mpsc::UnboundedReceiver<Linked>,
@@ -145,6 +151,7 @@ impl App {
                 for notice in app.commands.on_linked(&event).await {
                     notify.notify(notice).await;
                 }
+                record_counts(app.store.clone()).await;
             }
         });
         let app = self.clone();
@@ -164,20 +171,36 @@ impl App {
         });
         let app = self.clone();
         let sweep = tokio::spawn(async move {
+            record_counts(app.store.clone()).await;
             let every = Duration::from_secs(60);
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 let store = app.store.clone();
                 let now = app.clock.now();
+                let counting = store.clone();
                 match tokio::task::spawn_blocking(move || store.sweep_expired(now)).await {
                     Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired records swept"),
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
                     Err(e) => tracing::warn!(error = %e, "sweep task failed"),
                 }
+                record_counts(counting).await;
             }
         });
         vec![resume, tags, sweep]
+    }
+}
+
+/// Sets the store-size gauges ([`crate::telemetry::LINKED_MEMBERS`],
+/// [`crate::telemetry::DRAFTS_WAITING`]).
+pub async fn record_counts(store: Arc<dyn Store>) {
+    match tokio::task::spawn_blocking(move || store.counts()).await {
+        Ok(Ok(c)) => {
+            metrics::gauge!(crate::telemetry::LINKED_MEMBERS).set(c.linked_members as f64);
+            metrics::gauge!(crate::telemetry::DRAFTS_WAITING).set(c.drafts_waiting as f64);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "counting the store failed"),
+        Err(e) => tracing::warn!(error = %e, "counting task failed"),
     }
 }

@@ -135,6 +135,9 @@ pub struct LinkConfig {
 pub struct WebConfig {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of `listen`, e.g. `127.0.0.1:9090`: keeps the
+    /// metrics off the address the public reaches. `None`: on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// The public https origin members' browsers reach, e.g. `https://soe-bot.example.com`.
     pub public_url: Url,
 }
@@ -283,6 +286,10 @@ pub struct Config {
     pub link: LinkConfig,
     /// Channel → private team bindings from the file (admins can also bind at runtime).
     pub default_team: Option<TeamSlug>,
+    /// `SOE_BOT_*` variables that name no setting (e.g. `SOE_BOT_PORT`, which Kubernetes
+    /// injects for a Service named `soe-bot`), sorted. They were ignored; the caller warns once
+    /// ([`Config::ignored_env_warning`]) after logging is set up.
+    pub ignored_env: Vec<String>,
 }
 
 // ---- raw, as read: everything optional so that missing keys become problems, not parse errors
@@ -353,6 +360,7 @@ enum RawRoleId {
 #[serde(default, deny_unknown_fields)]
 struct RawWeb {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     public_url: Option<String>,
 }
 
@@ -423,6 +431,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file(p));
         }
+        let (env, ignored_env) = split_unknown_env(env);
         let figment = figment.merge(EnvProvider { env });
         let raw: RawConfig = figment.extract().map_err(|errs| {
             errs.into_iter()
@@ -439,7 +448,21 @@ impl Config {
                 })
                 .collect::<Vec<_>>()
         })?;
-        raw.validate()
+        let mut config = raw.validate()?;
+        config.ignored_env = ignored_env;
+        Ok(config)
+    }
+
+    /// The one warning about [`Config::ignored_env`], naming the variables (never their values),
+    /// or `None` when every `SOE_BOT_*` variable was a setting.
+    pub fn ignored_env_warning(&self) -> Option<String> {
+        (!self.ignored_env.is_empty()).then(|| {
+            format!(
+                "ignored {} environment variable(s) that name no setting: {} (Kubernetes sets SOE_BOT_PORT and SOE_BOT_SERVICE_* for a Service named soe-bot; settings use a double underscore, e.g. SOE_BOT_DISCORD__TOKEN)",
+                self.ignored_env.len(),
+                self.ignored_env.join(", ")
+            )
+        })
     }
 
     /// A human-readable dump with every secret replaced by `[REDACTED]` or `(unset)`.
@@ -516,6 +539,13 @@ impl Config {
             format!("{:?}", self.discord.admin_roles),
         );
         line("web.listen", self.web.listen.to_string());
+        line(
+            "web.metrics_listen",
+            self.web
+                .metrics_listen
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "(on web.listen)".into()),
+        );
         line("web.public_url", self.web.public_url.to_string());
         line("storage.path", self.storage.path.display().to_string());
         line(
@@ -562,6 +592,37 @@ pub fn join(base: &Url, rel: &str) -> Url {
     s.push('/');
     s.push_str(rel.trim_start_matches('/'));
     Url::parse(&s).unwrap_or_else(|_| base.clone())
+}
+
+/// Splits the environment into the `SOE_BOT_*` variables that name a setting and the names of
+/// those that do not (sorted). Each variable is tried alone against the settings' own schema
+/// ([`RawConfig`], `deny_unknown_fields`), so the set of known keys cannot drift from it; a
+/// variable that names a setting but holds a bad value stays in, to be reported by the real
+/// extraction.
+fn split_unknown_env(env: EnvVars) -> (EnvVars, Vec<String>) {
+    let mut known = Vec::with_capacity(env.len());
+    let mut ignored = Vec::new();
+    for (key, value) in env {
+        if !key.starts_with("SOE_BOT_") {
+            continue;
+        }
+        let alone = Figment::new().merge(EnvProvider {
+            env: vec![(key.clone(), value.clone())],
+        });
+        let unknown = match alone.extract::<RawConfig>() {
+            Ok(_) => false,
+            Err(errs) => errs
+                .into_iter()
+                .any(|e| matches!(e.kind, figment::error::Kind::UnknownField(..))),
+        };
+        if unknown {
+            ignored.push(key);
+        } else {
+            known.push((key, value));
+        }
+    }
+    ignored.sort();
+    (known, ignored)
 }
 
 /// `SOE_BOT_*` variables as a figment provider. figment's own `Env` reads the process
@@ -948,6 +1009,29 @@ impl RawConfig {
                 None
             }
         };
+        let metrics_listen = match self
+            .web
+            .metrics_listen
+            .as_deref()
+            .map(str::parse::<SocketAddr>)
+        {
+            None => None,
+            Some(Ok(a)) if Some(a) == listen => {
+                c.problem(
+                    "web.metrics_listen",
+                    "is the same address as web.listen; leave it out to serve /metrics there, or give another port such as 127.0.0.1:9090",
+                );
+                None
+            }
+            Some(Ok(a)) => Some(a),
+            Some(Err(_)) => {
+                c.problem(
+                    "web.metrics_listen",
+                    "must be an address and port such as 127.0.0.1:9090",
+                );
+                None
+            }
+        };
         let public_url = c.url(
             "web.public_url",
             self.web.public_url.as_deref(),
@@ -1124,7 +1208,11 @@ impl RawConfig {
                     admin_roles,
                     client_secret,
                 },
-                web: WebConfig { listen, public_url },
+                web: WebConfig {
+                    listen,
+                    metrics_listen,
+                    public_url,
+                },
                 storage: StorageConfig {
                     path,
                     encryption_key,
@@ -1137,6 +1225,7 @@ impl RawConfig {
                     verify_discord_identity,
                 },
                 default_team: team,
+                ignored_env: Vec::new(),
             }),
             _ => Err(vec![ConfigProblem {
                 key: "(config)".into(),
@@ -1574,11 +1663,75 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_refused_by_name() {
+    fn unknown_keys_in_the_file_are_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bot.toml");
+        std::fs::write(&path, "[soe]\nsite = \"x\"\n").expect("write");
+        let p = Config::load_from(Some(&path), full_env()).unwrap_err();
+        assert_eq!(p[0].key, "soe.site", "{p:?}");
+        assert!(p[0].message.contains("unknown field"), "{p:?}");
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_ignored_and_named_once() {
         let mut e = full_env();
-        e.push(("SOE_BOT_SOE__SITE".into(), "x".into()));
+        for (k, v) in [
+            ("SOE_BOT_PORT", "tcp://10.0.0.1:8080"),
+            ("SOE_BOT_SERVICE_HOST", "10.0.0.1"),
+            ("SOE_BOT_SOE__SITE", "x"),
+            ("SOE_BOT_LOG__FORMAT", "json"),
+            ("OTHER_PORT", "tcp://10.0.0.2:80"),
+        ] {
+            e.push((k.into(), v.into()));
+        }
+        let cfg = Config::load_from(None, e).expect("strays do not stop the bot");
+        assert_eq!(cfg.log.format, LogFormat::Json, "known keys still apply");
+        assert_eq!(
+            cfg.ignored_env,
+            ["SOE_BOT_PORT", "SOE_BOT_SERVICE_HOST", "SOE_BOT_SOE__SITE"]
+        );
+        let warning = cfg.ignored_env_warning().expect("a warning");
+        assert!(warning.contains("SOE_BOT_PORT, SOE_BOT_SERVICE_HOST, SOE_BOT_SOE__SITE"));
+        assert!(
+            !warning.contains("10.0.0.1"),
+            "values are not echoed: {warning}"
+        );
+        assert!(Config::load_from(None, full_env())
+            .expect("valid")
+            .ignored_env_warning()
+            .is_none());
+    }
+
+    #[test]
+    fn metrics_listen_is_optional_and_checked() {
+        let cfg = Config::load_from(None, full_env()).expect("valid");
+        assert_eq!(cfg.web.metrics_listen, None);
+        let mut e = full_env();
+        e.push((
+            "SOE_BOT_WEB__METRICS_LISTEN".into(),
+            "127.0.0.1:9090".into(),
+        ));
+        let cfg = Config::load_from(None, e).expect("valid");
+        assert_eq!(
+            cfg.web.metrics_listen,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        let mut e = full_env();
+        e.push(("SOE_BOT_WEB__METRICS_LISTEN".into(), "nine".into()));
         let p = Config::load_from(None, e).unwrap_err();
-        assert!(p[0].message.contains("site"), "{:?}", p);
+        assert_eq!(p[0].key, "web.metrics_listen");
+    }
+
+    #[test]
+    fn a_known_variable_with_a_bad_value_is_still_a_problem() {
+        let mut e = full_env();
+        e.push(("SOE_BOT_LOG__FORMAT".into(), "yaml".into()));
+        e.push(("SOE_BOT_WEB".into(), "x".into()));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert!(
+            p.iter().any(|p| p.key == "log.format" || p.key == "web"),
+            "{p:?}"
+        );
     }
 
     #[test]

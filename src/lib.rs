@@ -23,7 +23,12 @@
 //! - [`link`]: per-member OAuth 2.0 + PKCE linking, bound to one browser by a cookie, with the
 //!   Discord account proven in that browser (Discord OAuth2 `identify`) and an explicit
 //!   confirmation before anything is stored.
+//! - `control` (Unix): the running bot's control socket, through which `soe-bot backup` and
+//!   `soe-bot rotate-key` reach a store the bot holds open.
+//! - [`lifecycle`]: what `/readyz` reports, and the bound on finishing work at shutdown.
+//! - [`maintenance`]: `soe-bot backup`, `restore` and `rotate-key`.
 //! - [`run`]: the production wiring behind `soe-bot run`.
+//! - [`telemetry`]: the metrics series and `/metrics`.
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
 //! - [`console`]: the console transport of `soe-bot demo`.
 //! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out.
@@ -38,12 +43,17 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod console;
+#[cfg(unix)]
+pub mod control;
 pub mod discord;
 pub mod fake_discord;
 pub mod fake_soe;
+pub mod lifecycle;
 pub mod link;
+pub mod maintenance;
 pub mod notify;
 pub mod run;
 pub mod soe;
 pub mod store;
+pub mod telemetry;
 pub mod web;

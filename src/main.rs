@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use soe_bot::config::{Config, EncryptionKey, LogFormat};
+use soe_bot::maintenance;
 use soe_bot::run::init_tracing;
 use soe_bot::soe::ServiceToken;
 use soe_bot::store::{SledStore, Store};
@@ -71,6 +72,37 @@ enum Command {
         #[arg(long, default_value = "bot.toml")]
         config: PathBuf,
     },
+    /// Probe a running bot's web server (for container health checks): exit 0 when
+    /// `/healthz` answers 200 within 5 s, else 1.
+    Health {
+        /// The URL to probe.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: url::Url,
+    },
+    /// Write a consistent copy of the store to FILE (tokens and drafts stay sealed), whether
+    /// the bot is running or not.
+    Backup {
+        /// Where to write it (must not exist yet; created 0600).
+        file: PathBuf,
+        /// The configuration file (storage.*).
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// Restore a backup FILE into an empty storage.path (stop the bot first).
+    Restore {
+        /// A file written by `soe-bot backup`.
+        file: PathBuf,
+        /// The configuration file (storage.*; the keys the backup was sealed with).
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// Re-seal every record under storage.encryption_key (keep the old key in
+    /// storage.previous_keys until it finishes; safe to run again after an interruption).
+    RotateKey {
+        /// The configuration file (storage.*).
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -99,7 +131,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+            init_logging(&cfg);
             run_async(service_token(cfg, store, listen))
         }
         Some(Command::RegisterCommands { config }) => {
@@ -107,9 +139,9 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+            init_logging(&cfg);
             run_async(async move {
-                soe_bot::discord::register_commands(&cfg.discord)
+                soe_bot::discord::register_commands(&cfg.discord, &soe_bot::run::site_name(&cfg))
                     .await
                     .map_err(anyhow::Error::msg)?;
                 println!("commands registered");
@@ -130,14 +162,66 @@ fn main() -> ExitCode {
                 Ok(if healthy { 0 } else { 1 })
             })
         }
+        Some(Command::Health { url }) => run_async(async move {
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?;
+            let status = client.get(url.clone()).send().await?.status();
+            if status.is_success() {
+                Ok(0)
+            } else {
+                eprintln!("{url} answered {status}");
+                Ok(1)
+            }
+        }),
+        Some(Command::Backup { file, config }) => with_config(&config, |cfg| {
+            run_async(async move {
+                maintenance::backup(cfg, file)
+                    .await
+                    .map_err(anyhow::Error::msg)
+            })
+        }),
+        Some(Command::Restore { file, config }) => with_config(&config, |cfg| {
+            run_async(async move {
+                maintenance::restore(cfg, file)
+                    .await
+                    .map_err(anyhow::Error::msg)
+            })
+        }),
+        Some(Command::RotateKey { config }) => with_config(&config, |cfg| {
+            run_async(async move {
+                maintenance::rotate_key(cfg)
+                    .await
+                    .map_err(anyhow::Error::msg)
+            })
+        }),
         Some(Command::Run { config }) => run_bot(&config),
         None => run_bot(Path::new("bot.toml")),
+    }
+}
+
+/// Logging as configured, then the one warning about ignored `SOE_BOT_*` variables.
+fn init_logging(cfg: &Config) {
+    init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+    if let Some(warning) = cfg.ignored_env_warning() {
+        tracing::warn!("{warning}");
     }
 }
 
 /// `RUST_LOG`, which overrides `log.filter` (the quiet dependencies stay quiet either way).
 fn rust_log() -> Option<String> {
     std::env::var("RUST_LOG").ok()
+}
+
+/// Loads the configuration and logging, then runs `f`.
+fn with_config(path: &Path, f: impl FnOnce(Config) -> ExitCode) -> ExitCode {
+    match load(path) {
+        Ok(cfg) => {
+            init_logging(&cfg);
+            f(cfg)
+        }
+        Err(code) => code,
+    }
 }
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
@@ -157,6 +241,9 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
 fn check_config(path: &Path) -> ExitCode {
     match load(path) {
         Ok(cfg) => {
+            if let Some(warning) = cfg.ignored_env_warning() {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", cfg.redacted());
             println!("configuration OK");
             ExitCode::SUCCESS
@@ -245,7 +332,7 @@ fn run_bot(path: &Path) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    init_tracing(cfg.log.format, &cfg.log.filter, rust_log().as_deref());
+    init_logging(&cfg);
     run_async(async move {
         soe_bot::run::run(cfg)
             .await

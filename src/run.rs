@@ -1,11 +1,14 @@
 //! `soe-bot run`: the production wiring of store, SOE client, app, web server and Discord.
 //!
 //! Startup fails closed with a clear message (store locked or wrong key, no service token);
-//! shutdown (Ctrl-C or SIGTERM) stops Discord and the web server, then flushes the store.
+//! command registration runs in the background, retried, and never stops the bot serving.
+//! Shutdown (Ctrl-C or SIGTERM) stops taking work (the web server stops accepting, the
+//! gateway sends its close frames, `/readyz` answers 503), waits a bounded time for the
+//! interactions in flight ([`crate::lifecycle::SHUTDOWN_GRACE`]), then flushes the store and
+//! returns (exit 0).
 //! Logging ([`init_tracing`]) keeps the dependencies whose verbose output carries tokens at
 //! `warn` whatever the configured filter says ([`log_filter`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::app::{App, AppParts};
@@ -20,6 +23,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 use crate::config::{Config, DiscordMode, LogFormat};
+use crate::lifecycle::{DiscordStatus, Health, SHUTDOWN_GRACE};
 use crate::link::LinkSettings;
 use crate::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
 use crate::store::{SledStore, Store};
@@ -275,15 +279,27 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let store = Arc::new(SledStore::open(&cfg.storage).map_err(|e| e.to_string())?);
     let service = service_token(&cfg, store.as_ref())?;
     let clock = Arc::new(SystemClock);
+    // `soe-bot backup` and `rotate-key` reach the store through this while the bot runs.
+    #[cfg(unix)]
+    let control =
+        crate::control::listen(&cfg.storage.path, store.clone(), clock.clone()).map_err(|e| {
+            format!(
+                "cannot open the control socket {}: {e}",
+                crate::control::socket_path(&cfg.storage.path).display()
+            )
+        })?;
     let (app, linked) = build_app(&cfg, store.clone(), service, clock.clone())?;
 
-    let discord_ready = Arc::new(AtomicBool::new(false));
+    let health = Arc::new(Health::new(match cfg.discord.mode {
+        // Discord calls the bot: nothing to connect.
+        DiscordMode::Http => DiscordStatus::Connected,
+        DiscordMode::Gateway => DiscordStatus::Connecting,
+    }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = crate::discord::http_client(&cfg.discord).map_err(|e| e.to_string())?;
-    let extra = match cfg.discord.mode {
+    let interactions = match cfg.discord.mode {
         DiscordMode::Http => {
             let key = cfg.discord.public_key.clone().unwrap_or_default();
-            discord_ready.store(true, Ordering::SeqCst);
             Some(
                 crate::discord::interactions_router(app.clone(), &key, http.clone(), clock.clone())
                     .map_err(|e| e.to_string())?,
@@ -291,12 +307,49 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         }
         DiscordMode::Gateway => None,
     };
+    let metrics = crate::telemetry::install().map(crate::telemetry::router);
+    // `/metrics` on its own address when configured, else beside the other routes.
+    let (metrics_here, metrics_apart) = match cfg.web.metrics_listen {
+        Some(addr) => (None, metrics.map(|m| (addr, m))),
+        None => (metrics, None),
+    };
+    let extra = match (interactions, metrics_here) {
+        (Some(i), Some(m)) => Some(i.merge(m)),
+        (i, m) => i.or(m),
+    };
+    let metrics_server = match metrics_apart {
+        Some((addr, router)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("web.metrics_listen: cannot listen on {addr}: {e}"))?;
+            tracing::info!(listen = %addr, "metrics served on their own address");
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stop.changed().await;
+                };
+                if let Err(e) = crate::web::serve(listener, router, stop).await {
+                    tracing::error!(error = %e, "metrics server failed");
+                }
+            }))
+        }
+        None => None,
+    };
     let ready_store = store.clone();
-    let ready_flag = discord_ready.clone();
+    let ready_health = health.clone();
     let router = crate::web::router(crate::web::WebState {
         link: app.link.clone(),
         ready: Arc::new(move || {
-            ready_flag.load(Ordering::SeqCst) && ready_store.guild_settings(0).is_ok()
+            let mut report = crate::web::ReadyReport {
+                not_ready: ready_health.not_ready(),
+                notes: ready_health.notes(),
+            };
+            if ready_store.guild_settings(0).is_err() {
+                report
+                    .not_ready
+                    .push("store: cannot be read (see the log)".to_string());
+            }
+            report
         }),
         extra,
         hsts: cfg.web.hsts(),
@@ -318,27 +371,36 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         tracing::warn!(error = %e, "could not load the tag list yet; autocomplete starts empty");
     }
 
+    // The signal stops taking work: the web server stops accepting, the gateway closes, the
+    // endpoint refuses what still arrives.
+    let stop_tx = Arc::new(stop_tx);
+    let stop_health = health.clone();
+    let stop_app = app.clone();
+    let signal_stop = stop_tx.clone();
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        stop_health.set_stopping();
+        stop_app.in_flight.close();
+        let _ = signal_stop.send(true);
+    });
     let result = match cfg.discord.mode {
         DiscordMode::Gateway => {
             let mut gw_stop = stop_rx.clone();
             let stop = async move {
                 let _ = gw_stop.changed().await;
             };
-            let signal = tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = stop_tx.send(true);
-            });
-            let r =
-                crate::discord::run_gateway(app.clone(), &cfg.discord, linked, discord_ready, stop)
-                    .await
-                    .map_err(|e| e.to_string());
-            signal.abort();
-            r
+            crate::discord::run_gateway(app.clone(), &cfg.discord, linked, health.clone(), stop)
+                .await
+                .map_err(|e| e.to_string())
         }
         DiscordMode::Http => {
-            crate::discord::register(&http, &cfg.discord)
-                .await
-                .map_err(|e| e.to_string())?;
+            let registration = tokio::spawn(crate::discord::registration::register_with_retry(
+                http.clone(),
+                cfg.discord.clone(),
+                site_name(&cfg),
+                health.clone(),
+                crate::discord::registration::Backoff::default(),
+            ));
             let mut tasks = app.spawn_background(
                 linked,
                 Arc::new(crate::discord::DiscordNotifier::new(http.clone())),
@@ -347,20 +409,59 @@ pub async fn run(cfg: Config) -> Result<(), String> {
                 Arc::new(crate::discord::cards::DiscordCards::new(http.clone())),
                 crate::notify::PollSettings::default(),
             ));
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
+            let mut stopped = stop_rx.clone();
+            let _ = stopped.wait_for(|s| *s).await;
+            registration.abort();
             for t in tasks {
                 t.abort();
             }
             Ok(())
         }
     };
+    // Also when the gateway ended on its own (a rejected token): stop everything else too.
+    signal.abort();
+    health.set_stopping();
+    let _ = stop_tx.send(true);
+    finish_in_flight(&app).await;
     let _ = web.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
+    #[cfg(unix)]
+    {
+        control.abort();
+        let _ = std::fs::remove_file(crate::control::socket_path(&cfg.storage.path));
+    }
     let flush = tokio::task::spawn_blocking(move || store.flush()).await;
-    if let Ok(Err(e)) = flush {
-        tracing::error!(error = %e, "final flush failed");
+    match flush {
+        Ok(Ok(())) => tracing::info!("store flushed; stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "final flush failed"),
+        Err(e) => tracing::error!(error = %e, "final flush did not run"),
     }
     result
+}
+
+/// Closes the app's work tracker (no new interaction is taken) and waits up to
+/// [`SHUTDOWN_GRACE`] for the interactions in flight. One cut off after that keeps its draft
+/// (stored before any post), and the next start settles it.
+async fn finish_in_flight(app: &App) {
+    app.in_flight.close();
+    let waiting = app.in_flight.len();
+    if waiting > 0 {
+        tracing::info!(
+            in_flight = waiting,
+            "waiting for the interactions in flight"
+        );
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, app.in_flight.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_flight = app.in_flight.len(),
+            "interactions still running after {SHUTDOWN_GRACE:?}; their drafts are kept and the next start settles them"
+        );
+    }
 }
 
 #[cfg(test)]

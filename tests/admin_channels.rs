@@ -86,6 +86,7 @@ async fn writes_made_through_the_bot_are_audited_with_who_what_and_a_link() {
     let vote = soe_bot::commands::ids::Id::VoteQuestion {
         question: Q_UNANSWERED,
         vote: soe_bot::soe::Vote::Up,
+        on: soe_bot::commands::ids::Surface::Card,
     };
     let voted = t.press(&jane, &vote.encode()).await;
     assert!(voted.content.contains("as **"), "{voted:?}");
@@ -127,6 +128,7 @@ async fn writes_made_through_the_bot_are_audited_with_who_what_and_a_link() {
     let down = soe_bot::commands::ids::Id::VoteQuestion {
         question: Q_UNANSWERED,
         vote: soe_bot::soe::Vote::UndoUp,
+        on: soe_bot::commands::ids::Surface::Card,
     };
     t.press(&jane, &down.encode()).await;
     assert_eq!(entries(&server, 4).await.len(), 3);

@@ -18,7 +18,10 @@ fn normalized(app: &TestApp, reply: &Reply) -> serde_json::Value {
     );
     text = text.replace(app.web.as_str().trim_end_matches('/'), "http://BOT");
     fn re_draft(s: &str) -> String {
-        const MARKERS: [&str; 6] = [
+        const MARKERS: [&str; 9] = [
+            "so:sr:",
+            "so:sh:",
+            "so:pk:",
             "so:dp:",
             "so:de:",
             "so:dx:",
@@ -34,7 +37,15 @@ fn normalized(app: &TestApp, reply: &Reply) -> serde_json::Value {
             .min()
         {
             out.push_str(&rest[..start + len]);
-            let tail = &rest[start + len..];
+            let mut tail = &rest[start + len..];
+            // A search button's page number comes before its handle.
+            if let Some((page, after)) = tail.split_once(':') {
+                if !page.is_empty() && page.chars().all(|c| c.is_ascii_digit()) {
+                    out.push_str(page);
+                    out.push(':');
+                    tail = after;
+                }
+            }
             let end = tail
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
                 .unwrap_or(tail.len());
@@ -86,8 +97,7 @@ async fn search_is_private_pages_and_shares() {
     assert!(!shared.ephemeral, "shared publicly");
     assert!(shared.rows.is_empty(), "no controls on the shared copy");
     assert!(all_text(&shared).contains("Shared by alice"));
-    let open = TestApp::button(&r, "Open 1");
-    let q = app.press(&alice, &open).await;
+    let q = app.choose(&alice, &r, "1.").await;
     assert!(!q.embeds.is_empty() && q.ephemeral);
 }
 
@@ -305,6 +315,7 @@ async fn reads_use_the_service_token_and_writes_the_invokers() {
         &Id::VoteQuestion {
             question: Q_ASYNC,
             vote: Vote::Up,
+            on: soe_bot::commands::ids::Surface::Card,
         }
         .encode(),
     )
@@ -629,6 +640,7 @@ async fn a_double_clicked_vote_makes_one_post() {
     let id = Id::VoteQuestion {
         question: Q_ASYNC,
         vote: Vote::Up,
+        on: soe_bot::commands::ids::Surface::Card,
     }
     .encode();
     let (a, b) = tokio::join!(app.press(&alice, &id), app.press(&alice, &id));
@@ -666,6 +678,7 @@ async fn accept_is_for_the_asker() {
             &Id::Accept {
                 question: q,
                 answer: a,
+                on: soe_bot::commands::ids::Surface::Card,
             }
             .encode(),
         )
@@ -683,6 +696,7 @@ async fn accept_is_for_the_asker() {
             &Id::Accept {
                 question: Q_ASYNC,
                 answer: app.fake.answers(Q_ASYNC)[0].id,
+                on: soe_bot::commands::ids::Surface::Card,
             }
             .encode(),
         )
@@ -780,6 +794,29 @@ async fn admin_commands_need_manage_server_and_gate_channels() {
         "{r:?}"
     );
     assert_eq!(app.store.guild_settings(1).unwrap().disabled_channels, [10]);
+    // Issue 10, part 9: a thread (or forum post) in the disabled channel 10 is off too; a
+    // thread elsewhere is served.
+    let in_thread = |parent: u64| {
+        let mut inv = app.invocation(
+            &member,
+            Action::Command {
+                name: "so".into(),
+                path: vec!["help".into()],
+                options: vec![],
+            },
+        );
+        inv.channel_id = Some(9_000);
+        inv.in_thread = true;
+        inv.thread_parent = Some(parent);
+        inv
+    };
+    let r = app.run(&in_thread(10)).await;
+    assert!(r.content.contains("turned off in this channel"), "{r:?}");
+    let r = app.run(&in_thread(77)).await;
+    assert!(
+        !r.embeds.is_empty(),
+        "a thread of an enabled channel: {r:?}"
+    );
 }
 
 #[tokio::test]
@@ -929,6 +966,7 @@ async fn a_post_interrupted_by_a_crash_can_be_retried_after_a_while() {
         },
         state: soe_bot::store::DraftState::Posting { since: now },
         post_after_link: false,
+        source_message: None,
         created_at: now,
         expires_at: now + chrono::Duration::hours(24),
     };
@@ -1169,6 +1207,7 @@ async fn a_vote_refreshes_the_cached_question() {
             &Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Card,
             }
             .encode(),
         )
@@ -1210,14 +1249,14 @@ async fn share_needs_permission_to_send_in_the_channel() {
         app.fake.requests().is_empty(),
         "no SOE call for a refused share"
     );
-    let search_share = Id::ShareSearch {
-        page: 0,
-        sort: soe_bot::soe::SearchSort::Relevance,
-        tag: None,
-        query: "async".into(),
-    }
-    .encode();
+    let results = app.slash(&reader, "search", &[("query", "async")]).await;
+    let search_share = TestApp::button(&results, "Share to channel");
+    app.fake.clear_requests();
     let r = app.press(&reader, &search_share).await;
+    assert!(
+        app.fake.requests().is_empty(),
+        "no SOE call for a refused share"
+    );
     assert!(r.ephemeral && r.content.contains("permission"), "{r:?}");
     // Without VIEW_CHANNEL either.
     let mut blind = TestApp::member(112, "blind");
@@ -1294,6 +1333,7 @@ async fn a_vote_after_an_undo_works() {
                 Id::VoteQuestion {
                     question: Q_ASYNC,
                     vote,
+                    on: soe_bot::commands::ids::Surface::Card,
                 }
                 .encode()
                 .into_boxed_str(),
@@ -1415,4 +1455,661 @@ async fn link_is_rate_limited_per_member() {
     app.clock.advance(chrono::Duration::seconds(60));
     let r = app.slash(&alice, "link", &[]).await;
     assert!(!r.buttons().is_empty(), "one more after a minute: {r:?}");
+}
+
+/// Issue 10, part 1: Next and Share act on exactly the query (and tag) the member searched,
+/// however long; nothing of it is cut to fit a button's custom id.
+#[tokio::test]
+async fn paging_and_sharing_keep_an_80_character_query_and_a_35_character_tag() {
+    let app = TestApp::start().await;
+    // The old custom id kept the first 60 characters: exactly `head` and a space.
+    let head = "widgets gadgets sprockets flanges gaskets brackets grommets";
+    let query = format!("{head} zyzzyva axles quirks");
+    assert_eq!(query.chars().count(), 80, "{query}");
+    let tag = "extremely-long-hardware-fitting-tag";
+    assert_eq!(tag.chars().count(), 35);
+    // Seven questions match the whole query; seven decoys match only its first 60 characters.
+    for i in 0..7 {
+        app.fake.add_question(
+            JANE,
+            &format!("{query} match {i}"),
+            "A body long enough to be a question body.",
+            &[tag],
+        );
+        app.fake.add_question(
+            JANE,
+            &format!("{head} decoy {i}"),
+            "A body long enough to be a question body.",
+            &[tag],
+        );
+    }
+    let alice = poster(111, "alice");
+    let first = app
+        .slash(&alice, "search", &[("query", &query), ("tag", tag)])
+        .await;
+    let footer = first.embeds[0].footer.clone().unwrap();
+    assert!(footer.starts_with("Page 1 of 2 · 7 results"), "{footer}");
+    let next = app.press(&alice, &TestApp::button(&first, "Next")).await;
+    let page2 = &next.embeds[0];
+    assert!(
+        page2
+            .footer
+            .as_deref()
+            .unwrap()
+            .starts_with("Page 2 of 2 · 7 results"),
+        "{next:#?}"
+    );
+    assert!(
+        page2.description.contains("match") && !page2.description.contains("decoy"),
+        "{}",
+        page2.description
+    );
+    let shared = app
+        .press(&alice, &TestApp::button(&next, "Share to channel"))
+        .await;
+    assert!(!shared.ephemeral, "{shared:#?}");
+    let card = &shared.embeds[0];
+    assert_eq!(card.title, format!("Search: {query} [{tag}]"));
+    assert!(
+        card.description.contains("match") && !card.description.contains("decoy"),
+        "{}",
+        card.description
+    );
+    // Every custom id stays within Discord's 100 characters.
+    for c in next.buttons() {
+        assert!(c.id().map_or(0, str::len) <= 100);
+    }
+}
+
+#[tokio::test]
+async fn a_search_handle_is_the_members_own_and_expires_after_a_day() {
+    let app = TestApp::start().await;
+    add_probe_questions(&app, 7);
+    let alice = poster(111, "alice");
+    let bob = poster(222, "bob");
+    let r = app.slash(&alice, "search", &[("query", "probe")]).await;
+    let next = TestApp::button(&r, "Next");
+    let share = TestApp::button(&r, "Share to channel");
+    // Bob pressing Alice's buttons (a forged id) finds nothing of hers.
+    app.fake.clear_requests();
+    for id in [&next, &share] {
+        let other = app.press(&bob, id).await;
+        assert!(
+            other.ephemeral && other.content.contains("expired"),
+            "{other:?}"
+        );
+        assert!(other.embeds.is_empty());
+    }
+    assert!(
+        app.fake.requests().is_empty(),
+        "no SOE call for a foreign handle"
+    );
+    assert!(app.press(&alice, &next).await.embeds[0]
+        .footer
+        .as_deref()
+        .unwrap()
+        .starts_with("Page 2"));
+    app.clock.advance(chrono::Duration::hours(24));
+    let late = app.press(&alice, &next).await;
+    assert!(
+        late.content.contains("expired") && late.content.contains("/so search"),
+        "{late:?}"
+    );
+    // A tag longer than any SOE tag is refused before any call.
+    let long = "t".repeat(36);
+    let r = app
+        .slash(&alice, "search", &[("query", "async"), ("tag", &long)])
+        .await;
+    assert!(r.ephemeral && r.content.contains("35 characters"), "{r:?}");
+}
+
+/// The (first) button whose label contains `label`, whole.
+fn component<'a>(r: &'a Reply, label: &str) -> &'a soe_bot::commands::Component {
+    r.buttons()
+        .into_iter()
+        .find(|c| c.label().contains(label))
+        .unwrap_or_else(|| panic!("no button {label:?} in {r:#?}"))
+}
+
+fn is_disabled(c: &soe_bot::commands::Component) -> bool {
+    matches!(
+        c,
+        soe_bot::commands::Component::Button { disabled: true, .. }
+    )
+}
+
+/// Issue 10, part 3: a vote on the member's private card updates that card in place (new
+/// score, the pressed button turned into its Undo, the other direction off) and Undo uses
+/// SOE's undo endpoint; a vote on a shared card answers privately with an Undo.
+#[tokio::test]
+async fn a_vote_updates_its_card_in_place_and_can_be_undone() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let before = app.fake.question(Q_ASYNC).unwrap().score;
+    let card = app
+        .slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+        .await;
+    let up = TestApp::button(&card, "▲ Upvote");
+    let inv = app.invocation(
+        &alice,
+        Action::Button {
+            custom_id: up.clone(),
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferUpdate,
+        "a press on a private card updates it"
+    );
+    let voted = app.run(&inv).await;
+    assert_eq!(voted.kind, ReplyKind::Update, "{voted:#?}");
+    assert_eq!(app.fake.question(Q_ASYNC).unwrap().score, before + 1);
+    assert!(voted.content.contains("You upvoted"), "{voted:?}");
+    let undo = component(&voted, "Undo");
+    assert!(
+        undo.label().contains(&format!("score {}", before + 1)),
+        "{undo:?}"
+    );
+    assert!(is_disabled(component(&voted, "▼ Downvote")), "down is off");
+    assert!(all_text(&voted).contains(&(before + 1).to_string()));
+    insta::assert_json_snapshot!("question_card_after_upvote", normalized(&app, &voted));
+    app.fake.clear_requests();
+    let undone = app.press(&alice, undo.id().unwrap()).await;
+    assert_eq!(undone.kind, ReplyKind::Update);
+    assert!(undone.content.contains("removed your upvote"), "{undone:?}");
+    assert!(
+        app.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.route == "/questions/{questionId}/upvote"),
+        "SOE's undo endpoint (DELETE …/upvote): {:?}",
+        app.fake.requests()
+    );
+    assert_eq!(app.fake.question(Q_ASYNC).unwrap().score, before);
+    assert!(!is_disabled(component(&undone, "▼ Downvote")));
+    assert!(undone.buttons().iter().all(|c| !c.label().contains("Undo")));
+
+    // On a card shared in the channel, the presser is answered privately, with an Undo that
+    // then updates that private note in place.
+    let shared = app
+        .press(&alice, &Id::ShareQuestion { question: Q_ASYNC }.encode())
+        .await;
+    assert!(!shared.ephemeral);
+    let up = TestApp::button(&shared, "▲ Upvote");
+    let inv = app.invocation(&alice, Action::Button { custom_id: up });
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferEphemeral,
+        "the public card is left as everyone sees it"
+    );
+    let note = app.run(&inv).await;
+    assert!(
+        note.ephemeral && note.kind == ReplyKind::Message,
+        "{note:?}"
+    );
+    assert!(note.embeds.is_empty());
+    let undo = TestApp::button(&note, "Undo upvote");
+    let undone = app.press(&alice, &undo).await;
+    assert_eq!(undone.kind, ReplyKind::Update, "{undone:?}");
+    assert!(undone.content.contains("removed your upvote"));
+    TestApp::button(&undone, "Upvote again");
+    assert_eq!(app.fake.question(Q_ASYNC).unwrap().score, before);
+}
+
+/// Issue 10, parts 2 and 3: an answer opened from the card's select, accepted in place (✓).
+#[tokio::test]
+async fn accept_marks_the_answer_on_the_card() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let q = app.fake.add_question(
+        JANE,
+        "How should I name my live accept question?",
+        BODY,
+        &["testing"],
+    );
+    app.fake
+        .add_answer(q, SAM, "Name it after what it shows, always.");
+    let card = app
+        .slash(&alice, "question", &[("id", &q.to_string())])
+        .await;
+    let answer = app.choose(&alice, &card, "Answer 1").await;
+    assert_eq!(answer.kind, ReplyKind::Update, "{answer:#?}");
+    let accepted = app.press(&alice, &TestApp::button(&answer, "Accept")).await;
+    assert_eq!(accepted.kind, ReplyKind::Update, "{accepted:#?}");
+    assert!(accepted.content.contains("accepted answer"));
+    assert!(accepted.embeds[0].title.starts_with("✅"), "{accepted:#?}");
+    let mark = component(&accepted, "Accepted");
+    assert!(
+        mark.label().starts_with('✓') && is_disabled(mark),
+        "{mark:?}"
+    );
+    // Back shows the question in place, its answers select marking the accepted one.
+    let back = app
+        .press(&alice, &TestApp::button(&accepted, "Back to the question"))
+        .await;
+    assert_eq!(back.kind, ReplyKind::Update);
+    assert!(back.choice("✓ accepted").is_some(), "{back:#?}");
+}
+
+/// Issue 10, part 3: Post and Discard update the draft prompt they came from and grey out
+/// what no longer applies.
+#[tokio::test]
+async fn post_and_discard_update_their_prompt_and_disable_its_buttons() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    // Not linked: the submit keeps the draft and offers Edit / Discard.
+    let id = open_ask(&app, &alice).await;
+    let kept = app
+        .submit(
+            &alice,
+            &id,
+            &ask_fields(
+                "Why does my frobnicator drop every third packet?",
+                BODY,
+                "testing",
+            ),
+        )
+        .await;
+    let discard = TestApp::button(&kept, "Discard");
+    let inv = app.invocation(
+        &alice,
+        Action::Button {
+            custom_id: discard.clone(),
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferUpdate
+    );
+    let gone = app.run(&inv).await;
+    assert_eq!(gone.kind, ReplyKind::Update, "{gone:?}");
+    assert!(gone.content.contains("Draft discarded"));
+    assert!(!gone.buttons().is_empty());
+    assert!(gone.buttons().iter().all(|c| is_disabled(c)), "{gone:#?}");
+    insta::assert_json_snapshot!("draft_discarded", normalized(&app, &gone));
+
+    // Linked, a failed post offers Retry; Retry that succeeds turns the prompt into the link.
+    app.link(&alice).await;
+    app.fake
+        .push_fault(Fault::on("POST", "/questions", FaultKind::Status(500)).times(1));
+    let id = open_ask(&app, &alice).await;
+    let failed = app
+        .submit(
+            &alice,
+            &id,
+            &ask_fields(
+                "Why does my grommetizer refuse to start twice?",
+                BODY,
+                "testing",
+            ),
+        )
+        .await;
+    let retry = TestApp::button(&failed, "Retry");
+    let posted = app.press(&alice, &retry).await;
+    assert_eq!(posted.kind, ReplyKind::Update, "{posted:?}");
+    assert!(posted.content.contains("Posted as"), "{posted:?}");
+    TestApp::link_url(&posted);
+    for label in ["Post", "Edit", "Discard"] {
+        let c = posted
+            .buttons()
+            .into_iter()
+            .find(|c| c.label() == label)
+            .unwrap_or_else(|| panic!("no {label} in {posted:#?}"));
+        assert!(is_disabled(c), "{label}: {posted:#?}");
+    }
+    // A stale Discard on the posted draft changes nothing.
+    let stale = app
+        .press(&alice, &TestApp::button(&failed, "Discard"))
+        .await;
+    assert!(stale.content.contains("Already posted"), "{stale:?}");
+}
+
+/// Issue 10, part 3: ages are Discord timestamps, so shared cards never freeze.
+#[tokio::test]
+async fn ages_are_discord_timestamps() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let r = app.slash(&alice, "search", &[("query", "async")]).await;
+    assert!(r.embeds[0].description.contains(":R>"), "{r:#?}");
+    assert!(!r.embeds[0].description.contains(" ago"));
+    let card = app
+        .slash(&alice, "question", &[("id", &Q_ACCEPTED.to_string())])
+        .await;
+    let asked = card.embeds[0]
+        .fields
+        .iter()
+        .find(|f| f.name == "Asked")
+        .expect("an Asked field");
+    assert!(asked.value.starts_with("<t:") && asked.value.ends_with(":R>"));
+    let footers: String = card
+        .embeds
+        .iter()
+        .filter_map(|e| e.footer.clone())
+        .collect();
+    assert!(!footers.contains(" ago"), "{footers}");
+}
+
+/// Issue 10, part 8: a read refused because of the bot's own service token tells members an
+/// admin has been told, never to link again, and names the site as configured.
+#[tokio::test]
+async fn a_refused_service_token_is_the_admins_problem_not_the_members() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let svc = app.fake.service_token();
+    app.fake.revoke_token(&svc);
+    for r in [
+        app.slash(&alice, "search", &[("query", "tokio")]).await,
+        app.slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+            .await,
+    ] {
+        assert!(
+            r.ephemeral
+                && r.content
+                    .contains("The bot's read access to Acme Stack Overflow is broken")
+                && r.content.contains("an admin has been told"),
+            "{r:?}"
+        );
+        assert!(!r.content.contains("/so link") && !r.content.contains(&svc));
+    }
+    // A 403 on the service token reads the same.
+    let app = TestApp::start().await;
+    app.fake
+        .push_fault(Fault::on("GET", "/search", FaultKind::Status(403)).times(1));
+    let r = app.slash(&alice, "search", &[("query", "tokio")]).await;
+    assert!(r.content.contains("an admin has been told"), "{r:?}");
+}
+
+/// Issue 10, part 2: results and answers are chosen from select menus (title as label, score
+/// and tags as description), Back returns to the results page, and a question appears once
+/// per page even when its answers match too.
+#[tokio::test]
+async fn results_and_answers_are_picked_from_menus_and_back_returns() {
+    let app = TestApp::start().await;
+    for i in 0..6 {
+        app.fake.add_question(
+            JANE,
+            &format!("Async probe question number {i} for the menus"),
+            "A body long enough to be a question body.",
+            &["async"],
+        );
+    }
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let r = app.slash(&alice, "search", &[("query", "async")]).await;
+    let options = r
+        .buttons()
+        .into_iter()
+        .find_map(|c| match c {
+            soe_bot::commands::Component::Select { options, .. } => Some(options.clone()),
+            _ => None,
+        })
+        .expect("a results menu");
+    let values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
+    let unique: std::collections::HashSet<&str> = values.iter().copied().collect();
+    assert_eq!(unique.len(), values.len(), "no question twice: {values:?}");
+    assert_eq!(
+        values.iter().filter(|v| **v == Q_ASYNC.to_string()).count(),
+        1,
+        "the question matched, and so did its answer: listed once"
+    );
+    let first = &options[0];
+    assert!(first.label.starts_with("1. "), "{first:?}");
+    assert!(
+        first.description.as_deref().unwrap().contains("score"),
+        "{first:?}"
+    );
+    assert!(
+        r.embeds[0].description.matches("/questions/3/").count() == 1,
+        "{}",
+        r.embeds[0].description
+    );
+    assert!(
+        r.buttons().iter().all(|c| !c.label().starts_with("Open ")
+            || matches!(c, soe_bot::commands::Component::Select { .. })),
+        "no Open 1…5 buttons"
+    );
+    // Page 2, then a result: the question replaces the results, with Back to page 2.
+    let p2 = app.press(&alice, &TestApp::button(&r, "Next")).await;
+    let (menu, value) = p2.choice("6.").expect("a choice numbered 6 on page 2");
+    let inv = app.invocation(
+        &alice,
+        Action::Select {
+            custom_id: menu.to_string(),
+            values: vec![value.to_string()],
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferUpdate
+    );
+    let q = app.run(&inv).await;
+    assert_eq!(q.kind, ReplyKind::Update, "{q:#?}");
+    assert!(!q.embeds.is_empty());
+    let back = app
+        .press(&alice, &TestApp::button(&q, "Back to the results"))
+        .await;
+    assert_eq!(back.kind, ReplyKind::Update);
+    assert!(back.embeds[0]
+        .footer
+        .as_deref()
+        .unwrap()
+        .starts_with("Page 2"));
+    // The card's answers menu: an answer opens with its votes; a vote updates it in place.
+    let card = app
+        .slash(&alice, "question", &[("id", &Q_ASYNC.to_string())])
+        .await;
+    insta::assert_json_snapshot!("question_card_with_menus", normalized(&app, &card));
+    assert!(
+        card.buttons()
+            .iter()
+            .all(|c| !c.label().contains("Answer 1")
+                || matches!(c, soe_bot::commands::Component::Select { .. })),
+        "no per-answer button rows"
+    );
+    // Answer 2 is Priya's (answer 1 is Jane's own, which she may not vote on).
+    let answer = app.choose(&alice, &card, "Answer 2").await;
+    assert_eq!(answer.kind, ReplyKind::Update);
+    assert!(answer.content.contains("On “"), "{answer:?}");
+    let up = app
+        .press(&alice, &TestApp::button(&answer, "▲ Upvote"))
+        .await;
+    assert_eq!(up.kind, ReplyKind::Update, "{up:#?}");
+    assert!(up.content.contains("You upvoted answer"), "{up:?}");
+    TestApp::button(&up, "Upvoted · score");
+    TestApp::button(&up, "Back to the question");
+    // Garbage in a menu gets a polite reply.
+    let inv = app.invocation(
+        &alice,
+        Action::Select {
+            custom_id: menu.to_string(),
+            values: vec!["nope".into()],
+        },
+    );
+    assert!(app.run(&inv).await.content.contains("Choose one"));
+}
+
+/// Issue 10, part 4: after a post from a channel the member is offered a public card there:
+/// title, author as their SOE name, tags and link; once per post, under the share rules.
+#[tokio::test]
+async fn a_post_can_be_announced_in_its_channel_once() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let id = open_ask(&app, &alice).await;
+    let r = app
+        .submit(
+            &alice,
+            &id,
+            &ask_fields(
+                "Why does my flux capacitor need exactly 1.21 gigawatts?",
+                BODY,
+                "physics, time",
+            ),
+        )
+        .await;
+    let r = if r.content.contains("Post anyway") || TestApp::try_button(&r, "Post anyway") {
+        app.press(&alice, &TestApp::button(&r, "Post anyway")).await
+    } else {
+        r
+    };
+    assert!(r.content.contains("Posted as *Jane Doe*"), "{r:#?}");
+    let offer = TestApp::button(&r, "Post a card in the channel");
+    let inv = app.invocation(
+        &alice,
+        Action::Button {
+            custom_id: offer.clone(),
+        },
+    );
+    assert_eq!(
+        app.app.commands.ack(&inv),
+        soe_bot::commands::Ack::DeferPublic
+    );
+    let card = app.run(&inv).await;
+    assert!(!card.ephemeral, "{card:#?}");
+    let e = &card.embeds[0];
+    assert_eq!(
+        e.title,
+        "Why does my flux capacitor need exactly 1.21 gigawatts?"
+    );
+    assert!(e.description.contains("Asked by **Jane Doe**"), "{e:?}");
+    assert!(e.fields.iter().any(|f| f.value.contains("`physics`")));
+    assert!(e.url.as_deref().is_some_and(|u| u.contains("/questions/")));
+    insta::assert_json_snapshot!("channel_card", normalized(&app, &card));
+    app.clock.advance(chrono::Duration::minutes(10));
+    let again = app.press(&alice, &offer).await;
+    assert!(
+        again.ephemeral && again.content.contains("already in the channel"),
+        "{again:?}"
+    );
+    // Another member cannot announce it (the draft is Alice's).
+    let bob = poster(222, "bob");
+    let other = app.press(&bob, &offer).await;
+    assert!(other.ephemeral && other.embeds.is_empty(), "{other:?}");
+}
+
+/// Issue 10, part 5: `/so question` and `/so answer` suggest questions by title: first those
+/// this channel has seen (no SOE call), then one live search charged to the member's share.
+#[tokio::test]
+async fn question_options_autocomplete_titles() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let complete = |sub: &str, focused: &str, typed: &str| {
+        app.invocation(
+            &alice,
+            Action::Autocomplete {
+                name: "so".into(),
+                path: vec![sub.into()],
+                focused: focused.into(),
+                value: typed.into(),
+            },
+        )
+    };
+    let names = |r: &Reply| match &r.kind {
+        ReplyKind::Choices(c) => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    app.slash(&alice, "search", &[("query", "async")]).await;
+    app.fake.clear_requests();
+    let r = app.run(&complete("question", "id", "tokio")).await;
+    let choices = names(&r);
+    assert_eq!(choices[0].value, Q_ASYNC.to_string(), "{choices:?}");
+    assert!(choices[0].name.contains("tokio") && choices[0].name.ends_with(&format!("#{Q_ASYNC}")));
+    assert!(
+        app.fake.requests().is_empty(),
+        "seen in this channel: no call"
+    );
+    // Unseen words: one live search, charged like any search.
+    let r = app
+        .run(&complete("answer", "question", "axum handlers"))
+        .await;
+    assert!(names(&r).iter().any(|c| c.name.contains("axum")), "{r:?}");
+    let searches = app
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.route == "/search")
+        .count();
+    assert_eq!(searches, 1);
+    // A number or a link is offered as it is; too little text makes no call.
+    app.fake.clear_requests();
+    let r = app.run(&complete("question", "id", "42")).await;
+    assert_eq!(names(&r)[0].value, "42");
+    app.run(&complete("question", "id", "zq")).await;
+    assert!(app.fake.requests().is_empty());
+    // The chosen value works with the command as before.
+    let shown = app
+        .slash(&alice, "question", &[("id", &choices[0].value)])
+        .await;
+    assert!(!shown.embeds.is_empty());
+}
+
+/// Issue 10, part 6 (in part): `/so link` when already linked says so and offers to link
+/// again; Link again starts a fresh link.
+#[tokio::test]
+async fn link_when_linked_says_so_and_offers_relink() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let first = app.slash(&alice, "link", &[]).await;
+    TestApp::link_url(&first);
+    app.link(&alice).await;
+    let again = app.slash(&alice, "link", &[]).await;
+    assert!(
+        again.content.contains("already linked to **Jane Doe**"),
+        "{again:?}"
+    );
+    let relink = app
+        .press(&alice, &TestApp::button(&again, "Link again"))
+        .await;
+    assert!(TestApp::link_url(&relink).as_str().contains("/link/start"));
+}
+
+/// Issue 10, part 4: a question asked from a message ("Ask on …") gets a channel card that
+/// replies to that message.
+#[tokio::test]
+async fn the_card_of_a_question_asked_from_a_message_replies_to_it() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    app.link(&alice).await;
+    let msg = soe_bot::commands::MessageRef {
+        id: 4_242,
+        author_id: 111,
+        author_name: "alice".into(),
+        content: "Why does my zeppelin autoscaler oscillate every hour?\nIt flaps between 3 and 9 replicas.".into(),
+    };
+    let modal = app
+        .run(&app.invocation(
+            &alice,
+            Action::MessageCommand {
+                name: "Ask on Acme Stack Overflow".into(),
+                message: msg,
+            },
+        ))
+        .await;
+    let ReplyKind::Modal(m) = &modal.kind else {
+        panic!("{modal:?}")
+    };
+    let r = app
+        .submit(
+            &alice,
+            &m.id,
+            &ask_fields(
+                "Why does my zeppelin autoscaler oscillate every hour?",
+                BODY,
+                "kubernetes",
+            ),
+        )
+        .await;
+    let r = if TestApp::try_button(&r, "Post anyway") {
+        app.press(&alice, &TestApp::button(&r, "Post anyway")).await
+    } else {
+        r
+    };
+    let card = app
+        .press(&alice, &TestApp::button(&r, "Post a card in the channel"))
+        .await;
+    assert!(!card.ephemeral, "{card:#?}");
+    assert_eq!(card.reply_to, Some(4_242));
 }

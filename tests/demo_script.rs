@@ -92,3 +92,46 @@ fn admin_settings_are_audited_and_doctor_posts_a_test_card() {
         "{stdout}"
     );
 }
+
+#[test]
+fn metrics_show_the_named_series_after_the_tour_and_no_member_data() {
+    let tour = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/demo_tour.txt"
+    ))
+    .unwrap();
+    let mut script = tour.clone();
+    script.push_str("\nget /metrics\n");
+    for series in [
+        "soe_bot_commands_total{command=\"so search\",outcome=\"served\"}",
+        "soe_bot_interaction_ack_seconds_bucket{transport=\"console\"",
+        "soe_bot_soe_requests_total{endpoint=\"/search\",status=\"200\",token=\"service\"}",
+        "soe_bot_soe_request_seconds_bucket{endpoint=\"/questions/{id}/answers\",token=\"member\"",
+        "soe_bot_soe_throttle_calls_left{token=\"service\"",
+        "soe_bot_service_budget_used_ratio{window=\"minute\"}",
+        "soe_bot_cache_lookups_total{cache=\"search\",result=\"miss\"}",
+        "soe_bot_linked_members",
+        "soe_bot_drafts_waiting",
+    ] {
+        script.push_str(&format!("expect {series}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tour_and_metrics.txt");
+    std::fs::write(&path, &script).unwrap();
+    let out = demo(path.to_str().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let metrics = &stdout[stdout.rfind("> get /metrics").expect("metrics printed")..];
+    // No label carries a user id or text a member typed: every label value is from a fixed
+    // set. The tour's member ids, search words and titles must not appear.
+    for forbidden in ["async", "you", "jane", "Jane", "1000", "tokio"] {
+        for line in metrics.lines().filter(|l| l.contains('{')) {
+            let labels = &line[line.find('{').unwrap()..line.rfind('}').unwrap_or(line.len())];
+            assert!(
+                !labels.contains(forbidden),
+                "`{forbidden}` in a label: {line}"
+            );
+        }
+    }
+}

@@ -160,14 +160,14 @@ fn a_button_in_a_thread_says_so() {
         fixtures::button("so:qs:3"),
         &who,
     ));
-    assert!(!convert::invocation_from(&parse(&b)).unwrap().in_thread);
-    // 11: a public thread (10 announcement, 12 private threads).
+    let plain = convert::invocation_from(&parse(&b)).unwrap();
+    assert!(!plain.in_thread && plain.thread_parent.is_none());
+    // 11: a public thread (10 announcement, 12 private threads); its parent gates it.
     for kind in [10, 11, 12] {
         b["channel"] = json!({"id": CHANNEL.to_string(), "type": kind, "parent_id": "1"});
-        assert!(
-            convert::invocation_from(&parse(&b)).unwrap().in_thread,
-            "{kind}"
-        );
+        let inv = convert::invocation_from(&parse(&b)).unwrap();
+        assert!(inv.in_thread, "{kind}");
+        assert_eq!(inv.thread_parent, Some(1), "{kind}");
     }
 }
 
@@ -219,16 +219,30 @@ fn buttons_modals_and_message_commands_convert() {
 }
 
 #[test]
-fn pings_select_menus_and_unresolved_messages_are_not_invocations() {
+fn pings_other_menus_and_unresolved_messages_are_not_invocations() {
     assert_eq!(convert::invocation_from(&parse(&fixtures::ping())), None);
     let who = Who::member(1, "a");
+    // A string select is a choice; the other select kinds (users, roles…) the bot never sends.
     let select = fixtures::with_message(fixtures::envelope(
         fixtures::snowflake(),
         3,
-        json!({"custom_id": "x", "component_type": 3, "values": ["a"]}),
+        json!({"custom_id": "so:pa:3", "component_type": 3, "values": ["15"]}),
         &who,
     ));
-    assert_eq!(convert::invocation_from(&parse(&select)), None);
+    assert_eq!(
+        convert::invocation_from(&parse(&select)).map(|i| i.action),
+        Some(Action::Select {
+            custom_id: "so:pa:3".into(),
+            values: vec!["15".into()],
+        })
+    );
+    let users = fixtures::with_message(fixtures::envelope(
+        fixtures::snowflake(),
+        3,
+        json!({"custom_id": "x", "component_type": 5, "values": ["1"], "resolved": {}}),
+        &who,
+    ));
+    assert_eq!(convert::invocation_from(&parse(&users)), None);
     let mut data = fixtures::message_command("Post as answer", 1, "a", "text");
     data["resolved"] = json!({});
     assert_eq!(
@@ -482,38 +496,62 @@ fn finishing_a_defer_keeps_public_and_private_apart() {
     let public = Reply::public("shared");
     let update = Reply::update("page 2");
     assert!(matches!(
-        convert::finish_plan(Ack::DeferEphemeral, &private),
+        convert::finish_plan(Ack::DeferEphemeral, &private, Some(1)),
         Finish::Edit(_)
     ));
     assert!(matches!(
-        convert::finish_plan(Ack::DeferPublic, &public),
+        convert::finish_plan(Ack::DeferPublic, &public, Some(1)),
         Finish::Edit(_)
     ));
     assert!(
         matches!(
-            convert::finish_plan(Ack::DeferPublic, &private),
+            convert::finish_plan(Ack::DeferPublic, &private, Some(1)),
             Finish::ReplaceWithPrivate(_)
         ),
         "a private answer must not be edited into the public placeholder"
     );
     assert!(matches!(
-        convert::finish_plan(Ack::DeferUpdate, &update),
+        convert::finish_plan(Ack::DeferUpdate, &update, Some(1)),
         Finish::Edit(_)
     ));
     assert!(
         matches!(
-            convert::finish_plan(Ack::DeferUpdate, &private),
+            convert::finish_plan(Ack::DeferUpdate, &private, Some(1)),
             Finish::Followup(_)
         ),
         "an error must not replace the results the button was on"
     );
+    // A public card that replies to a message (issue 10, part 4) goes out as a channel
+    // message with a reference, which the contract (from the official document) accepts.
+    let mut card = Reply::public("").with_embed(Embed::new("Why?", "Asked by **Jane**"));
+    card.reply_to = Some(555);
+    let Finish::ReplyInChannel { message, fallback } =
+        convert::finish_plan(Ack::DeferPublic, &card, Some(10))
+    else {
+        panic!("a channel reply")
+    };
+    let body = wire(&message);
+    assert_eq!(body["message_reference"]["message_id"], "555", "{body:#}");
+    assert_eq!(body["message_reference"]["fail_if_not_exists"], false);
+    assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(
+        discord_contract().validate("MessageCreateRequest", &body),
+        Ok(()),
+        "{body:#}"
+    );
+    assert!(wire(&fallback)["embeds"][0]["title"] == "Why?");
+    // Without a channel it is an edit of the placeholder, reference dropped.
+    assert!(matches!(
+        convert::finish_plan(Ack::DeferPublic, &card, None),
+        Finish::Edit(_)
+    ));
     // A modal can no longer be shown after a defer: it degrades to a message.
     let modal = Reply::modal(Modal {
         id: "so:m:ask:x".into(),
         title: "t".into(),
         inputs: vec![],
     });
-    let Finish::Edit(e) = convert::finish_plan(Ack::DeferEphemeral, &modal) else {
+    let Finish::Edit(e) = convert::finish_plan(Ack::DeferEphemeral, &modal, Some(1)) else {
         panic!("an edit")
     };
     assert!(wire(&e)["content"]
@@ -541,11 +579,11 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
         ("GET", fake_discord::MEMBER_ROUTE),
         ("DELETE", fake_discord::LEAVE_GUILD_ROUTE),
         ("GET", fake_discord::GATEWAY_ROUTE),
-        ("PATCH", fake_discord::MESSAGE_ROUTE),
-        ("POST", fake_discord::THREADS_ROUTE),
         ("GET", fake_discord::CHANNEL_ROUTE),
         ("GET", fake_discord::ROLES_ROUTE),
         ("GET", fake_discord::ME_ROUTE),
+        ("PATCH", fake_discord::MESSAGE_ROUTE),
+        ("POST", fake_discord::THREADS_ROUTE),
     ]
     .iter()
     .map(|(m, r)| format!("{m} {r}"))
@@ -583,7 +621,7 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
 
 #[test]
 fn the_registered_commands() {
-    let body = registration_payload(&command_definitions(false)).unwrap();
+    let body = registration_payload(&command_definitions(false, "Acme Stack Overflow")).unwrap();
     check_request(
         "PUT",
         fake_discord::GLOBAL_COMMANDS_ROUTE,
@@ -594,7 +632,12 @@ fn the_registered_commands() {
     let names: Vec<&str> = cmds.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["so", "so-admin", "Ask on Stack Overflow", "Post as answer"]
+        [
+            "so",
+            "so-admin",
+            "Ask on Acme Stack Overflow",
+            "Post as answer"
+        ]
     );
 
     let so = &cmds[0];
@@ -613,6 +656,10 @@ fn the_registered_commands() {
     assert_eq!(search[0]["max_length"], 80);
     assert_eq!(search[0]["required"], true);
     assert_eq!(search[1]["autocomplete"], true, "tag autocompletes");
+    assert_eq!(
+        search[1]["max_length"], 35,
+        "a tag is at most SOE's 35 characters"
+    );
     let sorts: Vec<&str> = search[2]["choices"]
         .as_array()
         .unwrap()
@@ -657,6 +704,11 @@ fn the_registered_commands() {
             "a channel option first"
         );
     }
+    // Text, announcement and forum channels can be picked (issue 10, part 9).
+    assert_eq!(
+        admin["options"][0]["options"][0]["options"][0]["channel_types"],
+        json!([0, 5, 15])
+    );
     let subs: Vec<&str> = admin["options"]
         .as_array()
         .unwrap()
@@ -693,7 +745,7 @@ fn the_registered_commands() {
 
 #[test]
 fn with_allow_dms_the_member_commands_are_offered_in_the_bots_dms_and_admin_stays_in_servers() {
-    let body = registration_payload(&command_definitions(true)).unwrap();
+    let body = registration_payload(&command_definitions(true, "Acme Stack Overflow")).unwrap();
     check_request(
         "PUT",
         fake_discord::GLOBAL_COMMANDS_ROUTE,
@@ -708,7 +760,8 @@ fn with_allow_dms_the_member_commands_are_offered_in_the_bots_dms_and_admin_stay
     }
     assert_eq!(cmds[1]["name"], "so-admin");
     // Everything else is the same as without DMs.
-    let mut without = registration_payload(&command_definitions(false)).unwrap();
+    let mut without =
+        registration_payload(&command_definitions(false, "Acme Stack Overflow")).unwrap();
     let mut with = body.clone();
     for list in [&mut without, &mut with] {
         for c in list.as_array_mut().unwrap() {

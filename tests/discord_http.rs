@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use soe_bot::clock::SharedClock;
 use soe_bot::commands::ids::Id;
 use soe_bot::fake_soe::Q_ASYNC;
-use soe_bot::soe::SearchSort;
 use soe_bot::store::Store;
 use support::test_app::TestApp;
 
@@ -271,16 +270,40 @@ async fn autocomplete_answers_tag_choices() {
 
 #[tokio::test]
 async fn buttons_update_their_message_or_open_a_modal() {
-    let (_t, w) = bot().await;
-    let who = Who::member(1, "jane");
-    // Next page of a search: a deferred update (type 6), then the message is edited.
-    let next = Id::SearchPage {
-        page: 1,
-        sort: SearchSort::Relevance,
-        tag: None,
-        query: "async".into(),
+    let (t, w) = bot().await;
+    for i in 0..6 {
+        t.fake.add_question(
+            soe_bot::fake_soe::JANE,
+            &format!("Paging probe question number {i} about sprockets"),
+            "A body long enough to be a question body.",
+            &["sprockets"],
+        );
     }
-    .encode();
+    let who = Who::member(1, "jane");
+    // A search (deferred, then edited) whose Next button carries the saved search's handle.
+    let search = fixtures::snowflake();
+    ok(
+        &w,
+        &fixtures::envelope(
+            search,
+            2,
+            fixtures::so("search", vec![fixtures::opt("query", "sprockets")]),
+            &who,
+        ),
+    )
+    .await;
+    let results = edit_of(&w, search).await;
+    // Row 1 is the results menu; row 2 holds Prev, Next and Share.
+    assert_eq!(
+        results["components"][0]["components"][0]["type"], 3,
+        "{results:#}"
+    );
+    let next = results["components"][1]["components"][1]["custom_id"]
+        .as_str()
+        .expect("a Next button")
+        .to_string();
+    assert!(next.starts_with("so:sr:1:"), "{results:#}");
+    // Next page of a search: a deferred update (type 6), then the message is edited.
     let id = fixtures::snowflake();
     let body = ok(
         &w,
@@ -290,6 +313,27 @@ async fn buttons_update_their_message_or_open_a_modal() {
     assert_eq!(body["type"], 6);
     let edit = edit_of(&w, id).await;
     assert!(text_of(&edit).contains("Page 2"), "{edit:#}");
+    // A result chosen from the menu: a deferred update, then the question in its place.
+    let menu = results["components"][0]["components"][0].clone();
+    let value = menu["options"][0]["value"].as_str().unwrap().to_string();
+    let id = fixtures::snowflake();
+    let body = ok(
+        &w,
+        &fixtures::with_message(fixtures::envelope(
+            id,
+            3,
+            json!({"custom_id": menu["custom_id"], "component_type": 3, "values": [value]}),
+            &who,
+        )),
+    )
+    .await;
+    assert_eq!(body["type"], 6);
+    let edit = edit_of(&w, id).await;
+    assert!(text_of(&edit).contains("Back to the results"), "{edit:#}");
+    assert!(
+        w.discord.check_contract() >= 3,
+        "menus validate against the contract"
+    );
     // Answer: a modal, immediately.
     let answer = Id::OpenAnswer { question: Q_ASYNC }.encode();
     let body = ok(
@@ -392,7 +436,7 @@ async fn the_endpoint_is_served_by_the_bots_web_router() {
     let (t, w) = bot().await;
     let web = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(|| true),
+        ready: Arc::new(soe_bot::web::ReadyReport::ready),
         extra: Some(w.router.clone()),
         hsts: false,
     });

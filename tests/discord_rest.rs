@@ -63,9 +63,13 @@ fn interaction(v: &Value) -> Interaction {
 async fn commands_are_registered_globally_or_per_guild() {
     let discord = FakeDiscord::start().await;
     let http = soe_bot::discord::http_client(&config(discord.base(), vec![])).unwrap();
-    let done = register(&http, &config(discord.base(), vec![]))
-        .await
-        .expect("registered");
+    let done = register(
+        &http,
+        &config(discord.base(), vec![]),
+        "Acme Stack Overflow",
+    )
+    .await
+    .expect("registered");
     assert_eq!((done.guilds.len(), done.commands), (0, 4));
     let global = discord.on("PUT", GLOBAL_COMMANDS_ROUTE);
     assert_eq!(global.len(), 1);
@@ -85,13 +89,22 @@ async fn commands_are_registered_globally_or_per_guild() {
         .collect();
     assert_eq!(
         names,
-        ["so", "so-admin", "Ask on Stack Overflow", "Post as answer"]
+        [
+            "so",
+            "so-admin",
+            "Ask on Acme Stack Overflow",
+            "Post as answer"
+        ]
     );
 
     let guilds = vec![fixtures::GUILD, fixtures::GUILD + 1];
-    let done = register(&http, &config(discord.base(), guilds.clone()))
-        .await
-        .expect("registered");
+    let done = register(
+        &http,
+        &config(discord.base(), guilds.clone()),
+        "Acme Stack Overflow",
+    )
+    .await
+    .expect("registered");
     assert_eq!(done.guilds, guilds);
     let per_guild = discord.on("PUT", GUILD_COMMANDS_ROUTE);
     assert_eq!(per_guild.len(), 2);
@@ -107,12 +120,54 @@ async fn commands_are_registered_globally_or_per_guild() {
         "no global overwrite when guilds are configured"
     );
     assert!(
-        register(&http, &config(discord.base(), vec![0]))
-            .await
-            .is_err(),
+        register(
+            &http,
+            &config(discord.base(), vec![0]),
+            "Acme Stack Overflow"
+        )
+        .await
+        .is_err(),
         "guild id 0 is refused"
     );
     assert_eq!(discord.check_contract(), 3);
+}
+
+#[tokio::test]
+async fn a_failing_registration_is_retried_with_backoff_until_it_works() {
+    use soe_bot::discord::registration::{register_with_retry, Backoff};
+    use soe_bot::lifecycle::{CommandsStatus, DiscordStatus, Health};
+    let discord = FakeDiscord::start().await;
+    // 400 is not retried inside one call, so each failure is one attempt here.
+    discord.fail("PUT", GLOBAL_COMMANDS_ROUTE, 400, 2);
+    let cfg = config(discord.base(), vec![]);
+    let http = soe_bot::discord::http_client(&cfg).unwrap();
+    let health = Arc::new(Health::new(DiscordStatus::Connected));
+    let backoff = Backoff {
+        first: std::time::Duration::from_millis(50),
+        max: std::time::Duration::from_millis(80),
+    };
+    let task = tokio::spawn(register_with_retry(
+        http,
+        cfg,
+        "Acme Stack Overflow".into(),
+        health.clone(),
+        backoff,
+    ));
+    tokio::time::timeout(std::time::Duration::from_secs(20), task)
+        .await
+        .expect("registered in time")
+        .unwrap();
+    assert_eq!(health.commands(), CommandsStatus::Registered);
+    let puts = discord.on("PUT", GLOBAL_COMMANDS_ROUTE);
+    assert_eq!(
+        puts.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [400, 400, 200]
+    );
+    assert!(
+        puts[2].at.duration_since(puts[1].at) >= std::time::Duration::from_millis(80),
+        "waited longer the second time"
+    );
+    assert!(health.not_ready().is_empty(), "never unready because of it");
 }
 
 #[test]
@@ -317,6 +372,7 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
         guild_id: Some(fixtures::GUILD),
         channel_id: Some(fixtures::CHANNEL),
         in_thread: false,
+        thread_parent: None,
         locale: None,
         origin: soe_bot::commands::Origin::GuildInstall,
         action: soe_bot::commands::Action::Command {
@@ -364,14 +420,16 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
 async fn the_gateway_client_uses_the_api_base_and_stops_on_shutdown() {
     let (t, w) = bot().await;
     let (_tx, linked) = tokio::sync::mpsc::unbounded_channel();
-    let ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let health = Arc::new(soe_bot::lifecycle::Health::new(
+        soe_bot::lifecycle::DiscordStatus::Connecting,
+    ));
     let cfg = config(w.discord.base(), vec![]);
     let started = std::time::Instant::now();
     let run = soe_bot::discord::run_gateway(
         t.app.clone(),
         &cfg,
         linked,
-        ready.clone(),
+        health.clone(),
         tokio::time::sleep(Duration::from_millis(500)),
     );
     let result = tokio::time::timeout(Duration::from_secs(20), run)
@@ -382,8 +440,9 @@ async fn the_gateway_client_uses_the_api_base_and_stops_on_shutdown() {
         started.elapsed() >= Duration::from_millis(500),
         "ran until the shutdown signal"
     );
-    assert!(
-        !ready.load(std::sync::atomic::Ordering::SeqCst),
+    assert_eq!(
+        health.not_ready(),
+        ["discord: the gateway client stopped"],
         "not ready once stopped"
     );
     let gateway = w.discord.on("GET", fake_discord::GATEWAY_ROUTE);

@@ -153,6 +153,7 @@ async fn a_read_only_application_is_named() {
     let vote = soe_bot::commands::ids::Id::VoteQuestion {
         question: soe_bot::fake_soe::Q_UNANSWERED,
         vote: soe_bot::soe::Vote::Up,
+        on: soe_bot::commands::ids::Surface::Card,
     };
     let refused = t.press(&jane, &vote.encode()).await;
     assert!(refused.content.contains("read-only"), "{refused:?}");

@@ -70,6 +70,7 @@ async fn link_then_post_is_credited_to_the_linked_user() {
             &soe_bot::commands::ids::Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: soe_bot::soe::Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -739,6 +740,7 @@ async fn unlink_forgets_the_token_and_me_shows_the_link() {
             &soe_bot::commands::ids::Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: soe_bot::soe::Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -765,6 +767,7 @@ async fn a_401_marks_the_link_expired_and_asks_to_link_again() {
             &soe_bot::commands::ids::Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: soe_bot::soe::Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -782,6 +785,7 @@ async fn a_401_marks_the_link_expired_and_asks_to_link_again() {
             &soe_bot::commands::ids::Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: soe_bot::soe::Vote::Down,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -808,6 +812,7 @@ async fn a_known_expiry_is_checked_before_writing() {
             &soe_bot::commands::ids::Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: soe_bot::soe::Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -842,6 +847,7 @@ async fn a_read_only_link_is_explained() {
             &soe_bot::commands::ids::Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: soe_bot::soe::Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )

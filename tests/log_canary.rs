@@ -137,6 +137,7 @@ async fn exercise_everything() -> Vec<String> {
         &Id::VoteQuestion {
             question: Q_ASYNC,
             vote: Vote::Up,
+            on: soe_bot::commands::ids::Surface::Note,
         }
         .encode(),
     )
@@ -192,6 +193,7 @@ async fn exercise_everything() -> Vec<String> {
         &Id::VoteQuestion {
             question: Q_ASYNC,
             vote: Vote::Down,
+            on: soe_bot::commands::ids::Surface::Note,
         }
         .encode(),
     )
@@ -564,5 +566,57 @@ fn the_scan_finds_planted_secrets_in_each_form() {
     assert_eq!(
         found, expected,
         "each planted secret is found, in the one form it was logged in"
+    );
+}
+
+#[test]
+fn json_logs_at_debug_hold_no_secret_and_name_the_work_each_line_belongs_to() {
+    let (logs, secrets) = run_child("flow", "debug", "json", None);
+    assert_no_leaks(&logs, &secrets, "debug (json)");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(lines.len() > 20, "JSON lines: {}", lines.len());
+    let in_span = |line: &serde_json::Value, name: &str, field: &str| {
+        line["spans"].as_array().is_some_and(|spans| {
+            spans
+                .iter()
+                .any(|s| s["name"] == name && !s[field].is_null())
+        })
+    };
+    // Lines logged while handling an interaction carry its id (never its token).
+    assert!(
+        lines.iter().any(|l| in_span(l, "interaction", "id")),
+        "no line carries the interaction span"
+    );
+    // SOE calls log inside a span naming the endpoint template and the status.
+    let soe: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| in_span(l, "soe", "endpoint"))
+        .collect();
+    assert!(!soe.is_empty(), "no line inside an SOE call span");
+    assert!(
+        soe.iter().any(|l| in_span(l, "soe", "status")),
+        "SOE call lines carry the status"
+    );
+    for l in &soe {
+        let endpoint = l["spans"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == "soe"))
+            .and_then(|s| s["endpoint"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            endpoint
+                .split('/')
+                .all(|seg| !seg.bytes().any(|b| b.is_ascii_digit())),
+            "ids are templated: {endpoint}"
+        );
+    }
+    // Web requests carry a request id.
+    assert!(
+        lines.iter().any(|l| in_span(l, "http", "id")),
+        "no line carries the http request span"
     );
 }

@@ -86,6 +86,7 @@ async fn an_soe_user_name_with_markdown_is_escaped() {
             &Id::VoteQuestion {
                 question: Q_ASYNC,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )

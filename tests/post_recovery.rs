@@ -91,6 +91,7 @@ fn invocation(id: &str, action: Action) -> Invocation {
         guild_id: Some(1),
         channel_id: Some(10),
         in_thread: false,
+        thread_parent: None,
         locale: Some("en-US".into()),
         origin: soe_bot::commands::Origin::GuildInstall,
         action,
@@ -176,6 +177,7 @@ fn child_writes_until_killed() {
                             custom_id: Id::VoteQuestion {
                                 question,
                                 vote: Vote::Up,
+                                on: soe_bot::commands::ids::Surface::Note,
                             }
                             .encode(),
                         },

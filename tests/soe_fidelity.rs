@@ -308,6 +308,7 @@ async fn a_refused_privilege_is_not_mistaken_for_a_read_only_application() {
             &Id::VoteQuestion {
                 question: own,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -336,6 +337,7 @@ fn posting_draft(app: &TestApp, user: u64, id: &str, content: DraftContent) -> D
             since: now - Duration::minutes(1),
         },
         post_after_link: false,
+        source_message: None,
         created_at: now - Duration::minutes(2),
         expires_at: now + Duration::hours(24),
     };
@@ -570,6 +572,7 @@ async fn a_vote_an_earlier_process_left_claimed_is_read_from_the_site() {
             &Id::VoteQuestion {
                 question: q,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -600,6 +603,7 @@ async fn a_vote_an_earlier_process_claimed_but_never_sent_is_sent_now() {
             &Id::VoteQuestion {
                 question: q,
                 vote: Vote::Up,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )
@@ -648,6 +652,7 @@ async fn an_accept_an_earlier_process_left_claimed_is_read_from_the_site() {
             &Id::Accept {
                 question: q,
                 answer: a,
+                on: soe_bot::commands::ids::Surface::Note,
             }
             .encode(),
         )

@@ -64,6 +64,7 @@ fn draft(user: u64, id: &str) -> Draft {
         },
         state: DraftState::Saved { last_error: None },
         post_after_link: false,
+        source_message: None,
         created_at: t0(),
         expires_at: t0() + Duration::hours(24),
     }

@@ -14,7 +14,8 @@ use soe_bot::soe::{ServiceToken, UserToken};
 use soe_bot::store::cipher::Cipher;
 use soe_bot::store::{
     Allowance, Draft, DraftContent, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, SledStore, Store, StoreError, WriteClaim,
+    PendingAuth, PendingConfirm, SavedSearch, SledStore, Store, StoreError, WriteClaim,
+    SEARCHES_PER_MEMBER,
 };
 
 const THREADS: usize = 8;
@@ -104,6 +105,7 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
         },
         state: DraftState::Saved { last_error: None },
         post_after_link: true,
+        source_message: None,
         created_at,
         expires_at,
     }
@@ -1214,4 +1216,71 @@ fn concurrent_new_drafts_never_pass_the_cap() {
     });
     assert_eq!(stored, 3);
     assert_eq!(store.drafts_of(4).unwrap().len(), 3);
+}
+
+fn saved_search(user: u64, handle: &str, at: DateTime<Utc>) -> SavedSearch {
+    SavedSearch {
+        handle: handle.into(),
+        discord_user: user,
+        query: "confidential project kestrel rollout".into(),
+        tag: Some("kestrel".into()),
+        sort: soe_bot::soe::SearchSort::Score,
+        created_at: at,
+        expires_at: at + Duration::hours(24),
+    }
+}
+
+#[test]
+fn saved_searches_are_per_member_sealed_capped_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let mine = saved_search(1, "h1", t0());
+        store.put_search(&mine).unwrap();
+        assert_eq!(store.get_search(1, "h1", t0()).unwrap(), Some(mine));
+        assert_eq!(
+            store.get_search(2, "h1", t0()).unwrap(),
+            None,
+            "another member's handle"
+        );
+        assert_eq!(
+            store
+                .get_search(1, "h1", t0() + Duration::hours(24))
+                .unwrap(),
+            None,
+            "expired"
+        );
+        // Past the cap the oldest go, the newest stay.
+        for i in 0..SEARCHES_PER_MEMBER {
+            let at = t0() + Duration::seconds(i as i64 + 1);
+            store
+                .put_search(&saved_search(1, &format!("n{i}"), at))
+                .unwrap();
+        }
+        assert_eq!(
+            store.get_search(1, "h1", t0()).unwrap(),
+            None,
+            "oldest dropped"
+        );
+        assert!(store.get_search(1, "n0", t0()).unwrap().is_some());
+        let last = format!("n{}", SEARCHES_PER_MEMBER - 1);
+        assert!(store.get_search(1, &last, t0()).unwrap().is_some());
+        store.put_search(&saved_search(2, "other", t0())).unwrap();
+        assert_eq!(
+            store.sweep_expired(t0() + Duration::hours(25)).unwrap(),
+            SEARCHES_PER_MEMBER + 1
+        );
+        assert_eq!(store.get_search(1, "n0", t0()).unwrap(), None);
+        store.put_search(&saved_search(3, "kept", t0())).unwrap();
+        store.flush().unwrap();
+    }
+    // At rest the query and the tag are sealed.
+    let raw = raw_open(dir.path());
+    let tree = raw.open_tree("searches/v1").unwrap();
+    assert_eq!(tree.len(), 1);
+    for entry in tree.iter() {
+        let (_, v) = entry.unwrap();
+        let text = String::from_utf8_lossy(&v);
+        assert!(!text.contains("kestrel"), "{text}");
+    }
 }

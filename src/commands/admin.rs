@@ -221,7 +221,7 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
                 s.enabled_channels.push(channel);
                 (
                     format!("turned the bot on in <#{channel}>"),
-                    format!("soe-bot now answers in <#{channel}>."),
+                    enabled_text(channel, &s.disabled_channels),
                 )
             } else {
                 s.disabled_channels.push(channel);
@@ -302,9 +302,44 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
     Reply::private(reply)
 }
 
+/// What `enable` means: the bot answers everywhere except the channels turned off, so
+/// enabling one channel does not limit it to that channel; the ones still off are named.
+fn enabled_text(channel: u64, still_off: &[u64]) -> String {
+    if still_off.is_empty() {
+        return format!(
+            "soe-bot now answers in <#{channel}>. It answers in every channel of this server; `/so-admin channel disable` turns one off."
+        );
+    }
+    let mut names: Vec<String> = still_off
+        .iter()
+        .take(10)
+        .map(|c| format!("<#{c}>"))
+        .collect();
+    if still_off.len() > names.len() {
+        names.push(format!("and {} more", still_off.len() - names.len()));
+    }
+    format!(
+        "soe-bot now answers in <#{channel}>. Enabling a channel does not limit the bot to it: it answers in every channel except those turned off, which are still {}.",
+        names.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enable_says_what_it_means_when_other_channels_are_off() {
+        let alone = enabled_text(7, &[]);
+        assert!(alone.contains("every channel of this server"), "{alone}");
+        let others = enabled_text(7, &[8, 9]);
+        assert!(
+            others.contains("does not limit the bot to it") && others.contains("<#8>, <#9>"),
+            "{others}"
+        );
+        let many: Vec<u64> = (100..115).collect();
+        assert!(enabled_text(7, &many).contains("and 5 more"));
+    }
 
     fn m(perms: Option<u64>, roles: &[u64]) -> Member {
         Member {

@@ -19,8 +19,9 @@
 //! - the shares live in memory next to the global buckets, which reset on restart too;
 //!   buckets that are full again are dropped, so the map holds only members who called SOE in
 //!   the last minute (bounded by the global budget itself);
-//! - autocomplete never calls SOE (the tag list is refreshed in the background, through the
-//!   global budget only: it is nobody's share).
+//! - tag autocomplete never calls SOE (the tag list is refreshed in the background, through
+//!   the global budget only: it is nobody's share); question autocomplete may make one search,
+//!   cached and charged to the member's share like any other (see `complete`).
 //!
 //! Time comes from the injected clock.
 
@@ -200,17 +201,24 @@ impl ServiceBudget {
             mine.refill(now);
             let wait = mine.wait(calls);
             if wait > 0.0 {
+                metrics::counter!(crate::telemetry::BUDGET_REFUSALS, "who" => "member")
+                    .increment(1);
                 return Err(Refusal::Member(std::time::Duration::from_secs_f64(wait)));
             }
         }
         let wait = b.burst.wait(calls).max(b.sustained.wait(calls));
         if wait > 0.0 {
+            metrics::counter!(crate::telemetry::BUDGET_REFUSALS, "who" => "service").increment(1);
             return Err(Refusal::Service(std::time::Duration::from_secs_f64(
                 wait.max(0.001),
             )));
         }
         b.burst.take(calls);
         b.sustained.take(calls);
+        for (window, bucket) in [("burst", &b.burst), ("minute", &b.sustained)] {
+            metrics::gauge!(crate::telemetry::BUDGET_USED, "window" => window)
+                .set(1.0 - bucket.tokens / bucket.capacity);
+        }
         if let Some(m) = member {
             if let Some(mine) = b.members.get_mut(&m) {
                 mine.take(calls);
@@ -365,6 +373,8 @@ type Cached<V> = (DateTime<Utc>, Arc<V>);
 /// Recent results of service-token reads, by key, each kept for the TTL.
 #[derive(Debug)]
 pub struct TtlCache<V> {
+    /// The `cache` label of its hit and miss counts ([`crate::telemetry::CACHE_LOOKUPS`]).
+    name: &'static str,
     clock: SharedClock,
     ttl: Duration,
     /// Key → when fetched, and the value.
@@ -375,22 +385,29 @@ pub struct TtlCache<V> {
 const CACHE_MAX: usize = 1024;
 
 impl<V> TtlCache<V> {
-    /// Values live `ttl_secs`.
-    pub fn new(clock: SharedClock, ttl_secs: u32) -> Self {
+    /// Values live `ttl_secs`; `name` labels its hit and miss counts.
+    pub fn new(name: &'static str, clock: SharedClock, ttl_secs: u32) -> Self {
         Self {
+            name,
             clock,
             ttl: Duration::seconds(ttl_secs.into()),
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A fresh entry.
+    /// A fresh entry (counted as a hit or a miss).
     pub fn get(&self, key: &str) -> Option<Arc<V>> {
         let now = self.clock.now();
-        let map = self.entries.lock();
-        map.get(key)
-            .filter(|(at, _)| now - *at < self.ttl)
-            .map(|(_, v)| v.clone())
+        let found = {
+            let map = self.entries.lock();
+            map.get(key)
+                .filter(|(at, _)| now - *at < self.ttl)
+                .map(|(_, v)| v.clone())
+        };
+        let result = if found.is_some() { "hit" } else { "miss" };
+        metrics::counter!(crate::telemetry::CACHE_LOOKUPS, "cache" => self.name, "result" => result)
+            .increment(1);
+        found
     }
 
     /// Stores an entry.
@@ -743,7 +760,7 @@ mod tests {
     #[test]
     fn search_cache_expires() {
         let clock = FixedClock::epoch();
-        let c = SearchCache::new(Arc::new(clock.clone()), 60);
+        let c = SearchCache::new("search", Arc::new(clock.clone()), 60);
         let k = SearchCache::key(None, "  Async   Rust ", SearchSort::Relevance, 1);
         assert_eq!(
             k,
@@ -758,7 +775,7 @@ mod tests {
     #[test]
     fn caches_are_bounded_and_forget() {
         let clock = FixedClock::epoch();
-        let c = QuestionCache::new(Arc::new(clock.clone()), 60);
+        let c = QuestionCache::new("question", Arc::new(clock.clone()), 60);
         for q in 0..(CACHE_MAX as i64 + 10) {
             clock.advance(Duration::milliseconds(1));
             c.put(

@@ -1,36 +1,49 @@
 //! Custom ids of buttons and modals: the state a component carries back.
 //!
-//! Format: `so:<verb>:<fields…>`, at most 100 characters, free text last. Ids are parsed
-//! strictly; anything unknown is `None` (an old or forged button gets a polite reply, not a
-//! panic). Nothing secret is ever put in an id: draft ids are random handles that only work
-//! for their owner.
+//! Format: `so:<verb>:<fields…>`, at most 100 characters. Ids carry numbers and random
+//! handles only, never free text: a search's query and tag live in the store under a handle
+//! (see `search`), so nothing is ever cut to fit. Ids are parsed strictly; anything unknown is
+//! `None` (an old or forged button gets a polite reply, not a panic). Nothing secret is ever
+//! put in an id: draft and search handles only work for their owner.
 
-use crate::soe::{SearchSort, Vote};
+use crate::soe::Vote;
 
 /// A component's meaning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Id {
-    /// Search results page (0-based).
+    /// Search results page (0-based) of a saved search.
     SearchPage {
         /// Page.
         page: u32,
-        /// Sort.
-        sort: SearchSort,
-        /// Tag filter.
-        tag: Option<String>,
-        /// Query.
-        query: String,
+        /// The member's saved search (a handle into the store: the query, tag and sort).
+        search: String,
     },
     /// Post a search results page to the channel.
     ShareSearch {
         /// Page.
         page: u32,
-        /// Sort.
-        sort: SearchSort,
-        /// Tag filter.
-        tag: Option<String>,
-        /// Query.
-        query: String,
+        /// The member's saved search.
+        search: String,
+    },
+    /// The results select of a saved search: the chosen question replaces the results, with
+    /// a Back to page `page`.
+    PickResult {
+        /// The results page the select was on (Back returns to it).
+        page: u32,
+        /// The member's saved search.
+        search: String,
+    },
+    /// The answers select of a question card: the chosen answer, with its votes and Accept.
+    PickAnswer {
+        /// Question id.
+        question: i64,
+        /// The message the select is on (a shared card answers privately).
+        on: Surface,
+    },
+    /// Show a question in place of the message (Back from an answer).
+    QuestionInPlace {
+        /// Question id.
+        question: i64,
     },
     /// Show a question privately.
     OpenQuestion {
@@ -48,6 +61,8 @@ pub enum Id {
         question: i64,
         /// Up or down.
         vote: Vote,
+        /// The message the button is on (what the press updates).
+        on: Surface,
     },
     /// Vote on an answer.
     VoteAnswer {
@@ -57,6 +72,8 @@ pub enum Id {
         answer: i64,
         /// Up or down.
         vote: Vote,
+        /// The message the button is on.
+        on: Surface,
     },
     /// Accept an answer.
     Accept {
@@ -64,6 +81,8 @@ pub enum Id {
         question: i64,
         /// Answer id.
         answer: i64,
+        /// The message the button is on.
+        on: Surface,
     },
     /// Open the answer modal for a question.
     OpenAnswer {
@@ -73,6 +92,11 @@ pub enum Id {
     /// Post (or retry posting) a saved draft.
     PostDraft {
         /// Draft id.
+        draft: String,
+    },
+    /// Post a public card about a posted draft in the channel it was written in.
+    AnnouncePost {
+        /// Draft id (its record holds what was posted, where, and as whom).
         draft: String,
     },
     /// Reopen a draft in its modal.
@@ -91,6 +115,8 @@ pub enum Id {
     AskModal {
         /// Draft id minted when the modal opened.
         draft: String,
+        /// The message it was opened from ("Ask on …"), if any.
+        source: Option<u64>,
     },
     /// The answer modal.
     AnswerModal {
@@ -106,22 +132,33 @@ pub enum Id {
     },
 }
 
-fn sort_code(s: SearchSort) -> &'static str {
-    match s {
-        SearchSort::Relevance => "r",
-        SearchSort::Newest => "n",
-        SearchSort::Active => "a",
-        SearchSort::Score => "s",
+/// The kind of message a vote or accept button is on, so the press updates the right thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Surface {
+    /// The member's private question card: re-rendered in place with the new score and an
+    /// Undo.
+    #[default]
+    Card,
+    /// A card shared publicly: everyone sees it, so the member is answered privately.
+    Shared,
+    /// A private confirmation ("You upvoted …"): its text and Undo are updated in place.
+    Note,
+}
+
+fn surface_suffix(on: Surface) -> &'static str {
+    match on {
+        Surface::Card => "",
+        Surface::Shared => ":s",
+        Surface::Note => ":n",
     }
 }
 
-fn parse_sort(s: &str) -> Option<SearchSort> {
+fn parse_surface(s: Option<&str>) -> Option<Surface> {
     Some(match s {
-        "r" => SearchSort::Relevance,
-        "n" => SearchSort::Newest,
-        "a" => SearchSort::Active,
-        "s" => SearchSort::Score,
-        _ => return None,
+        None => Surface::Card,
+        Some("s") => Surface::Shared,
+        Some("n") => Surface::Note,
+        Some(_) => return None,
     })
 }
 
@@ -151,49 +188,51 @@ fn valid_handle(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Longest query a search button can carry.
-pub const MAX_QUERY_IN_ID: usize = 60;
-
 impl Id {
-    /// Encodes the id (≤ 100 characters; long queries are cut on a character boundary).
+    /// Encodes the id (≤ 100 characters: numbers and handles of at most 43 characters).
     pub fn encode(&self) -> String {
-        let search =
-            |verb: &str, page: &u32, sort: &SearchSort, tag: &Option<String>, query: &str| {
-                let q: String = query.chars().take(MAX_QUERY_IN_ID).collect();
-                format!(
-                    "so:{verb}:{page}:{}:{}:{q}",
-                    sort_code(*sort),
-                    tag.as_deref().unwrap_or("")
-                )
-            };
         let s = match self {
-            Id::SearchPage {
-                page,
-                sort,
-                tag,
-                query,
-            } => search("sr", page, sort, tag, query),
-            Id::ShareSearch {
-                page,
-                sort,
-                tag,
-                query,
-            } => search("sh", page, sort, tag, query),
+            Id::SearchPage { page, search } => format!("so:sr:{page}:{search}"),
+            Id::ShareSearch { page, search } => format!("so:sh:{page}:{search}"),
+            Id::PickResult { page, search } => format!("so:pk:{page}:{search}"),
+            Id::PickAnswer { question, on } => format!("so:pa:{question}{}", surface_suffix(*on)),
+            Id::QuestionInPlace { question } => format!("so:qb:{question}"),
             Id::OpenQuestion { question } => format!("so:q:{question}"),
             Id::ShareQuestion { question } => format!("so:qs:{question}"),
-            Id::VoteQuestion { question, vote } => format!("so:vq:{question}:{}", vote_code(*vote)),
+            Id::VoteQuestion { question, vote, on } => format!(
+                "so:vq:{question}:{}{}",
+                vote_code(*vote),
+                surface_suffix(*on)
+            ),
             Id::VoteAnswer {
                 question,
                 answer,
                 vote,
-            } => format!("so:va:{question}:{answer}:{}", vote_code(*vote)),
-            Id::Accept { question, answer } => format!("so:ac:{question}:{answer}"),
+                on,
+            } => format!(
+                "so:va:{question}:{answer}:{}{}",
+                vote_code(*vote),
+                surface_suffix(*on)
+            ),
+            Id::Accept {
+                question,
+                answer,
+                on,
+            } => format!("so:ac:{question}:{answer}{}", surface_suffix(*on)),
             Id::OpenAnswer { question } => format!("so:an:{question}"),
             Id::PostDraft { draft } => format!("so:dp:{draft}"),
+            Id::AnnouncePost { draft } => format!("so:ap:{draft}"),
             Id::EditDraft { draft } => format!("so:de:{draft}"),
             Id::DiscardDraft { draft } => format!("so:dx:{draft}"),
             Id::Link => "so:link".into(),
-            Id::AskModal { draft } => format!("so:m:ask:{draft}"),
+            Id::AskModal {
+                draft,
+                source: None,
+            } => format!("so:m:ask:{draft}"),
+            Id::AskModal {
+                draft,
+                source: Some(m),
+            } => format!("so:m:ask:{draft}:{m}"),
             Id::AnswerModal { question, draft } => format!("so:m:ans:{question}:{draft}"),
             Id::PostAsAnswerModal { draft } => format!("so:m:paa:{draft}"),
         };
@@ -208,29 +247,31 @@ pub fn parse(s: &str) -> Option<Id> {
     let int = |x: &str| x.parse::<i64>().ok().filter(|n| *n > 0);
     let handle = |x: &str| valid_handle(x).then(|| x.to_string());
     Some(match verb {
-        "sr" | "sh" => {
-            let mut it = args.splitn(4, ':');
-            let page = it.next()?.parse::<u32>().ok().filter(|p| *p < 1000)?;
-            let sort = parse_sort(it.next()?)?;
-            let tag = it.next()?;
-            let tag = (!tag.is_empty()).then(|| tag.to_string());
-            let query = it.next()?.to_string();
-            if verb == "sr" {
-                Id::SearchPage {
-                    page,
-                    sort,
-                    tag,
-                    query,
-                }
-            } else {
-                Id::ShareSearch {
-                    page,
-                    sort,
-                    tag,
-                    query,
-                }
+        "sr" | "sh" | "pk" => {
+            let (page, search) = args.split_once(':')?;
+            let page = page.parse::<u32>().ok().filter(|p| *p < 1000)?;
+            let search = handle(search)?;
+            match verb {
+                "sr" => Id::SearchPage { page, search },
+                "sh" => Id::ShareSearch { page, search },
+                _ => Id::PickResult { page, search },
             }
         }
+        "pa" => {
+            let mut it = args.split(':');
+            let q = it.next()?;
+            let on = parse_surface(it.next())?;
+            if it.next().is_some() {
+                return None;
+            }
+            Id::PickAnswer {
+                question: int(q)?,
+                on,
+            }
+        }
+        "qb" => Id::QuestionInPlace {
+            question: int(args)?,
+        },
         "q" => Id::OpenQuestion {
             question: int(args)?,
         },
@@ -238,32 +279,52 @@ pub fn parse(s: &str) -> Option<Id> {
             question: int(args)?,
         },
         "vq" => {
-            let (q, v) = args.split_once(':')?;
+            let mut it = args.split(':');
+            let (q, v) = (it.next()?, it.next()?);
+            let on = parse_surface(it.next())?;
+            if it.next().is_some() {
+                return None;
+            }
             Id::VoteQuestion {
                 question: int(q)?,
                 vote: parse_vote(v)?,
+                on,
             }
         }
         "va" => {
             let mut it = args.split(':');
             let (q, a, v) = (it.next()?, it.next()?, it.next()?);
+            let on = parse_surface(it.next())?;
+            if it.next().is_some() {
+                return None;
+            }
             Id::VoteAnswer {
                 question: int(q)?,
                 answer: int(a)?,
                 vote: parse_vote(v)?,
+                on,
             }
         }
         "ac" => {
-            let (q, a) = args.split_once(':')?;
+            let mut it = args.split(':');
+            let (q, a) = (it.next()?, it.next()?);
+            let on = parse_surface(it.next())?;
+            if it.next().is_some() {
+                return None;
+            }
             Id::Accept {
                 question: int(q)?,
                 answer: int(a)?,
+                on,
             }
         }
         "an" => Id::OpenAnswer {
             question: int(args)?,
         },
         "dp" => Id::PostDraft {
+            draft: handle(args)?,
+        },
+        "ap" => Id::AnnouncePost {
             draft: handle(args)?,
         },
         "de" => Id::EditDraft {
@@ -276,9 +337,16 @@ pub fn parse(s: &str) -> Option<Id> {
         "m" => {
             let (kind, rest) = args.split_once(':')?;
             match kind {
-                "ask" => Id::AskModal {
-                    draft: handle(rest)?,
-                },
+                "ask" => {
+                    let (draft, source) = match rest.split_once(':') {
+                        Some((d, m)) => (d, Some(m.parse::<u64>().ok().filter(|m| *m > 0)?)),
+                        None => (rest, None),
+                    };
+                    Id::AskModal {
+                        draft: handle(draft)?,
+                        source,
+                    }
+                }
                 "ans" => {
                     let (q, d) = rest.split_once(':')?;
                     Id::AnswerModal {
@@ -296,7 +364,7 @@ pub fn parse(s: &str) -> Option<Id> {
     })
 }
 
-/// A fresh random draft id (16 base64url characters, 96 bits).
+/// A fresh random handle for a draft or a saved search (16 base64url characters, 96 bits).
 pub fn new_draft_id() -> String {
     use base64::Engine;
     use rand::RngCore;
@@ -315,37 +383,67 @@ mod tests {
         let ids = [
             Id::SearchPage {
                 page: 2,
-                sort: SearchSort::Score,
-                tag: Some("c#".into()),
-                query: "async: rust".into(),
+                search: d.clone(),
             },
             Id::ShareSearch {
                 page: 0,
-                sort: SearchSort::Relevance,
-                tag: None,
-                query: "x".into(),
+                search: d.clone(),
             },
+            Id::PickResult {
+                page: 1,
+                search: d.clone(),
+            },
+            Id::PickAnswer {
+                question: 3,
+                on: Surface::Card,
+            },
+            Id::PickAnswer {
+                question: 3,
+                on: Surface::Shared,
+            },
+            Id::QuestionInPlace { question: 3 },
             Id::OpenQuestion { question: 3 },
             Id::ShareQuestion { question: 3 },
             Id::VoteQuestion {
                 question: 3,
                 vote: Vote::Down,
+                on: Surface::Card,
+            },
+            Id::VoteQuestion {
+                question: 3,
+                vote: Vote::UndoUp,
+                on: Surface::Note,
             },
             Id::VoteAnswer {
                 question: 3,
                 answer: 9,
                 vote: Vote::Up,
+                on: Surface::Shared,
             },
             Id::Accept {
                 question: 3,
                 answer: 9,
+                on: Surface::Card,
+            },
+            Id::Accept {
+                question: 3,
+                answer: 9,
+                on: Surface::Shared,
             },
             Id::OpenAnswer { question: 3 },
             Id::PostDraft { draft: d.clone() },
             Id::EditDraft { draft: d.clone() },
+            Id::AnnouncePost { draft: d.clone() },
             Id::DiscardDraft { draft: d.clone() },
             Id::Link,
-            Id::AskModal { draft: d.clone() },
+            Id::AskModal {
+                draft: d.clone(),
+                source: None,
+            },
+            Id::AskModal {
+                draft: d.clone(),
+                source: Some(1_200_000_000_000_000_000),
+            },
             Id::AnswerModal {
                 question: 4,
                 draft: d.clone(),
@@ -360,20 +458,19 @@ mod tests {
     }
 
     #[test]
-    fn long_queries_fit_and_garbage_is_refused() {
-        let id = Id::SearchPage {
-            page: 1,
-            sort: SearchSort::Relevance,
-            tag: None,
-            query: "é".repeat(200),
-        };
-        assert!(id.encode().chars().count() <= 100);
+    fn garbage_is_refused() {
         for bad in [
+            "so:sr:0:r::async",
+            "so:sr:1000:abc",
+            "so:sh:1:",
+            "so:sr:x:abc",
             "",
             "so:",
             "so:q:abc",
             "so:q:-1",
             "so:vq:3:x",
+            "so:vq:3:u:x",
+            "so:vq:3:u:s:s",
             "so:dp:../../etc",
             "other:q:1",
             "so:m:ask:",

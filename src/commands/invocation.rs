@@ -102,6 +102,13 @@ pub enum Action {
         /// The button's custom id.
         custom_id: String,
     },
+    /// A choice in a select menu.
+    Select {
+        /// The select's custom id.
+        custom_id: String,
+        /// The chosen values (one for the bot's menus).
+        values: Vec<String>,
+    },
     /// A modal submission.
     Modal {
         /// The modal's custom id.
@@ -143,6 +150,9 @@ pub struct Invocation {
     /// Whether that channel is a thread: there, sending needs SEND_MESSAGES_IN_THREADS rather
     /// than SEND_MESSAGES (see `commands::share`). False when unknown.
     pub in_thread: bool,
+    /// The channel a thread (or forum post) belongs to, when `channel_id` is a thread: the
+    /// channel gate applies the parent's setting to its threads.
+    pub thread_parent: Option<u64>,
     /// The member's locale (e.g. `en-US`).
     pub locale: Option<String>,
     /// Through whose install, for the guild gate: a personal install counts as a DM.

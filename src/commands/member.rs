@@ -147,7 +147,10 @@ pub fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
         other => {
             let reference = super::short_ref();
             tracing::warn!(reference, error = %other, "SOE write failed");
-            format!("{} (ref {reference})", other.user_message())
+            format!(
+                "{} (ref {reference})",
+                other.user_message_on(&ctx.site.name)
+            )
         }
     }
 }

@@ -3,7 +3,9 @@
 //! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
 //! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
-//! `unlink`, `me`), `help`, `admin` (with `doctor`), and the [`audit`] entries. Invariants:
+//! `unlink`, `me`), `complete` (question autocomplete), `help`, `admin` (with `doctor`), and the
+//! [`audit`] entries. Buttons and select menus on the member's private messages update those
+//! messages in place. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
@@ -19,6 +21,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod caches;
+pub mod complete;
 pub mod doctor;
 pub mod help;
 pub mod ids;
@@ -96,6 +99,8 @@ pub struct Commands {
     pub(crate) search_cache: SearchCache,
     pub(crate) question_cache: QuestionCache,
     pub(crate) tags: TagCache,
+    /// Questions each channel saw lately, for question autocomplete.
+    pub(crate) recent: complete::RecentQuestions,
     /// Which guilds (and DMs) are served, and which role ids grant admin commands.
     pub(crate) access: AccessGate,
     /// When this process's use cases were built: a draft left `Posting` or a write claim made
@@ -138,9 +143,10 @@ impl Commands {
                 ServiceBudget::soe_default(clock.clone())
                     .with_member_share(limits.member_share_per_minute),
             ),
-            search_cache: SearchCache::new(clock.clone(), limits.search_cache_secs),
-            question_cache: QuestionCache::new(clock.clone(), limits.search_cache_secs),
+            search_cache: SearchCache::new("search", clock.clone(), limits.search_cache_secs),
+            question_cache: QuestionCache::new("question", clock.clone(), limits.search_cache_secs),
             tags: TagCache::default(),
+            recent: complete::RecentQuestions::default(),
             store,
             clock,
             soe,
@@ -292,14 +298,37 @@ impl Commands {
                 Some(ids::Id::OpenAnswer { .. } | ids::Id::EditDraft { .. } | ids::Id::Link) => {
                     Ack::Immediate
                 }
-                Some(ids::Id::SearchPage { .. }) => Ack::DeferUpdate,
-                // A share the member may not post answers at once, privately.
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. })
-                    if share::may_post(inv) =>
-                {
-                    Ack::DeferPublic
+                Some(ids::Id::SearchPage { .. } | ids::Id::QuestionInPlace { .. }) => {
+                    Ack::DeferUpdate
                 }
-                Some(ids::Id::ShareSearch { .. } | ids::Id::ShareQuestion { .. }) => Ack::Immediate,
+                // A press on a private message updates it in place (see `vote`, `post`).
+                Some(
+                    ids::Id::VoteQuestion { on, .. }
+                    | ids::Id::VoteAnswer { on, .. }
+                    | ids::Id::Accept { on, .. },
+                ) if on != ids::Surface::Shared => Ack::DeferUpdate,
+                Some(ids::Id::PostDraft { .. } | ids::Id::DiscardDraft { .. }) => Ack::DeferUpdate,
+                // A share the member may not post answers at once, privately.
+                Some(
+                    ids::Id::ShareSearch { .. }
+                    | ids::Id::ShareQuestion { .. }
+                    | ids::Id::AnnouncePost { .. },
+                ) if share::may_post(inv) => Ack::DeferPublic,
+                Some(
+                    ids::Id::ShareSearch { .. }
+                    | ids::Id::ShareQuestion { .. }
+                    | ids::Id::AnnouncePost { .. },
+                ) => Ack::Immediate,
+                _ => Ack::DeferEphemeral,
+            },
+            Action::Select { custom_id, .. } => match ids::parse(custom_id) {
+                // A shared card's answers select answers privately; every other choice
+                // replaces the message it was made on.
+                Some(ids::Id::PickAnswer {
+                    on: ids::Surface::Shared,
+                    ..
+                }) => Ack::DeferEphemeral,
+                Some(ids::Id::PickResult { .. } | ids::Id::PickAnswer { .. }) => Ack::DeferUpdate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,
@@ -308,20 +337,35 @@ impl Commands {
 
     /// Runs the use case for `inv`. Never fails: every error becomes a reply that says what to
     /// do next.
+    /// Counted in the metrics by command and outcome ([`crate::telemetry::COMMANDS`]).
     pub async fn handle(&self, inv: &Invocation) -> Reply {
+        let command = command_label(&inv.action);
+        let counted = |outcome: &'static str| {
+            metrics::counter!(crate::telemetry::COMMANDS, "command" => command, "outcome" => outcome)
+                .increment(1);
+        };
         if let Some(refusal) = self.access.check(inv).await {
+            counted("refused");
             return refusal;
         }
         if let Some(gate) = self.channel_gate(inv) {
+            counted("refused");
             return gate;
         }
+        let reply = self.run(inv).await;
+        counted("served");
+        reply
+    }
+
+    /// The use case for `inv`, once access and the channel gate allowed it.
+    async fn run(&self, inv: &Invocation) -> Reply {
         let reply = match &inv.action {
             Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
                 ("so", "search") => search::command(self, inv).await,
                 ("so", "question") => show::command(self, inv).await,
                 ("so", "ask") => post::ask_command(self, inv).await,
                 ("so", "answer") => post::answer_command(self, inv).await,
-                ("so", "link") => account::link(self, inv),
+                ("so", "link") => account::link_command(self, inv),
                 ("so", "unlink") => account::unlink(self, inv),
                 ("so", "me") => account::me(self, inv),
                 ("so", "help") => help::help(self),
@@ -334,6 +378,9 @@ impl Commands {
             },
             Action::Autocomplete { focused, value, .. } => match focused.as_str() {
                 "tag" | "tags" => Reply::choices(self.tags.complete(value)),
+                "id" | "question" => {
+                    complete::questions(self, inv.member.id, inv.channel_id, value).await
+                }
                 _ => Reply::choices(vec![]),
             },
             Action::Button { custom_id } => match ids::parse(custom_id) {
@@ -342,8 +389,11 @@ impl Commands {
                     "This button is from an older version of the bot. Run the command again.",
                 ),
             },
+            Action::Select { custom_id, values } => self.select(inv, custom_id, values).await,
             Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
-                Some(ids::Id::AskModal { draft }) => post::ask_submit(self, inv, &draft).await,
+                Some(ids::Id::AskModal { draft, source }) => {
+                    post::ask_submit(self, inv, &draft, source).await
+                }
                 Some(ids::Id::AnswerModal { question, draft }) => {
                     post::answer_submit(self, inv, question, &draft).await
                 }
@@ -361,36 +411,69 @@ impl Commands {
         reply
     }
 
+    /// A choice in one of the bot's select menus.
+    async fn select(&self, inv: &Invocation, custom_id: &str, values: &[String]) -> Reply {
+        let chosen = values
+            .first()
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|n| *n > 0);
+        let Some(chosen) = chosen else {
+            return Reply::private("Choose one of the listed items.");
+        };
+        match ids::parse(custom_id) {
+            Some(ids::Id::PickResult { page, search }) => {
+                let back = Component::button(
+                    ids::Id::SearchPage { page, search }.encode(),
+                    "◀ Back to the results",
+                    ButtonStyle::Secondary,
+                );
+                show::in_place(self, inv, chosen, Some(back)).await
+            }
+            Some(ids::Id::PickAnswer { question, on }) => {
+                show::pick_answer(self, inv, question, chosen, on).await
+            }
+            _ => Reply::private(
+                "This menu is from an older version of the bot. Run the command again.",
+            ),
+        }
+    }
+
     async fn button(&self, inv: &Invocation, id: ids::Id) -> Reply {
         use ids::Id;
         match id {
-            Id::SearchPage {
-                page,
-                sort,
-                tag,
-                query,
-            } => search::page(self, inv, &query, tag.as_deref(), sort, page, false).await,
-            Id::ShareSearch {
-                page,
-                sort,
-                tag,
-                query,
-            } => search::page(self, inv, &query, tag.as_deref(), sort, page, true).await,
+            Id::SearchPage { page, search } => search::page(self, inv, &search, page, false).await,
+            Id::ShareSearch { page, search } => search::page(self, inv, &search, page, true).await,
             Id::OpenQuestion { question } => show::show(self, inv, question, false).await,
+            Id::QuestionInPlace { question } => show::in_place(self, inv, question, None).await,
+            Id::PickResult { .. } | Id::PickAnswer { .. } => {
+                Reply::private("That is a menu id, not a button.")
+            }
             Id::ShareQuestion { question } => show::show(self, inv, question, true).await,
-            Id::VoteQuestion { question, vote } => {
-                vote::vote_question(self, inv, question, vote).await
+            Id::VoteQuestion { question, vote, on } => {
+                vote::vote_question(self, inv, question, vote, on).await
             }
             Id::VoteAnswer {
                 question,
                 answer,
                 vote,
-            } => vote::vote_answer(self, inv, question, answer, vote).await,
-            Id::Accept { question, answer } => vote::accept(self, inv, question, answer).await,
+                on,
+            } => vote::vote_answer(self, inv, question, answer, vote, on).await,
+            Id::Accept {
+                question,
+                answer,
+                on,
+            } => vote::accept(self, inv, question, answer, on).await,
             Id::OpenAnswer { question } => post::answer_modal(self, inv, question, None),
-            Id::PostDraft { draft } => post::post_draft(self, inv.member.id, &draft, true).await,
+            Id::PostDraft { draft } => {
+                let reply = post::post_draft(self, inv.member.id, &draft, true).await;
+                post::live_draft(self, inv, &draft, reply)
+            }
             Id::EditDraft { draft } => post::edit_draft(self, inv, &draft),
-            Id::DiscardDraft { draft } => post::discard_draft(self, inv, &draft),
+            Id::AnnouncePost { draft } => post::announce(self, inv, &draft).await,
+            Id::DiscardDraft { draft } => {
+                let reply = post::discard_draft(self, inv, &draft);
+                post::live_draft(self, inv, &draft, reply)
+            }
             Id::Link => account::link(self, inv),
             Id::AskModal { .. } | Id::AnswerModal { .. } | Id::PostAsAnswerModal { .. } => {
                 Reply::private("That is a form id, not a button.")
@@ -465,6 +548,7 @@ impl Commands {
     }
 
     /// In a channel where the bot is turned off, members get a pointer; admin commands pass.
+    /// A thread (or forum post) follows its parent channel, unless it was turned off itself.
     fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
         let (guild, channel) = (inv.guild_id?, inv.channel_id?);
         if matches!(&inv.action, Action::Command { name, .. } if name == "so-admin")
@@ -479,7 +563,8 @@ impl Commands {
                 return None;
             }
         };
-        if !settings.disabled_channels.contains(&channel) {
+        let off = |c: u64| settings.disabled_channels.contains(&c);
+        if !off(channel) && !inv.thread_parent.is_some_and(off) {
             return None;
         }
         let elsewhere = if settings.enabled_channels.is_empty() {
@@ -512,19 +597,71 @@ impl Commands {
         ))
     }
 
-    /// A reply for an SOE failure on a read.
+    /// A reply for an SOE failure on a read. Reads use the service token, so a 401 or 403
+    /// here is the bot's credential, not the member's: the member is told an admin has been
+    /// told (never "link again"), and the failure is logged as an error for operators
+    /// (`doctor` and the logs name the service token).
     pub(crate) fn soe_failure(&self, e: &soe::Error) -> Reply {
         let reference = short_ref();
         match e {
+            soe::Error::Unauthorized | soe::Error::Forbidden { .. } => {
+                tracing::error!(
+                    reference,
+                    error = %e,
+                    credential = "service token",
+                    "the site refused the bot's service token on a read; check it with `soe-bot doctor` and replace it"
+                );
+                Reply::private(format!(
+                    "The bot's read access to {} is broken, so it cannot look this up; an admin has been told. Try again later (ref {reference}).",
+                    self.site.name
+                ))
+            }
             soe::Error::Unavailable { .. }
             | soe::Error::Transport(_)
             | soe::Error::Unexpected(_)
             | soe::Error::Timeout => {
                 tracing::warn!(reference, error = %e, "SOE read failed");
-                Reply::private(format!("{} (ref {reference})", e.user_message()))
+                Reply::private(format!(
+                    "{} (ref {reference})",
+                    e.user_message_on(&self.site.name)
+                ))
             }
-            _ => Reply::private(e.user_message()),
+            _ => Reply::private(e.user_message_on(&self.site.name)),
         }
+    }
+}
+
+/// What a metrics label calls `action`: from a fixed set, never anything a member typed (an
+/// unknown command name is `other`).
+fn command_label(action: &Action) -> &'static str {
+    match action {
+        Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
+            ("so", "search") => "so search",
+            ("so", "question") => "so question",
+            ("so", "ask") => "so ask",
+            ("so", "answer") => "so answer",
+            ("so", "link") => "so link",
+            ("so", "unlink") => "so unlink",
+            ("so", "me") => "so me",
+            ("so", "help") => "so help",
+            ("so-admin", _) => "so-admin",
+            _ => "other",
+        },
+        Action::Autocomplete { .. } => "autocomplete",
+        Action::Button { .. } => "button",
+        Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
+            Some(ids::Id::AskModal { .. }) => "modal ask",
+            Some(ids::Id::AnswerModal { .. }) => "modal answer",
+            Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
+            _ => "modal other",
+        },
+        Action::Select { .. } => "select",
+        // The ask command is named after the site ("Ask on …"); `post::message_command` tells
+        // them apart the same way.
+        Action::MessageCommand { name, .. } => match name.as_str() {
+            "Post as answer" => "message answer",
+            _ => "message ask",
+        },
     }
 }
 

@@ -40,10 +40,17 @@ const LOOK_BACK_MINUTES: i64 = 10;
 /// At most this many of the member's recent answers are opened to compare bodies.
 const ANSWERS_TO_OPEN: usize = 5;
 
-fn ask_modal(draft: &str, title: Option<&str>, body: Option<&str>, tags: Option<&str>) -> Reply {
+fn ask_modal(
+    draft: &str,
+    source: Option<u64>,
+    title: Option<&str>,
+    body: Option<&str>,
+    tags: Option<&str>,
+) -> Reply {
     Reply::modal(Modal {
         id: Id::AskModal {
             draft: draft.into(),
+            source,
         }
         .encode(),
         title: "Ask a question".into(),
@@ -103,6 +110,7 @@ pub async fn ask_command(ctx: &Commands, inv: &Invocation) -> Reply {
     let tags = inv.text("tags").or_else(|| channel_tags(ctx, inv));
     ask_modal(
         &new_draft_id(),
+        None,
         inv.text("title").as_deref(),
         None,
         tags.as_deref(),
@@ -167,7 +175,13 @@ pub fn message_command(
                 first_line.trim_start_matches('#').trim(),
                 validate::TITLE_MAX,
             );
-            ask_modal(&new_draft_id(), Some(&title), Some(text), None)
+            ask_modal(
+                &new_draft_id(),
+                Some(message.id),
+                Some(&title),
+                Some(text),
+                None,
+            )
         }
     }
 }
@@ -194,17 +208,13 @@ fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
     row
 }
 
-fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
-    let text = if already {
-        format!(
-            "Already posted as *{}*: {url}",
-            super::render::escape_md(&truncate(posted_as, 100))
-        )
-    } else {
-        format!(
-            "Posted as *{}* on Stack Overflow: {url}",
-            super::render::escape_md(&truncate(posted_as, 100))
-        )
+/// "Posted as … on <site>: <url>" (`site` is `None` for a post made earlier: "Already
+/// posted"), with a link button when there is a URL.
+fn posted_reply(url: &str, posted_as: &str, site: Option<&str>) -> Reply {
+    let who = super::render::escape_md(&truncate(posted_as, 100));
+    let text = match site {
+        None => format!("Already posted as *{who}*: {url}"),
+        Some(site) => format!("Posted as *{who}* on {site}: {url}"),
     };
     let mut r = Reply::private(text);
     if url.starts_with("http") {
@@ -216,7 +226,7 @@ fn posted_reply(url: &str, posted_as: &str, already: bool) -> Reply {
 /// Replies for a draft that must not be posted again, or `None` when it may be edited/posted.
 fn settled(draft: &Draft) -> Option<Reply> {
     match &draft.state {
-        DraftState::Posted { url, posted_as } => Some(posted_reply(url, posted_as, true)),
+        DraftState::Posted { url, posted_as } => Some(posted_reply(url, posted_as, None)),
         DraftState::Posting { .. } => Some(Reply::private(
             "This is being posted right now; you will see the result in a moment.",
         )),
@@ -255,6 +265,7 @@ fn save(
         content,
         state: DraftState::Saved { last_error },
         post_after_link: previous.as_ref().is_some_and(|p| p.post_after_link),
+        source_message: previous.as_ref().and_then(|p| p.source_message),
         created_at: previous.as_ref().map_or(now, |p| p.created_at),
         expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
     };
@@ -358,7 +369,7 @@ fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
 }
 
 /// The ask modal was submitted.
-pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Option<u64>) -> Reply {
     let (title, body, tags) = (
         inv.field("title").unwrap_or_default(),
         inv.field("body").unwrap_or_default(),
@@ -385,10 +396,17 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         },
         Err(_) => content,
     };
-    let draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
+    let mut draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
         Ok(d) => d,
         Err(r) => return *r,
     };
+    if source.is_some() && draft.source_message != source {
+        // Written from a message: the channel card about the post replies to it.
+        draft.source_message = source;
+        if let Err(e) = ctx.store.put_draft(&draft) {
+            return ctx.store_failure(&e);
+        }
+    }
     if let Some(p) = problems {
         return Reply::private(format!(
             "Your question is not ready yet (it is saved; press Edit to fix it):\n{p}"
@@ -712,9 +730,16 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
                 ),
                 link: url.starts_with("http").then(|| url.clone()),
             });
-            let mut r = posted_reply(&url, &s.name, false);
+            let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
                 r.content = format!("Your saved draft was posted. {}", r.content);
+            } else if done.guild_id.is_some() && done.channel_id.is_some() {
+                // Offered by default: the channel learns that it was posted (see `announce`).
+                r = r.with_row(vec![Component::button(
+                    Id::AnnouncePost { draft: done.id }.encode(),
+                    "Post a card in the channel",
+                    ButtonStyle::Primary,
+                )]);
             }
             r
         }
@@ -782,7 +807,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
                 soe_user_id = link.soe_user_id,
                 "an interrupted post had reached the site"
             );
-            let mut r = posted_reply(&url, &link.soe_user_name, false);
+            let mut r = posted_reply(&url, &link.soe_user_name, Some(&ctx.site.name));
             r.content = format!(
                 "The bot was interrupted while posting your draft, but it had reached the site (nothing was posted twice). {}",
                 r.content
@@ -805,7 +830,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             tracing::warn!(error = %e, "could not look for an interrupted post");
             Reply::private(format!(
                 "A post of this draft was interrupted, and the bot cannot check the site right now ({}). The draft is kept as it is so nothing is posted twice; press Post again in a minute.",
-                e.user_message()
+                e.user_message_on(&ctx.site.name)
             ))
         }
     }
@@ -872,6 +897,113 @@ async fn find_post(
     }
 }
 
+/// A Post (Retry, Post anyway) or Discard press answered on the message it came from: a
+/// reply that offers what to do next (Retry, Edit, Link…) replaces the prompt; once the draft
+/// is posted or gone, the prompt says so and its buttons are greyed out, so nothing stale can
+/// be pressed; a passing problem (busy, storage) is told privately and the prompt stays.
+pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> Reply {
+    let finished = match ctx.store.get_draft(inv.member.id, id) {
+        Ok(None) => true,
+        Ok(Some(d)) => matches!(d.state, DraftState::Posted { .. }),
+        Err(_) => false,
+    };
+    if !finished {
+        return if reply.buttons().iter().any(|c| c.id().is_some()) {
+            reply.into_update()
+        } else {
+            reply
+        };
+    }
+    let mut row = draft_buttons(id, true);
+    if let Some(Component::Button { label, .. }) = row.first_mut() {
+        *label = "Post".into();
+    }
+    reply
+        .with_row(row.into_iter().map(|c| c.disabled(true)).collect())
+        .into_update()
+}
+
+/// "Post a card in the channel" after a post: a public card in the channel the draft was
+/// written in, naming the member as their SOE name: the question's title, tags and link (an
+/// answer's card names the question it answers). Follows the share rules (permission first,
+/// then the cooldowns) and is posted once per draft.
+pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    if let Some(refusal) = super::share::permission_refusal(inv) {
+        return refusal;
+    }
+    let draft = match ctx.store.get_draft(inv.member.id, id) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return Reply::private(
+                "That post is too old to announce now; share it with `/so question` instead.",
+            )
+        }
+        Err(e) => return ctx.store_failure(&e),
+    };
+    let DraftState::Posted { url, posted_as } = &draft.state else {
+        return Reply::private("This is not posted yet, so there is nothing to announce.");
+    };
+    if draft.channel_id != inv.channel_id {
+        return Reply::private(
+            "This card belongs in the channel the post was written in; press the button there.",
+        );
+    }
+    let who = super::render::escape_md(&truncate(posted_as, 100));
+    let link = url.starts_with("http").then(|| url.clone());
+    let embed = match &draft.content {
+        DraftContent::Ask { title, tags, .. } => {
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let mut e = super::reply::Embed::new(title, &format!("Asked by **{who}**"))
+                .url(link.clone())
+                .color(super::render::COLOR);
+            if !tags.is_empty() {
+                e = e.field("Tags", &super::render::tag_list(&tags), false);
+            }
+            e
+        }
+        DraftContent::Answer { question_id, .. } => {
+            let view = match super::show::fetch_in(ctx, inv, *question_id).await {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            let q = &view.question;
+            let mut e = super::reply::Embed::new(
+                &format!("New answer: {}", q.title),
+                &format!("Answered by **{who}**"),
+            )
+            .url(link.clone())
+            .color(super::render::COLOR);
+            if !q.tags.is_empty() {
+                e = e.field("Tags", &super::render::tag_list(&q.tag_names()), false);
+            }
+            e
+        }
+    };
+    if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+        return refusal;
+    }
+    // Once per draft: a bucket of one that refills only after the draft is long gone.
+    let once = ctx.store.take_rate(
+        &format!("announce:{}:{id}", inv.member.id),
+        1,
+        u64::from(ctx.limits.draft_ttl_hours) * 3600 * 2,
+        ctx.clock.now(),
+    );
+    match once {
+        Ok(Allowance::Allowed) => {}
+        Ok(Allowance::RetryAfter(_)) => {
+            return Reply::private("The card for this post is already in the channel.")
+        }
+        Err(e) => return ctx.store_failure(&e),
+    }
+    let mut card = Reply::public("").with_embed(embed.footer(&ctx.site.name));
+    card.reply_to = draft.source_message;
+    if let Some(url) = link {
+        card = card.with_row(vec![Component::link(url, "View on site")]);
+    }
+    card
+}
+
 /// Reopens a draft in its modal.
 pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     let draft = match ctx.store.get_draft(inv.member.id, id) {
@@ -888,7 +1020,7 @@ pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     }
     match &draft.content {
         DraftContent::Ask { title, body, tags } => {
-            ask_modal(id, Some(title), Some(body), Some(&tags.join(", ")))
+            ask_modal(id, None, Some(title), Some(body), Some(&tags.join(", ")))
         }
         DraftContent::Answer {
             question_id: 0,

@@ -20,7 +20,17 @@ pub const COLOR: u32 = 0xF4_80_24;
 /// Accepted-answer green.
 pub const ACCEPTED: u32 = 0x2F_A8_4F;
 
-/// "3 days ago" from `then` to `now`.
+/// A Discord relative timestamp (`<t:1700000000:R>`): each reader's client shows "3 days ago"
+/// and keeps it current, so a card posted in a channel never shows a frozen age. Only message
+/// content, embed descriptions and field values render it (not titles or footers).
+pub fn when(then: Option<DateTime<Utc>>) -> String {
+    match then {
+        Some(t) => format!("<t:{}:R>", t.timestamp()),
+        None => "some time ago".into(),
+    }
+}
+
+/// "3 days ago" from `then` to `now` (for text that is not rendered by Discord).
 pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     let Some(then) = then else {
         return "some time ago".into();
@@ -66,7 +76,7 @@ pub fn tag_list(tags: &[&str]) -> String {
 }
 
 /// A question card. `body_chars` bounds the rendered body.
-pub fn question_embed(q: &Question, now: DateTime<Utc>, body_chars: usize) -> Embed {
+pub fn question_embed(q: &Question, body_chars: usize) -> Embed {
     let body = html_to_discord(&q.body);
     let owner = q
         .owner
@@ -81,20 +91,16 @@ pub fn question_embed(q: &Question, now: DateTime<Utc>, body_chars: usize) -> Em
     .color(COLOR)
     .field("Score", &q.score.to_string(), true)
     .field("Answers", &q.answer_count.to_string(), true)
-    .field("Views", &q.view_count.to_string(), true);
+    .field("Views", &q.view_count.to_string(), true)
+    .field("Asked", &when(q.creation_date), true);
     if !q.tags.is_empty() {
         e = e.field("Tags", &tag_list(&q.tag_names()), false);
     }
-    e.footer(&format!(
-        "asked by {} · {} · question {}",
-        owner,
-        age(q.creation_date, now),
-        q.id
-    ))
+    e.footer(&format!("asked by {} · question {}", owner, q.id))
 }
 
 /// An answer card, numbered for its buttons.
-pub fn answer_embed(n: usize, a: &Answer, now: DateTime<Utc>, body_chars: usize) -> Embed {
+pub fn answer_embed(n: usize, a: &Answer, body_chars: usize) -> Embed {
     let body = html_to_discord(&a.body);
     let owner = a
         .owner
@@ -109,15 +115,12 @@ pub fn answer_embed(n: usize, a: &Answer, now: DateTime<Utc>, body_chars: usize)
     Embed::new(&title, &truncate(&body, body_chars))
         .url(a.web_url.clone().or_else(|| a.share_link.clone()))
         .color(if a.is_accepted { ACCEPTED } else { COLOR })
-        .footer(&format!(
-            "answered by {} · {}",
-            owner,
-            age(a.creation_date, now)
-        ))
+        .field("Answered", &when(a.creation_date), true)
+        .footer(&format!("answered by {owner}"))
 }
 
 /// One search hit as a line: "**1.** [Title](url) ✓ · 5 votes · 3 answers · `rust` · 2 days ago".
-pub fn hit_line(n: usize, item: &SearchItem, now: DateTime<Utc>) -> Option<String> {
+pub fn hit_line(n: usize, item: &SearchItem) -> Option<String> {
     let (common, extra) = match item {
         SearchItem::Question(q) => (
             &q.common,
@@ -152,8 +155,83 @@ pub fn hit_line(n: usize, item: &SearchItem, now: DateTime<Utc>) -> Option<Strin
         line.push_str(&tag_list(&tags));
     }
     line.push_str(" · ");
-    line.push_str(&age(common.creation_date, now));
+    line.push_str(&when(common.creation_date));
     Some(line)
+}
+
+/// A hit as a select choice: "3. Title" and "question · score 5 · 2 answers · rust, tokio".
+pub fn hit_choice(n: usize, item: &SearchItem) -> Option<(String, String)> {
+    let (common, kind) = match item {
+        SearchItem::Question(q) => (
+            &q.common,
+            format!(
+                "{}{} answer{}",
+                if q.has_accepted_answer { "✓ " } else { "" },
+                q.answer_count,
+                if q.answer_count == 1 { "" } else { "s" }
+            ),
+        ),
+        SearchItem::Answer(a) => (
+            &a.common,
+            format!("an answer{}", if a.is_accepted { " ✓" } else { "" }),
+        ),
+        _ => return None,
+    };
+    let tags: Vec<&str> = common
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .take(5)
+        .collect();
+    let mut about = format!("score {} · {kind}", common.score);
+    if !tags.is_empty() {
+        about.push_str(" · ");
+        about.push_str(&tags.join(", "));
+    }
+    Some((format!("{n}. {}", common.title), about))
+}
+
+/// A post's HTML body as one line of plain text (tags dropped, entities decoded, spaces
+/// collapsed), for places that show no Markdown (select descriptions).
+pub fn plain_text(html: &str) -> String {
+    const BLOCKS: [&str; 14] = [
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "pre",
+        "blockquote",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "tr",
+        "td",
+    ];
+    let mut text = String::with_capacity(html.len());
+    let mut tag: Option<String> = None;
+    for c in html.chars() {
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(name), '>') => {
+                // Block elements separate words; inline ones (code, a, em) do not.
+                let name = name.trim_start_matches('/').to_ascii_lowercase();
+                let name = name.split([' ', '/']).next().unwrap_or_default();
+                if BLOCKS.contains(&name) {
+                    text.push(' ');
+                }
+                tag = None;
+            }
+            (Some(name), c) => name.push(c),
+            (None, c) => text.push(c),
+        }
+    }
+    crate::soe::text::decode_once(&text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The question id a hit leads to (answers lead to their question).
@@ -178,6 +256,16 @@ mod tests {
         assert_eq!(age(Some(now - Duration::days(3)), now), "3 days ago");
         assert_eq!(age(Some(now - Duration::days(800)), now), "2 years ago");
         assert_eq!(age(None, now), "some time ago");
+    }
+
+    #[test]
+    fn plain_text_drops_tags_and_decodes() {
+        assert_eq!(
+            plain_text(
+                "<p>Use <a href=\"x\">a <code>JoinSet</code></a> &amp; wait.</p>\n<pre>x</pre>"
+            ),
+            "Use a JoinSet & wait. x"
+        );
     }
 
     #[test]

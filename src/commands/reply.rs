@@ -39,8 +39,14 @@ pub mod limits {
     pub const CUSTOM_ID: usize = 100;
     /// Select option label/description.
     pub const SELECT_TEXT: usize = 100;
+    /// Select placeholder.
+    pub const SELECT_PLACEHOLDER: usize = 150;
+    /// Options per select.
+    pub const SELECT_OPTIONS: usize = 25;
     /// Autocomplete choices.
     pub const CHOICES: usize = 25;
+    /// An autocomplete choice's name or value.
+    pub const CHOICES_TEXT: usize = 100;
     /// Components per action row.
     pub const ROW_ITEMS: usize = 5;
     /// Action rows per message.
@@ -97,6 +103,10 @@ pub struct Reply {
     pub rows: Vec<Vec<Component>>,
     /// Only the invoker sees it.
     pub ephemeral: bool,
+    /// A public message that should reply to this message of the channel (the card about a
+    /// question asked from that message); adapters that cannot reply just post it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
 }
 
 impl Reply {
@@ -108,6 +118,7 @@ impl Reply {
             embeds: vec![],
             rows: vec![],
             ephemeral: true,
+            reply_to: None,
         }
     }
 
@@ -131,10 +142,7 @@ impl Reply {
     pub fn modal(modal: Modal) -> Self {
         Self {
             kind: ReplyKind::Modal(modal),
-            content: String::new(),
-            embeds: vec![],
-            rows: vec![],
-            ephemeral: true,
+            ..Self::private("")
         }
     }
 
@@ -143,10 +151,7 @@ impl Reply {
         choices.truncate(limits::CHOICES);
         Self {
             kind: ReplyKind::Choices(choices),
-            content: String::new(),
-            embeds: vec![],
-            rows: vec![],
-            ephemeral: true,
+            ..Self::private("")
         }
     }
 
@@ -164,8 +169,16 @@ impl Reply {
         self
     }
 
-    /// Adds a row of components (≤ 5 rows, ≤ 5 per row).
+    /// Adds a row of components (≤ 5 rows, ≤ 5 per row; a select fills its row alone, and a
+    /// select without options is dropped).
     pub fn with_row(mut self, mut row: Vec<Component>) -> Self {
+        row.retain(|c| !matches!(c, Component::Select { options, .. } if options.is_empty()));
+        if let Some(i) = row
+            .iter()
+            .position(|c| matches!(c, Component::Select { .. }))
+        {
+            row = vec![row.swap_remove(i)];
+        }
         row.truncate(limits::ROW_ITEMS);
         if !row.is_empty() && self.rows.len() < limits::ROWS {
             self.rows.push(row);
@@ -185,9 +198,22 @@ impl Reply {
         self
     }
 
-    /// Every custom id in the reply (for tests and for the console's numbering).
+    /// Every component in the reply (for tests and for the console's numbering).
     pub fn buttons(&self) -> Vec<&Component> {
         self.rows.iter().flatten().collect()
+    }
+
+    /// The select whose choices include one labelled with `text` (case-insensitive), with
+    /// that choice's value (for tests and the console's `choose`).
+    pub fn choice(&self, text: &str) -> Option<(&str, &str)> {
+        let wanted = text.to_lowercase();
+        self.buttons().into_iter().find_map(|c| match c {
+            Component::Select { id, options, .. } => options
+                .iter()
+                .find(|o| o.label.to_lowercase().contains(&wanted))
+                .map(|o| (id.as_str(), o.value.as_str())),
+            _ => None,
+        })
     }
 }
 
@@ -328,6 +354,39 @@ pub enum Component {
         /// Label.
         label: String,
     },
+    /// A string select menu (one choice): it fills a row on its own.
+    Select {
+        /// Custom id (≤ 100); the choice comes back with it.
+        id: String,
+        /// Shown before a choice (≤ 150).
+        placeholder: String,
+        /// The choices (1–25).
+        options: Vec<SelectOption>,
+    },
+}
+
+/// One choice of a select menu.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelectOption {
+    /// Shown (≤ 100).
+    pub label: String,
+    /// Sent back (≤ 100).
+    pub value: String,
+    /// Shown under the label (≤ 100).
+    pub description: Option<String>,
+}
+
+impl SelectOption {
+    /// A choice; texts are cut to Discord's 100 characters.
+    pub fn new(label: &str, value: &str, description: Option<&str>) -> Self {
+        Self {
+            label: truncate(label, limits::SELECT_TEXT),
+            value: value.chars().take(limits::SELECT_TEXT).collect(),
+            description: description
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| truncate(d, limits::SELECT_TEXT)),
+        }
+    }
 }
 
 impl Component {
@@ -342,6 +401,21 @@ impl Component {
         }
     }
 
+    /// A select menu of `options` (at most 25 kept).
+    pub fn select(
+        id: impl Into<String>,
+        placeholder: &str,
+        mut options: Vec<SelectOption>,
+    ) -> Self {
+        let id: String = id.into();
+        options.truncate(limits::SELECT_OPTIONS);
+        Component::Select {
+            id: id.chars().take(limits::CUSTOM_ID).collect(),
+            placeholder: truncate(placeholder, limits::SELECT_PLACEHOLDER),
+            options,
+        }
+    }
+
     /// A link button.
     pub fn link(url: impl Into<String>, label: &str) -> Self {
         Component::Link {
@@ -350,18 +424,27 @@ impl Component {
         }
     }
 
-    /// The custom id of a button, if it is one.
+    /// Greys a button out (or back in); links cannot be.
+    pub fn disabled(mut self, off: bool) -> Self {
+        if let Component::Button { disabled, .. } = &mut self {
+            *disabled = off;
+        }
+        self
+    }
+
+    /// The custom id of a button or select, if it is one.
     pub fn id(&self) -> Option<&str> {
         match self {
-            Component::Button { id, .. } => Some(id),
+            Component::Button { id, .. } | Component::Select { id, .. } => Some(id),
             Component::Link { .. } => None,
         }
     }
 
-    /// The label.
+    /// The label (a select's placeholder).
     pub fn label(&self) -> &str {
         match self {
             Component::Button { label, .. } | Component::Link { label, .. } => label,
+            Component::Select { placeholder, .. } => placeholder,
         }
     }
 }

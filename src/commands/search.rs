@@ -1,4 +1,12 @@
-//! `/so search`: private results first, Prev/Next, Share to channel, Open.
+//! `/so search`: private results first, a select to open one (Back returns to the page),
+//! Prev/Next, Share to channel. A question appears once per page, whether it matched itself
+//! or through its answers.
+//!
+//! Each search is saved in the store under a random handle, per member and with a TTL
+//! ([`crate::store::SavedSearch`]); its buttons carry only the handle and a page number, so
+//! Next, Prev and Share act on exactly the query, tag and sort the member searched, however
+//! long. A handle that expired (or belongs to another member) is answered with "search
+//! again", never with another query's results.
 //!
 //! Results come from the service token (one API page of 50 hits, cached for 60 s, so paging
 //! costs nothing), five per Discord page. A tag filter is applied to the hits locally (the API
@@ -11,18 +19,20 @@
 use std::sync::Arc;
 
 use crate::soe::{Page, PageSize, SearchItem, SearchSort, SoeRead};
-use crate::store::Allowance;
+use crate::store::{Allowance, SavedSearch, SEARCH_TTL_SECS};
 
 use super::caches::SearchCache;
 use super::ids::Id;
-use super::render::{hit_line, hit_question_id, COLOR};
-use super::reply::{truncate, ButtonStyle, Component, Embed, Reply};
+use super::render::{hit_choice, hit_line, hit_question_id, COLOR};
+use super::reply::{truncate, ButtonStyle, Component, Embed, Reply, SelectOption};
 use super::{Commands, Invocation};
 
 /// Hits per Discord page.
 pub const PER_PAGE: usize = 5;
 /// Hits per API page.
 const API_PAGE: usize = 50;
+/// Longest tag name on SOE (the `tag` option is capped at this at registration, too).
+pub const TAG_MAX: usize = 35;
 
 /// Parses the `sort` option.
 pub fn parse_sort(s: Option<&str>) -> SearchSort {
@@ -39,7 +49,15 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     let Some(query) = inv.text("query") else {
         return Reply::private("Add what to search for, e.g. `/so search query: tokio timeout`.");
     };
-    let tag = inv.text("tag").map(|t| t.to_lowercase());
+    let tag = inv.text("tag").map(|t| t.trim().to_lowercase());
+    let tag = tag.filter(|t| !t.is_empty());
+    if let Some(t) = &tag {
+        if t.chars().count() > TAG_MAX {
+            return Reply::private(format!(
+                "Tags are at most {TAG_MAX} characters; pick one from the suggestions, or search without `tag`."
+            ));
+        }
+    }
     let sort = parse_sort(inv.text("sort").as_deref());
     let key = format!("search:{}", inv.member.id);
     match ctx.store.take_rate(
@@ -54,9 +72,39 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
         }
         Err(e) => return ctx.store_failure(&e),
     }
-    let mut reply = page(ctx, inv, &query, tag.as_deref(), sort, 0, false).await;
+    let now = ctx.clock.now();
+    let search = SavedSearch {
+        handle: super::ids::new_draft_id(),
+        discord_user: inv.member.id,
+        query,
+        tag,
+        sort,
+        created_at: now,
+        expires_at: now + chrono::Duration::seconds(SEARCH_TTL_SECS),
+    };
+    if let Err(e) = ctx.store.put_search(&search) {
+        return ctx.store_failure(&e);
+    }
+    let mut reply = render(ctx, inv, &search, 0, false).await;
     reply.kind = super::ReplyKind::Message;
     reply
+}
+
+/// A button on a results message: page `page` of the member's saved search `handle`, or
+/// `share` it to the channel.
+pub async fn page(ctx: &Commands, inv: &Invocation, handle: &str, page: u32, share: bool) -> Reply {
+    if share {
+        if let Some(refusal) = super::share::permission_refusal(inv) {
+            return refusal;
+        }
+    }
+    match ctx.store.get_search(inv.member.id, handle, ctx.clock.now()) {
+        Ok(Some(search)) => render(ctx, inv, &search, page, share).await,
+        Ok(None) => Reply::private(
+            "These results have expired (searches are kept for a day). Run `/so search` again.",
+        ),
+        Err(e) => ctx.store_failure(&e),
+    }
 }
 
 /// One API page of results: from the cache, or from SOE charged to `member`'s share. The
@@ -85,21 +133,16 @@ async fn fetch(
     Ok(page)
 }
 
-/// Renders results page `page` (0-based). `share` posts it publicly without controls.
-pub async fn page(
+/// Renders results page `page` (0-based) of `search`. `share` posts it publicly without
+/// controls.
+async fn render(
     ctx: &Commands,
     inv: &Invocation,
-    query: &str,
-    tag: Option<&str>,
-    sort: SearchSort,
+    search: &SavedSearch,
     page: u32,
     share: bool,
 ) -> Reply {
-    if share {
-        if let Some(refusal) = super::share::permission_refusal(inv) {
-            return refusal;
-        }
-    }
+    let (query, tag, sort) = (search.query.as_str(), search.tag.as_deref(), search.sort);
     let first = page as usize * PER_PAGE;
     let api_page = if tag.is_some() {
         1
@@ -124,10 +167,22 @@ pub async fn page(
             (Some(_), SearchItem::Other) => false,
         })
         .collect();
+    // One question never appears twice: a later hit on a question already listed (the
+    // question itself, or another of its answers) is dropped.
+    let mut listed = std::collections::HashSet::new();
+    let found = hits.len();
+    let hits: Vec<&SearchItem> = hits
+        .into_iter()
+        .filter(|h| hit_question_id(h).is_none_or(|q| listed.insert(q)))
+        .collect();
+    let repeats = found - hits.len();
     let (total, offset) = if tag.is_some() {
         (hits.len(), first)
     } else {
-        (results.total_count.max(0) as usize, first % API_PAGE)
+        (
+            (results.total_count.max(0) as usize).saturating_sub(repeats),
+            first % API_PAGE,
+        )
     };
     let shown: Vec<&SearchItem> = hits.iter().skip(offset).take(PER_PAGE).copied().collect();
     let label = match tag {
@@ -150,11 +205,16 @@ pub async fn page(
             Reply::private(text).into_update()
         };
     }
-    let now = ctx.clock.now();
+    // This channel has seen these questions: `/so question` suggests them (see `complete`).
+    for h in &shown {
+        if let (Some(q), SearchItem::Question(item)) = (hit_question_id(h), h) {
+            ctx.recent.record(inv.channel_id, q, &item.common.title);
+        }
+    }
     let lines: Vec<String> = shown
         .iter()
         .enumerate()
-        .filter_map(|(i, h)| hit_line(first + i + 1, h, now))
+        .filter_map(|(i, h)| hit_line(first + i + 1, h))
         .collect();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let mut embed = Embed::new(
@@ -183,9 +243,7 @@ pub async fn page(
     let id = |p: u32| {
         Id::SearchPage {
             page: p,
-            sort,
-            tag: tag.map(String::from),
-            query: query.to_string(),
+            search: search.handle.clone(),
         }
         .encode()
     };
@@ -200,31 +258,33 @@ pub async fn page(
     let share_btn = Component::button(
         Id::ShareSearch {
             page,
-            sort,
-            tag: tag.map(String::from),
-            query: query.to_string(),
+            search: search.handle.clone(),
         }
         .encode(),
         "Share to channel",
         ButtonStyle::Primary,
     );
-    // Custom ids must be unique within a message: one Open per question.
-    let mut seen = std::collections::HashSet::new();
-    let opens: Vec<Component> = shown
+    let picks: Vec<SelectOption> = shown
         .iter()
         .enumerate()
         .filter_map(|(i, h)| {
-            let q = hit_question_id(h).filter(|q| seen.insert(*q))?;
-            Some(Component::button(
-                Id::OpenQuestion { question: q }.encode(),
-                &format!("Open {}", first + i + 1),
-                ButtonStyle::Secondary,
-            ))
+            let q = hit_question_id(h)?;
+            let (label, about) = hit_choice(first + i + 1, h)?;
+            Some(SelectOption::new(&label, &q.to_string(), Some(&about)))
         })
         .collect();
+    let pick = Component::select(
+        Id::PickResult {
+            page,
+            search: search.handle.clone(),
+        }
+        .encode(),
+        "Open a result…",
+        picks,
+    );
     Reply::private("")
         .with_embed(embed)
+        .with_row(vec![pick])
         .with_row(vec![prev, next, share_btn])
-        .with_row(opens)
         .into_update()
 }

@@ -105,6 +105,7 @@ mod tests {
             guild_id: guild,
             channel_id: Some(10),
             in_thread,
+            thread_parent: None,
             locale: None,
             origin: crate::commands::Origin::GuildInstall,
             action: Action::Button {

@@ -1,5 +1,12 @@
 //! Upvote, Downvote and Accept buttons, acting as the member, once per member and button.
 //!
+//! A press updates the message it came from ([`Surface`]): on the member's private card (a
+//! question, or one answer opened from its select) the card is shown again with the new score
+//! and the pressed button turned into its Undo (SOE's `DELETE …/upvote|downvote`), the other
+//! direction disabled, and an accepted answer marked ✓; on a
+//! private confirmation the text and its Undo change in place; a card shared in the channel is
+//! left as everyone sees it and the member is answered privately, with an Undo.
+//!
 //! "Once" is a store claim keyed by member and button: a double click or a retried
 //! interaction gets "Already done". The outcome stands for about a minute
 //! ([`crate::store::WRITE_CLAIM_TTL_SECS`]) and is dropped at once when the member votes
@@ -20,8 +27,10 @@ use crate::soe::{SoeWrite, Vote};
 use crate::store::WriteClaim;
 
 use super::caches::QuestionCache;
+use super::ids::{Id, Surface};
 use super::member::{link_prompt, needs_relink, no_session_reply, session, write_error_text};
-use super::reply::Reply;
+use super::reply::{ButtonStyle, Component, Reply};
+use super::show::{self, JustVoted};
 use super::{Commands, Invocation, Notice};
 
 /// What a write claim is about; its string form is the claim key.
@@ -395,8 +404,58 @@ fn after_vote(
     forget_view(ctx, inv, question);
 }
 
-/// A vote on a question.
-pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote: Vote) -> Reply {
+/// After a vote went through: the reply for the message the button was on (see
+/// [`Surface`]). `confirmation` is what the member is told; `vote_id` makes the button for a
+/// vote on the same post.
+async fn live_vote(
+    ctx: &Commands,
+    inv: &Invocation,
+    confirmation: Reply,
+    question: i64,
+    just: JustVoted,
+    on: Surface,
+    vote_id: impl Fn(Vote, Surface) -> String,
+) -> Reply {
+    let next = match just.vote {
+        Vote::Up => (Vote::UndoUp, "Undo upvote", ButtonStyle::Secondary),
+        Vote::Down => (Vote::UndoDown, "Undo downvote", ButtonStyle::Secondary),
+        Vote::UndoUp => (Vote::Up, "▲ Upvote again", ButtonStyle::Secondary),
+        Vote::UndoDown => (Vote::Down, "▼ Downvote again", ButtonStyle::Secondary),
+    };
+    let note = confirmation.with_row(vec![Component::button(
+        vote_id(next.0, Surface::Note),
+        next.1,
+        next.2,
+    )]);
+    match on {
+        Surface::Note => note.into_update(),
+        Surface::Shared => note,
+        Surface::Card => {
+            let card = match (show::fetch_in(ctx, inv, question).await, just.answer) {
+                (Ok(view), None) => Some(show::card(&view, false, Some(just))),
+                (Ok(view), Some(answer)) => show::answer_card(&view, answer, Some(just.vote)),
+                (Err(_), _) => None,
+            };
+            match card {
+                Some(mut card) => {
+                    card.content = note.content;
+                    card.into_update()
+                }
+                // The vote is made; without the card the member still gets it, and its Undo.
+                None => note,
+            }
+        }
+    }
+}
+
+/// A vote on a question, from a button on `on`.
+pub async fn vote_question(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    vote: Vote,
+    on: Surface,
+) -> Reply {
     let user = inv.member.id;
     let key_of = |vote: Vote| {
         WriteKey::QuestionVote {
@@ -417,19 +476,25 @@ pub async fn vote_question(ctx: &Commands, inv: &Invocation, question: i64, vote
         ))
     })
     .await;
-    if voted {
-        after_vote(ctx, inv, question, vote, key_of);
+    if !voted {
+        return reply;
     }
-    reply
+    after_vote(ctx, inv, question, vote, key_of);
+    let just = JustVoted { answer: None, vote };
+    live_vote(ctx, inv, reply, question, just, on, |vote, on| {
+        Id::VoteQuestion { question, vote, on }.encode()
+    })
+    .await
 }
 
-/// A vote on an answer.
+/// A vote on an answer, from a button on `on`.
 pub async fn vote_answer(
     ctx: &Commands,
     inv: &Invocation,
     question: i64,
     answer: i64,
     vote: Vote,
+    on: Surface,
 ) -> Reply {
     let user = inv.member.id;
     let key_of = |vote: Vote| {
@@ -451,14 +516,35 @@ pub async fn vote_answer(
         ))
     })
     .await;
-    if voted {
-        after_vote(ctx, inv, question, vote, key_of);
+    if !voted {
+        return reply;
     }
-    reply
+    after_vote(ctx, inv, question, vote, key_of);
+    let just = JustVoted {
+        answer: Some(answer),
+        vote,
+    };
+    live_vote(ctx, inv, reply, question, just, on, |vote, on| {
+        Id::VoteAnswer {
+            question,
+            answer,
+            vote,
+            on,
+        }
+        .encode()
+    })
+    .await
 }
 
-/// Accepting an answer (question owner only; SOE enforces it, the reply explains it).
-pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64) -> Reply {
+/// Accepting an answer (question owner only; SOE enforces it, the reply explains it), from a
+/// button on `on`: a private card shows the answer accepted in place.
+pub async fn accept(
+    ctx: &Commands,
+    inv: &Invocation,
+    question: i64,
+    answer: i64,
+    on: Surface,
+) -> Reply {
     let key = WriteKey::Accept {
         user: inv.member.id,
         question,
@@ -475,6 +561,15 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, question: i64, answer: i64
     .await;
     if accepted {
         forget_view(ctx, inv, question);
+        if on == Surface::Card {
+            if let Ok(view) = show::fetch_in(ctx, inv, question).await {
+                if let Some(mut card) = show::answer_card(&view, answer, None) {
+                    card.content = reply.content;
+                    return card.into_update();
+                }
+            }
+        }
+        return reply;
     }
     if reply.content.contains("refused this") {
         return Reply::private(format!(

@@ -11,25 +11,34 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::render;
+use crate::clock::SharedClock;
 use crate::commands::Reply;
 use crate::notify::{CardSink, SendError};
 
 /// Cards as console text, handed to the console through a channel.
-#[derive(Debug)]
 pub struct ConsoleCards {
     tx: mpsc::UnboundedSender<String>,
     /// Nonce → message id (deduplication), and the next id.
     sent: Mutex<(HashMap<String, u64>, u64)>,
+    /// Renders Discord timestamps (`<t:…:R>`) as ages, as a client would when the card shows.
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for ConsoleCards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleCards").finish_non_exhaustive()
+    }
 }
 
 impl ConsoleCards {
     /// A sink and the receiver the console prints from.
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<String>) {
+    pub fn new(clock: SharedClock) -> (Self, mpsc::UnboundedReceiver<String>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Self {
                 tx,
                 sent: Mutex::new((HashMap::new(), 0)),
+                clock,
             },
             rx,
         )
@@ -51,7 +60,7 @@ impl CardSink for ConsoleCards {
         };
         let _ = self.tx.send(format!(
             "card in <#{channel}> (message {id}):\n{}",
-            render::render(message)
+            render::render(message, self.clock.now())
         ));
         Ok(id)
     }
@@ -59,7 +68,7 @@ impl CardSink for ConsoleCards {
     async fn edit(&self, channel: u64, message_id: u64, message: &Reply) -> Result<(), SendError> {
         let _ = self.tx.send(format!(
             "card in <#{channel}> (message {message_id}) edited:\n{}",
-            render::render(message)
+            render::render(message, self.clock.now())
         ));
         Ok(())
     }
@@ -118,7 +127,7 @@ impl crate::commands::server::ServerView for ConsoleCards {
     ) -> Result<(), crate::commands::access::DirectoryError> {
         let _ = self.tx.send(format!(
             "message in <#{channel}>:\n{}",
-            render::render(reply)
+            render::render(reply, self.clock.now())
         ));
         Ok(())
     }

@@ -140,8 +140,8 @@ impl Demo {
 
         let router = crate::web::router(crate::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(|| true),
-            extra: None,
+            ready: Arc::new(crate::web::ReadyReport::ready),
+            extra: crate::telemetry::install().map(crate::telemetry::router),
             hsts: false,
         });
         let mut tasks = vec![tokio::spawn(async move {
@@ -163,7 +163,12 @@ impl Demo {
             approving.approve(url, user)
         });
         let mut member = Member::new(YOU, "you");
-        member.permissions = Some(crate::commands::admin::MANAGE_GUILD);
+        // A server manager who may post in the console's channel (shares and channel cards).
+        member.permissions = Some(
+            crate::commands::admin::MANAGE_GUILD
+                | crate::commands::share::VIEW_CHANNEL
+                | crate::commands::share::SEND_MESSAGES,
+        );
         let signing_in = discord.clone();
         let discord_approver: DiscordApprover = Arc::new(move |url: &Url, m: &Member| {
             signing_in.approve(
@@ -175,7 +180,7 @@ impl Demo {
                 },
             )
         });
-        let (cards, printed) = super::cards::ConsoleCards::new();
+        let (cards, printed) = super::cards::ConsoleCards::new(app.clock.clone());
         let cards = Arc::new(cards);
         app.commands.use_channel_directory(cards.clone());
         app.commands.use_server(cards.clone());
@@ -190,6 +195,7 @@ impl Demo {
         let site: super::SiteHook = Arc::new(move |line: &str| site_post(&posting, line));
         let console = Console::new(app.clone(), approver, notices, member)
             .with_discord(discord_approver)
+            .with_web(web_url.clone())
             .with_site(site)
             .with_notifications(super::ConsoleNotifications {
                 poller: poller.clone(),

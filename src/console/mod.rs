@@ -93,6 +93,8 @@ pub struct Console {
     /// Plays Discord's side of linking, when the bot proves Discord identities.
     discord_approver: Option<DiscordApprover>,
     http: reqwest::Client,
+    /// The bot's web server, for `get PATH`.
+    web: Option<Url>,
     member: Member,
     guild_id: Option<u64>,
     channel_id: Option<u64>,
@@ -111,7 +113,7 @@ pub struct Console {
 }
 
 const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
-console: press <n or label> (or <n>) · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · expect <text> · quit";
+console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -130,6 +132,7 @@ impl Console {
             app,
             approver,
             discord_approver: None,
+            web: None,
             http,
             member,
             guild_id: Some(CONSOLE_GUILD),
@@ -209,6 +212,41 @@ impl Console {
         self
     }
 
+    /// Lets `get PATH` fetch pages of the bot's web server at `base` (e.g. `/metrics`).
+    pub fn with_web(mut self, base: Url) -> Self {
+        self.web = Some(base);
+        self
+    }
+
+    /// Runs the use case, timed like a Discord interaction's first response.
+    async fn handled(&self, inv: &Invocation) -> Reply {
+        let arrived = std::time::Instant::now();
+        let reply = self.app.commands.handle(inv).await;
+        crate::telemetry::record_ack("console", arrived);
+        reply
+    }
+
+    /// `get PATH`: prints the bot web server's answer to `GET PATH`.
+    async fn get(&mut self, path: &str) -> Outcome {
+        let Some(base) = &self.web else {
+            return Outcome::Failed("this console has no web server".into());
+        };
+        let url = crate::config::join(base, path);
+        match self.http.get(url).send().await {
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                self.print(&format!("{status}\n{body}"));
+                if status.is_success() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Failed(format!("GET {path} answered {status}"))
+                }
+            }
+            Err(e) => Outcome::Failed(format!("GET {path} failed: {e}")),
+        }
+    }
+
     /// The help text.
     pub fn help() -> &'static str {
         HELP
@@ -241,6 +279,7 @@ impl Console {
             guild_id: self.guild_id,
             channel_id: self.channel_id,
             in_thread: false,
+            thread_parent: None,
             locale: Some("en-US".into()),
             origin: crate::commands::Origin::GuildInstall,
             action,
@@ -306,8 +345,10 @@ impl Console {
                 },
                 None => Outcome::Failed("there is no fake site to post on here".into()),
             },
+            "choose" => self.choose(rest, read).await,
             n if n.parse::<usize>().is_ok() => self.press(n, read).await,
             "approve" => self.approve(rest).await,
+            "get" if rest.starts_with('/') => self.get(rest).await,
             "complete" => {
                 let inv = self.invocation(Action::Autocomplete {
                     name: "so".into(),
@@ -315,7 +356,7 @@ impl Console {
                     focused: "tags".into(),
                     value: rest.into(),
                 });
-                let reply = self.app.commands.handle(&inv).await;
+                let reply = self.handled(&inv).await;
                 self.show(reply, read).await
             }
             "as" if !rest.is_empty() => {
@@ -331,7 +372,7 @@ impl Console {
             h if h.starts_with('/') => match parse_slash(line) {
                 Some(action) => {
                     let inv = self.invocation(action);
-                    let reply = self.app.commands.handle(&inv).await;
+                    let reply = self.handled(&inv).await;
                     self.show(reply, read).await
                 }
                 None => Outcome::Failed(format!("cannot read `{line}`; type help")),
@@ -363,7 +404,7 @@ impl Console {
         reply: Reply,
         read: &mut (dyn FnMut(&str) -> Option<String> + Send),
     ) -> Outcome {
-        let text = render::render(&reply);
+        let text = render::render(&reply, self.app.clock.now());
         self.print(&text);
         self.remember(&reply);
         if let ReplyKind::Modal(modal) = &reply.kind {
@@ -410,8 +451,8 @@ impl Console {
                 custom_id: modal.id.clone(),
                 fields,
             });
-            let result = self.app.commands.handle(&inv).await;
-            let text = render::render(&result);
+            let result = self.handled(&inv).await;
+            let text = render::render(&result, self.app.clock.now());
             self.print(&text);
             self.remember(&result);
             self.last = Some(result);
@@ -484,10 +525,38 @@ impl Console {
                     return Outcome::Failed(format!("button {n} is disabled"));
                 }
                 let inv = self.invocation(Action::Button { custom_id: id });
-                let reply = self.app.commands.handle(&inv).await;
+                let reply = self.handled(&inv).await;
                 self.show(reply, read).await
             }
+            Component::Select { .. } => {
+                Outcome::Failed(format!("{n} is a menu: use `choose <text of a choice>`"))
+            }
         }
+    }
+
+    /// `choose <text>`: the first choice of a select menu on the last reply whose label
+    /// contains the text.
+    async fn choose(
+        &mut self,
+        text: &str,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
+        let picked = self.last.as_ref().and_then(|r| {
+            r.choice(text.trim())
+                .map(|(id, value)| (id.to_string(), value.to_string()))
+        });
+        let Some((custom_id, value)) = picked.filter(|_| !text.trim().is_empty()) else {
+            return Outcome::Failed(format!(
+                "no menu choice labelled `{}` on the last reply",
+                text.trim()
+            ));
+        };
+        let inv = self.invocation(Action::Select {
+            custom_id,
+            values: vec![value],
+        });
+        let reply = self.app.commands.handle(&inv).await;
+        self.show(reply, read).await
     }
 
     async fn approve(&mut self, who: &str) -> Outcome {
@@ -595,7 +664,7 @@ impl Console {
             match tokio::time::timeout(timeout, self.notices.recv()).await {
                 Ok(Some(n)) => {
                     got_any = true;
-                    let text = render::render(&n.reply);
+                    let text = render::render(&n.reply, self.app.clock.now());
                     self.print(&format!("DM from soe-bot:\n{text}"));
                     self.remember(&n.reply);
                     self.last = Some(n.reply);

@@ -12,10 +12,11 @@ use serenity::all::{
     CommandType, ComponentInteractionDataKind, CreateActionRow, CreateAllowedMentions,
     CreateAutocompleteResponse, CreateButton, CreateEmbed, CreateEmbedFooter, CreateInputText,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, CreateModal, EditInteractionResponse, GuildId, InputTextStyle, Interaction,
-    InteractionContext, Member as SMember, ResolvedTarget, User,
+    CreateMessage, CreateModal, CreateSelectMenu, CreateSelectMenuKind, CreateSelectMenuOption,
+    EditInteractionResponse, GuildId, InputTextStyle, Interaction, InteractionContext,
+    Member as SMember, ResolvedTarget, User,
 };
-use serenity::all::{ChannelType, PartialChannel};
+use serenity::all::{ChannelId, ChannelType, MessageId, MessageReference, PartialChannel};
 
 use crate::commands::{
     Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue,
@@ -79,7 +80,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
-                is_thread(c.channel.as_ref()),
+                c.channel.as_ref(),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 action,
@@ -94,7 +95,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
-                is_thread(c.channel.as_ref()),
+                c.channel.as_ref(),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
                 Action::Autocomplete {
@@ -106,21 +107,26 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
             ))
         }
         Interaction::Component(c) => {
-            if !matches!(c.data.kind, ComponentInteractionDataKind::Button) {
-                return None;
-            }
+            let action = match &c.data.kind {
+                ComponentInteractionDataKind::Button => Action::Button {
+                    custom_id: c.data.custom_id.clone(),
+                },
+                ComponentInteractionDataKind::StringSelect { values } => Action::Select {
+                    custom_id: c.data.custom_id.clone(),
+                    values: values.clone(),
+                },
+                _ => return None,
+            };
             Some(invocation(
                 c.id.get(),
                 c.member.as_ref(),
                 &c.user,
                 c.guild_id.map(|g| g.get()),
                 c.channel_id.get(),
-                is_thread(c.channel.as_ref()),
+                c.channel.as_ref(),
                 &c.locale,
                 origin(c.guild_id, c.context, &c.authorizing_integration_owners),
-                Action::Button {
-                    custom_id: c.data.custom_id.clone(),
-                },
+                action,
             ))
         }
         Interaction::Modal(m) => {
@@ -144,7 +150,7 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                 &m.user,
                 m.guild_id.map(|g| g.get()),
                 m.channel_id.get(),
-                is_thread(m.channel.as_ref()),
+                m.channel.as_ref(),
                 &m.locale,
                 origin(m.guild_id, None, &AuthorizingIntegrationOwners::default()),
                 Action::Modal {
@@ -187,14 +193,20 @@ pub fn origin(
     }
 }
 
-/// Whether the interaction's channel is a thread (public, private or announcement).
-fn is_thread(channel: Option<&PartialChannel>) -> bool {
-    channel.is_some_and(|c| {
-        matches!(
-            c.kind,
-            ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
-        )
-    })
+/// Whether the interaction's channel is a thread (public, private or announcement; a forum
+/// or media post is a public thread), and the channel it belongs to, if so.
+fn thread_of(channel: Option<&PartialChannel>) -> (bool, Option<u64>) {
+    match channel {
+        Some(c)
+            if matches!(
+                c.kind,
+                ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+            ) =>
+        {
+            (true, c.parent_id.map(|p| p.get()))
+        }
+        _ => (false, None),
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // one call site per interaction kind, all fields named
@@ -204,7 +216,7 @@ fn invocation(
     user: &User,
     guild_id: Option<u64>,
     channel_id: u64,
-    in_thread: bool,
+    channel: Option<&PartialChannel>,
     locale: &str,
     origin: Origin,
     action: Action,
@@ -222,12 +234,14 @@ fn invocation(
             ..Member::new(user.id.get(), user.display_name())
         },
     };
+    let (in_thread, thread_parent) = thread_of(channel);
     Invocation {
         id: id.to_string(),
         member,
         guild_id,
         channel_id: Some(channel_id),
         in_thread,
+        thread_parent,
         locale: (!locale.is_empty()).then(|| locale.to_string()),
         origin,
         action,
@@ -274,7 +288,7 @@ fn option_value(o: &CommandDataOption) -> Option<(String, OptionValue)> {
 /// Whether the interaction came from a message component (only those can be answered with an
 /// update of their message).
 pub fn from_component(inv: &Invocation) -> bool {
-    matches!(inv.action, Action::Button { .. })
+    matches!(inv.action, Action::Button { .. } | Action::Select { .. })
 }
 
 /// Allowed mentions that allow nothing: no reply can ping anyone.
@@ -317,12 +331,38 @@ fn rows(r: &Reply) -> Vec<CreateActionRow> {
     r.rows
         .iter()
         .filter(|row| !row.is_empty())
-        .map(|row| CreateActionRow::Buttons(row.iter().map(button).collect()))
+        .map(|row| match row.as_slice() {
+            [Component::Select {
+                id,
+                placeholder,
+                options,
+            }] => CreateActionRow::SelectMenu(
+                CreateSelectMenu::new(
+                    id.clone(),
+                    CreateSelectMenuKind::String {
+                        options: options
+                            .iter()
+                            .map(|o| {
+                                let opt =
+                                    CreateSelectMenuOption::new(o.label.clone(), o.value.clone());
+                                match &o.description {
+                                    Some(d) => opt.description(d.clone()),
+                                    None => opt,
+                                }
+                            })
+                            .collect(),
+                    },
+                )
+                .placeholder(placeholder.clone()),
+            ),
+            _ => CreateActionRow::Buttons(row.iter().filter_map(button).collect()),
+        })
         .collect()
 }
 
-fn button(c: &Component) -> CreateButton {
-    match c {
+/// A button; `None` for a select (a select fills its own row, see [`Reply::with_row`]).
+fn button(c: &Component) -> Option<CreateButton> {
+    Some(match c {
         Component::Button {
             id,
             label,
@@ -338,7 +378,8 @@ fn button(c: &Component) -> CreateButton {
             })
             .disabled(*disabled),
         Component::Link { url, label } => CreateButton::new_link(url.clone()).label(label.clone()),
-    }
+        Component::Select { .. } => return None,
+    })
 }
 
 /// Text standing in for a reply that cannot be shown as it is (a modal or choices where only
@@ -502,15 +543,40 @@ pub enum Finish {
     /// Delete the public "thinking…" and send the reply privately (a public defer whose
     /// answer turned out to be private, e.g. an error on Share).
     ReplaceWithPrivate(CreateInteractionResponseFollowup),
+    /// Post the reply as a channel message that replies to another message (an interaction
+    /// response cannot), then delete the public "thinking…"; if the bot cannot post there,
+    /// edit the "thinking…" into the reply instead (no reply reference, nothing lost).
+    ReplyInChannel {
+        /// The message, with its `message_reference` (boxed: it is much bigger than the other
+        /// plans).
+        message: Box<CreateMessage>,
+        /// The edit of the "thinking…" used when the message cannot be sent.
+        fallback: Box<EditInteractionResponse>,
+    },
 }
 
-/// Chooses how to deliver `reply` after the interaction was acknowledged with `ack`.
-/// Discord fixes a deferred message's visibility at the defer, so a private answer to a public
-/// defer is deleted-and-followed-up rather than edited into public view.
-pub fn finish_plan(ack: Ack, reply: &Reply) -> Finish {
+/// Chooses how to deliver `reply` after the interaction was acknowledged with `ack`, in
+/// `channel` (the interaction's). Discord fixes a deferred message's visibility at the defer,
+/// so a private answer to a public defer is deleted-and-followed-up rather than edited into
+/// public view; a public answer that replies to a message goes out as a channel message.
+pub fn finish_plan(ack: Ack, reply: &Reply, channel: Option<u64>) -> Finish {
     let reply = as_message(reply);
     match ack {
         Ack::DeferPublic if reply.ephemeral => Finish::ReplaceWithPrivate(followup(&reply)),
+        Ack::DeferPublic => match (reply.reply_to, channel) {
+            (Some(message), Some(channel)) if message > 0 && channel > 0 => {
+                let reference =
+                    MessageReference::from((ChannelId::new(channel), MessageId::new(message)));
+                let mut reference = reference;
+                // A deleted source message must not cost the card: post it without the reply.
+                reference.fail_if_not_exists = Some(false);
+                Finish::ReplyInChannel {
+                    message: Box::new(channel_message(&reply).reference_message(reference)),
+                    fallback: Box::new(edit_response(&reply)),
+                }
+            }
+            _ => Finish::Edit(edit_response(&reply)),
+        },
         Ack::DeferUpdate if reply.kind != ReplyKind::Update => Finish::Followup(followup(&reply)),
         _ => Finish::Edit(edit_response(&reply)),
     }

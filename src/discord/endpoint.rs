@@ -23,9 +23,10 @@ use parking_lot::Mutex;
 use serenity::all::Interaction;
 use serenity::http::Http;
 use serenity::interactions_endpoint::Verifier;
+use tracing::Instrument;
 
 use super::members::RestMembers;
-use super::respond::{Flow, Start};
+use super::respond::{interaction_span, Flow, Start};
 use super::DiscordError;
 use crate::app::App;
 use crate::clock::SharedClock;
@@ -182,6 +183,7 @@ fn verify(ep: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<i64, Refusa
 }
 
 async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
+    let arrived = std::time::Instant::now();
     let signed_at = match verify(&ep, &headers, &body) {
         Ok(ts) => ts,
         Err(reason) => {
@@ -209,13 +211,28 @@ async fn interactions(State(ep): State<Endpoint>, headers: HeaderMap, body: Byte
     if let Interaction::Ping(_) = interaction {
         return Json(serde_json::json!({ "type": 1 })).into_response();
     }
-    match ep.flow.start(&interaction, true).await {
+    let in_flight = ep.flow.app.in_flight.clone();
+    if in_flight.is_closed() {
+        // Shutting down: take no new work (Discord tells the member it failed; nothing was
+        // stored, so nothing is lost).
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let _working = in_flight.token();
+    let span = interaction_span(id);
+    let response = match ep
+        .flow
+        .start(&interaction, true)
+        .instrument(span.clone())
+        .await
+    {
         Start::Reply(response) => Json(response).into_response(),
         Start::Deferred(defer, pending) => {
-            tokio::spawn(pending.finish());
+            in_flight.spawn(pending.finish().instrument(span));
             Json(defer).into_response()
         }
-    }
+    };
+    crate::telemetry::record_ack("http", arrived);
+    response
 }
 
 #[cfg(test)]

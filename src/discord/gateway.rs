@@ -1,7 +1,8 @@
 //! Gateway mode: a serenity client on one shard with the `GUILDS` intent (enough for every
 //! interaction, and it delivers `GUILD_CREATE`).
 //!
-//! On the first `Ready` the commands are registered; every interaction runs the shared
+//! On the first `Ready` the commands are registered (in the background, retried with backoff);
+//! every interaction runs the shared
 //! [`Flow`] in the event's own task (serenity spawns one per event), answering through the
 //! REST callback. On every `GUILD_CREATE` (each guild at startup, and a guild the bot is added
 //! to) the bot leaves a guild that is not in `discord.allowed_guilds`
@@ -29,13 +30,16 @@ use super::rest;
 use super::DiscordError;
 use crate::app::App;
 use crate::config::DiscordConfig;
+use crate::lifecycle::{DiscordStatus, Health, GATEWAY_CLOSE_GRACE};
 use crate::link::Linked;
 
 struct Handler {
     app: Arc<App>,
     config: DiscordConfig,
+    /// Set on the first `Ready`: registration is started once per process.
     registered: AtomicBool,
-    ready: Arc<AtomicBool>,
+    /// The connection's state for `/readyz`, and the registration's.
+    health: Arc<Health>,
 }
 
 #[async_trait]
@@ -45,12 +49,17 @@ impl EventHandler for Handler {
             guilds = about.guilds.len(),
             "connected to the Discord gateway"
         );
-        self.ready.store(true, Ordering::SeqCst);
+        self.health.set_discord(DiscordStatus::Connected);
         if !self.registered.swap(true, Ordering::SeqCst) {
-            if let Err(e) = registration::register(&ctx.http, &self.config).await {
-                // Existing registrations keep working; `soe-bot register-commands` retries.
-                tracing::error!(error = %e, "command registration failed");
-            }
+            // In the background, retried: existing registrations keep working meanwhile. Not
+            // work in flight: shutdown does not wait for it (the runtime ends it).
+            tokio::spawn(registration::register_with_retry(
+                ctx.http.clone(),
+                self.config.clone(),
+                self.app.commands.site.name.clone(),
+                self.health.clone(),
+                registration::Backoff::default(),
+            ));
         }
     }
 
@@ -64,11 +73,19 @@ impl EventHandler for Handler {
     }
 
     async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
-        self.ready
-            .store(event.new == ConnectionStage::Connected, Ordering::SeqCst);
+        let status = if event.new == ConnectionStage::Connected {
+            DiscordStatus::Connected
+        } else {
+            tracing::info!(stage = %event.new, "the gateway shard is reconnecting");
+            DiscordStatus::Reconnecting(event.new.to_string())
+        };
+        self.health.set_discord(status);
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        // Counted as work in flight, so shutdown waits for it (serenity runs each event in its
+        // own task, which this cannot own).
+        let _working = self.app.in_flight.token();
         let flow = Flow {
             app: self.app.clone(),
             http: ctx.http.clone(),
@@ -78,14 +95,19 @@ impl EventHandler for Handler {
 }
 
 /// Runs the gateway client until `shutdown` resolves (or the gateway fails for good), with
-/// the background tasks fed by `linked` (from [`App::build`]). `ready` is true while the shard
-/// is connected (for `/readyz`). The REST client is built from `config` (see
-/// [`rest::build_http`]) and shared by the gateway, the replies and the DM notices.
+/// the background tasks fed by `linked` (from [`App::build`]). `health` follows the shard's
+/// connection (for `/readyz`) and the command registration. The REST client is built from
+/// `config` (see [`rest::build_http`]) and shared by the gateway, the replies and the DM
+/// notices.
+///
+/// On `shutdown` the shards are told to close and the client is awaited (up to
+/// [`GATEWAY_CLOSE_GRACE`]) so their close frames go out before the process ends. A close
+/// that ends the client for good (4004, 4013, 4014) is an error that says what to fix.
 pub async fn run_gateway(
     app: Arc<App>,
     config: &DiscordConfig,
     linked: UnboundedReceiver<Linked>,
-    ready: Arc<AtomicBool>,
+    health: Arc<Health>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), DiscordError> {
     let http = rest::build_http(
@@ -97,7 +119,7 @@ pub async fn run_gateway(
         app: app.clone(),
         config: config.clone(),
         registered: AtomicBool::new(false),
-        ready: ready.clone(),
+        health: health.clone(),
     };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)
@@ -116,15 +138,21 @@ pub async fn run_gateway(
         app.spawn_background(linked, Arc::new(DiscordNotifier::new(client.http.clone())));
     tasks.extend(app.spawn_notifications(cards, crate::notify::PollSettings::default()));
     let shards = client.shard_manager.clone();
+    let start = client.start();
+    tokio::pin!(start);
     let result = tokio::select! {
-        r = client.start() => r.map_err(|e| DiscordError::Gateway(rest::describe(&e))),
+        r = &mut start => r.map_err(|e| DiscordError::Gateway(rest::describe(&e))),
         () = shutdown => {
-            tracing::info!("stopping the gateway client");
+            tracing::info!("closing the gateway connection");
             shards.shutdown_all().await;
+            // The runners send their close frames; the client returns once they are done.
+            if tokio::time::timeout(GATEWAY_CLOSE_GRACE, &mut start).await.is_err() {
+                tracing::warn!("the gateway did not close within {GATEWAY_CLOSE_GRACE:?}; stopping anyway");
+            }
             Ok(())
         }
     };
-    ready.store(false, Ordering::SeqCst);
+    health.set_discord(DiscordStatus::Stopped);
     for t in tasks {
         t.abort();
     }

@@ -2,14 +2,20 @@
 //!
 //! `/so` (member commands), `/so-admin` (guild only, hidden from members without Manage Server
 //! by `default_member_permissions`; the use case re-checks on every call), and the message
-//! commands "Ask on Stack Overflow" and "Post as answer". Every command is installable in
+//! commands "Ask on <site>" ([`ask_message_command`]) and "Post as answer". Texts name the
+//! site as configured, within Discord's limits (32 characters for a command name, 100 for a
+//! description). Every command is installable in
 //! guilds only (`integration_types` GUILD_INSTALL: no personal installs) and usable in servers
 //! (`contexts` GUILD), plus the bot's DMs (BOT_DM) for the member commands only when
 //! `discord.allow_dms` is on, matching what the guild gate serves. Registration is a bulk overwrite
 //! (`PUT`), so it is idempotent and removes commands the bot no longer has: per guild for
-//! `discord.guild_ids` (instant), otherwise global.
+//! `discord.guild_ids` (instant), otherwise global. At startup it runs in the background
+//! ([`register_with_retry`]): a Discord hiccup delays it, with backoff, and never stops the bot
+//! from serving (commands registered earlier keep working meanwhile).
 
 use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use serenity::all::{
@@ -21,13 +27,23 @@ use serenity::http::Http;
 use super::rest::{self, Idempotent};
 use super::DiscordError;
 use crate::config::DiscordConfig;
+use crate::lifecycle::{CommandsStatus, Health};
 
-/// Name of the message command that opens the ask form with the message's text.
-pub const ASK_MESSAGE_COMMAND: &str = "Ask on Stack Overflow";
+/// Longest command or option description Discord accepts.
+const DESCRIPTION_MAX: usize = 100;
 /// Name of the message command that opens the answer form with the message's text.
 pub const ANSWER_MESSAGE_COMMAND: &str = "Post as answer";
 /// Longest search query Discord lets a member type.
 pub const QUERY_MAX: u16 = 80;
+/// Longest tag a member can type: SOE's longest tag name.
+pub const TAG_MAX: u16 = crate::commands::search::TAG_MAX as u16;
+
+pub use crate::commands::help::ask_message_command;
+
+/// `text` cut to a description's 100 characters.
+fn described(text: String) -> String {
+    crate::commands::reply::truncate(&text, DESCRIPTION_MAX)
+}
 
 fn string(name: &str, description: &str) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::String, name, description)
@@ -37,15 +53,15 @@ fn sub(name: &str, description: &str) -> CreateCommandOption {
     CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
 }
 
-/// Every command the bot registers, in a fixed order; member commands are offered in the bot's
-/// DMs only when `allow_dms` (`discord.allow_dms`).
-pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
+/// Every command the bot registers, in a fixed order, naming the site as `site`; member
+/// commands are offered in the bot's DMs only when `allow_dms` (`discord.allow_dms`).
+pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
     let mut member_contexts = vec![InteractionContext::Guild];
     if allow_dms {
         member_contexts.push(InteractionContext::BotDm);
     }
     let so = CreateCommand::new("so")
-        .description("Search, read, ask and answer on Stack Overflow Enterprise")
+        .description(described(format!("Search, read, ask and answer on {site}")))
         .integration_types(vec![InstallationContext::Guild])
         .contexts(member_contexts.clone())
         .add_option(
@@ -59,7 +75,11 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
                     .min_length(1)
                     .max_length(QUERY_MAX),
             )
-            .add_sub_option(string("tag", "Only results with this tag").set_autocomplete(true))
+            .add_sub_option(
+                string("tag", "Only results with this tag")
+                    .set_autocomplete(true)
+                    .max_length(TAG_MAX),
+            )
             .add_sub_option(
                 string("sort", "Order of the results")
                     .add_string_choice("relevance", "relevance")
@@ -70,8 +90,9 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
         )
         .add_option(
             sub("question", "Show a question and its top answers").add_sub_option(
-                string("id", "Question id or link")
+                string("id", "Start typing its title, or paste its number or link")
                     .required(true)
+                    .set_autocomplete(true)
                     .max_length(300),
             ),
         )
@@ -86,16 +107,25 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
         )
         .add_option(
             sub("answer", "Answer a question, posted as you").add_sub_option(
-                string("question", "Question id or link")
-                    .required(true)
-                    .max_length(300),
+                string(
+                    "question",
+                    "Start typing its title, or paste its number or link",
+                )
+                .required(true)
+                .set_autocomplete(true)
+                .max_length(300),
             ),
         )
         .add_option(sub(
             "link",
-            "Link your Stack Overflow account so posts are credited to you",
+            &described(format!(
+                "Link your {site} account so posts are credited to you"
+            )),
         ))
-        .add_option(sub("unlink", "Forget your Stack Overflow token and drafts"))
+        .add_option(sub(
+            "unlink",
+            &described(format!("Forget your {site} token and drafts")),
+        ))
         .add_option(sub("me", "Show the linked account, its access and expiry"))
         .add_option(sub("help", "How to use the bot"));
 
@@ -106,7 +136,15 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
                 "channel",
                 "The channel (default: this one)",
             )
-            .channel_types(vec![ChannelType::Text, ChannelType::News]),
+            // Forum channels hold posts (threads) the bot answers in, too. Media channels
+            // (type 16) are left out: the official OpenAPI document's ChannelTypes, which the
+            // contract follows, does not list them yet; their posts still follow the
+            // channel's setting through the thread's parent.
+            .channel_types(vec![
+                ChannelType::Text,
+                ChannelType::News,
+                ChannelType::Forum,
+            ]),
         )
     };
     #[allow(deprecated)] // dm_permission is deprecated in favour of contexts; both are sent
@@ -195,7 +233,7 @@ pub fn command_definitions(allow_dms: bool) -> Vec<CreateCommand> {
     vec![
         so,
         admin,
-        message(ASK_MESSAGE_COMMAND),
+        message(&ask_message_command(site)),
         message(ANSWER_MESSAGE_COMMAND),
     ]
 }
@@ -299,11 +337,15 @@ pub struct Registration {
     pub commands: usize,
 }
 
-/// Registers [`command_definitions`] (with `config.allow_dms`): a bulk overwrite in each of
-/// `config.guild_ids`, or globally when there are none. A guild id of 0 is refused. Stops at
-/// the first failure.
-pub async fn register(http: &Http, config: &DiscordConfig) -> Result<Registration, DiscordError> {
-    let commands = command_definitions(config.allow_dms);
+/// Registers [`command_definitions`] (with `config.allow_dms` and the site's name): a bulk
+/// overwrite in each of `config.guild_ids`, or globally when there are none. A guild id of 0
+/// is refused. Stops at the first failure.
+pub async fn register(
+    http: &Http,
+    config: &DiscordConfig,
+    site: &str,
+) -> Result<Registration, DiscordError> {
+    let commands = command_definitions(config.allow_dms, site);
     let body = registration_payload(&commands)?;
     let count = commands.len();
     if config.guild_ids.is_empty() {
@@ -349,7 +391,72 @@ pub async fn register(http: &Http, config: &DiscordConfig) -> Result<Registratio
 }
 
 /// `soe-bot register-commands`: builds the REST client from `config` and registers.
-pub async fn register_commands(config: &DiscordConfig) -> Result<Registration, DiscordError> {
+pub async fn register_commands(
+    config: &DiscordConfig,
+    site: &str,
+) -> Result<Registration, DiscordError> {
     let http = rest::http_client(config)?;
-    register(&http, config).await
+    register(&http, config, site).await
+}
+
+/// Waits between registration attempts: `first`, doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// The wait after the first failure.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 5 s, doubling up to 10 minutes: quick after a blip, light on Discord in an outage.
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(5),
+            max: Duration::from_secs(600),
+        }
+    }
+}
+
+/// [`register`] until it succeeds, waiting per `backoff` between attempts and recording each
+/// outcome in `health` (shown by `/readyz`). A configuration error (which no retry can fix)
+/// ends it with an error line. Meant to be spawned; the caller aborts it at shutdown.
+pub async fn register_with_retry(
+    http: Arc<Http>,
+    config: DiscordConfig,
+    site: String,
+    health: Arc<Health>,
+    backoff: Backoff,
+) {
+    let mut wait = backoff.first;
+    let mut attempts = 0u32;
+    loop {
+        match register(&http, &config, &site).await {
+            Ok(_) => {
+                health.set_commands(CommandsStatus::Registered);
+                return;
+            }
+            Err(DiscordError::Config(e)) => {
+                tracing::error!(error = %e, "command registration cannot work with this configuration; fix it and restart (or run `soe-bot register-commands`)");
+                health.set_commands(CommandsStatus::Retrying {
+                    attempts: attempts + 1,
+                    error: e,
+                });
+                return;
+            }
+            Err(e) => {
+                attempts += 1;
+                let error = e.to_string();
+                tracing::warn!(
+                    attempts,
+                    retry_in_secs = wait.as_secs_f64(),
+                    error = %error,
+                    "command registration failed; the bot keeps serving and tries again"
+                );
+                health.set_commands(CommandsStatus::Retrying { attempts, error });
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(backoff.max);
+            }
+        }
+    }
 }

@@ -15,6 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use serenity::all::{CreateInteractionResponse, Interaction};
 use serenity::http::Http;
 
@@ -139,7 +141,7 @@ impl Pending {
     async fn deliver(&self, reply: &Reply) {
         let http = &self.flow.http;
         let token = self.token.as_str();
-        let outcome = match convert::finish_plan(self.ack, reply) {
+        let outcome = match convert::finish_plan(self.ack, reply, self.inv.channel_id) {
             Finish::Edit(edit) => rest::call_with(
                 Idempotent::Yes,
                 "edit original response",
@@ -153,6 +155,34 @@ impl Pending {
             })
             .await
             .map(|_| ()),
+            Finish::ReplyInChannel { message, fallback } => {
+                let channel = serenity::all::ChannelId::new(self.inv.channel_id.unwrap_or(1));
+                match rest::call(Idempotent::No, "send channel reply", || {
+                    http.send_message(channel, vec![], &*message)
+                })
+                .await
+                {
+                    Ok(_) => rest::call_with(
+                        Idempotent::Yes,
+                        "delete original response",
+                        self.racing_defer,
+                        || http.delete_original_interaction_response(token),
+                    )
+                    .await
+                    .map(|_| ()),
+                    Err(e) => {
+                        tracing::info!(interaction = %self.inv.id, error = %rest::describe(&e), "could not post a reply in the channel; showing it in place");
+                        rest::call_with(
+                            Idempotent::Yes,
+                            "edit original response",
+                            self.racing_defer,
+                            || http.edit_original_interaction_response(token, &*fallback, vec![]),
+                        )
+                        .await
+                        .map(|_| ())
+                    }
+                }
+            }
             Finish::ReplaceWithPrivate(f) => {
                 if let Err(e) = rest::call_with(
                     Idempotent::Yes,
@@ -188,25 +218,41 @@ pub async fn respond_via_rest(flow: &Flow, interaction: &Interaction) {
         _ => return,
     };
     let http = &flow.http;
-    match flow.start(interaction, false).await {
+    let arrived = std::time::Instant::now();
+    let span = interaction_span(id.get());
+    let acked = || crate::telemetry::record_ack("gateway", arrived);
+    match flow
+        .start(interaction, false)
+        .instrument(span.clone())
+        .await
+    {
         Start::Reply(response) => {
-            if let Err(e) = rest::call(Idempotent::No, "interaction response", || {
+            let sent = rest::call(Idempotent::No, "interaction response", || {
                 http.create_interaction_response(id, token, &response, vec![])
             })
-            .await
-            {
-                tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not answer an interaction");
+            .instrument(span.clone())
+            .await;
+            acked();
+            if let Err(e) = sent {
+                span.in_scope(|| tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not answer an interaction"));
             }
         }
         Start::Deferred(defer, pending) => {
-            if let Err(e) = rest::call(Idempotent::No, "interaction defer", || {
+            let sent = rest::call(Idempotent::No, "interaction defer", || {
                 http.create_interaction_response(id, token, &defer, vec![])
             })
-            .await
-            {
-                tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not defer an interaction; running it anyway so nothing the member typed is lost");
+            .instrument(span.clone())
+            .await;
+            acked();
+            if let Err(e) = sent {
+                span.in_scope(|| tracing::warn!(interaction = %id, error = %rest::describe(&e), "could not defer an interaction; running it anyway so nothing the member typed is lost"));
             }
-            pending.finish().await;
+            pending.finish().instrument(span).await;
         }
     }
+}
+
+/// The span every log line of one interaction's work is in: its id (never its token).
+pub fn interaction_span(id: u64) -> tracing::Span {
+    tracing::info_span!("interaction", id)
 }

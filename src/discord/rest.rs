@@ -122,8 +122,22 @@ pub fn describe(e: &serenity::Error) -> String {
             j.line()
         ),
         serenity::Error::Http(_) => "Discord call failed in the HTTP layer".to_string(),
+        serenity::Error::Gateway(g) => describe_gateway(g),
         serenity::Error::Model(m) => format!("Discord call refused before sending: {m}"),
         _ => "Discord call failed".to_string(),
+    }
+}
+
+/// A gateway failure in words an operator can act on. The closes that end the client for good
+/// (a rejected token, refused intents) say what is wrong and what to do; the rest name their
+/// kind (serenity's `Display` of these variants holds no token or URL).
+pub fn describe_gateway(g: &serenity::gateway::GatewayError) -> String {
+    use serenity::gateway::GatewayError as G;
+    match g {
+        G::InvalidAuthentication => "Discord rejected the bot token (gateway close 4004). The token in discord.token (or discord.token_file) is wrong or was reset: copy a new one from the Developer Portal (your application → Bot → Reset Token), put it in place and start the bot again".to_string(),
+        G::InvalidGatewayIntents => "Discord refused the gateway intents this bot asked for (gateway close 4013). This build asks only for GUILDS; if you changed the intents, undo that, and check that discord.application_id and discord.token belong to the same application".to_string(),
+        G::DisallowedGatewayIntents => "Discord refused a privileged gateway intent (gateway close 4014). Turn it on in the Developer Portal (your application → Bot → Privileged Gateway Intents) or stop asking for it, then start the bot again".to_string(),
+        other => format!("the Discord gateway failed: {other}"),
     }
 }
 
@@ -182,6 +196,30 @@ where
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serenity::gateway::GatewayError;
+
+    #[test]
+    fn closes_that_end_the_gateway_say_what_is_wrong_and_what_to_do() {
+        for (error, code, todo) in [
+            (GatewayError::InvalidAuthentication, "4004", "Reset Token"),
+            (GatewayError::InvalidGatewayIntents, "4013", "GUILDS"),
+            (
+                GatewayError::DisallowedGatewayIntents,
+                "4014",
+                "Privileged Gateway Intents",
+            ),
+        ] {
+            let text = describe(&serenity::Error::Gateway(error));
+            assert!(text.contains(code), "{text}");
+            assert!(text.contains(todo), "{text}");
+            assert!(!text.contains("Discord call failed"), "{text}");
         }
     }
 }

@@ -127,12 +127,22 @@ impl HttpSoe {
 
     /// A read-only handle on the service token. The only thing a service token can build.
     pub fn reader(self: &Arc<Self>, token: &ServiceToken, team: Option<&TeamSlug>) -> HttpReader {
-        HttpReader(Session::new(self.clone(), token.secret().clone(), team))
+        HttpReader(Session::new(
+            self.clone(),
+            token.secret().clone(),
+            team,
+            TokenKind::Service,
+        ))
     }
 
     /// A handle acting as the member who owns `token`.
     pub fn writer(self: &Arc<Self>, token: UserToken, team: Option<&TeamSlug>) -> HttpWriter {
-        HttpWriter(Session::new(self.clone(), token.secret().clone(), team))
+        HttpWriter(Session::new(
+            self.clone(),
+            token.secret().clone(),
+            team,
+            TokenKind::Member,
+        ))
     }
 }
 
@@ -144,10 +154,30 @@ pub struct HttpReader(Session);
 #[derive(Debug)]
 pub struct HttpWriter(Session);
 
+/// Whose token a session holds (a metrics and span label; never the token itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenKind {
+    /// The bot's read-only service token.
+    Service,
+    /// A linked member's own token.
+    Member,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Service => "service",
+            TokenKind::Member => "member",
+        }
+    }
+}
+
 /// One token against one API base.
 struct Session {
     soe: Arc<HttpSoe>,
     token: SecretString,
+    /// Whose token it is.
+    kind: TokenKind,
     /// The token's fingerprint, for the throttle table.
     key: TokenKey,
     /// API base without a trailing slash.
@@ -166,12 +196,18 @@ impl std::fmt::Debug for Session {
 type Query = Vec<(&'static str, String)>;
 
 impl Session {
-    fn new(soe: Arc<HttpSoe>, token: SecretString, team: Option<&TeamSlug>) -> Self {
+    fn new(
+        soe: Arc<HttpSoe>,
+        token: SecretString,
+        team: Option<&TeamSlug>,
+        kind: TokenKind,
+    ) -> Self {
         let key = token_key(token.expose_secret());
         let base = soe.api_base(team);
         Self {
             soe,
             token,
+            kind,
             key,
             base,
         }
@@ -223,6 +259,8 @@ impl Session {
         Ok(())
     }
 
+    /// One call, in a span naming the endpoint (route template), method, token kind and, once
+    /// known, the status; counted and timed in the metrics ([`crate::telemetry`]).
     async fn execute<T: DeserializeOwned + DecodeText>(
         &self,
         method: Method,
@@ -230,9 +268,56 @@ impl Session {
         query: &[(&'static str, String)],
         body: Option<Vec<u8>>,
     ) -> Result<T> {
-        self.wait_for_throttle().await?;
-        let mut url = Url::parse(&format!("{}{}", self.base, path))
-            .map_err(|e| Error::Unexpected(format!("bad request path: {e}")))?;
+        use tracing::Instrument;
+        let endpoint = crate::telemetry::endpoint_template(path);
+        let span = tracing::info_span!(
+            "soe",
+            endpoint = %endpoint,
+            method = %method,
+            token = self.kind.as_str(),
+            status = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let (result, status) = self
+            .execute_unobserved(method, path, query, body)
+            .instrument(span.clone())
+            .await;
+        span.record("status", status.as_str());
+        let token = self.kind.as_str();
+        metrics::counter!(crate::telemetry::SOE_REQUESTS, "endpoint" => endpoint.clone(), "status" => status, "token" => token).increment(1);
+        metrics::histogram!(crate::telemetry::SOE_SECONDS, "endpoint" => endpoint, "token" => token)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// [`Session::execute`] without the span and metrics; also returns the status label (the
+    /// HTTP status, or `throttled`, `timeout`, `transport`, `error` when none came back).
+    async fn execute_unobserved<T: DeserializeOwned + DecodeText>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&'static str, String)],
+        body: Option<Vec<u8>>,
+    ) -> (Result<T>, String) {
+        let no_status = |e: &Error| match e {
+            Error::Timeout => "timeout",
+            Error::Transport(_) => "transport",
+            Error::RateLimited { .. } => "throttled",
+            _ => "error",
+        };
+        if let Err(e) = self.wait_for_throttle().await {
+            let label = no_status(&e).to_string();
+            return (Err(e), label);
+        }
+        let mut url = match Url::parse(&format!("{}{}", self.base, path)) {
+            Ok(u) => u,
+            Err(e) => {
+                return (
+                    Err(Error::Unexpected(format!("bad request path: {e}"))),
+                    "error".into(),
+                )
+            }
+        };
         if !query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -247,27 +332,57 @@ impl Session {
         if let Some(body) = body {
             req = req.header(CONTENT_TYPE, "application/json").body(body);
         }
-        let resp = req.send().await.map_err(map_transport)?;
+        let resp = match req.send().await.map_err(map_transport) {
+            Ok(r) => r,
+            Err(e) => {
+                let label = no_status(&e).to_string();
+                return (Err(e), label);
+            }
+        };
         let status = resp.status().as_u16();
+        // The enclosing `soe` span (see `execute`): every line logged from here on names it.
+        tracing::Span::current().record("status", status);
         let headroom = Headroom::from_headers(resp.headers());
-        let bytes = read_capped(resp, self.soe.config.max_body_bytes).await?;
-        tracing::debug!(%method, path, status, "SOE call");
+        self.record_headroom(&headroom);
+        let bytes = match read_capped(resp, self.soe.config.max_body_bytes).await {
+            Ok(b) => b,
+            Err(e) => return (Err(e), status.to_string()),
+        };
+        tracing::debug!(status, "SOE call");
         if status == 429 {
             let retry_after = headroom.retry_after_429();
             self.soe.throttles.pause(self.key, retry_after);
-            return Err(Error::RateLimited { retry_after });
+            return (Err(Error::RateLimited { retry_after }), status.to_string());
         }
         if let Some(pause) = headroom.pause() {
             self.soe.throttles.pause(self.key, pause);
         }
-        if (200..300).contains(&status) {
-            let mut value: T = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::Unexpected(format!("response is not the expected JSON ({e})"))
-            })?;
-            value.decode_text(self.soe.config.encoded_fields);
-            Ok(value)
+        let result = if (200..300).contains(&status) {
+            match serde_json::from_slice::<T>(&bytes) {
+                Ok(mut value) => {
+                    value.decode_text(self.soe.config.encoded_fields);
+                    Ok(value)
+                }
+                Err(e) => Err(Error::Unexpected(format!(
+                    "response is not the expected JSON ({e})"
+                ))),
+            }
         } else {
             Err(Error::from_response(status, &bytes, None))
+        };
+        (result, status.to_string())
+    }
+
+    /// The calls SOE says this kind of token has left, as gauges.
+    fn record_headroom(&self, headroom: &Headroom) {
+        let token = self.kind.as_str();
+        if let Some(left) = headroom.burst_left {
+            metrics::gauge!(crate::telemetry::SOE_CALLS_LEFT, "token" => token, "limiter" => "burst")
+                .set(left as f64);
+        }
+        if let Some(left) = headroom.bucket_left {
+            metrics::gauge!(crate::telemetry::SOE_CALLS_LEFT, "token" => token, "limiter" => "bucket")
+                .set(left as f64);
         }
     }
 }

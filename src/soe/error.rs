@@ -125,31 +125,45 @@ impl Error {
     }
 
     /// A sentence for the member: what happened and what to do next. Never includes secrets.
+    /// The site is called "the site"; [`Error::user_message_on`] names it.
     pub fn user_message(&self) -> String {
-        match self {
-            Error::Unauthorized => {
-                "Stack Overflow rejected the access token: it has expired or was revoked. Link your account again with `/so link`.".into()
-            }
-            Error::Forbidden { detail } => format!(
-                "Stack Overflow refused this action ({detail}). Your account may lack write access or the privilege it needs."
+        self.user_message_on("the site")
+    }
+
+    /// [`Error::user_message`] naming the site as members know it (`site`, e.g. "Acme Stack
+    /// Overflow").
+    pub fn user_message_on(&self, site: &str) -> String {
+        let mut text = match self {
+            Error::Unauthorized => format!(
+                "{site} rejected the access token: it has expired or was revoked. Link your account again with `/so link`."
             ),
-            Error::NotFound { .. } => {
-                "That post does not exist on Stack Overflow, or you cannot see it. Check the id or URL.".into()
-            }
+            Error::Forbidden { detail } => format!(
+                "{site} refused this action ({detail}). Your account may lack write access or the privilege it needs."
+            ),
+            Error::NotFound { .. } => format!(
+                "That post does not exist on {site}, or you cannot see it. Check the id or URL."
+            ),
             Error::Validation { errors } => {
-                format!("Stack Overflow did not accept it: {}", summarize(errors))
+                format!("{site} did not accept it: {}", summarize(errors))
             }
             Error::RateLimited { retry_after } => format!(
-                "Stack Overflow is busy (rate limit). Try again in about {} s.",
+                "{site} is busy (rate limit). Try again in about {} s.",
                 retry_after.as_secs().max(1)
             ),
             Error::Unavailable { .. } | Error::Timeout | Error::Transport(_) => {
-                "Stack Overflow is not reachable right now. Try again in a minute.".into()
+                format!("{site} is not reachable right now. Try again in a minute.")
             }
-            Error::Unexpected(_) => {
-                "Stack Overflow sent an answer the bot did not understand. Try again; if it keeps happening, tell an admin.".into()
+            Error::Unexpected(_) => format!(
+                "{site} sent an answer the bot did not understand. Try again; if it keeps happening, tell an admin."
+            ),
+        };
+        // A sentence starts with a capital, whatever the site is called.
+        if let Some(first) = text.get(..1) {
+            if first == "t" {
+                text.replace_range(..1, "T");
             }
         }
+        text
     }
 
     /// True for a 403 that names no reason of its own: the site's bare `Forbidden Action`.

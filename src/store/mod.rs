@@ -1,5 +1,5 @@
-//! Durable state: member links, linking sessions, drafts, write outcomes, rate limits, guild
-//! settings, and notifications (rules, poll state, outbox: [`notify`]).
+//! Durable state: member links, linking sessions, drafts, saved searches, write outcomes, rate
+//! limits, guild settings, and notifications (rules, poll state, outbox: [`notify`]).
 //!
 //! [`Store`] speaks in domain records; [`SledStore`] implements it on one sled database with a
 //! few fixed trees. Invariants:
@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use notify::NotifyStore;
-pub use sled_store::SledStore;
+pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use std::collections::BTreeMap;
 
@@ -27,6 +27,15 @@ use crate::soe::{Id, ServiceToken, TeamSlug, UserToken};
 
 /// A Discord user id (snowflake).
 pub type DiscordUserId = u64;
+
+/// Sizes reported by [`Store::counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Members with a stored link (any status).
+    pub linked_members: usize,
+    /// Drafts not posted yet.
+    pub drafts_waiting: usize,
+}
 
 /// Storage failures, phrased for operators.
 #[derive(Debug, thiserror::Error)]
@@ -251,11 +260,43 @@ pub struct Draft {
     pub state: DraftState,
     /// Whether to post it automatically when the member finishes linking.
     pub post_after_link: bool,
+    /// The Discord message it was written from ("Ask on …"), so the channel card about the
+    /// post can reply to that message.
+    #[serde(default)]
+    pub source_message: Option<u64>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Removed after this.
     pub expires_at: DateTime<Utc>,
 }
+
+/// A member's search, kept so the buttons of its results carry a short handle instead of the
+/// query: Next, Prev and Share act on exactly what the member searched, however long. Sealed at
+/// rest (a query can name internal things), with a TTL; a handle works only for its member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSearch {
+    /// A random handle (the buttons' state).
+    pub handle: String,
+    /// The member who searched (the only one whose buttons find it).
+    pub discord_user: DiscordUserId,
+    /// The query, in full.
+    pub query: String,
+    /// The tag filter, lower-cased.
+    pub tag: Option<String>,
+    /// The order of the results.
+    pub sort: crate::soe::SearchSort,
+    /// When it was searched (the oldest of a member's searches goes first past the cap).
+    pub created_at: DateTime<Utc>,
+    /// Its buttons stop working after this; the sweep removes it.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Seconds a saved search keeps its buttons working: a day, well past the time a member
+/// keeps a results message open.
+pub const SEARCH_TTL_SECS: i64 = 24 * 3600;
+
+/// Saved searches kept per member; a new one past this drops the member's oldest.
+pub const SEARCHES_PER_MEMBER: usize = 50;
 
 /// Seconds after which an unfinished write claim is considered abandoned (well past the SOE
 /// client's total timeout).
@@ -431,6 +472,19 @@ pub trait Store: NotifyStore + Send + Sync {
     /// Unreadable drafts are skipped.
     fn posting_drafts(&self) -> StoreResult<Vec<Draft>>;
 
+    // ---- saved searches (the state behind a results message's buttons)
+    /// Keeps `search` under its member and handle, dropping the member's oldest searches past
+    /// [`SEARCHES_PER_MEMBER`]. Not flushed: a search lost in a crash only means searching
+    /// again.
+    fn put_search(&self, search: &SavedSearch) -> StoreResult<()>;
+    /// The member's search under `handle`, unless missing or expired as of `now`.
+    fn get_search(
+        &self,
+        user: DiscordUserId,
+        handle: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SavedSearch>>;
+
     // ---- one-shot writes (votes, accepts; keyed by interaction id or button + member)
     /// Claims `key` for one write. The first caller gets `Claimed`; later callers see
     /// `InProgress` or `Done`. A claim older than [`CLAIM_STALE_SECS`] without an outcome
@@ -474,6 +528,10 @@ pub trait Store: NotifyStore + Send + Sync {
     fn service_token(&self) -> StoreResult<Option<ServiceToken>>;
     /// Stores the service token sealed. Flushed.
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()>;
+
+    /// How many members are linked and how many drafts wait to be posted (saved or being
+    /// posted), for the metrics. Scans; meant for a once-a-minute gauge.
+    fn counts(&self) -> StoreResult<StoreCounts>;
 
     /// Flushes everything to disk.
     fn flush(&self) -> StoreResult<()>;

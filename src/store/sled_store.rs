@@ -11,6 +11,7 @@
 //! | `identity/v1` | SHA-256 of the Discord OAuth `state` | link awaiting the Discord proof, token sealed |
 //! | `confirm/v1` | SHA-256 of the form token | link awaiting confirmation, token sealed |
 //! | `drafts/v1` | user id, u64 BE ‖ draft id | expiry in clear, the whole `Draft` sealed |
+//! | `searches/v1` | user id, u64 BE ‖ handle | expiry and creation in clear, the whole `SavedSearch` sealed |
 //! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write, with its times |
 //! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`, `full_at`) |
 //! | `guilds/v1` | guild id, u64 BE | guild settings |
@@ -20,7 +21,7 @@
 //! Values are JSON objects with a version field `"v": 1`. Sealed blobs (see [`Cipher`]) are
 //! base64 strings inside them, with associated data that names their owner:
 //! `link-token/v1:<user id>` (the same blob is valid in the member's confirmation and link
-//! records and nowhere else), `pkce/v1:<state hash>`, `draft/v1:<user id>:<draft id>`,
+//! records and nowhere else), `pkce/v1:<state hash>`, `draft/v1:<user id>:<draft id>`, `search/v1:<user id>:<handle>`,
 //! `service-token/v1`, and `canary` for the key canary.
 //!
 //! Sealing happens before any sled transaction starts (transaction closures may re-run, and a
@@ -43,13 +44,16 @@ use sled::{Db, Transactional, Tree};
 use super::cipher::Cipher;
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
-    PendingAuth, PendingConfirm, RateBucket, Store, StoreError, StoreResult, VerifiedDiscord,
-    WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, WRITE_CLAIM_TTL_SECS,
+    PendingAuth, PendingConfirm, RateBucket, SavedSearch, Store, StoreCounts, StoreError,
+    StoreResult, VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, SEARCHES_PER_MEMBER,
+    WRITE_CLAIM_TTL_SECS,
 };
 use crate::config::StorageConfig;
 use crate::soe::{Id, ServiceToken, UserToken};
 
+mod maintenance;
 mod notify;
+pub use maintenance::{Backup, RotationReport, BACKUP_FORMAT};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -61,6 +65,7 @@ const TREE_AUTH_BY_USER: &str = "auth_by_user/v1";
 const TREE_IDENTITY: &str = "identity/v1";
 const TREE_CONFIRM: &str = "confirm/v1";
 const TREE_DRAFTS: &str = "drafts/v1";
+const TREE_SEARCHES: &str = "searches/v1";
 const TREE_WRITES: &str = "writes/v1";
 const TREE_RATES: &str = "rates/v1";
 const TREE_GUILDS: &str = "guilds/v1";
@@ -165,6 +170,10 @@ fn hash_from_hex(s: &str) -> [u8; 32] {
 
 fn draft_aad(user: DiscordUserId, id: &str) -> Vec<u8> {
     format!("draft/v1:{user}:{id}").into_bytes()
+}
+
+fn search_aad(user: DiscordUserId, handle: &str) -> Vec<u8> {
+    format!("search/v1:{user}:{handle}").into_bytes()
 }
 
 // ---------------------------------------------------------------- records
@@ -404,6 +413,24 @@ impl Record for RateRecord {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+struct SearchRecord {
+    v: u32,
+    /// In clear so the per-member cap needs no key.
+    created_at: DateTime<Utc>,
+    /// In clear so the sweep needs no key.
+    expires_at: DateTime<Utc>,
+    /// Base64 of the JSON `SavedSearch` sealed with AAD `search/v1:<user>:<handle>`.
+    sealed: String,
+}
+
+impl Record for SearchRecord {
+    const WHAT: &'static str = "saved search";
+    fn version(&self) -> u32 {
+        self.v
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct GuildRecord {
     v: u32,
     disabled_channels: Vec<u64>,
@@ -462,6 +489,7 @@ pub struct SledStore {
     identity: Tree,
     confirm: Tree,
     drafts: Tree,
+    searches: Tree,
     writes: Tree,
     rates: Tree,
     guilds: Tree,
@@ -471,6 +499,10 @@ pub struct SledStore {
     /// Serializes draft creations, so two submissions at once cannot both pass the per-member
     /// cap (one process owns the database, so an in-process lock is enough).
     draft_creation: parking_lot::Mutex<()>,
+    /// Every [`Store`] method holds it shared (recursively: one may call another), a backup or
+    /// restore holds it exclusive: a backup taken while the bot runs sees no half-done change
+    /// across trees (e.g. a link confirmed but its confirmation not yet removed).
+    snapshot_gate: parking_lot::RwLock<()>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -526,12 +558,14 @@ impl SledStore {
             identity: tree(TREE_IDENTITY)?,
             confirm: tree(TREE_CONFIRM)?,
             drafts: tree(TREE_DRAFTS)?,
+            searches: tree(TREE_SEARCHES)?,
             writes: tree(TREE_WRITES)?,
             rates: tree(TREE_RATES)?,
             guilds: tree(TREE_GUILDS)?,
             meta: tree(TREE_META)?,
             notify: notify::NotifyTrees::open(&db)?,
             draft_creation: parking_lot::Mutex::new(()),
+            snapshot_gate: parking_lot::RwLock::new(()),
             db,
             path: shown,
             cipher,
@@ -857,6 +891,7 @@ impl Store for SledStore {
     // ---- links
 
     fn get_link(&self, user: DiscordUserId) -> StoreResult<Option<Link>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.links.get(user_key(user)).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -883,6 +918,7 @@ impl Store for SledStore {
     }
 
     fn put_link(&self, link: &Link) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&self.link_record(link)?)?;
         self.links
             .insert(user_key(link.discord_user), bytes)
@@ -891,6 +927,7 @@ impl Store for SledStore {
     }
 
     fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -909,6 +946,7 @@ impl Store for SledStore {
     }
 
     fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -927,6 +965,7 @@ impl Store for SledStore {
     }
 
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.cas_update(&self.links, &user_key(user), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(()));
@@ -941,6 +980,7 @@ impl Store for SledStore {
     }
 
     fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         let existed = self.links.remove(user_key(user)).map_err(io)?.is_some();
         for entry in self.drafts.scan_prefix(user_key(user)) {
             let (k, _) = entry.map_err(io)?;
@@ -957,6 +997,7 @@ impl Store for SledStore {
     // ---- linking flow
 
     fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&TicketRecord {
             v: RECORD_VERSION,
             discord_user: ticket.discord_user,
@@ -970,6 +1011,7 @@ impl Store for SledStore {
     }
 
     fn take_ticket(&self, ticket_hash: [u8; 32]) -> StoreResult<Option<LinkTicket>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.tickets.remove(ticket_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -986,6 +1028,7 @@ impl Store for SledStore {
     }
 
     fn put_pending_auth(&self, state_hash: [u8; 32], pending: &PendingAuth) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Seal before the transaction: its closure may run more than once.
         let bytes = encode(&AuthRecord {
             v: RECORD_VERSION,
@@ -1017,6 +1060,7 @@ impl Store for SledStore {
     }
 
     fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let taken: Option<StoreResult<AuthRecord>> = (&self.auth, &self.auth_by_user)
             .transaction(|(auth, idx)| {
                 let Some(raw) = auth.remove(&state_hash[..])? else {
@@ -1044,6 +1088,7 @@ impl Store for SledStore {
         form_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.confirm_record(pending)?;
         self.confirm.insert(form_hash, bytes).map_err(io)?;
         Ok(())
@@ -1054,12 +1099,14 @@ impl Store for SledStore {
         state_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.confirm_record(pending)?;
         self.identity.insert(state_hash, bytes).map_err(io)?;
         Ok(())
     }
 
     fn take_pending_identity(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.identity.remove(state_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.confirm_from_bytes(&raw).map(Some),
@@ -1067,6 +1114,7 @@ impl Store for SledStore {
     }
 
     fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.confirm.get(form_hash).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.confirm_from_bytes(&raw).map(Some),
@@ -1074,11 +1122,13 @@ impl Store for SledStore {
     }
 
     fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         let existed = self.confirm.remove(form_hash).map_err(io)?.is_some();
         Ok(existed)
     }
 
     fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>> {
+        let _gate = self.snapshot_gate.read_recursive();
         // No sealing here: the confirmation already holds the token sealed for the member's
         // link record (same AAD), so the closure only moves bytes and checks they open.
         let confirmed = (&self.confirm, &self.links)
@@ -1109,6 +1159,7 @@ impl Store for SledStore {
     }
 
     fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
 
         for entry in self.tickets.iter() {
@@ -1179,6 +1230,19 @@ impl Store for SledStore {
             }
         }
 
+        for entry in self.searches.iter() {
+            let (k, v) = entry.map_err(io)?;
+            match decode::<SearchRecord>(&v) {
+                Ok(rec) if rec.expires_at <= now => {
+                    removed += usize::from(Self::remove_if_unchanged(&self.searches, &k, &v)?);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(tree = TREE_SEARCHES, error = %e, "skipping a corrupt record")
+                }
+            }
+        }
+
         // Only records unchanged since they were read go: a claim renewed or a bucket taken
         // from in the meantime stays.
         for entry in self.writes.iter() {
@@ -1210,9 +1274,67 @@ impl Store for SledStore {
         Ok(removed)
     }
 
+    // ---- saved searches
+
+    fn put_search(&self, search: &SavedSearch) -> StoreResult<()> {
+        let plain = secrecy::zeroize::Zeroizing::new(
+            serde_json::to_vec(search)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode a search: {e}")))?,
+        );
+        let bytes = encode(&SearchRecord {
+            v: RECORD_VERSION,
+            created_at: search.created_at,
+            expires_at: search.expires_at,
+            sealed: self.seal_b64(&search_aad(search.discord_user, &search.handle), &plain)?,
+        })?;
+        self.searches
+            .insert(draft_key(search.discord_user, &search.handle), bytes)
+            .map_err(io)?;
+        // Past the cap, the member's oldest go (unreadable ones first: they are of no use).
+        let mut mine = Vec::new();
+        for entry in self.searches.scan_prefix(user_key(search.discord_user)) {
+            let (k, v) = entry.map_err(io)?;
+            let created = decode::<SearchRecord>(&v).ok().map(|r| r.created_at);
+            mine.push((created, k, v));
+        }
+        if mine.len() > SEARCHES_PER_MEMBER {
+            mine.sort_by_key(|m| m.0);
+            let excess = mine.len() - SEARCHES_PER_MEMBER;
+            for (_, k, v) in mine.into_iter().take(excess) {
+                Self::remove_if_unchanged(&self.searches, &k, &v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn get_search(
+        &self,
+        user: DiscordUserId,
+        handle: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SavedSearch>> {
+        let Some(raw) = self.searches.get(draft_key(user, handle)).map_err(io)? else {
+            return Ok(None);
+        };
+        let rec: SearchRecord = decode(&raw)?;
+        if rec.expires_at <= now {
+            return Ok(None);
+        }
+        let plain = self.open_b64(&search_aad(user, handle), &rec.sealed)?;
+        let search: SavedSearch = serde_json::from_slice(&plain)
+            .map_err(|e| StoreError::Corrupt(format!("a saved search does not parse: {e}")))?;
+        if search.discord_user != user || search.handle != handle {
+            return Err(StoreError::Corrupt(
+                "search stored under another key".into(),
+            ));
+        }
+        Ok(Some(search))
+    }
+
     // ---- drafts
 
     fn put_draft(&self, draft: &Draft) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = self.draft_record(draft)?;
         self.drafts
             .insert(draft_key(draft.discord_user, &draft.id), bytes)
@@ -1221,6 +1343,7 @@ impl Store for SledStore {
     }
 
     fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Seal before taking the lock; the lock only covers the count and the insert.
         let bytes = self.draft_record(draft)?;
         let key = draft_key(draft.discord_user, &draft.id);
@@ -1243,6 +1366,7 @@ impl Store for SledStore {
     }
 
     fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.drafts.get(draft_key(user, id)).map_err(io)? {
             None => Ok(None),
             Some(raw) => self.draft_from_bytes(user, id, &raw).map(Some),
@@ -1250,6 +1374,7 @@ impl Store for SledStore {
     }
 
     fn drafts_of(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut drafts = Vec::new();
         for entry in self.drafts.scan_prefix(user_key(user)) {
             let (k, v) = entry.map_err(io)?;
@@ -1283,6 +1408,7 @@ impl Store for SledStore {
         id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let won = self.cas_update(&self.drafts, &draft_key(user, id), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(None));
@@ -1303,11 +1429,13 @@ impl Store for SledStore {
     }
 
     fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.drafts.remove(draft_key(user, id)).map_err(io)?;
         Ok(())
     }
 
     fn posting_drafts(&self) -> StoreResult<Vec<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut drafts = Vec::new();
         for entry in self.drafts.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -1332,9 +1460,35 @@ impl Store for SledStore {
         Ok(drafts)
     }
 
+    fn counts(&self) -> StoreResult<StoreCounts> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut drafts_waiting = 0;
+        for entry in self.drafts.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let (Some(user), Ok(id)) = (
+                k.get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes),
+                std::str::from_utf8(k.get(8..).unwrap_or_default()),
+            ) else {
+                continue;
+            };
+            if let Ok(d) = self.draft_from_bytes(user, id, &v) {
+                if !matches!(d.state, DraftState::Posted { .. }) {
+                    drafts_waiting += 1;
+                }
+            }
+        }
+        Ok(StoreCounts {
+            linked_members: self.links.len(),
+            drafts_waiting,
+        })
+    }
+
     // ---- one-shot writes
 
     fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim> {
+        let _gate = self.snapshot_gate.read_recursive();
         let claim = self.cas_update(&self.writes, key.as_bytes(), |cur| match cur {
             None => {
                 let rec = WriteRecord {
@@ -1381,6 +1535,7 @@ impl Store for SledStore {
         outcome: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         match outcome {
             None => {
                 self.writes.remove(key.as_bytes()).map_err(io)?;
@@ -1405,6 +1560,7 @@ impl Store for SledStore {
     }
 
     fn forget_outcome(&self, key: &str) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let dropped = self.cas_update(&self.writes, key.as_bytes(), |cur| {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(false));
@@ -1422,6 +1578,7 @@ impl Store for SledStore {
     }
 
     fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut out = Vec::new();
         for entry in self.writes.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -1446,6 +1603,7 @@ impl Store for SledStore {
         refill_secs: u64,
         now: DateTime<Utc>,
     ) -> StoreResult<Allowance> {
+        let _gate = self.snapshot_gate.read_recursive();
         if refill_secs == 0 {
             // A token comes back instantly: no limit.
             return Ok(Allowance::Allowed);
@@ -1469,6 +1627,7 @@ impl Store for SledStore {
     }
 
     fn take_rates(&self, buckets: &[RateBucket<'_>], now: DateTime<Utc>) -> StoreResult<Allowance> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Buckets with no limit take part in nothing.
         let limited: Vec<&RateBucket<'_>> = buckets.iter().filter(|b| b.refill_secs > 0).collect();
         self.rates
@@ -1503,6 +1662,7 @@ impl Store for SledStore {
     // ---- guild settings
 
     fn guild_settings(&self, guild: u64) -> StoreResult<GuildSettings> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.guilds.get(user_key(guild)).map_err(io)? {
             None => Ok(GuildSettings::default()),
             Some(raw) => {
@@ -1519,6 +1679,7 @@ impl Store for SledStore {
     }
 
     fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&GuildRecord {
             v: RECORD_VERSION,
             disabled_channels: settings.disabled_channels.clone(),
@@ -1534,6 +1695,7 @@ impl Store for SledStore {
     // ---- service token
 
     fn service_token(&self) -> StoreResult<Option<ServiceToken>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.meta.get(META_SERVICE_TOKEN).map_err(io)? {
             None => Ok(None),
             Some(raw) => {
@@ -1547,6 +1709,7 @@ impl Store for SledStore {
     }
 
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&ServiceTokenRecord {
             v: RECORD_VERSION,
             token: self.seal_b64(SERVICE_TOKEN_AAD, token.secret().expose_secret().as_bytes())?,
@@ -1556,6 +1719,7 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         self.db.flush().map_err(io)?;
         Ok(())
     }

@@ -60,8 +60,25 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// `Strict-Transport-Security` when the public URL is https: one year, this host only.
 pub const HSTS: &str = "max-age=31536000";
 
-/// A readiness probe: true when the bot can serve (store open, Discord connected).
-pub type ReadyCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+/// A readiness probe: what is not ready (store, Discord, shutdown) and notes.
+pub type ReadyCheck = Arc<dyn Fn() -> ReadyReport + Send + Sync>;
+
+/// What `/readyz` answers: 200 when `not_ready` is empty, else 503; each line of both lists
+/// in the body. Nothing in it may be secret: anyone who reaches the server can read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadyReport {
+    /// Each part that is not ready, in words an operator can act on.
+    pub not_ready: Vec<String>,
+    /// Facts that do not make the bot unready (e.g. a command registration being retried).
+    pub notes: Vec<String>,
+}
+
+impl ReadyReport {
+    /// Ready, nothing to note.
+    pub fn ready() -> Self {
+        Self::default()
+    }
+}
 
 /// What the routes need.
 #[derive(Clone)]
@@ -109,7 +126,13 @@ pub fn router(state: WebState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     // Path only: the query of /link/start and /oauth/callback holds secrets.
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                    // `id` ties together every line logged while serving this request.
+                    tracing::info_span!(
+                        "http",
+                        id = next_request_id(),
+                        method = %req.method(),
+                        path = %req.uri().path()
+                    )
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
@@ -593,12 +616,25 @@ async fn oauth_confirm(
     }
 }
 
+/// A process-unique request number for the `http` span.
+fn next_request_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 async fn readyz(State(state): State<WebState>) -> Response {
-    if (state.ready)() {
-        (StatusCode::OK, "ready").into_response()
+    let report = (state.ready)();
+    let (status, mut body) = if report.not_ready.is_empty() {
+        (StatusCode::OK, "ready\n".to_string())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string())
+    };
+    for line in report.not_ready.iter().chain(&report.notes) {
+        body.push_str("- ");
+        body.push_str(line);
+        body.push('\n');
     }
+    (status, body).into_response()
 }
 
 async fn not_found() -> Response {

@@ -51,12 +51,13 @@ pub const MESSAGES_ROUTE: &str = "/channels/{channel_id}/messages";
 pub const MESSAGE_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}";
 /// Start a thread on a message (a question card).
 pub const THREADS_ROUTE: &str = "/channels/{channel_id}/messages/{message_id}/threads";
-/// A channel (which guild it belongs to).
-pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// One guild member (the DM gate's membership check).
 pub const MEMBER_ROUTE: &str = "/guilds/{guild_id}/members/{user_id}";
 /// Leaving a guild (`DELETE`).
 pub const LEAVE_GUILD_ROUTE: &str = "/users/@me/guilds/{guild_id}";
+/// One channel: which guild it belongs to (admin and subscription channel options), its
+/// overwrites (doctor).
+pub const CHANNEL_ROUTE: &str = "/channels/{channel_id}";
 /// A guild's roles (doctor).
 pub const ROLES_ROUTE: &str = "/guilds/{guild_id}/roles";
 /// The bot's own user (doctor).
@@ -74,11 +75,11 @@ pub const GATEWAY_ROUTE: &str = "/gateway";
 pub const GATEWAY_URL: &str = "ws://127.0.0.1:9";
 
 const ROUTES: [(&str, &str); 16] = [
-    ("PATCH", MESSAGE_ROUTE),
-    ("POST", THREADS_ROUTE),
     ("GET", CHANNEL_ROUTE),
     ("GET", ROLES_ROUTE),
     ("GET", ME_ROUTE),
+    ("PATCH", MESSAGE_ROUTE),
+    ("POST", THREADS_ROUTE),
     ("PUT", GLOBAL_COMMANDS_ROUTE),
     ("PUT", GUILD_COMMANDS_ROUTE),
     ("POST", CALLBACK_ROUTE),
@@ -195,16 +196,14 @@ struct Fault {
 
 /// A channel permission overwrite: (role or member id, type 0 role / 1 member, allow, deny).
 type Overwrite = (u64, u8, u64, u64);
-/// Known guild channels as (channel, guild), and deleted channel ids.
-type Channels = (Vec<(u64, u64)>, Vec<u64>);
 
 struct Shared {
     log: Mutex<Vec<Recorded>>,
     faults: Mutex<Vec<Fault>>,
     roles: Mutex<Vec<(u64, u64, String)>>,
     members: Mutex<Vec<(u64, u64)>>,
-    /// Permission overwrites by channel (doctor).
-    overwrites: Mutex<std::collections::HashMap<u64, Vec<Overwrite>>>,
+    /// Channels: id → (guild, its overwrites).
+    channels: Mutex<std::collections::HashMap<u64, (u64, Vec<Overwrite>)>>,
     /// Role permissions by role id (`@everyone` is the guild id; default [`EVERYONE_PERMS`]).
     role_perms: Mutex<std::collections::HashMap<u64, u64>>,
     /// The bot's roles per guild.
@@ -212,8 +211,8 @@ struct Shared {
     /// Messages created with `enforce_nonce`, by (channel, nonce): a repeat returns the first
     /// message instead of creating another, as Discord does.
     nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
-    /// Guild channels by id (for `GET /channels/{id}`), and channels deleted (404 everywhere).
-    channels: Mutex<Channels>,
+    /// Channels deleted: every request about them answers 404 Unknown Channel.
+    deleted_channels: Mutex<Vec<u64>>,
     next_id: AtomicU64,
 }
 
@@ -242,11 +241,15 @@ impl FakeDiscord {
             faults: Mutex::new(Vec::new()),
             roles: Mutex::new(Vec::new()),
             members: Mutex::new(Vec::new()),
-            overwrites: Mutex::new(std::collections::HashMap::new()),
+            channels: Mutex::new(
+                [(fixtures::CHANNEL, (fixtures::GUILD, Vec::new()))]
+                    .into_iter()
+                    .collect(),
+            ),
             role_perms: Mutex::new(std::collections::HashMap::new()),
             bot_roles: Mutex::new(Vec::new()),
             nonces: Mutex::new(std::collections::HashMap::new()),
-            channels: Mutex::new((vec![(fixtures::CHANNEL, fixtures::GUILD)], Vec::new())),
+            deleted_channels: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -297,24 +300,17 @@ impl FakeDiscord {
             .push((guild, role, name.into()));
     }
 
-    /// Declares `channel` a text channel of `guild` (for `GET /channels/{channel}`;
-    /// [`fixtures::CHANNEL`] of [`fixtures::GUILD`] exists from the start).
-    pub fn add_channel(&self, guild: u64, channel: u64) {
-        self.shared
-            .channels
-            .lock()
-            .expect("channels")
-            .0
-            .push((channel, guild));
-    }
-
     /// Deletes `channel`: every later request about it answers 404 Unknown Channel.
     pub fn delete_channel(&self, channel: u64) {
         self.shared
             .channels
             .lock()
             .expect("channels")
-            .1
+            .remove(&channel);
+        self.shared
+            .deleted_channels
+            .lock()
+            .expect("channels")
             .push(channel);
     }
 
@@ -327,16 +323,28 @@ impl FakeDiscord {
             .push((guild, user));
     }
 
+    /// Declares a text channel of `guild` for `GET /channels/{channel}` ([`fixtures::CHANNEL`]
+    /// of [`fixtures::GUILD`] exists from the start).
+    pub fn add_channel(&self, guild: u64, channel: u64) {
+        self.shared
+            .channels
+            .lock()
+            .expect("channels")
+            .insert(channel, (guild, Vec::new()));
+    }
+
     /// Adds a permission overwrite to `channel` for a role (the guild id for `@everyone`)
     /// or, with `member`, a user.
     pub fn overwrite(&self, channel: u64, id: u64, member: bool, allow: u64, deny: u64) {
-        self.shared
-            .overwrites
+        if let Some((_, o)) = self
+            .shared
+            .channels
             .lock()
-            .expect("overwrites")
-            .entry(channel)
-            .or_default()
-            .push((id, u8::from(member), allow, deny));
+            .expect("channels")
+            .get_mut(&channel)
+        {
+            o.push((id, u8::from(member), allow, deny));
+        }
     }
 
     /// Sets a role's permissions (the guild id for `@everyone`).
@@ -572,7 +580,11 @@ async fn handle(
         .and_then(|c| c.parse::<u64>().ok())
         .is_some_and(|c| {
             path.starts_with(&format!("{API}/channels/"))
-                && shared.channels.lock().expect("channels").1.contains(&c)
+                && shared
+                    .deleted_channels
+                    .lock()
+                    .expect("channels")
+                    .contains(&c)
         });
     let fault = if deleted && fault.is_none() {
         Some(404)
@@ -681,10 +693,8 @@ async fn handle(
                         .channels
                         .lock()
                         .expect("channels")
-                        .0
-                        .iter()
-                        .find(|(c, _)| c.to_string() == seg(4))
-                        .map(|(_, g)| g.to_string())
+                        .get(&seg(4).parse().unwrap_or(0))
+                        .map(|(g, _)| g.to_string())
                         .unwrap_or_else(|| "1000000000000000001".into());
                     (
                         201,
@@ -700,34 +710,17 @@ async fn handle(
                 }
                 CHANNEL_ROUTE => {
                     let id: u64 = seg(4).parse().unwrap_or(0);
-                    let guild = shared
-                        .channels
-                        .lock()
-                        .expect("channels")
-                        .0
-                        .iter()
-                        .find(|(c, _)| *c == id)
-                        .map(|(_, g)| *g);
-                    match guild {
-                        Some(g) => (
+                    match shared.channels.lock().expect("channels").get(&id) {
+                        Some((guild, overwrites)) => (
                             200,
                             Some(json!({
-                                "id": id.to_string(), "type": 0, "flags": 0, "guild_id": g.to_string(),
-                                "name": "general", "position": 0,
-                                "permission_overwrites": shared
-                                    .overwrites
-                                    .lock()
-                                    .expect("overwrites")
-                                    .get(&id)
-                                    .into_iter()
-                                    .flatten()
-                                    .map(|(o, kind, allow, deny)| json!({
-                                        "id": o.to_string(), "type": kind,
-                                        "allow": allow.to_string(), "deny": deny.to_string()
-                                    }))
-                                    .collect::<Vec<_>>(),
-                                "nsfw": false, "topic": null, "parent_id": null,
-                                "last_message_id": null, "rate_limit_per_user": 0
+                                "id": id.to_string(), "type": 0, "flags": 0,
+                                "guild_id": guild.to_string(), "name": format!("channel-{id}"),
+                                "position": 0,
+                                "permission_overwrites": overwrites.iter().map(|(o, kind, allow, deny)| json!({
+                                    "id": o.to_string(), "type": kind,
+                                    "allow": allow.to_string(), "deny": deny.to_string()
+                                })).collect::<Vec<_>>()
                             })),
                         ),
                         None => (

@@ -227,7 +227,7 @@ impl TestAppBuilder {
         };
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(|| true),
+            ready: Arc::new(soe_bot::web::ReadyReport::ready),
             extra: None,
             hsts: false,
         });
@@ -352,6 +352,7 @@ impl TestApp {
             guild_id: Some(1),
             channel_id: Some(10),
             in_thread: false,
+            thread_parent: None,
             locale: Some("en-US".into()),
             origin: Origin::GuildInstall,
             action,
@@ -431,6 +432,26 @@ impl TestApp {
             },
         );
         self.run(&inv).await
+    }
+
+    /// Chooses the first menu choice of `reply` whose label contains `text`.
+    pub async fn choose(&self, member: &Member, reply: &Reply, text: &str) -> Reply {
+        let (id, value) = reply
+            .choice(text)
+            .unwrap_or_else(|| panic!("no menu choice {text:?} in {reply:#?}"));
+        let inv = self.invocation(
+            member,
+            Action::Select {
+                custom_id: id.to_string(),
+                values: vec![value.to_string()],
+            },
+        );
+        self.run(&inv).await
+    }
+
+    /// Whether `reply` has a button whose label contains `label`.
+    pub fn try_button(reply: &Reply, label: &str) -> bool {
+        reply.buttons().iter().any(|c| c.label().contains(label))
     }
 
     /// The custom id of the first button whose label contains `label`.

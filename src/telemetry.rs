@@ -1,0 +1,163 @@
+//! Metrics: what the bot counts and measures, and `/metrics` in Prometheus' text format.
+//!
+//! The code that does the work records through the `metrics` facade with the names below;
+//! [`install`] puts a Prometheus recorder behind it once per process (`run` and `demo` do;
+//! without it every record is a no-op, as in unit tests), and [`router`] serves what it holds.
+//!
+//! Series (every label value comes from a fixed, small set: no label ever carries a user id,
+//! a guild or channel id, a search query, a title or any other text a member typed):
+//! - [`COMMANDS`] `{command, outcome}`: use cases run, by command (`so search`, `button`,
+//!   `modal answer`, …) and outcome (`served`, `refused`);
+//! - [`ACK_SECONDS`] `{transport}`: from an interaction's arrival to its first response;
+//! - [`SOE_REQUESTS`] `{endpoint, status, token}` and [`SOE_SECONDS`] `{endpoint, token}`: SOE
+//!   API calls by route template (ids replaced by `{id}`), HTTP status (or `timeout`,
+//!   `transport`), and token kind (`service`, `member`);
+//! - [`SOE_CALLS_LEFT`] `{token, limiter}`: the throttle headroom SOE reported last;
+//! - [`BUDGET_USED`] `{window}` and [`BUDGET_REFUSALS`] `{who}`: the share of the global
+//!   service-token budget in use, and the calls it refused;
+//! - [`CACHE_LOOKUPS`] `{cache, result}`: cache hits and misses (the hit rate is
+//!   `hit / (hit + miss)`);
+//! - [`LINKED_MEMBERS`] and [`DRAFTS_WAITING`]: counted from the store every minute.
+
+use std::sync::OnceLock;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Use cases run: `command`, `outcome`.
+pub const COMMANDS: &str = "soe_bot_commands_total";
+/// Seconds from an interaction's arrival to its first response: `transport`.
+pub const ACK_SECONDS: &str = "soe_bot_interaction_ack_seconds";
+/// SOE API calls: `endpoint`, `status`, `token`.
+pub const SOE_REQUESTS: &str = "soe_bot_soe_requests_total";
+/// SOE API call latency in seconds: `endpoint`, `token`.
+pub const SOE_SECONDS: &str = "soe_bot_soe_request_seconds";
+/// Calls left in SOE's throttle as last reported: `token`, `limiter` (`burst`, `bucket`).
+pub const SOE_CALLS_LEFT: &str = "soe_bot_soe_throttle_calls_left";
+/// Fraction (0–1) of the global service-token budget in use: `window` (`burst`, `minute`).
+pub const BUDGET_USED: &str = "soe_bot_service_budget_used_ratio";
+/// Calls the service budget refused: `who` (`member`: a member's share; `service`: the
+/// global budget).
+pub const BUDGET_REFUSALS: &str = "soe_bot_service_budget_refusals_total";
+/// Cache lookups: `cache` (`search`, `question`), `result` (`hit`, `miss`).
+pub const CACHE_LOOKUPS: &str = "soe_bot_cache_lookups_total";
+/// Discord members with a stored link.
+pub const LINKED_MEMBERS: &str = "soe_bot_linked_members";
+/// Drafts stored and not yet posted.
+pub const DRAFTS_WAITING: &str = "soe_bot_drafts_waiting";
+
+/// Latency buckets (seconds) for the histograms: Discord's 3 s deadline and SOE's usual
+/// answers sit well inside them.
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder (once; later calls return the same handle).
+/// `None` if another recorder was installed first, which is logged.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+                .and_then(|b| b.install_recorder());
+            match built {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics are off: the recorder could not be installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// `GET /metrics`: the Prometheus text exposition of everything recorded.
+pub fn router(handle: PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                handle.run_upkeep();
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    handle.render(),
+                )
+                    .into_response()
+            }
+        }),
+    )
+}
+
+/// The fixed segments of the SOE routes the client calls; any other segment that is not an id
+/// becomes `{other}`, so no text can reach a label.
+const ROUTE_WORDS: [&str; 10] = [
+    "questions",
+    "answers",
+    "comments",
+    "tags",
+    "users",
+    "me",
+    "search",
+    "upvote",
+    "downvote",
+    "accept",
+];
+
+/// Records the time from an interaction's arrival to its first response ([`ACK_SECONDS`]),
+/// by transport (`gateway`, `http`, `console`).
+pub fn record_ack(transport: &'static str, arrived: std::time::Instant) {
+    metrics::histogram!(ACK_SECONDS, "transport" => transport)
+        .record(arrived.elapsed().as_secs_f64());
+}
+
+/// An SOE API path as a route template: every segment that is a number (an id) or a list of
+/// numbers (`1;2;3`) becomes `{id}`, any other unknown segment `{other}`; the query string is
+/// dropped. `/questions/42/answers` → `/questions/{id}/answers`.
+pub fn endpoint_template(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let mut out = String::with_capacity(path.len());
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let is_id = !seg.is_empty()
+            && seg
+                .split(';')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        out.push_str(if is_id {
+            "{id}"
+        } else if seg.is_empty() || ROUTE_WORDS.contains(&seg) {
+            seg
+        } else {
+            "{other}"
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_become_placeholders_and_queries_go() {
+        assert_eq!(
+            endpoint_template("/questions/42/answers"),
+            "/questions/{id}/answers"
+        );
+        assert_eq!(endpoint_template("/questions/1;2;3"), "/questions/{id}");
+        assert_eq!(endpoint_template("/search?q=secret"), "/search");
+        assert_eq!(endpoint_template("/users/me"), "/users/me");
+        assert_eq!(endpoint_template("/tags/some text"), "/tags/{other}");
+        assert_eq!(
+            endpoint_template("/answers/7/upvote"),
+            "/answers/{id}/upvote"
+        );
+    }
+}
