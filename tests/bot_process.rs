@@ -17,7 +17,6 @@ mod contract;
 #[path = "support/fake_discord.rs"]
 mod fake_discord;
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,6 +171,17 @@ verify_discord_identity = false
     }
 }
 
+/// Where the bot's output goes: a file beside its `bot.toml` (a pipe nobody reads until the end
+/// fills up and then blocks the bot's logging).
+fn log_path(config: &std::path::Path) -> std::path::PathBuf {
+    config.with_file_name("bot.log")
+}
+
+/// Everything the bot printed so far.
+fn output(bot: &Bot) -> String {
+    std::fs::read_to_string(log_path(&bot.config)).unwrap_or_default()
+}
+
 fn spawn_run(config: &std::path::Path) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_soe-bot"));
     for (k, _) in std::env::vars() {
@@ -179,10 +189,11 @@ fn spawn_run(config: &std::path::Path) -> Child {
             cmd.env_remove(k);
         }
     }
+    let log = std::fs::File::create(log_path(config)).unwrap();
     cmd.args(["run", "--config"])
         .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
         .spawn()
         .unwrap()
 }
@@ -198,10 +209,7 @@ async fn wait_ready(client: &reqwest::Client, bot: &mut Bot) -> String {
             }
         }
         if let Ok(Some(status)) = bot.child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = bot.child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
+            let err = output(bot);
             if err.contains("in use by another process") {
                 // The store this test seeded is released a moment after its handle is dropped
                 // (sled's flusher thread): start again.
@@ -320,13 +328,7 @@ async fn sigterm_during_a_slow_post_lets_it_finish_flushes_and_exits_0() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let mut stdout = String::new();
-    bot.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let stdout = output(&bot);
     assert_eq!(code.code(), Some(0), "exit status; log:\n{stdout}");
     assert!(
         signalled.elapsed() >= SOE_DELAY - Duration::from_millis(1000),

@@ -828,6 +828,7 @@ async fn message_commands_prefill_only_for_the_author() {
         author_id: 111,
         author_name: "alice".into(),
         content: "How do I rotate sled keys safely?\nDetails here...".into(),
+        thread_name: None,
     };
     let r = app
         .run(&app.invocation(
@@ -848,7 +849,7 @@ async fn message_commands_prefill_only_for_the_author() {
     let other = soe_bot::commands::MessageRef {
         author_id: 999,
         author_name: "zed".into(),
-        ..msg
+        ..msg.clone()
     };
     let r = app
         .run(&app.invocation(
@@ -2078,6 +2079,7 @@ async fn the_card_of_a_question_asked_from_a_message_replies_to_it() {
         author_id: 111,
         author_name: "alice".into(),
         content: "Why does my zeppelin autoscaler oscillate every hour?\nIt flaps between 3 and 9 replicas.".into(),
+        thread_name: None,
     };
     let modal = app
         .run(&app.invocation(
@@ -2112,4 +2114,53 @@ async fn the_card_of_a_question_asked_from_a_message_replies_to_it() {
         .await;
     assert!(!card.ephemeral, "{card:#?}");
     assert_eq!(card.reply_to, Some(4_242));
+}
+
+/// Issue 10, part 7 (in part): "Ask on …" on a forum post's starter message takes the title
+/// from the post (the thread's name); mentions already read as names (see the adapter).
+#[tokio::test]
+async fn a_forum_posts_name_prefills_the_title() {
+    let app = TestApp::start().await;
+    let alice = TestApp::member(111, "alice");
+    let starter = soe_bot::commands::MessageRef {
+        id: 7_777,
+        author_id: 111,
+        author_name: "alice".into(),
+        content: "It flaps between 3 and 9 replicas every hour.".into(),
+        thread_name: Some("Why does my autoscaler oscillate?".into()),
+    };
+    let mut inv = app.invocation(
+        &alice,
+        Action::MessageCommand {
+            name: "Ask on Acme Stack Overflow".into(),
+            message: starter.clone(),
+        },
+    );
+    inv.channel_id = Some(7_777);
+    inv.in_thread = true;
+    let r = app.run(&inv).await;
+    let ReplyKind::Modal(m) = &r.kind else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        m.inputs[0].value.as_deref(),
+        Some("Why does my autoscaler oscillate?")
+    );
+    // A reply further down the thread keeps its own first line.
+    let mut later = inv.clone();
+    later.action = Action::MessageCommand {
+        name: "Ask on Acme Stack Overflow".into(),
+        message: soe_bot::commands::MessageRef {
+            id: 7_778,
+            ..starter
+        },
+    };
+    let r = app.run(&later).await;
+    let ReplyKind::Modal(m) = &r.kind else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        m.inputs[0].value.as_deref(),
+        Some("It flaps between 3 and 9 replicas every hour.")
+    );
 }

@@ -203,7 +203,7 @@ fn buttons_modals_and_message_commands_convert() {
 
     let data = fixtures::message_command("Ask on Stack Overflow", 9, "sam", "How do I X?\nDetails");
     let mid = data["target_id"].as_str().unwrap().parse::<u64>().unwrap();
-    let c = fixtures::envelope(fixtures::snowflake(), 2, data, &who);
+    let mut c = fixtures::envelope(fixtures::snowflake(), 2, data, &who);
     assert_eq!(
         convert::invocation_from(&parse(&c)).unwrap().action,
         Action::MessageCommand {
@@ -212,10 +212,20 @@ fn buttons_modals_and_message_commands_convert() {
                 id: mid,
                 author_id: 9,
                 author_name: "sam".into(),
-                content: "How do I X?\nDetails".into()
+                content: "How do I X?\nDetails".into(),
+                thread_name: None,
             },
         }
     );
+    // In a thread (a forum post is a public thread), the thread's name comes along.
+    c["channel"] =
+        json!({"id": CHANNEL.to_string(), "type": 11, "parent_id": "1", "name": "Forum title"});
+    let Action::MessageCommand { message, .. } =
+        convert::invocation_from(&parse(&c)).unwrap().action
+    else {
+        panic!("a message command")
+    };
+    assert_eq!(message.thread_name.as_deref(), Some("Forum title"));
 }
 
 #[test]

@@ -120,7 +120,7 @@ async fn exercise_everything() -> Vec<String> {
     let alice = TestApp::member(111, "alice");
 
     // 1. The whole flow, then a write and a 401.
-    let start = TestApp::link_url(&app.slash(&alice, "link", &[]).await);
+    let start = app.link_start(&alice).await;
     secrets.extend(query_value(start.as_str(), "ticket"));
     let browser = app.browser_of(&alice).await;
     let pages = browser.follow(&start).await;
@@ -145,7 +145,7 @@ async fn exercise_everything() -> Vec<String> {
     app.slash(&alice, "me", &[]).await;
 
     // 2. Replay, expiry, missing state, bad ticket, reused ticket.
-    let start2 = TestApp::link_url(&app.press(&alice, "so:link").await);
+    let start2 = app.link_start(&alice).await;
     secrets.extend(query_value(start2.as_str(), "ticket"));
     let b2 = app.browser_of(&alice).await;
     let first = b2.get(start2.clone()).await;
@@ -163,7 +163,7 @@ async fn exercise_everything() -> Vec<String> {
         .send()
         .await
         .unwrap();
-    let start3 = TestApp::link_url(&app.press(&alice, "so:link").await);
+    let start3 = app.link_start(&alice).await;
     secrets.extend(query_value(start3.as_str(), "ticket"));
     let authorize3 = app.redirect(start3).await;
     app.clock.advance(Duration::seconds(601));
@@ -173,11 +173,11 @@ async fn exercise_everything() -> Vec<String> {
     // 3. A failing exchange (the site answers 500), a denial, and a revoked token.
     app.fake
         .push_fault(Fault::on("POST", "/oauth/access_token/json", FaultKind::Status(500)).times(1));
-    let start4 = TestApp::link_url(&app.press(&alice, "so:link").await);
+    let start4 = app.link_start(&alice).await;
     secrets.extend(query_value(start4.as_str(), "ticket"));
     app.browse_link(&start4, true).await;
     app.fake.set_approval(Approval::Deny);
-    let start5 = TestApp::link_url(&app.press(&alice, "so:link").await);
+    let start5 = app.link_start(&alice).await;
     secrets.extend(query_value(start5.as_str(), "ticket"));
     app.browse_link(&start5, true).await;
     let token = app

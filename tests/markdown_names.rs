@@ -54,6 +54,7 @@ async fn a_discord_display_name_with_markdown_is_escaped() {
                 author_id: 111,
                 author_name: NAME.into(),
                 content: "How do I rotate sled keys safely?".into(),
+                thread_name: None,
             },
         },
     );

@@ -10,28 +10,26 @@ use crate::store::{Allowance, LinkStatus};
 use super::reply::{Component, Reply};
 use super::{Commands, Invocation};
 
-/// `/so link`: a member already linked is told so (with the account) and offered a Link
-/// again button, which starts a fresh link as [`link`] does; anyone else gets the link
-/// button at once.
+/// `/so link`: a member already linked (with a link the bot can use) is told so, with the
+/// account, and offered a Link again button, which starts a fresh link as [`link`] does;
+/// anyone else gets the link button at once.
 pub fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
-    let now = ctx.clock.now();
-    match ctx.store.get_link(inv.member.id) {
-        Ok(Some(l))
-            if l.status == LinkStatus::Active && l.expires_at.is_none_or(|t| t > now) =>
-        {
-            Reply::private(format!(
-                "You are already linked to **{}** on {}; `/so me` shows its access and expiry. Link again only to switch accounts or renew access: the new link replaces this one when you confirm it.",
-                super::render::escape_md(&super::reply::truncate(&l.soe_user_name, 100)),
-                ctx.site.name
-            ))
-            .with_row(vec![Component::button(
-                super::ids::Id::Link.encode(),
-                "Link again",
-                super::reply::ButtonStyle::Secondary,
-            )])
-        }
-        // Unreadable, expired or absent: link now.
-        _ => link(ctx, inv),
+    // Only a link that can do everything the bot needs counts as linked: an expired,
+    // unreadable or read-only link, or one without the team grant, is replaced at once.
+    // Usable in this channel's team, if the channel is bound to one.
+    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    match super::member::session(ctx, inv.member.id, team.as_ref()) {
+        Ok(s) => Reply::private(format!(
+            "You are already linked to **{}** on {}; `/so me` shows its access and expiry. Link again only to switch accounts or renew access: the new link replaces this one when you confirm it.",
+            super::render::escape_md(&super::reply::truncate(&s.name, 100)),
+            ctx.site.name
+        ))
+        .with_row(vec![Component::button(
+            super::ids::Id::Link.encode(),
+            "Link again",
+            super::reply::ButtonStyle::Secondary,
+        )]),
+        Err(_) => link(ctx, inv),
     }
 }
 

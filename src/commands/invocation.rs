@@ -71,6 +71,9 @@ pub struct MessageRef {
     pub author_name: String,
     /// Text content.
     pub content: String,
+    /// The name of the thread the message is in, when it is in one: a forum post's starter
+    /// message (its id is the thread's) takes the post's title from it.
+    pub thread_name: Option<String>,
 }
 
 /// What kind of interaction it was.

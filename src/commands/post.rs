@@ -170,9 +170,15 @@ pub fn message_command(
     match name {
         "Post as answer" => post_as_answer_modal(&new_draft_id(), None, Some(text)),
         _ => {
+            // A forum post's starter message (its id is the thread's) has its title in the
+            // thread's name; any other message offers its first line.
             let first_line = text.lines().next().unwrap_or_default();
+            let forum_title = message
+                .thread_name
+                .as_deref()
+                .filter(|_| inv.channel_id == Some(message.id));
             let title = truncate(
-                first_line.trim_start_matches('#').trim(),
+                forum_title.unwrap_or(first_line.trim_start_matches('#').trim()),
                 validate::TITLE_MAX,
             );
             ask_modal(

@@ -68,7 +68,22 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                             id: m.id.get(),
                             author_id: m.author.id.get(),
                             author_name,
-                            content: m.content.clone(),
+                            content: message_text(
+                                &m.content,
+                                &m.mentions
+                                    .iter()
+                                    .map(|u| (u.id.get(), u.display_name().to_string()))
+                                    .collect::<Vec<_>>(),
+                                &m.attachments
+                                    .iter()
+                                    .map(|a| (a.filename.clone(), a.url.clone()))
+                                    .collect::<Vec<_>>(),
+                            ),
+                            thread_name: c
+                                .channel
+                                .as_ref()
+                                .filter(|ch| thread_of(Some(ch)).0)
+                                .and_then(|ch| ch.name.clone()),
                         },
                     }
                 }
@@ -161,6 +176,64 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
         }
         _ => None,
     }
+}
+
+/// A Discord message's text as it reads, for a post on the site: user mentions (`<@id>`)
+/// become `@name` (from the message's resolved mentions, else `@user`), channel and role
+/// mentions become `#channel` / `@role`, custom emoji (`<:name:id>`) become `:name:`, and
+/// attachments are listed as links at the end. Everything else is kept as written.
+pub fn message_text(
+    content: &str,
+    mentions: &[(u64, String)],
+    attachments: &[(String, String)],
+) -> String {
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let Some(end) = tail.find('>') else {
+            out.push_str(tail);
+            rest = "";
+            break;
+        };
+        let inner = &tail[1..end];
+        let id_of = |s: &str| s.parse::<u64>().ok();
+        let replaced = if let Some(id) = inner
+            .strip_prefix("@!")
+            .or_else(|| inner.strip_prefix('@').filter(|s| !s.starts_with('&')))
+            .and_then(id_of)
+        {
+            let name = mentions
+                .iter()
+                .find(|(u, _)| *u == id)
+                .map(|(_, n)| n.as_str());
+            Some(format!("@{}", name.unwrap_or("user")))
+        } else if inner.strip_prefix("@&").and_then(id_of).is_some() {
+            Some("@role".to_string())
+        } else if inner.strip_prefix('#').and_then(id_of).is_some() {
+            Some("#channel".to_string())
+        } else {
+            let emoji = inner.strip_prefix("a:").or_else(|| inner.strip_prefix(':'));
+            emoji
+                .and_then(|e| e.rsplit_once(':'))
+                .filter(|(name, id)| !name.is_empty() && id_of(id).is_some())
+                .map(|(name, _)| format!(":{name}:"))
+        };
+        match replaced {
+            Some(r) => out.push_str(&r),
+            None => out.push_str(&tail[..=end]),
+        }
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    if !attachments.is_empty() {
+        out.push_str("\n\nAttachments:");
+        for (name, url) in attachments {
+            out.push_str(&format!("\n- [{name}]({url})"));
+        }
+    }
+    out
 }
 
 /// Whether an interaction came through the guild's own install of the bot: in a guild, not in
@@ -579,5 +652,31 @@ pub fn finish_plan(ack: Ack, reply: &Reply, channel: Option<u64>) -> Finish {
         },
         Ack::DeferUpdate if reply.kind != ReplyKind::Update => Finish::Followup(followup(&reply)),
         _ => Finish::Edit(edit_response(&reply)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_text;
+
+    #[test]
+    fn discord_syntax_reads_as_names_and_attachments_as_links() {
+        let mentions = [(42, "Jane".to_string())];
+        assert_eq!(
+            message_text(
+                "Hi <@42> and <@!7>, see <#99> (<@&5>) <:blobwave:123> <a:party:9> <b> a<c",
+                &mentions,
+                &[]
+            ),
+            "Hi @Jane and @user, see #channel (@role) :blobwave: :party: <b> a<c"
+        );
+        assert_eq!(
+            message_text(
+                "Logs:",
+                &[],
+                &[("log.txt".into(), "https://cdn/x/log.txt".into())]
+            ),
+            "Logs:\n\nAttachments:\n- [log.txt](https://cdn/x/log.txt)"
+        );
     }
 }

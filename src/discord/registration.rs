@@ -129,22 +129,32 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
         .add_option(sub("me", "Show the linked account, its access and expiry"))
         .add_option(sub("help", "How to use the bot"));
 
-    let channel = |verb: &str, description: &str| {
+    let channel_of = |verb: &str, description: &str, types: Vec<ChannelType>| {
         sub(verb, description).add_sub_option(
             CreateCommandOption::new(
                 CommandOptionType::Channel,
                 "channel",
                 "The channel (default: this one)",
             )
-            // Forum channels hold posts (threads) the bot answers in, too. Media channels
-            // (type 16) are left out: the official OpenAPI document's ChannelTypes, which the
-            // contract follows, does not list them yet; their posts still follow the
-            // channel's setting through the thread's parent.
-            .channel_types(vec![
-                ChannelType::Text,
-                ChannelType::News,
-                ChannelType::Forum,
-            ]),
+            .channel_types(types),
+        )
+    };
+    let channel = |verb: &str, description: &str| {
+        channel_of(
+            verb,
+            description,
+            vec![ChannelType::Text, ChannelType::News],
+        )
+    };
+    // Where the bot answers: forum channels too, whose posts (threads) follow the forum's
+    // setting. Media channels (type 16) are left out: the official OpenAPI document's
+    // ChannelTypes, which the contract follows, does not list them yet; their posts still
+    // follow the channel's setting through the thread's parent.
+    let gate = |verb: &str, description: &str| {
+        channel_of(
+            verb,
+            description,
+            vec![ChannelType::Text, ChannelType::News, ChannelType::Forum],
         )
     };
     #[allow(deprecated)] // dm_permission is deprecated in favour of contexts; both are sent
@@ -160,8 +170,8 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
                 "channel",
                 "Where the bot answers, and how",
             )
-            .add_sub_option(channel("enable", "Let the bot answer in a channel"))
-            .add_sub_option(channel("disable", "Stop the bot answering in a channel"))
+            .add_sub_option(gate("enable", "Let the bot answer in a channel"))
+            .add_sub_option(gate("disable", "Stop the bot answering in a channel"))
             .add_sub_option(
                 channel(
                     "team",

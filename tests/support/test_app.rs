@@ -464,6 +464,18 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no button {label:?} in {reply:#?}"))
     }
 
+    /// A fresh `/link/start` URL from `/so link`, through Link again when the member is
+    /// already linked (as a member switching accounts would).
+    pub async fn link_start(&self, member: &Member) -> Url {
+        let mut reply = self.slash(member, "link", &[]).await;
+        if Self::try_button(&reply, "Link again") {
+            reply = self
+                .press(member, &Self::button(&reply, "Link again"))
+                .await;
+        }
+        Self::link_url(&reply)
+    }
+
     /// The URL of the first link button.
     pub fn link_url(reply: &Reply) -> Url {
         reply
@@ -532,9 +544,11 @@ impl TestApp {
     /// Links `member` to the SOE user the fake auto-approves as; panics unless it worked.
     pub async fn link(&self, member: &Member) {
         let mut reply = self.slash(member, "link", &[]).await;
-        if reply.buttons().iter().any(|b| b.id() == Some("so:link")) {
-            // Already linked: `/so link` asks first; its Link again button starts the flow.
-            reply = self.press(member, "so:link").await;
+        if Self::try_button(&reply, "Link again") {
+            // Already linked: link again, as a member switching accounts would.
+            reply = self
+                .press(member, &Self::button(&reply, "Link again"))
+                .await;
         }
         let run = self.browse_link(&Self::link_url(&reply), true).await;
         assert_eq!(run.last().0, 200, "link flow failed: {:?}", run.pages);

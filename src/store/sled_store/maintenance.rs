@@ -26,9 +26,10 @@ use serde::{Deserialize, Serialize};
 use sled::Tree;
 
 use super::{
-    b64_decode, decode, draft_aad, encode, io, pkce_aad, token_aad, AuthRecord, ConfirmRecord,
-    DraftRecord, LinkRecord, ServiceTokenRecord, SledStore, B64, CANARY_AAD, CANARY_PLAINTEXT,
-    META_KEY_CANARY, META_SCHEMA_VERSION, META_SERVICE_TOKEN, SCHEMA_VERSION, SERVICE_TOKEN_AAD,
+    b64_decode, decode, draft_aad, encode, io, pkce_aad, search_aad, token_aad, AuthRecord,
+    ConfirmRecord, DraftRecord, LinkRecord, SearchRecord, ServiceTokenRecord, SledStore, B64,
+    CANARY_AAD, CANARY_PLAINTEXT, META_KEY_CANARY, META_SCHEMA_VERSION, META_SERVICE_TOKEN,
+    SCHEMA_VERSION, SERVICE_TOKEN_AAD,
 };
 use crate::store::cipher::Cipher;
 use crate::store::{StoreError, StoreResult};
@@ -97,8 +98,11 @@ struct Sealed {
 }
 
 impl SledStore {
-    fn all_trees(&self) -> [(&'static str, &Tree); 11] {
-        [
+    /// Every tree of the store by name: the backup copies them all, the restore fills them
+    /// all. A tree added to the store must be listed here (a test opens a store and compares
+    /// this list with the trees sled holds).
+    pub(super) fn all_trees(&self) -> Vec<(&'static str, &Tree)> {
+        let mut trees = vec![
             (super::TREE_LINKS, &self.links),
             (super::TREE_TICKETS, &self.tickets),
             (super::TREE_AUTH, &self.auth),
@@ -106,11 +110,14 @@ impl SledStore {
             (super::TREE_IDENTITY, &self.identity),
             (super::TREE_CONFIRM, &self.confirm),
             (super::TREE_DRAFTS, &self.drafts),
+            (super::TREE_SEARCHES, &self.searches),
             (super::TREE_WRITES, &self.writes),
             (super::TREE_RATES, &self.rates),
             (super::TREE_GUILDS, &self.guilds),
             (super::TREE_META, &self.meta),
-        ]
+        ];
+        trees.extend(self.notify.trees());
+        trees
     }
 
     /// The id of the key records are sealed with now.
@@ -239,6 +246,10 @@ impl SledStore {
             let (_, v) = entry.map_err(io)?;
             push(&decode::<DraftRecord>(&v)?.sealed)?;
         }
+        for entry in self.searches.iter() {
+            let (_, v) = entry.map_err(io)?;
+            push(&decode::<SearchRecord>(&v)?.sealed)?;
+        }
         if let Some(v) = self.meta.get(META_SERVICE_TOKEN).map_err(io)? {
             push(&decode::<ServiceTokenRecord>(&v)?.token)?;
         }
@@ -343,7 +354,7 @@ impl SledStore {
     }
 
     /// The trees holding sealed records, with how to re-seal each.
-    fn sealed_kinds(&self) -> [(&Tree, Sealed); 6] {
+    fn sealed_kinds(&self) -> [(&Tree, Sealed); 7] {
         fn link(s: &SledStore, key: &[u8], raw: &[u8]) -> StoreResult<Option<Vec<u8>>> {
             let mut rec: LinkRecord = decode(raw)?;
             let user = user_of_key(key)?;
@@ -392,6 +403,21 @@ impl SledStore {
                 }
             })
         }
+        fn search(s: &SledStore, key: &[u8], raw: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+            let mut rec: SearchRecord = decode(raw)?;
+            let user = user_of_key(key)?;
+            let handle = std::str::from_utf8(&key[8..])
+                .map_err(|_| StoreError::Corrupt("a search key is not UTF-8".into()))?;
+            Ok(
+                match s.reseal_b64(&search_aad(user, handle), &rec.sealed)? {
+                    None => None,
+                    Some(t) => {
+                        rec.sealed = t;
+                        Some(encode(&rec)?)
+                    }
+                },
+            )
+        }
         fn service(s: &SledStore, _key: &[u8], raw: &[u8]) -> StoreResult<Option<Vec<u8>>> {
             let mut rec: ServiceTokenRecord = decode(raw)?;
             Ok(match s.reseal_b64(SERVICE_TOKEN_AAD, &rec.token)? {
@@ -436,6 +462,13 @@ impl SledStore {
                 Sealed {
                     kind: "drafts",
                     reseal: draft,
+                },
+            ),
+            (
+                &self.searches,
+                Sealed {
+                    kind: "saved searches",
+                    reseal: search,
                 },
             ),
             (

@@ -10,8 +10,8 @@ use crate::config::EncryptionKey;
 use crate::soe::{ServiceToken, UserToken};
 use crate::store::cipher::Cipher;
 use crate::store::{
-    Draft, DraftContent, DraftState, GuildSettings, Link, LinkStatus, SledStore, Store, StoreError,
-    SCHEMA_VERSION,
+    Draft, DraftContent, DraftState, GuildSettings, Link, LinkStatus, SavedSearch, SledStore,
+    Store, StoreError, SCHEMA_VERSION,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -99,6 +99,19 @@ fn populate(store: &SledStore) {
             },
         )
         .unwrap();
+    for m in MEMBERS {
+        store
+            .put_search(&SavedSearch {
+                handle: format!("h{m}"),
+                discord_user: m,
+                query: format!("how do I CANARY-{m}"),
+                tag: Some("rust".into()),
+                sort: crate::soe::SearchSort::Newest,
+                created_at: t0(),
+                expires_at: t0() + chrono::Duration::hours(24),
+            })
+            .unwrap();
+    }
     store
         .put_service_token(&ServiceToken::new(SecretString::from(
             "service-token-CANARY",
@@ -125,6 +138,11 @@ fn visible(store: &SledStore) -> Vec<String> {
         for d in store.drafts_of(m).unwrap() {
             out.push(format!("{d:?}"));
         }
+        let search = store
+            .get_search(m, &format!("h{m}"), t0())
+            .unwrap()
+            .expect("saved search");
+        out.push(format!("{search:?}"));
     }
     out.push(format!("{:?}", store.guild_settings(GUILD).unwrap()));
     out.push(
@@ -169,6 +187,7 @@ fn backup_then_restore_into_a_fresh_path_gives_the_same_records_still_sealed() {
     assert!(backup.trees["links/v1"].len() == MEMBERS.len());
     assert!(backup.trees["drafts/v1"].len() == MEMBERS.len() * 2);
     assert!(backup.trees["guilds/v1"].len() == 1);
+    assert!(backup.trees["searches/v1"].len() == MEMBERS.len());
     // And through the store: every sealed value opens to the same plaintext.
     assert_eq!(visible(&restored), visible(&original));
 }
@@ -220,10 +239,11 @@ fn after_rotation_every_record_opens_with_the_new_key_alone() {
         store.rotate_key(2, |_| {}).unwrap()
     };
     assert_eq!(report.remaining, 0);
-    // 3 links, 6 drafts, the service token.
-    assert_eq!(report.resealed_total(), 10, "{report:?}");
+    // 3 links, 6 drafts, 3 saved searches, the service token.
+    assert_eq!(report.resealed_total(), 13, "{report:?}");
     assert_eq!(report.resealed["links"], 3);
     assert_eq!(report.resealed["drafts"], 6);
+    assert_eq!(report.resealed["saved searches"], 3);
     assert_eq!(report.resealed["service token"], 1);
     assert_eq!(report.already_current, 0);
 
@@ -249,7 +269,7 @@ fn an_interrupted_rotation_resumes_where_it_stopped() {
         let store = open(dir.path(), rotating());
         let first = store.rotate_key_batch(Some(4)).unwrap();
         assert_eq!(first.resealed_total(), 4);
-        assert_eq!(first.remaining, 6);
+        assert_eq!(first.remaining, 9);
     }
     // Meanwhile, the old key is still needed.
     {
@@ -267,9 +287,36 @@ fn an_interrupted_rotation_resumes_where_it_stopped() {
         );
         store.rotate_key(500, |_| {}).unwrap()
     };
-    assert_eq!(resumed.resealed_total(), 6, "only the rest: {resumed:?}");
+    assert_eq!(resumed.resealed_total(), 9, "only the rest: {resumed:?}");
     assert_eq!(resumed.already_current, 4);
     assert_eq!(resumed.remaining, 0);
     let store = open(dir.path(), new_only());
     assert_eq!(visible(&store), before);
+}
+
+#[test]
+fn the_backup_covers_every_tree_the_store_opens() {
+    let a = tempfile::tempdir().unwrap();
+    let store = open(a.path(), old_only());
+    let mut held: Vec<String> = store
+        .db
+        .tree_names()
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .filter(|n| n != "__sled__default")
+        .collect();
+    held.sort();
+    let mut listed: Vec<String> = store
+        .all_trees()
+        .iter()
+        .map(|(n, _)| (*n).to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed, held,
+        "a tree missing from all_trees is left out of backups"
+    );
+    let backup = store.backup(t0()).unwrap();
+    let named: Vec<&String> = backup.trees.keys().collect();
+    assert_eq!(named.len(), held.len(), "{named:?}");
 }

@@ -43,6 +43,18 @@ pub(super) struct NotifyTrees {
 }
 
 impl NotifyTrees {
+    /// The trees by name (for backup and restore).
+    pub(super) fn trees(&self) -> [(&'static str, &Tree); 6] {
+        [
+            (TREE_RULES, &self.rules),
+            (TREE_META, &self.meta),
+            (TREE_TARGETS, &self.targets),
+            (TREE_OUTBOX, &self.outbox),
+            (TREE_SENT, &self.sent),
+            (TREE_CHANNELS, &self.channels),
+        ]
+    }
+
     /// Opens (or creates) the trees.
     pub(super) fn open(db: &Db) -> StoreResult<Self> {
         let tree = |name: &str| db.open_tree(name).map_err(io);
