@@ -194,8 +194,8 @@ async fn a_team_channel_needs_the_team_grant_asks_for_it_when_linking_and_posts_
         .answers(Q_TEAM)
         .iter()
         .all(|a| !a.body_markdown.contains("runner pool")));
-    // Linking from this server asks for the team's grant.
-    let link = t.slash(&jane, "link", &[]).await;
+    // Linking again from this server (the prompt's Link button) asks for the team's grant.
+    let link = t.press(&jane, "so:link").await;
     let start = TestApp::link_url(&link);
     let run = t.browse_link(&start, true).await;
     assert!(run.last().1.contains("Account linked"), "{:?}", run.last());

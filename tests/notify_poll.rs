@@ -799,3 +799,31 @@ async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
     titles.dedup();
     assert_eq!(titles.len(), 60, "each once");
 }
+
+/// Many channels matching many events (more than the memory of seen events could hold per
+/// channel): the next poll over the same window queues nothing again.
+#[tokio::test]
+async fn many_channels_and_events_are_queued_once() {
+    let b = Bot::start().await;
+    for c in 0..600u64 {
+        b.rule(1_000 + c, "rust", "questions", "");
+    }
+    b.poll().await;
+    b.advance(30);
+    for i in 0..12 {
+        b.t.fake.add_question(
+            JANE,
+            &format!("Widely followed question {i:02}"),
+            "Body long enough to be a question.",
+            &["rust"],
+        );
+    }
+    b.advance(30);
+    assert_eq!(b.poll().await.queued, 7_200);
+    b.advance(30);
+    assert_eq!(
+        b.poll().await.queued,
+        0,
+        "the overlapping window queues nothing twice"
+    );
+}

@@ -5,7 +5,8 @@
 //! Invariants: a target's state and the outbox entries found by the same poll are written in
 //! one store transaction ([`crate::store::NotifyStore::commit_poll`]), so a crash leaves either
 //! both or neither; an event key enters `seen` in that same transaction, so the same site event
-//! is never queued twice for a channel; every collection here is bounded (the constants below).
+//! is never queued twice for a channel (an event is matched against every rule once, when
+//! first found); every collection here is bounded (the constants below).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,7 @@ use super::rule::{ActivityKind, RuleError};
 use crate::soe::TeamSlug;
 
 /// Event keys remembered per target to drop repeats across overlapping poll windows.
-pub const MAX_SEEN: usize = 5_000;
+pub const MAX_SEEN: usize = 20_000;
 /// Questions watched per target for `unanswered-after` and acceptances.
 pub const MAX_WATCHED: usize = 2_000;
 /// How long a sent question card may still be edited in place when it is answered or
@@ -94,8 +95,8 @@ pub struct TargetState {
     /// Seconds between the newest activity of the last successful poll and its queueing (how
     /// far behind the site the poller runs).
     pub lag_secs: Option<i64>,
-    /// Event keys already queued (`q:<id>`, `a:<id>`, `acc:<q>:<a>`, `u:<id>`) with when, to
-    /// drop repeats; pruned oldest first past [`MAX_SEEN`].
+    /// Event keys already matched (`q:<id>`, `a:<id>`, `acc:<q>:<a>`; `u:<id>@<channel>` per
+    /// channel) with when, to drop repeats; pruned by age and oldest first past [`MAX_SEEN`].
     pub seen: BTreeMap<String, DateTime<Utc>>,
     /// Questions watched, by id; pruned oldest first past [`MAX_WATCHED`] and after the
     /// longest `unanswered-after`.

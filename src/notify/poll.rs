@@ -399,6 +399,15 @@ impl Poller {
         let mut entries = Vec::new();
         let mut lag: Option<i64> = None;
         for f in found {
+            // Posts, answers and acceptances are matched once, when first found, against
+            // every rule at once (a rule made later ignores them anyway): one key per event.
+            // An unanswered question crosses each rule's threshold at its own time: one key
+            // per event and channel.
+            let per_channel = matches!(f.card.kind, ActivityKind::Unanswered { .. });
+            let event_key = f.card.event_key();
+            if !per_channel && state.seen.contains_key(&event_key) {
+                continue;
+            }
             let activity = Activity {
                 kind: f.card.kind,
                 tags: &f.card.tags,
@@ -410,12 +419,17 @@ impl Poller {
                 let e = channels.entry(r.channel).or_insert((r.guild, Vec::new()));
                 e.1.push(r.id);
             }
+            if !per_channel && !channels.is_empty() {
+                state.seen.insert(event_key.clone(), now);
+            }
             for (channel, (guild, ids)) in channels {
-                let seen_key = format!("{}@{channel}", f.card.event_key());
-                if state.seen.contains_key(&seen_key) {
-                    continue;
+                if per_channel {
+                    let seen_key = format!("{event_key}@{channel}");
+                    if state.seen.contains_key(&seen_key) {
+                        continue;
+                    }
+                    state.seen.insert(seen_key, now);
                 }
-                state.seen.insert(seen_key, now);
                 if !matches!(f.card.kind, ActivityKind::Unanswered { .. }) {
                     let l = (now - f.card.at).num_seconds().max(0);
                     lag = Some(lag.map_or(l, |x: i64| x.max(l)));
@@ -544,11 +558,20 @@ fn question_from_card(c: &Card) -> Question {
     }
 }
 
-/// Drops old memory: `seen` past [`SEEN_DAYS`] or [`MAX_SEEN`], watched questions past the
+/// Drops old memory: `seen` past a day ([`SEEN_DAYS`] for unanswered keys) or [`MAX_SEEN`], watched questions past the
 /// longest `unanswered-after` (plus a day) or [`MAX_WATCHED`].
 fn prune(state: &mut TargetState, now: DateTime<Utc>) {
+    // Unanswered keys live as long as their question is watched; the others only need to
+    // outlast the overlap between polls and a backlog being read on.
     let seen_cutoff = now - Duration::days(SEEN_DAYS);
-    state.seen.retain(|_, at| *at >= seen_cutoff);
+    let event_cutoff = now - Duration::days(1);
+    state.seen.retain(|k, at| {
+        if k.starts_with("u:") {
+            *at >= seen_cutoff
+        } else {
+            *at >= event_cutoff
+        }
+    });
     if state.seen.len() > MAX_SEEN {
         let mut by_age: Vec<(DateTime<Utc>, String)> =
             state.seen.iter().map(|(k, t)| (*t, k.clone())).collect();

@@ -1277,6 +1277,7 @@ impl Store for SledStore {
     // ---- saved searches
 
     fn put_search(&self, search: &SavedSearch) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let plain = secrecy::zeroize::Zeroizing::new(
             serde_json::to_vec(search)
                 .map_err(|e| StoreError::Corrupt(format!("cannot encode a search: {e}")))?,
@@ -1313,6 +1314,7 @@ impl Store for SledStore {
         handle: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<SavedSearch>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let Some(raw) = self.searches.get(draft_key(user, handle)).map_err(io)? else {
             return Ok(None);
         };

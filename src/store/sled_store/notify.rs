@@ -139,6 +139,7 @@ impl SledStore {
 
 impl NotifyStore for SledStore {
     fn add_rule(&self, rule: &Rule) -> StoreResult<Rule> {
+        let _gate = self.snapshot_gate.read_recursive();
         let t = &self.notify;
         let seq = seq_key(rule.guild);
         let stored = (&t.rules, &t.meta)
@@ -165,14 +166,17 @@ impl NotifyStore for SledStore {
     }
 
     fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>> {
+        let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.rules, "rule", &guild.to_be_bytes())
     }
 
     fn all_rules(&self) -> StoreResult<Vec<Rule>> {
+        let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.rules, "rule", &[])
     }
 
     fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.notify.rules.get(rule_key(guild, id)).map_err(io)? {
             None => Ok(None),
             Some(raw) => dec("rule", &raw).map(Some),
@@ -180,6 +184,7 @@ impl NotifyStore for SledStore {
     }
 
     fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool> {
+        let _gate = self.snapshot_gate.read_recursive();
         let existed = self
             .notify
             .rules
@@ -198,6 +203,7 @@ impl NotifyStore for SledStore {
         ids: &[u32],
         outcome: Result<DateTime<Utc>, RuleError>,
     ) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         for id in ids {
             let key = rule_key(guild, *id);
             loop {
@@ -228,6 +234,7 @@ impl NotifyStore for SledStore {
     }
 
     fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self.notify.targets.get(target.as_bytes()).map_err(io)? {
             None => Ok(None),
             Some(raw) => dec("poll state", &raw).map(Some),
@@ -235,6 +242,7 @@ impl NotifyStore for SledStore {
     }
 
     fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut out = Vec::new();
         for entry in self.notify.targets.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -248,6 +256,7 @@ impl NotifyStore for SledStore {
     }
 
     fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("poll state", state)?;
         self.notify
             .targets
@@ -262,6 +271,7 @@ impl NotifyStore for SledStore {
         state: &TargetState,
         mut entries: Vec<OutboxEntry>,
     ) -> StoreResult<Vec<OutboxEntry>> {
+        let _gate = self.snapshot_gate.read_recursive();
         // Ids and encodings before the transaction (its closure may run more than once).
         let mut encoded = Vec::with_capacity(entries.len());
         for e in &mut entries {
@@ -284,14 +294,17 @@ impl NotifyStore for SledStore {
     }
 
     fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
+        let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.outbox, "outbox entry", &[])
     }
 
     fn outbox_depth(&self) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
         Ok(self.notify.outbox.len())
     }
 
     fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let key = entry.id.to_be_bytes();
         let new = enc("outbox entry", entry)?;
         loop {
@@ -311,6 +324,7 @@ impl NotifyStore for SledStore {
     }
 
     fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let sent = match sent {
             Some(d) => Some((sent_key(d.channel, d.question_id), enc("sent card", d)?)),
             None => None,
@@ -331,6 +345,7 @@ impl NotifyStore for SledStore {
     }
 
     fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self
             .notify
             .sent
@@ -343,6 +358,7 @@ impl NotifyStore for SledStore {
     }
 
     fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
         for entry in self.notify.sent.iter() {
             let (k, v) = entry.map_err(io)?;
@@ -365,6 +381,7 @@ impl NotifyStore for SledStore {
     }
 
     fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify> {
+        let _gate = self.snapshot_gate.read_recursive();
         match self
             .notify
             .channels
@@ -377,6 +394,7 @@ impl NotifyStore for SledStore {
     }
 
     fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("channel settings", settings)?;
         self.notify
             .channels
