@@ -63,6 +63,11 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
             .unwrap();
         let qid = all.items.first().map(|q| q.id).unwrap_or(Q_ASYNC);
         svc.get_question(qid).await.unwrap();
+        let articles = svc
+            .list_articles(1, PageSize::Hundred, ArticleSort::Creation, Order::Desc)
+            .await
+            .unwrap();
+        assert!(!articles.items.is_empty(), "the seed has articles");
         let answers = svc
             .list_answers(qid, 1, PageSize::Fifteen, AnswerSort::Creation)
             .await

@@ -1732,6 +1732,9 @@ async fn every_response_matches_the_contract() {
         "/users/3",
         "/teams/platform/questions",
         "/teams/platform/questions/9/answers",
+        "/articles",
+        "/articles?sort=creation&order=desc&pageSize=100",
+        "/teams/platform/articles",
         "/questions/999",
         "/questions?pageSize=20",
         "/questions/3/answers/999",
@@ -1886,4 +1889,37 @@ async fn every_response_matches_the_contract() {
         map.insert("bogus".into(), json!(1));
     }
     assert_eq!(contract_violations(&[tampered]).len(), 1);
+}
+
+#[tokio::test]
+async fn articles_are_listed_per_site_with_their_summary_model() {
+    let s = site().await;
+    let t = s.fake.service_token();
+    let main = s.get(&t, "/articles?sort=creation&order=desc").await.json();
+    let items = main["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{main}");
+    assert_eq!(items[0]["title"], "Our Rust service template");
+    assert_eq!(items[0]["type"], "knowledgeArticle");
+    assert_eq!(main["sort"], "creation");
+    let tags: Vec<&str> = items[0]["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(tags, ["rust", "tokio"]);
+    let id = items[0]["id"].as_i64().expect("id");
+    assert!(items[0]["shareUrl"]
+        .as_str()
+        .is_some_and(|u| u.ends_with(&format!("articles/{id}"))));
+    let team = s.get(&t, "/teams/platform/articles").await.json();
+    let titles: Vec<&str> = team["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Namespaces on the platform cluster"]);
+    let bad = s.get(&t, "/articles?sort=votes").await;
+    assert_eq!(bad.status, 400);
 }
