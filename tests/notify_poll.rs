@@ -972,3 +972,48 @@ async fn no_article_request_when_no_rule_wants_articles() {
     );
     assert_eq!(b.deliver().await.sent, 0);
 }
+
+#[tokio::test]
+async fn subscribe_accepts_articles_and_preview_counts_them() {
+    let b = Bot::start().await;
+    let admin = b.admin();
+    let r = b
+        .admin_cmd(
+            &admin,
+            "subscribe",
+            &[
+                ("tags", s("rust")),
+                ("channel", OptionValue::Channel(CHANNEL)),
+                ("events", s("articles")),
+            ],
+        )
+        .await;
+    assert!(r.content.contains("Rule **#1**"), "{}", r.content);
+    b.advance(60);
+    b.t.fake.add_article(
+        None,
+        JANE,
+        "Rust article for the preview",
+        "Notes.",
+        &["rust"],
+    );
+    b.t.fake.add_question(
+        JANE,
+        "A rust question, not an article",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.t.fake.clear_requests();
+    let p = b
+        .admin_cmd(&admin, "preview", &[("rule", OptionValue::Int(1))])
+        .await;
+    // The seeded article is older than the 7 days; the question is not an article.
+    assert!(
+        p.content.contains("would have posted **1** card")
+            && p.content.contains("Rust article for the preview")
+            && !p.content.contains("A rust question, not an article"),
+        "{}",
+        p.content
+    );
+    assert!(b.t.fake.requests().iter().any(|r| r.route == "/articles"));
+}

@@ -7,7 +7,7 @@
 //! tags:             tag[, tag]…            1–10 tags of [a-z0-9+#.-]{1,35}, comma or space separated
 //! match:            any | all              default any
 //! exclude:          tag[, tag]…            0–10 tags; an item with any of them never matches
-//! events:           kind[, kind]…          questions, answers, accepted; default questions
+//! events:           kind[, kind]…          questions, answers, accepted, articles; default questions
 //! unanswered-after: <n>m | <n>h | <n>d     questions are carded only once they have stayed
 //!                                          without an answer that long (10m … 7d)
 //! ```
