@@ -24,6 +24,14 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
     let soe = HttpSoe::new(SoeClientConfig::new(fake.site_url())).unwrap();
     let service = ServiceToken::new(SecretString::from(fake.service_token()));
     let team = TeamSlug::parse(TEAM).unwrap();
+    fake.add_article(None, JANE, "Service template", "Start here.", &["rust"]);
+    fake.add_article(
+        Some(TEAM),
+        JANE,
+        "Team namespaces",
+        "Ask here.",
+        &["kubernetes"],
+    );
     for team in [None, Some(&team)] {
         let svc = soe.reader(&service, team);
         let jane = soe.writer(

@@ -2,8 +2,8 @@
 //! and comments on the main site, and a private team `platform` with its own small set.
 //!
 //! Invariants the tests and the demo rely on (keep them when editing the content):
-//! - main-site questions are posts 1–8 and team questions 9–11 (answers come after, then
-//!   two articles: one on the main site, one on the team);
+//! - main-site questions are posts 1–8 and team questions 9–11 (answers come after); no
+//!   articles (tests add them with `FakeSoe::add_article`, so seeded ids stay put);
 //! - question 3 is about async/tokio, has two answers and comments, none accepted, and is owned
 //!   by [`SAM`];
 //! - question 1 has an accepted answer; question 7 is unanswered; question 5's title contains
@@ -592,24 +592,6 @@ pub(crate) fn seed(store: &mut Store) {
         "Don't forget `.with_state()` must come last, after all the routes.",
         at(2, 12, 30),
         3,
-    );
-
-    // Articles: after the answers.
-    store.insert_article(
-        None,
-        JANE,
-        "Our Rust service template",
-        "Start every new service from the template: axum, tracing and a health route.",
-        &["rust", "tokio"],
-        at(11, 9, 0),
-    );
-    store.insert_article(
-        Some(TEAM),
-        ALEX,
-        "Namespaces on the platform cluster",
-        "Ask in the platform channel; a namespace comes with quotas and a service account.",
-        &["kubernetes"],
-        at(14, 10, 0),
     );
 }
 

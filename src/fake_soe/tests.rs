@@ -1715,6 +1715,15 @@ async fn every_response_matches_the_contract() {
     let t = s.fake.service_token();
     let w = s.writer(PRIYA);
     let sam = s.writer(SAM);
+    s.fake
+        .add_article(None, JANE, "Service template", "Start here.", &["rust"]);
+    s.fake.add_article(
+        Some(TEAM),
+        JANE,
+        "Team namespaces",
+        "Ask here.",
+        &["kubernetes"],
+    );
     for path in [
         "/questions",
         "/questions?sort=score&pageSize=50",
@@ -1895,6 +1904,20 @@ async fn every_response_matches_the_contract() {
 async fn articles_are_listed_per_site_with_their_summary_model() {
     let s = site().await;
     let t = s.fake.service_token();
+    s.fake.add_article(
+        None,
+        JANE,
+        "Our Rust service template",
+        "Start every service from the template.",
+        &["rust", "tokio"],
+    );
+    s.fake.add_article(
+        Some(TEAM),
+        ALEX,
+        "Namespaces on the platform cluster",
+        "Ask in the platform channel.",
+        &["kubernetes"],
+    );
     let main = s.get(&t, "/articles?sort=creation&order=desc").await.json();
     let items = main["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "{main}");
