@@ -105,6 +105,36 @@ fn base64_forms(secret: &[u8]) -> Vec<Vec<u8>> {
     forms
 }
 
+/// A store dropped a moment ago may hold sled's file lock while its background threads finish
+/// (seconds on a loaded machine): reopening waits for it, up to 20 s.
+fn reopen(db: &Path) -> SledStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match SledStore::open_at(db, Cipher::for_testing(), 1 << 20) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// `sled::open` with the same wait, for reading and tampering with raw records.
+fn raw_open(db: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match sled::open(db) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 #[test]
 fn base64_forms_find_an_embedded_encoding() {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -259,7 +289,7 @@ fn a_sealed_record_moved_to_another_owner_fails_to_open() {
     }
     {
         // An attacker with write access to the files copies raw values under other keys.
-        let raw = sled::open(&db).unwrap();
+        let raw = raw_open(&db);
         let links = raw.open_tree("links/v1").unwrap();
         let value = links.get(1u64.to_be_bytes()).unwrap().unwrap();
         links.insert(2u64.to_be_bytes(), value).unwrap();
@@ -280,7 +310,7 @@ fn a_sealed_record_moved_to_another_owner_fails_to_open() {
         auth.insert(hash("state-b"), value).unwrap();
         raw.flush().unwrap();
     }
-    let store = SledStore::open_at(&db, Cipher::for_testing(), 1 << 20).unwrap();
+    let store = reopen(&db);
     assert!(
         matches!(store.get_link(2), Err(StoreError::Unseal)),
         "link moved to member 2 opened"
@@ -325,7 +355,7 @@ fn tampered_link_record_fails_to_open() {
         store
     });
     {
-        let raw = sled::open(&db).unwrap();
+        let raw = raw_open(&db);
         let links = raw.open_tree("links/v1").unwrap();
         let value = links.get(1u64.to_be_bytes()).unwrap().unwrap();
         let mut rec: serde_json::Value = serde_json::from_slice(&value).unwrap();
@@ -342,7 +372,7 @@ fn tampered_link_record_fails_to_open() {
             .unwrap();
         raw.flush().unwrap();
     }
-    let store = SledStore::open_at(&db, Cipher::for_testing(), 1 << 20).unwrap();
+    let store = reopen(&db);
     assert!(matches!(store.get_link(1), Err(StoreError::Unseal)));
     assert!(matches!(store.get_link(3), Err(StoreError::Corrupt(_))));
 }
