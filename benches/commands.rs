@@ -120,6 +120,15 @@ impl SoeRead for MemSoe {
             ..Default::default()
         })
     }
+    async fn list_articles(
+        &self,
+        _: u32,
+        _: PageSize,
+        _: ArticleSort,
+        _: Order,
+    ) -> Result<Page<Article>> {
+        Ok(Page::default())
+    }
     async fn get_question(&self, id: Id) -> Result<Question> {
         self.questions
             .iter()

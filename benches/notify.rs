@@ -114,6 +114,16 @@ impl SoeRead for MemSite {
     async fn get_question(&self, _: Id) -> Result<Question> {
         none()
     }
+    async fn list_articles(
+        &self,
+        _: u32,
+        _: PageSize,
+        _: ArticleSort,
+        _: Order,
+    ) -> Result<Page<Article>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(Page::default())
+    }
     async fn list_answers(
         &self,
         q: Id,

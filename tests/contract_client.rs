@@ -24,6 +24,14 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
     let soe = HttpSoe::new(SoeClientConfig::new(fake.site_url())).unwrap();
     let service = ServiceToken::new(SecretString::from(fake.service_token()));
     let team = TeamSlug::parse(TEAM).unwrap();
+    fake.add_article(None, JANE, "Service template", "Start here.", &["rust"]);
+    fake.add_article(
+        Some(TEAM),
+        JANE,
+        "Team namespaces",
+        "Ask here.",
+        &["kubernetes"],
+    );
     for team in [None, Some(&team)] {
         let svc = soe.reader(&service, team);
         let jane = soe.writer(
@@ -63,6 +71,11 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
             .unwrap();
         let qid = all.items.first().map(|q| q.id).unwrap_or(Q_ASYNC);
         svc.get_question(qid).await.unwrap();
+        let articles = svc
+            .list_articles(1, PageSize::Hundred, ArticleSort::Creation, Order::Desc)
+            .await
+            .unwrap();
+        assert!(!articles.items.is_empty(), "the seed has articles");
         let answers = svc
             .list_answers(qid, 1, PageSize::Fifteen, AnswerSort::Creation)
             .await

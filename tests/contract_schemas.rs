@@ -284,6 +284,7 @@ fn the_contract_declares_exactly_the_operations_the_client_uses() {
         "GET /users/{userId}",
         "GET /questions/{questionId}/comments",
         "GET /questions/{questionId}/answers/{answerId}/comments",
+        "GET /articles",
     ];
     expected.sort_unstable();
     assert_eq!(keys, expected);

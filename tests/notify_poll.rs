@@ -827,3 +827,193 @@ async fn many_channels_and_events_are_queued_once() {
         "the overlapping window queues nothing twice"
     );
 }
+
+#[tokio::test]
+async fn a_rule_with_articles_gets_one_card_per_new_article_exactly_once() {
+    let b = Bot::start().await;
+    b.rule(CHANNEL, "rust", "articles", "");
+    b.poll().await;
+    b.advance(30);
+    let first = b.t.fake.add_article(
+        None,
+        JANE,
+        "Our Rust style guide",
+        "How we write Rust here.",
+        &["rust", "style"],
+    );
+    let _go =
+        b.t.fake
+            .add_article(None, SAM, "Go at the company", "Not about Rust.", &["go"]);
+    let _question = b.t.fake.add_question(
+        JANE,
+        "A rust question the rule does not want",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(30);
+    assert_eq!(b.poll().await.queued, 1, "only the matching article");
+    // The same window read again (overlap) and a later poll queue nothing new.
+    b.advance(10);
+    assert_eq!(b.poll().await.queued, 0);
+    assert_eq!(b.deliver().await.sent, 1);
+    b.advance(60);
+    let second = b.t.fake.add_article(
+        None,
+        SAM,
+        "Error handling with thiserror",
+        "Derive your errors.",
+        &["rust"],
+    );
+    b.advance(30);
+    assert_eq!(b.poll().await.queued, 1);
+    b.advance(60);
+    assert_eq!(b.poll().await.queued, 0);
+    assert_eq!(b.deliver().await.sent, 1);
+    assert_eq!(b.deliver().await, Default::default(), "sent once");
+    assert_eq!(
+        b.sink.titles(),
+        vec![
+            "Our Rust style guide".to_string(),
+            "Error handling with thiserror".to_string()
+        ]
+    );
+    let posts = b.sink.posts();
+    let card = &posts[0].2;
+    assert!(card.content.is_empty() && !card.ephemeral);
+    let embed = &card.embeds[0];
+    assert!(
+        embed.description.contains("New article by **Jane"),
+        "{embed:?}"
+    );
+    assert!(!embed.description.contains("answer"), "{embed:?}");
+    assert!(
+        embed
+            .url
+            .as_deref()
+            .is_some_and(|u| u.contains(&format!("articles/{first}"))),
+        "{embed:?}"
+    );
+    assert!(
+        format!("{embed:?}").contains("style"),
+        "tags shown: {embed:?}"
+    );
+    assert!(posts[1].2.embeds[0]
+        .url
+        .as_deref()
+        .is_some_and(|u| u.contains(&format!("articles/{second}"))));
+    assert_eq!(b.sink.threads(), 0);
+}
+
+#[tokio::test]
+async fn articles_cost_one_request_per_poll_whatever_the_number_of_rules() {
+    let mut counts = Vec::new();
+    for n in [1usize, 1_000] {
+        let b = Bot::start().await;
+        for i in 0..n {
+            let tags = ["rust", "tokio", "serde", "go"][i % 4];
+            b.rule(CHANNEL + (i as u64 % 7), tags, "questions,articles", "");
+        }
+        b.poll().await;
+        b.advance(60);
+        b.t.fake.add_article(
+            None,
+            JANE,
+            "Tokio in production",
+            "Notes.",
+            &["rust", "tokio"],
+        );
+        b.t.fake.add_question(
+            SAM,
+            "Which serde attribute renames?",
+            "Body long enough to be a question.",
+            &["serde"],
+        );
+        b.advance(5);
+        b.t.fake.clear_requests();
+        let report = b.poll().await;
+        assert!(report.polled);
+        let routes: Vec<String> =
+            b.t.fake
+                .requests()
+                .iter()
+                .filter(|r| r.is_api())
+                .map(|r| r.route.clone())
+                .collect();
+        assert_eq!(
+            routes.iter().filter(|r| r.as_str() == "/articles").count(),
+            1,
+            "{n} rules: {routes:?}"
+        );
+        counts.push(routes.len());
+        let delivered = b.deliver().await;
+        assert!(delivered.sent > 0, "{n} rules: {delivered:?}");
+    }
+    // One page of questions, one page of articles.
+    assert_eq!(
+        counts,
+        vec![2, 2],
+        "SOE calls per poll for 1 and 1,000 rules"
+    );
+}
+
+#[tokio::test]
+async fn no_article_request_when_no_rule_wants_articles() {
+    let b = Bot::start().await;
+    b.rule(CHANNEL, "rust", "questions,answers", "");
+    b.poll().await;
+    b.advance(60);
+    b.t.fake
+        .add_article(None, JANE, "Rust article", "Notes.", &["rust"]);
+    b.t.fake.clear_requests();
+    b.poll().await;
+    assert!(
+        b.t.fake.requests().iter().all(|r| r.route != "/articles"),
+        "articles are read only when a rule wants them"
+    );
+    assert_eq!(b.deliver().await.sent, 0);
+}
+
+#[tokio::test]
+async fn subscribe_accepts_articles_and_preview_counts_them() {
+    let b = Bot::start().await;
+    let admin = b.admin();
+    let r = b
+        .admin_cmd(
+            &admin,
+            "subscribe",
+            &[
+                ("tags", s("rust")),
+                ("channel", OptionValue::Channel(CHANNEL)),
+                ("events", s("articles")),
+            ],
+        )
+        .await;
+    assert!(r.content.contains("Rule **#1**"), "{}", r.content);
+    b.advance(60);
+    b.t.fake.add_article(
+        None,
+        JANE,
+        "Rust article for the preview",
+        "Notes.",
+        &["rust"],
+    );
+    b.t.fake.add_question(
+        JANE,
+        "A rust question, not an article",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.t.fake.clear_requests();
+    let p = b
+        .admin_cmd(&admin, "preview", &[("rule", OptionValue::Int(1))])
+        .await;
+    // The seeded article is older than the 7 days; the question is not an article.
+    assert!(
+        p.content.contains("would have posted **1** card")
+            && p.content.contains("Rust article for the preview")
+            && !p.content.contains("A rust question, not an article"),
+        "{}",
+        p.content
+    );
+    assert!(b.t.fake.requests().iter().any(|r| r.route == "/articles"));
+}

@@ -311,6 +311,16 @@ impl SoeRead for BudgetedRead {
         self.spend()?;
         self.inner.get_question(id).await
     }
+    async fn list_articles(
+        &self,
+        page: u32,
+        size: PageSize,
+        sort: soe::ArticleSort,
+        order: soe::Order,
+    ) -> soe::Result<Page<soe::Article>> {
+        self.spend()?;
+        self.inner.list_articles(page, size, sort, order).await
+    }
     async fn list_answers(
         &self,
         q: Id,
@@ -691,6 +701,15 @@ mod tests {
             missing()
         }
         async fn get_question(&self, _: Id) -> soe::Result<Question> {
+            missing()
+        }
+        async fn list_articles(
+            &self,
+            _: u32,
+            _: PageSize,
+            _: soe::ArticleSort,
+            _: soe::Order,
+        ) -> soe::Result<Page<soe::Article>> {
             missing()
         }
         async fn list_answers(

@@ -17,9 +17,9 @@ use super::render::escape_md;
 use super::reply::{truncate, Reply};
 use super::{Commands, Invocation, OptionValue};
 use crate::notify::model::ChannelNotify;
-use crate::notify::poll::question_card;
+use crate::notify::poll::{article_card, question_card};
 use crate::notify::rule::{parse_spec, ActivityKind, EventKind, Rule, SubscribeOptions};
-use crate::soe::{Order, PageSize, QuestionQuery, QuestionSort, SoeRead};
+use crate::soe::{ArticleSort, Order, PageSize, QuestionQuery, QuestionSort, SoeRead};
 
 /// Rules one server may have.
 pub const MAX_RULES_PER_GUILD: usize = 1_000;
@@ -402,6 +402,33 @@ async fn preview(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
             examples.push(question_card(q, kind));
         }
     }
+    // Articles: one page of the newest (what the poller reads per interval, too).
+    let mut articles_complete = true;
+    if wants(EventKind::Articles) {
+        let page = match (&reader as &dyn SoeRead)
+            .list_articles(1, PageSize::Hundred, ArticleSort::Creation, Order::Desc)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return ctx.soe_failure(&e),
+        };
+        let mut reached_old = false;
+        for a in page.items.iter().filter(|a| !a.is_deleted) {
+            let created = a.creation_date.unwrap_or(now);
+            if created < from {
+                reached_old = true;
+                continue;
+            }
+            let card = article_card(a);
+            if rule.spec.matches(ActivityKind::NewArticle, &card.tags) {
+                cards += 1;
+                if examples.len() < 3 {
+                    examples.push(card);
+                }
+            }
+        }
+        articles_complete = reached_old || page.items.len() < 100;
+    }
     let mut text = format!(
         "Rule #{} ({}) would have posted **{cards}** card{} in <#{}> over the last 7 days{}.",
         rule.id,
@@ -414,6 +441,9 @@ async fn preview(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
             " (counting only the 500 newest questions)"
         }
     );
+    if !articles_complete {
+        text.push_str(" Articles: only the 100 newest are counted.");
+    }
     if wants(EventKind::Accepted) {
         text.push_str(" Acceptances are not counted: the site's question list does not say when an answer was accepted.");
     }

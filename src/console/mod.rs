@@ -112,7 +112,7 @@ pub struct Console {
     notifications: Option<ConsoleNotifications>,
 }
 
-const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted,articles] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
 console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {

@@ -288,7 +288,7 @@ fn subscribe_definition() -> CreateCommandOption {
     .add_sub_option(
         string(
             "events",
-            "questions, answers, accepted (comma separated; default questions)",
+            "questions, answers, accepted, articles (comma separated; default questions)",
         )
         .max_length(100),
     )

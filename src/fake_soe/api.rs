@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use super::oauth::TokenInfo;
 use super::render::View;
 use super::server::{Ctx, Outcome, Reply, Shared};
-use super::store::{FakeAnswer, FakeQuestion, Store, VoteKind};
+use super::store::{FakeAnswer, FakeArticle, FakeQuestion, Store, VoteKind};
 use super::throttle::Verdict;
 use super::AppStatus;
 
@@ -32,6 +32,7 @@ use super::AppStatus;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
     Questions,
+    Articles,
     Question(String),
     Answers(String),
     Answer(String, String),
@@ -98,6 +99,7 @@ fn resolve(rel: &str) -> Option<(Route, &'static str)> {
             ),
             _ => return None,
         },
+        ["articles"] => (Route::Articles, "/articles"),
         ["search"] => (Route::Search, "/search"),
         ["tags"] => (Route::Tags, "/tags"),
         ["tags", _] => (Route::Tag(s(1)), "/tags/{tagId}"),
@@ -1065,6 +1067,40 @@ fn read(
             Reply::json(
                 200,
                 paging.envelope(items, |q| view.question_summary(q), sort, Some(order)),
+            )
+        }
+        Route::Articles => {
+            let paging = params.paging();
+            let sort = params.choice("sort", &["activity", "creation", "score"], "activity");
+            let order = params.choice("order", &["asc", "desc"], "desc");
+            let tag_ids = params.ints("tagId");
+            let author = params.int("authorId");
+            let from = params.date("from");
+            let to = params.date("to");
+            params.finish()?;
+            let tag_names: Vec<&str> = tag_ids
+                .iter()
+                .filter_map(|id| store.tag_by_id(team, *id))
+                .map(|t| t.name.as_str())
+                .collect();
+            let mut items: Vec<&FakeArticle> = store
+                .articles_on(team)
+                .into_iter()
+                .filter(|a| {
+                    tag_ids.is_empty() || a.tags.iter().any(|t| tag_names.contains(&t.as_str()))
+                })
+                .filter(|a| author.is_none_or(|x| a.owner_id == x))
+                .filter(|a| from.is_none_or(|f| a.creation_date >= f))
+                .filter(|a| to.is_none_or(|t| a.creation_date <= t))
+                .collect();
+            match sort {
+                "creation" => ordered(&mut items, order, |a| (a.creation_date, a.id)),
+                "score" => ordered(&mut items, order, |a| (a.score, a.id)),
+                _ => ordered(&mut items, order, |a| (a.last_activity_date, a.id)),
+            }
+            Reply::json(
+                200,
+                paging.envelope(items, |a| view.article_summary(a), sort, Some(order)),
             )
         }
         Route::Question(raw) => {

@@ -60,7 +60,7 @@ pub use seed::{
     ALEX, CONNOR, JANE, PRIYA, Q_ACCEPTED, Q_ASYNC, Q_ENTITIES, Q_TEAM, Q_UNANSWERED, SAM, SERVICE,
     TEAM,
 };
-pub use store::{FakeAnswer, FakeComment, FakeQuestion, FakeTag, FakeUser, VoteKind};
+pub use store::{FakeAnswer, FakeArticle, FakeComment, FakeQuestion, FakeTag, FakeUser, VoteKind};
 pub use throttle::ThrottleLimits;
 
 use crate::soe::text::EncodedFields;
@@ -499,6 +499,24 @@ impl FakeSoe {
             .store
             .lock()
             .insert_question(None, owner, title, body_markdown, tags, now, 0, 0)
+    }
+
+    /// Test setup: adds a knowledge article as `owner` on the main site (`team` `None`) or a
+    /// private team, created now by the injected clock (missing tags are created). Returns
+    /// its id.
+    pub fn add_article(
+        &self,
+        team: Option<&str>,
+        owner: i64,
+        title: &str,
+        body_markdown: &str,
+        tags: &[&str],
+    ) -> i64 {
+        let now = self.shared.clock.now();
+        self.shared
+            .store
+            .lock()
+            .insert_article(team, owner, title, body_markdown, tags, now)
     }
 
     /// Test setup: the question's owner accepts `answer_id` now (activity on the question, as

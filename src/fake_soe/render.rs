@@ -16,7 +16,9 @@ use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd}
 use serde_json::{json, Map, Value};
 use url::Url;
 
-use super::store::{FakeAnswer, FakeComment, FakeQuestion, FakeTag, FakeUser, Store, VoteKind};
+use super::store::{
+    FakeAnswer, FakeArticle, FakeComment, FakeQuestion, FakeTag, FakeUser, Store, VoteKind,
+};
 use crate::soe::text::{EncodedField, EncodedFields};
 
 /// Formats a date the way the site does: `2026-01-05T10:30:21.254Z`.
@@ -394,6 +396,34 @@ impl View<'_> {
         m.insert("isObsolete".into(), json!(false));
         m.insert("isClosed".into(), json!(q.is_closed));
         m
+    }
+
+    /// `ArticleSummaryResponseModel` (the items of `GET /articles`).
+    pub fn article_summary(&self, a: &FakeArticle) -> Value {
+        let base = self.base(a.team.as_deref());
+        let tags: Vec<Value> = a
+            .tags
+            .iter()
+            .filter_map(|name| self.store.tag_by_name(a.team.as_deref(), name))
+            .map(|t| self.tag_summary(t))
+            .collect();
+        json!({
+            "id": a.id,
+            "type": a.article_type,
+            "title": self.text(EncodedField::Title, &a.title),
+            "body": markdown_to_html(&a.body_markdown),
+            "tags": tags,
+            "owner": self.user_summary(a.owner_id),
+            "creationDate": iso(a.creation_date),
+            "lastActivityDate": iso(a.last_activity_date),
+            "score": a.score,
+            "viewCount": a.view_count,
+            "webUrl": format!("{base}articles/{}/{}", a.id, slug(&a.title)),
+            "shareUrl": format!("{base}articles/{}", a.id),
+            "isDeleted": a.is_deleted,
+            "isObsolete": false,
+            "isClosed": false,
+        })
     }
 
     /// `QuestionSummaryResponseModel` (list items: no `bodyMarkdown`).

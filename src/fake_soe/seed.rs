@@ -2,7 +2,8 @@
 //! and comments on the main site, and a private team `platform` with its own small set.
 //!
 //! Invariants the tests and the demo rely on (keep them when editing the content):
-//! - main-site questions are posts 1–8 and team questions 9–11 (answers come after);
+//! - main-site questions are posts 1–8 and team questions 9–11 (answers come after); no
+//!   articles (tests add them with `FakeSoe::add_article`, so seeded ids stay put);
 //! - question 3 is about async/tokio, has two answers and comments, none accepted, and is owned
 //!   by [`SAM`];
 //! - question 1 has an accepted answer; question 7 is unanswered; question 5's title contains

@@ -104,6 +104,36 @@ pub struct FakeQuestion {
     pub is_deleted: bool,
 }
 
+/// An article, as stored (plain text). Articles share the post id sequence with questions
+/// and answers, as on the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeArticle {
+    /// Post id.
+    pub id: i64,
+    /// `None` on the main site, else the team slug.
+    pub team: Option<String>,
+    /// `ArticleType` wire value (`knowledgeArticle`, `announcement`, `policy`, `howToGuide`).
+    pub article_type: String,
+    /// Author.
+    pub owner_id: i64,
+    /// Title, exactly as written.
+    pub title: String,
+    /// Markdown body, exactly as written.
+    pub body_markdown: String,
+    /// Tag names, in order.
+    pub tags: Vec<String>,
+    /// Created.
+    pub creation_date: DateTime<Utc>,
+    /// Last edit.
+    pub last_activity_date: DateTime<Utc>,
+    /// Upvotes minus downvotes.
+    pub score: i64,
+    /// Views.
+    pub view_count: i64,
+    /// Deleted.
+    pub is_deleted: bool,
+}
+
 /// An answer, as stored (plain text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeAnswer {
@@ -167,6 +197,7 @@ pub(crate) struct Store {
     users: BTreeMap<i64, FakeUser>,
     tags: Vec<FakeTag>,
     questions: BTreeMap<i64, FakeQuestion>,
+    articles: BTreeMap<i64, FakeArticle>,
     answers: BTreeMap<i64, FakeAnswer>,
     comments: Vec<FakeComment>,
     /// `(post id, user id)` → vote.
@@ -315,6 +346,49 @@ impl Store {
             .values()
             .filter(|q| !q.is_deleted && same_site(q.team.as_deref(), team))
             .collect()
+    }
+
+    /// The visible (not deleted) articles of one site, by id.
+    pub fn articles_on(&self, team: Option<&str>) -> Vec<&FakeArticle> {
+        self.articles
+            .values()
+            .filter(|a| !a.is_deleted && same_site(a.team.as_deref(), team))
+            .collect()
+    }
+
+    /// Adds a knowledge article (missing tags are created). Returns its id.
+    pub fn insert_article(
+        &mut self,
+        team: Option<&str>,
+        owner_id: i64,
+        title: &str,
+        body_markdown: &str,
+        tags: &[&str],
+        created: DateTime<Utc>,
+    ) -> i64 {
+        for t in tags {
+            self.ensure_tag(team, t, "", created);
+        }
+        let id = self.next_post_id;
+        self.next_post_id += 1;
+        self.articles.insert(
+            id,
+            FakeArticle {
+                id,
+                team: team.map(str::to_string),
+                article_type: "knowledgeArticle".into(),
+                owner_id,
+                title: title.to_string(),
+                body_markdown: body_markdown.to_string(),
+                tags: tags.iter().map(|t| t.to_ascii_lowercase()).collect(),
+                creation_date: created,
+                last_activity_date: created,
+                score: 0,
+                view_count: 0,
+                is_deleted: false,
+            },
+        );
+        id
     }
 
     /// An answer of a question.

@@ -1715,6 +1715,15 @@ async fn every_response_matches_the_contract() {
     let t = s.fake.service_token();
     let w = s.writer(PRIYA);
     let sam = s.writer(SAM);
+    s.fake
+        .add_article(None, JANE, "Service template", "Start here.", &["rust"]);
+    s.fake.add_article(
+        Some(TEAM),
+        JANE,
+        "Team namespaces",
+        "Ask here.",
+        &["kubernetes"],
+    );
     for path in [
         "/questions",
         "/questions?sort=score&pageSize=50",
@@ -1732,6 +1741,9 @@ async fn every_response_matches_the_contract() {
         "/users/3",
         "/teams/platform/questions",
         "/teams/platform/questions/9/answers",
+        "/articles",
+        "/articles?sort=creation&order=desc&pageSize=100",
+        "/teams/platform/articles",
         "/questions/999",
         "/questions?pageSize=20",
         "/questions/3/answers/999",
@@ -1886,4 +1898,51 @@ async fn every_response_matches_the_contract() {
         map.insert("bogus".into(), json!(1));
     }
     assert_eq!(contract_violations(&[tampered]).len(), 1);
+}
+
+#[tokio::test]
+async fn articles_are_listed_per_site_with_their_summary_model() {
+    let s = site().await;
+    let t = s.fake.service_token();
+    s.fake.add_article(
+        None,
+        JANE,
+        "Our Rust service template",
+        "Start every service from the template.",
+        &["rust", "tokio"],
+    );
+    s.fake.add_article(
+        Some(TEAM),
+        ALEX,
+        "Namespaces on the platform cluster",
+        "Ask in the platform channel.",
+        &["kubernetes"],
+    );
+    let main = s.get(&t, "/articles?sort=creation&order=desc").await.json();
+    let items = main["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{main}");
+    assert_eq!(items[0]["title"], "Our Rust service template");
+    assert_eq!(items[0]["type"], "knowledgeArticle");
+    assert_eq!(main["sort"], "creation");
+    let tags: Vec<&str> = items[0]["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(tags, ["rust", "tokio"]);
+    let id = items[0]["id"].as_i64().expect("id");
+    assert!(items[0]["shareUrl"]
+        .as_str()
+        .is_some_and(|u| u.ends_with(&format!("articles/{id}"))));
+    let team = s.get(&t, "/teams/platform/articles").await.json();
+    let titles: Vec<&str> = team["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Namespaces on the platform cluster"]);
+    let bad = s.get(&t, "/articles?sort=votes").await;
+    assert_eq!(bad.status, 400);
 }

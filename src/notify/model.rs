@@ -118,7 +118,7 @@ pub struct TargetState {
 pub struct Card {
     /// What happened.
     pub kind: ActivityKind,
-    /// The question.
+    /// The question (for an article card, the article: post ids are unique across kinds).
     pub question_id: i64,
     /// The answer, for answer and acceptance cards.
     pub answer_id: Option<i64>,
@@ -148,6 +148,7 @@ impl Card {
             ActivityKind::NewQuestion => format!("q:{}", self.question_id),
             ActivityKind::Unanswered { .. } => format!("u:{}", self.question_id),
             ActivityKind::NewAnswer => format!("a:{}", self.answer_id.unwrap_or_default()),
+            ActivityKind::NewArticle => format!("art:{}", self.question_id),
             ActivityKind::Accepted => format!(
                 "acc:{}:{}",
                 self.question_id,

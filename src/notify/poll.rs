@@ -10,6 +10,9 @@
 //! - when some rule wants answers or acceptances, `GET /questions/{id}/answers?sort=creation`
 //!   for each question with new activity and answers (at most
 //!   [`PollSettings::max_answer_reads`] a poll; the rest are read next poll, not lost);
+//! - when some rule wants articles, one `GET /articles?sort=creation&order=desc&pageSize=100`
+//!   (the newest 100 articles; those created since the cursor are carded, read first so a
+//!   failure leaves the memory untouched);
 //! - nothing for `unanswered-after`: questions seen being posted are watched locally
 //!   ([`TargetState::watched`]) and carded once old enough while their answer count is 0.
 //!
@@ -27,7 +30,8 @@ use super::model::{Card, OutboxEntry, Target, TargetState, Watched, MAX_SEEN, MA
 use super::rule::{Activity, ActivityKind, EventKind, Rule, RuleError, MAX_UNANSWERED_SECS};
 use crate::clock::SharedClock;
 use crate::soe::{
-    self, Answer, AnswerSort, Order, PageSize, Question, QuestionQuery, QuestionSort, SoeRead,
+    self, Answer, AnswerSort, Article, ArticleSort, Order, PageSize, Question, QuestionQuery,
+    QuestionSort, SoeRead,
 };
 use crate::store::{Store, StoreError};
 
@@ -83,6 +87,8 @@ pub struct PollReport {
     pub questions: usize,
     /// Answer lists read.
     pub answer_reads: usize,
+    /// Article pages read (0 or 1).
+    pub article_reads: usize,
 }
 
 /// The seconds to wait after `failures` consecutive failures: the interval doubled each time,
@@ -245,6 +251,40 @@ impl Poller {
             polled: true,
             ..Default::default()
         };
+        // Articles first: a failure here leaves `state` untouched (the poll backs off and
+        // reads the same window again).
+        let mut found = Vec::new();
+        let mut newest = cursor;
+        if rules
+            .iter()
+            .any(|r| r.spec.events.contains(&EventKind::Articles))
+        {
+            let page = reader
+                .list_articles(1, PageSize::Hundred, ArticleSort::Creation, Order::Desc)
+                .await?;
+            report.article_reads = 1;
+            let full = page.items.len() >= PageSize::Hundred.get() as usize;
+            let mut reached_old = false;
+            for a in page.items.iter().filter(|a| !a.is_deleted) {
+                let Some(created) = a.creation_date else {
+                    continue;
+                };
+                if created < since {
+                    reached_old = true;
+                    continue;
+                }
+                newest = newest.max(created.min(now));
+                found.push(Found {
+                    card: article_card(a),
+                    at: created,
+                });
+            }
+            if full && !reached_old {
+                tracing::warn!(
+                    "more than 100 new articles in one interval; only the newest 100 are carded"
+                );
+            }
+        }
         let mut active: Vec<Question> = Vec::new();
         // True when the pages ran out before reaching activity older than the cursor.
         let mut cut_short = false;
@@ -278,8 +318,6 @@ impl Poller {
         }
         report.questions = active.len();
 
-        let mut found = Vec::new();
-        let mut newest = cursor;
         let mut to_read: Vec<i64> = std::mem::take(&mut state.pending_answers);
         let mut by_id: BTreeMap<i64, Question> = BTreeMap::new();
         for q in active {
@@ -511,6 +549,27 @@ fn answer_events(
         }
     }
     out
+}
+
+/// The card of an article (its id in `question_id`; no answers, never edited in place).
+pub fn article_card(a: &Article) -> Card {
+    Card {
+        kind: ActivityKind::NewArticle,
+        question_id: a.id,
+        answer_id: None,
+        title: a.title.clone(),
+        url: a
+            .share_url
+            .clone()
+            .or_else(|| a.web_url.clone())
+            .unwrap_or_default(),
+        author: a.owner.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+        tags: a.tags.iter().map(|t| t.name.to_ascii_lowercase()).collect(),
+        score: a.score,
+        answer_count: 0,
+        accepted: false,
+        at: a.creation_date.unwrap_or_default(),
+    }
 }
 
 /// The card of a question.

@@ -24,6 +24,7 @@ fn headline(card: &Card) -> String {
         ),
         ActivityKind::NewAnswer => "New answer".into(),
         ActivityKind::Accepted => "Answer accepted".into(),
+        ActivityKind::NewArticle => "New article".into(),
     }
 }
 
@@ -44,11 +45,16 @@ pub fn card(card: &Card) -> Reply {
     } else {
         ""
     };
-    let description = format!(
-        "{}{by}\nscore {} · {answers}{accepted}",
-        headline(card),
-        card.score
-    );
+    let description = if card.kind == ActivityKind::NewArticle {
+        // Articles have no answers.
+        format!("{}{by}\nscore {}", headline(card), card.score)
+    } else {
+        format!(
+            "{}{by}\nscore {} · {answers}{accepted}",
+            headline(card),
+            card.score
+        )
+    };
     let color = match card.kind {
         ActivityKind::Accepted => GREEN,
         ActivityKind::Unanswered { .. } => AMBER,

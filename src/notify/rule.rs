@@ -7,7 +7,7 @@
 //! tags:             tag[, tag]…            1–10 tags of [a-z0-9+#.-]{1,35}, comma or space separated
 //! match:            any | all              default any
 //! exclude:          tag[, tag]…            0–10 tags; an item with any of them never matches
-//! events:           kind[, kind]…          questions, answers, accepted; default questions
+//! events:           kind[, kind]…          questions, answers, accepted, articles; default questions
 //! unanswered-after: <n>m | <n>h | <n>d     questions are carded only once they have stayed
 //!                                          without an answer that long (10m … 7d)
 //! ```
@@ -38,6 +38,8 @@ pub enum EventKind {
     Answers,
     /// An answer accepted by the asker.
     Accepted,
+    /// A new knowledge article.
+    Articles,
 }
 
 impl EventKind {
@@ -47,6 +49,7 @@ impl EventKind {
             EventKind::Questions => "questions",
             EventKind::Answers => "answers",
             EventKind::Accepted => "accepted",
+            EventKind::Articles => "articles",
         }
     }
 }
@@ -138,6 +141,8 @@ pub enum ActivityKind {
     NewAnswer,
     /// An answer was accepted.
     Accepted,
+    /// An article was posted (the card's `question_id` is the article's id).
+    NewArticle,
 }
 
 /// One piece of activity to match: the question's tags, what happened and when.
@@ -165,6 +170,7 @@ impl RuleSpec {
             }
             ActivityKind::NewAnswer => wants(EventKind::Answers),
             ActivityKind::Accepted => wants(EventKind::Accepted),
+            ActivityKind::NewArticle => wants(EventKind::Articles),
         };
         if !kind_ok {
             return false;
@@ -320,12 +326,10 @@ fn parse_events(raw: &str) -> Result<Vec<EventKind>, String> {
             "questions" | "question" => EventKind::Questions,
             "answers" | "answer" => EventKind::Answers,
             "accepted" | "accepts" | "accept" => EventKind::Accepted,
-            "articles" | "article" => {
-                return Err("Articles are not followed yet: use `questions`, `answers` or `accepted`.".into())
-            }
+            "articles" | "article" => EventKind::Articles,
             other => {
                 return Err(format!(
-                    "`{}` in `events` is not an event: use `questions`, `answers` and/or `accepted`, separated by commas.",
+                    "`{}` in `events` is not an event: use `questions`, `answers`, `accepted` and/or `articles`, separated by commas.",
                     clip(other)
                 ))
             }
@@ -492,7 +496,14 @@ mod tests {
         assert!(err(o("rust", "most", "", "", "")).contains("`any`"));
         assert!(err(o("rust", "", "rust", "", "")).contains("both"));
         assert!(err(o("rust", "", "", "comments", "")).contains("not an event"));
-        assert!(err(o("rust", "", "", "articles", "")).contains("not followed yet"));
+        let articles = parse_spec(&o("rust", "", "", "articles, questions", "")).unwrap();
+        assert_eq!(
+            articles.events,
+            vec![EventKind::Questions, EventKind::Articles]
+        );
+        assert!(articles.matches(ActivityKind::NewArticle, &tags(&["rust"])));
+        assert!(!spec("rust", "", "", "questions", "")
+            .matches(ActivityKind::NewArticle, &tags(&["rust"])));
         assert!(err(o("rust", "", "", "", "soon")).contains("not a duration"));
         assert!(err(o("rust", "", "", "", "1m")).contains("between 10m and 7d"));
         assert!(err(o("rust", "", "", "", "30d")).contains("between"));

@@ -22,9 +22,9 @@ use url::Url;
 use super::text::{DecodeText, EncodedFields};
 use super::throttle::{token_key, Headroom, Throttles, TokenKey, MAX_WAIT};
 use super::{
-    Answer, AnswerSort, Comment, Error, Id, NewAnswer, NewQuestion, Page, PageSize, Question,
-    QuestionQuery, Result, SearchItem, SearchSort, ServiceToken, SoeRead, SoeWrite, Tag, TagSort,
-    TeamSlug, User, UserToken, Vote,
+    Answer, AnswerSort, Article, ArticleSort, Comment, Error, Id, NewAnswer, NewQuestion, Order,
+    Page, PageSize, Question, QuestionQuery, Result, SearchItem, SearchSort, ServiceToken, SoeRead,
+    SoeWrite, Tag, TagSort, TeamSlug, User, UserToken, Vote,
 };
 
 /// How the client talks to the site.
@@ -473,6 +473,19 @@ impl SoeRead for Session {
         self.get(&format!("/questions/{id}"), vec![]).await
     }
 
+    async fn list_articles(
+        &self,
+        page: u32,
+        page_size: PageSize,
+        sort: ArticleSort,
+        order: Order,
+    ) -> Result<Page<Article>> {
+        let mut query = paging(page, page_size);
+        query.push(("sort", sort.as_str().into()));
+        query.push(("order", order.as_str().into()));
+        self.get("/articles", query).await
+    }
+
     async fn list_answers(
         &self,
         question: Id,
@@ -610,6 +623,15 @@ macro_rules! forward_read {
             }
             async fn get_question(&self, id: Id) -> Result<Question> {
                 self.0.get_question(id).await
+            }
+            async fn list_articles(
+                &self,
+                page: u32,
+                page_size: PageSize,
+                sort: ArticleSort,
+                order: Order,
+            ) -> Result<Page<Article>> {
+                self.0.list_articles(page, page_size, sort, order).await
             }
             async fn list_answers(
                 &self,

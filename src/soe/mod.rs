@@ -111,6 +111,14 @@ pub enum Vote {
 pub trait SoeRead: Send + Sync {
     /// `GET /questions`.
     async fn list_questions(&self, query: &QuestionQuery) -> Result<Page<Question>>;
+    /// `GET /articles`, newest first by `sort` (the bot's filters stop at paging).
+    async fn list_articles(
+        &self,
+        page: u32,
+        page_size: PageSize,
+        sort: ArticleSort,
+        order: Order,
+    ) -> Result<Page<Article>>;
     /// `GET /questions/{id}`.
     async fn get_question(&self, id: Id) -> Result<Question>;
     /// `GET /questions/{id}/answers`.

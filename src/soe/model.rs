@@ -111,6 +111,30 @@ impl Question {
     }
 }
 
+/// `ArticleSummaryResponseModel` (an item of `GET /articles`). Only what cards show.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Article {
+    pub id: Id,
+    /// `ArticleType` (`knowledgeArticle`, `announcement`, `policy`, `howToGuide`); kept as
+    /// text so a type added later does not fail the page.
+    #[serde(rename = "type")]
+    pub article_type: Option<String>,
+    #[serde(deserialize_with = "de_string_or_null")]
+    pub title: String,
+    pub tags: Vec<Tag>,
+    pub owner: Option<UserSummary>,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub creation_date: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de_lenient_date")]
+    pub last_activity_date: Option<DateTime<Utc>>,
+    pub score: i64,
+    pub view_count: i64,
+    pub web_url: Option<String>,
+    pub share_url: Option<String>,
+    pub is_deleted: bool,
+}
+
 /// `AnswerSummaryResponseModel` / `AnswerResponseModel`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -297,6 +321,14 @@ impl DecodeText for Question {
     }
 }
 
+impl DecodeText for Article {
+    fn decode_text(&mut self, f: EncodedFields) {
+        f.decode(EncodedField::Title, &mut self.title);
+        self.tags.decode_text(f);
+        self.owner.decode_text(f);
+    }
+}
+
 impl DecodeText for Answer {
     fn decode_text(&mut self, f: EncodedFields) {
         f.decode_opt(EncodedField::BodyMarkdown, &mut self.body_markdown);
@@ -379,6 +411,16 @@ pub enum QuestionSort {
     Score,
 }
 
+/// `ArticleSortParameter`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ArticleSort {
+    #[default]
+    Activity,
+    Creation,
+    Score,
+}
+
 /// `SearchSortParameter`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -431,6 +473,7 @@ macro_rules! wire_names {
 }
 wire_names! {
     QuestionSort { Activity => "activity", Creation => "creation", Score => "score" }
+    ArticleSort { Activity => "activity", Creation => "creation", Score => "score" }
     SearchSort { Relevance => "relevance", Newest => "newest", Active => "active", Score => "score" }
     AnswerSort { Score => "score", Modified => "modified", Creation => "creation" }
     TagSort { Name => "name", PostCount => "postCount", CreationDate => "creationDate" }
