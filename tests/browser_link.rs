@@ -36,13 +36,21 @@ async fn chromium() -> Client {
         .unwrap_or_else(|e| panic!("no WebDriver at {url}: {e}"))
 }
 
-async fn body_text(c: &Client) -> String {
-    c.find(Locator::Css("body"))
-        .await
-        .expect("a body")
-        .text()
-        .await
-        .expect("its text")
+/// The page's text once it contains `needle`: after a click the browser is still on the old
+/// page (or between documents, with no body) for a moment, longer on a loaded machine, so
+/// this waits up to 20 s for the page that should follow and then returns whatever is shown.
+async fn page_with(c: &Client, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = match c.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(needle) || std::time::Instant::now() >= deadline {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 async fn click_button(c: &Client, label: &str) {
@@ -77,11 +85,12 @@ async fn a_real_browser_links_through_consent_discord_and_confirm() {
 
     c.goto(start.as_str()).await.expect("open the link button");
     // The site's consent page: approve as Jane.
-    assert!(body_text(&c).await.contains("Authorize application"));
+    let text = page_with(&c, "Authorize application").await;
+    assert!(text.contains("Authorize application"), "{text}");
     click_button(&c, "Approve as Jane Doe").await;
     // Back at the bot (cookie carried across the site's redirect), through Discord, to the
     // confirmation page.
-    let text = body_text(&c).await;
+    let text = page_with(&c, "Discord confirmed").await;
     assert!(text.contains("@alice"), "{text}");
     assert!(text.contains("Jane Doe"), "{text}");
     assert!(text.contains("Discord confirmed"), "{text}");
@@ -100,7 +109,7 @@ async fn a_real_browser_links_through_consent_discord_and_confirm() {
         .click()
         .await
         .expect("clicked");
-    let text = body_text(&c).await;
+    let text = page_with(&c, "Account linked").await;
     assert!(text.contains("Account linked"), "{text}");
     let link = app.store.get_link(111).unwrap().expect("linked");
     assert_eq!(link.soe_user_id, soe_bot::fake_soe::JANE);
@@ -145,7 +154,7 @@ async fn a_real_browser_refuses_an_authorize_url_forwarded_from_another_browser(
         .await
         .expect("open forwarded");
     click_button(&victim, "Approve as Jane Doe").await;
-    let text = body_text(&victim).await;
+    let text = page_with(&victim, "Nothing was linked").await;
     assert!(text.contains("another browser"), "{text}");
     assert!(text.contains("Nothing was linked"), "{text}");
     assert!(app.store.get_link(666).unwrap().is_none());
