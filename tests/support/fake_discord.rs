@@ -213,6 +213,8 @@ struct Shared {
     nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
     /// Channels deleted: every request about them answers 404 Unknown Channel.
     deleted_channels: Mutex<Vec<u64>>,
+    /// What `GET /gateway` answers ([`GATEWAY_URL`] until a test points it at a fake gateway).
+    gateway_url: Mutex<String>,
     next_id: AtomicU64,
 }
 
@@ -250,6 +252,7 @@ impl FakeDiscord {
             bot_roles: Mutex::new(Vec::new()),
             nonces: Mutex::new(std::collections::HashMap::new()),
             deleted_channels: Mutex::new(Vec::new()),
+            gateway_url: Mutex::new(GATEWAY_URL.to_string()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -264,6 +267,11 @@ impl FakeDiscord {
     /// `http://127.0.0.1:PORT` (what `discord.api_base` is set to).
     pub fn base(&self) -> url::Url {
         url::Url::parse(&format!("http://{}", self.addr)).expect("base URL")
+    }
+
+    /// Points `GET /gateway` at `url` (a fake gateway's `ws://` address).
+    pub fn set_gateway_url(&self, url: &str) {
+        *self.shared.gateway_url.lock().expect("gateway url") = url.to_string();
     }
 
     /// Everything served so far, in order of arrival.
@@ -820,7 +828,10 @@ async fn handle(
                     }
                 }
                 LEAVE_GUILD_ROUTE => (204, None),
-                GATEWAY_ROUTE => (200, Some(json!({ "url": GATEWAY_URL }))),
+                GATEWAY_ROUTE => {
+                    let url = shared.gateway_url.lock().expect("gateway url").clone();
+                    (200, Some(json!({ "url": url })))
+                }
                 _ => (404, Some(json!({"message": "404: Not Found", "code": 0}))),
             }
         }
