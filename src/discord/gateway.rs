@@ -11,14 +11,14 @@
 //! client and ratelimiter, which also serves the DM gate's membership look-ups.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, Interaction,
-    Ready, ShardStageUpdateEvent,
+    Ready, ShardId, ShardManager, ShardStageUpdateEvent,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -38,6 +38,10 @@ struct Handler {
     config: DiscordConfig,
     /// Set on the first `Ready`: registration is started once per process.
     registered: AtomicBool,
+    /// `Ready` events seen. Every one after the first comes from serenity restarting the shard
+    /// (a new IDENTIFY after op 9, a failed resume, a missed heartbeat), and each restart leaves
+    /// a stale message behind that [`close_shards`] must drain first.
+    readies: Arc<AtomicUsize>,
     /// The connection's state for `/readyz`, and the registration's.
     health: Arc<Health>,
 }
@@ -45,6 +49,7 @@ struct Handler {
 #[async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, about: Ready) {
+        self.readies.fetch_add(1, Ordering::SeqCst);
         tracing::info!(
             guilds = about.guilds.len(),
             "connected to the Discord gateway"
@@ -115,10 +120,12 @@ pub async fn run_gateway(
         config.application_id,
         &config.api_base,
     )?;
+    let readies = Arc::new(AtomicUsize::new(0));
     let handler = Handler {
         app: app.clone(),
         config: config.clone(),
         registered: AtomicBool::new(false),
+        readies: readies.clone(),
         health: health.clone(),
     };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
@@ -144,7 +151,7 @@ pub async fn run_gateway(
         r = &mut start => r.map_err(|e| DiscordError::Gateway(rest::describe(&e))),
         () = shutdown => {
             tracing::info!("closing the gateway connection");
-            shards.shutdown_all().await;
+            close_shards(&shards, readies.load(Ordering::SeqCst).saturating_sub(1)).await;
             // The runners send their close frames; the client returns once they are done.
             if tokio::time::timeout(GATEWAY_CLOSE_GRACE, &mut start).await.is_err() {
                 tracing::warn!("the gateway did not close within {GATEWAY_CLOSE_GRACE:?}; stopping anyway");
@@ -157,4 +164,21 @@ pub async fn run_gateway(
         t.abort();
     }
     result
+}
+
+/// Tells every shard to close with 1000, after draining what `restarts` shard restarts left
+/// behind.
+///
+/// serenity 0.12.5's `ShardManager::restart_shard` waits for the old runner's "shutdown
+/// finished" (which never comes: that runner is the one waiting), gives up after 5 s, boots a
+/// new runner, and then sends that "finished" message itself. It stays queued, so a later
+/// `shutdown_all` takes it as the new runner's answer and ends the client before the runner's
+/// close frame is out: the gateway sees the connection drop (1006) instead of a close. A
+/// shutdown of a shard id no runner has consumes one stale message each (it is a no-op for the
+/// runners); then `shutdown_all` waits for the real answer.
+async fn close_shards(shards: &ShardManager, restarts: usize) {
+    for _ in 0..restarts {
+        shards.shutdown(ShardId(u32::MAX), 1000).await;
+    }
+    shards.shutdown_all().await;
 }
