@@ -630,7 +630,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         Err(e) => return ctx.store_failure(&e),
     };
     if let DraftState::Posting { since } = draft.state {
-        // Left by an earlier process, or a post that never came back: look before anything.
+        // Left by an earlier process, or a post whose answer never came: look before anything.
         let stale = ctx.clock.now() - since > Duration::seconds(crate::store::CLAIM_STALE_SECS);
         if since < ctx.started_at || stale {
             return recover_posting(ctx, draft).await;
@@ -749,6 +749,26 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             }
             r
         }
+        Err(crate::soe::Error::Timeout) => {
+            // The request went out and no answer came: the site may have the post. The draft
+            // stays `Posting`, recorded as a claim nobody holds any more (its start moved back
+            // past the stale mark, which only widens the window `find_post` looks in), so the
+            // next Post, on any replica, looks on the site first (`recover_posting`) and
+            // offers to post again only when the post is not there.
+            let mut unsure = draft;
+            unsure.state = DraftState::Posting {
+                since: abandoned_since(since_of(&unsure, ctx.clock.now()), ctx.clock.now()),
+            };
+            if let Err(err) = ctx.store.put_draft(&unsure) {
+                return ctx.store_failure(&err);
+            }
+            tracing::warn!("a post timed out; its draft waits for a check of the site");
+            Reply::private(format!(
+                "Not confirmed: {} did not answer in time, so the post may or may not have been made. Press Retry: the bot first looks on the site and posts only if it is not there (never twice).\nYour draft is kept.",
+                ctx.site.name
+            ))
+            .with_row(draft_buttons(id, true))
+        }
         Err(e) => {
             let text = write_error_text(ctx, user, &e);
             let mut back = draft;
@@ -759,12 +779,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             if let Err(err) = ctx.store.put_draft(&back) {
                 return ctx.store_failure(&err);
             }
-            let maybe = if matches!(e, crate::soe::Error::Timeout) {
-                " It may have been posted anyway: check the site before retrying."
-            } else {
-                ""
-            };
-            let mut r = Reply::private(format!("Not posted: {text}{maybe}\nYour draft is kept."))
+            let mut r = Reply::private(format!("Not posted: {text}\nYour draft is kept."))
                 .with_row(draft_buttons(id, true));
             if needs_relink(&e) {
                 r = r.with_row(vec![Component::button(
@@ -776,6 +791,23 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             r
         }
     }
+}
+
+/// When `draft`'s post began (now, for a draft not posting).
+fn since_of(draft: &Draft, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    match draft.state {
+        DraftState::Posting { since } => since,
+        _ => now,
+    }
+}
+
+/// A `Posting` start that makes the claim stale as of `now` (so it is recovered, not waited
+/// for), and no later than the real start `since`.
+fn abandoned_since(
+    since: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    since.min(now - Duration::seconds(crate::store::CLAIM_STALE_SECS + 1))
 }
 
 /// Settles a draft whose post was interrupted (its state is `Posting` and nobody is posting
