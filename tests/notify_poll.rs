@@ -166,7 +166,11 @@ struct Bot {
 
 impl Bot {
     async fn start() -> Bot {
-        let t = TestApp::start().await;
+        Self::start_with(TestApp::builder()).await
+    }
+
+    async fn start_with(builder: support::test_app::TestAppBuilder) -> Bot {
+        let t = builder.start().await;
         let sink = Arc::new(Sink::default());
         let (poller, deliverer) = t.app.notifications(sink.clone(), PollSettings::default());
         t.app.commands.use_channel_directory(sink.clone());
@@ -1404,4 +1408,136 @@ async fn personal_alerts_cost_no_soe_call_per_member() {
         counts[0], counts[1],
         "SOE calls per poll for 1 and 300 members"
     );
+}
+
+#[tokio::test]
+async fn an_unanswered_question_reaches_exactly_the_opted_in_linked_experts_once_within_the_cap() {
+    use soe_bot::fake_soe::{Approval, ALEX, CONNOR, PRIYA};
+    let limits = soe_bot::config::LimitsConfig {
+        expert_dms_per_day: 1,
+        ..Default::default()
+    };
+    let b = Bot::start_with(TestApp::builder().limits(limits)).await;
+    // Experts for `rust`: Jane by name, Priya and Alex through a group, Sam by name.
+    let group = b.t.fake.add_user_group("Rustaceans", &[PRIYA, ALEX]);
+    b.t.fake.add_experts("rust", &[JANE, SAM], &[group]);
+    let mut members = Vec::new();
+    for (id, name, soe, opt_in) in [
+        (111, "alice", JANE, true),
+        (222, "priya", PRIYA, true),
+        (333, "alex", ALEX, false),
+        (444, "connor", CONNOR, true), // opted in, but no expert
+    ] {
+        let m = TestApp::member(id, name);
+        b.t.fake
+            .set_approval(Approval::AutoApprove { user_id: soe });
+        b.t.link(&m).await;
+        if opt_in {
+            let r = b.so2(&m, "experts", "on", &[]).await;
+            assert!(r.content.contains("Expert alerts on"), "{r:?}");
+        }
+        members.push(m);
+    }
+    // Sam is an expert but not linked. A rule makes `rust` a subscribed tag with a delay.
+    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.poll().await;
+    b.advance(60);
+    let q = b.t.fake.add_question(
+        CONNOR,
+        "Why does this future never wake?",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.deliver().await;
+    assert!(b.dms().is_empty(), "not before unanswered-after");
+    b.advance(3600);
+    b.t.fake.clear_requests();
+    let report = b.poll().await;
+    assert_eq!(report.expert_reads, 1, "one tag's experts read: {report:?}");
+    let sme: Vec<_> =
+        b.t.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.route == "/tags/{tagId}/subject-matter-experts")
+            .collect();
+    assert_eq!(sme.len(), 1);
+    assert_eq!(sme[0].user_id, Some(soe_bot::fake_soe::SERVICE));
+    let d = b.deliver().await;
+    assert_eq!(d.dms_sent, 2, "{d:?}");
+    let mut to: Vec<u64> = b.dms().iter().map(|(u, _)| *u).collect();
+    to.sort();
+    assert_eq!(to, vec![111, 222], "exactly the opted-in linked experts");
+    for (_, dm) in b.dms() {
+        assert!(all_text(&dm).contains("Why does this future never wake?"));
+        assert!(TestApp::try_button(&dm, "Answer"));
+    }
+    // The channel got its card, pinging nobody.
+    let channel_posts = b.sink.posts();
+    assert_eq!(channel_posts.len(), 1);
+    assert!(
+        !all_text(&channel_posts[0].2).contains("<@"),
+        "no expert is pinged in a channel"
+    );
+    // Answer from the DM opens the answer form.
+    let dm = &b.dms()[0].1;
+    let members_dir = Arc::new(Members::default());
+    members_dir.0.lock().extend([111, 222]);
+    b.t.app.commands.access().use_directory(members_dir);
+    let r = b
+        .press_in_dm(&members[0], &TestApp::button(dm, "Answer"))
+        .await;
+    assert!(matches!(r.kind, ReplyKind::Modal(_)), "{r:?}");
+    let _ = q;
+
+    // Later polls do not route it again.
+    for _ in 0..3 {
+        b.advance(600);
+        b.poll().await;
+        b.deliver().await;
+    }
+    assert_eq!(b.dms().len(), 2, "once per expert");
+
+    // A second question the same day: over the cap of one a day, nobody is DMed again.
+    b.t.fake.add_question(
+        CONNOR,
+        "Another unanswered rust question",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.advance(3600);
+    b.poll().await;
+    let d = b.deliver().await;
+    assert_eq!((d.dms_sent, d.dms_dropped), (0, 2), "{d:?}");
+    assert_eq!(b.dms().len(), 2);
+}
+
+#[tokio::test]
+async fn expert_routing_does_nothing_when_the_site_has_no_experts_feature() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await;
+    b.so2(&alice, "experts", "on", &[]).await;
+    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.poll().await;
+    b.advance(60);
+    b.t.fake.add_question(
+        SAM,
+        "Unanswered on a site without experts",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.advance(3600);
+    let first = b.poll().await;
+    assert_eq!(first.expert_reads, 1, "{first:?}");
+    b.advance(60);
+    let second = b.poll().await;
+    assert_eq!(second.expert_reads, 0, "the 422 is remembered: {second:?}");
+    b.deliver().await;
+    assert!(b.dms().is_empty());
 }

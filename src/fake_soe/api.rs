@@ -1251,13 +1251,16 @@ fn read(
             if store.user(id).is_none() {
                 return Ok(user_not_found(id));
             }
-            let tags: Vec<Value> = store
+            // The official document's 200 body is one `TagSummaryResponseModel` (every field
+            // optional), not a list: the fake serves that shape, the first tag the user
+            // watches, or an empty model when they watch none. The client also accepts a list.
+            let first = store
                 .watched_by(team, id)
                 .iter()
-                .filter_map(|name| store.tag_by_name(team, name))
+                .find_map(|name| store.tag_by_name(team, name))
                 .map(|t| view.tag_summary(t))
-                .collect();
-            Reply::json(200, Value::Array(tags))
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            Reply::json(200, first)
         }
         Route::Me => match store.user(user) {
             Some(u) => Reply::json(200, view.user_details(u)),

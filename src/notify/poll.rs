@@ -54,6 +54,8 @@ pub struct PollSettings {
     pub max_pages: u32,
     /// Answer lists read per poll at most.
     pub max_answer_reads: usize,
+    /// Subject-matter-expert lists (one per tag) read per poll at most, for expert routing.
+    pub max_expert_reads: usize,
 }
 
 impl Default for PollSettings {
@@ -62,6 +64,7 @@ impl Default for PollSettings {
             interval: std::time::Duration::from_secs(60),
             max_pages: 3,
             max_answer_reads: 10,
+            max_expert_reads: 2,
         }
     }
 }
@@ -94,6 +97,8 @@ pub struct PollReport {
     pub personal_queued: usize,
     /// Watched-tag lists read (0 or 1).
     pub watched_reads: usize,
+    /// Subject-matter-expert lists read.
+    pub expert_reads: usize,
 }
 
 /// The seconds to wait after `failures` consecutive failures: the interval doubled each time,
@@ -132,6 +137,8 @@ struct Found {
     answerer: Option<i64>,
     /// The answer's first lines, for answer events.
     excerpt: Option<String>,
+    /// The question's tag ids, for unanswered events (expert routing).
+    tag_ids: Vec<i64>,
 }
 
 impl Found {
@@ -142,6 +149,7 @@ impl Found {
             owner,
             answerer: None,
             excerpt: None,
+            tag_ids: Vec::new(),
         }
     }
 }
@@ -236,6 +244,9 @@ impl Poller {
             .await
         {
             Ok((found, report)) => {
+                let expert_reads = self
+                    .read_experts(&*reader, &key, &rules, &audience, &found, now)
+                    .await?;
                 let (entries, personal) =
                     self.queue(&key, &rules, &audience, &mut state, found, now);
                 let queued = entries.len();
@@ -256,6 +267,7 @@ impl Poller {
                     queued,
                     personal_queued,
                     watched_reads,
+                    expert_reads,
                     ..report
                 })
             }
@@ -448,7 +460,9 @@ impl Poller {
                         age_secs: u64::try_from(age).unwrap_or(0),
                     };
                     card.at = now;
-                    found.push(Found::new(card, w.created_at, w.owner_id));
+                    let mut f = Found::new(card, w.created_at, w.owner_id);
+                    f.tag_ids = w.tag_ids.clone();
+                    found.push(f);
                 }
             }
         }
@@ -488,7 +502,7 @@ impl Poller {
         let personal = if audience.is_empty() {
             Vec::new()
         } else {
-            self.personal(audience, state, &found, now)
+            self.personal(target_key, rules, audience, state, &found, now)
         };
         for f in found {
             // Posts, answers and acceptances are matched once, when first found, against
@@ -552,6 +566,8 @@ impl Poller {
     /// `seen`), when first found.
     fn personal(
         &self,
+        target_key: &str,
+        rules: &[Rule],
         audience: &Audience,
         state: &mut TargetState,
         found: &[Found],
@@ -596,6 +612,31 @@ impl Poller {
                             .push(f.card.clone());
                     }
                 }
+                ActivityKind::Unanswered { .. } if !audience.experts.is_empty() => {
+                    if !routes_to_experts(rules, f) {
+                        continue;
+                    }
+                    let Some(experts) = self.known_experts(target_key, &f.tag_ids) else {
+                        // Some tag's experts are not read yet: routed once they are.
+                        continue;
+                    };
+                    for (user, soe) in audience.experts_among(&experts, f.owner) {
+                        // `u:` keys live as long as the question is watched.
+                        let key = format!("u:{}@expert:{user}", f.card.question_id);
+                        if state.seen.contains_key(&key) {
+                            continue;
+                        }
+                        state.seen.insert(key, now);
+                        out.push(PersonalEntry::new(
+                            user,
+                            soe,
+                            Alert::Expert {
+                                card: f.card.clone(),
+                            },
+                            now,
+                        ));
+                    }
+                }
                 _ => {}
             }
         }
@@ -609,6 +650,74 @@ impl Poller {
             ));
         }
         out
+    }
+
+    /// The experts of a question's tags (SOE user ids), from what the store remembers; `None`
+    /// while some tag's experts were never read.
+    fn known_experts(&self, target_key: &str, tag_ids: &[i64]) -> Option<BTreeSet<i64>> {
+        let mut all = BTreeSet::new();
+        for tag in tag_ids {
+            match self.store.tag_experts(target_key, *tag) {
+                Ok(Some(e)) => all.extend(e.users),
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read a tag's experts from the store");
+                    return None;
+                }
+            }
+        }
+        Some(all)
+    }
+
+    /// Reads the subject-matter experts of the tags of unanswered questions that are due for
+    /// routing, when some member opted in: at most [`PollSettings::max_expert_reads`] tags per
+    /// poll, each kept for [`personal::EXPERTS_REFRESH_SECS`], so the calls do not depend on
+    /// the number of members (a question whose tags are not read yet waits for the next
+    /// poll). A site with the feature off (422) or a tag gone (404) counts as no experts.
+    async fn read_experts(
+        &self,
+        reader: &dyn SoeRead,
+        target_key: &str,
+        rules: &[Rule],
+        audience: &Audience,
+        found: &[Found],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        if audience.experts.is_empty() {
+            return Ok(0);
+        }
+        let mut due: BTreeSet<i64> = BTreeSet::new();
+        for f in found.iter().filter(|f| routes_to_experts(rules, f)) {
+            for tag in &f.tag_ids {
+                let fresh = self.store.tag_experts(target_key, *tag)?.is_some_and(|e| {
+                    (now - e.read_at).num_seconds() < personal::EXPERTS_REFRESH_SECS
+                });
+                if !fresh {
+                    due.insert(*tag);
+                }
+            }
+        }
+        let mut reads = 0;
+        for tag in due.into_iter().take(self.settings.max_expert_reads) {
+            reads += 1;
+            let users = match reader.tag_experts(tag).await {
+                Ok(e) => e.user_ids(),
+                Err(soe::Error::Validation { .. } | soe::Error::NotFound { .. }) => Vec::new(),
+                Err(e) => {
+                    tracing::warn!(tag, error = %e, "could not read a tag's subject-matter experts; trying again next poll");
+                    break;
+                }
+            };
+            self.store.put_tag_experts(
+                target_key,
+                tag,
+                &personal::TagExperts {
+                    users,
+                    read_at: now,
+                },
+            )?;
+        }
+        Ok(reads)
     }
 
     /// Reads the watched tags of at most one member per poll (the one whose list is oldest,
@@ -648,6 +757,19 @@ impl Poller {
     }
 }
 
+/// Whether an unanswered question is due for expert routing: some subscription rule (a
+/// subscribed tag with `unanswered-after`) matches it now.
+fn routes_to_experts(rules: &[Rule], f: &Found) -> bool {
+    matches!(f.card.kind, ActivityKind::Unanswered { .. })
+        && rules.iter().any(|r| {
+            r.matches(&Activity {
+                kind: f.card.kind,
+                tags: &f.card.tags,
+                at: f.at,
+            })
+        })
+}
+
 /// New answers (created since `since`) and new acceptances among `answers` of `question`;
 /// updates the watched question's accepted answer.
 fn answer_events(
@@ -684,6 +806,7 @@ fn answer_events(
                 owner,
                 answerer: a.owner.as_ref().and_then(|o| o.id),
                 excerpt: Some(personal::excerpt(&text)),
+                tag_ids: Vec::new(),
             });
         }
         if a.is_accepted {

@@ -110,7 +110,8 @@ impl SubjectMatterExperts {
 
 /// `GET /users/{userId}/watched-tags`. The official document names a single
 /// `TagSummaryResponseModel` as the 200 body while the operation is "a list of tags watched by
-/// user"; the bot accepts either a JSON array of tag summaries or a single one.
+/// user"; the bot accepts either a JSON array of tag summaries or a single one, and drops
+/// summaries without a name (an empty model: no tag watched).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WatchedTags(pub Vec<Tag>);
 
@@ -122,10 +123,13 @@ impl<'de> Deserialize<'de> for WatchedTags {
             Many(Vec<Tag>),
             One(Tag),
         }
-        Ok(match OneOrMany::deserialize(d)? {
-            OneOrMany::Many(v) => WatchedTags(v),
-            OneOrMany::One(t) => WatchedTags(vec![t]),
-        })
+        let tags = match OneOrMany::deserialize(d)? {
+            OneOrMany::Many(v) => v,
+            OneOrMany::One(t) => vec![t],
+        };
+        Ok(WatchedTags(
+            tags.into_iter().filter(|t| !t.name.is_empty()).collect(),
+        ))
     }
 }
 
