@@ -217,8 +217,21 @@ impl App {
 }
 
 /// Sets the store-size gauges ([`crate::telemetry::LINKED_MEMBERS`],
-/// [`crate::telemetry::DRAFTS_WAITING`]).
+/// [`crate::telemetry::DRAFTS_WAITING`], [`crate::telemetry::ALERT_MEMBERS`],
+/// [`crate::telemetry::PERSONAL_WAITING`]).
 pub async fn record_counts(store: Arc<dyn Store>) {
+    let personal = store.clone();
+    match tokio::task::spawn_blocking(move || personal.personal_health()).await {
+        Ok(Ok(h)) => {
+            metrics::gauge!(crate::telemetry::ALERT_MEMBERS, "kind" => "alerts")
+                .set(h.alert_members as f64);
+            metrics::gauge!(crate::telemetry::ALERT_MEMBERS, "kind" => "experts")
+                .set(h.expert_members as f64);
+            metrics::gauge!(crate::telemetry::PERSONAL_WAITING).set(h.outbox_depth as f64);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "counting personal alerts failed"),
+        Err(e) => tracing::warn!(error = %e, "counting task failed"),
+    }
     match tokio::task::spawn_blocking(move || store.counts()).await {
         Ok(Ok(c)) => {
             metrics::gauge!(crate::telemetry::LINKED_MEMBERS).set(c.linked_members as f64);

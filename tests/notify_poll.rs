@@ -44,6 +44,8 @@ struct Sink {
     log: Mutex<Vec<Sent>>,
     nonces: Mutex<HashMap<String, u64>>,
     broken: Mutex<HashMap<u64, SendError>>,
+    /// Members whose DMs fail.
+    closed_dms: Mutex<HashMap<u64, SendError>>,
     next: Mutex<u64>,
 }
 
@@ -124,6 +126,9 @@ impl CardSink for Sink {
         Ok(())
     }
     async fn send_dm(&self, user: u64, message: &Reply, nonce: &str) -> Result<u64, SendError> {
+        if let Some(e) = self.closed_dms.lock().get(&user) {
+            return Err(e.clone());
+        }
         if let Some(id) = self.nonces.lock().get(nonce) {
             return Ok(*id);
         }
@@ -1540,4 +1545,52 @@ async fn expert_routing_does_nothing_when_the_site_has_no_experts_feature() {
     assert_eq!(second.expert_reads, 0, "the 422 is remembered: {second:?}");
     b.deliver().await;
     assert!(b.dms().is_empty());
+}
+
+#[tokio::test]
+async fn doctor_shows_alerts_and_a_failing_dm_then_it_is_sent_once() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await;
+    b.so2(&alice, "alerts", "on", &[("tags", "rust")]).await;
+    b.so2(&alice, "experts", "on", &[]).await;
+    b.poll().await;
+    b.advance(60);
+    b.t.fake.add_question(
+        SAM,
+        "A rust question for alice",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.sink.closed_dms.lock().insert(
+        alice.id,
+        SendError::Transient("Discord answered 502".into()),
+    );
+    let d = b.deliver().await;
+    assert_eq!(d.dms_failed, 1, "{d:?}");
+    let report = soe_bot::commands::doctor::check(&b.t.app.commands, &[GUILD], None)
+        .await
+        .render_plain();
+    assert!(
+        report.contains("Personal alerts: 1 member with alerts on, 1 with expert routing on"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Alert DMs: 1 waiting, 1 failing (last error: Discord answered 502)"),
+        "{report}"
+    );
+    // Discord is back: after the backoff the DM goes, once, with the same nonce.
+    b.sink.closed_dms.lock().clear();
+    b.advance(30);
+    let d = b.deliver().await;
+    assert_eq!(d.dms_sent, 1, "{d:?}");
+    b.advance(30);
+    b.deliver().await;
+    assert_eq!(b.dms().len(), 1);
+    let report = soe_bot::commands::doctor::check(&b.t.app.commands, &[GUILD], None)
+        .await
+        .render_plain();
+    assert!(report.contains("Alert DMs: 0 waiting."), "{report}");
 }

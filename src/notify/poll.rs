@@ -251,6 +251,10 @@ impl Poller {
                     self.queue(&key, &rules, &audience, &mut state, found, now);
                 let queued = entries.len();
                 let personal_queued = personal.len();
+                for p in &personal {
+                    metrics::counter!(crate::telemetry::PERSONAL_ALERTS, "kind" => p.alert.kind(), "outcome" => "queued")
+                        .increment(1);
+                }
                 state.last_poll_at = Some(now);
                 state.last_success_at = Some(now);
                 state.last_error = None;
