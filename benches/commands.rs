@@ -198,6 +198,13 @@ impl SoeRead for MemSoe {
     async fn answer_comments(&self, _: Id, _: Id) -> Result<Vec<Comment>> {
         Ok(vec![])
     }
+    // An in-memory site with the subject-matter-expert feature off and nobody watching tags.
+    async fn tag_experts(&self, _: Id) -> Result<soe_bot::soe::SubjectMatterExperts> {
+        Ok(Default::default())
+    }
+    async fn watched_tags(&self, _: Id) -> Result<soe_bot::soe::WatchedTags> {
+        Ok(Default::default())
+    }
 }
 
 #[async_trait]

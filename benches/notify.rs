@@ -181,6 +181,13 @@ impl SoeRead for MemSite {
     async fn answer_comments(&self, _: Id, _: Id) -> Result<Vec<Comment>> {
         none()
     }
+    // An in-memory site with the subject-matter-expert feature off and nobody watching tags.
+    async fn tag_experts(&self, _: Id) -> Result<soe_bot::soe::SubjectMatterExperts> {
+        Ok(Default::default())
+    }
+    async fn watched_tags(&self, _: Id) -> Result<soe_bot::soe::WatchedTags> {
+        Ok(Default::default())
+    }
 }
 
 fn rule(i: usize, created: DateTime<Utc>) -> Rule {

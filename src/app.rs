@@ -16,7 +16,9 @@ use crate::clock::SharedClock;
 use crate::commands::{AccessPolicy, Commands, Notice, SiteInfo};
 use crate::config::LimitsConfig;
 use crate::link::{LinkService, LinkSettings, Linked};
-use crate::notify::{CardSink, Deliverer, PollSettings, Poller, Target};
+use crate::notify::{
+    CardSink, Deliverer, PersonalSettings, PollSettings, Poller, Recipients, Target,
+};
 use crate::soe::{HttpSoe, SoeConnector};
 use crate::store::Store;
 
@@ -26,6 +28,20 @@ pub trait Notifier: Send + Sync {
     /// Delivers one notice. Failures are the notifier's to log; a notice is never retried
     /// in a way that could post twice (posting already happened).
     async fn notify(&self, notice: Notice);
+}
+
+/// Personal alerts go to members of the allowed guilds only ([`crate::commands::AccessGate`]).
+struct GateRecipients(Arc<Commands>);
+
+#[async_trait]
+impl Recipients for GateRecipients {
+    async fn still_member(&self, user: u64) -> Result<bool, String> {
+        self.0
+            .access()
+            .still_member(user)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Everything the transports share.
@@ -126,7 +142,15 @@ impl App {
             Arc::new(move |t: &Target| commands.service_reader(t.0.as_ref())),
             settings,
         ));
-        let deliverer = Arc::new(Deliverer::new(self.store.clone(), self.clock.clone(), sink));
+        let recipients: Arc<dyn Recipients> = Arc::new(GateRecipients(self.commands.clone()));
+        let deliverer = Arc::new(
+            Deliverer::new(self.store.clone(), self.clock.clone(), sink).with_personal(
+                Some(recipients),
+                PersonalSettings {
+                    expert_daily_cap: self.commands.limits.expert_dms_per_day,
+                },
+            ),
+        );
         (poller, deliverer)
     }
 
@@ -193,8 +217,21 @@ impl App {
 }
 
 /// Sets the store-size gauges ([`crate::telemetry::LINKED_MEMBERS`],
-/// [`crate::telemetry::DRAFTS_WAITING`]).
+/// [`crate::telemetry::DRAFTS_WAITING`], [`crate::telemetry::ALERT_MEMBERS`],
+/// [`crate::telemetry::PERSONAL_WAITING`]).
 pub async fn record_counts(store: Arc<dyn Store>) {
+    let personal = store.clone();
+    match tokio::task::spawn_blocking(move || personal.personal_health()).await {
+        Ok(Ok(h)) => {
+            metrics::gauge!(crate::telemetry::ALERT_MEMBERS, "kind" => "alerts")
+                .set(h.alert_members as f64);
+            metrics::gauge!(crate::telemetry::ALERT_MEMBERS, "kind" => "experts")
+                .set(h.expert_members as f64);
+            metrics::gauge!(crate::telemetry::PERSONAL_WAITING).set(h.outbox_depth as f64);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "counting personal alerts failed"),
+        Err(e) => tracing::warn!(error = %e, "counting task failed"),
+    }
     match tokio::task::spawn_blocking(move || store.counts()).await {
         Ok(Ok(c)) => {
             metrics::gauge!(crate::telemetry::LINKED_MEMBERS).set(c.linked_members as f64);

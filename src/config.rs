@@ -243,6 +243,8 @@ pub struct LimitsConfig {
     pub links_burst: u32,
     /// Seconds for one more link button to become available.
     pub link_refill_secs: u32,
+    /// Expert-routing DMs one expert gets a day at most (`/so experts on`).
+    pub expert_dms_per_day: u32,
 }
 
 impl Default for LimitsConfig {
@@ -255,6 +257,7 @@ impl Default for LimitsConfig {
             search_cache_secs: 60,
             draft_ttl_hours: 24,
             member_share_per_minute: 20,
+            expert_dms_per_day: 3,
             share_member_cooldown_secs: 30,
             share_channel_cooldown_secs: 10,
             drafts_per_member: 20,
@@ -397,6 +400,7 @@ struct RawLimits {
     drafts_per_member: Option<u32>,
     links_burst: Option<u32>,
     link_refill_secs: Option<u32>,
+    expert_dms_per_day: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1125,6 +1129,10 @@ impl RawConfig {
             drafts_per_member: self.limits.drafts_per_member.unwrap_or(d.drafts_per_member),
             links_burst: self.limits.links_burst.unwrap_or(d.links_burst),
             link_refill_secs: self.limits.link_refill_secs.unwrap_or(d.link_refill_secs),
+            expert_dms_per_day: self
+                .limits
+                .expert_dms_per_day
+                .unwrap_or(d.expert_dms_per_day),
         };
         for (key, v) in [
             ("limits.asks_burst", limits.asks_burst),
@@ -1135,6 +1143,7 @@ impl RawConfig {
             ("limits.drafts_per_member", limits.drafts_per_member),
             ("limits.links_burst", limits.links_burst),
             ("limits.link_refill_secs", limits.link_refill_secs),
+            ("limits.expert_dms_per_day", limits.expert_dms_per_day),
         ] {
             if v == 0 {
                 c.problem(key, "must be at least 1");

@@ -17,7 +17,12 @@
 //!   service-token budget in use, and the calls it refused;
 //! - [`CACHE_LOOKUPS`] `{cache, result}`: cache hits and misses (the hit rate is
 //!   `hit / (hit + miss)`);
-//! - [`LINKED_MEMBERS`] and [`DRAFTS_WAITING`]: counted from the store every minute.
+//! - [`LINKED_MEMBERS`] and [`DRAFTS_WAITING`]: counted from the store every minute;
+//! - [`PERSONAL_ALERTS`] `{kind, outcome}`: personal DMs (`answer`, `questions`, `expert`) by
+//!   outcome (`queued`, `sent`, `failed`, `unlinked`, `left`, `over_cap`);
+//! - [`PERSONAL_WAITING`]: personal DMs waiting in their outbox, after each delivery round;
+//! - [`ALERT_MEMBERS`] `{kind}`: members with alerts (`alerts`) or expert routing (`experts`)
+//!   on, counted from the store every minute.
 
 use std::sync::OnceLock;
 
@@ -48,6 +53,13 @@ pub const CACHE_LOOKUPS: &str = "soe_bot_cache_lookups_total";
 pub const LINKED_MEMBERS: &str = "soe_bot_linked_members";
 /// Drafts stored and not yet posted.
 pub const DRAFTS_WAITING: &str = "soe_bot_drafts_waiting";
+/// Personal DMs: `kind` (`answer`, `questions`, `expert`), `outcome` (`queued`, `sent`,
+/// `failed`, `unlinked`, `left`, `over_cap`).
+pub const PERSONAL_ALERTS: &str = "soe_bot_personal_alerts_total";
+/// Personal DMs waiting in their outbox.
+pub const PERSONAL_WAITING: &str = "soe_bot_personal_alerts_waiting";
+/// Members with personal alerts on: `kind` (`alerts`, `experts`).
+pub const ALERT_MEMBERS: &str = "soe_bot_alert_members";
 
 /// Latency buckets (seconds) for the histograms: Discord's 3 s deadline and SOE's usual
 /// answers sit well inside them.
@@ -96,7 +108,9 @@ pub fn router(handle: PrometheusHandle) -> Router {
 
 /// The fixed segments of the SOE routes the client calls; any other segment that is not an id
 /// becomes `{other}`, so no text can reach a label.
-const ROUTE_WORDS: [&str; 10] = [
+const ROUTE_WORDS: [&str; 12] = [
+    "subject-matter-experts",
+    "watched-tags",
     "questions",
     "answers",
     "comments",

@@ -32,6 +32,23 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
         "Ask here.",
         &["kubernetes"],
     );
+    // Jane watches `rust`; `rust`'s experts are Jane and a group with Sam (the feature stays
+    // off until the main-site pass turns it on, after seeing the 422).
+    fake.watch_tag(JANE, "rust");
+    let group = fake.add_user_group("Contract probes", &[SAM]);
+    {
+        let svc = soe.reader(&service, None);
+        let rust = svc
+            .list_tags(Some("rust"), 1, PageSize::Fifteen, TagSort::Name)
+            .await
+            .unwrap();
+        let rust = rust.items.iter().find(|t| t.name == "rust").unwrap().id;
+        assert!(matches!(
+            svc.tag_experts(rust).await,
+            Err(Error::Validation { .. })
+        ));
+        fake.add_experts("rust", &[JANE], &[group]);
+    }
     for team in [None, Some(&team)] {
         let svc = soe.reader(&service, team);
         let jane = soe.writer(
@@ -100,6 +117,25 @@ async fn every_client_call_and_fake_response_matches_the_contract() {
         }
         svc.me().await.unwrap();
         svc.get_user(JANE).await.unwrap();
+        // Personal alerts and expert routing: a user's watched tags (the document's single
+        // tag summary, then none), a tag's experts (422 while the feature is off, then users
+        // and a group with its members).
+        let watched = svc.watched_tags(JANE).await.unwrap();
+        let none = svc.watched_tags(SAM).await.unwrap();
+        assert!(none.0.is_empty(), "{none:?}");
+        let rust = svc
+            .list_tags(Some("rust"), 1, PageSize::Fifteen, TagSort::Name)
+            .await
+            .unwrap();
+        if let Some(t) = rust.items.iter().find(|t| t.name == "rust") {
+            let e = svc.tag_experts(t.id).await.unwrap();
+            if team.is_none() {
+                assert_eq!(watched.0.len(), 1, "{watched:?}");
+                assert!(e.users.iter().any(|u| u.id == Some(JANE)), "{e:?}");
+                assert_eq!(e.user_groups.len(), 1, "{e:?}");
+                assert_eq!(e.user_ids(), vec![JANE, SAM], "{e:?}");
+            }
+        }
         // Writes: ask as Jane, edit, answer as Sam, vote and accept.
         let q = jane
             .create_question(&NewQuestion {

@@ -112,6 +112,9 @@ fn metrics_show_the_named_series_after_the_tour_and_no_member_data() {
         "soe_bot_cache_lookups_total{cache=\"search\",result=\"miss\"}",
         "soe_bot_linked_members",
         "soe_bot_drafts_waiting",
+        "soe_bot_alert_members{kind=\"alerts\"}",
+        "soe_bot_alert_members{kind=\"experts\"}",
+        "soe_bot_personal_alerts_waiting",
     ] {
         script.push_str(&format!("expect {series}\n"));
     }

@@ -76,6 +76,16 @@ impl CardSink for Hanging {
     async fn start_thread(&self, channel: u64, id: u64, name: &str) -> Result<(), SendError> {
         self.inner.start_thread(channel, id, name).await
     }
+    async fn send_dm(&self, user: u64, message: &Reply, nonce: &str) -> Result<u64, SendError> {
+        if self.hang == Hang::BeforeSend {
+            self.stop_here().await;
+        }
+        let id = self.inner.send_dm(user, message, nonce).await?;
+        if self.hang == Hang::AfterSend {
+            self.stop_here().await;
+        }
+        Ok(id)
+    }
     async fn channel_guild(&self, channel: u64) -> Result<Option<u64>, SendError> {
         self.inner.channel_guild(channel).await
     }

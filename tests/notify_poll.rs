@@ -13,12 +13,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Duration;
 use parking_lot::Mutex;
+use soe_bot::commands::access::{DirectoryError, MemberDirectory};
 use soe_bot::commands::subscriptions::ChannelDirectory;
 use soe_bot::commands::{Action, Member, OptionValue, Reply};
+use soe_bot::commands::{Origin, ReplyKind};
 use soe_bot::fake_soe::{Fault, FaultKind, JANE, SAM};
+use soe_bot::notify::personal::MemberAlerts;
 use soe_bot::notify::rule::{parse_spec, Rule, SubscribeOptions};
 use soe_bot::notify::{CardSink, Deliverer, PollSettings, Poller, SendError, Target};
-use soe_bot::store::NotifyStore;
+use soe_bot::store::{NotifyStore, PersonalStore};
 use support::test_app::TestApp;
 
 const GUILD: u64 = 1;
@@ -32,6 +35,7 @@ enum Sent {
     Post { channel: u64, id: u64, reply: Reply },
     Edit { channel: u64, id: u64, reply: Reply },
     Thread,
+    Dm { user: u64, reply: Reply },
 }
 
 /// An in-memory Discord: nonces deduplicate like `enforce_nonce`; channels can be broken.
@@ -40,6 +44,8 @@ struct Sink {
     log: Mutex<Vec<Sent>>,
     nonces: Mutex<HashMap<String, u64>>,
     broken: Mutex<HashMap<u64, SendError>>,
+    /// Members whose DMs fail.
+    closed_dms: Mutex<HashMap<u64, SendError>>,
     next: Mutex<u64>,
 }
 
@@ -119,6 +125,25 @@ impl CardSink for Sink {
         self.log.lock().push(Sent::Thread);
         Ok(())
     }
+    async fn send_dm(&self, user: u64, message: &Reply, nonce: &str) -> Result<u64, SendError> {
+        if let Some(e) = self.closed_dms.lock().get(&user) {
+            return Err(e.clone());
+        }
+        if let Some(id) = self.nonces.lock().get(nonce) {
+            return Ok(*id);
+        }
+        let id = {
+            let mut n = self.next.lock();
+            *n += 1;
+            *n
+        };
+        self.nonces.lock().insert(nonce.to_string(), id);
+        self.log.lock().push(Sent::Dm {
+            user,
+            reply: message.clone(),
+        });
+        Ok(id)
+    }
     async fn channel_guild(&self, channel: u64) -> Result<Option<u64>, SendError> {
         Ok(Some(if channel == OTHER_GUILD_CHANNEL {
             2
@@ -146,7 +171,11 @@ struct Bot {
 
 impl Bot {
     async fn start() -> Bot {
-        let t = TestApp::start().await;
+        Self::start_with(TestApp::builder()).await
+    }
+
+    async fn start_with(builder: support::test_app::TestAppBuilder) -> Bot {
+        let t = builder.start().await;
         let sink = Arc::new(Sink::default());
         let (poller, deliverer) = t.app.notifications(sink.clone(), PollSettings::default());
         t.app.commands.use_channel_directory(sink.clone());
@@ -193,6 +222,80 @@ impl Bot {
 
     fn api_calls(&self) -> usize {
         self.t.fake.requests().iter().filter(|r| r.is_api()).count()
+    }
+
+    fn dms(&self) -> Vec<(u64, Reply)> {
+        self.sink
+            .log
+            .lock()
+            .iter()
+            .filter_map(|s| match s {
+                Sent::Dm { user, reply } => Some((*user, reply.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `/so <group> <verb> opt:value…` (`/so alerts on tags:rust`).
+    async fn so2(&self, m: &Member, group: &str, verb: &str, options: &[(&str, &str)]) -> Reply {
+        let inv = self.t.invocation(
+            m,
+            Action::Command {
+                name: "so".into(),
+                path: vec![group.into(), verb.into()],
+                options: options.iter().map(|(k, v)| (k.to_string(), s(v))).collect(),
+            },
+        );
+        self.t.run(&inv).await
+    }
+
+    /// Asks a question through the bot as `m` (modal, then "Post anyway" if offered); returns
+    /// its id on the site.
+    async fn ask(&self, m: &Member, title: &str, tags: &str) -> i64 {
+        let r = self.t.slash(m, "ask", &[]).await;
+        let ReplyKind::Modal(modal) = &r.kind else {
+            panic!("ask opens a modal: {r:?}");
+        };
+        let r = self
+            .t
+            .submit(
+                m,
+                &modal.id,
+                &[
+                    ("title", title),
+                    ("body", "A body long enough to be a question on the site."),
+                    ("tags", tags),
+                ],
+            )
+            .await;
+        let r = if TestApp::try_button(&r, "Post anyway") {
+            self.t.press(m, &TestApp::button(&r, "Post anyway")).await
+        } else {
+            r
+        };
+        assert!(r.content.contains("Posted as"), "{r:?}");
+        self.t
+            .fake
+            .questions()
+            .iter()
+            .filter(|q| q.title == title)
+            .map(|q| q.id)
+            .max()
+            .expect("the question is on the site")
+    }
+
+    /// A press on a button of a DM the bot sent (no guild, private context).
+    async fn press_in_dm(&self, m: &Member, custom_id: &str) -> Reply {
+        let mut inv = self.t.invocation(
+            m,
+            Action::Button {
+                custom_id: custom_id.into(),
+            },
+        );
+        inv.guild_id = None;
+        inv.channel_id = Some(777);
+        inv.origin = Origin::Private;
+        self.t.run(&inv).await
     }
 
     fn admin(&self) -> Member {
@@ -1016,4 +1119,478 @@ async fn subscribe_accepts_articles_and_preview_counts_them() {
         p.content
     );
     assert!(b.t.fake.requests().iter().any(|r| r.route == "/articles"));
+}
+
+/// Who is a member of the allowed guild (the Discord adapter asks Discord's REST API).
+#[derive(Default)]
+struct Members(Mutex<Vec<u64>>);
+
+#[async_trait]
+impl MemberDirectory for Members {
+    async fn is_member(&self, _guild: u64, user: u64) -> Result<bool, DirectoryError> {
+        Ok(self.0.lock().contains(&user))
+    }
+}
+
+fn all_text(r: &Reply) -> String {
+    let mut s = r.content.clone();
+    for e in &r.embeds {
+        s.push_str(&e.title);
+        s.push_str(&e.description);
+    }
+    s
+}
+
+#[tokio::test]
+async fn an_answer_to_a_question_asked_through_the_bot_reaches_the_asker_once_and_accept_works() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await; // as JANE
+    b.poll().await; // first poll: sets the cursor
+    b.advance(60);
+    let q = b
+        .ask(&alice, "How do I cancel a spawned tokio task?", "rust")
+        .await;
+    b.advance(30);
+    let a = b.t.fake.add_answer(
+        q,
+        SAM,
+        "Keep the JoinHandle and call abort() on it.\nOr use a CancellationToken.",
+    );
+    b.advance(5);
+    let report = b.poll().await;
+    assert_eq!(report.personal_queued, 1, "{report:?}");
+    let d = b.deliver().await;
+    assert_eq!(d.dms_sent, 1, "{d:?}");
+    let dms = b.dms();
+    assert_eq!(dms.len(), 1);
+    let (to, dm) = &dms[0];
+    assert_eq!(*to, alice.id);
+    let text = all_text(dm);
+    assert!(
+        text.contains("How do I cancel a spawned tokio task?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Keep the JoinHandle and call abort"),
+        "the answer's first lines: {text}"
+    );
+    assert!(text.contains("Sam"), "who answered: {text}");
+    assert!(TestApp::try_button(dm, "View"));
+    let accept = TestApp::button(dm, "Accept");
+
+    // Later polls and rounds do not repeat it.
+    b.advance(60);
+    b.poll().await;
+    b.deliver().await;
+    b.advance(60);
+    b.poll().await;
+    b.deliver().await;
+    assert_eq!(b.dms().len(), 1, "one DM per answer");
+
+    // Accept from the DM (DMs are off for commands; a press on the bot's own DM is served to
+    // members) accepts as the asker, once, through her own link.
+    let members = Arc::new(Members::default());
+    members.0.lock().push(alice.id);
+    b.t.app.commands.access().use_directory(members.clone());
+    b.t.fake.clear_requests();
+    let stranger = TestApp::member(666, "stranger");
+    let r = b.press_in_dm(&stranger, &accept).await;
+    assert!(r.content.contains("only for members"), "{r:?}");
+    let r = b.press_in_dm(&alice, &accept).await;
+    assert!(r.content.contains("You accepted"), "{r:?}");
+    let again = b.press_in_dm(&alice, &accept).await;
+    assert!(!again.content.contains("refused"), "{again:?}");
+    let writes: Vec<_> =
+        b.t.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_api_write())
+            .collect();
+    assert_eq!(writes.len(), 1, "accepted exactly once: {writes:?}");
+    assert_eq!(writes[0].user_id, Some(JANE), "as the asker's own token");
+    assert_eq!(b.t.fake.question(q).unwrap().accepted_answer_id, Some(a));
+}
+
+#[tokio::test]
+async fn alerts_off_silences_answers_to_questions_asked_through_the_bot() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await;
+    b.poll().await;
+    b.advance(60);
+    let q = b
+        .ask(&alice, "Why does my borrow outlive the loop?", "rust")
+        .await;
+    let r = b.so2(&alice, "alerts", "off", &[]).await;
+    assert!(r.content.contains("Alerts off"), "{r:?}");
+    b.advance(30);
+    b.t.fake
+        .add_answer(q, SAM, "Move the value into the loop body instead.");
+    b.advance(5);
+    b.poll().await;
+    b.deliver().await;
+    assert!(b.dms().is_empty(), "{:?}", b.dms());
+}
+
+#[tokio::test]
+async fn alerts_on_covers_site_questions_and_batches_new_questions_then_stop_on_unlink() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await; // as JANE
+    b.t.fake.watch_tag(JANE, "rust");
+    b.t.fake.clear_requests();
+    let r = b.so2(&alice, "alerts", "on", &[]).await;
+    assert!(r.content.contains("Alerts on"), "{r:?}");
+    assert!(r.content.contains("`rust`"), "her watched tags: {r:?}");
+    let watched: Vec<_> =
+        b.t.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.route == "/users/{userId}/watched-tags")
+            .collect();
+    assert_eq!(watched.len(), 1);
+    assert_eq!(
+        watched[0].path,
+        format!("/api/v3/users/{JANE}/watched-tags")
+    );
+    assert_eq!(
+        watched[0].user_id,
+        Some(soe_bot::fake_soe::SERVICE),
+        "read with the service token"
+    );
+
+    b.poll().await;
+    b.advance(60);
+    // Her own question on the site (not through the bot) and two new ones in her tag.
+    let mine = b.t.fake.add_question(
+        JANE,
+        "Asked on the site itself",
+        "Body long enough to be a question.",
+        &["go"],
+    );
+    b.t.fake.add_question(
+        SAM,
+        "Lifetimes in async closures",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.t.fake.add_question(
+        SAM,
+        "Pinning a stream",
+        "Body long enough to be a question.",
+        &["rust", "tokio"],
+    );
+    b.t.fake.add_question(
+        SAM,
+        "Not in her tags",
+        "Body long enough to be a question.",
+        &["python"],
+    );
+    b.advance(10);
+    b.t.fake
+        .add_answer(mine, SAM, "Here is how it works on the site.");
+    b.advance(5);
+    b.poll().await;
+    b.deliver().await;
+    let dms = b.dms();
+    assert_eq!(dms.len(), 2, "one answer DM and one batch: {dms:?}");
+    let texts: Vec<String> = dms.iter().map(|(_, r)| all_text(r)).collect();
+    let batch = texts
+        .iter()
+        .find(|t| t.contains("new questions"))
+        .expect("a batch");
+    assert!(
+        batch.contains("Lifetimes in async closures") && batch.contains("Pinning a stream"),
+        "{batch}"
+    );
+    assert!(!batch.contains("Not in her tags"), "{batch}");
+    assert!(texts.iter().any(|t| t.contains("Asked on the site itself") && t.contains("answered your question")), "{texts:?}");
+
+    // Unlinked: nothing more, not even what was already queued.
+    b.advance(60);
+    b.t.fake.add_question(
+        SAM,
+        "Another rust question",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    let r = b.t.slash(&alice, "unlink", &[]).await;
+    assert!(r.content.contains("Unlinked"), "{r:?}");
+    let d = b.deliver().await;
+    assert_eq!(d.dms_sent, 0, "{d:?}");
+    b.advance(60);
+    b.t.fake
+        .add_answer(mine, SAM, "A second answer after unlinking.");
+    b.t.fake.add_question(
+        SAM,
+        "Yet another rust question",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    let report = b.poll().await;
+    assert_eq!(report.personal_queued, 0, "{report:?}");
+    b.deliver().await;
+    assert_eq!(b.dms().len(), 2);
+    assert!(
+        b.t.store.member_alerts(alice.id).unwrap().is_none(),
+        "forgotten on unlink"
+    );
+}
+
+#[tokio::test]
+async fn alerts_stop_when_the_member_leaves_the_allowed_guilds() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await;
+    let members = Arc::new(Members::default());
+    b.t.app.commands.access().use_directory(members.clone());
+    b.so2(&alice, "alerts", "on", &[("tags", "rust")]).await;
+    b.poll().await;
+    b.advance(60);
+    b.t.fake.add_question(
+        SAM,
+        "A rust question for nobody",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    assert_eq!(b.poll().await.personal_queued, 1);
+    // Alice is in no allowed guild any more.
+    let d = b.deliver().await;
+    assert_eq!((d.dms_sent, d.dms_dropped), (0, 1), "{d:?}");
+    assert!(b.dms().is_empty());
+    assert!(
+        b.t.store.member_alerts(alice.id).unwrap().is_none(),
+        "her alerts stop"
+    );
+}
+
+#[tokio::test]
+async fn personal_alerts_cost_no_soe_call_per_member() {
+    let mut counts = Vec::new();
+    for n in [1u64, 300] {
+        let b = Bot::start().await;
+        let now = b.t.clock_now();
+        for i in 0..n {
+            b.t.store
+                .put_member_alerts(&MemberAlerts {
+                    user: 10_000 + i,
+                    soe_user_id: 100 + i as i64,
+                    answers: soe_bot::notify::personal::AnswerAlerts::All,
+                    questions: true,
+                    watched: vec!["rust".into()],
+                    watched_read_at: Some(now),
+                    experts: true,
+                    updated_at: now,
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        b.poll().await;
+        b.advance(60);
+        let q = b.t.fake.add_question(
+            SAM,
+            "How do I pin a future?",
+            "Body long enough to be a question.",
+            &["rust"],
+        );
+        b.advance(5);
+        b.t.fake
+            .add_answer(q, JANE, "Use Box::pin, it is the usual way to pin.");
+        b.t.fake.clear_requests();
+        let report = b.poll().await;
+        assert_eq!(
+            report.personal_queued as u64, n,
+            "one batch per member: {report:?}"
+        );
+        counts.push(b.api_calls());
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "SOE calls per poll for 1 and 300 members"
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_question_reaches_exactly_the_opted_in_linked_experts_once_within_the_cap() {
+    use soe_bot::fake_soe::{Approval, ALEX, CONNOR, PRIYA};
+    let limits = soe_bot::config::LimitsConfig {
+        expert_dms_per_day: 1,
+        ..Default::default()
+    };
+    let b = Bot::start_with(TestApp::builder().limits(limits)).await;
+    // Experts for `rust`: Jane by name, Priya and Alex through a group, Sam by name.
+    let group = b.t.fake.add_user_group("Rustaceans", &[PRIYA, ALEX]);
+    b.t.fake.add_experts("rust", &[JANE, SAM], &[group]);
+    let mut members = Vec::new();
+    for (id, name, soe, opt_in) in [
+        (111, "alice", JANE, true),
+        (222, "priya", PRIYA, true),
+        (333, "alex", ALEX, false),
+        (444, "connor", CONNOR, true), // opted in, but no expert
+    ] {
+        let m = TestApp::member(id, name);
+        b.t.fake
+            .set_approval(Approval::AutoApprove { user_id: soe });
+        b.t.link(&m).await;
+        if opt_in {
+            let r = b.so2(&m, "experts", "on", &[]).await;
+            assert!(r.content.contains("Expert alerts on"), "{r:?}");
+        }
+        members.push(m);
+    }
+    // Sam is an expert but not linked. A rule makes `rust` a subscribed tag with a delay.
+    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.poll().await;
+    b.advance(60);
+    let q = b.t.fake.add_question(
+        CONNOR,
+        "Why does this future never wake?",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.deliver().await;
+    assert!(b.dms().is_empty(), "not before unanswered-after");
+    b.advance(3600);
+    b.t.fake.clear_requests();
+    let report = b.poll().await;
+    assert_eq!(report.expert_reads, 1, "one tag's experts read: {report:?}");
+    let sme: Vec<_> =
+        b.t.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.route == "/tags/{tagId}/subject-matter-experts")
+            .collect();
+    assert_eq!(sme.len(), 1);
+    assert_eq!(sme[0].user_id, Some(soe_bot::fake_soe::SERVICE));
+    let d = b.deliver().await;
+    assert_eq!(d.dms_sent, 2, "{d:?}");
+    let mut to: Vec<u64> = b.dms().iter().map(|(u, _)| *u).collect();
+    to.sort();
+    assert_eq!(to, vec![111, 222], "exactly the opted-in linked experts");
+    for (_, dm) in b.dms() {
+        assert!(all_text(&dm).contains("Why does this future never wake?"));
+        assert!(TestApp::try_button(&dm, "Answer"));
+    }
+    // The channel got its card, pinging nobody.
+    let channel_posts = b.sink.posts();
+    assert_eq!(channel_posts.len(), 1);
+    assert!(
+        !all_text(&channel_posts[0].2).contains("<@"),
+        "no expert is pinged in a channel"
+    );
+    // Answer from the DM opens the answer form.
+    let dm = &b.dms()[0].1;
+    let members_dir = Arc::new(Members::default());
+    members_dir.0.lock().extend([111, 222]);
+    b.t.app.commands.access().use_directory(members_dir);
+    let r = b
+        .press_in_dm(&members[0], &TestApp::button(dm, "Answer"))
+        .await;
+    assert!(matches!(r.kind, ReplyKind::Modal(_)), "{r:?}");
+    let _ = q;
+
+    // Later polls do not route it again.
+    for _ in 0..3 {
+        b.advance(600);
+        b.poll().await;
+        b.deliver().await;
+    }
+    assert_eq!(b.dms().len(), 2, "once per expert");
+
+    // A second question the same day: over the cap of one a day, nobody is DMed again.
+    b.t.fake.add_question(
+        CONNOR,
+        "Another unanswered rust question",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.advance(3600);
+    b.poll().await;
+    let d = b.deliver().await;
+    assert_eq!((d.dms_sent, d.dms_dropped), (0, 2), "{d:?}");
+    assert_eq!(b.dms().len(), 2);
+}
+
+#[tokio::test]
+async fn expert_routing_does_nothing_when_the_site_has_no_experts_feature() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await;
+    b.so2(&alice, "experts", "on", &[]).await;
+    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.poll().await;
+    b.advance(60);
+    b.t.fake.add_question(
+        SAM,
+        "Unanswered on a site without experts",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.advance(3600);
+    let first = b.poll().await;
+    assert_eq!(first.expert_reads, 1, "{first:?}");
+    b.advance(60);
+    let second = b.poll().await;
+    assert_eq!(second.expert_reads, 0, "the 422 is remembered: {second:?}");
+    b.deliver().await;
+    assert!(b.dms().is_empty());
+}
+
+#[tokio::test]
+async fn doctor_shows_alerts_and_a_failing_dm_then_it_is_sent_once() {
+    let b = Bot::start().await;
+    let alice = TestApp::member(111, "alice");
+    b.t.link(&alice).await;
+    b.so2(&alice, "alerts", "on", &[("tags", "rust")]).await;
+    b.so2(&alice, "experts", "on", &[]).await;
+    b.poll().await;
+    b.advance(60);
+    b.t.fake.add_question(
+        SAM,
+        "A rust question for alice",
+        "Body long enough to be a question.",
+        &["rust"],
+    );
+    b.advance(5);
+    b.poll().await;
+    b.sink.closed_dms.lock().insert(
+        alice.id,
+        SendError::Transient("Discord answered 502".into()),
+    );
+    let d = b.deliver().await;
+    assert_eq!(d.dms_failed, 1, "{d:?}");
+    let report = soe_bot::commands::doctor::check(&b.t.app.commands, &[GUILD], None)
+        .await
+        .render_plain();
+    assert!(
+        report.contains("Personal alerts: 1 member with alerts on, 1 with expert routing on"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Alert DMs: 1 waiting, 1 failing (last error: Discord answered 502)"),
+        "{report}"
+    );
+    // Discord is back: after the backoff the DM goes, once, with the same nonce.
+    b.sink.closed_dms.lock().clear();
+    b.advance(30);
+    let d = b.deliver().await;
+    assert_eq!(d.dms_sent, 1, "{d:?}");
+    b.advance(30);
+    b.deliver().await;
+    assert_eq!(b.dms().len(), 1);
+    let report = soe_bot::commands::doctor::check(&b.t.app.commands, &[GUILD], None)
+        .await
+        .render_plain();
+    assert!(report.contains("Alert DMs: 0 waiting."), "{report}");
 }

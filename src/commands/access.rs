@@ -224,7 +224,15 @@ impl AccessGate {
         if !private {
             return Precheck::Serve;
         }
-        if !self.policy.allow_dms {
+        // A press on a message the bot sent in a DM (a personal alert's Accept or Answer, and
+        // the form that opens) is served to members even while DMs are off: only the bot
+        // starts those conversations. Commands typed in a DM still need `allow_dms`.
+        let answers_the_bot = inv.guild_id.is_none()
+            && matches!(
+                inv.action,
+                Action::Button { .. } | Action::Select { .. } | Action::Modal { .. }
+            );
+        if !self.policy.allow_dms && !answers_the_bot {
             return Precheck::Refuse(Refusal::PrivateOff);
         }
         match self.recall(inv.member.id) {
@@ -232,6 +240,19 @@ impl AccessGate {
             Some(false) => Precheck::Refuse(Refusal::NotAMember),
             None => Precheck::LookUp,
         }
+    }
+
+    /// Whether `user` is still a member of an allowed guild, for personal alerts: the
+    /// remembered answer, else the directory's. With no directory (the console, which plays
+    /// members of its allowed guild) everyone linked counts as a member.
+    pub async fn still_member(&self, user: u64) -> Result<bool, DirectoryError> {
+        if self.directory.read().is_none() {
+            return Ok(true);
+        }
+        if let Some(member) = self.recall(user) {
+            return Ok(member);
+        }
+        self.look_up(user).await
     }
 
     fn recall(&self, user: u64) -> Option<bool> {

@@ -375,6 +375,14 @@ impl SoeRead for BudgetedRead {
         self.spend()?;
         self.inner.answer_comments(q, a).await
     }
+    async fn tag_experts(&self, tag: Id) -> soe::Result<soe::SubjectMatterExperts> {
+        self.spend()?;
+        self.inner.tag_experts(tag).await
+    }
+    async fn watched_tags(&self, user: Id) -> soe::Result<soe::WatchedTags> {
+        self.spend()?;
+        self.inner.watched_tags(user).await
+    }
 }
 
 /// A cached value and when it was fetched.
@@ -755,6 +763,12 @@ mod tests {
             missing()
         }
         async fn answer_comments(&self, _: Id, _: Id) -> soe::Result<Vec<Comment>> {
+            missing()
+        }
+        async fn tag_experts(&self, _: Id) -> soe::Result<soe::SubjectMatterExperts> {
+            missing()
+        }
+        async fn watched_tags(&self, _: Id) -> soe::Result<soe::WatchedTags> {
             missing()
         }
     }

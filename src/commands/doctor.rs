@@ -6,7 +6,8 @@
 //! every channel binding) is readable with it; the API application lets members write (no
 //! link's writes refused outright, see [`crate::store::LinkStatus::WriteRefused`]); the
 //! service budget's headroom; notifications (each poll loop's last poll, lag and error, the
-//! outbox depth, each rule's last error); the bot's permissions in every channel the guild's settings name
+//! outbox depth, each rule's last error); personal alerts and expert routing (members with
+//! them on, questions watched for their askers, DMs waiting or failing); the bot's permissions in every channel the guild's settings name
 //! (View Channel, Send Messages, Embed Links; thread permissions as a warning); then a test
 //! card is posted. Invariants: every problem says what to do next; nothing in the report is
 //! secret (no token, no URL with a token); the SOE calls go through the global budget.
@@ -160,8 +161,52 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
     application_check(ctx, &mut report);
     budget_check(ctx, &mut report);
     notify_checks(ctx, &mut report, guilds);
+    personal_checks(ctx, &mut report);
     channel_checks(ctx, &mut report, &channels).await;
     report
+}
+
+/// Personal alerts and expert routing: how many members have them on, the questions asked
+/// through the bot still watched for answers, and the DMs waiting (a failing one is a
+/// warning: DMs closed, or Discord refusing).
+fn personal_checks(ctx: &Commands, report: &mut Report) {
+    let h = match ctx.store.personal_health() {
+        Ok(h) => h,
+        Err(e) => {
+            report.push(
+                Status::Fail,
+                format!("The personal alerts' state could not be read ({e})."),
+            );
+            return;
+        }
+    };
+    report.push(
+        Status::Ok,
+        format!(
+            "Personal alerts: {} member{} with alerts on, {} with expert routing on; {} question{} asked through the bot watched for answers.",
+            h.alert_members,
+            if h.alert_members == 1 { "" } else { "s" },
+            h.expert_members,
+            h.asked_questions,
+            if h.asked_questions == 1 { "" } else { "s" },
+        ),
+    );
+    match (&h.last_error, h.failing) {
+        (Some(e), n) if n > 0 => report.push(
+            Status::Warn,
+            format!(
+                "Alert DMs: {} waiting, {n} failing (last error: {e}). Members who close their DMs to the bot stop getting alerts.",
+                h.outbox_depth
+            ),
+        ),
+        _ => report.push(
+            Status::Ok,
+            format!(
+                "Alert DMs: {} waiting.",
+                h.outbox_depth
+            ),
+        ),
+    }
 }
 
 /// A poll loop that has not run for this many intervals is reported as stalled.

@@ -143,6 +143,9 @@ pub enum Surface {
     Shared,
     /// A private confirmation ("You upvoted …"): its text and Undo are updated in place.
     Note,
+    /// A direct message the bot sent on its own (a personal alert): answered privately, the
+    /// DM itself is left as it was.
+    Dm,
 }
 
 fn surface_suffix(on: Surface) -> &'static str {
@@ -150,6 +153,7 @@ fn surface_suffix(on: Surface) -> &'static str {
         Surface::Card => "",
         Surface::Shared => ":s",
         Surface::Note => ":n",
+        Surface::Dm => ":m",
     }
 }
 
@@ -158,6 +162,7 @@ fn parse_surface(s: Option<&str>) -> Option<Surface> {
         None => Surface::Card,
         Some("s") => Surface::Shared,
         Some("n") => Surface::Note,
+        Some("m") => Surface::Dm,
         Some(_) => return None,
     })
 }

@@ -19,6 +19,7 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod caches;
 pub mod complete;
@@ -320,7 +321,7 @@ impl Commands {
                     ids::Id::VoteQuestion { on, .. }
                     | ids::Id::VoteAnswer { on, .. }
                     | ids::Id::Accept { on, .. },
-                ) if on != ids::Surface::Shared => Ack::DeferUpdate,
+                ) if !matches!(on, ids::Surface::Shared | ids::Surface::Dm) => Ack::DeferUpdate,
                 Some(ids::Id::PostDraft { .. } | ids::Id::DiscardDraft { .. }) => Ack::DeferUpdate,
                 // A share the member may not post answers at once, privately.
                 Some(
@@ -383,6 +384,16 @@ impl Commands {
                 ("so", "unlink") => account::unlink(self, inv),
                 ("so", "me") => account::me(self, inv),
                 ("so", "help") => help::help(self),
+                ("so", "alerts") => match path.get(1).map(String::as_str) {
+                    Some("on") => alerts::alerts(self, inv, true).await,
+                    Some("off") => alerts::alerts(self, inv, false).await,
+                    _ => Reply::private("Use `/so alerts on [tags]` or `/so alerts off`."),
+                },
+                ("so", "experts") => match path.get(1).map(String::as_str) {
+                    Some("on") => alerts::experts(self, inv, true),
+                    Some("off") => alerts::experts(self, inv, false),
+                    _ => Reply::private("Use `/so experts on` or `/so experts off`."),
+                },
                 (
                     "so-admin",
                     verb @ ("subscribe" | "subscriptions" | "unsubscribe" | "preview"),
@@ -752,6 +763,8 @@ fn command_label(action: &Action) -> &'static str {
             ("so", "unlink") => "so unlink",
             ("so", "me") => "so me",
             ("so", "help") => "so help",
+            ("so", "alerts") => "so alerts",
+            ("so", "experts") => "so experts",
             ("so-admin", _) => "so-admin",
             _ => "other",
         },

@@ -691,22 +691,39 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             })
             .await
             .map(|q| {
-                q.web_url
+                let url = q
+                    .web_url
                     .or(q.share_url)
-                    .unwrap_or_else(|| format!("question {}", q.id))
+                    .unwrap_or_else(|| format!("question {}", q.id));
+                (url, Some(q.id))
             }),
         DraftContent::Answer { question_id, body } => s
             .writer
             .create_answer(*question_id, &NewAnswer { body: body.clone() })
             .await
             .map(|a| {
-                a.web_url
+                let url = a
+                    .web_url
                     .or(a.share_link)
-                    .unwrap_or_else(|| format!("answer {} on question {question_id}", a.id))
+                    .unwrap_or_else(|| format!("answer {} on question {question_id}", a.id));
+                (url, None)
             }),
     };
     match result {
-        Ok(url) => {
+        Ok((url, asked)) => {
+            if let Some(question_id) = asked {
+                // Its answers are DMed to the asker (on by default; `/so alerts off`).
+                let record = crate::notify::personal::AskedQuestion {
+                    target: crate::notify::Target(team.clone()).key(),
+                    question_id,
+                    user,
+                    soe_user_id: s.soe_user_id,
+                    at: ctx.clock.now(),
+                };
+                if let Err(e) = ctx.store.record_asked(&record) {
+                    tracing::warn!(error = %e, "posted, but could not remember the question for answer alerts");
+                }
+            }
             let mut done = draft;
             done.state = DraftState::Posted {
                 url: url.clone(),

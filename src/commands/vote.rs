@@ -431,7 +431,7 @@ async fn live_vote(
     )]);
     match on {
         Surface::Note => note.into_update(),
-        Surface::Shared => note,
+        Surface::Shared | Surface::Dm => note,
         Surface::Card => {
             let card = match (show::fetch_in(ctx, inv, question).await, just.answer) {
                 (Ok(view), None) => Some(show::card(&view, false, Some(just))),

@@ -88,6 +88,24 @@ impl CardSink for ConsoleCards {
     async fn channel_guild(&self, _channel: u64) -> Result<Option<u64>, SendError> {
         Ok(Some(super::CONSOLE_GUILD))
     }
+
+    async fn send_dm(&self, user: u64, message: &Reply, nonce: &str) -> Result<u64, SendError> {
+        let id = {
+            let mut s = self.sent.lock();
+            if let Some(id) = s.0.get(nonce) {
+                return Ok(*id);
+            }
+            s.1 += 1;
+            let id = s.1;
+            s.0.insert(nonce.to_string(), id);
+            id
+        };
+        let _ = self.tx.send(format!(
+            "DM to <@{user}> (message {id}):\n{}",
+            render::render(message, self.clock.now())
+        ));
+        Ok(id)
+    }
 }
 
 #[async_trait]

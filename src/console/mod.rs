@@ -709,6 +709,7 @@ fn options_of(path: &[&str]) -> &'static [&'static str] {
         ["question"] => &["id"],
         ["answer"] => &["question"],
         ["ask"] => &["title", "tags"],
+        ["alerts", "on"] => &["tags"],
         ["channel", "team"] => &["slug", "channel"],
         ["channel", "tags"] => &["tags", "channel"],
         ["channel", _] => &["channel"],

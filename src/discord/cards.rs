@@ -119,6 +119,28 @@ impl CardSink for DiscordCards {
         Ok(())
     }
 
+    async fn send_dm(&self, user: u64, message: &Reply, nonce: &str) -> Result<u64, SendError> {
+        let user = NonZeroU64::new(user)
+            .map(serenity::all::UserId::from)
+            .ok_or_else(|| SendError::Gone("user id 0".into()))?;
+        let open = serde_json::json!({ "recipient_id": user });
+        // Opening a DM channel returns the same channel every time: safe to retry.
+        let dm = rest::call(Idempotent::Yes, "open DM channel", || {
+            self.http.create_private_channel(&open)
+        })
+        .await
+        .map_err(|e| sort(&e))?;
+        let body = convert::channel_message(message)
+            .nonce(Nonce::String(nonce.to_string()))
+            .enforce_nonce(true);
+        let sent = rest::call(Idempotent::Yes, "send alert DM", || {
+            self.http.send_message(dm.id, vec![], &body)
+        })
+        .await
+        .map_err(|e| sort(&e))?;
+        Ok(sent.id.get())
+    }
+
     async fn channel_guild(&self, channel: u64) -> Result<Option<u64>, SendError> {
         let ch = channel_id(channel)?;
         match rest::call(Idempotent::Yes, "get channel", || self.http.get_channel(ch)).await {

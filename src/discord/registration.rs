@@ -127,6 +127,34 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
             &described(format!("Forget your {site} token and drafts")),
         ))
         .add_option(sub("me", "Show the linked account, its access and expiry"))
+        .add_option(
+            CreateCommandOption::new(
+                CommandOptionType::SubCommandGroup,
+                "alerts",
+                "DMs about answers to your questions and new questions in your tags",
+            )
+            .add_sub_option(
+                sub(
+                    "on",
+                    "Answers to all your questions, and new questions in your watched tags",
+                )
+                .add_sub_option(
+                    string("tags", "These tags instead of your watched tags")
+                        .set_autocomplete(true)
+                        .max_length(200),
+                ),
+            )
+            .add_sub_option(sub("off", "No alerts at all")),
+        )
+        .add_option(
+            CreateCommandOption::new(
+                CommandOptionType::SubCommandGroup,
+                "experts",
+                "DMs when a question in a tag you are an expert for stays unanswered",
+            )
+            .add_sub_option(sub("on", "Send me unanswered questions in my expert tags"))
+            .add_sub_option(sub("off", "Stop sending them")),
+        )
         .add_option(sub("help", "How to use the bot"));
 
     let channel_of = |verb: &str, description: &str, types: Vec<ChannelType>| {

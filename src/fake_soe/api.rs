@@ -44,7 +44,9 @@ enum Route {
     Search,
     Tags,
     Tag(String),
+    TagExperts(String),
     Me,
+    WatchedTags(String),
     User(String),
 }
 
@@ -103,8 +105,13 @@ fn resolve(rel: &str) -> Option<(Route, &'static str)> {
         ["search"] => (Route::Search, "/search"),
         ["tags"] => (Route::Tags, "/tags"),
         ["tags", _] => (Route::Tag(s(1)), "/tags/{tagId}"),
+        ["tags", _, "subject-matter-experts"] => (
+            Route::TagExperts(s(1)),
+            "/tags/{tagId}/subject-matter-experts",
+        ),
         ["users", "me"] => (Route::Me, "/users/me"),
         ["users", _] => (Route::User(s(1)), "/users/{userId}"),
+        ["users", _, "watched-tags"] => (Route::WatchedTags(s(1)), "/users/{userId}/watched-tags"),
         _ => return None,
     })
 }
@@ -1187,8 +1194,13 @@ fn read(
                 .tags_on(team)
                 .into_iter()
                 .filter(|t| partial.as_deref().is_none_or(|p| t.name.contains(p)))
-                // Subject-matter experts are off and no tag has synonyms on this site.
-                .filter(|_| has_smes != Some(true) && has_synonyms != Some(true))
+                .filter(|t| {
+                    has_smes.is_none_or(|want| {
+                        (store.smes_enabled() && store.expert_count(t.id) > 0) == want
+                    })
+                })
+                // No tag has synonyms on this site.
+                .filter(|_| has_synonyms != Some(true))
                 .collect();
             match sort {
                 "name" => ordered(&mut tags, order, |t| t.name.clone()),
@@ -1212,6 +1224,43 @@ fn read(
                     format!("Tag ID {id} not found"),
                 ),
             }
+        }
+        Route::TagExperts(raw) => {
+            let id = path_id("tagId", raw)?;
+            params.finish()?;
+            if !store.smes_enabled() {
+                return Ok(Reply::problem(
+                    422,
+                    "/v3/errors/tags/subject-matter-experts-disabled",
+                    "Subject matter experts feature not enabled",
+                    Some("Subject matter experts are not enabled on this site".into()),
+                ));
+            }
+            if store.tag_by_id(team, id).is_none() {
+                return Ok(not_found(
+                    "/v3/errors/tags/not-found",
+                    "Tag not found",
+                    format!("Tag ID {id} not found"),
+                ));
+            }
+            Reply::json(200, view.tag_experts(id))
+        }
+        Route::WatchedTags(raw) => {
+            let id = path_id("userId", raw)?;
+            params.finish()?;
+            if store.user(id).is_none() {
+                return Ok(user_not_found(id));
+            }
+            // The official document's 200 body is one `TagSummaryResponseModel` (every field
+            // optional), not a list: the fake serves that shape, the first tag the user
+            // watches, or an empty model when they watch none. The client also accepts a list.
+            let first = store
+                .watched_by(team, id)
+                .iter()
+                .find_map(|name| store.tag_by_name(team, name))
+                .map(|t| view.tag_summary(t))
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            Reply::json(200, first)
         }
         Route::Me => match store.user(user) {
             Some(u) => Reply::json(200, view.user_details(u)),

@@ -541,4 +541,31 @@ impl FakeSoe {
             .lock()
             .insert_answer(question_id, owner, body_markdown, now, 0)
     }
+
+    /// Test setup: turns the subject-matter-expert feature on (off by default: the SME route
+    /// answers 422, as the site does).
+    pub fn enable_smes(&self) {
+        self.shared.store.lock().enable_smes();
+    }
+
+    /// Test setup: names `users` and the groups `groups` subject-matter experts for the
+    /// main-site tag `tag` (created if missing) and turns the feature on.
+    pub fn add_experts(&self, tag: &str, users: &[i64], groups: &[i64]) {
+        let now = self.shared.clock.now();
+        let mut store = self.shared.store.lock();
+        store.enable_smes();
+        let id = store.ensure_tag(None, tag, "", now);
+        store.add_experts(id, users, groups);
+    }
+
+    /// Test setup: creates a user group with `members`; returns its id.
+    pub fn add_user_group(&self, name: &str, members: &[i64]) -> i64 {
+        self.shared.store.lock().add_group(name, members)
+    }
+
+    /// Test setup: `user` watches the main-site tag `tag` (created if missing).
+    pub fn watch_tag(&self, user: i64, tag: &str) {
+        let now = self.shared.clock.now();
+        self.shared.store.lock().watch(None, user, tag, now);
+    }
 }

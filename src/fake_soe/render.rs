@@ -326,7 +326,11 @@ impl View<'_> {
             "name": t.name,
             "description": self.text(EncodedField::TagDescription, &t.description),
             "postCount": self.store.tag_post_count(t.team.as_deref(), &t.name),
-            "subjectMatterExpertCount": null,
+            "subjectMatterExpertCount": if self.store.smes_enabled() {
+                Some(self.store.expert_count(t.id))
+            } else {
+                None
+            },
             "watcherCount": t.watcher_count,
             "creationDate": iso(t.creation_date),
             "hasSynonyms": false,
@@ -338,14 +342,32 @@ impl View<'_> {
         })
     }
 
+    /// `SubjectMatterExpertResponseModel`: the users named experts for a tag and the user
+    /// groups named experts, each group with its members (`UserGroupResponseModel`).
+    pub fn tag_experts(&self, tag: i64) -> Value {
+        let e = self.store.experts_of(tag);
+        let users: Vec<Value> = e.users.iter().map(|u| self.user_summary(*u)).collect();
+        let groups: Vec<Value> = e
+            .groups
+            .iter()
+            .filter_map(|g| self.store.group(*g))
+            .map(|g| {
+                json!({
+                    "id": g.id,
+                    "name": g.name,
+                    "description": g.description,
+                    "users": g.members.iter().map(|u| self.user_summary(*u)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({ "users": users, "userGroups": groups })
+    }
+
     /// `TagResponseModel`.
     pub fn tag_response(&self, t: &FakeTag) -> Value {
         let mut v = self.tag_summary(t);
         if let Value::Object(map) = &mut v {
-            map.insert(
-                "subjectMatterExperts".into(),
-                json!({ "users": [], "userGroups": [] }),
-            );
+            map.insert("subjectMatterExperts".into(), self.tag_experts(t.id));
         }
         v
     }

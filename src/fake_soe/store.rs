@@ -187,6 +187,28 @@ pub enum VoteKind {
     Down,
 }
 
+/// A user group (subject-matter experts can be named by group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeUserGroup {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Member user ids.
+    pub members: Vec<i64>,
+}
+
+/// A tag's subject-matter experts, as named on the site.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FakeExperts {
+    /// Users named experts.
+    pub users: Vec<i64>,
+    /// User groups named experts.
+    pub groups: Vec<i64>,
+}
+
 /// Why the site refused an action (becomes a 403 with this detail).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal(pub String);
@@ -204,6 +226,16 @@ pub(crate) struct Store {
     votes: HashMap<(i64, i64), VoteKind>,
     /// Private team slugs (lower case).
     teams: Vec<String>,
+    /// Whether the subject-matter-expert feature is on (off: the SME route answers 422 and
+    /// tags show `subjectMatterExpertCount: null`).
+    smes_enabled: bool,
+    /// User groups by id.
+    groups: BTreeMap<i64, FakeUserGroup>,
+    /// Subject-matter experts by tag id.
+    experts: BTreeMap<i64, FakeExperts>,
+    /// Tags each user watches: (team, user id) → tag names.
+    watched: BTreeMap<(Option<String>, i64), Vec<String>>,
+    next_group_id: i64,
     next_post_id: i64,
     next_tag_id: i64,
     next_comment_id: i64,
@@ -224,6 +256,7 @@ impl Store {
             next_post_id: 1,
             next_tag_id: 1,
             next_comment_id: 1,
+            next_group_id: 1,
             ..Self::default()
         }
     }
@@ -259,6 +292,101 @@ impl Store {
             .iter()
             .find(|t| t.eq_ignore_ascii_case(slug))
             .map(String::as_str)
+    }
+
+    // ----- subject-matter experts and watched tags -----
+
+    /// Whether the subject-matter-expert feature is on.
+    pub fn smes_enabled(&self) -> bool {
+        self.smes_enabled
+    }
+
+    /// Turns the subject-matter-expert feature on.
+    pub fn enable_smes(&mut self) {
+        self.smes_enabled = true;
+    }
+
+    /// Creates a user group; returns its id.
+    pub fn add_group(&mut self, name: &str, members: &[i64]) -> i64 {
+        let id = self.next_group_id;
+        self.next_group_id += 1;
+        self.groups.insert(
+            id,
+            FakeUserGroup {
+                id,
+                name: name.to_string(),
+                description: String::new(),
+                members: members.to_vec(),
+            },
+        );
+        id
+    }
+
+    /// A user group by id.
+    pub fn group(&self, id: i64) -> Option<&FakeUserGroup> {
+        self.groups.get(&id)
+    }
+
+    /// The experts named for a tag (none when none were named).
+    pub fn experts_of(&self, tag: i64) -> FakeExperts {
+        self.experts.get(&tag).cloned().unwrap_or_default()
+    }
+
+    /// Names `users` and `groups` experts for a tag (added to those named before).
+    pub fn add_experts(&mut self, tag: i64, users: &[i64], groups: &[i64]) {
+        let e = self.experts.entry(tag).or_default();
+        for u in users {
+            if !e.users.contains(u) {
+                e.users.push(*u);
+            }
+        }
+        for g in groups {
+            if !e.groups.contains(g) {
+                e.groups.push(*g);
+            }
+        }
+    }
+
+    /// How many distinct users are experts for a tag (named, or members of a named group).
+    pub fn expert_count(&self, tag: i64) -> i64 {
+        let e = self.experts_of(tag);
+        let mut ids: Vec<i64> = e.users.clone();
+        for g in &e.groups {
+            if let Some(g) = self.groups.get(g) {
+                ids.extend(&g.members);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len() as i64
+    }
+
+    /// The tag names `user` watches on one site.
+    pub fn watched_by(&self, team: Option<&str>, user: i64) -> Vec<String> {
+        self.watched
+            .get(&(team.map(str::to_ascii_lowercase), user))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `user` watches `tag` on one site (the tag is created if missing).
+    pub fn watch(&mut self, team: Option<&str>, user: i64, tag: &str, now: DateTime<Utc>) {
+        self.ensure_tag(team, tag, "", now);
+        let list = self
+            .watched
+            .entry((team.map(str::to_ascii_lowercase), user))
+            .or_default();
+        let tag = tag.to_ascii_lowercase();
+        if !list.contains(&tag) {
+            list.push(tag.clone());
+            if let Some(t) = self
+                .tags
+                .iter_mut()
+                .find(|t| same_site(t.team.as_deref(), team) && t.name == tag)
+            {
+                t.watcher_count += 1;
+            }
+        }
     }
 
     // ----- tags -----

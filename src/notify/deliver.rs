@@ -73,7 +73,37 @@ pub trait CardSink: Send + Sync {
     ) -> Result<(), SendError>;
     /// The guild a channel belongs to (`None`: no such channel, or not a guild channel).
     async fn channel_guild(&self, channel: u64) -> Result<Option<u64>, SendError>;
+    /// Sends `message` to `user` as a direct message with `nonce`; returns the message id.
+    /// `Forbidden` when the member does not accept DMs from the bot.
+    async fn send_dm(&self, user: u64, message: &Reply, nonce: &str) -> Result<u64, SendError>;
 }
+
+/// Who may still get personal alerts: members of an allowed guild (the Discord adapter asks
+/// its REST API through [`crate::commands::AccessGate`]).
+#[async_trait]
+pub trait Recipients: Send + Sync {
+    /// `Ok(false)` once `user` is in none of the allowed guilds; `Err` when it cannot be told
+    /// now (the DM waits).
+    async fn still_member(&self, user: u64) -> Result<bool, String>;
+}
+
+/// Personal-alert delivery settings.
+#[derive(Debug, Clone)]
+pub struct PersonalSettings {
+    /// Expert-routing DMs per expert per day at most (`notify.expert_daily_cap`).
+    pub expert_daily_cap: u32,
+}
+
+impl Default for PersonalSettings {
+    fn default() -> Self {
+        Self {
+            expert_daily_cap: DEFAULT_EXPERT_DAILY_CAP,
+        }
+    }
+}
+
+/// Default [`PersonalSettings::expert_daily_cap`].
+pub const DEFAULT_EXPERT_DAILY_CAP: u32 = 3;
 
 /// What a delivery round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,6 +118,13 @@ pub struct DeliveryReport {
     pub dropped: usize,
     /// Failed attempts.
     pub failed: usize,
+    /// Personal DMs sent.
+    pub dms_sent: usize,
+    /// Personal DMs dropped: the member unlinked (or relinked to another SOE user), left the
+    /// allowed guilds, or an expert was over the daily cap.
+    pub dms_dropped: usize,
+    /// Failed personal DM attempts.
+    pub dms_failed: usize,
 }
 
 /// Sends the outbox through a [`CardSink`].
@@ -95,6 +132,11 @@ pub struct Deliverer {
     store: Arc<dyn Store>,
     clock: SharedClock,
     sink: Arc<dyn CardSink>,
+    /// Who may still get personal alerts (`None`: everyone linked; the console has no
+    /// Discord to ask).
+    recipients: Option<Arc<dyn Recipients>>,
+    /// Personal-alert settings.
+    personal: PersonalSettings,
     /// One delivery round at a time (two rounds would send the same entries twice).
     round: tokio::sync::Mutex<()>,
 }
@@ -106,8 +148,21 @@ impl Deliverer {
             store,
             clock,
             sink,
+            recipients: None,
+            personal: PersonalSettings::default(),
             round: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Checks membership with `recipients` before each personal DM, and uses `settings`.
+    pub fn with_personal(
+        mut self,
+        recipients: Option<Arc<dyn Recipients>>,
+        settings: PersonalSettings,
+    ) -> Self {
+        self.recipients = recipients;
+        self.personal = settings;
+        self
     }
 
     /// The store (for the delivery loop's sweep).
@@ -133,7 +188,119 @@ impl Deliverer {
             self.deliver_channel(channel, entries, now, &mut report)
                 .await?;
         }
+        self.deliver_personal(now, &mut report).await?;
         Ok(report)
+    }
+
+    /// Sends the personal DMs that are due, oldest first. Each is first checked: the member
+    /// must still be linked to the SOE user it was found for, and still be a member of an
+    /// allowed guild; an expert DM must fit the expert's daily cap. One that fails any check
+    /// is dropped (and counted); one whose membership cannot be told now waits.
+    async fn deliver_personal(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StoreError> {
+        let entries = self.store.personal_outbox()?;
+        // A member whose DM failed waits; their later DMs wait too (kept in order).
+        let mut held: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+        for mut e in entries {
+            if held.contains(&e.user) {
+                continue;
+            }
+            if e.next_attempt_at > now {
+                held.insert(e.user);
+                continue;
+            }
+            let kind = e.alert.kind();
+            let counted = |outcome: &'static str| {
+                metrics::counter!(crate::telemetry::PERSONAL_ALERTS, "kind" => kind, "outcome" => outcome)
+                    .increment(1);
+            };
+            let linked = matches!(
+                self.store.get_link(e.user),
+                Ok(Some(link)) if link.soe_user_id == e.soe_user_id
+            );
+            if !linked {
+                self.store.complete_personal(e.id)?;
+                report.dms_dropped += 1;
+                counted("unlinked");
+                continue;
+            }
+            if let Some(r) = &self.recipients {
+                match r.still_member(e.user).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Gone from the organisation's servers: alerts stop.
+                        if let Err(err) = self.store.forget_member(e.user) {
+                            tracing::warn!(error = %err, "could not forget a departed member's alerts");
+                        }
+                        self.store.complete_personal(e.id)?;
+                        report.dms_dropped += 1;
+                        counted("left");
+                        continue;
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, "membership unknown; the DM waits");
+                        held.insert(e.user);
+                        continue;
+                    }
+                }
+            }
+            if matches!(e.alert, super::personal::Alert::Expert { .. }) && e.attempts == 0 {
+                let cap = self.personal.expert_daily_cap.max(1);
+                let key = format!("expert-cap:{}", e.user);
+                let refill = (86_400 / u64::from(cap)).max(1);
+                if !matches!(
+                    self.store.take_rate(&key, cap, refill, now)?,
+                    Allowance::Allowed
+                ) {
+                    self.store.complete_personal(e.id)?;
+                    report.dms_dropped += 1;
+                    counted("over_cap");
+                    continue;
+                }
+            }
+            let message = render::personal(&e.alert);
+            match self.sink.send_dm(e.user, &message, &e.nonce()).await {
+                Ok(_) => {
+                    self.store.complete_personal(e.id)?;
+                    report.dms_sent += 1;
+                    counted("sent");
+                }
+                Err(err) => {
+                    report.dms_failed += 1;
+                    counted("failed");
+                    e.attempts = e.attempts.saturating_add(1);
+                    e.last_error = Some(err.to_string());
+                    let wait = match &err {
+                        // DMs closed: try again slowly, give up after a few tries.
+                        SendError::Forbidden(_) | SendError::Gone(_) => {
+                            if e.attempts >= 3 {
+                                tracing::info!(
+                                    user = e.user,
+                                    "a member does not accept DMs from the bot; alert dropped"
+                                );
+                                self.store.complete_personal(e.id)?;
+                                continue;
+                            }
+                            SLOW_RETRY_SECS
+                        }
+                        SendError::RateLimited(d) => {
+                            i64::try_from(d.as_secs()).unwrap_or(60).max(1)
+                        }
+                        SendError::Transient(_) => (5i64 << e.attempts.min(7)).min(600),
+                    };
+                    tracing::warn!(user = e.user, attempts = e.attempts, wait_secs = wait, error = %err, "personal alert not delivered; will retry");
+                    e.next_attempt_at = now + Duration::seconds(wait);
+                    self.store.update_personal(&e)?;
+                    held.insert(e.user);
+                }
+            }
+        }
+        metrics::gauge!(crate::telemetry::PERSONAL_WAITING)
+            .set(self.store.personal_outbox()?.len() as f64);
+        Ok(())
     }
 
     async fn deliver_channel(

@@ -9,7 +9,9 @@
 //! - [`poll`]: one poll of one target (reads, local matching, queueing with the cursor);
 //! - [`deliver`]: sending the outbox through a [`CardSink`] (caps, digests, edits in place,
 //!   threads, errors recorded on rules, backoff);
-//! - [`render`]: what a card and a digest look like;
+//! - [`personal`]: personal alerts (answers to your question, new questions in your tags,
+//!   expert routing): who hears about what, matched locally, sent as DMs;
+//! - [`render`]: what a card, a digest and a personal DM look like;
 //! - [`run`]: the background loops (one poll loop per target, one delivery loop).
 //!
 //! Invariants: SOE calls per interval do not depend on the number of rules; a card is queued
@@ -18,12 +20,13 @@
 
 pub mod deliver;
 pub mod model;
+pub mod personal;
 pub mod poll;
 pub mod render;
 pub mod rule;
 pub mod run;
 
-pub use deliver::{CardSink, Deliverer, DeliveryReport, SendError};
+pub use deliver::{CardSink, Deliverer, DeliveryReport, PersonalSettings, Recipients, SendError};
 pub use model::{Card, ChannelNotify, NotifyHealth, OutboxEntry, Target, TargetState};
 pub use poll::{PollReport, PollSettings, Poller, ReaderFor};
 pub use rule::{Rule, RuleSpec};

@@ -74,6 +74,12 @@ pub struct Watched {
     pub answer_count: i64,
     /// The accepted answer when last looked (None: none, or never looked).
     pub accepted_answer: Option<i64>,
+    /// Who asked it (SOE user id), for answer alerts and expert routing.
+    #[serde(default)]
+    pub owner_id: Option<i64>,
+    /// Its tags' ids, for expert routing (`GET /tags/{id}/subject-matter-experts`).
+    #[serde(default)]
+    pub tag_ids: Vec<i64>,
 }
 
 /// A target's poll state. Written only with [`crate::store::NotifyStore::commit_poll`] (with

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::model::{Card, OutboxEntry, Target, TargetState, Watched, MAX_SEEN, MAX_WATCHED};
+use super::personal::{self, Alert, Audience, Batches, PersonalEntry};
 use super::rule::{Activity, ActivityKind, EventKind, Rule, RuleError, MAX_UNANSWERED_SECS};
 use crate::clock::SharedClock;
 use crate::soe::{
@@ -53,6 +54,8 @@ pub struct PollSettings {
     pub max_pages: u32,
     /// Answer lists read per poll at most.
     pub max_answer_reads: usize,
+    /// Subject-matter-expert lists (one per tag) read per poll at most, for expert routing.
+    pub max_expert_reads: usize,
 }
 
 impl Default for PollSettings {
@@ -61,6 +64,7 @@ impl Default for PollSettings {
             interval: std::time::Duration::from_secs(60),
             max_pages: 3,
             max_answer_reads: 10,
+            max_expert_reads: 2,
         }
     }
 }
@@ -89,6 +93,12 @@ pub struct PollReport {
     pub answer_reads: usize,
     /// Article pages read (0 or 1).
     pub article_reads: usize,
+    /// Personal DMs queued.
+    pub personal_queued: usize,
+    /// Watched-tag lists read (0 or 1).
+    pub watched_reads: usize,
+    /// Subject-matter-expert lists read.
+    pub expert_reads: usize,
 }
 
 /// The seconds to wait after `failures` consecutive failures: the interval doubled each time,
@@ -121,6 +131,27 @@ struct Found {
     card: Card,
     /// The question's creation time (for `Unanswered`, the matching time).
     at: DateTime<Utc>,
+    /// Who asked the question (SOE user id), when known.
+    owner: Option<i64>,
+    /// Who wrote the answer, for answer events.
+    answerer: Option<i64>,
+    /// The answer's first lines, for answer events.
+    excerpt: Option<String>,
+    /// The question's tag ids, for unanswered events (expert routing).
+    tag_ids: Vec<i64>,
+}
+
+impl Found {
+    fn new(card: Card, at: DateTime<Utc>, owner: Option<i64>) -> Self {
+        Self {
+            card,
+            at,
+            owner,
+            answerer: None,
+            excerpt: None,
+            tag_ids: Vec::new(),
+        }
+    }
 }
 
 impl Poller {
@@ -175,6 +206,10 @@ impl Poller {
             .into_iter()
             .filter(|r| r.team == target.0)
             .collect();
+        let audience = Audience::build(
+            &self.store.all_member_alerts()?,
+            &self.store.asked_questions(&key)?,
+        );
         let first = rules
             .iter()
             .map(|r| r.created_at)
@@ -189,7 +224,7 @@ impl Poller {
             self.store.put_target_state(&key, &state)?;
             return Ok(PollReport::default());
         };
-        if rules.is_empty() {
+        if rules.is_empty() && audience.is_empty() {
             // Nobody listens: spend nothing, and keep the cursor current so a new rule
             // starts from now (rules ignore older activity anyway).
             state.cursor = Some(now.max(cursor));
@@ -199,18 +234,46 @@ impl Poller {
             return Ok(PollReport::default());
         }
         let reader = (self.reader_for)(target);
-        match self.read(&*reader, &rules, &mut state, cursor, now).await {
+        let watched_reads = if target.0.is_none() {
+            self.refresh_watched(&*reader, now).await?
+        } else {
+            0
+        };
+        match self
+            .read(&*reader, &rules, &audience, &mut state, cursor, now)
+            .await
+        {
             Ok((found, report)) => {
-                let entries = self.queue(&key, &rules, &mut state, found, now);
+                let expert_reads = self
+                    .read_experts(&*reader, &key, &rules, &audience, &found, now)
+                    .await?;
+                let (entries, personal) =
+                    self.queue(&key, &rules, &audience, &mut state, found, now);
                 let queued = entries.len();
+                let personal_queued = personal.len();
+                for p in &personal {
+                    metrics::counter!(crate::telemetry::PERSONAL_ALERTS, "kind" => p.alert.kind(), "outcome" => "queued")
+                        .increment(1);
+                }
                 state.last_poll_at = Some(now);
                 state.last_success_at = Some(now);
                 state.last_error = None;
                 state.failures = 0;
                 state.next_poll_at = None;
                 prune(&mut state, now);
-                self.store.commit_poll(&key, &state, entries)?;
-                Ok(PollReport { queued, ..report })
+                if personal.is_empty() {
+                    self.store.commit_poll(&key, &state, entries)?;
+                } else {
+                    self.store
+                        .commit_poll_personal(&key, &state, entries, personal)?;
+                }
+                Ok(PollReport {
+                    queued,
+                    personal_queued,
+                    watched_reads,
+                    expert_reads,
+                    ..report
+                })
             }
             Err(e) => {
                 state.failures = state.failures.saturating_add(1);
@@ -238,6 +301,7 @@ impl Poller {
         &self,
         reader: &dyn SoeRead,
         rules: &[Rule],
+        audience: &Audience,
         state: &mut TargetState,
         cursor: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -274,10 +338,11 @@ impl Poller {
                     continue;
                 }
                 newest = newest.max(created.min(now));
-                found.push(Found {
-                    card: article_card(a),
-                    at: created,
-                });
+                found.push(Found::new(
+                    article_card(a),
+                    created,
+                    a.owner.as_ref().and_then(|o| o.id),
+                ));
             }
             if full && !reached_old {
                 tracing::warn!(
@@ -326,16 +391,16 @@ impl Poller {
             }
             let card = question_card(&q, ActivityKind::NewQuestion);
             let created = q.creation_date.unwrap_or(now);
+            let owner = q.owner.as_ref().and_then(|o| o.id);
             if created >= since {
-                found.push(Found {
-                    card: card.clone(),
-                    at: created,
-                });
+                found.push(Found::new(card.clone(), created, owner));
                 state.watched.entry(q.id).or_insert(Watched {
                     card: card.clone(),
                     created_at: created,
                     answer_count: q.answer_count,
                     accepted_answer: None,
+                    owner_id: owner,
+                    tag_ids: q.tags.iter().map(|t| t.id).filter(|id| *id > 0).collect(),
                 });
             }
             if let Some(w) = state.watched.get_mut(&q.id) {
@@ -345,7 +410,8 @@ impl Poller {
                     ..card
                 };
             }
-            if wants_answers && q.answer_count > 0 && !to_read.contains(&q.id) {
+            let wanted = wants_answers || audience.wants_answers_of(q.id, owner);
+            if wanted && q.answer_count > 0 && !to_read.contains(&q.id) {
                 to_read.push(q.id);
             }
             by_id.insert(q.id, q);
@@ -379,7 +445,7 @@ impl Poller {
             let question = match by_id.get(&qid) {
                 Some(q) => q.clone(),
                 None => match state.watched.get(&qid) {
-                    Some(w) => question_from_card(&w.card),
+                    Some(w) => question_from_card(&w.card, w.owner_id),
                     None => continue,
                 },
             };
@@ -398,10 +464,9 @@ impl Poller {
                         age_secs: u64::try_from(age).unwrap_or(0),
                     };
                     card.at = now;
-                    found.push(Found {
-                        card,
-                        at: w.created_at,
-                    });
+                    let mut f = Found::new(card, w.created_at, w.owner_id);
+                    f.tag_ids = w.tag_ids.clone();
+                    found.push(f);
                 }
             }
         }
@@ -425,17 +490,24 @@ impl Poller {
     }
 
     /// Matches every found event against every rule, and builds one outbox entry per event
-    /// and channel not queued before.
+    /// and channel not queued before; then against the members' personal alerts
+    /// ([`Poller::personal`]).
     fn queue(
         &self,
         target_key: &str,
         rules: &[Rule],
+        audience: &Audience,
         state: &mut TargetState,
         found: Vec<Found>,
         now: DateTime<Utc>,
-    ) -> Vec<OutboxEntry> {
+    ) -> (Vec<OutboxEntry>, Vec<PersonalEntry>) {
         let mut entries = Vec::new();
         let mut lag: Option<i64> = None;
+        let personal = if audience.is_empty() {
+            Vec::new()
+        } else {
+            self.personal(target_key, rules, audience, state, &found, now)
+        };
         for f in found {
             // Posts, answers and acceptances are matched once, when first found, against
             // every rule at once (a rule made later ignores them anyway): one key per event.
@@ -490,8 +562,216 @@ impl Poller {
         if lag.is_some() {
             state.lag_secs = lag;
         }
-        entries
+        (entries, personal)
     }
+
+    /// The personal DMs of the events found: answers to the members' questions, and one batch
+    /// of new questions per member. Each event is matched once per member (`p:` keys in
+    /// `seen`), when first found.
+    fn personal(
+        &self,
+        target_key: &str,
+        rules: &[Rule],
+        audience: &Audience,
+        state: &mut TargetState,
+        found: &[Found],
+        now: DateTime<Utc>,
+    ) -> Vec<PersonalEntry> {
+        let mut out = Vec::new();
+        let mut batches: Batches = Batches::new();
+        for f in found {
+            match f.card.kind {
+                ActivityKind::NewAnswer => {
+                    let Some((user, soe)) =
+                        audience.asker_of(f.card.question_id, f.owner, f.answerer)
+                    else {
+                        continue;
+                    };
+                    let key = format!("p:{}@{user}", f.card.event_key());
+                    if state.seen.contains_key(&key) {
+                        continue;
+                    }
+                    state.seen.insert(key, now);
+                    out.push(PersonalEntry::new(
+                        user,
+                        soe,
+                        Alert::Answer {
+                            card: f.card.clone(),
+                            excerpt: f.excerpt.clone().unwrap_or_default(),
+                        },
+                        now,
+                    ));
+                }
+                ActivityKind::NewQuestion => {
+                    for (user, soe) in audience.watchers_of(&f.card.tags, f.owner) {
+                        let key = format!("p:{}@{user}", f.card.event_key());
+                        if state.seen.contains_key(&key) {
+                            continue;
+                        }
+                        state.seen.insert(key, now);
+                        batches
+                            .entry(user)
+                            .or_insert((soe, Vec::new()))
+                            .1
+                            .push(f.card.clone());
+                    }
+                }
+                ActivityKind::Unanswered { .. } if !audience.experts.is_empty() => {
+                    if !routes_to_experts(rules, f) {
+                        continue;
+                    }
+                    let Some(experts) = self.known_experts(target_key, &f.tag_ids) else {
+                        // Some tag's experts are not read yet: routed once they are.
+                        continue;
+                    };
+                    for (user, soe) in audience.experts_among(&experts, f.owner) {
+                        // `u:` keys live as long as the question is watched.
+                        let key = format!("u:{}@expert:{user}", f.card.question_id);
+                        if state.seen.contains_key(&key) {
+                            continue;
+                        }
+                        state.seen.insert(key, now);
+                        out.push(PersonalEntry::new(
+                            user,
+                            soe,
+                            Alert::Expert {
+                                card: f.card.clone(),
+                            },
+                            now,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (user, (soe, mut cards)) in batches {
+            cards.sort_by_key(|c| (c.at, c.question_id));
+            out.push(PersonalEntry::new(
+                user,
+                soe,
+                Alert::NewQuestions { cards },
+                now,
+            ));
+        }
+        out
+    }
+
+    /// The experts of a question's tags (SOE user ids), from what the store remembers; `None`
+    /// while some tag's experts were never read.
+    fn known_experts(&self, target_key: &str, tag_ids: &[i64]) -> Option<BTreeSet<i64>> {
+        let mut all = BTreeSet::new();
+        for tag in tag_ids {
+            match self.store.tag_experts(target_key, *tag) {
+                Ok(Some(e)) => all.extend(e.users),
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read a tag's experts from the store");
+                    return None;
+                }
+            }
+        }
+        Some(all)
+    }
+
+    /// Reads the subject-matter experts of the tags of unanswered questions that are due for
+    /// routing, when some member opted in: at most [`PollSettings::max_expert_reads`] tags per
+    /// poll, each kept for [`personal::EXPERTS_REFRESH_SECS`], so the calls do not depend on
+    /// the number of members (a question whose tags are not read yet waits for the next
+    /// poll). A site with the feature off (422) or a tag gone (404) counts as no experts.
+    async fn read_experts(
+        &self,
+        reader: &dyn SoeRead,
+        target_key: &str,
+        rules: &[Rule],
+        audience: &Audience,
+        found: &[Found],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        if audience.experts.is_empty() {
+            return Ok(0);
+        }
+        let mut due: BTreeSet<i64> = BTreeSet::new();
+        for f in found.iter().filter(|f| routes_to_experts(rules, f)) {
+            for tag in &f.tag_ids {
+                let fresh = self.store.tag_experts(target_key, *tag)?.is_some_and(|e| {
+                    (now - e.read_at).num_seconds() < personal::EXPERTS_REFRESH_SECS
+                });
+                if !fresh {
+                    due.insert(*tag);
+                }
+            }
+        }
+        let mut reads = 0;
+        for tag in due.into_iter().take(self.settings.max_expert_reads) {
+            reads += 1;
+            let users = match reader.tag_experts(tag).await {
+                Ok(e) => e.user_ids(),
+                Err(soe::Error::Validation { .. } | soe::Error::NotFound { .. }) => Vec::new(),
+                Err(e) => {
+                    tracing::warn!(tag, error = %e, "could not read a tag's subject-matter experts; trying again next poll");
+                    break;
+                }
+            };
+            self.store.put_tag_experts(
+                target_key,
+                tag,
+                &personal::TagExperts {
+                    users,
+                    read_at: now,
+                },
+            )?;
+        }
+        Ok(reads)
+    }
+
+    /// Reads the watched tags of at most one member per poll (the one whose list is oldest,
+    /// among those due), so a poll's SOE calls stay the same whatever the number of members.
+    /// A failure is logged and leaves the list as it was (read again next poll), except a
+    /// user the site no longer has, whose list becomes empty.
+    async fn refresh_watched(
+        &self,
+        reader: &dyn SoeRead,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let due = self
+            .store
+            .all_member_alerts()?
+            .into_iter()
+            .filter(|m| m.watched_due(now))
+            .min_by_key(|m| m.watched_read_at);
+        let Some(mut member) = due else {
+            return Ok(0);
+        };
+        match reader.watched_tags(member.soe_user_id).await {
+            Ok(tags) => {
+                member.watched = tags.0.iter().map(|t| t.name.to_ascii_lowercase()).collect();
+                member.watched_read_at = Some(now);
+            }
+            Err(soe::Error::NotFound { .. }) => {
+                member.watched.clear();
+                member.watched_read_at = Some(now);
+            }
+            Err(e) => {
+                tracing::warn!(user = member.user, error = %e, "could not read a member's watched tags; trying again next poll");
+                return Ok(1);
+            }
+        }
+        self.store.put_member_alerts(&member)?;
+        Ok(1)
+    }
+}
+
+/// Whether an unanswered question is due for expert routing: some subscription rule (a
+/// subscribed tag with `unanswered-after`) matches it now.
+fn routes_to_experts(rules: &[Rule], f: &Found) -> bool {
+    matches!(f.card.kind, ActivityKind::Unanswered { .. })
+        && rules.iter().any(|r| {
+            r.matches(&Activity {
+                kind: f.card.kind,
+                tags: &f.card.tags,
+                at: f.at,
+            })
+        })
 }
 
 /// New answers (created since `since`) and new acceptances among `answers` of `question`;
@@ -504,6 +784,7 @@ fn answer_events(
 ) -> Vec<Found> {
     let mut out = Vec::new();
     let base = question_card(question, ActivityKind::NewAnswer);
+    let owner = question.owner.as_ref().and_then(|o| o.id);
     for a in answers.iter().filter(|a| !a.is_deleted) {
         let created = a.creation_date.unwrap_or(since);
         let card = Card {
@@ -519,9 +800,17 @@ fn answer_events(
             ..base.clone()
         };
         if created >= since {
+            let text = a
+                .body_markdown
+                .clone()
+                .unwrap_or_else(|| soe::text::html_to_discord(&a.body));
             out.push(Found {
                 card: card.clone(),
                 at: created,
+                owner,
+                answerer: a.owner.as_ref().and_then(|o| o.id),
+                excerpt: Some(personal::excerpt(&text)),
+                tag_ids: Vec::new(),
             });
         }
         if a.is_accepted {
@@ -534,14 +823,15 @@ fn answer_events(
             };
             if is_new {
                 let at = question.last_activity_date.unwrap_or(created);
-                out.push(Found {
-                    card: Card {
+                out.push(Found::new(
+                    Card {
                         kind: ActivityKind::Accepted,
                         at,
                         ..card
                     },
                     at,
-                });
+                    owner,
+                ));
             }
             if let Some(w) = state.watched.get_mut(&question.id) {
                 w.accepted_answer = Some(a.id);
@@ -593,7 +883,7 @@ pub fn question_card(q: &Question, kind: ActivityKind) -> Card {
     }
 }
 
-fn question_from_card(c: &Card) -> Question {
+fn question_from_card(c: &Card, owner_id: Option<i64>) -> Question {
     Question {
         id: c.question_id,
         title: c.title.clone(),
@@ -609,6 +899,7 @@ fn question_from_card(c: &Card) -> Question {
         score: c.score,
         answer_count: c.answer_count,
         owner: Some(soe::UserSummary {
+            id: owner_id,
             name: c.author.clone(),
             ..Default::default()
         }),

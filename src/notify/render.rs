@@ -6,9 +6,12 @@
 //! mentions.
 
 use super::model::Card;
+use super::personal::Alert;
 use super::rule::{format_duration, ActivityKind};
+use crate::commands::ids::{Id, Surface};
 use crate::commands::render::{escape_md, tag_list};
 use crate::commands::reply::truncate;
+use crate::commands::{ButtonStyle, Component};
 use crate::commands::{Embed, Reply};
 
 const BLUE: u32 = 0x0a95ff;
@@ -111,4 +114,91 @@ pub fn digest(cards: &[&Card]) -> Reply {
         ));
     }
     Reply::public(lines.join("\n"))
+}
+
+/// The direct message of a personal alert (sent with no allowed mentions; everything from
+/// the site escaped):
+/// - an answer to the member's question: the question, who answered, the answer's first
+///   lines, and **Accept** (as the member, through their link) and **View**;
+/// - new questions in their tags: one list, the newest [`super::personal::BATCH_LINES`];
+/// - expert routing: the question's card, **Answer** (the answer form, posted as them) and
+///   **View**.
+pub fn personal(alert: &Alert) -> Reply {
+    match alert {
+        Alert::Answer { card: c, excerpt } => {
+            let by = if c.author.is_empty() {
+                "Someone".to_string()
+            } else {
+                format!("**{}**", escape_md(&truncate(&c.author, 80)))
+            };
+            let quoted: String = excerpt
+                .lines()
+                .map(|l| format!("> {}", escape_md(l)))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let embed = Embed::new(&c.title, &format!("{by} answered your question:\n{quoted}"))
+                .url(Some(c.url.clone()).filter(|u| !u.is_empty()))
+                .color(GREEN);
+            let mut row = Vec::new();
+            if let Some(answer) = c.answer_id {
+                row.push(Component::button(
+                    Id::Accept {
+                        question: c.question_id,
+                        answer,
+                        on: Surface::Dm,
+                    }
+                    .encode(),
+                    "Accept",
+                    ButtonStyle::Success,
+                ));
+            }
+            if !c.url.is_empty() {
+                row.push(Component::link(c.url.clone(), "View"));
+            }
+            Reply::public("New answer to your question")
+                .with_embed(embed)
+                .with_row(row)
+        }
+        Alert::NewQuestions { cards } => {
+            let n = cards.len();
+            let mut lines = vec![match n {
+                1 => "**1 new question** in your tags:".to_string(),
+                n => format!("**{n} new questions** in your tags:"),
+            }];
+            let shown = super::personal::BATCH_LINES;
+            for c in cards.iter().rev().take(shown) {
+                let title = escape_md(&truncate(&c.title, 120));
+                let tags: Vec<&str> = c.tags.iter().map(String::as_str).collect();
+                let line = if c.url.is_empty() {
+                    format!("• {title} · {}", tag_list(&tags))
+                } else {
+                    format!("• [{title}](<{}>) · {}", c.url, tag_list(&tags))
+                };
+                lines.push(line);
+            }
+            if n > shown {
+                lines.push(format!("…and {} more.", n - shown));
+            }
+            lines.push("Turn these off with `/so alerts off`.".into());
+            Reply::public(lines.join("\n"))
+        }
+        Alert::Expert { card: c } => {
+            let mut message = card(c);
+            message.content =
+                "A question in a tag you are an expert for is still unanswered. Turn these off with `/so experts off`."
+                    .into();
+            let mut row = vec![Component::button(
+                Id::OpenAnswer {
+                    question: c.question_id,
+                }
+                .encode(),
+                "Answer",
+                ButtonStyle::Primary,
+            )];
+            if !c.url.is_empty() {
+                row.push(Component::link(c.url.clone(), "View"));
+            }
+            message.with_row(row)
+        }
+    }
 }

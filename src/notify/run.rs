@@ -81,6 +81,11 @@ pub fn spawn(poller: Arc<Poller>, deliverer: Arc<Deliverer>) -> Vec<JoinHandle<(
                 if let Err(e) = deliverer.store().sweep_delivered(before) {
                     tracing::warn!(error = %e, "could not sweep sent cards");
                 }
+                let asked_before =
+                    deliverer.now() - chrono::Duration::days(super::personal::ASKED_DAYS);
+                if let Err(e) = deliverer.store().sweep_asked(asked_before) {
+                    tracing::warn!(error = %e, "could not sweep questions asked through the bot");
+                }
             }
             tokio::select! {
                 _ = wake.notified() => {}

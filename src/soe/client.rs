@@ -24,7 +24,7 @@ use super::throttle::{token_key, Headroom, Throttles, TokenKey, MAX_WAIT};
 use super::{
     Answer, AnswerSort, Article, ArticleSort, Comment, Error, Id, NewAnswer, NewQuestion, Order,
     Page, PageSize, Question, QuestionQuery, Result, SearchItem, SearchSort, ServiceToken, SoeRead,
-    SoeWrite, Tag, TagSort, TeamSlug, User, UserToken, Vote,
+    SoeWrite, SubjectMatterExperts, Tag, TagSort, TeamSlug, User, UserToken, Vote, WatchedTags,
 };
 
 /// How the client talks to the site.
@@ -556,6 +556,16 @@ impl SoeRead for Session {
         )
         .await
     }
+
+    async fn tag_experts(&self, tag: Id) -> Result<SubjectMatterExperts> {
+        self.get(&format!("/tags/{tag}/subject-matter-experts"), vec![])
+            .await
+    }
+
+    async fn watched_tags(&self, user: Id) -> Result<WatchedTags> {
+        self.get(&format!("/users/{user}/watched-tags"), vec![])
+            .await
+    }
 }
 
 #[async_trait]
@@ -677,6 +687,12 @@ macro_rules! forward_read {
             }
             async fn answer_comments(&self, question: Id, answer: Id) -> Result<Vec<Comment>> {
                 self.0.answer_comments(question, answer).await
+            }
+            async fn tag_experts(&self, tag: Id) -> Result<SubjectMatterExperts> {
+                self.0.tag_experts(tag).await
+            }
+            async fn watched_tags(&self, user: Id) -> Result<WatchedTags> {
+                self.0.watched_tags(user).await
             }
         }
     };

@@ -157,6 +157,10 @@ pub trait SoeRead: Send + Sync {
     async fn question_comments(&self, question: Id) -> Result<Vec<Comment>>;
     /// `GET /questions/{id}/answers/{answerId}/comments`.
     async fn answer_comments(&self, question: Id, answer: Id) -> Result<Vec<Comment>>;
+    /// `GET /tags/{id}/subject-matter-experts` (422 when the site has the feature off).
+    async fn tag_experts(&self, tag: Id) -> Result<SubjectMatterExperts>;
+    /// `GET /users/{id}/watched-tags`.
+    async fn watched_tags(&self, user: Id) -> Result<WatchedTags>;
 }
 
 /// Writes, credited to the token's owner. Only a member's [`UserToken`] builds one.

@@ -72,6 +72,67 @@ pub struct Tag {
     pub web_url: Option<String>,
 }
 
+/// `UserGroupResponseModel`: a named group of users (subject-matter experts can be groups).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserGroup {
+    pub id: Id,
+    #[serde(deserialize_with = "de_string_or_null")]
+    pub name: String,
+    #[serde(deserialize_with = "de_string_or_null")]
+    pub description: String,
+    pub users: Vec<UserSummary>,
+}
+
+/// `SubjectMatterExpertResponseModel` (`GET /tags/{tagId}/subject-matter-experts`): the users
+/// named experts for a tag, and the user groups named experts (with their members).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubjectMatterExperts {
+    pub users: Vec<UserSummary>,
+    pub user_groups: Vec<UserGroup>,
+}
+
+impl SubjectMatterExperts {
+    /// Every expert's user id: the users and the members of the groups, once each, sorted.
+    pub fn user_ids(&self) -> Vec<Id> {
+        let mut ids: Vec<Id> = self
+            .users
+            .iter()
+            .chain(self.user_groups.iter().flat_map(|g| g.users.iter()))
+            .filter_map(|u| u.id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// `GET /users/{userId}/watched-tags`. The official document names a single
+/// `TagSummaryResponseModel` as the 200 body while the operation is "a list of tags watched by
+/// user"; the bot accepts either a JSON array of tag summaries or a single one, and drops
+/// summaries without a name (an empty model: no tag watched).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WatchedTags(pub Vec<Tag>);
+
+impl<'de> Deserialize<'de> for WatchedTags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            Many(Vec<Tag>),
+            One(Tag),
+        }
+        let tags = match OneOrMany::deserialize(d)? {
+            OneOrMany::Many(v) => v,
+            OneOrMany::One(t) => vec![t],
+        };
+        Ok(WatchedTags(
+            tags.into_iter().filter(|t| !t.name.is_empty()).collect(),
+        ))
+    }
+}
+
 /// `QuestionSummaryResponseModel` (list items) and `QuestionResponseModel` (single item and
 /// write results). List items carry no `bodyMarkdown`; it is `None` then.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -309,6 +370,25 @@ impl DecodeText for User {
 impl DecodeText for Tag {
     fn decode_text(&mut self, f: EncodedFields) {
         f.decode(EncodedField::TagDescription, &mut self.description);
+    }
+}
+
+impl DecodeText for UserGroup {
+    fn decode_text(&mut self, f: EncodedFields) {
+        self.users.decode_text(f);
+    }
+}
+
+impl DecodeText for SubjectMatterExperts {
+    fn decode_text(&mut self, f: EncodedFields) {
+        self.users.decode_text(f);
+        self.user_groups.decode_text(f);
+    }
+}
+
+impl DecodeText for WatchedTags {
+    fn decode_text(&mut self, f: EncodedFields) {
+        self.0.decode_text(f);
     }
 }
 

@@ -13,12 +13,14 @@
 
 pub mod cipher;
 pub mod notify;
+pub mod personal;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use notify::NotifyStore;
+pub use personal::PersonalStore;
 pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use std::collections::BTreeMap;
@@ -386,7 +388,7 @@ impl GuildSettings {
 
 /// The durable state, in domain terms. Methods are synchronous (sled is); callers on async
 /// paths that must flush use `tokio::task::spawn_blocking` or accept the short block.
-pub trait Store: NotifyStore + Send + Sync {
+pub trait Store: NotifyStore + PersonalStore + Send + Sync {
     // ---- links
     /// The member's link, unsealed. A record that fails to open (moved, tampered, unknown key)
     /// is `Err(StoreError::Unseal)`; callers treat it as "link again".

@@ -990,6 +990,8 @@ impl Store for SledStore {
         Self::remove_where_user::<TicketRecord>(&self.tickets, user, |r| r.discord_user)?;
         Self::remove_where_user::<ConfirmRecord>(&self.identity, user, |r| r.link.discord_user)?;
         Self::remove_where_user::<ConfirmRecord>(&self.confirm, user, |r| r.link.discord_user)?;
+        // Alerts stop with the link (and the member's records go with it).
+        super::PersonalStore::forget_member(self, user)?;
         self.flush()?;
         Ok(existed)
     }

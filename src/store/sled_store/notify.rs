@@ -8,6 +8,10 @@
 //! | `notify_outbox/v1` | entry id u64 BE (sled's monotonic `generate_id`) | `{"v":1,"data":OutboxEntry}` |
 //! | `notify_sent/v1` | channel id BE ‖ question id BE | `{"v":1,"data":Delivered}` |
 //! | `notify_channels/v1` | channel id BE | `{"v":1,"data":ChannelNotify}` |
+//! | `personal_members/v1` | Discord user id BE | `{"v":1,"data":MemberAlerts}` |
+//! | `personal_asked/v1` | target key ‖ 0 ‖ question id BE | `{"v":1,"data":AskedQuestion}` |
+//! | `personal_experts/v1` | target key ‖ 0 ‖ tag id BE | `{"v":1,"data":TagExperts}` |
+//! | `personal_outbox/v1` | entry id u64 BE (`generate_id`) | `{"v":1,"data":PersonalEntry}` |
 //!
 //! Multi-record changes (a rule and its number, a poll's state and its cards, an entry's
 //! removal and its sent record) are sled transactions; each is flushed before returning.
@@ -20,8 +24,10 @@ use sled::{Db, Transactional, Tree};
 
 use super::{io, tx_err, SledStore, RECORD_VERSION};
 use crate::notify::model::{ChannelNotify, Delivered, OutboxEntry, TargetState};
+use crate::notify::personal::{AskedQuestion, MemberAlerts, PersonalEntry, TagExperts};
 use crate::notify::rule::{Rule, RuleError};
 use crate::store::notify::NotifyStore;
+use crate::store::personal::PersonalStore;
 use crate::store::Store;
 use crate::store::{StoreError, StoreResult};
 
@@ -31,6 +37,10 @@ const TREE_TARGETS: &str = "notify_targets/v1";
 const TREE_OUTBOX: &str = "notify_outbox/v1";
 const TREE_SENT: &str = "notify_sent/v1";
 const TREE_CHANNELS: &str = "notify_channels/v1";
+const TREE_MEMBERS: &str = "personal_members/v1";
+const TREE_ASKED: &str = "personal_asked/v1";
+const TREE_EXPERTS: &str = "personal_experts/v1";
+const TREE_PERSONAL_OUTBOX: &str = "personal_outbox/v1";
 
 /// The notification trees, opened with the store.
 pub(super) struct NotifyTrees {
@@ -40,11 +50,15 @@ pub(super) struct NotifyTrees {
     outbox: Tree,
     sent: Tree,
     channels: Tree,
+    members: Tree,
+    asked: Tree,
+    experts: Tree,
+    personal_outbox: Tree,
 }
 
 impl NotifyTrees {
     /// The trees by name (for backup and restore).
-    pub(super) fn trees(&self) -> [(&'static str, &Tree); 6] {
+    pub(super) fn trees(&self) -> [(&'static str, &Tree); 10] {
         [
             (TREE_RULES, &self.rules),
             (TREE_META, &self.meta),
@@ -52,6 +66,10 @@ impl NotifyTrees {
             (TREE_OUTBOX, &self.outbox),
             (TREE_SENT, &self.sent),
             (TREE_CHANNELS, &self.channels),
+            (TREE_MEMBERS, &self.members),
+            (TREE_ASKED, &self.asked),
+            (TREE_EXPERTS, &self.experts),
+            (TREE_PERSONAL_OUTBOX, &self.personal_outbox),
         ]
     }
 
@@ -65,6 +83,10 @@ impl NotifyTrees {
             outbox: tree(TREE_OUTBOX)?,
             sent: tree(TREE_SENT)?,
             channels: tree(TREE_CHANNELS)?,
+            members: tree(TREE_MEMBERS)?,
+            asked: tree(TREE_ASKED)?,
+            experts: tree(TREE_EXPERTS)?,
+            personal_outbox: tree(TREE_PERSONAL_OUTBOX)?,
         })
     }
 }
@@ -532,5 +554,198 @@ mod tests {
         assert_eq!(health.outbox_depth, 1);
         assert_eq!(health.targets.len(), 1);
         assert_eq!(s.channel_notify(10).unwrap(), ChannelNotify::default());
+    }
+}
+
+/// `target ‖ 0 ‖ id BE`: per-target keys that scan by target.
+fn target_key(target: &str, id: i64) -> Vec<u8> {
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn target_prefix(target: &str) -> Vec<u8> {
+    if target.is_empty() {
+        return Vec::new();
+    }
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+impl PersonalStore for SledStore {
+    fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        match self.notify.members.get(user.to_be_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(raw) => dec("member alerts", &raw).map(Some),
+        }
+    }
+
+    fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let bytes = enc("member alerts", alerts)?;
+        self.notify
+            .members
+            .insert(alerts.user.to_be_bytes(), bytes)
+            .map_err(io)?;
+        self.flush()
+    }
+
+    fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        Self::decode_all(&self.notify.members, "member alerts", &[])
+    }
+
+    fn forget_member(&self, user: u64) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let t = &self.notify;
+        t.members.remove(user.to_be_bytes()).map_err(io)?;
+        for entry in t.asked.iter() {
+            let (k, v) = entry.map_err(io)?;
+            if dec::<AskedQuestion>("asked question", &v).is_ok_and(|q| q.user == user) {
+                t.asked.remove(k).map_err(io)?;
+            }
+        }
+        for entry in t.personal_outbox.iter() {
+            let (k, v) = entry.map_err(io)?;
+            if dec::<PersonalEntry>("personal outbox entry", &v).is_ok_and(|e| e.user == user) {
+                t.personal_outbox.remove(k).map_err(io)?;
+            }
+        }
+        self.flush()
+    }
+
+    fn record_asked(&self, asked: &AskedQuestion) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let bytes = enc("asked question", asked)?;
+        self.notify
+            .asked
+            .insert(target_key(&asked.target, asked.question_id), bytes)
+            .map_err(io)?;
+        self.flush()
+    }
+
+    fn asked_questions(&self, target: &str) -> StoreResult<Vec<AskedQuestion>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        Self::decode_all(&self.notify.asked, "asked question", &target_prefix(target))
+    }
+
+    fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut removed = 0;
+        for entry in self.notify.asked.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let stale = match dec::<AskedQuestion>("asked question", &v) {
+                Ok(q) => q.at < before,
+                Err(_) => true,
+            };
+            if stale
+                && self
+                    .notify
+                    .asked
+                    .compare_and_swap(&k, Some(&v), None::<&[u8]>)
+                    .map_err(io)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        match self
+            .notify
+            .experts
+            .get(target_key(target, tag))
+            .map_err(io)?
+        {
+            None => Ok(None),
+            Some(raw) => dec("tag experts", &raw).map(Some),
+        }
+    }
+
+    fn put_tag_experts(&self, target: &str, tag: i64, experts: &TagExperts) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let bytes = enc("tag experts", experts)?;
+        self.notify
+            .experts
+            .insert(target_key(target, tag), bytes)
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn commit_poll_personal(
+        &self,
+        target: &str,
+        state: &TargetState,
+        mut entries: Vec<OutboxEntry>,
+        mut personal: Vec<PersonalEntry>,
+    ) -> StoreResult<(Vec<OutboxEntry>, Vec<PersonalEntry>)> {
+        let _gate = self.snapshot_gate.read_recursive();
+        // Ids and encodings before the transaction (its closure may run more than once).
+        let mut encoded = Vec::with_capacity(entries.len());
+        for e in &mut entries {
+            e.id = self.db.generate_id().map_err(io)?;
+            encoded.push((e.id.to_be_bytes(), enc("outbox entry", e)?));
+        }
+        let mut encoded_personal = Vec::with_capacity(personal.len());
+        for e in &mut personal {
+            e.id = self.db.generate_id().map_err(io)?;
+            encoded_personal.push((e.id.to_be_bytes(), enc("personal outbox entry", e)?));
+        }
+        let state_bytes = enc("poll state", state)?;
+        let t = &self.notify;
+        (&t.targets, &t.outbox, &t.personal_outbox)
+            .transaction(|(targets, outbox, personal_outbox)| {
+                targets.insert(target.as_bytes(), state_bytes.as_slice())?;
+                for (k, v) in &encoded {
+                    outbox.insert(k, v.as_slice())?;
+                }
+                for (k, v) in &encoded_personal {
+                    personal_outbox.insert(k, v.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)?;
+        self.flush()?;
+        Ok((entries, personal))
+    }
+
+    fn personal_outbox(&self) -> StoreResult<Vec<PersonalEntry>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        Self::decode_all(&self.notify.personal_outbox, "personal outbox entry", &[])
+    }
+
+    fn update_personal(&self, entry: &PersonalEntry) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let key = entry.id.to_be_bytes();
+        let new = enc("personal outbox entry", entry)?;
+        loop {
+            let Some(current) = self.notify.personal_outbox.get(key).map_err(io)? else {
+                return Ok(());
+            };
+            if self
+                .notify
+                .personal_outbox
+                .compare_and_swap(key, Some(current), Some(new.clone()))
+                .map_err(io)?
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn complete_personal(&self, id: u64) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        self.notify
+            .personal_outbox
+            .remove(id.to_be_bytes())
+            .map_err(io)?;
+        self.flush()
     }
 }
