@@ -8,7 +8,9 @@
 //!   blob copied under another member fails to open; plaintext secrets never cross into sled;
 //! - single-use records (tickets, OAuth states, confirmations) are consumed atomically: two
 //!   concurrent consumers never both succeed;
-//! - a write the member is told about is flushed to disk before the method returns;
+//! - a write the member is told about is flushed to disk before the method returns (the one
+//!   exception, a `Posted` draft record, is rebuilt from the site after a crash: see
+//!   [`Store::put_draft`]);
 //! - one process owns the database; a second gets [`StoreError::Locked`].
 
 pub mod cipher;
@@ -448,7 +450,11 @@ pub trait Store: NotifyStore + PersonalStore + Send + Sync {
     fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 
     // ---- drafts
-    /// Creates or replaces a draft (sealed). Flushed.
+    /// Creates or replaces a draft (sealed). Flushed, except the record of a post that
+    /// succeeded ([`DraftState::Posted`]): the draft was flushed `Posting` before the post,
+    /// and if the `Posted` record is lost in a crash, the startup recovery finds the post on
+    /// the site and records it then, so nothing is posted twice and the member is told again.
+    /// That saves the ask path one fsync.
     fn put_draft(&self, draft: &Draft) -> StoreResult<()>;
     /// Creates `draft` unless its author already has `cap` open drafts (saved or posting, not
     /// expired at `now`; posted ones are history and do not count). A draft with the same id

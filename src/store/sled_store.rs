@@ -1343,6 +1343,12 @@ impl Store for SledStore {
         self.drafts
             .insert(draft_key(draft.discord_user, &draft.id), bytes)
             .map_err(io)?;
+        if matches!(draft.state, DraftState::Posted { .. }) {
+            // Not worth an fsync (see `Store::put_draft`): sled's background flush writes it
+            // within half a second, and a crash before that leaves the draft `Posting`, which
+            // the startup recovery settles by finding the post on the site.
+            return Ok(());
+        }
         self.flush()
     }
 
