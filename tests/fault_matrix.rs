@@ -132,6 +132,8 @@ fn gist(r: &Reply) -> String {
     let mut words = Vec::new();
     for (needle, label) in [
         ("link again", "link again"),
+        ("link your account again", "link again"),
+        ("refused", "refused, says why"),
         ("admin", "admin told"),
         ("draft is kept", "draft kept"),
         ("not posted", "not posted"),
