@@ -55,6 +55,7 @@ async fn a_discord_display_name_with_markdown_is_escaped() {
                 author_name: NAME.into(),
                 content: "How do I rotate sled keys safely?".into(),
                 thread_name: None,
+                replies_to: None,
             },
         },
     );

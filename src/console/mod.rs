@@ -112,7 +112,7 @@ pub struct Console {
     notifications: Option<ConsoleNotifications>,
 }
 
-const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted,articles] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin channel cards on|off · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted,articles] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
 console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {
@@ -711,6 +711,7 @@ fn options_of(path: &[&str]) -> &'static [&'static str] {
         ["ask"] => &["title", "tags"],
         ["channel", "team"] => &["slug", "channel"],
         ["channel", "tags"] => &["tags", "channel"],
+        ["channel", "cards"] => &["state", "channel"],
         ["channel", _] => &["channel"],
         ["audit-channel"] => &["channel", "off"],
         ["subscribe"] => &[
