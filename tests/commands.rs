@@ -2824,3 +2824,130 @@ async fn answering_with_someone_elses_message_picks_then_asks() {
         .as_deref()
         .is_some_and(|b| b.contains("Originally written by @alice")));
 }
+
+/// Issue 10, part 10: a member whose Discord speaks German is answered in German (help, the
+/// search frame, the link prompt, a post's confirmation and its buttons); another language
+/// falls back to English.
+#[tokio::test]
+async fn replies_follow_the_members_locale_with_english_as_fallback() {
+    let app = TestApp::start().await;
+    let alice = poster(111, "alice");
+    let in_locale = |locale: &str, action: Action| {
+        let mut inv = app.invocation(&alice, action);
+        inv.locale = Some(locale.into());
+        inv
+    };
+    let slash = |sub: &str, options: &[(&str, &str)]| Action::Command {
+        name: "so".into(),
+        path: vec![sub.into()],
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), OptionValue::Str(v.to_string())))
+            .collect(),
+    };
+    let help = app.run(&in_locale("de", slash("help", &[]))).await;
+    assert_eq!(help.embeds[0].title, "soe-bot für Acme Stack Overflow");
+    assert!(
+        help.embeds[0]
+            .description
+            .contains("**Auf Acme Stack Overflow fragen**"),
+        "the message commands by their German names: {help:#?}"
+    );
+    insta::assert_json_snapshot!("help_de", normalized(&app, &help));
+    let french = app.run(&in_locale("fr", slash("help", &[]))).await;
+    assert_eq!(french.embeds[0].title, "soe-bot for Acme Stack Overflow");
+
+    let results = app
+        .run(&in_locale("de", slash("search", &[("query", "async")])))
+        .await;
+    let e = &results.embeds[0];
+    assert_eq!(e.title, "Suche: async");
+    assert!(
+        e.footer.as_deref().unwrap().starts_with("Seite 1 von"),
+        "{e:?}"
+    );
+    assert!(e.description.contains("Punkte"), "{e:?}");
+    for label in ["Weiter ▶", "In den Kanal teilen", "Einen Treffer öffnen…"] {
+        assert!(
+            TestApp::try_button(&results, label),
+            "{label}: {results:#?}"
+        );
+    }
+
+    // Unlinked: the link prompt in German; the draft is kept for after linking.
+    let id = {
+        let r = app.run(&in_locale("de", slash("ask", &[]))).await;
+        let ReplyKind::Modal(m) = &r.kind else {
+            panic!("{r:?}")
+        };
+        m.id.clone()
+    };
+    let submit = |id: &str, title: &str| {
+        in_locale(
+            "de",
+            Action::Modal {
+                custom_id: id.into(),
+                fields: ask_fields(title, BODY, "rust")
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+        )
+    };
+    let prompt = app
+        .run(&submit(
+            &id,
+            "Wie stoppe ich eine tokio-Aufgabe nach fünf Sekunden sauber?",
+        ))
+        .await;
+    assert!(
+        prompt
+            .content
+            .contains("Um deine Frage zu posten, verknüpfe zuerst dein Konto"),
+        "{prompt:#?}"
+    );
+    assert!(
+        prompt.content.contains("Dein Text ist gespeichert"),
+        "{prompt:#?}"
+    );
+    assert!(
+        TestApp::try_button(&prompt, "Konto verknüpfen"),
+        "{prompt:#?}"
+    );
+    assert!(
+        TestApp::try_button(&prompt, "Entwurf verwerfen"),
+        "{prompt:#?}"
+    );
+
+    // Linked: the post's confirmation in German.
+    app.link(&alice).await;
+    let open = app.run(&in_locale("de", slash("ask", &[]))).await;
+    let ReplyKind::Modal(m) = &open.kind else {
+        panic!("{open:?}")
+    };
+    let r = app
+        .run(&submit(
+            &m.id,
+            "Warum braucht mein Fluxkompensator genau 1,21 Gigawatt?",
+        ))
+        .await;
+    let r = if TestApp::try_button(&r, "Trotzdem posten") {
+        let mut press = in_locale(
+            "de",
+            Action::Button {
+                custom_id: TestApp::button(&r, "Trotzdem posten"),
+            },
+        );
+        press.member = alice.clone();
+        app.run(&press).await
+    } else {
+        r
+    };
+    assert!(
+        r.content
+            .contains("Gepostet als *Jane Doe* auf Acme Stack Overflow"),
+        "{r:#?}"
+    );
+    assert!(TestApp::try_button(&r, "Karte im Kanal posten"), "{r:#?}");
+    assert!(TestApp::try_button(&r, "Auf der Seite ansehen"), "{r:#?}");
+}
