@@ -2,10 +2,12 @@
 //!
 //! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
-//! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
-//! `unlink`, `me`), `complete` (question autocomplete), `help`, `admin` (with `doctor`), and the
-//! [`audit`] entries. Buttons and select menus on the member's private messages update those
-//! messages in place. Invariants:
+//! `answer` (modals, drafts, posting), `pick` (the question of "Post as answer", by title),
+//! `consent` (someone else's message, posted as them only if they accept), `vote` (votes and
+//! accepts), `account` (`link`, `unlink`, `me`), `complete` (question autocomplete), `help`,
+//! `admin` (with `doctor`), and the [`audit`] entries. Buttons and select menus on the
+//! member's private messages update those messages in place. What members read comes from
+//! the [`i18n`] catalogue, in the invocation's language. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
