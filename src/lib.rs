@@ -31,7 +31,8 @@
 //! - [`telemetry`]: the metrics series and `/metrics`.
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
 //! - [`console`]: the console transport of `soe-bot demo`.
-//! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out.
+//! - [`commands`]: the use cases, transport-independent: `Invocation` in, `Reply` out, in the
+//!   invocation's language (a Fluent catalogue, English and German).
 //! - [`notify`]: subscriptions and notifications: rules and their matching, the poller (one
 //!   loop per SOE target, O(1) SOE calls per interval), the outbox that sends each card once.
 //! - [`discord`]: the serenity adapter: gateway and HTTP interactions, conversions, registration.

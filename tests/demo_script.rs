@@ -80,12 +80,20 @@ fn admin_settings_are_audited_and_doctor_posts_a_test_card() {
     );
     assert_eq!(
         stdout.matches("message in <#11>").count(),
-        2,
+        3,
         "one audit entry per change:\n{stdout}"
     );
     assert!(
         stdout.contains("set the default tags of <#10> to `rust`, `async`"),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("turned cards after a post off in <#10>"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("soe-bot für"),
+        "the help in German:\n{stdout}"
     );
     assert!(
         stdout.contains("message in <#10>") && stdout.contains("soe-bot test card"),

@@ -214,6 +214,7 @@ fn buttons_modals_and_message_commands_convert() {
                 author_name: "sam".into(),
                 content: "How do I X?\nDetails".into(),
                 thread_name: None,
+                replies_to: None,
             },
         }
     );
@@ -226,6 +227,48 @@ fn buttons_modals_and_message_commands_convert() {
         panic!("a message command")
     };
     assert_eq!(message.thread_name.as_deref(), Some("Forum title"));
+
+    // A reply to the bot's question card: the card's ids and links come along, and it counts
+    // as the bot's only when its author is the application's bot user.
+    let card_id = fixtures::snowflake();
+    let mut card = fixtures::message(card_id, fixtures::APP_ID, "soe-bot", "");
+    card["author"]["bot"] = json!(true);
+    card["components"] = json!([{"type": 1, "components": [
+        {"type": 2, "style": 2, "custom_id": "so:an:42", "label": "Answer"},
+        {"type": 2, "style": 5, "url": "https://soe.example/questions/42/x", "label": "View on site"}]}]);
+    card["embeds"] =
+        json!([{"type": "rich", "title": "Q", "url": "https://soe.example/questions/42/x"}]);
+    let replied_to = |card: &Value| {
+        let mut c = c.clone();
+        let target = &mut c["data"]["resolved"]["messages"][mid.to_string()];
+        target["referenced_message"] = card.clone();
+        target["message_reference"] =
+            json!({"message_id": card_id.to_string(), "channel_id": CHANNEL.to_string()});
+        let Action::MessageCommand { message, .. } =
+            convert::invocation_from(&parse(&c)).unwrap().action
+        else {
+            panic!("a message command")
+        };
+        message.replies_to.expect("the replied message comes along")
+    };
+    let replied = replied_to(&card);
+    assert_eq!(
+        replied,
+        soe_bot::commands::invocation::RepliedMessage {
+            id: card_id,
+            from_bot: true,
+            custom_ids: vec!["so:an:42".into()],
+            links: vec![
+                "https://soe.example/questions/42/x".into(),
+                "https://soe.example/questions/42/x".into()
+            ],
+        }
+    );
+    assert_eq!(replied.card_question(), Some(42));
+    // Another bot's (or a member's) message is not the bot's card.
+    card["author"]["id"] = json!("9");
+    assert!(!replied_to(&card).from_bot);
+    assert_eq!(replied_to(&card).card_question(), None);
 }
 
 #[test]
@@ -707,13 +750,26 @@ fn the_registered_commands() {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(verbs, ["enable", "disable", "team", "tags"]);
-    for verb in 0..4 {
+    assert_eq!(verbs, ["enable", "disable", "team", "cards", "tags"]);
+    for verb in [0, 1, 2, 4] {
         assert_eq!(
             admin["options"][0]["options"][verb]["options"][0]["type"], 7,
             "a channel option first"
         );
     }
+    // Issue 10, part 4: `channel cards state:on|off [channel]`, the required option first.
+    let cards = &admin["options"][0]["options"][3]["options"];
+    assert_eq!(cards[0]["name"], "state");
+    assert_eq!(cards[0]["required"], true);
+    let states: Vec<&str> = cards[0]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["on", "off"]);
+    assert_eq!(cards[1]["type"], 7);
+    assert_eq!(cards[1]["channel_types"], json!([0, 5, 15]));
     // Text, announcement and forum channels can be picked (issue 10, part 9).
     assert_eq!(
         admin["options"][0]["options"][0]["options"][0]["channel_types"],
@@ -751,6 +807,96 @@ fn the_registered_commands() {
         assert_eq!(m["contexts"], json!([0]));
     }
     insta::assert_json_snapshot!("commands", body);
+}
+
+/// Every `name_localizations` and `description_localizations` map in `v`, with where it is.
+fn localizations<'a>(v: &'a Value, at: String, out: &mut Vec<(String, &'a str, &'a Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, inner) in m {
+                if k == "name_localizations" || k == "description_localizations" {
+                    out.push((
+                        at.clone(),
+                        if k.starts_with("name") {
+                            "name"
+                        } else {
+                            "description"
+                        },
+                        inner,
+                    ));
+                }
+                localizations(inner, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                localizations(inner, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Issue 10, part 10: the commands are described in German too (`de`), the message commands
+/// are named in German, and every translation is for a locale Discord knows (the contract's
+/// `AvailableLocalesEnum`, from the official document) and within Discord's limits (the
+/// contract check in `the_registered_commands` holds them to 32 and 100 characters).
+#[test]
+fn commands_are_localised_for_german_within_discords_locales() {
+    let body = registration_payload(&command_definitions(false, "Acme Stack Overflow")).unwrap();
+    let contract: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/contract/discord-api-v10.contract.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let locales: Vec<&str> = contract["schemas"]["AvailableLocalesEnum"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["const"].as_str().unwrap())
+        .collect();
+    assert!(locales.contains(&"de"), "{locales:?}");
+    let mut found = Vec::new();
+    localizations(&body, String::new(), &mut found);
+    let mut german = 0;
+    for (at, kind, map) in &found {
+        for (locale, text) in map.as_object().unwrap() {
+            assert!(
+                locales.contains(&locale.as_str()),
+                "{at}: {locale} is not a Discord locale"
+            );
+            let text = text.as_str().unwrap();
+            let max = if *kind == "name" && !at.contains("choices") {
+                32
+            } else {
+                100
+            };
+            assert!(
+                (1..=max).contains(&text.chars().count()),
+                "{at}: {locale} {kind} {text:?}"
+            );
+            german += usize::from(locale == "de");
+        }
+    }
+    assert!(german >= 55, "most texts are translated: {german}");
+    let cmds = body.as_array().unwrap();
+    assert_eq!(
+        cmds[0]["description_localizations"]["de"],
+        "Auf Acme Stack Overflow suchen, lesen, fragen und antworten"
+    );
+    assert_eq!(
+        cmds[2]["name_localizations"]["de"],
+        "Auf Acme Stack Overflow fragen"
+    );
+    assert_eq!(cmds[3]["name_localizations"]["de"], "Als Antwort posten");
+    // The names members type stay as they are: chat-input names are not localised.
+    assert_eq!(cmds[0]["name_localizations"], json!({}));
+    let sort = &cmds[0]["options"][0]["options"][2]["choices"][0];
+    assert_eq!(sort["value"], "relevance", "the value the use case reads");
+    assert_eq!(sort["name_localizations"]["de"], "Relevanz");
 }
 
 #[test]

@@ -386,7 +386,7 @@ async fn a_modal_submit_from_an_unlinked_member_keeps_the_draft_and_offers_linki
 }
 
 #[tokio::test]
-async fn message_commands_open_a_prefilled_form_for_the_author_only() {
+async fn message_commands_open_a_form_for_the_author_and_a_picker_for_someone_elses_message() {
     let (_t, w) = bot().await;
     let who = Who::member(9, "sam");
     let mine = fixtures::message_command("Ask on Stack Overflow", 9, "sam", "Why does my tokio runtime panic on drop?\nIt says cannot drop a runtime in a context where blocking is not allowed.");
@@ -400,6 +400,8 @@ async fn message_commands_open_a_prefilled_form_for_the_author_only() {
         text_of(&body).contains("Why does my tokio runtime panic on drop?"),
         "{body:#}"
     );
+    // Someone else's message opens no form: the question is picked (privately) before its
+    // author is asked.
     let theirs = fixtures::message_command("Post as answer", 10, "alex", "some text");
     let body = ok(
         &w,
@@ -408,7 +410,11 @@ async fn message_commands_open_a_prefilled_form_for_the_author_only() {
     .await;
     assert_eq!(body["type"], 4);
     assert_eq!(body["data"]["flags"], 64);
-    assert!(text_of(&body).contains("Only the author"), "{body:#}");
+    assert!(
+        text_of(&body).contains("Which question does this answer?"),
+        "{body:#}"
+    );
+    w.discord.check_contract();
 }
 
 #[tokio::test]

@@ -43,7 +43,9 @@ async fn a_discord_display_name_with_markdown_is_escaped() {
     assert!(!shared.ephemeral, "{shared:?}");
     assert_escaped(&shared);
 
-    // Someone else's message: the refusal names its author.
+    // Someone else's message, declined by its author: the attribution of the quote names
+    // the author literally.
+    app.clock.advance(chrono::Duration::minutes(1));
     let alice = TestApp::member(222, "alice");
     let inv = app.invocation(
         &alice,
@@ -55,10 +57,21 @@ async fn a_discord_display_name_with_markdown_is_escaped() {
                 author_name: NAME.into(),
                 content: "How do I rotate sled keys safely?".into(),
                 thread_name: None,
+                replies_to: None,
             },
         },
     );
-    assert_escaped(&app.run(&inv).await);
+    let prompt = app.run(&inv).await;
+    let declined = app.press(&bob, &TestApp::button(&prompt, "Decline")).await;
+    let form = app
+        .press(&alice, &TestApp::button(&declined, "post it quoted"))
+        .await;
+    let soe_bot::commands::ReplyKind::Modal(m) = &form.kind else {
+        panic!("{form:?}")
+    };
+    let body = m.inputs[1].value.clone().unwrap_or_default();
+    assert!(body.contains(ESCAPED), "escaped name missing:\n{body}");
+    assert!(!body.contains(NAME), "raw name shown:\n{body}");
 }
 
 #[tokio::test]

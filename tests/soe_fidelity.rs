@@ -338,6 +338,8 @@ fn posting_draft(app: &TestApp, user: u64, id: &str, content: DraftContent) -> D
         },
         post_after_link: false,
         source_message: None,
+        proposal: None,
+        thread_parent: None,
         created_at: now - Duration::minutes(2),
         expires_at: now + Duration::hours(24),
     };

@@ -65,6 +65,8 @@ fn draft(user: u64, id: &str) -> Draft {
         state: DraftState::Saved { last_error: None },
         post_after_link: false,
         source_message: None,
+        proposal: None,
+        thread_parent: None,
         created_at: t0(),
         expires_at: t0() + Duration::hours(24),
     }

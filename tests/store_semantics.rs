@@ -106,6 +106,8 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
         state: DraftState::Saved { last_error: None },
         post_after_link: true,
         source_message: None,
+        proposal: None,
+        thread_parent: None,
         created_at,
         expires_at,
     }
@@ -812,6 +814,7 @@ fn guild_settings_and_service_token() {
             channel_teams: [(5, soe_bot::soe::TeamSlug::parse("platform").unwrap())].into(),
             channel_tags: [(6, vec!["rust".to_string(), "sled".to_string()])].into(),
             audit_channel: Some(9),
+            cards_off: vec![12],
         };
         store.put_guild_settings(10, &s).unwrap();
         assert_eq!(store.guild_settings(10).unwrap(), s);
@@ -834,7 +837,9 @@ fn guild_settings_and_service_token() {
         assert_eq!(s.channel_teams[&5].as_str(), "platform");
         assert_eq!(s.channel_tags[&6], ["rust", "sled"]);
         assert_eq!(s.audit_channel, Some(9));
-        assert_eq!(s.configured_channels(), [1, 2, 3, 4, 5, 6, 9]);
+        assert_eq!(s.cards_off, [12]);
+        assert!(!s.cards_on(12, None) && !s.cards_on(13, Some(12)) && s.cards_on(13, None));
+        assert_eq!(s.configured_channels(), [1, 2, 3, 4, 5, 6, 9, 12]);
         assert!(store.service_token().unwrap().is_some());
     }
     // The service token is sealed with its own AAD and opens to what was stored.

@@ -20,14 +20,14 @@ pub fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
     // Usable in this channel's team, if the channel is bound to one.
     let team = ctx.team_in(inv.guild_id, inv.channel_id);
     match super::member::session(ctx, inv.member.id, team.as_ref()) {
-        Ok(s) => Reply::private(format!(
-            "You are already linked to **{}** on {}; `/so me` shows its access and expiry. Link again only to switch accounts or renew access: the new link replaces this one when you confirm it.",
-            super::render::escape_md(&super::reply::truncate(&s.name, 100)),
-            ctx.site.name
+        Ok(s) => Reply::private(crate::t!(
+            "link-already",
+            name = super::render::escape_md(&super::reply::truncate(&s.name, 100)),
+            site = ctx.site.name.as_str()
         ))
         .with_row(vec![Component::button(
             super::ids::Id::Link.encode(),
-            "Link again",
+            &crate::t!("button-link-again"),
             super::reply::ButtonStyle::Secondary,
         )]),
         Err(_) => link(ctx, inv),
@@ -37,13 +37,13 @@ pub fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
 /// A button to a fresh single-use linking URL (15 minutes), shown only to the member.
 pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
     match link_button(ctx, inv) {
-        Ok(button) => Reply::private(format!(
-            "Link your {} account so what you post from Discord is credited to you. The button works once, for 15 minutes, and only for you: don't share it. You'll sign in on the site, approve access, {}and confirm.",
-            ctx.site.name,
-            if ctx.link.settings().discord.is_some() {
-                "let Discord confirm it is you, "
+        Ok(button) => Reply::private(crate::t!(
+            "link-intro",
+            site = ctx.site.name.as_str(),
+            discord = if ctx.link.settings().discord.is_some() {
+                "yes"
             } else {
-                ""
+                "no"
             }
         ))
         .with_row(vec![button]),
@@ -62,8 +62,9 @@ pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Re
     ) {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
-            return Err(Box::new(Reply::private(format!(
-                "You asked for several link buttons in a short time; try again in {secs} s. The last button you got still works for 15 minutes after it was made."
+            return Err(Box::new(Reply::private(crate::t!(
+                "link-too-many",
+                secs = secs
             ))))
         }
         Err(e) => return Err(Box::new(ctx.store_failure(&e))),
@@ -72,7 +73,10 @@ pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Re
         .link
         .issue_ticket(inv.member.id, &inv.member.username, inv.guild_id)
     {
-        Ok(url) => Ok(Component::link(url.to_string(), "Link account")),
+        Ok(url) => Ok(Component::link(
+            url.to_string(),
+            &crate::t!("button-link-account"),
+        )),
         Err(e) => Err(Box::new(ctx.store_failure(&e))),
     }
 }
@@ -93,11 +97,7 @@ pub fn unlink(ctx: &Commands, inv: &Invocation) -> Reply {
 pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
     let link = match ctx.store.get_link(inv.member.id) {
         Ok(Some(l)) => l,
-        Ok(None) => {
-            return super::member::link_prompt(
-                "You have not linked an account. Link one to ask, answer and vote as yourself.",
-            )
-        }
+        Ok(None) => return super::member::link_prompt(&crate::t!("me-not-linked")),
         Err(crate::store::StoreError::Unseal) | Err(crate::store::StoreError::Corrupt(_)) => {
             return super::member::link_prompt(
                 "Your link could not be read (the bot's key changed). Link your account again.",

@@ -6,8 +6,9 @@
 //! `discord.admin_roles` (never a name: anyone who can create roles can copy one); never in DMs
 //! (no member, no permission).
 //!
-//! Subcommands: `channel enable|disable|team|tags [channel]`, `audit-channel [channel] [off]`,
-//! `doctor`. A `channel` option must be a channel of the invoking guild: the Discord adapter is
+//! Subcommands: `channel enable|disable|team|tags [channel]`, `channel cards on|off [channel]`
+//! (whether members posting from a channel are offered a public card there; default on),
+//! `audit-channel [channel] [off]`, `doctor`. A `channel` option must be a channel of the invoking guild: the Discord adapter is
 //! asked ([`super::server::ServerView`]) and the command is refused when it says otherwise or
 //! cannot tell. Every change is stored, then audited ([`super::audit`]).
 
@@ -110,6 +111,22 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
                 },
             }
         }
+        ["channel", "cards"] => {
+            let Some(channel) = channel else {
+                return Reply::private(
+                    "Name a channel, e.g. `/so-admin channel cards state:off channel:#general`.",
+                );
+            };
+            match inv.text("state").map(|s| s.to_ascii_lowercase()).as_deref() {
+                Some("on") => Change::Cards(channel, true),
+                Some("off") => Change::Cards(channel, false),
+                _ => {
+                    return Reply::private(
+                        "Say `state:on` or `state:off`, e.g. `/so-admin channel cards state:off`.",
+                    )
+                }
+            }
+        }
         ["audit-channel"] => {
             if inv.option("off").is_some_and(|v| v.as_text() == "true") {
                 Change::Audit(None)
@@ -121,7 +138,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
             }
         }
         _ => return Reply::private(
-            "Unknown admin command. Available: `/so-admin channel enable|disable|team|tags`, `/so-admin subscribe|subscriptions|unsubscribe|preview`, `/so-admin doctor`, `/so-admin audit-channel`.",
+            "Unknown admin command. Available: `/so-admin channel enable|disable|team|tags|cards`, `/so-admin subscribe|subscriptions|unsubscribe|preview`, `/so-admin doctor`, `/so-admin audit-channel`.",
         ),
     };
     apply(ctx, inv, guild, change)
@@ -136,6 +153,8 @@ enum Change {
     Team(u64, Option<TeamSlug>),
     /// Set a channel's default tags (empty: clear).
     Tags(u64, Vec<String>),
+    /// Offer (true) or stop offering the public card after a post from a channel.
+    Cards(u64, bool),
     /// Set or clear the audit channel.
     Audit(Option<u64>),
 }
@@ -267,6 +286,31 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
                 format!("set the default tags of <#{channel}> to {list}"),
                 format!("Questions asked from <#{channel}> now start with the tags {list}."),
             )
+        }
+        Change::Cards(channel, on) => {
+            let channel = *channel;
+            let was_on = !s.cards_off.contains(&channel);
+            s.cards_off.retain(|c| *c != channel);
+            if !on {
+                s.cards_off.push(channel);
+            }
+            if was_on == *on {
+                return Reply::private(format!(
+                    "Cards after a post are already {} in <#{channel}>; nothing changed.",
+                    if *on { "on" } else { "off" }
+                ));
+            }
+            if *on {
+                (
+                    format!("turned cards after a post on in <#{channel}>"),
+                    format!("Members who post a question or answer from <#{channel}> (or its threads) are offered a public card about it there again: title, author, tags and link (the default)."),
+                )
+            } else {
+                (
+                    format!("turned cards after a post off in <#{channel}>"),
+                    format!("Members who post a question or answer from <#{channel}> (or its threads) are no longer offered a public card about it there; their confirmation stays private. `/so-admin channel cards state:on` turns it back on."),
+                )
+            }
         }
         Change::Audit(Some(channel)) => {
             s.audit_channel = Some(*channel);

@@ -104,16 +104,12 @@ impl Refusal {
     /// What the member is told. No SOE call was made.
     pub fn reply(&self) -> Reply {
         match self {
-            Refusal::Member(wait) => Reply::private(format!(
-                "You are going too fast: the bot reads the site for everyone through one shared allowance, and each member gets a part of it; try again in {} s.",
-                whole_secs(*wait)
-            )),
-            Refusal::Service(wait) => Reply::private(
-                soe::Error::RateLimited {
-                    retry_after: *wait,
-                }
-                .user_message(),
-            ),
+            Refusal::Member(wait) => {
+                Reply::private(crate::t!("error-too-fast", secs = whole_secs(*wait)))
+            }
+            Refusal::Service(wait) => {
+                Reply::private(soe::Error::RateLimited { retry_after: *wait }.user_message())
+            }
         }
     }
 }

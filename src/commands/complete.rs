@@ -62,6 +62,16 @@ impl RecentQuestions {
         list.truncate(PER_CHANNEL);
     }
 
+    /// The title `channel` saw for question `id`, if it saw it lately.
+    pub fn title(&self, channel: Option<u64>, id: i64) -> Option<String> {
+        let map = self.channels.lock();
+        map.get(&channel?)?
+            .1
+            .iter()
+            .find(|(q, _)| *q == id)
+            .map(|(_, t)| t.clone())
+    }
+
     /// `channel`'s questions whose title contains every word of `typed`, newest first.
     pub fn matching(&self, channel: Option<u64>, typed: &str) -> Vec<(i64, String)> {
         let Some(channel) = channel else {
@@ -121,15 +131,27 @@ pub async fn questions(ctx: &Commands, member: u64, channel: Option<u64>, typed:
 /// One search for `typed`: cached, or charged to the member's share; nothing when refused or
 /// failed (autocomplete degrades to fewer choices, it never errors).
 async fn live(ctx: &Commands, member: u64, typed: &str) -> Vec<(i64, String)> {
-    let team = ctx.site.team.as_ref().map(|t| t.as_str());
-    let key = SearchCache::key(team, typed, SearchSort::Relevance, 1);
+    match search_titles(ctx, member, ctx.site.team.as_ref(), typed).await {
+        Ok(found) => found,
+        Err(_) => vec![],
+    }
+}
+
+/// The questions one search for `typed` finds, as (question id, title), each once, in the
+/// site's order: from the search cache, or one call charged to `member`'s share of the
+/// service budget. The error is the reply to give (slow down, or the site's failure).
+pub async fn search_titles(
+    ctx: &Commands,
+    member: u64,
+    team: Option<&crate::soe::TeamSlug>,
+    typed: &str,
+) -> Result<Vec<(i64, String)>, Reply> {
+    let key = SearchCache::key(team.map(|t| t.as_str()), typed, SearchSort::Relevance, 1);
     let page = match ctx.search_cache.get(&key) {
         Some(p) => p,
         None => {
-            let reader = ctx.reader_for(member, None);
-            if reader.reserve(1).is_err() {
-                return vec![];
-            }
+            let reader = ctx.reader_for(member, team);
+            reader.reserve(1).map_err(|refusal| refusal.reply())?;
             match reader
                 .search(typed, 1, PageSize::Fifty, SearchSort::Relevance)
                 .await
@@ -140,13 +162,15 @@ async fn live(ctx: &Commands, member: u64, typed: &str) -> Vec<(i64, String)> {
                     p
                 }
                 Err(e) => {
-                    tracing::info!(error = %e, "autocomplete search failed; fewer choices");
-                    return vec![];
+                    tracing::info!(error = %e, "question search failed");
+                    return Err(ctx.soe_failure(&e));
                 }
             }
         }
     };
-    page.items
+    let mut seen = std::collections::HashSet::new();
+    Ok(page
+        .items
         .iter()
         .filter_map(|h| {
             let title = match h {
@@ -156,7 +180,8 @@ async fn live(ctx: &Commands, member: u64, typed: &str) -> Vec<(i64, String)> {
             };
             Some((hit_question_id(h)?, title.clone()))
         })
-        .collect()
+        .filter(|(id, _)| seen.insert(*id))
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `/so help`, and the names members see for the message commands.
 
+use super::i18n::Lang;
 use super::reply::{Embed, Reply};
 use super::Commands;
 
@@ -9,36 +10,41 @@ const COMMAND_NAME_MAX: usize = 32;
 /// The ask message command's name: "Ask on <site>" when it fits Discord's 32 characters,
 /// else "Ask as a question". The adapter registers it under this name and the help names it.
 pub fn ask_message_command(site: &str) -> String {
-    let name = format!("Ask on {}", site.trim());
+    ask_message_command_in(Lang::En, site)
+}
+
+/// [`ask_message_command`] in `lang` (the name a member using Discord in that language sees):
+/// "Ask on <site>" when it fits 32 characters, else the language's fallback.
+pub fn ask_message_command_in(lang: Lang, site: &str) -> String {
+    let name = crate::tr!(lang, "command-ask-on", site = site.trim());
     if name.chars().count() <= COMMAND_NAME_MAX {
         name
     } else {
-        "Ask as a question".into()
+        crate::tr!(lang, "command-ask-fallback")
     }
 }
 
-/// The commands, the site, and how linking works.
+/// The "Post as answer" message command's name in `lang` (registered under the English one).
+pub fn answer_message_command_in(lang: Lang) -> String {
+    crate::tr!(lang, "command-post-as-answer")
+}
+
+/// The commands, the site, and how linking works, in the member's language.
 pub fn help(ctx: &Commands) -> Reply {
-    let text = format!(
-        "**Search and read** (uses the bot's read-only access)\n\
-`/so search query:<words> [tag] [sort]`: top results, privately; page with Prev/Next, then Share to channel.\n\
-`/so question id:<id or link>`: a question with its top answers.\n\n\
-**Ask, answer, vote, accept** (as yourself)\n\
-`/so ask [title] [tags]`: a form for your question; similar questions are shown first.\n\
-`/so answer question:<id or link>`: a form for your answer.\n\
-Buttons under a question: Upvote, Downvote, Answer, Accept (if you asked it).\n\
-Message menu (⋯ → Apps): **{ask}**, **Post as answer**.\n\n\
-**Your account**\n\
-`/so link`: link your {site} account. You sign in on the site and approve; the bot keeps your token encrypted and only uses it for what you do here. Posts are credited to you, never to a bot account.\n\
-`/so me`: what is linked, its access and expiry. `/so unlink`: forget your token and drafts.\n\n\
-If you write a question before linking, it is kept and posted as you once you link.",
-        site = ctx.site.name,
-        ask = ask_message_command(&ctx.site.name)
+    let lang = super::i18n::current();
+    let text = crate::t!(
+        "help-body",
+        site = ctx.site.name.as_str(),
+        ask = ask_message_command_in(lang, &ctx.site.name),
+        answer = answer_message_command_in(lang)
     );
     Reply::private("").with_embed(
-        Embed::new(&format!("soe-bot for {}", ctx.site.name), &text)
-            .url(Some(ctx.site.url.to_string()))
-            .color(super::render::COLOR),
+        Embed::new(
+            &crate::t!("help-title", site = ctx.site.name.as_str()),
+            &text,
+        )
+        .url(Some(ctx.site.url.to_string()))
+        .color(super::render::COLOR),
     )
 }
 
@@ -55,5 +61,14 @@ mod tests {
         let long = ask_message_command("Initech Engineering Knowledge Base");
         assert_eq!(long, "Ask as a question");
         assert!(ask_message_command(&"x".repeat(25)).chars().count() <= 32);
+        assert_eq!(
+            ask_message_command_in(Lang::De, "Acme Stack Overflow"),
+            "Auf Acme Stack Overflow fragen"
+        );
+        assert_eq!(
+            ask_message_command_in(Lang::De, "Initech Engineering Knowledge"),
+            "Als Frage stellen"
+        );
+        assert_eq!(answer_message_command_in(Lang::De), "Als Antwort posten");
     }
 }

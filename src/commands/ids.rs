@@ -125,9 +125,56 @@ pub enum Id {
         /// Draft id.
         draft: String,
     },
-    /// The "Post as answer" modal (question chosen in the modal).
+    /// The "Post as answer" modal of earlier versions (question typed in the modal); only
+    /// its submissions are still handled.
     PostAsAnswerModal {
         /// Draft id.
+        draft: String,
+    },
+    /// The question picker of "Post as answer": the chosen question (the select's value)
+    /// becomes the question the saved answer draft answers.
+    PickQuestion {
+        /// The answer draft (its body is the message's text).
+        draft: String,
+        /// Whether the message is someone else's: choosing asks its author's consent
+        /// (a public prompt) instead of opening the answer form.
+        consent: bool,
+    },
+    /// "Search for the question…" on the picker: opens [`Id::FindQuestionModal`].
+    FindQuestion {
+        /// The answer draft.
+        draft: String,
+        /// As in [`Id::PickQuestion`].
+        consent: bool,
+    },
+    /// The search form of the picker: its words search the site, and the results come back
+    /// as a new picker.
+    FindQuestionModal {
+        /// The answer draft.
+        draft: String,
+        /// As in [`Id::PickQuestion`].
+        consent: bool,
+    },
+    /// The author accepts that their message be posted as theirs (opens the form for them).
+    ConsentAccept {
+        /// Who asked (the proposal is their draft).
+        proposer: u64,
+        /// The proposal draft.
+        draft: String,
+    },
+    /// The author declines.
+    ConsentDecline {
+        /// Who asked.
+        proposer: u64,
+        /// The proposal draft.
+        draft: String,
+    },
+    /// The proposer posts the message as themself, quoted and attributed (after a decline, or
+    /// once the author let the wait pass).
+    PostQuoted {
+        /// Who asked (only they may press it).
+        proposer: u64,
+        /// The proposal draft.
         draft: String,
     },
 }
@@ -240,6 +287,18 @@ impl Id {
             } => format!("so:m:ask:{draft}:{m}"),
             Id::AnswerModal { question, draft } => format!("so:m:ans:{question}:{draft}"),
             Id::PostAsAnswerModal { draft } => format!("so:m:paa:{draft}"),
+            Id::PickQuestion { draft, consent } => {
+                format!("so:pq{}:{draft}", if *consent { "c" } else { "" })
+            }
+            Id::FindQuestion { draft, consent } => {
+                format!("so:fq{}:{draft}", if *consent { "c" } else { "" })
+            }
+            Id::FindQuestionModal { draft, consent } => {
+                format!("so:m:fq{}:{draft}", if *consent { "c" } else { "" })
+            }
+            Id::ConsentAccept { proposer, draft } => format!("so:cy:{proposer}:{draft}"),
+            Id::ConsentDecline { proposer, draft } => format!("so:cn:{proposer}:{draft}"),
+            Id::PostQuoted { proposer, draft } => format!("so:cq:{proposer}:{draft}"),
         };
         s.chars().take(super::reply::limits::CUSTOM_ID).collect()
     }
@@ -339,6 +398,24 @@ pub fn parse(s: &str) -> Option<Id> {
             draft: handle(args)?,
         },
         "link" if args.is_empty() => Id::Link,
+        "pq" | "pqc" => Id::PickQuestion {
+            draft: handle(args)?,
+            consent: verb == "pqc",
+        },
+        "fq" | "fqc" => Id::FindQuestion {
+            draft: handle(args)?,
+            consent: verb == "fqc",
+        },
+        "cy" | "cn" | "cq" => {
+            let (who, draft) = args.split_once(':')?;
+            let proposer = who.parse::<u64>().ok().filter(|u| *u > 0)?;
+            let draft = handle(draft)?;
+            match verb {
+                "cy" => Id::ConsentAccept { proposer, draft },
+                "cn" => Id::ConsentDecline { proposer, draft },
+                _ => Id::PostQuoted { proposer, draft },
+            }
+        }
         "m" => {
             let (kind, rest) = args.split_once(':')?;
             match kind {
@@ -361,6 +438,10 @@ pub fn parse(s: &str) -> Option<Id> {
                 }
                 "paa" => Id::PostAsAnswerModal {
                     draft: handle(rest)?,
+                },
+                "fq" | "fqc" => Id::FindQuestionModal {
+                    draft: handle(rest)?,
+                    consent: kind == "fqc",
                 },
                 _ => return None,
             }
@@ -453,7 +534,39 @@ mod tests {
                 question: 4,
                 draft: d.clone(),
             },
-            Id::PostAsAnswerModal { draft: d },
+            Id::PostAsAnswerModal { draft: d.clone() },
+            Id::PickQuestion {
+                draft: d.clone(),
+                consent: false,
+            },
+            Id::PickQuestion {
+                draft: d.clone(),
+                consent: true,
+            },
+            Id::FindQuestion {
+                draft: d.clone(),
+                consent: true,
+            },
+            Id::FindQuestionModal {
+                draft: d.clone(),
+                consent: false,
+            },
+            Id::FindQuestionModal {
+                draft: d.clone(),
+                consent: true,
+            },
+            Id::ConsentAccept {
+                proposer: 1_200_000_000_000_000_000,
+                draft: d.clone(),
+            },
+            Id::ConsentDecline {
+                proposer: 5,
+                draft: d.clone(),
+            },
+            Id::PostQuoted {
+                proposer: u64::MAX,
+                draft: d,
+            },
         ];
         for id in ids {
             let s = id.encode();
@@ -479,6 +592,13 @@ mod tests {
             "so:dp:../../etc",
             "other:q:1",
             "so:m:ask:",
+            "so:pq:",
+            "so:pqx:abc",
+            "so:cy:abc",
+            "so:cy:0:abc",
+            "so:cn:-3:abc",
+            "so:cq:5:a/b",
+            "so:m:fq:",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

@@ -61,7 +61,7 @@ impl OptionValue {
 }
 
 /// A message a message command was used on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MessageRef {
     /// Message id.
     pub id: u64,
@@ -74,6 +74,52 @@ pub struct MessageRef {
     /// The name of the thread the message is in, when it is in one: a forum post's starter
     /// message (its id is the thread's) takes the post's title from it.
     pub thread_name: Option<String>,
+    /// The message it replies to, when the transport has it: a reply to one of the bot's
+    /// question cards says which question "Post as answer" answers.
+    pub replies_to: Option<RepliedMessage>,
+}
+
+/// The message a message replies to, as much of it as says which question it was about.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RepliedMessage {
+    /// Its id.
+    pub id: u64,
+    /// Whether the bot itself sent it: only the bot's own cards are read for a question (a
+    /// member's message could carry any link).
+    pub from_bot: bool,
+    /// The custom ids of its buttons and menus (a question card's name its question).
+    pub custom_ids: Vec<String>,
+    /// The links of its embeds' titles (cards about posts and notification cards link the
+    /// question).
+    pub links: Vec<String>,
+}
+
+impl RepliedMessage {
+    /// The question the bot's card is about, if it is one of the bot's cards about a
+    /// question: from its components' ids first (exact), else from an embed's link to a
+    /// question on the site.
+    pub fn card_question(&self) -> Option<i64> {
+        use super::ids::{parse, Id};
+        if !self.from_bot {
+            return None;
+        }
+        let from_ids = self.custom_ids.iter().find_map(|c| match parse(c)? {
+            Id::OpenAnswer { question }
+            | Id::ShareQuestion { question }
+            | Id::OpenQuestion { question }
+            | Id::QuestionInPlace { question }
+            | Id::PickAnswer { question, .. }
+            | Id::VoteQuestion { question, .. }
+            | Id::VoteAnswer { question, .. }
+            | Id::Accept { question, .. } => Some(question),
+            _ => None,
+        });
+        from_ids.or_else(|| {
+            self.links
+                .iter()
+                .find_map(|l| super::show::parse_question_ref(l))
+        })
+    }
 }
 
 /// What kind of interaction it was.

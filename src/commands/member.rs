@@ -88,28 +88,26 @@ pub fn session(
 pub fn link_prompt(text: &str) -> Reply {
     Reply::private(text).with_row(vec![Component::button(
         Id::Link.encode(),
-        "Link account",
+        &crate::t!("button-link-account"),
         ButtonStyle::Primary,
     )])
 }
 
-/// What to tell a member who has no session, with what to do next.
-pub fn no_session_reply(ctx: &Commands, why: NoSession, what: &str) -> Reply {
+/// What to tell a member who has no session, with what to do next. `doing` is the catalogue
+/// id of what they tried (`doing-post-question`, `doing-vote`, …).
+pub fn no_session_reply(ctx: &Commands, why: NoSession, doing: &str) -> Reply {
+    let site = ctx.site.name.as_str();
+    let doing = crate::t!(doing);
     match why {
-        NoSession::NotLinked => link_prompt(&format!(
-            "To {what}, link your {} account first so it is credited to you.",
-            ctx.site.name
-        )),
-        NoSession::Expired | NoSession::Unreadable => link_prompt(&format!(
-            "Your {} link has expired or was revoked. Link your account again to {what}.",
-            ctx.site.name
-        )),
-        NoSession::ReadOnly => link_prompt(&format!(
-            "Your linked account has read-only access, so the bot cannot {what} for you. Link again and grant write access."
-        )),
-        NoSession::NoTeamGrant(team) => link_prompt(&format!(
-            "Your link was made without access to the private team `{}` this bot works in, so the site would refuse to let you {what} there. Link again: the site will ask you to allow the team too.",
-            team.as_str()
+        NoSession::NotLinked => link_prompt(&crate::t!("link-needed", site = site, doing = doing)),
+        NoSession::Expired | NoSession::Unreadable => {
+            link_prompt(&crate::t!("link-expired", site = site, doing = doing))
+        }
+        NoSession::ReadOnly => link_prompt(&crate::t!("link-read-only", doing = doing)),
+        NoSession::NoTeamGrant(team) => link_prompt(&crate::t!(
+            "link-no-team-grant",
+            team = team.as_str(),
+            doing = doing
         )),
         NoSession::Store(e) => ctx.store_failure(&e),
     }
@@ -122,10 +120,7 @@ pub fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
             if let Err(err) = ctx.store.mark_link_expired(user) {
                 tracing::warn!(error = %err, "could not mark a link expired");
             }
-            format!(
-                "{} rejected your token: it has expired or was revoked. Link your account again with `/so link`.",
-                ctx.site.name
-            )
+            crate::t!("write-token-rejected", site = ctx.site.name.as_str())
         }
         soe::Error::Forbidden { .. } if e.is_grant_refusal() => {
             if let Err(err) = ctx.store.mark_link_write_refused(user) {

@@ -2,10 +2,12 @@
 //!
 //! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
-//! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
-//! `unlink`, `me`), `complete` (question autocomplete), `help`, `admin` (with `doctor`), and the
-//! [`audit`] entries. Buttons and select menus on the member's private messages update those
-//! messages in place. Invariants:
+//! `answer` (modals, drafts, posting), `pick` (the question of "Post as answer", by title),
+//! `consent` (someone else's message, posted as them only if they accept), `vote` (votes and
+//! accepts), `account` (`link`, `unlink`, `me`), `complete` (question autocomplete), `help`,
+//! `admin` (with `doctor`), and the [`audit`] entries. Buttons and select menus on the
+//! member's private messages update those messages in place. What members read comes from
+//! the [`i18n`] catalogue, in the invocation's language. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
 //! - nothing here imports serenity, axum, reqwest or sled (a test enforces it);
@@ -23,11 +25,14 @@ pub mod alerts;
 pub mod audit;
 pub mod caches;
 pub mod complete;
+pub mod consent;
 pub mod doctor;
 pub mod help;
+pub mod i18n;
 pub mod ids;
 pub mod invocation;
 pub mod member;
+pub mod pick;
 pub mod post;
 pub mod render;
 pub mod reply;
@@ -126,7 +131,8 @@ pub struct Commands {
     /// finishing the link rewrites that message in place. In memory only (the tokens are
     /// secrets and die in 15 minutes; after a restart the DM is the fallback); entries older
     /// than [`EDIT_IN_PLACE_FOR`] are dropped whenever one is added.
-    pub(crate) link_prompts: parking_lot::Mutex<HashMap<u64, ReplyToken>>,
+    /// The prompt's language comes along, for the message that rewrites it.
+    pub(crate) link_prompts: parking_lot::Mutex<HashMap<u64, (ReplyToken, i18n::Lang)>>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -304,15 +310,41 @@ impl Commands {
             return Ack::Immediate;
         }
         match &inv.action {
+            // Someone else's message: the author is asked in public (unless the question of
+            // an answer must be picked first, privately, or the member may not post here).
+            Action::MessageCommand { name, message }
+                if message.author_id != inv.member.id
+                    && !message.content.trim().is_empty()
+                    && share::may_post(inv) =>
+            {
+                let picks_first = name == post::ANSWER_MESSAGE_COMMAND
+                    && message
+                        .replies_to
+                        .as_ref()
+                        .and_then(|r| r.card_question())
+                        .is_none();
+                if picks_first {
+                    Ack::Immediate
+                } else {
+                    Ack::DeferPublic
+                }
+            }
             Action::Autocomplete { .. } | Action::MessageCommand { .. } => Ack::Immediate,
             Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
                 ("so", "ask" | "answer" | "help" | "link") => Ack::Immediate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Button { custom_id } => match ids::parse(custom_id) {
-                Some(ids::Id::OpenAnswer { .. } | ids::Id::EditDraft { .. } | ids::Id::Link) => {
-                    Ack::Immediate
-                }
+                Some(
+                    ids::Id::OpenAnswer { .. }
+                    | ids::Id::EditDraft { .. }
+                    | ids::Id::Link
+                    | ids::Id::FindQuestion { .. }
+                    | ids::Id::ConsentAccept { .. }
+                    | ids::Id::PostQuoted { .. },
+                ) => Ack::Immediate,
+                // Decline updates the public prompt (anyone else is answered privately).
+                Some(ids::Id::ConsentDecline { .. }) => Ack::DeferUpdate,
                 Some(ids::Id::SearchPage { .. } | ids::Id::QuestionInPlace { .. }) => {
                     Ack::DeferUpdate
                 }
@@ -344,6 +376,13 @@ impl Commands {
                     ..
                 }) => Ack::DeferEphemeral,
                 Some(ids::Id::PickResult { .. } | ids::Id::PickAnswer { .. }) => Ack::DeferUpdate,
+                // For someone else's message, the chosen question goes into the public prompt
+                // to its author.
+                Some(ids::Id::PickQuestion { consent: true, .. }) if share::may_post(inv) => {
+                    Ack::DeferPublic
+                }
+                // The chosen question opens the answer form (only a first answer can be one).
+                Some(ids::Id::PickQuestion { .. }) => Ack::Immediate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,
@@ -353,7 +392,13 @@ impl Commands {
     /// Runs the use case for `inv`. Never fails: every error becomes a reply that says what to
     /// do next.
     /// Counted in the metrics by command and outcome ([`crate::telemetry::COMMANDS`]).
+    /// Texts are in the invocation's language where the catalogue has it ([`i18n`]).
     pub async fn handle(&self, inv: &Invocation) -> Reply {
+        let lang = i18n::Lang::of(inv.locale.as_deref());
+        i18n::scope(lang, self.handle_in(inv)).await
+    }
+
+    async fn handle_in(&self, inv: &Invocation) -> Reply {
         let command = command_label(&inv.action);
         let counted = |outcome: &'static str| {
             metrics::counter!(crate::telemetry::COMMANDS, "command" => command, "outcome" => outcome)
@@ -399,7 +444,7 @@ impl Commands {
                     verb @ ("subscribe" | "subscriptions" | "unsubscribe" | "preview"),
                 ) => subscriptions::command(self, inv, verb).await,
                 ("so-admin", _) => admin::command(self, inv).await,
-                _ => Reply::private("Unknown command. Try `/so help`."),
+                _ => Reply::private(crate::t!("error-unknown-command")),
             },
             Action::Autocomplete { focused, value, .. } => match focused.as_str() {
                 "tag" | "tags" => Reply::choices(self.tags.complete(value)),
@@ -410,9 +455,7 @@ impl Commands {
             },
             Action::Button { custom_id } => match ids::parse(custom_id) {
                 Some(id) => self.button(inv, id).await,
-                None => Reply::private(
-                    "This button is from an older version of the bot. Run the command again.",
-                ),
+                None => Reply::private(crate::t!("error-old-button")),
             },
             Action::Select { custom_id, values } => self.select(inv, custom_id, values).await,
             Action::Modal { custom_id, .. } => match ids::parse(custom_id) {
@@ -425,12 +468,13 @@ impl Commands {
                 Some(ids::Id::PostAsAnswerModal { draft }) => {
                     post::post_as_answer_submit(self, inv, &draft).await
                 }
-                _ => Reply::private(
-                    "This form is from an older version of the bot. Run the command again.",
-                ),
+                Some(ids::Id::FindQuestionModal { draft, consent }) => {
+                    pick::find(self, inv, &draft, consent).await
+                }
+                _ => Reply::private(crate::t!("error-old-form")),
             },
             Action::MessageCommand { name, message } => {
-                post::message_command(self, inv, name, message)
+                post::message_command(self, inv, name, message).await
             }
         };
         self.one_click_link(inv, reply)
@@ -466,8 +510,8 @@ impl Commands {
             if let Some(token) = &inv.reply_token {
                 let now = self.clock.now();
                 let mut prompts = self.link_prompts.lock();
-                prompts.retain(|_, t| now - t.received_at < EDIT_IN_PLACE_FOR);
-                prompts.insert(inv.member.id, token.clone());
+                prompts.retain(|_, (t, _)| now - t.received_at < EDIT_IN_PLACE_FOR);
+                prompts.insert(inv.member.id, (token.clone(), i18n::current()));
             }
         }
         reply
@@ -475,9 +519,9 @@ impl Commands {
 
     /// The member's remembered Link prompt, if its token is still fresh enough to edit with
     /// (taken: a prompt is rewritten once).
-    fn take_link_prompt(&self, user: u64) -> Option<ReplyToken> {
-        let token = self.link_prompts.lock().remove(&user)?;
-        (self.clock.now() - token.received_at < EDIT_IN_PLACE_FOR).then_some(token)
+    fn take_link_prompt(&self, user: u64) -> Option<(ReplyToken, i18n::Lang)> {
+        let (token, lang) = self.link_prompts.lock().remove(&user)?;
+        (self.clock.now() - token.received_at < EDIT_IN_PLACE_FOR).then_some((token, lang))
     }
 
     /// A choice in one of the bot's select menus.
@@ -487,13 +531,13 @@ impl Commands {
             .and_then(|v| v.parse::<i64>().ok())
             .filter(|n| *n > 0);
         let Some(chosen) = chosen else {
-            return Reply::private("Choose one of the listed items.");
+            return Reply::private(crate::t!("error-choose-listed"));
         };
         match ids::parse(custom_id) {
             Some(ids::Id::PickResult { page, search }) => {
                 let back = Component::button(
                     ids::Id::SearchPage { page, search }.encode(),
-                    "◀ Back to the results",
+                    &crate::t!("button-back-to-results"),
                     ButtonStyle::Secondary,
                 );
                 show::in_place(self, inv, chosen, Some(back)).await
@@ -501,9 +545,10 @@ impl Commands {
             Some(ids::Id::PickAnswer { question, on }) => {
                 show::pick_answer(self, inv, question, chosen, on).await
             }
-            _ => Reply::private(
-                "This menu is from an older version of the bot. Run the command again.",
-            ),
+            Some(ids::Id::PickQuestion { draft, consent }) => {
+                pick::chosen(self, inv, &draft, consent, chosen).await
+            }
+            _ => Reply::private(crate::t!("error-old-menu")),
         }
     }
 
@@ -514,8 +559,18 @@ impl Commands {
             Id::ShareSearch { page, search } => search::page(self, inv, &search, page, true).await,
             Id::OpenQuestion { question } => show::show(self, inv, question, false).await,
             Id::QuestionInPlace { question } => show::in_place(self, inv, question, None).await,
-            Id::PickResult { .. } | Id::PickAnswer { .. } => {
+            Id::PickResult { .. } | Id::PickAnswer { .. } | Id::PickQuestion { .. } => {
                 Reply::private("That is a menu id, not a button.")
+            }
+            Id::FindQuestion { draft, consent } => pick::find_form(&draft, consent),
+            Id::ConsentAccept { proposer, draft } => {
+                consent::accept(self, inv, proposer, &draft).await
+            }
+            Id::ConsentDecline { proposer, draft } => {
+                consent::decline(self, inv, proposer, &draft).await
+            }
+            Id::PostQuoted { proposer, draft } => {
+                consent::post_quoted(self, inv, proposer, &draft).await
             }
             Id::ShareQuestion { question } => show::show(self, inv, question, true).await,
             Id::VoteQuestion { question, vote, on } => {
@@ -544,9 +599,10 @@ impl Commands {
                 post::live_draft(self, inv, &draft, reply)
             }
             Id::Link => account::link(self, inv),
-            Id::AskModal { .. } | Id::AnswerModal { .. } | Id::PostAsAnswerModal { .. } => {
-                Reply::private("That is a form id, not a button.")
-            }
+            Id::AskModal { .. }
+            | Id::AnswerModal { .. }
+            | Id::PostAsAnswerModal { .. }
+            | Id::FindQuestionModal { .. } => Reply::private("That is a form id, not a button."),
         }
     }
 
@@ -554,10 +610,16 @@ impl Commands {
     /// member linked from a Link button the bot showed within [`EDIT_IN_PLACE_FOR`], one notice
     /// rewrites that private message: "Linked as … · your draft was posted: <url>" (with the
     /// posted drafts' buttons); otherwise (or for drafts that could not be posted) DMs.
+    /// The messages are in the language of the member's Link prompt (English without one).
     pub async fn on_linked(&self, linked: &Linked) -> Vec<Notice> {
+        let prompt = self.take_link_prompt(linked.discord_user);
+        let lang = prompt.as_ref().map(|(_, l)| *l).unwrap_or_default();
+        i18n::scope(lang, self.on_linked_in(linked, prompt.map(|(t, _)| t))).await
+    }
+
+    async fn on_linked_in(&self, linked: &Linked, prompt: Option<ReplyToken>) -> Vec<Notice> {
         let user = linked.discord_user;
         let name = render::escape_md(&reply::truncate(&linked.soe_user_name, 100));
-        let prompt = self.take_link_prompt(user);
         let drafts = match self.store.drafts_of(user) {
             Ok(d) => d,
             Err(e) => {
@@ -587,13 +649,20 @@ impl Commands {
         let mut notices = Vec::new();
         match prompt {
             Some(token) => {
-                let mut text = format!("Linked as **{name}** on {}", self.site.name);
+                let mut text = crate::t!(
+                    "linked-in-place",
+                    name = name.as_str(),
+                    site = self.site.name.as_str()
+                );
                 match posted.as_slice() {
-                    [] => text.push_str(". Not you? Run `/so unlink`."),
-                    [(url, _)] => text.push_str(&format!(" · your draft was posted: {url}")),
-                    many => text.push_str(&format!(
-                        " · your drafts were posted: {}",
-                        many.iter()
+                    [] => text.push_str(&crate::t!("linked-not-you")),
+                    [(url, _)] => {
+                        text.push_str(&crate::t!("linked-draft-posted", url = url.as_str()))
+                    }
+                    many => text.push_str(&crate::t!(
+                        "linked-drafts-posted",
+                        list = many
+                            .iter()
                             .map(|(u, _)| u.as_str())
                             .collect::<Vec<_>>()
                             .join(" · ")
@@ -614,9 +683,10 @@ impl Commands {
                 });
             }
             None => {
-                notices.push(dm(Reply::private(format!(
-                    "Your Discord account is now linked to **{name}** on {}. Questions and answers you post from Discord are credited to that account. Not you? Run `/so unlink`.",
-                    self.site.name
+                notices.push(dm(Reply::private(crate::t!(
+                    "linked-dm",
+                    name = name.as_str(),
+                    site = self.site.name.as_str()
                 ))));
                 notices.extend(posted.into_iter().map(|(_, r)| dm(r)));
             }
@@ -686,24 +756,19 @@ impl Commands {
         if !off(channel) && !inv.thread_parent.is_some_and(off) {
             return None;
         }
-        let elsewhere = if settings.enabled_channels.is_empty() {
-            "in another channel of this server".to_string()
-        } else {
-            settings
-                .enabled_channels
-                .iter()
-                .take(10)
-                .map(|c| format!("<#{c}>"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        Some(Reply::private(format!(
-            "soe-bot is turned off in this channel. Use it {}{elsewhere}.",
-            if settings.enabled_channels.is_empty() {
-                ""
-            } else {
-                "in "
-            }
+        if settings.enabled_channels.is_empty() {
+            return Some(Reply::private(crate::t!("channel-off-elsewhere")));
+        }
+        let channels = settings
+            .enabled_channels
+            .iter()
+            .take(10)
+            .map(|c| format!("<#{c}>"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(Reply::private(crate::t!(
+            "channel-off-use",
+            channels = channels
         )))
     }
 
@@ -711,9 +776,7 @@ impl Commands {
     pub(crate) fn store_failure(&self, e: &StoreError) -> Reply {
         let reference = short_ref();
         tracing::error!(reference, error = %e, "storage failure");
-        Reply::private(format!(
-            "The bot could not read or save its data, so nothing was done. Try again in a minute; if it keeps failing, tell an admin (ref {reference})."
-        ))
+        Reply::private(crate::t!("error-store", reference = reference))
     }
 
     /// A reply for an SOE failure on a read. Reads use the service token, so a 401 or 403
@@ -730,9 +793,10 @@ impl Commands {
                     credential = "service token",
                     "the site refused the bot's service token on a read; check it with `soe-bot doctor` and replace it"
                 );
-                Reply::private(format!(
-                    "The bot's read access to {} is broken, so it cannot look this up; an admin has been told. Try again later (ref {reference}).",
-                    self.site.name
+                Reply::private(crate::t!(
+                    "error-read-access",
+                    site = self.site.name.as_str(),
+                    reference = reference
                 ))
             }
             soe::Error::Unavailable { .. }
@@ -740,10 +804,11 @@ impl Commands {
             | soe::Error::Unexpected(_)
             | soe::Error::Timeout => {
                 tracing::warn!(reference, error = %e, "SOE read failed");
-                Reply::private(format!(
-                    "{} (ref {reference})",
-                    e.user_message_on(&self.site.name)
-                ))
+                let text = match e {
+                    soe::Error::Unexpected(_) => e.user_message_on(&self.site.name),
+                    _ => crate::t!("error-site-unreachable", site = self.site.name.as_str()),
+                };
+                Reply::private(format!("{text} (ref {reference})"))
             }
             _ => Reply::private(e.user_message_on(&self.site.name)),
         }
@@ -774,13 +839,14 @@ fn command_label(action: &Action) -> &'static str {
             Some(ids::Id::AskModal { .. }) => "modal ask",
             Some(ids::Id::AnswerModal { .. }) => "modal answer",
             Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
+            Some(ids::Id::FindQuestionModal { .. }) => "modal find question",
             _ => "modal other",
         },
         Action::Select { .. } => "select",
         // The ask command is named after the site ("Ask on …"); `post::message_command` tells
         // them apart the same way.
         Action::MessageCommand { name, .. } => match name.as_str() {
-            "Post as answer" => "message answer",
+            post::ANSWER_MESSAGE_COMMAND => "message answer",
             _ => "message ask",
         },
     }

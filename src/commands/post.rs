@@ -87,22 +87,20 @@ fn answer_modal_reply(question: i64, draft: &str, body: Option<&str>) -> Reply {
     })
 }
 
-fn post_as_answer_modal(draft: &str, question: Option<&str>, body: Option<&str>) -> Reply {
-    Reply::modal(Modal {
-        id: Id::PostAsAnswerModal {
-            draft: draft.into(),
-        }
-        .encode(),
-        title: "Post as answer".into(),
-        inputs: vec![
-            TextInput::new("question", "Question (id or link)", false)
-                .length(1, 300)
-                .value(question),
-            TextInput::new("body", "Your answer (Markdown)", true)
-                .length(validate::BODY_MIN as u16, limits::MODAL_FIELD as u16)
-                .value(body),
-        ],
-    })
+/// The ask form, saving into draft `draft` (written from message `source`, if any).
+pub(crate) fn ask_form(
+    draft: &str,
+    source: Option<u64>,
+    title: Option<&str>,
+    body: Option<&str>,
+    tags: Option<&str>,
+) -> Reply {
+    ask_modal(draft, source, title, body, tags)
+}
+
+/// The answer form for `question`, saving into draft `draft`, pre-filled with `body`.
+pub(crate) fn answer_form(question: i64, draft: &str, body: Option<&str>) -> Reply {
+    answer_modal_reply(question, draft, body)
 }
 
 /// `/so ask [title] [tags]`: opens the modal.
@@ -115,6 +113,13 @@ pub async fn ask_command(ctx: &Commands, inv: &Invocation) -> Reply {
         None,
         tags.as_deref(),
     )
+}
+
+/// The default tags of the channel `inv` comes from, as a list (empty when none).
+pub(crate) fn channel_tag_list(ctx: &Commands, inv: &Invocation) -> Vec<String> {
+    channel_tags(ctx, inv)
+        .map(|t| t.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// The default tags of the channel `inv` comes from (`/so-admin channel tags`), space-separated.
@@ -150,46 +155,107 @@ pub fn answer_modal(
     answer_modal_reply(question, &new_draft_id(), body)
 }
 
-/// Message menu commands: "Ask on Stack Overflow" and "Post as answer".
-pub fn message_command(
-    _ctx: &Commands,
+/// The message commands: "Ask on <site>" (the ask form pre-filled from the message: its
+/// forum post's title or first line, its text) and "Post as answer" (the question is the
+/// card's the message replies to, else picked by title, see `pick`; then the answer form
+/// pre-filled with the text). On someone else's message, their consent is asked first (see
+/// `consent`).
+pub async fn message_command(
+    ctx: &Commands,
     inv: &Invocation,
     name: &str,
     message: &MessageRef,
 ) -> Reply {
-    if message.author_id != inv.member.id {
-        return Reply::private(format!(
-            "Only the author can turn a message into a post, because it will be published under their own name. Ask {} to use this on their message.",
-            super::render::escape_md(&truncate(&message.author_name, 80))
-        ));
-    }
     let text = message.content.trim();
     if text.is_empty() {
         return Reply::private("That message has no text to use.");
     }
-    match name {
-        "Post as answer" => post_as_answer_modal(&new_draft_id(), None, Some(text)),
-        _ => {
-            // A forum post's starter message (its id is the thread's) has its title in the
-            // thread's name; any other message offers its first line.
-            let first_line = text.lines().next().unwrap_or_default();
-            let forum_title = message
-                .thread_name
-                .as_deref()
-                .filter(|_| inv.channel_id == Some(message.id));
-            let title = truncate(
-                forum_title.unwrap_or(first_line.trim_start_matches('#').trim()),
-                validate::TITLE_MAX,
-            );
-            ask_modal(
-                &new_draft_id(),
-                Some(message.id),
-                Some(&title),
-                Some(text),
-                None,
-            )
-        }
+    let answer = name == ANSWER_MESSAGE_COMMAND;
+    if message.author_id != inv.member.id {
+        // Someone else's words: posted as them only with their consent.
+        return super::consent::propose(ctx, inv, answer, message).await;
     }
+    if answer {
+        if let Some(question) = message.replies_to.as_ref().and_then(|r| r.card_question()) {
+            return answer_modal_reply(question, &new_draft_id(), Some(text));
+        }
+        let content = DraftContent::Answer {
+            question_id: 0,
+            body: validate::clean(text),
+        };
+        return match save(
+            ctx,
+            inv.member.id,
+            Some(inv),
+            &new_draft_id(),
+            content,
+            None,
+        ) {
+            Ok(d) => super::pick::picker(ctx, inv, &d.id, false),
+            Err(r) => *r,
+        };
+    }
+    let title = title_of(inv, message);
+    ask_modal(
+        &new_draft_id(),
+        Some(message.id),
+        Some(&title),
+        Some(text),
+        channel_tags(ctx, inv).as_deref(),
+    )
+}
+
+/// Saves someone else's message `source` as a new draft of the proposer (`inv`'s member),
+/// carrying `proposal` (see `consent`); within the proposer's draft cap.
+pub(crate) fn save_proposal(
+    ctx: &Commands,
+    inv: &Invocation,
+    id: &str,
+    content: DraftContent,
+    source: u64,
+    proposal: crate::store::Proposal,
+) -> Result<Draft, Box<Reply>> {
+    let now = ctx.clock.now();
+    let draft = Draft {
+        id: id.to_string(),
+        discord_user: inv.member.id,
+        guild_id: inv.guild_id,
+        channel_id: inv.channel_id,
+        thread_parent: inv.thread_parent,
+        content,
+        state: DraftState::Saved { last_error: None },
+        post_after_link: false,
+        source_message: Some(source),
+        proposal: Some(proposal),
+        created_at: now,
+        expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
+    };
+    match ctx
+        .store
+        .put_new_draft(&draft, ctx.limits.drafts_per_member, now)
+    {
+        Ok(true) => Ok(draft),
+        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv.member.id, &draft))),
+        Err(e) => Err(Box::new(ctx.store_failure(&e))),
+    }
+}
+
+/// The name of the "Post as answer" message command (the ask command is named after the site).
+pub const ANSWER_MESSAGE_COMMAND: &str = "Post as answer";
+
+/// The title a message offers: a forum post's starter message (its id is the thread's) has
+/// it in the thread's name; any other message offers its first line.
+pub(crate) fn title_of(inv: &Invocation, message: &MessageRef) -> String {
+    let text = message.content.trim();
+    let first_line = text.lines().next().unwrap_or_default();
+    let forum_title = message
+        .thread_name
+        .as_deref()
+        .filter(|_| inv.channel_id == Some(message.id));
+    truncate(
+        forum_title.unwrap_or(first_line.trim_start_matches('#').trim()),
+        validate::TITLE_MAX,
+    )
 }
 
 fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
@@ -197,18 +263,18 @@ fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
     if retry {
         row.push(Component::button(
             Id::PostDraft { draft: id.into() }.encode(),
-            "Retry",
+            &crate::t!("button-retry"),
             ButtonStyle::Primary,
         ));
     }
     row.push(Component::button(
         Id::EditDraft { draft: id.into() }.encode(),
-        "Edit",
+        &crate::t!("button-edit"),
         ButtonStyle::Secondary,
     ));
     row.push(Component::button(
         Id::DiscardDraft { draft: id.into() }.encode(),
-        "Discard",
+        &crate::t!("button-discard"),
         ButtonStyle::Danger,
     ));
     row
@@ -219,18 +285,21 @@ fn draft_buttons(id: &str, retry: bool) -> Vec<Component> {
 fn posted_reply(url: &str, posted_as: &str, site: Option<&str>) -> Reply {
     let who = super::render::escape_md(&truncate(posted_as, 100));
     let text = match site {
-        None => format!("Already posted as *{who}*: {url}"),
-        Some(site) => format!("Posted as *{who}* on {site}: {url}"),
+        None => crate::t!("posted-already", who = who, url = url),
+        Some(site) => crate::t!("posted-as", who = who, site = site, url = url),
     };
     let mut r = Reply::private(text);
     if url.starts_with("http") {
-        r = r.with_row(vec![Component::link(url, "View on site")]);
+        r = r.with_row(vec![Component::link(
+            url,
+            &crate::t!("button-view-on-site"),
+        )]);
     }
     r
 }
 
 /// Replies for a draft that must not be posted again, or `None` when it may be edited/posted.
-fn settled(draft: &Draft) -> Option<Reply> {
+pub(crate) fn settled(draft: &Draft) -> Option<Reply> {
     match &draft.state {
         DraftState::Posted { url, posted_as } => Some(posted_reply(url, posted_as, None)),
         DraftState::Posting { .. } => Some(Reply::private(
@@ -268,10 +337,16 @@ fn save(
         channel_id: inv
             .and_then(|i| i.channel_id)
             .or(previous.as_ref().and_then(|p| p.channel_id)),
+        // Follows the channel: the invocation's when it has one.
+        thread_parent: match inv {
+            Some(i) if i.channel_id.is_some() => i.thread_parent,
+            _ => previous.as_ref().and_then(|p| p.thread_parent),
+        },
         content,
         state: DraftState::Saved { last_error },
         post_after_link: previous.as_ref().is_some_and(|p| p.post_after_link),
         source_message: previous.as_ref().and_then(|p| p.source_message),
+        proposal: previous.as_ref().and_then(|p| p.proposal.clone()),
         created_at: previous.as_ref().map_or(now, |p| p.created_at),
         expires_at: now + Duration::hours(ctx.limits.draft_ttl_hours.into()),
     };
@@ -414,14 +489,12 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         }
     }
     if let Some(p) = problems {
-        return Reply::private(format!(
-            "Your question is not ready yet (it is saved; press Edit to fix it):\n{p}"
-        ))
-        .with_row(draft_buttons(&draft.id, false));
+        return Reply::private(crate::t!("question-not-ready", problems = p))
+            .with_row(draft_buttons(&draft.id, false));
     }
     let team = ctx.team_in(draft.guild_id, draft.channel_id);
     if let Err(why) = session(ctx, user, team.as_ref()) {
-        return wait_for_link(ctx, draft, why, "post your question");
+        return wait_for_link(ctx, draft, why, "doing-post-question");
     }
     let Ok(v) = valid else {
         return Reply::private("Your question could not be checked; press Edit.");
@@ -431,13 +504,28 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         return post_draft(ctx, user, &draft.id, true).await;
     }
     let list = similar.join("\n");
-    Reply::private(format!(
-        "Before posting, do any of these already answer it?\n{list}\n\nYour question is saved; post it if none of them helps."
-    ))
-    .with_row(vec![
-        Component::button(Id::PostDraft { draft: draft.id.clone() }.encode(), "Post anyway", ButtonStyle::Primary),
-        Component::button(Id::DiscardDraft { draft: draft.id.clone() }.encode(), "One of these answers it", ButtonStyle::Success),
-        Component::button(Id::EditDraft { draft: draft.id }.encode(), "Edit", ButtonStyle::Secondary),
+    Reply::private(crate::t!("similar-first", list = list)).with_row(vec![
+        Component::button(
+            Id::PostDraft {
+                draft: draft.id.clone(),
+            }
+            .encode(),
+            &crate::t!("button-post-anyway"),
+            ButtonStyle::Primary,
+        ),
+        Component::button(
+            Id::DiscardDraft {
+                draft: draft.id.clone(),
+            }
+            .encode(),
+            &crate::t!("button-one-answers-it"),
+            ButtonStyle::Success,
+        ),
+        Component::button(
+            Id::EditDraft { draft: draft.id }.encode(),
+            &crate::t!("button-edit"),
+            ButtonStyle::Secondary,
+        ),
     ])
 }
 
@@ -535,14 +623,15 @@ fn wait_for_link(ctx: &Commands, mut draft: Draft, why: NoSession, what: &str) -
     }
     let mut r = no_session_reply(ctx, why, what);
     if !r.content.is_empty() {
-        r.content.push_str(&format!(
-            "\nYour text is saved (for {} hours) and will be posted as you as soon as you finish linking.",
-            ctx.limits.draft_ttl_hours
+        r.content.push('\n');
+        r.content.push_str(&crate::t!(
+            "draft-kept-for-link",
+            hours = ctx.limits.draft_ttl_hours
         ));
     }
     r.with_row(vec![Component::button(
         Id::DiscardDraft { draft: draft.id }.encode(),
-        "Discard draft",
+        &crate::t!("button-discard-draft"),
         ButtonStyle::Danger,
     )])
 }
@@ -605,14 +694,12 @@ async fn submit_answer(
         Err(r) => return *r,
     };
     if let Some(p) = problem {
-        return Reply::private(format!(
-            "Your answer is not ready yet (it is saved; press Edit to fix it):\n{p}"
-        ))
-        .with_row(draft_buttons(&draft.id, false));
+        return Reply::private(crate::t!("answer-not-ready", problems = p))
+            .with_row(draft_buttons(&draft.id, false));
     }
     let team = ctx.team_in(draft.guild_id, draft.channel_id);
     if let Err(why) = session(ctx, user, team.as_ref()) {
-        return wait_for_link(ctx, draft, why, "post your answer");
+        return wait_for_link(ctx, draft, why, "doing-post-answer");
     }
     post_draft(ctx, user, &draft.id, true).await
 }
@@ -640,13 +727,24 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         return r;
     }
     if let DraftContent::Answer { question_id: 0, .. } = draft.content {
-        return Reply::private("This answer has no question yet; press Edit and fill it in.")
+        return Reply::private("This answer has no question yet; press Edit and choose it.")
             .with_row(draft_buttons(id, false));
     }
+    // Someone else's words: only once they declined or let the wait pass, and attributed.
+    let draft = match super::consent::check_before_posting(ctx, &draft) {
+        Ok(None) => draft,
+        Ok(Some(attributed)) => {
+            if let Err(e) = ctx.store.put_draft(&attributed) {
+                return ctx.store_failure(&e);
+            }
+            attributed
+        }
+        Err(refusal) => return refusal,
+    };
     let team = ctx.team_in(draft.guild_id, draft.channel_id);
     let s = match session(ctx, user, team.as_ref()) {
         Ok(s) => s,
-        Err(why) => return wait_for_link(ctx, draft, why, "post it"),
+        Err(why) => return wait_for_link(ctx, draft, why, "doing-post-it"),
     };
     if matches!(draft.content, DraftContent::Ask { .. }) {
         let rate = ctx.store.take_rate(
@@ -755,12 +853,12 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             });
             let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
-                r.content = format!("Your saved draft was posted. {}", r.content);
-            } else if done.guild_id.is_some() && done.channel_id.is_some() {
+                r.content = format!("{} {}", crate::t!("posted-after-link"), r.content);
+            } else if cards_on(ctx, &done) {
                 // Offered by default: the channel learns that it was posted (see `announce`).
                 r = r.with_row(vec![Component::button(
                     Id::AnnouncePost { draft: done.id }.encode(),
-                    "Post a card in the channel",
+                    &crate::t!("button-post-card"),
                     ButtonStyle::Primary,
                 )]);
             }
@@ -796,12 +894,12 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             if let Err(err) = ctx.store.put_draft(&back) {
                 return ctx.store_failure(&err);
             }
-            let mut r = Reply::private(format!("Not posted: {text}\nYour draft is kept."))
+            let mut r = Reply::private(crate::t!("not-posted", why = text.as_str()))
                 .with_row(draft_buttons(id, true));
             if needs_relink(&e) {
                 r = r.with_row(vec![Component::button(
                     Id::Link.encode(),
-                    "Link account",
+                    &crate::t!("button-link-account"),
                     ButtonStyle::Primary,
                 )]);
             }
@@ -971,7 +1069,7 @@ pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> R
     }
     let mut row = draft_buttons(id, true);
     if let Some(Component::Button { label, .. }) = row.first_mut() {
-        *label = "Post".into();
+        *label = crate::t!("button-post");
     }
     reply
         .with_row(row.into_iter().map(|c| c.disabled(true)).collect())
@@ -981,7 +1079,8 @@ pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> R
 /// "Post a card in the channel" after a post: a public card in the channel the draft was
 /// written in, naming the member as their SOE name: the question's title, tags and link (an
 /// answer's card names the question it answers). Follows the share rules (permission first,
-/// then the cooldowns) and is posted once per draft.
+/// then the cooldowns) and is posted once per draft; not in a channel whose cards an admin
+/// turned off (a button offered before that is refused).
 pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     if let Some(refusal) = super::share::permission_refusal(inv) {
         return refusal;
@@ -1001,6 +1100,11 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     if draft.channel_id != inv.channel_id {
         return Reply::private(
             "This card belongs in the channel the post was written in; press the button there.",
+        );
+    }
+    if !cards_on(ctx, &draft) {
+        return Reply::private(
+            "An admin turned cards about posts off in this channel, so nothing was posted. Share the question with `/so question` and Share to channel instead.",
         );
     }
     let who = super::render::escape_md(&truncate(posted_as, 100));
@@ -1054,9 +1158,28 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     let mut card = Reply::public("").with_embed(embed.footer(&ctx.site.name));
     card.reply_to = draft.source_message;
     if let Some(url) = link {
-        card = card.with_row(vec![Component::link(url, "View on site")]);
+        card = card.with_row(vec![Component::link(
+            url,
+            &crate::t!("button-view-on-site"),
+        )]);
     }
     card
+}
+
+/// Whether a card about `draft`'s post may be offered in the channel it was written in: a
+/// guild channel whose cards an admin did not turn off (`/so-admin channel cards`; a thread
+/// follows its parent). Unreadable settings offer it (the default).
+fn cards_on(ctx: &Commands, draft: &Draft) -> bool {
+    let (Some(guild), Some(channel)) = (draft.guild_id, draft.channel_id) else {
+        return false;
+    };
+    match ctx.store.guild_settings(guild) {
+        Ok(s) => s.cards_on(channel, draft.thread_parent),
+        Err(e) => {
+            tracing::warn!(error = %e, "guild settings unreadable; offering the card");
+            true
+        }
+    }
 }
 
 /// Reopens a draft in its modal.
@@ -1077,10 +1200,7 @@ pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         DraftContent::Ask { title, body, tags } => {
             ask_modal(id, None, Some(title), Some(body), Some(&tags.join(", ")))
         }
-        DraftContent::Answer {
-            question_id: 0,
-            body,
-        } => post_as_answer_modal(id, None, Some(body)),
+        DraftContent::Answer { question_id: 0, .. } => super::pick::picker(ctx, inv, id, false),
         DraftContent::Answer { question_id, body } => {
             answer_modal_reply(*question_id, id, Some(body))
         }

@@ -125,17 +125,20 @@ pub fn hit_line(n: usize, item: &SearchItem) -> Option<String> {
         SearchItem::Question(q) => (
             &q.common,
             format!(
-                "{}{} answer{}",
+                "{}{}",
                 if q.has_accepted_answer { "✓ · " } else { "" },
-                q.answer_count,
-                if q.answer_count == 1 { "" } else { "s" }
+                crate::t!("hit-answers", count = q.answer_count)
             ),
         ),
         SearchItem::Answer(a) => (
             &a.common,
-            format!("answer{}", if a.is_accepted { " ✓" } else { "" }),
+            format!(
+                "{}{}",
+                crate::t!("hit-answer"),
+                if a.is_accepted { " ✓" } else { "" }
+            ),
         ),
-        SearchItem::Article(a) => (&a.common, "article".to_string()),
+        SearchItem::Article(a) => (&a.common, crate::t!("hit-article")),
         SearchItem::Other => return None,
     };
     let title = escape_md(&truncate(&common.title, 120));
@@ -149,7 +152,10 @@ pub fn hit_line(n: usize, item: &SearchItem) -> Option<String> {
         .map(|t| t.name.as_str())
         .take(5)
         .collect();
-    let mut line = format!("**{n}.** {link}\n{} · score {}", extra, common.score);
+    let mut line = format!(
+        "**{n}.** {link}\n{extra} · {}",
+        crate::t!("hit-score", score = common.score)
+    );
     if !tags.is_empty() {
         line.push_str(" · ");
         line.push_str(&tag_list(&tags));
@@ -165,15 +171,18 @@ pub fn hit_choice(n: usize, item: &SearchItem) -> Option<(String, String)> {
         SearchItem::Question(q) => (
             &q.common,
             format!(
-                "{}{} answer{}",
+                "{}{}",
                 if q.has_accepted_answer { "✓ " } else { "" },
-                q.answer_count,
-                if q.answer_count == 1 { "" } else { "s" }
+                crate::t!("hit-answers", count = q.answer_count)
             ),
         ),
         SearchItem::Answer(a) => (
             &a.common,
-            format!("an answer{}", if a.is_accepted { " ✓" } else { "" }),
+            format!(
+                "{}{}",
+                crate::t!("hit-an-answer"),
+                if a.is_accepted { " ✓" } else { "" }
+            ),
         ),
         _ => return None,
     };
@@ -183,7 +192,7 @@ pub fn hit_choice(n: usize, item: &SearchItem) -> Option<(String, String)> {
         .map(|t| t.name.as_str())
         .take(5)
         .collect();
-    let mut about = format!("score {} · {kind}", common.score);
+    let mut about = format!("{} · {kind}", crate::t!("hit-score", score = common.score));
     if !tags.is_empty() {
         about.push_str(" · ");
         about.push_str(&tags.join(", "));

@@ -47,15 +47,13 @@ pub fn parse_sort(s: Option<&str>) -> SearchSort {
 /// `/so search query:<text> [tag] [sort]`.
 pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     let Some(query) = inv.text("query") else {
-        return Reply::private("Add what to search for, e.g. `/so search query: tokio timeout`.");
+        return Reply::private(crate::t!("search-need-query"));
     };
     let tag = inv.text("tag").map(|t| t.trim().to_lowercase());
     let tag = tag.filter(|t| !t.is_empty());
     if let Some(t) = &tag {
         if t.chars().count() > TAG_MAX {
-            return Reply::private(format!(
-                "Tags are at most {TAG_MAX} characters; pick one from the suggestions, or search without `tag`."
-            ));
+            return Reply::private(crate::t!("search-tag-too-long", max = TAG_MAX));
         }
     }
     let sort = parse_sort(inv.text("sort").as_deref());
@@ -68,7 +66,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     ) {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
-            return Reply::private(format!("You are searching quickly; try again in {secs} s."));
+            return Reply::private(crate::t!("search-too-fast", secs = secs));
         }
         Err(e) => return ctx.store_failure(&e),
     }
@@ -100,9 +98,7 @@ pub async fn page(ctx: &Commands, inv: &Invocation, handle: &str, page: u32, sha
     }
     match ctx.store.get_search(inv.member.id, handle, ctx.clock.now()) {
         Ok(Some(search)) => render(ctx, inv, &search, page, share).await,
-        Ok(None) => Reply::private(
-            "These results have expired (searches are kept for a day). Run `/so search` again.",
-        ),
+        Ok(None) => Reply::private(crate::t!("search-expired")),
         Err(e) => ctx.store_failure(&e),
     }
 }
@@ -191,13 +187,13 @@ async fn render(
     };
     if shown.is_empty() {
         let text = if page == 0 {
-            format!(
-                "No results on {} for `{}`. Try fewer or other words, or ask it with `/so ask`.",
-                ctx.site.name,
-                truncate(&label, 100).replace('`', "'")
+            crate::t!(
+                "search-none",
+                site = ctx.site.name.as_str(),
+                label = truncate(&label, 100).replace('`', "'")
             )
         } else {
-            "No more results.".to_string()
+            crate::t!("search-no-more")
         };
         return if share {
             Reply::private(text)
@@ -218,25 +214,25 @@ async fn render(
         .collect();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let mut embed = Embed::new(
-        &format!("Search: {}", truncate(&label, 200)),
+        &crate::t!("search-title", label = truncate(&label, 200)),
         &lines.join("\n\n"),
     )
     .color(COLOR)
-    .footer(&format!(
-        "Page {} of {} · {} result{} · {}",
-        page + 1,
-        pages,
-        total,
-        if total == 1 { "" } else { "s" },
-        ctx.site.name
+    .footer(&crate::t!(
+        "search-footer",
+        page = page + 1,
+        pages = pages,
+        total = total,
+        site = ctx.site.name.as_str()
     ));
     if share {
         if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
             return refusal;
         }
-        embed = embed.footer(&format!(
-            "Shared by {} · {}",
-            inv.member.name, ctx.site.name
+        embed = embed.footer(&crate::t!(
+            "search-shared-by",
+            name = inv.member.name.as_str(),
+            site = ctx.site.name.as_str()
         ));
         return Reply::public("").with_embed(embed);
     }
@@ -247,8 +243,16 @@ async fn render(
         }
         .encode()
     };
-    let mut prev = Component::button(id(page.saturating_sub(1)), "◀ Prev", ButtonStyle::Secondary);
-    let mut next = Component::button(id(page + 1), "Next ▶", ButtonStyle::Secondary);
+    let mut prev = Component::button(
+        id(page.saturating_sub(1)),
+        &crate::t!("button-prev"),
+        ButtonStyle::Secondary,
+    );
+    let mut next = Component::button(
+        id(page + 1),
+        &crate::t!("button-next"),
+        ButtonStyle::Secondary,
+    );
     if let Component::Button { disabled, .. } = &mut prev {
         *disabled = page == 0;
     }
@@ -261,7 +265,7 @@ async fn render(
             search: search.handle.clone(),
         }
         .encode(),
-        "Share to channel",
+        &crate::t!("button-share"),
         ButtonStyle::Primary,
     );
     let picks: Vec<SelectOption> = shown
@@ -279,7 +283,7 @@ async fn render(
             search: search.handle.clone(),
         }
         .encode(),
-        "Open a result…",
+        &crate::t!("search-open-result"),
         picks,
     );
     Reply::private("")

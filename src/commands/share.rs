@@ -54,14 +54,11 @@ pub fn permission_refusal(inv: &Invocation) -> Option<Reply> {
     if may_post(inv) {
         return None;
     }
-    let place = if inv.in_thread {
-        "this thread"
+    Some(Reply::private(if inv.in_thread {
+        crate::t!("share-no-permission-thread")
     } else {
-        "this channel"
-    };
-    Some(Reply::private(format!(
-        "You don't have permission to send messages in {place}, so the bot will not post there for you. Share it where you can post, or ask a moderator."
-    )))
+        crate::t!("share-no-permission-channel")
+    }))
 }
 
 /// Takes the member's and the channel's cooldowns together; the refusal when either is
@@ -83,9 +80,11 @@ pub fn take_cooldowns(ctx: &Commands, inv: &Invocation) -> Option<Reply> {
     }
     match ctx.store.take_rates(&buckets, ctx.clock.now()) {
         Ok(Allowance::Allowed) => None,
-        Ok(Allowance::RetryAfter(secs)) => Some(Reply::private(format!(
-            "Sharing is paced so a channel is not flooded: each member can share once every {} s, and each channel takes one share every {} s. Nothing was posted; try again in {secs} s.",
-            ctx.limits.share_member_cooldown_secs, ctx.limits.share_channel_cooldown_secs
+        Ok(Allowance::RetryAfter(secs)) => Some(Reply::private(crate::t!(
+            "share-paced",
+            member = ctx.limits.share_member_cooldown_secs,
+            channel = ctx.limits.share_channel_cooldown_secs,
+            secs = secs
         ))),
         Err(e) => Some(ctx.store_failure(&e)),
     }

@@ -231,12 +231,12 @@ pub fn card(view: &QuestionView, share: bool, just: Option<JustVoted>) -> Reply 
         ),
     ];
     if let Some(url) = question.web_url.clone().or(question.share_url.clone()) {
-        row.push(Component::link(url, "View on site"));
+        row.push(Component::link(url, &crate::t!("button-view-on-site")));
     }
     if !share {
         row.push(Component::button(
             Id::ShareQuestion { question: id }.encode(),
-            "Share to channel",
+            &crate::t!("button-share"),
             ButtonStyle::Secondary,
         ));
     }
@@ -322,7 +322,10 @@ pub fn answer_card(view: &QuestionView, answer: i64, just: Option<Vote>) -> Opti
     .with_embed(answer_embed(n, a, 3500))
     .with_row(vec![up, down, accept, back]);
     if let Some(url) = a.web_url.clone().or(a.share_link.clone()) {
-        reply = reply.with_row(vec![Component::link(url, "View on site")]);
+        reply = reply.with_row(vec![Component::link(
+            url,
+            &crate::t!("button-view-on-site"),
+        )]);
     }
     Some(reply)
 }

@@ -467,7 +467,7 @@ pub async fn vote_question(
         }
         .key()
     };
-    let (reply, voted) = once(ctx, inv, &key_of(vote), "vote", |s| async move {
+    let (reply, voted) = once(ctx, inv, &key_of(vote), "doing-vote", |s| async move {
         let q = s.writer.vote_question(question, vote).await?;
         Ok(format!(
             "You {} “{}” as **{}** (score now {}).",
@@ -508,7 +508,7 @@ pub async fn vote_answer(
         }
         .key()
     };
-    let (reply, voted) = once(ctx, inv, &key_of(vote), "vote", |s| async move {
+    let (reply, voted) = once(ctx, inv, &key_of(vote), "doing-vote", |s| async move {
         let a = s.writer.vote_answer(question, answer, vote).await?;
         Ok(format!(
             "You {} answer {answer} as **{}** (score now {}).",
@@ -553,7 +553,7 @@ pub async fn accept(
         answer,
     }
     .key();
-    let (reply, accepted) = once(ctx, inv, &key, "accept answers", |s| async move {
+    let (reply, accepted) = once(ctx, inv, &key, "doing-accept", |s| async move {
         s.writer.accept_answer(question, answer).await?;
         Ok(format!(
             "You accepted answer {answer} on question {question} as **{}**. ✅",

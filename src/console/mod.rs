@@ -7,7 +7,8 @@
 //! post on the fake site (demo), `poll` to check the site for new activity now and print the
 //! cards,
 //! `approve [user]` to finish the last link without a browser, `complete ru` for tag
-//! suggestions, `as <name>` to act as another Discord member, `expect <text>` to assert on
+//! suggestions, `as <name>` to act as another Discord member, `locale <tag>` to use Discord in
+//! another language (e.g. `locale de`), `expect <text>` to assert on
 //! the last output (scripts), `help`, `quit`. When a reply is a form (modal), each field is
 //! asked for; multi-line fields end with a line holding a single `.`. `$Q` in a line stands for
 //! the last question id posted or shown. Invariants: the console goes through exactly the same
@@ -96,6 +97,8 @@ pub struct Console {
     /// The bot's web server, for `get PATH`.
     web: Option<Url>,
     member: Member,
+    /// The Discord locale the member's interactions carry (`locale de`).
+    locale: String,
     guild_id: Option<u64>,
     channel_id: Option<u64>,
     notices: mpsc::UnboundedReceiver<Notice>,
@@ -112,8 +115,8 @@ pub struct Console {
     notifications: Option<ConsoleNotifications>,
 }
 
-const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted,articles] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
-console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin channel cards on|off · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted,articles] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
+console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · locale <de|en-US> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -135,6 +138,7 @@ impl Console {
             web: None,
             http,
             member,
+            locale: "en-US".into(),
             guild_id: Some(CONSOLE_GUILD),
             channel_id: Some(10),
             notices,
@@ -280,7 +284,7 @@ impl Console {
             channel_id: self.channel_id,
             in_thread: false,
             thread_parent: None,
-            locale: Some("en-US".into()),
+            locale: Some(self.locale.clone()),
             origin: crate::commands::Origin::GuildInstall,
             action,
             reply_token: None,
@@ -359,6 +363,11 @@ impl Console {
                 });
                 let reply = self.handled(&inv).await;
                 self.show(reply, read).await
+            }
+            "locale" if !rest.is_empty() => {
+                self.locale = rest.to_string();
+                self.print(&format!("(Discord now in locale {rest})"));
+                Outcome::Ok
             }
             "as" if !rest.is_empty() => {
                 let id = 1000
@@ -712,6 +721,7 @@ fn options_of(path: &[&str]) -> &'static [&'static str] {
         ["alerts", "on"] => &["tags"],
         ["channel", "team"] => &["slug", "channel"],
         ["channel", "tags"] => &["tags", "channel"],
+        ["channel", "cards"] => &["state", "channel"],
         ["channel", _] => &["channel"],
         ["audit-channel"] => &["channel", "off"],
         ["subscribe"] => &[

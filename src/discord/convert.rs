@@ -18,6 +18,7 @@ use serenity::all::{
 };
 use serenity::all::{ChannelId, ChannelType, MessageId, MessageReference, PartialChannel};
 
+use crate::commands::invocation::RepliedMessage;
 use crate::commands::{
     Ack, Action, ButtonStyle, Component, Embed, Invocation, Member, MessageRef, OptionValue,
     Origin, Reply, ReplyKind,
@@ -84,6 +85,10 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
                                 .as_ref()
                                 .filter(|ch| thread_of(Some(ch)).0)
                                 .and_then(|ch| ch.name.clone()),
+                            replies_to: m
+                                .referenced_message
+                                .as_deref()
+                                .map(|r| replied(r, c.application_id.get())),
                         },
                     }
                 }
@@ -175,6 +180,32 @@ pub fn invocation_from(interaction: &Interaction) -> Option<Invocation> {
             ))
         }
         _ => None,
+    }
+}
+
+/// What the use cases need of the message a message replies to: whether the bot (the user
+/// whose id is the application's) sent it, and the ids and links that say which question a
+/// card is about (component custom ids, link buttons, embed title links).
+fn replied(r: &serenity::all::Message, application: u64) -> RepliedMessage {
+    use serenity::all::ButtonKind;
+    let mut custom_ids = Vec::new();
+    let mut links: Vec<String> = r.embeds.iter().filter_map(|e| e.url.clone()).collect();
+    for c in r.components.iter().flat_map(|row| row.components.iter()) {
+        match c {
+            ActionRowComponent::Button(b) => match &b.data {
+                ButtonKind::NonLink { custom_id, .. } => custom_ids.push(custom_id.clone()),
+                ButtonKind::Link { url } => links.push(url.clone()),
+                _ => {}
+            },
+            ActionRowComponent::SelectMenu(m) => custom_ids.extend(m.custom_id.clone()),
+            _ => {}
+        }
+    }
+    RepliedMessage {
+        id: r.id.get(),
+        from_bot: r.author.bot && r.author.id.get() == application,
+        custom_ids,
+        links,
     }
 }
 

@@ -26,13 +26,15 @@ use serenity::http::Http;
 
 use super::rest::{self, Idempotent};
 use super::DiscordError;
+use crate::commands::i18n::Lang;
+use crate::commands::reply::truncate;
 use crate::config::DiscordConfig;
 use crate::lifecycle::{CommandsStatus, Health};
 
 /// Longest command or option description Discord accepts.
 const DESCRIPTION_MAX: usize = 100;
 /// Name of the message command that opens the answer form with the message's text.
-pub const ANSWER_MESSAGE_COMMAND: &str = "Post as answer";
+pub use crate::commands::post::ANSWER_MESSAGE_COMMAND;
 /// Longest search query Discord lets a member type.
 pub const QUERY_MAX: u16 = 80;
 /// Longest tag a member can type: SOE's longest tag name.
@@ -40,307 +42,287 @@ pub const TAG_MAX: u16 = crate::commands::search::TAG_MAX as u16;
 
 pub use crate::commands::help::ask_message_command;
 
-/// `text` cut to a description's 100 characters.
-fn described(text: String) -> String {
-    crate::commands::reply::truncate(&text, DESCRIPTION_MAX)
+/// A text of the catalogue in English (what Discord shows by default) and in each Discord
+/// locale a translation serves, cut to `max` characters.
+struct Localized {
+    default: String,
+    translations: Vec<(&'static str, String)>,
 }
 
-fn string(name: &str, description: &str) -> CreateCommandOption {
-    CreateCommandOption::new(CommandOptionType::String, name, description)
+/// Catalogue text `id` (naming the site as `site`), within `max` characters.
+fn localized(id: &str, site: &str, max: usize) -> Localized {
+    let text = |lang: Lang| truncate(&crate::tr!(lang, id, site = site), max);
+    let translations = Lang::ALL
+        .into_iter()
+        .filter(|l| *l != Lang::En)
+        .flat_map(|l| {
+            let t = text(l);
+            l.discord_locales().iter().map(move |loc| (*loc, t.clone()))
+        })
+        .collect();
+    Localized {
+        default: text(Lang::En),
+        translations,
+    }
 }
 
-fn sub(name: &str, description: &str) -> CreateCommandOption {
-    CreateCommandOption::new(CommandOptionType::SubCommand, name, description)
+/// A command description: catalogue text `id`, with its translations.
+fn describe(command: CreateCommand, id: &str, site: &str) -> CreateCommand {
+    let d = localized(id, site, DESCRIPTION_MAX);
+    d.translations
+        .into_iter()
+        .fold(command.description(d.default), |c, (loc, t)| {
+            c.description_localized(loc, t)
+        })
 }
+
+/// An option of `kind` named `name`, described by catalogue text `id` (with translations).
+fn option(kind: CommandOptionType, name: &str, id: &str, site: &str) -> CreateCommandOption {
+    let d = localized(id, site, DESCRIPTION_MAX);
+    d.translations.into_iter().fold(
+        CreateCommandOption::new(kind, name, d.default),
+        |o, (loc, t)| o.description_localized(loc, t),
+    )
+}
+
+/// Adds a string choice shown as catalogue text `id` (its value stays `value`).
+fn choice(o: CreateCommandOption, id: &str, value: &str) -> CreateCommandOption {
+    let d = localized(id, "", CHOICE_NAME_MAX);
+    o.add_string_choice_localized(d.default, value, d.translations)
+}
+
+/// Longest choice name Discord accepts.
+const CHOICE_NAME_MAX: usize = 100;
 
 /// Every command the bot registers, in a fixed order, naming the site as `site`; member
 /// commands are offered in the bot's DMs only when `allow_dms` (`discord.allow_dms`).
+/// Descriptions, choice names and the message commands' names come from the message
+/// catalogue, with their translations (`name_localizations`, `description_localizations`);
+/// the names members type stay as they are (the use cases match them).
 pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
+    use CommandOptionType::{Boolean, Channel, Integer, SubCommand, SubCommandGroup};
+    let string = |name: &str, id: &str| option(CommandOptionType::String, name, id, site);
+    let sub = |name: &str, id: &str| option(SubCommand, name, id, site);
     let mut member_contexts = vec![InteractionContext::Guild];
     if allow_dms {
         member_contexts.push(InteractionContext::BotDm);
     }
-    let so = CreateCommand::new("so")
-        .description(described(format!("Search, read, ask and answer on {site}")))
+    let sort = ["relevance", "newest", "active", "score"]
+        .into_iter()
+        .fold(string("sort", "reg-search-sort"), |o, v| {
+            choice(o, &format!("reg-sort-{v}"), v)
+        });
+    let so = describe(CreateCommand::new("so"), "reg-so", site)
         .integration_types(vec![InstallationContext::Guild])
         .contexts(member_contexts.clone())
         .add_option(
-            sub(
-                "search",
-                "Search questions and answers (only you see the results)",
-            )
-            .add_sub_option(
-                string("query", "What to search for")
-                    .required(true)
-                    .min_length(1)
-                    .max_length(QUERY_MAX),
-            )
-            .add_sub_option(
-                string("tag", "Only results with this tag")
-                    .set_autocomplete(true)
-                    .max_length(TAG_MAX),
-            )
-            .add_sub_option(
-                string("sort", "Order of the results")
-                    .add_string_choice("relevance", "relevance")
-                    .add_string_choice("newest", "newest")
-                    .add_string_choice("active", "active")
-                    .add_string_choice("score", "score"),
-            ),
+            sub("search", "reg-search")
+                .add_sub_option(
+                    string("query", "reg-search-query")
+                        .required(true)
+                        .min_length(1)
+                        .max_length(QUERY_MAX),
+                )
+                .add_sub_option(
+                    string("tag", "reg-search-tag")
+                        .set_autocomplete(true)
+                        .max_length(TAG_MAX),
+                )
+                .add_sub_option(sort),
         )
         .add_option(
-            sub("question", "Show a question and its top answers").add_sub_option(
-                string("id", "Start typing its title, or paste its number or link")
+            sub("question", "reg-question").add_sub_option(
+                string("id", "reg-question-ref")
                     .required(true)
                     .set_autocomplete(true)
                     .max_length(300),
             ),
         )
         .add_option(
-            sub("ask", "Ask a question, posted as you")
-                .add_sub_option(string("title", "The question's title").max_length(150))
+            sub("ask", "reg-ask")
+                .add_sub_option(string("title", "reg-ask-title").max_length(150))
                 .add_sub_option(
-                    string("tags", "Tags, separated by spaces")
+                    string("tags", "reg-tags")
                         .set_autocomplete(true)
                         .max_length(200),
                 ),
         )
         .add_option(
-            sub("answer", "Answer a question, posted as you").add_sub_option(
-                string(
-                    "question",
-                    "Start typing its title, or paste its number or link",
-                )
-                .required(true)
-                .set_autocomplete(true)
-                .max_length(300),
+            sub("answer", "reg-answer").add_sub_option(
+                string("question", "reg-question-ref")
+                    .required(true)
+                    .set_autocomplete(true)
+                    .max_length(300),
             ),
         )
-        .add_option(sub(
-            "link",
-            &described(format!(
-                "Link your {site} account so posts are credited to you"
-            )),
-        ))
-        .add_option(sub(
-            "unlink",
-            &described(format!("Forget your {site} token and drafts")),
-        ))
-        .add_option(sub("me", "Show the linked account, its access and expiry"))
+        .add_option(sub("link", "reg-link"))
+        .add_option(sub("unlink", "reg-unlink"))
+        .add_option(sub("me", "reg-me"))
         .add_option(
-            CreateCommandOption::new(
-                CommandOptionType::SubCommandGroup,
-                "alerts",
-                "DMs about answers to your questions and new questions in your tags",
-            )
-            .add_sub_option(
-                sub(
-                    "on",
-                    "Answers to all your questions, and new questions in your watched tags",
-                )
+            option(SubCommandGroup, "alerts", "reg-alerts", site)
                 .add_sub_option(
-                    string("tags", "These tags instead of your watched tags")
-                        .set_autocomplete(true)
-                        .max_length(200),
-                ),
-            )
-            .add_sub_option(sub("off", "No alerts at all")),
+                    sub("on", "reg-alerts-on").add_sub_option(
+                        string("tags", "reg-alerts-tags")
+                            .set_autocomplete(true)
+                            .max_length(200),
+                    ),
+                )
+                .add_sub_option(sub("off", "reg-alerts-off")),
         )
         .add_option(
-            CreateCommandOption::new(
-                CommandOptionType::SubCommandGroup,
-                "experts",
-                "DMs when a question in a tag you are an expert for stays unanswered",
-            )
-            .add_sub_option(sub("on", "Send me unanswered questions in my expert tags"))
-            .add_sub_option(sub("off", "Stop sending them")),
+            option(SubCommandGroup, "experts", "reg-experts", site)
+                .add_sub_option(sub("on", "reg-experts-on"))
+                .add_sub_option(sub("off", "reg-experts-off")),
         )
-        .add_option(sub("help", "How to use the bot"));
+        .add_option(sub("help", "reg-help"));
 
-    let channel_of = |verb: &str, description: &str, types: Vec<ChannelType>| {
-        sub(verb, description).add_sub_option(
-            CreateCommandOption::new(
-                CommandOptionType::Channel,
-                "channel",
-                "The channel (default: this one)",
-            )
-            .channel_types(types),
+    let channel_of = |verb: &str, id: &str, types: Vec<ChannelType>| {
+        sub(verb, id).add_sub_option(
+            option(Channel, "channel", "reg-channel-default-here", site).channel_types(types),
         )
     };
-    let channel = |verb: &str, description: &str| {
-        channel_of(
-            verb,
-            description,
-            vec![ChannelType::Text, ChannelType::News],
-        )
-    };
+    let channel =
+        |verb: &str, id: &str| channel_of(verb, id, vec![ChannelType::Text, ChannelType::News]);
     // Where the bot answers: forum channels too, whose posts (threads) follow the forum's
     // setting. Media channels (type 16) are left out: the official OpenAPI document's
     // ChannelTypes, which the contract follows, does not list them yet; their posts still
     // follow the channel's setting through the thread's parent.
-    let gate = |verb: &str, description: &str| {
+    let gate = |verb: &str, id: &str| {
         channel_of(
             verb,
-            description,
+            id,
             vec![ChannelType::Text, ChannelType::News, ChannelType::Forum],
         )
     };
+    let rule = || {
+        option(Integer, "rule", "reg-rule", site)
+            .required(true)
+            .min_int_value(1)
+    };
     #[allow(deprecated)] // dm_permission is deprecated in favour of contexts; both are sent
-    let admin = CreateCommand::new("so-admin")
-        .description("Configure the bot for this server (Manage Server)")
+    let admin = describe(CreateCommand::new("so-admin"), "reg-admin", site)
         .default_member_permissions(Permissions::MANAGE_GUILD)
         .dm_permission(false)
         .integration_types(vec![InstallationContext::Guild])
         .contexts(vec![InteractionContext::Guild])
         .add_option(
-            CreateCommandOption::new(
-                CommandOptionType::SubCommandGroup,
-                "channel",
-                "Where the bot answers, and how",
-            )
-            .add_sub_option(gate("enable", "Let the bot answer in a channel"))
-            .add_sub_option(gate("disable", "Stop the bot answering in a channel"))
-            .add_sub_option(
-                channel(
-                    "team",
-                    "Bind a channel to a private team (leave slug out to unbind)",
+            option(SubCommandGroup, "channel", "reg-admin-channel", site)
+                .add_sub_option(gate("enable", "reg-admin-enable"))
+                .add_sub_option(gate("disable", "reg-admin-disable"))
+                .add_sub_option(
+                    channel("team", "reg-admin-team").add_sub_option(
+                        string("slug", "reg-admin-team-slug")
+                            .min_length(1)
+                            .max_length(64),
+                    ),
                 )
                 .add_sub_option(
-                    string("slug", "The team's slug, as in https://SITE/c/<slug>")
-                        .min_length(1)
-                        .max_length(64),
+                    // `state` first: Discord wants required options before optional ones.
+                    sub("cards", "reg-admin-cards")
+                        .add_sub_option(choice(
+                            choice(
+                                string("state", "reg-admin-cards-state").required(true),
+                                "reg-state-on",
+                                "on",
+                            ),
+                            "reg-state-off",
+                            "off",
+                        ))
+                        .add_sub_option(
+                            option(Channel, "channel", "reg-admin-cards-channel", site)
+                                .channel_types(vec![
+                                    ChannelType::Text,
+                                    ChannelType::News,
+                                    ChannelType::Forum,
+                                ]),
+                        ),
+                )
+                .add_sub_option(
+                    channel("tags", "reg-admin-tags").add_sub_option(
+                        string("tags", "reg-tags")
+                            .set_autocomplete(true)
+                            .max_length(200),
+                    ),
                 ),
-            )
-            .add_sub_option(
-                channel(
-                    "tags",
-                    "Default tags when asking from a channel (leave tags out to clear)",
-                )
+        )
+        .add_option(
+            sub("subscribe", "reg-subscribe")
                 .add_sub_option(
-                    string("tags", "Tags, separated by spaces")
+                    string("tags", "reg-subscribe-tags")
+                        .required(true)
                         .set_autocomplete(true)
-                        .max_length(200),
-                ),
-            ),
-        )
-        .add_option(subscribe_definition())
-        .add_option(
-            sub(
-                "subscriptions",
-                "List the subscription rules, with last post and last error",
-            )
-            .add_sub_option(
-                CreateCommandOption::new(
-                    CommandOptionType::Channel,
-                    "channel",
-                    "Only this channel's rules",
+                        .max_length(400),
                 )
-                .channel_types(vec![ChannelType::Text, ChannelType::News]),
+                .add_sub_option(
+                    option(Channel, "channel", "reg-subscribe-channel", site)
+                        .channel_types(vec![ChannelType::Text, ChannelType::News]),
+                )
+                .add_sub_option(choice(
+                    choice(
+                        string("match", "reg-subscribe-match"),
+                        "reg-match-any",
+                        "any",
+                    ),
+                    "reg-match-all",
+                    "all",
+                ))
+                .add_sub_option(string("exclude", "reg-subscribe-exclude").max_length(400))
+                .add_sub_option(string("events", "reg-subscribe-events").max_length(100))
+                .add_sub_option(
+                    string("unanswered-after", "reg-subscribe-unanswered").max_length(20),
+                )
+                .add_sub_option(option(Boolean, "threads", "reg-subscribe-threads", site))
+                .add_sub_option(
+                    option(Integer, "cap-per-hour", "reg-subscribe-cap", site)
+                        .min_int_value(1)
+                        .max_int_value(200),
+                ),
+        )
+        .add_option(
+            sub("subscriptions", "reg-subscriptions").add_sub_option(
+                option(Channel, "channel", "reg-subscriptions-channel", site)
+                    .channel_types(vec![ChannelType::Text, ChannelType::News]),
             ),
         )
-        .add_option(sub("unsubscribe", "Remove a subscription rule").add_sub_option(rule_option()))
+        .add_option(sub("unsubscribe", "reg-unsubscribe").add_sub_option(rule()))
+        .add_option(sub("preview", "reg-preview").add_sub_option(rule()))
+        .add_option(sub("doctor", "reg-doctor"))
         .add_option(
-            sub(
-                "preview",
-                "How many cards a rule would have posted in the last 7 days",
-            )
-            .add_sub_option(rule_option()),
-        )
-        .add_option(sub(
-            "doctor",
-            "Check the bot's permissions, the site, the service token; post a test card",
-        ))
-        .add_option(
-            channel(
-                "audit-channel",
-                "Where configuration changes and posts made through the bot are reported",
-            )
-            .add_sub_option(CreateCommandOption::new(
-                CommandOptionType::Boolean,
+            channel("audit-channel", "reg-audit-channel").add_sub_option(option(
+                Boolean,
                 "off",
-                "Turn the audit channel off",
+                "reg-audit-off",
+                site,
             )),
         );
 
-    let message = |name: &str| {
-        CreateCommand::new(name)
-            .kind(CommandType::Message)
-            .integration_types(vec![InstallationContext::Guild])
-            .contexts(member_contexts.clone())
+    let message = |name: String, localized: Vec<(&'static str, String)>| {
+        localized.into_iter().fold(
+            CreateCommand::new(name)
+                .kind(CommandType::Message)
+                .integration_types(vec![InstallationContext::Guild])
+                .contexts(member_contexts.clone()),
+            |c, (loc, n)| c.name_localized(loc, n),
+        )
     };
+    let in_locales = |name: &dyn Fn(Lang) -> String| -> Vec<(&'static str, String)> {
+        Lang::ALL
+            .into_iter()
+            .filter(|l| *l != Lang::En)
+            .flat_map(|l| {
+                let n = name(l);
+                l.discord_locales().iter().map(move |loc| (*loc, n.clone()))
+            })
+            .collect()
+    };
+    let ask = |l: Lang| crate::commands::help::ask_message_command_in(l, site);
+    let answer = |l: Lang| crate::commands::help::answer_message_command_in(l);
     vec![
         so,
         admin,
-        message(&ask_message_command(site)),
-        message(ANSWER_MESSAGE_COMMAND),
+        message(ask_message_command(site), in_locales(&ask)),
+        message(ANSWER_MESSAGE_COMMAND.to_string(), in_locales(&answer)),
     ]
-}
-
-/// `rule:` — a rule number from `/so-admin subscriptions`.
-fn rule_option() -> CreateCommandOption {
-    CreateCommandOption::new(
-        CommandOptionType::Integer,
-        "rule",
-        "The rule's number (see /so-admin subscriptions)",
-    )
-    .required(true)
-    .min_int_value(1)
-}
-
-/// `/so-admin subscribe`: the grammar of [`crate::notify::rule`].
-fn subscribe_definition() -> CreateCommandOption {
-    sub(
-        "subscribe",
-        "Post new site activity with these tags into a channel",
-    )
-    .add_sub_option(
-        string("tags", "Tags, separated by commas or spaces (up to 10)")
-            .required(true)
-            .set_autocomplete(true)
-            .max_length(400),
-    )
-    .add_sub_option(
-        CreateCommandOption::new(
-            CommandOptionType::Channel,
-            "channel",
-            "Where the cards go (default: this channel)",
-        )
-        .channel_types(vec![ChannelType::Text, ChannelType::News]),
-    )
-    .add_sub_option(
-        string("match", "Any of the tags (default) or all of them")
-            .add_string_choice("any", "any")
-            .add_string_choice("all", "all"),
-    )
-    .add_sub_option(string("exclude", "Never post items with these tags").max_length(400))
-    .add_sub_option(
-        string(
-            "events",
-            "questions, answers, accepted, articles (comma separated; default questions)",
-        )
-        .max_length(100),
-    )
-    .add_sub_option(
-        string(
-            "unanswered-after",
-            "Post questions only once unanswered this long, e.g. 4h or 2d",
-        )
-        .max_length(20),
-    )
-    .add_sub_option(CreateCommandOption::new(
-        CommandOptionType::Boolean,
-        "threads",
-        "Start a thread on each question card in this channel (default off)",
-    ))
-    .add_sub_option(
-        CreateCommandOption::new(
-            CommandOptionType::Integer,
-            "cap-per-hour",
-            "Cards per hour in this channel before the rest fold into a digest (default 20)",
-        )
-        .min_int_value(1)
-        .max_int_value(200),
-    )
 }
 
 /// The JSON body of a bulk overwrite for `commands`.

@@ -258,6 +258,10 @@ pub struct Draft {
     pub guild_id: Option<u64>,
     /// Channel it was written in.
     pub channel_id: Option<u64>,
+    /// The channel that channel belongs to, when it was a thread (or forum post): per-channel
+    /// settings such as post cards follow the parent.
+    #[serde(default)]
+    pub thread_parent: Option<u64>,
     /// The text.
     pub content: DraftContent,
     /// Posting state.
@@ -268,10 +272,41 @@ pub struct Draft {
     /// post can reply to that message.
     #[serde(default)]
     pub source_message: Option<u64>,
+    /// When the text is someone else's message: its author, and whether they consented to it
+    /// being posted as theirs. The member who proposed it may post it as themself (quoted, with
+    /// the author named) only after a decline or an unanswered wait.
+    #[serde(default)]
+    pub proposal: Option<Proposal>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Removed after this.
     pub expires_at: DateTime<Utc>,
+}
+
+/// Someone else's message, proposed for posting (see [`Draft::proposal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The message's author: the only one who may accept or decline.
+    pub author_id: DiscordUserId,
+    /// Their display name when proposed, for the prompt and the quote's attribution.
+    pub author_name: String,
+    /// Their answer so far.
+    pub consent: Consent,
+    /// When the author was asked (the public prompt went out); `None` while the proposer is
+    /// still choosing the question an answer is for.
+    pub asked_at: Option<DateTime<Utc>>,
+}
+
+/// An author's answer to a [`Proposal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consent {
+    /// Not answered (yet).
+    Pending,
+    /// The author accepted: it is theirs to post, through their own link.
+    Accepted,
+    /// The author declined: the proposer may post it as themself, quoted and attributed.
+    Declined,
 }
 
 /// A member's search, kept so the buttons of its results carry a short handle instead of the
@@ -367,11 +402,21 @@ pub struct GuildSettings {
     /// Where configuration changes and writes made through the bot are reported
     /// (`/so-admin audit-channel`); `None`: the log only.
     pub audit_channel: Option<u64>,
+    /// Channels where members who post from there are not offered a public card about their
+    /// post (`/so-admin channel cards off`); the card is offered everywhere else (default on).
+    /// A thread follows its parent channel.
+    pub cards_off: Vec<u64>,
 }
 
 impl GuildSettings {
+    /// Whether members posting from `channel` (in a thread: its parent `parent`) are offered
+    /// a public card about their post there.
+    pub fn cards_on(&self, channel: u64, parent: Option<u64>) -> bool {
+        !self.cards_off.contains(&channel) && !parent.is_some_and(|p| self.cards_off.contains(&p))
+    }
+
     /// Every channel the guild's settings name (enabled, disabled, team-bound, with default
-    /// tags, the audit channel), once each, in order.
+    /// tags, with post cards off, the audit channel), once each, in order.
     pub fn configured_channels(&self) -> Vec<u64> {
         let mut out: Vec<u64> = self
             .enabled_channels
@@ -379,6 +424,7 @@ impl GuildSettings {
             .chain(&self.disabled_channels)
             .chain(self.channel_teams.keys())
             .chain(self.channel_tags.keys())
+            .chain(&self.cards_off)
             .chain(&self.audit_channel)
             .copied()
             .collect();

@@ -442,6 +442,8 @@ struct GuildRecord {
     channel_tags: std::collections::BTreeMap<u64, Vec<String>>,
     #[serde(default)]
     audit_channel: Option<u64>,
+    #[serde(default)]
+    cards_off: Vec<u64>,
 }
 
 impl Record for GuildRecord {
@@ -1683,6 +1685,7 @@ impl Store for SledStore {
                     channel_teams: rec.channel_teams,
                     channel_tags: rec.channel_tags,
                     audit_channel: rec.audit_channel,
+                    cards_off: rec.cards_off,
                 })
             }
         }
@@ -1697,6 +1700,7 @@ impl Store for SledStore {
             channel_teams: settings.channel_teams.clone(),
             channel_tags: settings.channel_tags.clone(),
             audit_channel: settings.audit_channel,
+            cards_off: settings.cards_off.clone(),
         })?;
         self.guilds.insert(user_key(guild), bytes).map_err(io)?;
         self.flush()

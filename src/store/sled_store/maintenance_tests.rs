@@ -83,6 +83,8 @@ fn populate(store: &SledStore) {
                     state: DraftState::Saved { last_error: None },
                     post_after_link: false,
                     source_message: None,
+                    proposal: None,
+                    thread_parent: None,
                     created_at: t0(),
                     expires_at: t0() + chrono::Duration::hours(24),
                 })
