@@ -210,6 +210,11 @@ impl App {
                     Err(e) => tracing::warn!(error = %e, "sweep task failed"),
                 }
                 record_counts(counting).await;
+                // Thread saves whose consents lapsed (24 h) move on.
+                let lapsed = crate::commands::thread_save::expire_due(&app.commands).await;
+                if lapsed > 0 {
+                    tracing::debug!(saves = lapsed, "thread saves with lapsed consents settled");
+                }
             }
         });
         vec![resume, tags, sweep]

@@ -23,6 +23,7 @@ pub mod alerts;
 pub mod audit;
 pub mod caches;
 pub mod complete;
+pub mod consent;
 pub mod doctor;
 pub mod help;
 pub mod ids;
@@ -36,6 +37,7 @@ pub mod server;
 pub mod share;
 pub mod show;
 pub mod subscriptions;
+pub mod thread_save;
 pub mod validate;
 pub mod vote;
 
@@ -304,6 +306,7 @@ impl Commands {
             return Ack::Immediate;
         }
         match &inv.action {
+            Action::MessageCommand { name, .. } if is_save_thread(name) => Ack::DeferEphemeral,
             Action::Autocomplete { .. } | Action::MessageCommand { .. } => Ack::Immediate,
             Action::Command { name, path, .. } => match (name.as_str(), first(path)) {
                 ("so", "ask" | "answer" | "help" | "link") => Ack::Immediate,
@@ -344,6 +347,8 @@ impl Commands {
                     ..
                 }) => Ack::DeferEphemeral,
                 Some(ids::Id::PickResult { .. } | ids::Id::PickAnswer { .. }) => Ack::DeferUpdate,
+                // The reply that answers a saved thread opens the title and tags form.
+                Some(ids::Id::SaveAnswer { .. }) => Ack::Immediate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,
@@ -425,10 +430,16 @@ impl Commands {
                 Some(ids::Id::PostAsAnswerModal { draft }) => {
                     post::post_as_answer_submit(self, inv, &draft).await
                 }
+                Some(ids::Id::SaveModal { save, answer }) => {
+                    thread_save::submit(self, inv, &save, answer).await
+                }
                 _ => Reply::private(
                     "This form is from an older version of the bot. Run the command again.",
                 ),
             },
+            Action::MessageCommand { name, message } if is_save_thread(name) => {
+                thread_save::start(self, inv, message).await
+            }
             Action::MessageCommand { name, message } => {
                 post::message_command(self, inv, name, message)
             }
@@ -501,6 +512,9 @@ impl Commands {
             Some(ids::Id::PickAnswer { question, on }) => {
                 show::pick_answer(self, inv, question, chosen, on).await
             }
+            Some(ids::Id::SaveAnswer { save }) => {
+                thread_save::choose_answer(self, inv, &save, chosen).await
+            }
             _ => Reply::private(
                 "This menu is from an older version of the bot. Run the command again.",
             ),
@@ -544,9 +558,15 @@ impl Commands {
                 post::live_draft(self, inv, &draft, reply)
             }
             Id::Link => account::link(self, inv),
-            Id::AskModal { .. } | Id::AnswerModal { .. } | Id::PostAsAnswerModal { .. } => {
-                Reply::private("That is a form id, not a button.")
+            Id::AskModal { .. }
+            | Id::AnswerModal { .. }
+            | Id::PostAsAnswerModal { .. }
+            | Id::SaveModal { .. } => Reply::private("That is a form id, not a button."),
+            Id::SaveAnswer { .. } => Reply::private("That is a menu id, not a button."),
+            Id::Consent { save, part, choice } => {
+                thread_save::consent(self, inv, &save, part, choice).await
             }
+            Id::SaveAsMe { save, part } => thread_save::post_as_me(self, inv, &save, part).await,
         }
     }
 
@@ -774,6 +794,7 @@ fn command_label(action: &Action) -> &'static str {
             Some(ids::Id::AskModal { .. }) => "modal ask",
             Some(ids::Id::AnswerModal { .. }) => "modal answer",
             Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
+            Some(ids::Id::SaveModal { .. }) => "modal save thread",
             _ => "modal other",
         },
         Action::Select { .. } => "select",
@@ -781,9 +802,15 @@ fn command_label(action: &Action) -> &'static str {
         // them apart the same way.
         Action::MessageCommand { name, .. } => match name.as_str() {
             "Post as answer" => "message answer",
+            n if is_save_thread(n) => "message save thread",
             _ => "message ask",
         },
     }
+}
+
+/// Whether a message command is "Save thread to …" (named after the site, like "Ask on …").
+pub fn is_save_thread(name: &str) -> bool {
+    name.starts_with("Save thread")
 }
 
 fn first(path: &[String]) -> &str {

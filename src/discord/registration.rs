@@ -273,6 +273,7 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
         admin,
         message(&ask_message_command(site)),
         message(ANSWER_MESSAGE_COMMAND),
+        message(&crate::commands::help::save_thread_command(site)),
     ]
 }
 

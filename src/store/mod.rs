@@ -14,6 +14,7 @@
 pub mod cipher;
 pub mod notify;
 pub mod personal;
+pub mod saves;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use notify::NotifyStore;
 pub use personal::PersonalStore;
+pub use saves::ThreadSaveStore;
 pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use std::collections::BTreeMap;
@@ -388,7 +390,7 @@ impl GuildSettings {
 
 /// The durable state, in domain terms. Methods are synchronous (sled is); callers on async
 /// paths that must flush use `tokio::task::spawn_blocking` or accept the short block.
-pub trait Store: NotifyStore + PersonalStore + Send + Sync {
+pub trait Store: NotifyStore + PersonalStore + ThreadSaveStore + Send + Sync {
     // ---- links
     /// The member's link, unsealed. A record that fails to open (moved, tampered, unknown key)
     /// is `Err(StoreError::Unseal)`; callers treat it as "link again".

@@ -12,6 +12,7 @@
 //! | `personal_asked/v1` | target key ‖ 0 ‖ question id BE | `{"v":1,"data":AskedQuestion}` |
 //! | `personal_experts/v1` | target key ‖ 0 ‖ tag id BE | `{"v":1,"data":TagExperts}` |
 //! | `personal_outbox/v1` | entry id u64 BE (`generate_id`) | `{"v":1,"data":PersonalEntry}` |
+//! | `thread_saves/v1` | save id (random handle) | `{"v":1,"data":ThreadSave}` |
 //!
 //! Multi-record changes (a rule and its number, a poll's state and its cards, an entry's
 //! removal and its sent record) are sled transactions; each is flushed before returning.
@@ -23,11 +24,13 @@ use sled::transaction::ConflictableTransactionError;
 use sled::{Db, Transactional, Tree};
 
 use super::{io, tx_err, SledStore, RECORD_VERSION};
+use crate::commands::thread_save::ThreadSave;
 use crate::notify::model::{ChannelNotify, Delivered, OutboxEntry, TargetState};
 use crate::notify::personal::{AskedQuestion, MemberAlerts, PersonalEntry, TagExperts};
 use crate::notify::rule::{Rule, RuleError};
 use crate::store::notify::NotifyStore;
 use crate::store::personal::PersonalStore;
+use crate::store::saves::ThreadSaveStore;
 use crate::store::Store;
 use crate::store::{StoreError, StoreResult};
 
@@ -41,6 +44,7 @@ const TREE_MEMBERS: &str = "personal_members/v1";
 const TREE_ASKED: &str = "personal_asked/v1";
 const TREE_EXPERTS: &str = "personal_experts/v1";
 const TREE_PERSONAL_OUTBOX: &str = "personal_outbox/v1";
+const TREE_SAVES: &str = "thread_saves/v1";
 
 /// The notification trees, opened with the store.
 pub(super) struct NotifyTrees {
@@ -54,11 +58,12 @@ pub(super) struct NotifyTrees {
     asked: Tree,
     experts: Tree,
     personal_outbox: Tree,
+    saves: Tree,
 }
 
 impl NotifyTrees {
     /// The trees by name (for backup and restore).
-    pub(super) fn trees(&self) -> [(&'static str, &Tree); 10] {
+    pub(super) fn trees(&self) -> [(&'static str, &Tree); 11] {
         [
             (TREE_RULES, &self.rules),
             (TREE_META, &self.meta),
@@ -70,6 +75,7 @@ impl NotifyTrees {
             (TREE_ASKED, &self.asked),
             (TREE_EXPERTS, &self.experts),
             (TREE_PERSONAL_OUTBOX, &self.personal_outbox),
+            (TREE_SAVES, &self.saves),
         ]
     }
 
@@ -87,6 +93,7 @@ impl NotifyTrees {
             asked: tree(TREE_ASKED)?,
             experts: tree(TREE_EXPERTS)?,
             personal_outbox: tree(TREE_PERSONAL_OUTBOX)?,
+            saves: tree(TREE_SAVES)?,
         })
     }
 }
@@ -747,5 +754,53 @@ impl PersonalStore for SledStore {
             .remove(id.to_be_bytes())
             .map_err(io)?;
         self.flush()
+    }
+}
+
+impl ThreadSaveStore for SledStore {
+    fn put_save(&self, save: &ThreadSave) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let bytes = enc("thread save", save)?;
+        self.notify
+            .saves
+            .insert(save.id.as_bytes(), bytes)
+            .map_err(io)?;
+        self.flush()
+    }
+
+    fn get_save(&self, id: &str) -> StoreResult<Option<ThreadSave>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        match self.notify.saves.get(id.as_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(raw) => dec("thread save", &raw).map(Some),
+        }
+    }
+
+    fn all_saves(&self) -> StoreResult<Vec<ThreadSave>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        Self::decode_all(&self.notify.saves, "thread save", &[])
+    }
+
+    fn sweep_saves(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut removed = 0;
+        for entry in self.notify.saves.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let stale = match dec::<ThreadSave>("thread save", &v) {
+                Ok(s) => s.created_at < before,
+                Err(_) => true,
+            };
+            if stale
+                && self
+                    .notify
+                    .saves
+                    .compare_and_swap(&k, Some(&v), None::<&[u8]>)
+                    .map_err(io)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }
