@@ -70,7 +70,7 @@ async fn commands_are_registered_globally_or_per_guild() {
     )
     .await
     .expect("registered");
-    assert_eq!((done.guilds.len(), done.commands), (0, 4));
+    assert_eq!((done.guilds.len(), done.commands), (0, 5));
     let global = discord.on("PUT", GLOBAL_COMMANDS_ROUTE);
     assert_eq!(global.len(), 1);
     assert_eq!(

@@ -38,13 +38,17 @@ pub fn help(ctx: &Commands) -> Reply {
 `/so ask [title] [tags]`: a form for your question; similar questions are shown first.\n\
 `/so answer question:<id or link>`: a form for your answer.\n\
 Buttons under a question: Upvote, Downvote, Answer, Accept (if you asked it).\n\
-Message menu (⋯ → Apps): **{ask}**, **Post as answer**.\n\n\
+Message menu (⋯ → Apps): **{ask}**, **Post as answer**, **{save}** (a solved thread becomes a question and its answer, each posted as its author once they agree).\n\n\
+**Alerts** (DMs)\n\
+`/so alerts on [tags]`: answers to your questions (Accept right from the DM) and new questions in your watched tags. `/so alerts off`: none, not even for questions asked here.\n\
+`/so experts on|off`: unanswered questions in tags you are a subject-matter expert for.\n\n\
 **Your account**\n\
 `/so link`: link your {site} account. You sign in on the site and approve; the bot keeps your token encrypted and only uses it for what you do here. Posts are credited to you, never to a bot account.\n\
 `/so me`: what is linked, its access and expiry. `/so unlink`: forget your token and drafts.\n\n\
 If you write a question before linking, it is kept and posted as you once you link.",
         site = ctx.site.name,
-        ask = ask_message_command(&ctx.site.name)
+        ask = ask_message_command(&ctx.site.name),
+        save = save_thread_command(&ctx.site.name)
     );
     Reply::private("").with_embed(
         Embed::new(&format!("soe-bot for {}", ctx.site.name), &text)

@@ -24,6 +24,9 @@ pub struct ConsoleCards {
     clock: SharedClock,
     /// The console's threads (the demo's stand-in for Discord threads), by id.
     pub threads: Mutex<HashMap<u64, crate::commands::server::ThreadContent>>,
+    /// The DMs sent through [`crate::commands::server::ServerView::dm`], in order (the console
+    /// shows a member theirs with `inbox`).
+    pub dms: Mutex<Vec<(u64, Reply)>>,
 }
 
 impl std::fmt::Debug for ConsoleCards {
@@ -42,6 +45,7 @@ impl ConsoleCards {
                 sent: Mutex::new((HashMap::new(), 0)),
                 clock,
                 threads: Mutex::new(HashMap::new()),
+                dms: Mutex::new(Vec::new()),
             },
             rx,
         )
@@ -174,6 +178,7 @@ impl crate::commands::server::ServerView for ConsoleCards {
             "DM to <@{user}>:\n{}",
             render::render(reply, self.clock.now())
         ));
+        self.dms.lock().push((user, reply.clone()));
         Ok(())
     }
 }
