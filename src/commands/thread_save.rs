@@ -181,7 +181,7 @@ pub async fn start(ctx: &Commands, inv: &Invocation, message: &MessageRef) -> Re
         finished: false,
         created_at: now,
     };
-    if let Err(e) = ctx.store.put_save(&save) {
+    if let Err(e) = ctx.store.put_save(&save).await {
         return ctx.store_failure(&e);
     }
     let options = replies
@@ -224,8 +224,8 @@ fn unreadable(content: &ThreadContent) -> Option<Reply> {
     ))
 }
 
-fn load(ctx: &Commands, id: &str) -> Result<ThreadSave, Reply> {
-    match ctx.store.get_save(id) {
+async fn load(ctx: &Commands, id: &str) -> Result<ThreadSave, Reply> {
+    match ctx.store.get_save(id).await {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(Reply::private(
             "This save is over (it lapsed after two days). Run **Save thread** again.",
@@ -236,24 +236,21 @@ fn load(ctx: &Commands, id: &str) -> Result<ThreadSave, Reply> {
 
 /// Step 2: the invoker chose the answer; the form for the title and tags.
 pub async fn choose_answer(ctx: &Commands, inv: &Invocation, id: &str, reply: i64) -> Reply {
-    let save = match load(ctx, id) {
+    let save = match load(ctx, id).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     if save.invoker != inv.member.id {
         return Reply::private("Only the member who started this save can choose its answer.");
     }
-    let defaults = save
-        .parent
-        .zip(save.guild)
-        .and_then(|(c, g)| {
-            ctx.store
-                .guild_settings(g)
-                .ok()
-                .and_then(|s| s.channel_tags.get(&c).cloned())
-        })
-        .unwrap_or_default()
-        .join(", ");
+    let mut defaults = String::new();
+    if let (Some(c), Some(g)) = (save.parent, save.guild) {
+        if let Ok(settings) = ctx.store.guild_settings(g).await {
+            if let Some(tags) = settings.channel_tags.get(&c) {
+                defaults = tags.join(", ");
+            }
+        }
+    }
     Reply::modal(Modal {
         id: Id::SaveModal {
             save: save.id.clone(),
@@ -275,7 +272,7 @@ pub async fn choose_answer(ctx: &Commands, inv: &Invocation, id: &str, reply: i6
 
 /// Step 3: the form was submitted: keep the texts, ask each author.
 pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: u64) -> Reply {
-    let mut save = match load(ctx, id) {
+    let mut save = match load(ctx, id).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -360,7 +357,7 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         body: a_body,
     });
     for d in [&q_draft, &a_draft] {
-        if let Err(e) = ctx.store.put_draft(d) {
+        if let Err(e) = ctx.store.put_draft(d).await {
             return ctx.store_failure(&e);
         }
     }
@@ -387,7 +384,7 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         draft: a_draft.id.clone(),
         posted: None,
     });
-    if let Err(e) = ctx.store.put_save(&save) {
+    if let Err(e) = ctx.store.put_save(&save).await {
         return ctx.store_failure(&e);
     }
     let mut asked = Vec::new();
@@ -439,7 +436,7 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
             },
         );
         let mut prompt = prompt;
-        if !matches!(ctx.store.get_link(p.consent.author), Ok(Some(_))) {
+        if !matches!(ctx.store.get_link(p.consent.author).await, Ok(Some(_))) {
             prompt.content.push_str(&format!(
                 "\nTo agree, link your {} account first (`/so link`).",
                 ctx.site.name
@@ -494,7 +491,7 @@ pub async fn consent(
     part: Part,
     choice: super::ids::ConsentChoice,
 ) -> Reply {
-    let mut save = match load(ctx, id) {
+    let mut save = match load(ctx, id).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -508,7 +505,7 @@ pub async fn consent(
             ));
         }
     }
-    if granted && !matches!(ctx.store.get_link(inv.member.id), Ok(Some(_))) {
+    if granted && !matches!(ctx.store.get_link(inv.member.id).await, Ok(Some(_))) {
         return link_prompt(&format!(
             "To have it posted as you, link your {} account first, then press the button again (within 24 hours).",
             ctx.site.name
@@ -534,7 +531,7 @@ pub async fn consent(
             ))
         }
     }
-    if let Err(e) = ctx.store.put_save(&save) {
+    if let Err(e) = ctx.store.put_save(&save).await {
         return ctx.store_failure(&e);
     }
     let mine = if granted {
@@ -555,7 +552,7 @@ pub async fn consent(
 
 /// Step 5: the invoker posts a refused part as themself, with attribution.
 pub async fn post_as_me(ctx: &Commands, inv: &Invocation, id: &str, part: Part) -> Reply {
-    let mut save = match load(ctx, id) {
+    let mut save = match load(ctx, id).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -599,7 +596,7 @@ pub async fn post_as_me(ctx: &Commands, inv: &Invocation, id: &str, part: Part) 
 /// (called every minute by the background sweep). Returns how many saves changed.
 pub async fn expire_due(ctx: &Commands) -> usize {
     let now = ctx.clock.now();
-    let saves = match ctx.store.all_saves() {
+    let saves = match ctx.store.all_saves().await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "could not list thread saves");
@@ -618,14 +615,14 @@ pub async fn expire_due(ctx: &Commands) -> usize {
             continue;
         }
         changed += 1;
-        if let Err(e) = ctx.store.put_save(&save) {
+        if let Err(e) = ctx.store.put_save(&save).await {
             tracing::warn!(error = %e, "could not record a lapsed consent");
             continue;
         }
         let progress = advance(ctx, &mut save).await;
         notify_invoker(ctx, &save, 0, &progress).await;
     }
-    if let Err(e) = ctx.store.sweep_saves(now - Duration::hours(SAVE_HOURS)) {
+    if let Err(e) = ctx.store.sweep_saves(now - Duration::hours(SAVE_HOURS)).await {
         tracing::warn!(error = %e, "could not sweep old thread saves");
     }
     changed
@@ -661,7 +658,7 @@ async fn notify_invoker(ctx: &Commands, save: &ThreadSave, actor: u64, progress:
     }
     let mut done = save.clone();
     done.finished = true;
-    if let Err(e) = ctx.store.put_save(&done) {
+    if let Err(e) = ctx.store.put_save(&done).await {
         tracing::warn!(error = %e, "could not record a finished thread save");
     }
 }
@@ -707,7 +704,7 @@ async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
         match accept(ctx, save, q.id, a.id).await {
             Ok(()) => {
                 save.accepted = true;
-                if let Err(e) = ctx.store.put_save(save) {
+                if let Err(e) = ctx.store.put_save(save).await {
                     tracing::warn!(error = %e, "accepted, but could not record it");
                 }
             }
@@ -801,11 +798,11 @@ async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
 }
 
 /// The text of a part, from the invoker's sealed draft.
-fn text_of(ctx: &Commands, save: &ThreadSave, part: Part) -> Result<DraftContent, Reply> {
+async fn text_of(ctx: &Commands, save: &ThreadSave, part: Part) -> Result<DraftContent, Reply> {
     let Some(p) = part_of(save, part) else {
         return Err(Reply::private("This save has no such part."));
     };
-    match ctx.store.get_draft(save.invoker, &p.draft) {
+    match ctx.store.get_draft(save.invoker, &p.draft).await {
         Ok(Some(d)) => Ok(d.content),
         Ok(None) => Err(Reply::private(
             "The saved text has lapsed (two days). Run **Save thread** again.",
@@ -830,8 +827,8 @@ async fn post_part(
     } else {
         p.consent.author
     };
-    let team = ctx.team_in(save.guild, save.parent);
-    let s = match session(ctx, poster, team.as_ref()) {
+    let team = ctx.team_in(save.guild, save.parent).await;
+    let s = match session(ctx, poster, team.as_ref()).await {
         Ok(s) => s,
         Err(why) => {
             let who = if by_invoker {
@@ -851,7 +848,7 @@ async fn post_part(
             return Err(r);
         }
     };
-    let content = text_of(ctx, save, part)?;
+    let content = text_of(ctx, save, part).await?;
     let attribution = |body: &str| {
         if by_invoker {
             format!(
@@ -864,7 +861,7 @@ async fn post_part(
     };
     let key = format!("ts:{}:{}", save.id, part.code());
     let now = ctx.clock.now();
-    match ctx.store.claim_write(&key, now) {
+    match ctx.store.claim_write(&key, now).await {
         Ok(WriteClaim::Claimed) => {}
         Ok(WriteClaim::InProgress) => {
             return Err(Reply::private(
@@ -875,7 +872,7 @@ async fn post_part(
             // Posted before (a retry): take the record of it.
             let posted = parse_outcome(&outcome, &s.name, by_invoker)
                 .ok_or_else(|| Reply::private(format!("Already posted: {outcome}")))?;
-            return record_posted(ctx, save, part, posted);
+            return record_posted(ctx, save, part, posted).await;
         }
         Err(e) => return Err(ctx.store_failure(&e)),
     }
@@ -898,7 +895,7 @@ async fn post_part(
             }),
         DraftContent::Answer { body, .. } => {
             let Some(q) = save.question.as_ref().and_then(|q| q.posted.as_ref()) else {
-                let _ = ctx.store.finish_write(&key, None, now);
+                let _ = ctx.store.finish_write(&key, None, now).await;
                 return Err(Reply::private("The question is not posted yet."));
             };
             writer
@@ -922,10 +919,10 @@ async fn post_part(
     match result {
         Ok((id, url)) => {
             let outcome = format!("{id} {url}");
-            if let Err(e) = ctx.store.finish_write(&key, Some(&outcome), now) {
+            if let Err(e) = ctx.store.finish_write(&key, Some(&outcome), now).await {
                 tracing::warn!(error = %e, "could not record a finished write");
             }
-            let _ = ctx.store.touch_link(poster, now);
+            let _ = ctx.store.touch_link(poster, now).await;
             if part == Part::Question {
                 let asked = crate::notify::personal::AskedQuestion {
                     target: crate::notify::Target(team.clone()).key(),
@@ -934,7 +931,7 @@ async fn post_part(
                     soe_user_id: s.soe_user_id,
                     at: now,
                 };
-                if let Err(e) = ctx.store.record_asked(&asked) {
+                if let Err(e) = ctx.store.record_asked(&asked).await {
                     tracing::warn!(error = %e, "could not remember a saved question for answer alerts");
                 }
             }
@@ -949,7 +946,8 @@ async fn post_part(
                     escape_md(&truncate(&s.name, 80))
                 ),
                 link: Some(url.clone()),
-            });
+            })
+            .await;
             record_posted(
                 ctx,
                 save,
@@ -961,13 +959,14 @@ async fn post_part(
                     by_invoker,
                 },
             )
+            .await
         }
         Err(e) => {
-            let _ = ctx.store.finish_write(&key, None, now);
+            let _ = ctx.store.finish_write(&key, None, now).await;
             Err(Reply::private(format!(
                 "The {} could not be posted: {}",
                 part.noun(),
-                super::member::write_error_text(ctx, poster, &e)
+                super::member::write_error_text(ctx, poster, &e).await
             )))
         }
     }
@@ -983,7 +982,7 @@ fn parse_outcome(outcome: &str, name: &str, by_invoker: bool) -> Option<Posted> 
     })
 }
 
-fn record_posted(
+async fn record_posted(
     ctx: &Commands,
     save: &mut ThreadSave,
     part: Part,
@@ -992,7 +991,7 @@ fn record_posted(
     if let Some(p) = part_mut(save, part) {
         p.posted = Some(posted);
     }
-    ctx.store.put_save(save).map_err(|e| ctx.store_failure(&e))
+    ctx.store.put_save(save).await.map_err(|e| ctx.store_failure(&e))
 }
 
 /// Accepts the answer as the question's author (who agreed to it), once.
@@ -1003,13 +1002,13 @@ async fn accept(
     answer: i64,
 ) -> Result<(), String> {
     let author = save.question_author.0;
-    let team = ctx.team_in(save.guild, save.parent);
-    let s = session(ctx, author, team.as_ref()).map_err(|_| {
+    let team = ctx.team_in(save.guild, save.parent).await;
+    let s = session(ctx, author, team.as_ref()).await.map_err(|_| {
         "The answer could not be accepted: the question's author has no usable link.".to_string()
     })?;
     let key = format!("ts:{}:acc", save.id);
     let now = ctx.clock.now();
-    match ctx.store.claim_write(&key, now) {
+    match ctx.store.claim_write(&key, now).await {
         Ok(WriteClaim::Claimed) => {}
         Ok(WriteClaim::Done { .. }) => return Ok(()),
         Ok(WriteClaim::InProgress) => return Err("Accepting the answer…".into()),
@@ -1017,14 +1016,14 @@ async fn accept(
     }
     match s.writer.accept_answer(question, answer).await {
         Ok(_) => {
-            let _ = ctx.store.finish_write(&key, Some("accepted"), now);
+            let _ = ctx.store.finish_write(&key, Some("accepted"), now).await;
             Ok(())
         }
         Err(e) => {
-            let _ = ctx.store.finish_write(&key, None, now);
+            let _ = ctx.store.finish_write(&key, None, now).await;
             Err(format!(
                 "The answer could not be accepted: {}",
-                super::member::write_error_text(ctx, author, &e)
+                super::member::write_error_text(ctx, author, &e).await
             ))
         }
     }
@@ -1037,7 +1036,7 @@ async fn post_card(ctx: &Commands, save: &mut ThreadSave, question: &Posted) {
     };
     let key = format!("ts:{}:card", save.id);
     let now = ctx.clock.now();
-    if !matches!(ctx.store.claim_write(&key, now), Ok(WriteClaim::Claimed)) {
+    if !matches!(ctx.store.claim_write(&key, now).await, Ok(WriteClaim::Claimed)) {
         return;
     }
     let mut by = format!("question by **{}**", escape_md(&question.posted_as));
@@ -1057,14 +1056,14 @@ async fn post_card(ctx: &Commands, save: &mut ThreadSave, question: &Posted) {
     );
     match server.post(save.thread, &card).await {
         Ok(()) => {
-            let _ = ctx.store.finish_write(&key, Some("posted"), now);
+            let _ = ctx.store.finish_write(&key, Some("posted"), now).await;
             save.card_posted = true;
-            if let Err(e) = ctx.store.put_save(save) {
+            if let Err(e) = ctx.store.put_save(save).await {
                 tracing::warn!(error = %e, "could not record a thread card");
             }
         }
         Err(e) => {
-            let _ = ctx.store.finish_write(&key, None, now);
+            let _ = ctx.store.finish_write(&key, None, now).await;
             tracing::warn!(error = %e, "could not post the saved thread's card");
         }
     }

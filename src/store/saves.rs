@@ -12,13 +12,14 @@ use super::StoreResult;
 use crate::commands::thread_save::ThreadSave;
 
 /// Thread saves' durable state (implemented by [`super::SledStore`]).
+#[async_trait::async_trait]
 pub trait ThreadSaveStore: Send + Sync {
     /// Stores (or replaces) a save. Flushed.
-    fn put_save(&self, save: &ThreadSave) -> StoreResult<()>;
+    async fn put_save(&self, save: &ThreadSave) -> StoreResult<()>;
     /// A save by id.
-    fn get_save(&self, id: &str) -> StoreResult<Option<ThreadSave>>;
+    async fn get_save(&self, id: &str) -> StoreResult<Option<ThreadSave>>;
     /// Every save (for the sweep that expires consents).
-    fn all_saves(&self) -> StoreResult<Vec<ThreadSave>>;
+    async fn all_saves(&self) -> StoreResult<Vec<ThreadSave>>;
     /// Forgets saves that started before `before`. Returns how many.
-    fn sweep_saves(&self, before: DateTime<Utc>) -> StoreResult<usize>;
+    async fn sweep_saves(&self, before: DateTime<Utc>) -> StoreResult<usize>;
 }
