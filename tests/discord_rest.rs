@@ -93,7 +93,8 @@ async fn commands_are_registered_globally_or_per_guild() {
             "so",
             "so-admin",
             "Ask on Acme Stack Overflow",
-            "Post as answer"
+            "Post as answer",
+            "Save thread"
         ]
     );
 

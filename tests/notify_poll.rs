@@ -1390,7 +1390,8 @@ async fn personal_alerts_cost_no_soe_call_per_member() {
                     experts: true,
                     updated_at: now,
                     ..Default::default()
-                }).await
+                })
+                .await
                 .unwrap();
         }
         b.poll().await;
@@ -1447,7 +1448,7 @@ async fn an_unanswered_question_reaches_exactly_the_opted_in_linked_experts_once
         members.push(m);
     }
     // Sam is an expert but not linked. A rule makes `rust` a subscribed tag with a delay.
-    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.rule(CHANNEL, "rust", "questions", "1h").await;
     b.poll().await;
     b.advance(60);
     let q = b.t.fake.add_question(
@@ -1529,7 +1530,7 @@ async fn expert_routing_does_nothing_when_the_site_has_no_experts_feature() {
     let alice = TestApp::member(111, "alice");
     b.t.link(&alice).await;
     b.so2(&alice, "experts", "on", &[]).await;
-    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.rule(CHANNEL, "rust", "questions", "1h").await;
     b.poll().await;
     b.advance(60);
     b.t.fake.add_question(

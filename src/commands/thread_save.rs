@@ -622,7 +622,11 @@ pub async fn expire_due(ctx: &Commands) -> usize {
         let progress = advance(ctx, &mut save).await;
         notify_invoker(ctx, &save, 0, &progress).await;
     }
-    if let Err(e) = ctx.store.sweep_saves(now - Duration::hours(SAVE_HOURS)).await {
+    if let Err(e) = ctx
+        .store
+        .sweep_saves(now - Duration::hours(SAVE_HOURS))
+        .await
+    {
         tracing::warn!(error = %e, "could not sweep old thread saves");
     }
     changed
@@ -991,7 +995,10 @@ async fn record_posted(
     if let Some(p) = part_mut(save, part) {
         p.posted = Some(posted);
     }
-    ctx.store.put_save(save).await.map_err(|e| ctx.store_failure(&e))
+    ctx.store
+        .put_save(save)
+        .await
+        .map_err(|e| ctx.store_failure(&e))
 }
 
 /// Accepts the answer as the question's author (who agreed to it), once.
@@ -1036,7 +1043,10 @@ async fn post_card(ctx: &Commands, save: &mut ThreadSave, question: &Posted) {
     };
     let key = format!("ts:{}:card", save.id);
     let now = ctx.clock.now();
-    if !matches!(ctx.store.claim_write(&key, now).await, Ok(WriteClaim::Claimed)) {
+    if !matches!(
+        ctx.store.claim_write(&key, now).await,
+        Ok(WriteClaim::Claimed)
+    ) {
         return;
     }
     let mut by = format!("question by **{}**", escape_md(&question.posted_as));

@@ -45,7 +45,12 @@ pub trait PersonalStore: Send + Sync {
     /// A tag's experts as last read on a target.
     async fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>>;
     /// Records a tag's experts as read now.
-    async fn put_tag_experts(&self, target: &str, tag: i64, experts: &TagExperts) -> StoreResult<()>;
+    async fn put_tag_experts(
+        &self,
+        target: &str,
+        tag: i64,
+        experts: &TagExperts,
+    ) -> StoreResult<()>;
 
     /// [`crate::store::NotifyStore::commit_poll`] with the poll's DMs: the target's state, its
     /// cards and its DMs in one transaction (ids assigned here), flushed.

@@ -26,11 +26,11 @@ use crate::notify::personal::{AskedQuestion, MemberAlerts, PersonalEntry, TagExp
 use crate::notify::rule::{Rule, RuleError};
 use crate::store::notify::NotifyStore;
 use crate::store::personal::PersonalStore;
-use crate::store::saves::ThreadSaveStore;
 use crate::store::record::{
     channel_key, dec, enc, outbox_key, rule_key, sent_key, seq_key, TREE_NOTIFY_CHANNELS,
     TREE_NOTIFY_META, TREE_NOTIFY_OUTBOX, TREE_NOTIFY_RULES, TREE_NOTIFY_SENT, TREE_NOTIFY_TARGETS,
 };
+use crate::store::saves::ThreadSaveStore;
 use crate::store::{StoreError, StoreResult};
 
 const TREE_RULES: &str = TREE_NOTIFY_RULES;
@@ -543,7 +543,6 @@ fn target_prefix(target: &str) -> Vec<u8> {
     k
 }
 
-
 impl SledStore {
     /// Removes a member's alert settings, the questions they asked through the bot and their
     /// waiting DMs (not flushed: the caller flushes).
@@ -648,7 +647,12 @@ impl PersonalStore for SledStore {
         }
     }
 
-    async fn put_tag_experts(&self, target: &str, tag: i64, experts: &TagExperts) -> StoreResult<()> {
+    async fn put_tag_experts(
+        &self,
+        target: &str,
+        tag: i64,
+        experts: &TagExperts,
+    ) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("tag experts", experts)?;
         self.notify
