@@ -69,6 +69,31 @@ fn subscribe_then_a_new_question_on_the_site_shows_its_card() {
 }
 
 #[test]
+fn a_solved_thread_is_saved_with_each_author_agreeing() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo_save.txt");
+    let out = demo(script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        stdout.matches("message in <#7000>:").count(),
+        1,
+        "one card in the thread:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("Question posted as **Jane Doe**"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Answer posted as **Sam Rivera** and accepted"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn admin_settings_are_audited_and_doctor_posts_a_test_card() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo_admin.txt");
     let out = demo(script);

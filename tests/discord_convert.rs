@@ -689,7 +689,9 @@ fn the_registered_commands() {
             "so",
             "so-admin",
             "Ask on Acme Stack Overflow",
-            "Post as answer"
+            "Post as answer",
+            // "Save thread to Acme Stack Overflow" is over Discord's 32 characters.
+            "Save thread"
         ]
     );
 
@@ -702,8 +704,18 @@ fn the_registered_commands() {
         .collect();
     assert_eq!(
         subs,
-        ["search", "question", "ask", "answer", "link", "unlink", "me", "help"]
+        [
+            "search", "question", "ask", "answer", "link", "unlink", "me", "alerts", "experts",
+            "help"
+        ]
     );
+    // `/so alerts on [tags]|off` and `/so experts on|off` are subcommand groups.
+    let alerts = &so["options"][7];
+    assert_eq!(alerts["type"], 2);
+    assert_eq!(alerts["options"][0]["name"], "on");
+    assert_eq!(alerts["options"][0]["options"][0]["name"], "tags");
+    assert_eq!(alerts["options"][1]["name"], "off");
+    assert_eq!(so["options"][8]["options"][1]["name"], "off");
     let search = &so["options"][0]["options"];
     assert_eq!(search[0]["name"], "query");
     assert_eq!(search[0]["max_length"], 80);

@@ -187,7 +187,7 @@ impl Bot {
         }
     }
 
-    fn rule(&self, channel: u64, tags: &str, events: &str, after: &str) -> Rule {
+    async fn rule(&self, channel: u64, tags: &str, events: &str, after: &str) -> Rule {
         let r = Rule {
             guild: GUILD,
             id: 0,
@@ -205,7 +205,7 @@ impl Bot {
             last_post_at: None,
             last_error: None,
         };
-        self.t.store.add_rule(&r).unwrap()
+        self.t.store.add_rule(&r).await.unwrap()
     }
 
     async fn poll(&self) -> soe_bot::notify::PollReport {
@@ -341,7 +341,8 @@ async fn requests_per_poll_do_not_depend_on_the_number_of_rules() {
                 tags,
                 "questions,answers,accepted",
                 "",
-            );
+            )
+            .await;
         }
         b.poll().await; // first poll: sets the cursor, reads nothing
         b.advance(60);
@@ -402,7 +403,8 @@ async fn requests_per_poll_do_not_depend_on_the_number_of_rules() {
 #[tokio::test]
 async fn every_new_item_is_carded_once_and_news_edits_the_card() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions,answers,accepted", "");
+    b.rule(CHANNEL, "rust", "questions,answers,accepted", "")
+        .await;
     b.poll().await;
     b.advance(30);
     let q = b.t.fake.add_question(
@@ -461,15 +463,15 @@ async fn every_new_item_is_carded_once_and_news_edits_the_card() {
     b.advance(60);
     b.poll().await;
     assert_eq!(b.deliver().await, Default::default());
-    assert_eq!(b.t.store.outbox_depth().unwrap(), 0);
-    let rule = &b.t.store.rules_of(GUILD).unwrap()[0];
+    assert_eq!(b.t.store.outbox_depth().await.unwrap(), 0);
+    let rule = &b.t.store.rules_of(GUILD).await.unwrap()[0];
     assert!(rule.last_post_at.is_some() && rule.last_error.is_none());
 }
 
 #[tokio::test]
 async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions", "");
+    b.rule(CHANNEL, "rust", "questions", "").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -493,7 +495,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
         b.poller.poll(&Target::main()).await.is_err(),
         "429 fails the poll"
     );
-    let state = b.t.store.target_state("main").unwrap().unwrap();
+    let state = b.t.store.target_state("main").await.unwrap().unwrap();
     let wait = (state.next_poll_at.unwrap() - b.t.clock_now()).num_seconds();
     assert!(wait >= 120, "backs off twice the interval: {wait}");
     assert!(state.last_error.is_some());
@@ -510,7 +512,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
     b.t.fake
         .push_fault(Fault::on("GET", "/questions", FaultKind::Status(500)));
     assert!(b.poller.poll(&Target::main()).await.is_err());
-    let state = b.t.store.target_state("main").unwrap().unwrap();
+    let state = b.t.store.target_state("main").await.unwrap().unwrap();
     assert_eq!(state.failures, 2);
     b.t.fake.clear_faults();
     b.t.fake.add_question(
@@ -522,7 +524,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
     b.advance(240);
     let r = b.poll().await;
     assert_eq!(r.queued, 2, "both questions, nothing lost: {r:?}");
-    let state = b.t.store.target_state("main").unwrap().unwrap();
+    let state = b.t.store.target_state("main").await.unwrap().unwrap();
     assert_eq!((state.failures, state.last_error), (0, None));
     assert_eq!(b.deliver().await.sent, 2);
 }
@@ -530,7 +532,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
 #[tokio::test]
 async fn a_deleted_channel_records_the_rule_error_and_is_retried_slowly() {
     let b = Bot::start().await;
-    let rule = b.rule(CHANNEL, "rust", "questions", "");
+    let rule = b.rule(CHANNEL, "rust", "questions", "").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -547,7 +549,7 @@ async fn a_deleted_channel_records_the_rule_error_and_is_retried_slowly() {
     );
     let r = b.deliver().await;
     assert_eq!((r.sent, r.failed), (0, 1));
-    let stored = b.t.store.get_rule(GUILD, rule.id).unwrap().unwrap();
+    let stored = b.t.store.get_rule(GUILD, rule.id).await.unwrap().unwrap();
     assert!(stored.last_error.unwrap().message.contains("is gone"));
     // `subscriptions` shows it.
     let reply = b.admin_cmd(&b.admin(), "subscriptions", &[]).await;
@@ -564,18 +566,18 @@ async fn a_deleted_channel_records_the_rule_error_and_is_retried_slowly() {
     b.sink.broken.lock().clear();
     b.advance(15 * 60);
     assert_eq!(b.deliver().await.sent, 1);
-    let stored = b.t.store.get_rule(GUILD, rule.id).unwrap().unwrap();
+    let stored = b.t.store.get_rule(GUILD, rule.id).await.unwrap().unwrap();
     assert!(stored.last_error.is_none());
 }
 
 #[tokio::test]
 async fn over_the_hourly_cap_the_rest_fold_into_one_digest() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions", "");
-    let mut cfg = b.t.store.channel_notify(CHANNEL).unwrap();
+    b.rule(CHANNEL, "rust", "questions", "").await;
+    let mut cfg = b.t.store.channel_notify(CHANNEL).await.unwrap();
     cfg.cap_per_hour = 2;
     cfg.threads = true;
-    b.t.store.put_channel_notify(CHANNEL, &cfg).unwrap();
+    b.t.store.put_channel_notify(CHANNEL, &cfg).await.unwrap();
     b.poll().await;
     b.advance(30);
     for i in 0..5 {
@@ -605,13 +607,13 @@ async fn over_the_hourly_cap_the_rest_fold_into_one_digest() {
         "{}",
         digest.content
     );
-    assert_eq!(b.t.store.outbox_depth().unwrap(), 0);
+    assert_eq!(b.t.store.outbox_depth().await.unwrap(), 0);
 }
 
 #[tokio::test]
 async fn unanswered_after_cards_a_question_only_once_it_is_old_enough() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions", "30m");
+    b.rule(CHANNEL, "rust", "questions", "30m").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -686,7 +688,7 @@ async fn admin_commands_check_permission_guild_and_channel() {
         "{}",
         r.content
     );
-    assert!(b.t.store.rules_of(GUILD).unwrap().is_empty());
+    assert!(b.t.store.rules_of(GUILD).await.unwrap().is_empty());
     // Bad options say what to do.
     let r = b
         .admin_cmd(
@@ -716,7 +718,7 @@ async fn admin_commands_check_permission_guild_and_channel() {
         "{}",
         r.content
     );
-    assert!(b.t.store.channel_notify(11).unwrap().threads);
+    assert!(b.t.store.channel_notify(11).await.unwrap().threads);
     let same = b
         .admin_cmd(
             &admin,
@@ -786,7 +788,7 @@ async fn admin_commands_check_permission_guild_and_channel() {
 #[tokio::test]
 async fn removing_a_rule_drops_its_queued_cards() {
     let b = Bot::start().await;
-    let rule = b.rule(CHANNEL, "rust", "questions", "");
+    let rule = b.rule(CHANNEL, "rust", "questions", "").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -797,10 +799,10 @@ async fn removing_a_rule_drops_its_queued_cards() {
     );
     b.advance(30);
     assert_eq!(b.poll().await.queued, 1);
-    assert!(b.t.store.delete_rule(GUILD, rule.id).unwrap());
+    assert!(b.t.store.delete_rule(GUILD, rule.id).await.unwrap());
     let r = b.deliver().await;
     assert_eq!((r.sent, r.dropped), (0, 1));
-    assert_eq!(b.t.store.outbox_depth().unwrap(), 0);
+    assert_eq!(b.t.store.outbox_depth().await.unwrap(), 0);
 }
 
 /// The loops as `run` starts them (a short interval here): the time from a post on the site
@@ -825,7 +827,7 @@ async fn the_running_loops_card_a_new_post_within_one_interval() {
         last_post_at: None,
         last_error: None,
     };
-    t.store.add_rule(&rule).unwrap();
+    t.store.add_rule(&rule).await.unwrap();
     let tasks = t.app.spawn_notifications(
         sink.clone(),
         PollSettings {
@@ -875,7 +877,7 @@ async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
             ..Default::default()
         },
     );
-    b.rule(CHANNEL, "rust", "questions", "");
+    b.rule(CHANNEL, "rust", "questions", "").await;
     poller.poll(&Target::main()).await.unwrap();
     b.advance(30);
     for i in 0..60 {
@@ -893,9 +895,9 @@ async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
     b.advance(60);
     let third = poller.poll(&Target::main()).await.unwrap();
     assert_eq!((first.queued, second.queued, third.queued), (50, 10, 0));
-    let mut cap = b.t.store.channel_notify(CHANNEL).unwrap();
+    let mut cap = b.t.store.channel_notify(CHANNEL).await.unwrap();
     cap.cap_per_hour = 200;
-    b.t.store.put_channel_notify(CHANNEL, &cap).unwrap();
+    b.t.store.put_channel_notify(CHANNEL, &cap).await.unwrap();
     assert_eq!(deliverer.deliver_due().await.unwrap().sent, 60);
     let mut titles = b.sink.titles();
     titles.sort();
@@ -909,7 +911,7 @@ async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
 async fn many_channels_and_events_are_queued_once() {
     let b = Bot::start().await;
     for c in 0..600u64 {
-        b.rule(1_000 + c, "rust", "questions", "");
+        b.rule(1_000 + c, "rust", "questions", "").await;
     }
     b.poll().await;
     b.advance(30);
@@ -934,7 +936,7 @@ async fn many_channels_and_events_are_queued_once() {
 #[tokio::test]
 async fn a_rule_with_articles_gets_one_card_per_new_article_exactly_once() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "articles", "");
+    b.rule(CHANNEL, "rust", "articles", "").await;
     b.poll().await;
     b.advance(30);
     let first = b.t.fake.add_article(
@@ -1014,7 +1016,8 @@ async fn articles_cost_one_request_per_poll_whatever_the_number_of_rules() {
         let b = Bot::start().await;
         for i in 0..n {
             let tags = ["rust", "tokio", "serde", "go"][i % 4];
-            b.rule(CHANNEL + (i as u64 % 7), tags, "questions,articles", "");
+            b.rule(CHANNEL + (i as u64 % 7), tags, "questions,articles", "")
+                .await;
         }
         b.poll().await;
         b.advance(60);
@@ -1062,7 +1065,7 @@ async fn articles_cost_one_request_per_poll_whatever_the_number_of_rules() {
 #[tokio::test]
 async fn no_article_request_when_no_rule_wants_articles() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions,answers", "");
+    b.rule(CHANNEL, "rust", "questions,answers", "").await;
     b.poll().await;
     b.advance(60);
     b.t.fake
@@ -1336,7 +1339,7 @@ async fn alerts_on_covers_site_questions_and_batches_new_questions_then_stop_on_
     b.deliver().await;
     assert_eq!(b.dms().len(), 2);
     assert!(
-        b.t.store.member_alerts(alice.id).unwrap().is_none(),
+        b.t.store.member_alerts(alice.id).await.unwrap().is_none(),
         "forgotten on unlink"
     );
 }
@@ -1364,7 +1367,7 @@ async fn alerts_stop_when_the_member_leaves_the_allowed_guilds() {
     assert_eq!((d.dms_sent, d.dms_dropped), (0, 1), "{d:?}");
     assert!(b.dms().is_empty());
     assert!(
-        b.t.store.member_alerts(alice.id).unwrap().is_none(),
+        b.t.store.member_alerts(alice.id).await.unwrap().is_none(),
         "her alerts stop"
     );
 }
@@ -1388,6 +1391,7 @@ async fn personal_alerts_cost_no_soe_call_per_member() {
                     updated_at: now,
                     ..Default::default()
                 })
+                .await
                 .unwrap();
         }
         b.poll().await;
@@ -1444,7 +1448,7 @@ async fn an_unanswered_question_reaches_exactly_the_opted_in_linked_experts_once
         members.push(m);
     }
     // Sam is an expert but not linked. A rule makes `rust` a subscribed tag with a delay.
-    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.rule(CHANNEL, "rust", "questions", "1h").await;
     b.poll().await;
     b.advance(60);
     let q = b.t.fake.add_question(
@@ -1526,7 +1530,7 @@ async fn expert_routing_does_nothing_when_the_site_has_no_experts_feature() {
     let alice = TestApp::member(111, "alice");
     b.t.link(&alice).await;
     b.so2(&alice, "experts", "on", &[]).await;
-    b.rule(CHANNEL, "rust", "questions", "1h");
+    b.rule(CHANNEL, "rust", "questions", "1h").await;
     b.poll().await;
     b.advance(60);
     b.t.fake.add_question(

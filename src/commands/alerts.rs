@@ -24,8 +24,8 @@ use crate::soe::SoeRead;
 use crate::store::{Link, StoreError};
 
 /// The member's link, or the reply that says to link first.
-fn linked(ctx: &Commands, inv: &Invocation, what: &str) -> Result<Link, Reply> {
-    match ctx.store.get_link(inv.member.id) {
+async fn linked(ctx: &Commands, inv: &Invocation, what: &str) -> Result<Link, Reply> {
+    match ctx.store.get_link(inv.member.id).await {
         Ok(Some(l)) => Ok(l),
         Ok(None) | Err(StoreError::Unseal) | Err(StoreError::Corrupt(_)) => {
             Err(link_prompt(&format!(
@@ -38,8 +38,8 @@ fn linked(ctx: &Commands, inv: &Invocation, what: &str) -> Result<Link, Reply> {
 }
 
 /// The member's record, fresh for `link` (a record left from another SOE user starts over).
-fn record_for(ctx: &Commands, inv: &Invocation, link: &Link) -> Result<MemberAlerts, Reply> {
-    let mut m = match ctx.store.member_alerts(inv.member.id) {
+async fn record_for(ctx: &Commands, inv: &Invocation, link: &Link) -> Result<MemberAlerts, Reply> {
+    let mut m = match ctx.store.member_alerts(inv.member.id).await {
         Ok(Some(m)) if m.soe_user_id == link.soe_user_id => m,
         Ok(_) => MemberAlerts {
             user: inv.member.id,
@@ -54,18 +54,18 @@ fn record_for(ctx: &Commands, inv: &Invocation, link: &Link) -> Result<MemberAle
 
 /// `/so alerts on [tags]` (`on` true) or `/so alerts off`.
 pub async fn alerts(ctx: &Commands, inv: &Invocation, on: bool) -> Reply {
-    let link = match linked(ctx, inv, "Alerts") {
+    let link = match linked(ctx, inv, "Alerts").await {
         Ok(l) => l,
         Err(r) => return r,
     };
-    let mut m = match record_for(ctx, inv, &link) {
+    let mut m = match record_for(ctx, inv, &link).await {
         Ok(m) => m,
         Err(r) => return r,
     };
     if !on {
         m.answers = AnswerAlerts::Off;
         m.questions = false;
-        return match ctx.store.put_member_alerts(&m) {
+        return match ctx.store.put_member_alerts(&m).await {
             Ok(()) => Reply::private(
                 "Alerts off: no more DMs about answers to your questions or new questions in your tags. Turn them back on with `/so alerts on`.",
             ),
@@ -99,7 +99,7 @@ pub async fn alerts(ctx: &Commands, inv: &Invocation, on: bool) -> Reply {
             }
         }
     }
-    if let Err(e) = ctx.store.put_member_alerts(&m) {
+    if let Err(e) = ctx.store.put_member_alerts(&m).await {
         return ctx.store_failure(&e);
     }
     let tags = if m.tags.is_empty() {
@@ -133,17 +133,17 @@ pub async fn alerts(ctx: &Commands, inv: &Invocation, on: bool) -> Reply {
 }
 
 /// `/so experts on` or `/so experts off`.
-pub fn experts(ctx: &Commands, inv: &Invocation, on: bool) -> Reply {
-    let link = match linked(ctx, inv, "Expert alerts") {
+pub async fn experts(ctx: &Commands, inv: &Invocation, on: bool) -> Reply {
+    let link = match linked(ctx, inv, "Expert alerts").await {
         Ok(l) => l,
         Err(r) => return r,
     };
-    let mut m = match record_for(ctx, inv, &link) {
+    let mut m = match record_for(ctx, inv, &link).await {
         Ok(m) => m,
         Err(r) => return r,
     };
     m.experts = on;
-    if let Err(e) = ctx.store.put_member_alerts(&m) {
+    if let Err(e) = ctx.store.put_member_alerts(&m).await {
         return ctx.store_failure(&e);
     }
     if on {

@@ -7,6 +7,17 @@ use super::Commands;
 /// Longest application command name Discord accepts.
 const COMMAND_NAME_MAX: usize = 32;
 
+/// The save message command's name: "Save thread to <site>" when it fits Discord's 32
+/// characters, else "Save thread".
+pub fn save_thread_command(site: &str) -> String {
+    let name = format!("Save thread to {}", site.trim());
+    if name.chars().count() <= COMMAND_NAME_MAX {
+        name
+    } else {
+        "Save thread".into()
+    }
+}
+
 /// The ask message command's name: "Ask on <site>" when it fits Discord's 32 characters,
 /// else "Ask as a question". The adapter registers it under this name and the help names it.
 pub fn ask_message_command(site: &str) -> String {
@@ -36,7 +47,8 @@ pub fn help(ctx: &Commands) -> Reply {
         "help-body",
         site = ctx.site.name.as_str(),
         ask = ask_message_command_in(lang, &ctx.site.name),
-        answer = answer_message_command_in(lang)
+        answer = answer_message_command_in(lang),
+        save = save_thread_command(&ctx.site.name)
     );
     Reply::private("").with_embed(
         Embed::new(

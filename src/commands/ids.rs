@@ -177,6 +177,80 @@ pub enum Id {
         /// The proposal draft.
         draft: String,
     },
+    /// Save thread: the select of the reply that answers the question.
+    SaveAnswer {
+        /// The save's handle.
+        save: String,
+    },
+    /// Save thread: the form confirming the title and tags.
+    SaveModal {
+        /// The save's handle.
+        save: String,
+        /// The chosen reply's message id.
+        answer: u64,
+    },
+    /// Save thread: an author's answer to the consent prompt.
+    Consent {
+        /// The save's handle.
+        save: String,
+        /// Which message is theirs.
+        part: SavePart,
+        /// What they answered.
+        choice: ConsentChoice,
+    },
+    /// Save thread: the invoker posts a refused part as themself, credited to its author.
+    SaveAsMe {
+        /// The save's handle.
+        save: String,
+        /// Which part.
+        part: SavePart,
+    },
+}
+
+/// The question or the answer of a thread save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavePart {
+    /// The thread's first message.
+    Question,
+    /// The chosen reply.
+    Answer,
+}
+
+impl SavePart {
+    /// Its code in ids and claim keys.
+    pub fn code(self) -> &'static str {
+        match self {
+            SavePart::Question => "q",
+            SavePart::Answer => "a",
+        }
+    }
+
+    /// For people.
+    pub fn noun(self) -> &'static str {
+        match self {
+            SavePart::Question => "question",
+            SavePart::Answer => "answer",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "q" => SavePart::Question,
+            "a" => SavePart::Answer,
+            _ => return None,
+        })
+    }
+}
+
+/// An author's answer to a consent prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChoice {
+    /// Post it as me.
+    Yes,
+    /// Post it as me and grant the extra (accept the answer).
+    Extra,
+    /// Decline.
+    No,
 }
 
 /// The kind of message a vote or accept button is on, so the press updates the right thing.
@@ -299,6 +373,18 @@ impl Id {
             Id::ConsentAccept { proposer, draft } => format!("so:cy:{proposer}:{draft}"),
             Id::ConsentDecline { proposer, draft } => format!("so:cn:{proposer}:{draft}"),
             Id::PostQuoted { proposer, draft } => format!("so:cq:{proposer}:{draft}"),
+            Id::SaveAnswer { save } => format!("so:tsa:{save}"),
+            Id::SaveModal { save, answer } => format!("so:m:ts:{save}:{answer}"),
+            Id::Consent { save, part, choice } => format!(
+                "so:cs:{save}:{}:{}",
+                part.code(),
+                match choice {
+                    ConsentChoice::Yes => "y",
+                    ConsentChoice::Extra => "x",
+                    ConsentChoice::No => "n",
+                }
+            ),
+            Id::SaveAsMe { save, part } => format!("so:tm:{save}:{}", part.code()),
         };
         s.chars().take(super::reply::limits::CUSTOM_ID).collect()
     }
@@ -416,6 +502,33 @@ pub fn parse(s: &str) -> Option<Id> {
                 _ => Id::PostQuoted { proposer, draft },
             }
         }
+        "tsa" => Id::SaveAnswer {
+            save: handle(args)?,
+        },
+        "cs" => {
+            let mut it = args.split(':');
+            let (save, part, choice) = (it.next()?, it.next()?, it.next()?);
+            if it.next().is_some() {
+                return None;
+            }
+            Id::Consent {
+                save: handle(save)?,
+                part: SavePart::parse(part)?,
+                choice: match choice {
+                    "y" => ConsentChoice::Yes,
+                    "x" => ConsentChoice::Extra,
+                    "n" => ConsentChoice::No,
+                    _ => return None,
+                },
+            }
+        }
+        "tm" => {
+            let (save, part) = args.split_once(':')?;
+            Id::SaveAsMe {
+                save: handle(save)?,
+                part: SavePart::parse(part)?,
+            }
+        }
         "m" => {
             let (kind, rest) = args.split_once(':')?;
             match kind {
@@ -443,6 +556,13 @@ pub fn parse(s: &str) -> Option<Id> {
                     draft: handle(rest)?,
                     consent: kind == "fqc",
                 },
+                "ts" => {
+                    let (save, answer) = rest.split_once(':')?;
+                    Id::SaveModal {
+                        save: handle(save)?,
+                        answer: answer.parse::<u64>().ok().filter(|a| *a > 0)?,
+                    }
+                }
                 _ => return None,
             }
         }
@@ -565,7 +685,26 @@ mod tests {
             },
             Id::PostQuoted {
                 proposer: u64::MAX,
-                draft: d,
+                draft: d.clone(),
+            },
+            Id::SaveAnswer { save: d.clone() },
+            Id::SaveModal {
+                save: d.clone(),
+                answer: 1_200_000_000_000_000_000,
+            },
+            Id::Consent {
+                save: d.clone(),
+                part: SavePart::Question,
+                choice: ConsentChoice::Extra,
+            },
+            Id::Consent {
+                save: d.clone(),
+                part: SavePart::Answer,
+                choice: ConsentChoice::No,
+            },
+            Id::SaveAsMe {
+                save: d,
+                part: SavePart::Answer,
             },
         ];
         for id in ids {

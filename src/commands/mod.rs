@@ -41,6 +41,7 @@ pub mod server;
 pub mod share;
 pub mod show;
 pub mod subscriptions;
+pub mod thread_save;
 pub mod validate;
 pub mod vote;
 
@@ -211,9 +212,13 @@ impl Commands {
 
     /// The private team a channel works in: its binding (`/so-admin channel team`), else the
     /// configured `soe.team`, else none (the main site).
-    pub(crate) fn team_in(&self, guild: Option<u64>, channel: Option<u64>) -> Option<TeamSlug> {
+    pub(crate) async fn team_in(
+        &self,
+        guild: Option<u64>,
+        channel: Option<u64>,
+    ) -> Option<TeamSlug> {
         if let (Some(g), Some(c)) = (guild, channel) {
-            match self.store.guild_settings(g) {
+            match self.store.guild_settings(g).await {
                 Ok(s) => {
                     if let Some(t) = s.channel_teams.get(&c) {
                         return Some(t.clone());
@@ -238,13 +243,13 @@ impl Commands {
 
     /// Records `event`: always in the log, and in the guild's audit channel when one is set
     /// (sent in the background; a failure is logged, never shown to the member).
-    pub(crate) fn audit(&self, event: audit::AuditEvent) {
-        self.audit_in(event, None);
+    pub(crate) async fn audit(&self, event: audit::AuditEvent) {
+        self.audit_in(event, None).await;
     }
 
     /// [`Commands::audit`], sent to `fallback` when the guild has no audit channel (the
     /// entry that turns the audit channel off goes to the channel being turned off).
-    pub(crate) fn audit_in(&self, event: audit::AuditEvent, fallback: Option<u64>) {
+    pub(crate) async fn audit_in(&self, event: audit::AuditEvent, fallback: Option<u64>) {
         tracing::info!(
             target: "soe_bot::audit",
             guild = event.guild.unwrap_or(0),
@@ -256,7 +261,7 @@ impl Commands {
         let Some(guild) = event.guild else {
             return;
         };
-        let channel = match self.store.guild_settings(guild) {
+        let channel = match self.store.guild_settings(guild).await {
             Ok(s) => s.audit_channel.or(fallback),
             Err(e) => {
                 tracing::warn!(error = %e, "guild settings unreadable; audit entry kept in the log only");
@@ -310,6 +315,7 @@ impl Commands {
             return Ack::Immediate;
         }
         match &inv.action {
+            Action::MessageCommand { name, .. } if is_save_thread(name) => Ack::DeferEphemeral,
             // Someone else's message: the author is asked in public (unless the question of
             // an answer must be picked first, privately, or the member may not post here).
             Action::MessageCommand { name, message }
@@ -383,6 +389,8 @@ impl Commands {
                 }
                 // The chosen question opens the answer form (only a first answer can be one).
                 Some(ids::Id::PickQuestion { .. }) => Ack::Immediate,
+                // The reply that answers a saved thread opens the title and tags form.
+                Some(ids::Id::SaveAnswer { .. }) => Ack::Immediate,
                 _ => Ack::DeferEphemeral,
             },
             Action::Modal { .. } => Ack::DeferEphemeral,
@@ -408,7 +416,7 @@ impl Commands {
             counted("refused");
             return refusal;
         }
-        if let Some(gate) = self.channel_gate(inv) {
+        if let Some(gate) = self.channel_gate(inv).await {
             counted("refused");
             return gate;
         }
@@ -425,9 +433,9 @@ impl Commands {
                 ("so", "question") => show::command(self, inv).await,
                 ("so", "ask") => post::ask_command(self, inv).await,
                 ("so", "answer") => post::answer_command(self, inv).await,
-                ("so", "link") => account::link_command(self, inv),
-                ("so", "unlink") => account::unlink(self, inv),
-                ("so", "me") => account::me(self, inv),
+                ("so", "link") => account::link_command(self, inv).await,
+                ("so", "unlink") => account::unlink(self, inv).await,
+                ("so", "me") => account::me(self, inv).await,
                 ("so", "help") => help::help(self),
                 ("so", "alerts") => match path.get(1).map(String::as_str) {
                     Some("on") => alerts::alerts(self, inv, true).await,
@@ -435,8 +443,8 @@ impl Commands {
                     _ => Reply::private("Use `/so alerts on [tags]` or `/so alerts off`."),
                 },
                 ("so", "experts") => match path.get(1).map(String::as_str) {
-                    Some("on") => alerts::experts(self, inv, true),
-                    Some("off") => alerts::experts(self, inv, false),
+                    Some("on") => alerts::experts(self, inv, true).await,
+                    Some("off") => alerts::experts(self, inv, false).await,
                     _ => Reply::private("Use `/so experts on` or `/so experts off`."),
                 },
                 (
@@ -471,13 +479,19 @@ impl Commands {
                 Some(ids::Id::FindQuestionModal { draft, consent }) => {
                     pick::find(self, inv, &draft, consent).await
                 }
+                Some(ids::Id::SaveModal { save, answer }) => {
+                    thread_save::submit(self, inv, &save, answer).await
+                }
                 _ => Reply::private(crate::t!("error-old-form")),
             },
+            Action::MessageCommand { name, message } if is_save_thread(name) => {
+                thread_save::start(self, inv, message).await
+            }
             Action::MessageCommand { name, message } => {
                 post::message_command(self, inv, name, message).await
             }
         };
-        self.one_click_link(inv, reply)
+        self.one_click_link(inv, reply).await
     }
 
     /// Makes a Link prompt the link itself: its primary Link button (the one
@@ -486,7 +500,7 @@ impl Commands {
     /// interaction is remembered so [`Commands::on_linked`] can rewrite the message in place.
     /// Past the member's link-button allowance the plain button stays (pressing it says when
     /// to come back).
-    fn one_click_link(&self, inv: &Invocation, mut reply: Reply) -> Reply {
+    async fn one_click_link(&self, inv: &Invocation, mut reply: Reply) -> Reply {
         let link_id = ids::Id::Link.encode();
         let mut has_link = false;
         for c in reply.rows.iter_mut().flatten() {
@@ -495,7 +509,7 @@ impl Commands {
                     id,
                     style: ButtonStyle::Primary,
                     ..
-                } if *id == link_id => match account::link_button(self, inv) {
+                } if *id == link_id => match account::link_button(self, inv).await {
                     Ok(button) => {
                         *c = button;
                         has_link = true;
@@ -548,6 +562,9 @@ impl Commands {
             Some(ids::Id::PickQuestion { draft, consent }) => {
                 pick::chosen(self, inv, &draft, consent, chosen).await
             }
+            Some(ids::Id::SaveAnswer { save }) => {
+                thread_save::choose_answer(self, inv, &save, chosen).await
+            }
             _ => Reply::private(crate::t!("error-old-menu")),
         }
     }
@@ -590,19 +607,25 @@ impl Commands {
             Id::OpenAnswer { question } => post::answer_modal(self, inv, question, None),
             Id::PostDraft { draft } => {
                 let reply = post::post_draft(self, inv.member.id, &draft, true).await;
-                post::live_draft(self, inv, &draft, reply)
+                post::live_draft(self, inv, &draft, reply).await
             }
-            Id::EditDraft { draft } => post::edit_draft(self, inv, &draft),
+            Id::EditDraft { draft } => post::edit_draft(self, inv, &draft).await,
             Id::AnnouncePost { draft } => post::announce(self, inv, &draft).await,
             Id::DiscardDraft { draft } => {
-                let reply = post::discard_draft(self, inv, &draft);
-                post::live_draft(self, inv, &draft, reply)
+                let reply = post::discard_draft(self, inv, &draft).await;
+                post::live_draft(self, inv, &draft, reply).await
             }
-            Id::Link => account::link(self, inv),
+            Id::Link => account::link(self, inv).await,
             Id::AskModal { .. }
             | Id::AnswerModal { .. }
             | Id::PostAsAnswerModal { .. }
-            | Id::FindQuestionModal { .. } => Reply::private("That is a form id, not a button."),
+            | Id::FindQuestionModal { .. }
+            | Id::SaveModal { .. } => Reply::private("That is a form id, not a button."),
+            Id::SaveAnswer { .. } => Reply::private("That is a menu id, not a button."),
+            Id::Consent { save, part, choice } => {
+                thread_save::consent(self, inv, &save, part, choice).await
+            }
+            Id::SaveAsMe { save, part } => thread_save::post_as_me(self, inv, &save, part).await,
         }
     }
 
@@ -620,7 +643,7 @@ impl Commands {
     async fn on_linked_in(&self, linked: &Linked, prompt: Option<ReplyToken>) -> Vec<Notice> {
         let user = linked.discord_user;
         let name = render::escape_md(&reply::truncate(&linked.soe_user_name, 100));
-        let drafts = match self.store.drafts_of(user) {
+        let drafts = match self.store.drafts_of(user).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read drafts after linking");
@@ -633,7 +656,7 @@ impl Commands {
             d.post_after_link && matches!(d.state, crate::store::DraftState::Saved { .. })
         }) {
             let reply = post::post_draft(self, user, &d.id, false).await;
-            match self.store.get_draft(user, &d.id) {
+            match self.store.get_draft(user, &d.id).await {
                 Ok(Some(crate::store::Draft {
                     state: crate::store::DraftState::Posted { url, .. },
                     ..
@@ -701,7 +724,7 @@ impl Commands {
     /// member concerned. Runs once at startup, before members can press anything again.
     pub async fn recover_interrupted(&self) -> Vec<Notice> {
         let mut notices = Vec::new();
-        match self.store.posting_drafts() {
+        match self.store.posting_drafts().await {
             Ok(drafts) => {
                 for d in drafts.into_iter().filter(|d| {
                     matches!(d.state, crate::store::DraftState::Posting { since } if since < self.started_at)
@@ -717,7 +740,7 @@ impl Commands {
             }
             Err(e) => tracing::warn!(error = %e, "could not list interrupted posts"),
         }
-        match self.store.unfinished_writes() {
+        match self.store.unfinished_writes().await {
             Ok(claims) => {
                 for (key, at) in claims {
                     if at.is_none_or(|at| at < self.started_at) {
@@ -738,14 +761,14 @@ impl Commands {
 
     /// In a channel where the bot is turned off, members get a pointer; admin commands pass.
     /// A thread (or forum post) follows its parent channel, unless it was turned off itself.
-    fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
+    async fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
         let (guild, channel) = (inv.guild_id?, inv.channel_id?);
         if matches!(&inv.action, Action::Command { name, .. } if name == "so-admin")
             || matches!(&inv.action, Action::Autocomplete { .. })
         {
             return None;
         }
-        let settings = match self.store.guild_settings(guild) {
+        let settings = match self.store.guild_settings(guild).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "guild settings unreadable; allowing");
@@ -840,6 +863,7 @@ fn command_label(action: &Action) -> &'static str {
             Some(ids::Id::AnswerModal { .. }) => "modal answer",
             Some(ids::Id::PostAsAnswerModal { .. }) => "modal post as answer",
             Some(ids::Id::FindQuestionModal { .. }) => "modal find question",
+            Some(ids::Id::SaveModal { .. }) => "modal save thread",
             _ => "modal other",
         },
         Action::Select { .. } => "select",
@@ -847,9 +871,15 @@ fn command_label(action: &Action) -> &'static str {
         // them apart the same way.
         Action::MessageCommand { name, .. } => match name.as_str() {
             post::ANSWER_MESSAGE_COMMAND => "message answer",
+            n if is_save_thread(n) => "message save thread",
             _ => "message ask",
         },
     }
+}
+
+/// Whether a message command is "Save thread to …" (named after the site, like "Ask on …").
+pub fn is_save_thread(name: &str) -> bool {
+    name.starts_with("Save thread")
 }
 
 fn first(path: &[String]) -> &str {

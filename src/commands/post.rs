@@ -105,7 +105,10 @@ pub(crate) fn answer_form(question: i64, draft: &str, body: Option<&str>) -> Rep
 
 /// `/so ask [title] [tags]`: opens the modal.
 pub async fn ask_command(ctx: &Commands, inv: &Invocation) -> Reply {
-    let tags = inv.text("tags").or_else(|| channel_tags(ctx, inv));
+    let tags = match inv.text("tags") {
+        Some(tags) => Some(tags),
+        None => channel_tags(ctx, inv).await,
+    };
     ask_modal(
         &new_draft_id(),
         None,
@@ -123,9 +126,9 @@ pub(crate) fn channel_tag_list(ctx: &Commands, inv: &Invocation) -> Vec<String> 
 }
 
 /// The default tags of the channel `inv` comes from (`/so-admin channel tags`), space-separated.
-fn channel_tags(ctx: &Commands, inv: &Invocation) -> Option<String> {
+async fn channel_tags(ctx: &Commands, inv: &Invocation) -> Option<String> {
     let (guild, channel) = (inv.guild_id?, inv.channel_id?);
-    match ctx.store.guild_settings(guild) {
+    match ctx.store.guild_settings(guild).await {
         Ok(s) => s.channel_tags.get(&channel).map(|t| t.join(" ")),
         Err(e) => {
             tracing::warn!(error = %e, "guild settings unreadable; no default tags");
@@ -310,7 +313,7 @@ pub(crate) fn settled(draft: &Draft) -> Option<Reply> {
 }
 
 /// Saves (creates or replaces) a draft with `content`.
-fn save(
+async fn save(
     ctx: &Commands,
     inv_user: u64,
     inv: Option<&Invocation>,
@@ -322,6 +325,7 @@ fn save(
     let previous = ctx
         .store
         .get_draft(inv_user, id)
+        .await
         .map_err(|e| Box::new(ctx.store_failure(&e)))?;
     if let Some(p) = &previous {
         if let Some(r) = settled(p) {
@@ -353,15 +357,17 @@ fn save(
     if previous.is_some() {
         ctx.store
             .put_draft(&draft)
+            .await
             .map_err(|e| Box::new(ctx.store_failure(&e)))?;
         return Ok(draft);
     }
     match ctx
         .store
         .put_new_draft(&draft, ctx.limits.drafts_per_member, now)
+        .await
     {
         Ok(true) => Ok(draft),
-        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv_user, &draft))),
+        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv_user, &draft).await)),
         Err(e) => Err(Box::new(ctx.store_failure(&e))),
     }
 }
@@ -378,10 +384,10 @@ fn draft_label(d: &Draft) -> String {
 
 /// The refusal when the member's drafts are at the cap: says what to do, shows the text that
 /// was not saved (so it is not lost), and lists the open drafts with Discard buttons.
-fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
+async fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
     let cap = ctx.limits.drafts_per_member;
     let now = ctx.clock.now();
-    let open: Vec<Draft> = match ctx.store.drafts_of(user) {
+    let open: Vec<Draft> = match ctx.store.drafts_of(user).await {
         Ok(d) => d
             .into_iter()
             .filter(|d| d.expires_at > now && !matches!(d.state, DraftState::Posted { .. }))
@@ -477,14 +483,14 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         },
         Err(_) => content,
     };
-    let mut draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
+    let mut draft = match save(ctx, user, Some(inv), id, content, problems.clone()).await {
         Ok(d) => d,
         Err(r) => return *r,
     };
     if source.is_some() && draft.source_message != source {
         // Written from a message: the channel card about the post replies to it.
         draft.source_message = source;
-        if let Err(e) = ctx.store.put_draft(&draft) {
+        if let Err(e) = ctx.store.put_draft(&draft).await {
             return ctx.store_failure(&e);
         }
     }
@@ -492,9 +498,9 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         return Reply::private(crate::t!("question-not-ready", problems = p))
             .with_row(draft_buttons(&draft.id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
-    if let Err(why) = session(ctx, user, team.as_ref()) {
-        return wait_for_link(ctx, draft, why, "doing-post-question");
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    if let Err(why) = session(ctx, user, team.as_ref()).await {
+        return wait_for_link(ctx, draft, why, "doing-post-question").await;
     }
     let Ok(v) = valid else {
         return Reply::private("Your question could not be checked; press Edit.");
@@ -616,9 +622,9 @@ async fn similar_questions(
 }
 
 /// Keeps a draft for after linking and says so.
-fn wait_for_link(ctx: &Commands, mut draft: Draft, why: NoSession, what: &str) -> Reply {
+async fn wait_for_link(ctx: &Commands, mut draft: Draft, why: NoSession, what: &str) -> Reply {
     draft.post_after_link = true;
-    if let Err(e) = ctx.store.put_draft(&draft) {
+    if let Err(e) = ctx.store.put_draft(&draft).await {
         return ctx.store_failure(&e);
     }
     let mut r = no_session_reply(ctx, why, what);
@@ -660,7 +666,7 @@ pub async fn post_as_answer_submit(ctx: &Commands, inv: &Invocation, id: &str) -
                 question_id: 0,
                 body: validate::clean(body),
             };
-            match save(ctx, inv.member.id, Some(inv), id, content, Some("no question".into())) {
+            match save(ctx, inv.member.id, Some(inv), id, content, Some("no question".into())).await {
                 Ok(d) => Reply::private(format!(
                     "`{}` is not a question number or link. Your answer is saved; press Edit and fill in the question.",
                     truncate(raw, 80).replace('`', "'")
@@ -689,7 +695,7 @@ async fn submit_answer(
         question_id: question,
         body: checked.clone().unwrap_or_else(|_| validate::clean(body)),
     };
-    let draft = match save(ctx, user, Some(inv), id, content, problem.clone()) {
+    let draft = match save(ctx, user, Some(inv), id, content, problem.clone()).await {
         Ok(d) => d,
         Err(r) => return *r,
     };
@@ -697,9 +703,9 @@ async fn submit_answer(
         return Reply::private(crate::t!("answer-not-ready", problems = p))
             .with_row(draft_buttons(&draft.id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
-    if let Err(why) = session(ctx, user, team.as_ref()) {
-        return wait_for_link(ctx, draft, why, "doing-post-answer");
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    if let Err(why) = session(ctx, user, team.as_ref()).await {
+        return wait_for_link(ctx, draft, why, "doing-post-answer").await;
     }
     post_draft(ctx, user, &draft.id, true).await
 }
@@ -707,7 +713,7 @@ async fn submit_answer(
 /// Posts a saved draft as its author, at most once. `interactive` is false when posting after
 /// linking (no button press to answer).
 pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) -> Reply {
-    let draft = match ctx.store.get_draft(user, id) {
+    let draft = match ctx.store.get_draft(user, id).await {
         Ok(Some(d)) => d,
         Ok(None) => {
             return Reply::private(
@@ -734,25 +740,28 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
     let draft = match super::consent::check_before_posting(ctx, &draft) {
         Ok(None) => draft,
         Ok(Some(attributed)) => {
-            if let Err(e) = ctx.store.put_draft(&attributed) {
+            if let Err(e) = ctx.store.put_draft(&attributed).await {
                 return ctx.store_failure(&e);
             }
             attributed
         }
         Err(refusal) => return refusal,
     };
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
-    let s = match session(ctx, user, team.as_ref()) {
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    let s = match session(ctx, user, team.as_ref()).await {
         Ok(s) => s,
-        Err(why) => return wait_for_link(ctx, draft, why, "doing-post-it"),
+        Err(why) => return wait_for_link(ctx, draft, why, "doing-post-it").await,
     };
     if matches!(draft.content, DraftContent::Ask { .. }) {
-        let rate = ctx.store.take_rate(
-            &format!("ask:{user}"),
-            ctx.limits.asks_burst,
-            u64::from(ctx.limits.ask_refill_minutes) * 60,
-            ctx.clock.now(),
-        );
+        let rate = ctx
+            .store
+            .take_rate(
+                &format!("ask:{user}"),
+                ctx.limits.asks_burst,
+                u64::from(ctx.limits.ask_refill_minutes) * 60,
+                ctx.clock.now(),
+            )
+            .await;
         match rate {
             Ok(Allowance::Allowed) => {}
             Ok(Allowance::RetryAfter(secs)) => {
@@ -765,10 +774,10 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             Err(e) => return ctx.store_failure(&e),
         }
     }
-    let draft = match ctx.store.begin_posting(user, id, ctx.clock.now()) {
+    let draft = match ctx.store.begin_posting(user, id, ctx.clock.now()).await {
         Ok(Some(d)) => d,
         Ok(None) => {
-            return match ctx.store.get_draft(user, id) {
+            return match ctx.store.get_draft(user, id).await {
                 Ok(Some(d)) => settled(&d).unwrap_or_else(|| {
                     Reply::private("This draft is busy; try again in a moment.")
                 }),
@@ -818,7 +827,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
                     soe_user_id: s.soe_user_id,
                     at: ctx.clock.now(),
                 };
-                if let Err(e) = ctx.store.record_asked(&record) {
+                if let Err(e) = ctx.store.record_asked(&record).await {
                     tracing::warn!(error = %e, "posted, but could not remember the question for answer alerts");
                 }
             }
@@ -828,10 +837,10 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
                 posted_as: s.name.clone(),
             };
             done.post_after_link = false;
-            if let Err(e) = ctx.store.put_draft(&done) {
+            if let Err(e) = ctx.store.put_draft(&done).await {
                 tracing::error!(error = %e, "posted, but could not record it");
             }
-            let _ = ctx.store.touch_link(user, ctx.clock.now());
+            let _ = ctx.store.touch_link(user, ctx.clock.now()).await;
             tracing::info!(soe_user_id = s.soe_user_id, "posted a draft");
             ctx.audit(super::audit::AuditEvent {
                 guild: done.guild_id,
@@ -850,7 +859,8 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
                         .unwrap_or_default()
                 ),
                 link: url.starts_with("http").then(|| url.clone()),
-            });
+            })
+            .await;
             let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
                 r.content = format!("{} {}", crate::t!("posted-after-link"), r.content);
@@ -885,13 +895,13 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             .with_row(draft_buttons(id, true))
         }
         Err(e) => {
-            let text = write_error_text(ctx, user, &e);
+            let text = write_error_text(ctx, user, &e).await;
             let mut back = draft;
             back.state = DraftState::Saved {
                 last_error: Some(text.clone()),
             };
             back.post_after_link = needs_relink(&e);
-            if let Err(err) = ctx.store.put_draft(&back) {
+            if let Err(err) = ctx.store.put_draft(&back).await {
                 return ctx.store_failure(&err);
             }
             let mut r = Reply::private(crate::t!("not-posted", why = text.as_str()))
@@ -935,7 +945,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             .unwrap_or_else(|| Reply::private("This draft is not being posted."));
     };
     let user = draft.discord_user;
-    let link = match ctx.store.get_link(user) {
+    let link = match ctx.store.get_link(user).await {
         Ok(Some(l)) => l,
         Ok(None) | Err(_) => {
             return Reply::private(
@@ -943,7 +953,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             )
         }
     };
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
     match find_post(ctx, team.as_ref(), link.soe_user_id, &draft.content, since).await {
         Ok(Some(url)) => {
             let mut done = draft;
@@ -952,10 +962,10 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
                 posted_as: link.soe_user_name.clone(),
             };
             done.post_after_link = false;
-            if let Err(e) = ctx.store.put_draft(&done) {
+            if let Err(e) = ctx.store.put_draft(&done).await {
                 return ctx.store_failure(&e);
             }
-            let _ = ctx.store.touch_link(user, ctx.clock.now());
+            let _ = ctx.store.touch_link(user, ctx.clock.now()).await;
             tracing::info!(
                 soe_user_id = link.soe_user_id,
                 "an interrupted post had reached the site"
@@ -974,7 +984,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
                 last_error: Some(text.into()),
             };
             let id = back.id.clone();
-            if let Err(e) = ctx.store.put_draft(&back) {
+            if let Err(e) = ctx.store.put_draft(&back).await {
                 return ctx.store_failure(&e);
             }
             Reply::private(text).with_row(draft_buttons(&id, true))
@@ -1054,8 +1064,8 @@ async fn find_post(
 /// reply that offers what to do next (Retry, Edit, Link…) replaces the prompt; once the draft
 /// is posted or gone, the prompt says so and its buttons are greyed out, so nothing stale can
 /// be pressed; a passing problem (busy, storage) is told privately and the prompt stays.
-pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> Reply {
-    let finished = match ctx.store.get_draft(inv.member.id, id) {
+pub async fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> Reply {
+    let finished = match ctx.store.get_draft(inv.member.id, id).await {
         Ok(None) => true,
         Ok(Some(d)) => matches!(d.state, DraftState::Posted { .. }),
         Err(_) => false,
@@ -1085,7 +1095,7 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     if let Some(refusal) = super::share::permission_refusal(inv) {
         return refusal;
     }
-    let draft = match ctx.store.get_draft(inv.member.id, id) {
+    let draft = match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(d)) => d,
         Ok(None) => {
             return Reply::private(
@@ -1138,16 +1148,19 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
             e
         }
     };
-    if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+    if let Some(refusal) = super::share::take_cooldowns(ctx, inv).await {
         return refusal;
     }
     // Once per draft: a bucket of one that refills only after the draft is long gone.
-    let once = ctx.store.take_rate(
-        &format!("announce:{}:{id}", inv.member.id),
-        1,
-        u64::from(ctx.limits.draft_ttl_hours) * 3600 * 2,
-        ctx.clock.now(),
-    );
+    let once = ctx
+        .store
+        .take_rate(
+            &format!("announce:{}:{id}", inv.member.id),
+            1,
+            u64::from(ctx.limits.draft_ttl_hours) * 3600 * 2,
+            ctx.clock.now(),
+        )
+        .await;
     match once {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(_)) => {
@@ -1183,8 +1196,8 @@ fn cards_on(ctx: &Commands, draft: &Draft) -> bool {
 }
 
 /// Reopens a draft in its modal.
-pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
-    let draft = match ctx.store.get_draft(inv.member.id, id) {
+pub async fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    let draft = match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(d)) => d,
         Ok(None) => {
             return Reply::private(
@@ -1208,8 +1221,8 @@ pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
 }
 
 /// Forgets a draft.
-pub fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
-    match ctx.store.get_draft(inv.member.id, id) {
+pub async fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(d))
             if matches!(
                 d.state,
@@ -1218,7 +1231,7 @@ pub fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         {
             settled(&d).unwrap_or_else(|| Reply::private("Nothing to discard."))
         }
-        Ok(Some(_)) => match ctx.store.delete_draft(inv.member.id, id) {
+        Ok(Some(_)) => match ctx.store.delete_draft(inv.member.id, id).await {
             Ok(()) => Reply::private("Draft discarded."),
             Err(e) => ctx.store_failure(&e),
         },

@@ -1,6 +1,7 @@
 //! What the use cases ask of the Discord server itself, through the adapter: which guild a
-//! channel belongs to, the bot's own permissions in a channel, and posting a message (audit
-//! entries, the doctor's test card).
+//! channel belongs to, the bot's own permissions in a channel, posting a message (audit
+//! entries, the doctor's test card, a saved thread's card), reading a thread (Save thread) and
+//! sending a member a direct message (consent prompts).
 //!
 //! The Discord adapter implements [`ServerView`] with its REST client and hands it to
 //! [`super::Commands::use_server`]; without one (the console, tests without Discord) every
@@ -39,6 +40,38 @@ pub enum ChannelLookup {
     Unknown,
 }
 
+/// One message of a thread, as a post on the site would read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadMessage {
+    /// Message id.
+    pub id: u64,
+    /// Author id.
+    pub author_id: u64,
+    /// Author display name.
+    pub author_name: String,
+    /// The text with Discord syntax rendered as names (`@name`, `#channel`, `:emoji:`),
+    /// attachments listed as links, everything else (code blocks and their language) as
+    /// written.
+    pub content: String,
+    /// Whether the message carries attachments or embeds (a message can be all attachment).
+    pub has_media: bool,
+}
+
+/// A thread (or forum post) with its starter message and its replies, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadContent {
+    /// The thread's id (a forum post's starter message has the same id).
+    pub id: u64,
+    /// Its name (a forum post's title).
+    pub name: String,
+    /// The channel it is in.
+    pub parent: Option<u64>,
+    /// The first message (`None`: deleted).
+    pub starter: Option<ThreadMessage>,
+    /// The replies by people (bots and system messages left out), oldest first, at most 100.
+    pub replies: Vec<ThreadMessage>,
+}
+
 /// The Discord server as the use cases need it (implemented by the adapter).
 #[async_trait]
 pub trait ServerView: Send + Sync {
@@ -49,6 +82,10 @@ pub trait ServerView: Send + Sync {
     async fn bot_permissions(&self, guild: u64, channel: u64) -> Result<u64, DirectoryError>;
     /// Posts `reply` as a new message in `channel`, mentioning no one.
     async fn post(&self, channel: u64, reply: &Reply) -> Result<(), DirectoryError>;
+    /// Reads a thread: its name, starter message and replies.
+    async fn thread(&self, thread: u64) -> Result<ThreadContent, DirectoryError>;
+    /// Sends `user` a direct message, mentioning no one.
+    async fn dm(&self, user: u64, reply: &Reply) -> Result<(), DirectoryError>;
 }
 
 /// The names of the permissions in [`NEEDED_IN_CHANNEL`] that `have` lacks.

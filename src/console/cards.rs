@@ -22,6 +22,11 @@ pub struct ConsoleCards {
     sent: Mutex<(HashMap<String, u64>, u64)>,
     /// Renders Discord timestamps (`<t:…:R>`) as ages, as a client would when the card shows.
     clock: SharedClock,
+    /// The console's threads (the demo's stand-in for Discord threads), by id.
+    pub threads: Mutex<HashMap<u64, crate::commands::server::ThreadContent>>,
+    /// The DMs sent through [`crate::commands::server::ServerView::dm`], in order (the console
+    /// shows a member theirs with `inbox`).
+    pub dms: Mutex<Vec<(u64, Reply)>>,
 }
 
 impl std::fmt::Debug for ConsoleCards {
@@ -39,6 +44,8 @@ impl ConsoleCards {
                 tx,
                 sent: Mutex::new((HashMap::new(), 0)),
                 clock,
+                threads: Mutex::new(HashMap::new()),
+                dms: Mutex::new(Vec::new()),
             },
             rx,
         )
@@ -147,6 +154,31 @@ impl crate::commands::server::ServerView for ConsoleCards {
             "message in <#{channel}>:\n{}",
             render::render(reply, self.clock.now())
         ));
+        Ok(())
+    }
+
+    async fn thread(
+        &self,
+        thread: u64,
+    ) -> Result<crate::commands::server::ThreadContent, crate::commands::access::DirectoryError>
+    {
+        self.threads.lock().get(&thread).cloned().ok_or_else(|| {
+            crate::commands::access::DirectoryError(format!(
+                "no thread {thread} in the console (start one with `thread <name>`)"
+            ))
+        })
+    }
+
+    async fn dm(
+        &self,
+        user: u64,
+        reply: &Reply,
+    ) -> Result<(), crate::commands::access::DirectoryError> {
+        let _ = self.tx.send(format!(
+            "DM to <@{user}>:\n{}",
+            render::render(reply, self.clock.now())
+        ));
+        self.dms.lock().push((user, reply.clone()));
         Ok(())
     }
 }

@@ -140,7 +140,7 @@ impl Demo {
 
         let router = crate::web::router(crate::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(crate::web::ReadyReport::ready),
+            ready: crate::web::ready_check(crate::web::ReadyReport::ready),
             extra: crate::telemetry::install().map(crate::telemetry::router),
             hsts: false,
         });
@@ -184,6 +184,7 @@ impl Demo {
         let cards = Arc::new(cards);
         app.commands.use_channel_directory(cards.clone());
         app.commands.use_server(cards.clone());
+        let threads = cards.clone();
         let (poller, deliverer) = app.notifications(
             cards,
             crate::notify::PollSettings {
@@ -197,6 +198,7 @@ impl Demo {
             .with_discord(discord_approver)
             .with_web(web_url.clone())
             .with_site(site)
+            .with_threads(threads)
             .with_notifications(super::ConsoleNotifications {
                 poller: poller.clone(),
                 deliverer: deliverer.clone(),

@@ -113,10 +113,15 @@ pub struct Console {
     site: Option<SiteHook>,
     /// `poll` and the cards printed after each line (demo).
     notifications: Option<ConsoleNotifications>,
+    /// The console's stand-in for Discord threads and DMs (`thread`, `say`, `save thread`,
+    /// `inbox`).
+    threads: Option<Arc<cards::ConsoleCards>>,
+    /// The thread the console is in (`thread <name>`), if any.
+    thread: Option<u64>,
 }
 
-const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so-admin channel enable|disable|team|tags · /so-admin channel cards on|off · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted,articles] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
-console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · locale <de|en-US> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
+const HELP: &str = "commands: /so search <words> [tag:<t>] [sort:<s>] · /so question <id> · /so ask · /so answer <id> · /so link · /so me · /so unlink · /so help · /so alerts on [tags:<t,…>]|off · /so experts on|off · /so-admin channel enable|disable|team|tags · /so-admin channel cards on|off · /so-admin audit-channel · /so-admin doctor · /so-admin subscribe tags:<t,…> [match:any|all] [exclude:<t,…>] [events:questions,answers,accepted,articles] [unanswered-after:4h] · /so-admin subscriptions · /so-admin unsubscribe rule:<n> · /so-admin preview rule:<n>\n\
+console: press <n or label> (or <n>) · choose <menu choice> · approve [jane|sam|priya|alex] · complete <partial tag> · as <name> · thread <name> · say <text, \\n for a new line> · save thread · inbox · locale <de|en-US> · site question tags:<t,…> <title> · site answer <id> <text> · poll · get <path on the bot's web server, e.g. /metrics> · expect <text> · quit";
 
 impl Console {
     /// A console acting as Discord member `member` in [`CONSOLE_GUILD`], channel 10.
@@ -150,6 +155,126 @@ impl Console {
             queued: VecDeque::new(),
             site: None,
             notifications: None,
+            threads: None,
+            thread: None,
+        }
+    }
+
+    /// Lets `thread`, `say`, `save thread` and `inbox` play Discord threads and DMs.
+    pub fn with_threads(mut self, cards: Arc<cards::ConsoleCards>) -> Self {
+        self.threads = Some(cards);
+        self
+    }
+
+    /// `thread <name>`: starts a thread in channel 10 and moves into it.
+    fn start_thread(&mut self, name: &str) -> Outcome {
+        let Some(cards) = self.threads.clone() else {
+            return Outcome::Failed("threads are not wired in this console".into());
+        };
+        let mut threads = cards.threads.lock();
+        let id = 7_000 + threads.len() as u64 * 100;
+        threads.insert(
+            id,
+            crate::commands::server::ThreadContent {
+                id,
+                name: name.to_string(),
+                parent: Some(10),
+                starter: None,
+                replies: Vec::new(),
+            },
+        );
+        drop(threads);
+        self.thread = Some(id);
+        self.channel_id = Some(id);
+        self.print(&format!(
+            "(in thread <#{id}> \"{name}\" of <#10>; `say` posts in it)"
+        ));
+        Outcome::Ok
+    }
+
+    /// `say <text>` (`\n` for a new line): a message in the current thread as the current
+    /// member; the first one is the thread's starter.
+    fn say(&mut self, text: &str) -> Outcome {
+        let (Some(cards), Some(thread)) = (self.threads.clone(), self.thread) else {
+            return Outcome::Failed("not in a thread: start one with `thread <name>`".into());
+        };
+        let text = text.replace("\\n", "\n");
+        let mut threads = cards.threads.lock();
+        let Some(t) = threads.get_mut(&thread) else {
+            return Outcome::Failed("the thread is gone".into());
+        };
+        let message = crate::commands::server::ThreadMessage {
+            id: if t.starter.is_none() {
+                thread
+            } else {
+                thread + 1 + t.replies.len() as u64
+            },
+            author_id: self.member.id,
+            author_name: self.member.name.clone(),
+            content: text.clone(),
+            has_media: false,
+        };
+        if t.starter.is_none() {
+            t.starter = Some(message);
+        } else {
+            t.replies.push(message);
+        }
+        drop(threads);
+        self.print(&format!("({} in <#{thread}>: {text})", self.member.name));
+        Outcome::Ok
+    }
+
+    /// `save thread`: the "Save thread to …" message command on the thread's last message.
+    async fn save_thread(
+        &mut self,
+        read: &mut (dyn FnMut(&str) -> Option<String> + Send),
+    ) -> Outcome {
+        let (Some(cards), Some(thread)) = (self.threads.clone(), self.thread) else {
+            return Outcome::Failed("not in a thread: start one with `thread <name>`".into());
+        };
+        let t = cards.threads.lock().get(&thread).cloned();
+        let Some(last) = t
+            .as_ref()
+            .and_then(|t| t.replies.last().cloned().or(t.starter.clone()))
+        else {
+            return Outcome::Failed("the thread has no message yet: `say` something".into());
+        };
+        let name = crate::commands::help::save_thread_command(&self.app.commands.site.name);
+        let inv = self.invocation(Action::MessageCommand {
+            name,
+            message: crate::commands::MessageRef {
+                id: last.id,
+                author_id: last.author_id,
+                author_name: last.author_name,
+                content: last.content,
+                thread_name: t.map(|t| t.name),
+            },
+        });
+        let reply = self.handled(&inv).await;
+        self.show(reply, read).await
+    }
+
+    /// `inbox`: the current member's latest DM from the bot (its buttons can be pressed).
+    fn inbox(&mut self) -> Outcome {
+        let Some(cards) = self.threads.clone() else {
+            return Outcome::Failed("DMs are not wired in this console".into());
+        };
+        let dm = cards
+            .dms
+            .lock()
+            .iter()
+            .rev()
+            .find(|(u, _)| *u == self.member.id)
+            .map(|(_, r)| r.clone());
+        match dm {
+            Some(r) => {
+                let text = render::render(&r, self.app.clock.now());
+                self.print(&format!("DM from soe-bot:\n{text}"));
+                self.remember(&r);
+                self.last = Some(r);
+                Outcome::Ok
+            }
+            None => Outcome::Failed(format!("no DM for {}", self.member.name)),
         }
     }
 
@@ -171,7 +296,7 @@ impl Console {
         };
         let (poller, deliverer) = (n.poller.clone(), n.deliverer.clone());
         let mut lines = Vec::new();
-        match poller.targets() {
+        match poller.targets().await {
             Ok(targets) => {
                 for t in targets {
                     match poller.poll(&t).await {
@@ -282,8 +407,8 @@ impl Console {
             member: self.member.clone(),
             guild_id: self.guild_id,
             channel_id: self.channel_id,
-            in_thread: false,
-            thread_parent: None,
+            in_thread: self.thread.is_some(),
+            thread_parent: self.thread.map(|_| 10),
             locale: Some(self.locale.clone()),
             origin: crate::commands::Origin::GuildInstall,
             action,
@@ -340,6 +465,10 @@ impl Console {
             }
             "press" => self.press(rest, read).await,
             "poll" => self.poll_now().await,
+            "thread" if !rest.is_empty() => self.start_thread(rest),
+            "say" if !rest.is_empty() => self.say(rest),
+            "save" if rest == "thread" => self.save_thread(read).await,
+            "inbox" => self.inbox(),
             "site" => match self.site.clone() {
                 Some(site) => match site(rest) {
                     Ok(done) => {
@@ -748,7 +877,9 @@ pub fn parse_slash(line: &str) -> Option<Action> {
         return None;
     }
     let mut path = vec![words.next()?.to_string()];
-    if name == "so-admin" && path[0] == "channel" {
+    let group = (name == "so-admin" && path[0] == "channel")
+        || (name == "so" && matches!(path[0].as_str(), "alerts" | "experts"));
+    if group {
         path.push(words.next()?.to_string());
     }
     let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();

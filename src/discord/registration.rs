@@ -322,6 +322,7 @@ pub fn command_definitions(allow_dms: bool, site: &str) -> Vec<CreateCommand> {
         admin,
         message(ask_message_command(site), in_locales(&ask)),
         message(ANSWER_MESSAGE_COMMAND.to_string(), in_locales(&answer)),
+        message(crate::commands::help::save_thread_command(site), Vec::new()),
     ]
 }
 

@@ -7,7 +7,13 @@
 //!   order; without View Channel nothing else applies, without Send Messages neither do Embed
 //!   Links and attachments) from `GET /users/@me` (the bot's id, asked once),
 //!   `GET /guilds/{guild.id}/members/{bot}`, `GET /guilds/{guild.id}/roles` and the channel;
-//! - posting a message with no mentions allowed ([`convert::channel_message`]).
+//! - posting a message with no mentions allowed ([`convert::channel_message`]);
+//! - reading a thread for Save thread: `GET /channels/{thread.id}` (name, parent),
+//!   `GET /channels/{thread.id}/messages?limit=100` (the replies, and a forum post's starter,
+//!   whose id is the thread's), and for a thread started from a message,
+//!   `GET /channels/{parent.id}/messages/{thread.id}` (that message). Message text needs the
+//!   Message Content intent: without it other people's messages arrive with empty content;
+//! - a direct message: `POST /users/@me/channels`, then a message in that channel.
 //!
 //! Invariants: errors are log-safe ([`rest::describe`]); nothing is cached but the bot's own
 //! id, so a permission fixed in Discord shows at the next check.
@@ -16,14 +22,16 @@ use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serenity::all::{Channel, ChannelId, GuildId, PermissionOverwriteType, UserId};
+use serenity::all::{
+    Channel, ChannelId, GuildId, Message, MessageId, MessageType, PermissionOverwriteType, UserId,
+};
 use serenity::http::Http;
 use tokio::sync::OnceCell;
 
 use super::convert;
 use super::rest::{self, Idempotent};
 use crate::commands::access::DirectoryError;
-use crate::commands::server::{ChannelLookup, ServerView};
+use crate::commands::server::{ChannelLookup, ServerView, ThreadContent, ThreadMessage};
 use crate::commands::Reply;
 
 use crate::commands::admin::ADMINISTRATOR;
@@ -213,6 +221,103 @@ impl ServerView for RestServer {
         .await
         .map(|_| ())
         .map_err(|e| DirectoryError(rest::describe(&e)))
+    }
+
+    async fn thread(&self, thread: u64) -> Result<ThreadContent, DirectoryError> {
+        let Some(id) = NonZeroU64::new(thread).map(ChannelId::from) else {
+            return Err(DirectoryError("thread id 0".into()));
+        };
+        let failed = |what: &str, e: serenity::Error| {
+            DirectoryError(format!("{what}: {}", rest::describe(&e)))
+        };
+        let channel = rest::call(Idempotent::Yes, "get thread", || self.http.get_channel(id))
+            .await
+            .map_err(|e| failed("reading the thread", e))?;
+        let Channel::Guild(gc) = channel else {
+            return Err(DirectoryError("not a server thread".into()));
+        };
+        let mut messages = rest::call(Idempotent::Yes, "get thread messages", || {
+            self.http.get_messages(id, None, Some(100))
+        })
+        .await
+        .map_err(|e| failed("reading the thread's messages", e))?;
+        messages.reverse();
+        let mut starter = messages
+            .iter()
+            .find(|m| m.id.get() == thread)
+            .map(thread_message);
+        if starter.is_none() {
+            // A thread started from a message: that message lives in the parent channel.
+            if let Some(parent) = gc.parent_id {
+                match rest::call(Idempotent::Yes, "get starter message", || {
+                    self.http.get_message(parent, MessageId::from(id.get()))
+                })
+                .await
+                {
+                    Ok(m) => starter = Some(thread_message(&m)),
+                    Err(e) => tracing::debug!(error = %rest::describe(&e), "no starter message"),
+                }
+            }
+        }
+        let replies = messages
+            .iter()
+            .filter(|m| m.id.get() != thread && !m.author.bot)
+            .filter(|m| matches!(m.kind, MessageType::Regular | MessageType::InlineReply))
+            .map(thread_message)
+            .collect();
+        Ok(ThreadContent {
+            id: thread,
+            name: gc.name.clone(),
+            parent: gc.parent_id.map(|p| p.get()),
+            starter,
+            replies,
+        })
+    }
+
+    async fn dm(&self, user: u64, reply: &Reply) -> Result<(), DirectoryError> {
+        let Some(user) = NonZeroU64::new(user).map(UserId::from) else {
+            return Err(DirectoryError("user id 0".into()));
+        };
+        let open = serde_json::json!({ "recipient_id": user });
+        let dm = rest::call(Idempotent::Yes, "open DM channel", || {
+            self.http.create_private_channel(&open)
+        })
+        .await
+        .map_err(|e| DirectoryError(rest::describe(&e)))?;
+        let message = convert::channel_message(reply);
+        rest::call(Idempotent::No, "send DM", || {
+            self.http.send_message(dm.id, vec![], &message)
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| DirectoryError(rest::describe(&e)))
+    }
+}
+
+/// A Discord message as Save thread reads it: Discord syntax rendered as names
+/// ([`convert::message_text`]), attachments as links.
+fn thread_message(m: &Message) -> ThreadMessage {
+    let author_name = m
+        .member
+        .as_ref()
+        .and_then(|pm| pm.nick.clone())
+        .unwrap_or_else(|| m.author.display_name().to_string());
+    ThreadMessage {
+        id: m.id.get(),
+        author_id: m.author.id.get(),
+        author_name,
+        content: convert::message_text(
+            &m.content,
+            &m.mentions
+                .iter()
+                .map(|u| (u.id.get(), u.display_name().to_string()))
+                .collect::<Vec<_>>(),
+            &m.attachments
+                .iter()
+                .map(|a| (a.filename.clone(), a.url.clone()))
+                .collect::<Vec<_>>(),
+        ),
+        has_media: !m.attachments.is_empty() || !m.embeds.is_empty() || !m.sticker_items.is_empty(),
     }
 }
 

@@ -181,7 +181,7 @@ impl Deliverer {
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
         let mut by_channel: BTreeMap<u64, Vec<OutboxEntry>> = BTreeMap::new();
-        for e in self.store.outbox()? {
+        for e in self.store.outbox().await? {
             by_channel.entry(e.channel).or_default().push(e);
         }
         for (channel, entries) in by_channel {
@@ -201,7 +201,7 @@ impl Deliverer {
         now: DateTime<Utc>,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
-        let entries = self.store.personal_outbox()?;
+        let entries = self.store.personal_outbox().await?;
         // A member whose DM failed waits; their later DMs wait too (kept in order).
         let mut held: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
         for mut e in entries {
@@ -218,11 +218,11 @@ impl Deliverer {
                     .increment(1);
             };
             let linked = matches!(
-                self.store.get_link(e.user),
+                self.store.get_link(e.user).await,
                 Ok(Some(link)) if link.soe_user_id == e.soe_user_id
             );
             if !linked {
-                self.store.complete_personal(e.id)?;
+                self.store.complete_personal(e.id).await?;
                 report.dms_dropped += 1;
                 counted("unlinked");
                 continue;
@@ -232,10 +232,10 @@ impl Deliverer {
                     Ok(true) => {}
                     Ok(false) => {
                         // Gone from the organisation's servers: alerts stop.
-                        if let Err(err) = self.store.forget_member(e.user) {
+                        if let Err(err) = self.store.forget_member(e.user).await {
                             tracing::warn!(error = %err, "could not forget a departed member's alerts");
                         }
-                        self.store.complete_personal(e.id)?;
+                        self.store.complete_personal(e.id).await?;
                         report.dms_dropped += 1;
                         counted("left");
                         continue;
@@ -252,10 +252,10 @@ impl Deliverer {
                 let key = format!("expert-cap:{}", e.user);
                 let refill = (86_400 / u64::from(cap)).max(1);
                 if !matches!(
-                    self.store.take_rate(&key, cap, refill, now)?,
+                    self.store.take_rate(&key, cap, refill, now).await?,
                     Allowance::Allowed
                 ) {
-                    self.store.complete_personal(e.id)?;
+                    self.store.complete_personal(e.id).await?;
                     report.dms_dropped += 1;
                     counted("over_cap");
                     continue;
@@ -264,7 +264,7 @@ impl Deliverer {
             let message = render::personal(&e.alert);
             match self.sink.send_dm(e.user, &message, &e.nonce()).await {
                 Ok(_) => {
-                    self.store.complete_personal(e.id)?;
+                    self.store.complete_personal(e.id).await?;
                     report.dms_sent += 1;
                     counted("sent");
                 }
@@ -281,7 +281,7 @@ impl Deliverer {
                                     user = e.user,
                                     "a member does not accept DMs from the bot; alert dropped"
                                 );
-                                self.store.complete_personal(e.id)?;
+                                self.store.complete_personal(e.id).await?;
                                 continue;
                             }
                             SLOW_RETRY_SECS
@@ -293,13 +293,13 @@ impl Deliverer {
                     };
                     tracing::warn!(user = e.user, attempts = e.attempts, wait_secs = wait, error = %err, "personal alert not delivered; will retry");
                     e.next_attempt_at = now + Duration::seconds(wait);
-                    self.store.update_personal(&e)?;
+                    self.store.update_personal(&e).await?;
                     held.insert(e.user);
                 }
             }
         }
         metrics::gauge!(crate::telemetry::PERSONAL_WAITING)
-            .set(self.store.personal_outbox()?.len() as f64);
+            .set(self.store.personal_outbox().await?.len() as f64);
         Ok(())
     }
 
@@ -310,11 +310,11 @@ impl Deliverer {
         now: DateTime<Utc>,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
-        let settings = self.store.channel_notify(channel)?;
+        let settings = self.store.channel_notify(channel).await?;
         let mut folded: Vec<OutboxEntry> = Vec::new();
         for mut e in entries {
-            if !self.any_rule_left(&e)? {
-                self.store.complete_outbox(&[e.id], None)?;
+            if !self.any_rule_left(&e).await? {
+                self.store.complete_outbox(&[e.id], None).await?;
                 report.dropped += 1;
                 continue;
             }
@@ -326,14 +326,14 @@ impl Deliverer {
                 // Held by a backoff: later entries wait too, so the channel keeps its order.
                 return Ok(());
             }
-            let outcome = match self.edit_target(&e, now)? {
+            let outcome = match self.edit_target(&e, now).await? {
                 Some(prev) => self.edit(&e, prev, now).await.map(|()| {
                     report.edited += 1;
                 }),
                 None => {
-                    if !self.within_cap(channel, &settings, now)? {
+                    if !self.within_cap(channel, &settings, now).await? {
                         e.folded = true;
-                        self.store.update_outbox(&e)?;
+                        self.store.update_outbox(&e).await?;
                         folded.push(e);
                         continue;
                     }
@@ -344,7 +344,7 @@ impl Deliverer {
             };
             if let Err(err) = outcome {
                 report.failed += 1;
-                self.failed(e, &err, now)?;
+                self.failed(e, &err, now).await?;
                 return Ok(());
             }
         }
@@ -357,7 +357,7 @@ impl Deliverer {
                     Err(err) => {
                         report.failed += 1;
                         if let Some(e) = folded.into_iter().next() {
-                            self.failed(e, &err, now)?;
+                            self.failed(e, &err, now).await?;
                         }
                     }
                 }
@@ -366,9 +366,9 @@ impl Deliverer {
         Ok(())
     }
 
-    fn any_rule_left(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
+    async fn any_rule_left(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
         for id in &e.rules {
-            if self.store.get_rule(e.guild, *id)?.is_some() {
+            if self.store.get_rule(e.guild, *id).await?.is_some() {
                 return Ok(true);
             }
         }
@@ -377,7 +377,7 @@ impl Deliverer {
 
     /// The earlier card to edit, for an answer or acceptance to a question this channel saw
     /// lately.
-    fn edit_target(
+    async fn edit_target(
         &self,
         e: &OutboxEntry,
         now: DateTime<Utc>,
@@ -390,13 +390,14 @@ impl Deliverer {
         }
         Ok(self
             .store
-            .delivered(e.channel, e.card.question_id)?
+            .delivered(e.channel, e.card.question_id)
+            .await?
             .filter(|d| now - d.sent_at <= Duration::seconds(EDIT_WINDOW_SECS)))
     }
 
     /// One token of the channel's hourly cap (a token bucket in the store, so it survives
     /// restarts).
-    fn within_cap(
+    async fn within_cap(
         &self,
         channel: u64,
         settings: &ChannelNotify,
@@ -406,7 +407,7 @@ impl Deliverer {
         let key = format!("notify-cap:{channel}");
         let refill = (3600 / u64::from(cap)).max(1);
         Ok(matches!(
-            self.store.take_rate(&key, cap, refill, now)?,
+            self.store.take_rate(&key, cap, refill, now).await?,
             Allowance::Allowed
         ))
     }
@@ -439,7 +440,7 @@ impl Deliverer {
             card: e.card.clone(),
             sent_at: now,
         };
-        self.settle(e, Some(&sent), now)
+        self.settle(e, Some(&sent), now).await
     }
 
     async fn edit(
@@ -467,17 +468,17 @@ impl Deliverer {
                     sent_at: now,
                     ..prev
                 };
-                return self.settle(e, Some(&sent), now);
+                return self.settle(e, Some(&sent), now).await;
             }
             Err(err) => return Err(err),
         }
         let sent = Delivered { card, ..prev };
-        self.settle(e, Some(&sent), now)
+        self.settle(e, Some(&sent), now).await
     }
 
     /// Records a success: the entry leaves the outbox with its sent record; its rules get
     /// their last post.
-    fn settle(
+    async fn settle(
         &self,
         e: &OutboxEntry,
         sent: Option<&Delivered>,
@@ -486,8 +487,13 @@ impl Deliverer {
         let store_err = |err: StoreError| SendError::Transient(format!("store: {err}"));
         self.store
             .complete_outbox(&[e.id], sent)
+            .await
             .map_err(store_err)?;
-        if let Err(err) = self.store.record_rule_outcome(e.guild, &e.rules, Ok(now)) {
+        if let Err(err) = self
+            .store
+            .record_rule_outcome(e.guild, &e.rules, Ok(now))
+            .await
+        {
             tracing::warn!(error = %err, "could not record a rule's last post");
         }
         Ok(())
@@ -502,10 +508,15 @@ impl Deliverer {
         let ids: Vec<u64> = folded.iter().map(|e| e.id).collect();
         self.store
             .complete_outbox(&ids, None)
+            .await
             .map_err(|err| SendError::Transient(format!("store: {err}")))?;
         let now = self.clock.now();
         for e in folded {
-            if let Err(err) = self.store.record_rule_outcome(e.guild, &e.rules, Ok(now)) {
+            if let Err(err) = self
+                .store
+                .record_rule_outcome(e.guild, &e.rules, Ok(now))
+                .await
+            {
                 tracing::warn!(error = %err, "could not record a rule's last post");
             }
         }
@@ -513,7 +524,7 @@ impl Deliverer {
     }
 
     /// Records a failure on the entry (backoff) and, for a broken channel, on its rules.
-    fn failed(
+    async fn failed(
         &self,
         mut e: OutboxEntry,
         err: &SendError,
@@ -536,11 +547,9 @@ impl Deliverer {
                         e.channel
                     ),
                 };
-                self.store.record_rule_outcome(
-                    e.guild,
-                    &e.rules,
-                    Err(RuleError { message, at: now }),
-                )?;
+                self.store
+                    .record_rule_outcome(e.guild, &e.rules, Err(RuleError { message, at: now }))
+                    .await?;
                 slow
             }
             SendError::RateLimited(d) => i64::try_from(d.as_secs()).unwrap_or(60).max(1),
@@ -548,6 +557,6 @@ impl Deliverer {
         };
         tracing::warn!(channel = e.channel, attempts = e.attempts, wait_secs = wait, error = %err, "card not delivered; will retry");
         e.next_attempt_at = now + Duration::seconds(wait);
-        self.store.update_outbox(&e)
+        self.store.update_outbox(&e).await
     }
 }

@@ -177,9 +177,9 @@ impl Poller {
     }
 
     /// The targets that have rules, the main site always first.
-    pub fn targets(&self) -> Result<Vec<Target>, StoreError> {
+    pub async fn targets(&self) -> Result<Vec<Target>, StoreError> {
         let mut t: BTreeSet<String> = BTreeSet::new();
-        for r in self.store.all_rules()? {
+        for r in self.store.all_rules().await? {
             t.insert(Target(r.team).key());
         }
         let mut out = vec![Target::main()];
@@ -196,19 +196,20 @@ impl Poller {
         let _one_at_a_time = self.polling.lock().await;
         let key = target.key();
         let now = self.clock.now();
-        let mut state = self.store.target_state(&key)?.unwrap_or_default();
+        let mut state = self.store.target_state(&key).await?.unwrap_or_default();
         if state.next_poll_at.is_some_and(|t| now < t) {
             return Ok(PollReport::default());
         }
         let rules: Vec<Rule> = self
             .store
-            .all_rules()?
+            .all_rules()
+            .await?
             .into_iter()
             .filter(|r| r.team == target.0)
             .collect();
         let audience = Audience::build(
-            &self.store.all_member_alerts()?,
-            &self.store.asked_questions(&key)?,
+            &self.store.all_member_alerts().await?,
+            &self.store.asked_questions(&key).await?,
         );
         let first = rules
             .iter()
@@ -221,7 +222,7 @@ impl Poller {
             state.cursor = Some(now);
             state.last_poll_at = Some(now);
             state.last_success_at = Some(now);
-            self.store.put_target_state(&key, &state)?;
+            self.store.put_target_state(&key, &state).await?;
             return Ok(PollReport::default());
         };
         if rules.is_empty() && audience.is_empty() {
@@ -230,7 +231,7 @@ impl Poller {
             state.cursor = Some(now.max(cursor));
             state.last_poll_at = Some(now);
             state.pending_answers.clear();
-            self.store.put_target_state(&key, &state)?;
+            self.store.put_target_state(&key, &state).await?;
             return Ok(PollReport::default());
         }
         let reader = (self.reader_for)(target);
@@ -244,11 +245,11 @@ impl Poller {
             .await
         {
             Ok((found, report)) => {
-                let expert_reads = self
+                let (expert_reads, experts) = self
                     .read_experts(&*reader, &key, &rules, &audience, &found, now)
                     .await?;
                 let (entries, personal) =
-                    self.queue(&key, &rules, &audience, &mut state, found, now);
+                    self.queue(&key, &rules, &audience, &experts, &mut state, found, now);
                 let queued = entries.len();
                 let personal_queued = personal.len();
                 for p in &personal {
@@ -262,10 +263,11 @@ impl Poller {
                 state.next_poll_at = None;
                 prune(&mut state, now);
                 if personal.is_empty() {
-                    self.store.commit_poll(&key, &state, entries)?;
+                    self.store.commit_poll(&key, &state, entries).await?;
                 } else {
                     self.store
-                        .commit_poll_personal(&key, &state, entries, personal)?;
+                        .commit_poll_personal(&key, &state, entries, personal)
+                        .await?;
                 }
                 Ok(PollReport {
                     queued,
@@ -289,7 +291,7 @@ impl Poller {
                     at: now,
                 });
                 tracing::warn!(target = %key, error = %e, wait_secs = wait, "poll failed; backing off");
-                self.store.put_target_state(&key, &state)?;
+                self.store.put_target_state(&key, &state).await?;
                 Err(PollError::Soe(e))
             }
         }
@@ -497,6 +499,7 @@ impl Poller {
         target_key: &str,
         rules: &[Rule],
         audience: &Audience,
+        experts: &KnownExperts,
         state: &mut TargetState,
         found: Vec<Found>,
         now: DateTime<Utc>,
@@ -506,7 +509,7 @@ impl Poller {
         let personal = if audience.is_empty() {
             Vec::new()
         } else {
-            self.personal(target_key, rules, audience, state, &found, now)
+            self.personal(rules, audience, experts, state, &found, now)
         };
         for f in found {
             // Posts, answers and acceptances are matched once, when first found, against
@@ -570,9 +573,9 @@ impl Poller {
     /// `seen`), when first found.
     fn personal(
         &self,
-        target_key: &str,
         rules: &[Rule],
         audience: &Audience,
+        known: &KnownExperts,
         state: &mut TargetState,
         found: &[Found],
         now: DateTime<Utc>,
@@ -620,7 +623,7 @@ impl Poller {
                     if !routes_to_experts(rules, f) {
                         continue;
                     }
-                    let Some(experts) = self.known_experts(target_key, &f.tag_ids) else {
+                    let Some(experts) = experts_of(known, &f.tag_ids) else {
                         // Some tag's experts are not read yet: routed once they are.
                         continue;
                     };
@@ -656,23 +659,6 @@ impl Poller {
         out
     }
 
-    /// The experts of a question's tags (SOE user ids), from what the store remembers; `None`
-    /// while some tag's experts were never read.
-    fn known_experts(&self, target_key: &str, tag_ids: &[i64]) -> Option<BTreeSet<i64>> {
-        let mut all = BTreeSet::new();
-        for tag in tag_ids {
-            match self.store.tag_experts(target_key, *tag) {
-                Ok(Some(e)) => all.extend(e.users),
-                Ok(None) => return None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read a tag's experts from the store");
-                    return None;
-                }
-            }
-        }
-        Some(all)
-    }
-
     /// Reads the subject-matter experts of the tags of unanswered questions that are due for
     /// routing, when some member opted in: at most [`PollSettings::max_expert_reads`] tags per
     /// poll, each kept for [`personal::EXPERTS_REFRESH_SECS`], so the calls do not depend on
@@ -686,18 +672,27 @@ impl Poller {
         audience: &Audience,
         found: &[Found],
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, KnownExperts), StoreError> {
+        let mut known = KnownExperts::new();
         if audience.experts.is_empty() {
-            return Ok(0);
+            return Ok((0, known));
         }
         let mut due: BTreeSet<i64> = BTreeSet::new();
         for f in found.iter().filter(|f| routes_to_experts(rules, f)) {
             for tag in &f.tag_ids {
-                let fresh = self.store.tag_experts(target_key, *tag)?.is_some_and(|e| {
-                    (now - e.read_at).num_seconds() < personal::EXPERTS_REFRESH_SECS
-                });
-                if !fresh {
-                    due.insert(*tag);
+                if known.contains_key(tag) || due.contains(tag) {
+                    continue;
+                }
+                match self.store.tag_experts(target_key, *tag).await? {
+                    Some(e) => {
+                        if (now - e.read_at).num_seconds() >= personal::EXPERTS_REFRESH_SECS {
+                            due.insert(*tag);
+                        }
+                        known.insert(*tag, e.users);
+                    }
+                    None => {
+                        due.insert(*tag);
+                    }
                 }
             }
         }
@@ -712,16 +707,19 @@ impl Poller {
                     break;
                 }
             };
-            self.store.put_tag_experts(
-                target_key,
-                tag,
-                &personal::TagExperts {
-                    users,
-                    read_at: now,
-                },
-            )?;
+            self.store
+                .put_tag_experts(
+                    target_key,
+                    tag,
+                    &personal::TagExperts {
+                        users: users.clone(),
+                        read_at: now,
+                    },
+                )
+                .await?;
+            known.insert(tag, users);
         }
-        Ok(reads)
+        Ok((reads, known))
     }
 
     /// Reads the watched tags of at most one member per poll (the one whose list is oldest,
@@ -735,7 +733,8 @@ impl Poller {
     ) -> Result<usize, StoreError> {
         let due = self
             .store
-            .all_member_alerts()?
+            .all_member_alerts()
+            .await?
             .into_iter()
             .filter(|m| m.watched_due(now))
             .min_by_key(|m| m.watched_read_at);
@@ -756,9 +755,21 @@ impl Poller {
                 return Ok(1);
             }
         }
-        self.store.put_member_alerts(&member)?;
+        self.store.put_member_alerts(&member).await?;
         Ok(1)
     }
+}
+
+/// Each tag's experts (SOE user ids) as the store or this poll knows them, by tag id.
+type KnownExperts = BTreeMap<i64, Vec<i64>>;
+
+/// The experts of a question's tags; `None` while some tag's experts were never read.
+fn experts_of(known: &KnownExperts, tag_ids: &[i64]) -> Option<BTreeSet<i64>> {
+    let mut all = BTreeSet::new();
+    for tag in tag_ids {
+        all.extend(known.get(tag)?.iter().copied());
+    }
+    Some(all)
 }
 
 /// Whether an unanswered question is due for expert routing: some subscription rule (a

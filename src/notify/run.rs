@@ -32,7 +32,7 @@ pub fn spawn(poller: Arc<Poller>, deliverer: Arc<Deliverer>) -> Vec<JoinHandle<(
             // Dropping the set (the supervisor aborted) aborts every poll loop.
             let mut loops = tokio::task::JoinSet::new();
             loop {
-                match poller.targets() {
+                match poller.targets().await {
                     Ok(targets) => {
                         for target in targets {
                             if running.insert(target.key()) {
@@ -78,12 +78,12 @@ pub fn spawn(poller: Arc<Poller>, deliverer: Arc<Deliverer>) -> Vec<JoinHandle<(
             if last_sweep.elapsed() > Duration::from_secs(3600) {
                 last_sweep = tokio::time::Instant::now();
                 let before = deliverer.now() - chrono::Duration::seconds(EDIT_WINDOW_SECS);
-                if let Err(e) = deliverer.store().sweep_delivered(before) {
+                if let Err(e) = deliverer.store().sweep_delivered(before).await {
                     tracing::warn!(error = %e, "could not sweep sent cards");
                 }
                 let asked_before =
                     deliverer.now() - chrono::Duration::days(super::personal::ASKED_DAYS);
-                if let Err(e) = deliverer.store().sweep_asked(asked_before) {
+                if let Err(e) = deliverer.store().sweep_asked(asked_before).await {
                     tracing::warn!(error = %e, "could not sweep questions asked through the bot");
                 }
             }

@@ -22,33 +22,39 @@ use crate::notify::personal::{
 };
 
 /// Personal alerts' durable state (implemented by [`super::SledStore`]).
+#[async_trait::async_trait]
 pub trait PersonalStore: Send + Sync {
     /// A member's alert settings (`None`: never set; the defaults apply).
-    fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>>;
+    async fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>>;
     /// Replaces a member's alert settings. Flushed.
-    fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()>;
+    async fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()>;
     /// Every member's alert settings (the poller's audience).
-    fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>>;
+    async fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>>;
     /// Forgets a member's alert settings, the questions they asked through the bot and their
     /// waiting DMs. Flushed.
-    fn forget_member(&self, user: u64) -> StoreResult<()>;
+    async fn forget_member(&self, user: u64) -> StoreResult<()>;
 
     /// Remembers a question asked through the bot (its answers are DMed to the asker).
     /// Flushed.
-    fn record_asked(&self, asked: &AskedQuestion) -> StoreResult<()>;
+    async fn record_asked(&self, asked: &AskedQuestion) -> StoreResult<()>;
     /// The questions asked through the bot on a target (`""`: on every target).
-    fn asked_questions(&self, target: &str) -> StoreResult<Vec<AskedQuestion>>;
+    async fn asked_questions(&self, target: &str) -> StoreResult<Vec<AskedQuestion>>;
     /// Forgets questions asked before `before`. Returns how many.
-    fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize>;
+    async fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize>;
 
     /// A tag's experts as last read on a target.
-    fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>>;
+    async fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>>;
     /// Records a tag's experts as read now.
-    fn put_tag_experts(&self, target: &str, tag: i64, experts: &TagExperts) -> StoreResult<()>;
+    async fn put_tag_experts(
+        &self,
+        target: &str,
+        tag: i64,
+        experts: &TagExperts,
+    ) -> StoreResult<()>;
 
     /// [`crate::store::NotifyStore::commit_poll`] with the poll's DMs: the target's state, its
     /// cards and its DMs in one transaction (ids assigned here), flushed.
-    fn commit_poll_personal(
+    async fn commit_poll_personal(
         &self,
         target: &str,
         state: &TargetState,
@@ -56,16 +62,16 @@ pub trait PersonalStore: Send + Sync {
         personal: Vec<PersonalEntry>,
     ) -> StoreResult<(Vec<OutboxEntry>, Vec<PersonalEntry>)>;
     /// Every waiting DM, oldest first.
-    fn personal_outbox(&self) -> StoreResult<Vec<PersonalEntry>>;
+    async fn personal_outbox(&self) -> StoreResult<Vec<PersonalEntry>>;
     /// Replaces a waiting DM (attempts, backoff); does nothing if it is gone.
-    fn update_personal(&self, entry: &PersonalEntry) -> StoreResult<()>;
+    async fn update_personal(&self, entry: &PersonalEntry) -> StoreResult<()>;
     /// Removes a waiting DM (sent, or dropped on purpose). Flushed.
-    fn complete_personal(&self, id: u64) -> StoreResult<()>;
+    async fn complete_personal(&self, id: u64) -> StoreResult<()>;
 
     /// What `doctor` shows about personal alerts.
-    fn personal_health(&self) -> StoreResult<PersonalHealth> {
-        let members = self.all_member_alerts()?;
-        let outbox = self.personal_outbox()?;
+    async fn personal_health(&self) -> StoreResult<PersonalHealth> {
+        let members = self.all_member_alerts().await?;
+        let outbox = self.personal_outbox().await?;
         let failing: Vec<&PersonalEntry> =
             outbox.iter().filter(|e| e.last_error.is_some()).collect();
         Ok(PersonalHealth {
@@ -74,7 +80,7 @@ pub trait PersonalStore: Send + Sync {
                 .filter(|m| m.questions || m.answers == crate::notify::personal::AnswerAlerts::All)
                 .count(),
             expert_members: members.iter().filter(|m| m.experts).count(),
-            asked_questions: self.asked_questions("")?.len(),
+            asked_questions: self.asked_questions("").await?.len(),
             outbox_depth: outbox.len(),
             failing: failing.len(),
             last_error: failing

@@ -227,7 +227,7 @@ impl TestAppBuilder {
         };
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(soe_bot::web::ReadyReport::ready),
+            ready: soe_bot::web::ready_check(soe_bot::web::ReadyReport::ready),
             extra: None,
             hsts: false,
         });
@@ -593,6 +593,14 @@ pub struct StubServer {
     pub permissions: std::sync::atomic::AtomicU64,
     /// (channel, message) in order.
     pub posts: parking_lot::Mutex<Vec<(u64, Reply)>>,
+    /// Threads by id (Save thread reads them).
+    pub threads: parking_lot::Mutex<
+        std::collections::HashMap<u64, soe_bot::commands::server::ThreadContent>,
+    >,
+    /// (user, message) of the DMs sent, in order.
+    pub dms: parking_lot::Mutex<Vec<(u64, Reply)>>,
+    /// Users whose DMs fail.
+    pub closed_dms: parking_lot::Mutex<Vec<u64>>,
 }
 
 impl StubServer {
@@ -602,6 +610,9 @@ impl StubServer {
             channels: parking_lot::Mutex::new([(10, 1), (11, 1), (99, 2)].into_iter().collect()),
             permissions: std::sync::atomic::AtomicU64::new(u64::MAX),
             posts: parking_lot::Mutex::new(Vec::new()),
+            threads: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            dms: parking_lot::Mutex::new(Vec::new()),
+            closed_dms: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -642,6 +653,30 @@ impl soe_bot::commands::server::ServerView for StubServer {
         reply: &Reply,
     ) -> Result<(), soe_bot::commands::access::DirectoryError> {
         self.posts.lock().push((channel, reply.clone()));
+        Ok(())
+    }
+    async fn thread(
+        &self,
+        thread: u64,
+    ) -> Result<soe_bot::commands::server::ThreadContent, soe_bot::commands::access::DirectoryError>
+    {
+        self.threads
+            .lock()
+            .get(&thread)
+            .cloned()
+            .ok_or_else(|| soe_bot::commands::access::DirectoryError("no such thread".into()))
+    }
+    async fn dm(
+        &self,
+        user: u64,
+        reply: &Reply,
+    ) -> Result<(), soe_bot::commands::access::DirectoryError> {
+        if self.closed_dms.lock().contains(&user) {
+            return Err(soe_bot::commands::access::DirectoryError(
+                "Discord answered 403: the user does not accept DMs".into(),
+            ));
+        }
+        self.dms.lock().push((user, reply.clone()));
         Ok(())
     }
 }

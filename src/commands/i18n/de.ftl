@@ -18,6 +18,11 @@ help-body =
     Schaltflächen unter einer Frage: Upvote, Downvote, Antworten, Akzeptieren (wenn du sie gestellt hast).
     Nachrichtenmenü (⋯ → Apps): **{ $ask }**, **{ $answer }** (wähle die Frage über ihren Titel, oder nutze es auf einer Antwort auf eine Fragekarte). Bei der Nachricht einer anderen Person wird zuerst sie gefragt, und nur wenn sie zustimmt, wird in ihrem Namen gepostet.
     Nachdem du aus einem Kanal gepostet hast, zeigt **Karte im Kanal posten** es dort (Admins schalten das pro Kanal mit `/so-admin channel cards` ab).
+    Nachrichtenmenü **{ $save }**: ein gelöster Thread wird zur Frage (seine erste Nachricht) und zur Antwort (eine Antwort, die du wählst), jeweils im Namen ihrer Verfasser, sobald sie zustimmen.
+
+    {"*"}*Benachrichtigungen** (DMs)
+    `/so alerts on [tags]`: Antworten auf deine Fragen (Akzeptieren direkt aus der DM) und neue Fragen in deinen beobachteten Tags. `/so alerts off`: keine, auch nicht für hier gestellte Fragen.
+    `/so experts on|off`: unbeantwortete Fragen in Tags, für die du Fachexperte bist.
 
     {"*"}*Dein Konto**
     `/so link`: verknüpfe dein Konto auf { $site }. Du meldest dich auf der Seite an und stimmst zu; der Bot speichert dein Token verschlüsselt und nutzt es nur für das, was du hier tust. Beiträge werden dir zugeschrieben, nie einem Bot-Konto.

@@ -19,6 +19,11 @@ help-body =
     Buttons under a question: Upvote, Downvote, Answer, Accept (if you asked it).
     Message menu (⋯ → Apps): **{ $ask }**, **{ $answer }** (pick the question by its title, or use it on a reply to a question card). On someone else's message, its author is asked first, and it is posted as them only if they accept.
     After you post from a channel, **Post a card in the channel** tells it (admins turn that off per channel with `/so-admin channel cards`).
+    Message menu **{ $save }**: a solved thread becomes a question (its first message) and its answer (a reply you choose), each posted as its author once they agree.
+
+    {"*"}*Alerts** (DMs)
+    `/so alerts on [tags]`: answers to your questions (Accept right from the DM) and new questions in your watched tags. `/so alerts off`: none, not even for questions asked here.
+    `/so experts on|off`: unanswered questions in tags you are a subject-matter expert for.
 
     {"*"}*Your account**
     `/so link`: link your { $site } account. You sign in on the site and approve; the bot keeps your token encrypted and only uses it for what you do here. Posts are credited to you, never to a bot account.

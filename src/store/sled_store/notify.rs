@@ -1,46 +1,49 @@
 //! [`NotifyStore`] on the sled database: six trees of their own.
 //!
+//! Names, keys and values of the `notify_*` trees are [`record`]'s; the personal-alert and
+//! thread-save trees are this module's:
+//!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `notify_rules/v1` | guild id BE ‖ rule number u32 BE | `{"v":1,"data":Rule}` |
-//! | `notify_meta/v1` | `rule_seq` ‖ guild id BE | the guild's last rule number, u32 BE |
-//! | `notify_targets/v1` | target key (`main`, `team:<slug>`) | `{"v":1,"data":TargetState}` |
-//! | `notify_outbox/v1` | entry id u64 BE (sled's monotonic `generate_id`) | `{"v":1,"data":OutboxEntry}` |
-//! | `notify_sent/v1` | channel id BE ‖ question id BE | `{"v":1,"data":Delivered}` |
-//! | `notify_channels/v1` | channel id BE | `{"v":1,"data":ChannelNotify}` |
 //! | `personal_members/v1` | Discord user id BE | `{"v":1,"data":MemberAlerts}` |
 //! | `personal_asked/v1` | target key ‖ 0 ‖ question id BE | `{"v":1,"data":AskedQuestion}` |
 //! | `personal_experts/v1` | target key ‖ 0 ‖ tag id BE | `{"v":1,"data":TagExperts}` |
 //! | `personal_outbox/v1` | entry id u64 BE (`generate_id`) | `{"v":1,"data":PersonalEntry}` |
+//! | `thread_saves/v1` | save id (random handle) | `{"v":1,"data":ThreadSave}` |
 //!
 //! Multi-record changes (a rule and its number, a poll's state and its cards, an entry's
 //! removal and its sent record) are sled transactions; each is flushed before returning.
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 use sled::{Db, Transactional, Tree};
 
-use super::{io, tx_err, SledStore, RECORD_VERSION};
+use super::{io, tx_err, SledStore};
+use crate::commands::thread_save::ThreadSave;
 use crate::notify::model::{ChannelNotify, Delivered, OutboxEntry, TargetState};
 use crate::notify::personal::{AskedQuestion, MemberAlerts, PersonalEntry, TagExperts};
 use crate::notify::rule::{Rule, RuleError};
 use crate::store::notify::NotifyStore;
 use crate::store::personal::PersonalStore;
-use crate::store::Store;
+use crate::store::record::{
+    channel_key, dec, enc, outbox_key, rule_key, sent_key, seq_key, TREE_NOTIFY_CHANNELS,
+    TREE_NOTIFY_META, TREE_NOTIFY_OUTBOX, TREE_NOTIFY_RULES, TREE_NOTIFY_SENT, TREE_NOTIFY_TARGETS,
+};
+use crate::store::saves::ThreadSaveStore;
 use crate::store::{StoreError, StoreResult};
 
-const TREE_RULES: &str = "notify_rules/v1";
-const TREE_META: &str = "notify_meta/v1";
-const TREE_TARGETS: &str = "notify_targets/v1";
-const TREE_OUTBOX: &str = "notify_outbox/v1";
-const TREE_SENT: &str = "notify_sent/v1";
-const TREE_CHANNELS: &str = "notify_channels/v1";
+const TREE_RULES: &str = TREE_NOTIFY_RULES;
+const TREE_META: &str = TREE_NOTIFY_META;
+const TREE_TARGETS: &str = TREE_NOTIFY_TARGETS;
+const TREE_OUTBOX: &str = TREE_NOTIFY_OUTBOX;
+const TREE_SENT: &str = TREE_NOTIFY_SENT;
+const TREE_CHANNELS: &str = TREE_NOTIFY_CHANNELS;
 const TREE_MEMBERS: &str = "personal_members/v1";
 const TREE_ASKED: &str = "personal_asked/v1";
 const TREE_EXPERTS: &str = "personal_experts/v1";
 const TREE_PERSONAL_OUTBOX: &str = "personal_outbox/v1";
+const TREE_SAVES: &str = "thread_saves/v1";
 
 /// The notification trees, opened with the store.
 pub(super) struct NotifyTrees {
@@ -54,11 +57,12 @@ pub(super) struct NotifyTrees {
     asked: Tree,
     experts: Tree,
     personal_outbox: Tree,
+    saves: Tree,
 }
 
 impl NotifyTrees {
     /// The trees by name (for backup and restore).
-    pub(super) fn trees(&self) -> [(&'static str, &Tree); 10] {
+    pub(super) fn trees(&self) -> [(&'static str, &Tree); 11] {
         [
             (TREE_RULES, &self.rules),
             (TREE_META, &self.meta),
@@ -70,6 +74,7 @@ impl NotifyTrees {
             (TREE_ASKED, &self.asked),
             (TREE_EXPERTS, &self.experts),
             (TREE_PERSONAL_OUTBOX, &self.personal_outbox),
+            (TREE_SAVES, &self.saves),
         ]
     }
 
@@ -87,54 +92,9 @@ impl NotifyTrees {
             asked: tree(TREE_ASKED)?,
             experts: tree(TREE_EXPERTS)?,
             personal_outbox: tree(TREE_PERSONAL_OUTBOX)?,
+            saves: tree(TREE_SAVES)?,
         })
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Versioned<T> {
-    v: u32,
-    data: T,
-}
-
-fn enc<T: Serialize>(what: &str, data: &T) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(&Versioned {
-        v: RECORD_VERSION,
-        data,
-    })
-    .map_err(|e| StoreError::Corrupt(format!("cannot encode a {what} record: {e}")))
-}
-
-fn dec<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StoreResult<T> {
-    let r: Versioned<T> = serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("{what} record does not parse: {e}")))?;
-    if r.v != RECORD_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "{what} record has version {}, expected {RECORD_VERSION}",
-            r.v
-        )));
-    }
-    Ok(r.data)
-}
-
-fn rule_key(guild: u64, id: u32) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..8].copy_from_slice(&guild.to_be_bytes());
-    k[8..].copy_from_slice(&id.to_be_bytes());
-    k
-}
-
-fn seq_key(guild: u64) -> Vec<u8> {
-    let mut k = b"rule_seq".to_vec();
-    k.extend_from_slice(&guild.to_be_bytes());
-    k
-}
-
-fn sent_key(channel: u64, question: i64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&channel.to_be_bytes());
-    k[8..].copy_from_slice(&question.to_be_bytes());
-    k
 }
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
@@ -159,8 +119,9 @@ impl SledStore {
     }
 }
 
+#[async_trait::async_trait]
 impl NotifyStore for SledStore {
-    fn add_rule(&self, rule: &Rule) -> StoreResult<Rule> {
+    async fn add_rule(&self, rule: &Rule) -> StoreResult<Rule> {
         let _gate = self.snapshot_gate.read_recursive();
         let t = &self.notify;
         let seq = seq_key(rule.guild);
@@ -183,21 +144,21 @@ impl NotifyStore for SledStore {
                 Ok(r)
             })
             .map_err(tx_err)?;
-        self.flush()?;
+        self.flush_db()?;
         Ok(stored)
     }
 
-    fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>> {
+    async fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.rules, "rule", &guild.to_be_bytes())
     }
 
-    fn all_rules(&self) -> StoreResult<Vec<Rule>> {
+    async fn all_rules(&self) -> StoreResult<Vec<Rule>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.rules, "rule", &[])
     }
 
-    fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>> {
+    async fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.notify.rules.get(rule_key(guild, id)).map_err(io)? {
             None => Ok(None),
@@ -205,7 +166,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool> {
+    async fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool> {
         let _gate = self.snapshot_gate.read_recursive();
         let existed = self
             .notify
@@ -214,12 +175,12 @@ impl NotifyStore for SledStore {
             .map_err(io)?
             .is_some();
         if existed {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(existed)
     }
 
-    fn record_rule_outcome(
+    async fn record_rule_outcome(
         &self,
         guild: u64,
         ids: &[u32],
@@ -255,7 +216,7 @@ impl NotifyStore for SledStore {
         Ok(())
     }
 
-    fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>> {
+    async fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.notify.targets.get(target.as_bytes()).map_err(io)? {
             None => Ok(None),
@@ -263,7 +224,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>> {
+    async fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut out = Vec::new();
         for entry in self.notify.targets.iter() {
@@ -277,17 +238,17 @@ impl NotifyStore for SledStore {
         Ok(out)
     }
 
-    fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()> {
+    async fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("poll state", state)?;
         self.notify
             .targets
             .insert(target.as_bytes(), bytes)
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn commit_poll(
+    async fn commit_poll(
         &self,
         target: &str,
         state: &TargetState,
@@ -298,7 +259,7 @@ impl NotifyStore for SledStore {
         let mut encoded = Vec::with_capacity(entries.len());
         for e in &mut entries {
             e.id = self.db.generate_id().map_err(io)?;
-            encoded.push((e.id.to_be_bytes(), enc("outbox entry", e)?));
+            encoded.push((outbox_key(e.id), enc("outbox entry", e)?));
         }
         let state_bytes = enc("poll state", state)?;
         let t = &self.notify;
@@ -311,23 +272,23 @@ impl NotifyStore for SledStore {
                 Ok(())
             })
             .map_err(tx_err)?;
-        self.flush()?;
+        self.flush_db()?;
         Ok(entries)
     }
 
-    fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
+    async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.outbox, "outbox entry", &[])
     }
 
-    fn outbox_depth(&self) -> StoreResult<usize> {
+    async fn outbox_depth(&self) -> StoreResult<usize> {
         let _gate = self.snapshot_gate.read_recursive();
         Ok(self.notify.outbox.len())
     }
 
-    fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
+    async fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let key = entry.id.to_be_bytes();
+        let key = outbox_key(entry.id);
         let new = enc("outbox entry", entry)?;
         loop {
             let Some(current) = self.notify.outbox.get(key).map_err(io)? else {
@@ -345,7 +306,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()> {
+    async fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let sent = match sent {
             Some(d) => Some((sent_key(d.channel, d.question_id), enc("sent card", d)?)),
@@ -355,7 +316,7 @@ impl NotifyStore for SledStore {
         (&t.outbox, &t.sent)
             .transaction(|(outbox, sent_tree)| {
                 for id in ids {
-                    outbox.remove(&id.to_be_bytes())?;
+                    outbox.remove(&outbox_key(*id))?;
                 }
                 if let Some((k, v)) = &sent {
                     sent_tree.insert(k, v.as_slice())?;
@@ -363,10 +324,10 @@ impl NotifyStore for SledStore {
                 Ok(())
             })
             .map_err(tx_err)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>> {
+    async fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self
             .notify
@@ -379,7 +340,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+    async fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
         for entry in self.notify.sent.iter() {
@@ -402,27 +363,22 @@ impl NotifyStore for SledStore {
         Ok(removed)
     }
 
-    fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify> {
+    async fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify> {
         let _gate = self.snapshot_gate.read_recursive();
-        match self
-            .notify
-            .channels
-            .get(channel.to_be_bytes())
-            .map_err(io)?
-        {
+        match self.notify.channels.get(channel_key(channel)).map_err(io)? {
             None => Ok(ChannelNotify::default()),
             Some(raw) => dec("channel settings", &raw),
         }
     }
 
-    fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()> {
+    async fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("channel settings", settings)?;
         self.notify
             .channels
-            .insert(channel.to_be_bytes(), bytes)
+            .insert(channel_key(channel), bytes)
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 }
 
@@ -489,33 +445,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rule_numbers_are_per_guild_and_never_reused() {
+    #[tokio::test]
+    async fn rule_numbers_are_per_guild_and_never_reused() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 1);
-        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 2);
-        assert_eq!(s.add_rule(&rule(2, 20)).unwrap().id, 1);
-        assert!(s.delete_rule(1, 2).unwrap());
-        assert!(!s.delete_rule(1, 2).unwrap());
-        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 3);
-        let ids: Vec<u32> = s.rules_of(1).unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 1);
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 2);
+        assert_eq!(s.add_rule(&rule(2, 20)).await.unwrap().id, 1);
+        assert!(s.delete_rule(1, 2).await.unwrap());
+        assert!(!s.delete_rule(1, 2).await.unwrap());
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 3);
+        let ids: Vec<u32> = s.rules_of(1).await.unwrap().iter().map(|r| r.id).collect();
         assert_eq!(ids, vec![1, 3]);
-        assert_eq!(s.all_rules().unwrap().len(), 3);
+        assert_eq!(s.all_rules().await.unwrap().len(), 3);
         let err = RuleError {
             message: "gone".into(),
             at: t0(),
         };
-        s.record_rule_outcome(1, &[1, 2], Err(err.clone())).unwrap();
-        assert_eq!(s.get_rule(1, 1).unwrap().unwrap().last_error, Some(err));
-        s.record_rule_outcome(1, &[1], Ok(t0())).unwrap();
-        let r = s.get_rule(1, 1).unwrap().unwrap();
+        s.record_rule_outcome(1, &[1, 2], Err(err.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_rule(1, 1).await.unwrap().unwrap().last_error,
+            Some(err)
+        );
+        s.record_rule_outcome(1, &[1], Ok(t0())).await.unwrap();
+        let r = s.get_rule(1, 1).await.unwrap().unwrap();
         assert_eq!((r.last_error, r.last_post_at), (None, Some(t0())));
-        assert_eq!(s.notify_health().unwrap().rule_errors.len(), 0);
+        assert_eq!(s.notify_health().await.unwrap().rule_errors.len(), 0);
     }
 
-    #[test]
-    fn a_poll_and_its_cards_survive_a_reopen_and_leave_only_when_sent() {
+    #[tokio::test]
+    async fn a_poll_and_its_cards_survive_a_reopen_and_leave_only_when_sent() {
         let dir = tempfile::tempdir().unwrap();
         let ids: Vec<u64> = {
             let s = open(dir.path());
@@ -525,15 +486,19 @@ mod tests {
             };
             let queued = s
                 .commit_poll("main", &state, vec![entry(10, 1), entry(10, 2)])
+                .await
                 .unwrap();
             assert!(queued[0].id < queued[1].id);
             queued.iter().map(|e| e.id).collect()
         };
         let s = open(dir.path());
-        assert_eq!(s.target_state("main").unwrap().unwrap().cursor, Some(t0()));
-        let out = s.outbox().unwrap();
+        assert_eq!(
+            s.target_state("main").await.unwrap().unwrap().cursor,
+            Some(t0())
+        );
+        let out = s.outbox().await.unwrap();
         assert_eq!(out.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
-        assert_eq!(s.outbox_depth().unwrap(), 2);
+        assert_eq!(s.outbox_depth().await.unwrap(), 2);
         let sent = Delivered {
             channel: 10,
             question_id: 1,
@@ -541,19 +506,23 @@ mod tests {
             card: out[0].card.clone(),
             sent_at: t0(),
         };
-        s.complete_outbox(&[ids[0]], Some(&sent)).unwrap();
-        assert_eq!(s.outbox_depth().unwrap(), 1);
-        assert_eq!(s.delivered(10, 1).unwrap(), Some(sent));
-        assert_eq!(s.sweep_delivered(t0()).unwrap(), 0);
+        s.complete_outbox(&[ids[0]], Some(&sent)).await.unwrap();
+        assert_eq!(s.outbox_depth().await.unwrap(), 1);
+        assert_eq!(s.delivered(10, 1).await.unwrap(), Some(sent));
+        assert_eq!(s.sweep_delivered(t0()).await.unwrap(), 0);
         assert_eq!(
             s.sweep_delivered(t0() + chrono::Duration::seconds(1))
+                .await
                 .unwrap(),
             1
         );
-        let health = s.notify_health().unwrap();
+        let health = s.notify_health().await.unwrap();
         assert_eq!(health.outbox_depth, 1);
         assert_eq!(health.targets.len(), 1);
-        assert_eq!(s.channel_notify(10).unwrap(), ChannelNotify::default());
+        assert_eq!(
+            s.channel_notify(10).await.unwrap(),
+            ChannelNotify::default()
+        );
     }
 }
 
@@ -574,32 +543,10 @@ fn target_prefix(target: &str) -> Vec<u8> {
     k
 }
 
-impl PersonalStore for SledStore {
-    fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>> {
-        let _gate = self.snapshot_gate.read_recursive();
-        match self.notify.members.get(user.to_be_bytes()).map_err(io)? {
-            None => Ok(None),
-            Some(raw) => dec("member alerts", &raw).map(Some),
-        }
-    }
-
-    fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()> {
-        let _gate = self.snapshot_gate.read_recursive();
-        let bytes = enc("member alerts", alerts)?;
-        self.notify
-            .members
-            .insert(alerts.user.to_be_bytes(), bytes)
-            .map_err(io)?;
-        self.flush()
-    }
-
-    fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>> {
-        let _gate = self.snapshot_gate.read_recursive();
-        Self::decode_all(&self.notify.members, "member alerts", &[])
-    }
-
-    fn forget_member(&self, user: u64) -> StoreResult<()> {
-        let _gate = self.snapshot_gate.read_recursive();
+impl SledStore {
+    /// Removes a member's alert settings, the questions they asked through the bot and their
+    /// waiting DMs (not flushed: the caller flushes).
+    pub(super) fn forget_member_sync(&self, user: u64) -> StoreResult<()> {
         let t = &self.notify;
         t.members.remove(user.to_be_bytes()).map_err(io)?;
         for entry in t.asked.iter() {
@@ -614,25 +561,57 @@ impl PersonalStore for SledStore {
                 t.personal_outbox.remove(k).map_err(io)?;
             }
         }
-        self.flush()
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl PersonalStore for SledStore {
+    async fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        match self.notify.members.get(user.to_be_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(raw) => dec("member alerts", &raw).map(Some),
+        }
     }
 
-    fn record_asked(&self, asked: &AskedQuestion) -> StoreResult<()> {
+    async fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let bytes = enc("member alerts", alerts)?;
+        self.notify
+            .members
+            .insert(alerts.user.to_be_bytes(), bytes)
+            .map_err(io)?;
+        self.flush_db()
+    }
+
+    async fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        Self::decode_all(&self.notify.members, "member alerts", &[])
+    }
+
+    async fn forget_member(&self, user: u64) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        self.forget_member_sync(user)?;
+        self.flush_db()
+    }
+
+    async fn record_asked(&self, asked: &AskedQuestion) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("asked question", asked)?;
         self.notify
             .asked
             .insert(target_key(&asked.target, asked.question_id), bytes)
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn asked_questions(&self, target: &str) -> StoreResult<Vec<AskedQuestion>> {
+    async fn asked_questions(&self, target: &str) -> StoreResult<Vec<AskedQuestion>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.asked, "asked question", &target_prefix(target))
     }
 
-    fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+    async fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
         for entry in self.notify.asked.iter() {
@@ -655,7 +634,7 @@ impl PersonalStore for SledStore {
         Ok(removed)
     }
 
-    fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>> {
+    async fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self
             .notify
@@ -668,7 +647,12 @@ impl PersonalStore for SledStore {
         }
     }
 
-    fn put_tag_experts(&self, target: &str, tag: i64, experts: &TagExperts) -> StoreResult<()> {
+    async fn put_tag_experts(
+        &self,
+        target: &str,
+        tag: i64,
+        experts: &TagExperts,
+    ) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("tag experts", experts)?;
         self.notify
@@ -678,7 +662,7 @@ impl PersonalStore for SledStore {
         Ok(())
     }
 
-    fn commit_poll_personal(
+    async fn commit_poll_personal(
         &self,
         target: &str,
         state: &TargetState,
@@ -711,16 +695,16 @@ impl PersonalStore for SledStore {
                 Ok(())
             })
             .map_err(tx_err)?;
-        self.flush()?;
+        self.flush_db()?;
         Ok((entries, personal))
     }
 
-    fn personal_outbox(&self) -> StoreResult<Vec<PersonalEntry>> {
+    async fn personal_outbox(&self) -> StoreResult<Vec<PersonalEntry>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.personal_outbox, "personal outbox entry", &[])
     }
 
-    fn update_personal(&self, entry: &PersonalEntry) -> StoreResult<()> {
+    async fn update_personal(&self, entry: &PersonalEntry) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let key = entry.id.to_be_bytes();
         let new = enc("personal outbox entry", entry)?;
@@ -740,12 +724,61 @@ impl PersonalStore for SledStore {
         }
     }
 
-    fn complete_personal(&self, id: u64) -> StoreResult<()> {
+    async fn complete_personal(&self, id: u64) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         self.notify
             .personal_outbox
             .remove(id.to_be_bytes())
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
+    }
+}
+
+#[async_trait::async_trait]
+impl ThreadSaveStore for SledStore {
+    async fn put_save(&self, save: &ThreadSave) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let bytes = enc("thread save", save)?;
+        self.notify
+            .saves
+            .insert(save.id.as_bytes(), bytes)
+            .map_err(io)?;
+        self.flush_db()
+    }
+
+    async fn get_save(&self, id: &str) -> StoreResult<Option<ThreadSave>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        match self.notify.saves.get(id.as_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(raw) => dec("thread save", &raw).map(Some),
+        }
+    }
+
+    async fn all_saves(&self) -> StoreResult<Vec<ThreadSave>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        Self::decode_all(&self.notify.saves, "thread save", &[])
+    }
+
+    async fn sweep_saves(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut removed = 0;
+        for entry in self.notify.saves.iter() {
+            let (k, v) = entry.map_err(io)?;
+            let stale = match dec::<ThreadSave>("thread save", &v) {
+                Ok(s) => s.created_at < before,
+                Err(_) => true,
+            };
+            if stale
+                && self
+                    .notify
+                    .saves
+                    .compare_and_swap(&k, Some(&v), None::<&[u8]>)
+                    .map_err(io)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }

@@ -1,0 +1,1080 @@
+//! "Save thread to …": a solved Discord thread becomes a question and its answer on the site,
+//! each posted as its own author.
+//!
+//! The flow, started by any member (the invoker) on a message of a thread or forum post:
+//! 1. the bot reads the thread ([`super::server::ServerView::thread`]); replies that arrive
+//!    with empty text mean the bot lacks Discord's Message Content intent, and the invoker is
+//!    told what to ask an admin instead of saving an empty answer;
+//! 2. the invoker picks the reply that answers it (a select), then confirms the title and tags
+//!    (a form, pre-filled with the thread's name and the channel's default tags); the texts
+//!    are kept in the invoker's sealed drafts, with Discord syntax rendered as names and code
+//!    blocks as written;
+//! 3. each author is asked for consent by DM ([`super::consent`]); an author who started the
+//!    save has consented by doing so. The question's author may also agree to accept the
+//!    answer;
+//! 4. as consents arrive, the question is posted as its author, the answer as its author, and
+//!    the answer accepted as the question's author, each through that author's own link and
+//!    each exactly once (write claims `ts:<save>:q|a|acc|card`); then the thread gets a card
+//!    linking the new question;
+//! 5. an author who declines, is not linked, or does not answer within 24 hours gets nothing
+//!    posted in their name; the invoker may then post that text as themself, with a line
+//!    naming the Discord author.
+//!
+//! Invariants: nothing is posted under anyone's name without their consent, and only through
+//! their own link; every write happens at most once whatever the retries; replies to the
+//! invoker are private; the thread card mentions no one.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::author_consent::{self as consent, Consent, ConsentError, PromptButtons};
+use super::ids::{Id, SavePart as Part};
+use super::member::{link_prompt, no_session_reply, session};
+use super::render::escape_md;
+use super::reply::{limits, truncate, ButtonStyle, Component, Embed, Modal, Reply, TextInput};
+use super::server::{ThreadContent, ThreadMessage};
+use super::{validate, Commands, Invocation, MessageRef};
+use crate::soe::{NewAnswer, NewQuestion, SoeWrite};
+use crate::store::{Draft, DraftContent, DraftState, WriteClaim};
+
+/// How long a save (and its drafts) is kept: the consents' 24 hours and a day to spare.
+pub const SAVE_HOURS: i64 = 48;
+
+/// What was posted for one part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    /// The post's id on the site.
+    pub id: i64,
+    /// Its link.
+    pub url: String,
+    /// Whom it was posted as (SOE name).
+    pub posted_as: String,
+    /// Posted by the invoker as themself, credited to the Discord author.
+    pub by_invoker: bool,
+}
+
+/// The question or the answer of a save.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPart {
+    /// The Discord message.
+    pub message: u64,
+    /// Its author's consent.
+    pub consent: Consent,
+    /// The invoker's sealed draft holding its text.
+    pub draft: String,
+    /// What was posted, once it was.
+    pub posted: Option<Posted>,
+}
+
+/// One save under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSave {
+    /// Random handle (in button ids).
+    pub id: String,
+    /// The guild.
+    pub guild: Option<u64>,
+    /// The thread.
+    pub thread: u64,
+    /// The thread's channel (its team binding and default tags apply).
+    pub parent: Option<u64>,
+    /// Who started it.
+    pub invoker: u64,
+    /// Their display name.
+    pub invoker_name: String,
+    /// The thread's name.
+    pub thread_name: String,
+    /// The question: the thread's starter message, set when the save starts.
+    pub question_message: u64,
+    /// Its author.
+    pub question_author: (u64, String),
+    /// The question's title and tags, once confirmed.
+    pub title: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The question part, once the invoker confirmed.
+    pub question: Option<SavedPart>,
+    /// The answer part, once the invoker confirmed.
+    pub answer: Option<SavedPart>,
+    /// The answer was accepted on the site.
+    pub accepted: bool,
+    /// The thread got its card.
+    pub card_posted: bool,
+    /// The invoker was told how it ended.
+    pub finished: bool,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A save's text of a reply or the starter, for its select option.
+fn preview(m: &ThreadMessage) -> String {
+    let first = m
+        .content
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    truncate(first.trim(), 90)
+}
+
+/// Step 1: the message command, on a message of a thread.
+pub async fn start(ctx: &Commands, inv: &Invocation, message: &MessageRef) -> Reply {
+    let (Some(thread), true) = (inv.channel_id, inv.in_thread) else {
+        return Reply::private(
+            "Use **Save thread** on a message inside a thread or forum post: its first message becomes the question and a reply you choose the answer.",
+        );
+    };
+    let Some(server) = ctx.server() else {
+        return Reply::private("The bot cannot read threads here.");
+    };
+    let content = match server.thread(thread).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a thread to save");
+            return Reply::private(
+                "The bot could not read this thread (it needs View Channel and Read Message History in it). Try again, or ask an admin to check its permissions with `/so-admin doctor`.",
+            );
+        }
+    };
+    let starter = content.starter.clone().or_else(|| {
+        (message.id == thread).then(|| ThreadMessage {
+            id: message.id,
+            author_id: message.author_id,
+            author_name: message.author_name.clone(),
+            content: message.content.clone(),
+            has_media: false,
+        })
+    });
+    let Some(starter) = starter else {
+        return Reply::private(
+            "This thread's first message is gone, so there is no question to save.",
+        );
+    };
+    if let Some(problem) = unreadable(&content) {
+        return problem;
+    }
+    let replies: Vec<&ThreadMessage> = content
+        .replies
+        .iter()
+        .filter(|r| !r.content.trim().is_empty())
+        .collect();
+    if replies.is_empty() {
+        return Reply::private(
+            "This thread has no reply yet to save as the answer. Once someone answers, run **Save thread** again.",
+        );
+    }
+    let now = ctx.clock.now();
+    let save = ThreadSave {
+        id: super::ids::new_draft_id(),
+        guild: inv.guild_id,
+        thread,
+        parent: content.parent.or(inv.thread_parent),
+        invoker: inv.member.id,
+        invoker_name: inv.member.name.clone(),
+        thread_name: content.name.clone(),
+        question_message: starter.id,
+        question_author: (starter.author_id, starter.author_name.clone()),
+        title: String::new(),
+        tags: Vec::new(),
+        question: None,
+        answer: None,
+        accepted: false,
+        card_posted: false,
+        finished: false,
+        created_at: now,
+    };
+    if let Err(e) = ctx.store.put_save(&save).await {
+        return ctx.store_failure(&e);
+    }
+    let options = replies
+        .iter()
+        .take(limits::SELECT_OPTIONS)
+        .map(|r| {
+            super::reply::SelectOption::new(
+                &format!("{}: {}", r.author_name, preview(r)),
+                &r.id.to_string(),
+                None,
+            )
+        })
+        .collect();
+    Reply::private(format!(
+        "Save **{}** to {}: the first message, by **{}**, becomes the question. Which reply answers it? Each author is asked before anything is posted in their name.",
+        escape_md(&truncate(&content.name, 100)),
+        ctx.site.name,
+        escape_md(&truncate(&starter.author_name, 80)),
+    ))
+    .with_row(vec![Component::select(
+        Id::SaveAnswer { save: save.id }.encode(),
+        "The reply that answers the question",
+        options,
+    )])
+}
+
+/// Replies that arrive with no text and nothing attached: Discord withholds message content
+/// from a bot without the Message Content intent.
+fn unreadable(content: &ThreadContent) -> Option<Reply> {
+    // Discord has no empty message: one without text has attachments, embeds or stickers.
+    let blank = content
+        .replies
+        .iter()
+        .any(|r| r.content.trim().is_empty() && !r.has_media);
+    if !blank {
+        return None;
+    }
+    Some(Reply::private(
+        "The bot cannot read this thread's replies: Discord sends them without their text because the bot's **Message Content** intent is off. Ask an admin to turn it on (Discord Developer Portal → the bot's application → Bot → Privileged Gateway Intents → Message Content Intent), then try again. Nothing was saved.",
+    ))
+}
+
+async fn load(ctx: &Commands, id: &str) -> Result<ThreadSave, Reply> {
+    match ctx.store.get_save(id).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(Reply::private(
+            "This save is over (it lapsed after two days). Run **Save thread** again.",
+        )),
+        Err(e) => Err(ctx.store_failure(&e)),
+    }
+}
+
+/// Step 2: the invoker chose the answer; the form for the title and tags.
+pub async fn choose_answer(ctx: &Commands, inv: &Invocation, id: &str, reply: i64) -> Reply {
+    let save = match load(ctx, id).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if save.invoker != inv.member.id {
+        return Reply::private("Only the member who started this save can choose its answer.");
+    }
+    let mut defaults = String::new();
+    if let (Some(c), Some(g)) = (save.parent, save.guild) {
+        if let Ok(settings) = ctx.store.guild_settings(g).await {
+            if let Some(tags) = settings.channel_tags.get(&c) {
+                defaults = tags.join(", ");
+            }
+        }
+    }
+    Reply::modal(Modal {
+        id: Id::SaveModal {
+            save: save.id.clone(),
+            answer: u64::try_from(reply).unwrap_or_default(),
+        }
+        .encode(),
+        title: truncate(&format!("Save to {}", ctx.site.name), limits::MODAL_TITLE),
+        inputs: vec![
+            TextInput::new("title", "Question title", false)
+                .length(validate::TITLE_MIN as u16, validate::TITLE_MAX as u16)
+                .value(Some(&save.thread_name)),
+            TextInput::new("tags", "Tags (1–5, comma separated)", false)
+                .length(1, 200)
+                .placeholder("rust, async")
+                .value(Some(&defaults)),
+        ],
+    })
+}
+
+/// Step 3: the form was submitted: keep the texts, ask each author.
+pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: u64) -> Reply {
+    let mut save = match load(ctx, id).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if save.invoker != inv.member.id {
+        return Reply::private("Only the member who started this save can confirm it.");
+    }
+    if save.question.is_some() {
+        return Reply::private("This save was already confirmed; its authors have been asked.");
+    }
+    let mut problems: Vec<validate::Problem> = Vec::new();
+    let title = validate::title(inv.field("title").unwrap_or_default());
+    let tags = validate::tags(inv.field("tags").unwrap_or_default());
+    let Some(server) = ctx.server() else {
+        return Reply::private("The bot cannot read threads here.");
+    };
+    let content = match server.thread(save.thread).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a thread to save");
+            return Reply::private("The bot could not read the thread again; try once more.");
+        }
+    };
+    if let Some(problem) = unreadable(&content) {
+        return problem;
+    }
+    let starter = content
+        .starter
+        .clone()
+        .filter(|s| s.id == save.question_message);
+    let answer = content.replies.iter().find(|r| r.id == answer_message);
+    let (Some(starter), Some(answer)) = (starter, answer) else {
+        return Reply::private(
+            "The first message or the chosen reply was deleted meanwhile. Run **Save thread** again.",
+        );
+    };
+    let q_body = validate::body(&starter.content);
+    let a_body = validate::body(&answer.content);
+    if let Err(p) = &title {
+        problems.push(p.clone());
+    }
+    if let Err(p) = &tags {
+        problems.push(p.clone());
+    }
+    if let Err(p) = &q_body {
+        problems.push(validate::Problem {
+            field: "question",
+            message: format!("(the first message) {}", p.message),
+        });
+    }
+    if let Err(p) = &a_body {
+        problems.push(validate::Problem {
+            field: "answer",
+            message: format!("(the chosen reply) {}", p.message),
+        });
+    }
+    let (Ok(title), Ok(tags), Ok(q_body), Ok(a_body)) = (title, tags, q_body, a_body) else {
+        return Reply::private(format!(
+            "{} Nothing was saved; choose again to fix the title or tags.",
+            validate::describe(&problems)
+        ));
+    };
+    let now = ctx.clock.now();
+    let draft = |content: DraftContent| Draft {
+        id: super::ids::new_draft_id(),
+        discord_user: save.invoker,
+        guild_id: save.guild,
+        channel_id: Some(save.thread),
+        content,
+        state: DraftState::Saved { last_error: None },
+        post_after_link: false,
+        source_message: None,
+        created_at: now,
+        expires_at: now + Duration::hours(SAVE_HOURS),
+    };
+    let q_draft = draft(DraftContent::Ask {
+        title: title.clone(),
+        body: q_body,
+        tags: tags.clone(),
+    });
+    let a_draft = draft(DraftContent::Answer {
+        question_id: 0,
+        body: a_body,
+    });
+    for d in [&q_draft, &a_draft] {
+        if let Err(e) = ctx.store.put_draft(d).await {
+            return ctx.store_failure(&e);
+        }
+    }
+    // An author who started the save consented by doing so (the question's author also to
+    // accepting the answer they picked).
+    let ask = |author: u64, name: &str, extra: bool| {
+        if author == save.invoker {
+            Consent::given(author, name, extra, now)
+        } else {
+            Consent::ask(author, name, now)
+        }
+    };
+    save.title = title;
+    save.tags = tags;
+    save.question = Some(SavedPart {
+        message: starter.id,
+        consent: ask(starter.author_id, &starter.author_name, true),
+        draft: q_draft.id.clone(),
+        posted: None,
+    });
+    save.answer = Some(SavedPart {
+        message: answer.id,
+        consent: ask(answer.author_id, &answer.author_name, false),
+        draft: a_draft.id.clone(),
+        posted: None,
+    });
+    if let Err(e) = ctx.store.put_save(&save).await {
+        return ctx.store_failure(&e);
+    }
+    let mut asked = Vec::new();
+    for (part, text) in [
+        (Part::Question, &starter.content),
+        (Part::Answer, &answer.content),
+    ] {
+        let Some(p) = part_of(&save, part) else {
+            continue;
+        };
+        if p.consent.granted() {
+            continue;
+        }
+        let what = match part {
+            Part::Question => format!(
+                "would like to save the thread **{}** to {} and post your first message as a question **under your {} account**:",
+                escape_md(&truncate(&save.thread_name, 100)),
+                ctx.site.name,
+                ctx.site.name
+            ),
+            Part::Answer => format!(
+                "would like to save the thread **{}** to {} and post your reply as the answer **under your {} account**:",
+                escape_md(&truncate(&save.thread_name, 100)),
+                ctx.site.name,
+                ctx.site.name
+            ),
+        };
+        let id = |choice| {
+            Id::Consent {
+                save: save.id.clone(),
+                part,
+                choice,
+            }
+            .encode()
+        };
+        let prompt = consent::prompt(
+            &save.invoker_name,
+            &what,
+            text,
+            PromptButtons {
+                yes: (id(super::ids::ConsentChoice::Yes), "Post as me".into()),
+                extra: (part == Part::Question).then(|| {
+                    (
+                        id(super::ids::ConsentChoice::Extra),
+                        "Post as me and accept the answer".into(),
+                    )
+                }),
+                no: id(super::ids::ConsentChoice::No),
+            },
+        );
+        let mut prompt = prompt;
+        if !matches!(ctx.store.get_link(p.consent.author).await, Ok(Some(_))) {
+            prompt.content.push_str(&format!(
+                "\nTo agree, link your {} account first (`/so link`).",
+                ctx.site.name
+            ));
+        }
+        match server.dm(p.consent.author, &prompt).await {
+            Ok(()) => asked.push(format!("**{}**", escape_md(&p.consent.author_name))),
+            Err(e) => {
+                tracing::info!(error = %e, "could not DM an author for consent");
+                asked.push(format!(
+                    "**{}** (could not be reached by DM: they can't agree, so nothing of theirs will be posted unless you post it as yourself)",
+                    escape_md(&p.consent.author_name)
+                ));
+            }
+        }
+    }
+    let progress = advance(ctx, &mut save).await;
+    let head = if asked.is_empty() {
+        "Saving.".to_string()
+    } else {
+        format!(
+            "Asked {} to agree (within 24 hours); you'll get a DM when it's done.",
+            asked.join(" and ")
+        )
+    };
+    let mut reply = Reply::private(format!("{head}{}", progress.text));
+    for row in progress.rows {
+        reply = reply.with_row(row);
+    }
+    reply
+}
+
+fn part_of(save: &ThreadSave, part: Part) -> Option<&SavedPart> {
+    match part {
+        Part::Question => save.question.as_ref(),
+        Part::Answer => save.answer.as_ref(),
+    }
+}
+
+fn part_mut(save: &mut ThreadSave, part: Part) -> Option<&mut SavedPart> {
+    match part {
+        Part::Question => save.question.as_mut(),
+        Part::Answer => save.answer.as_mut(),
+    }
+}
+
+/// Step 4: an author answered a consent prompt.
+pub async fn consent(
+    ctx: &Commands,
+    inv: &Invocation,
+    id: &str,
+    part: Part,
+    choice: super::ids::ConsentChoice,
+) -> Reply {
+    let mut save = match load(ctx, id).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let now = ctx.clock.now();
+    let granted = !matches!(choice, super::ids::ConsentChoice::No);
+    if let Some(p) = part_of(&save, part) {
+        if p.consent.author != inv.member.id {
+            return Reply::private(format!(
+                "Only {} can answer this.",
+                escape_md(&p.consent.author_name)
+            ));
+        }
+    }
+    if granted && !matches!(ctx.store.get_link(inv.member.id).await, Ok(Some(_))) {
+        return link_prompt(&format!(
+            "To have it posted as you, link your {} account first, then press the button again (within 24 hours).",
+            ctx.site.name
+        ));
+    }
+    let answer = match choice {
+        super::ids::ConsentChoice::No => None,
+        super::ids::ConsentChoice::Yes => Some(false),
+        super::ids::ConsentChoice::Extra => Some(true),
+    };
+    let Some(p) = part_mut(&mut save, part) else {
+        return Reply::private("This save has no such part.");
+    };
+    match p.consent.decide(inv.member.id, answer, now) {
+        Ok(()) => {}
+        Err(ConsentError::NotTheAuthor(name)) => {
+            return Reply::private(format!("Only {} can answer this.", escape_md(&name)))
+        }
+        Err(ConsentError::Settled) => {
+            return Reply::private(format!(
+                "This request was already answered or has lapsed ({}).",
+                p.consent.describe()
+            ))
+        }
+    }
+    if let Err(e) = ctx.store.put_save(&save).await {
+        return ctx.store_failure(&e);
+    }
+    let mine = if granted {
+        "Thanks, it will be posted as you."
+    } else {
+        "Declined: nothing of yours will be posted."
+    };
+    let progress = advance(ctx, &mut save).await;
+    notify_invoker(ctx, &save, inv.member.id, &progress).await;
+    let mut reply = Reply::private(format!("{mine}{}", progress.text));
+    if save.invoker == inv.member.id {
+        for row in progress.rows {
+            reply = reply.with_row(row);
+        }
+    }
+    reply
+}
+
+/// Step 5: the invoker posts a refused part as themself, with attribution.
+pub async fn post_as_me(ctx: &Commands, inv: &Invocation, id: &str, part: Part) -> Reply {
+    let mut save = match load(ctx, id).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if save.invoker != inv.member.id {
+        return Reply::private("Only the member who started this save can do that.");
+    }
+    let Some(p) = part_of(&save, part) else {
+        return Reply::private("This save has no such part.");
+    };
+    if p.posted.is_some() {
+        return Reply::private("That part is already on the site.");
+    }
+    if !p.consent.refused() {
+        return Reply::private(format!(
+            "{} has not refused yet ({}); it can be posted as you only after they decline or the 24 hours pass.",
+            escape_md(&p.consent.author_name),
+            p.consent.describe()
+        ));
+    }
+    if part == Part::Answer
+        && save
+            .question
+            .as_ref()
+            .and_then(|q| q.posted.as_ref())
+            .is_none()
+    {
+        return Reply::private("Post the question first: the answer needs it.");
+    }
+    let progress = match post_part(ctx, &mut save, part, true).await {
+        Ok(()) => advance(ctx, &mut save).await,
+        Err(reply) => return reply,
+    };
+    let mut reply = Reply::private(format!("Posted as you.{}", progress.text));
+    for row in progress.rows {
+        reply = reply.with_row(row);
+    }
+    reply
+}
+
+/// The 24-hour deadline passed for some consents: settles them and moves the saves on
+/// (called every minute by the background sweep). Returns how many saves changed.
+pub async fn expire_due(ctx: &Commands) -> usize {
+    let now = ctx.clock.now();
+    let saves = match ctx.store.all_saves().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list thread saves");
+            return 0;
+        }
+    };
+    let mut changed = 0;
+    for mut save in saves {
+        let mut lapsed = false;
+        for part in [Part::Question, Part::Answer] {
+            if let Some(p) = part_mut(&mut save, part) {
+                lapsed |= p.consent.expire_if_due(now);
+            }
+        }
+        if !lapsed {
+            continue;
+        }
+        changed += 1;
+        if let Err(e) = ctx.store.put_save(&save).await {
+            tracing::warn!(error = %e, "could not record a lapsed consent");
+            continue;
+        }
+        let progress = advance(ctx, &mut save).await;
+        notify_invoker(ctx, &save, 0, &progress).await;
+    }
+    if let Err(e) = ctx
+        .store
+        .sweep_saves(now - Duration::hours(SAVE_HOURS))
+        .await
+    {
+        tracing::warn!(error = %e, "could not sweep old thread saves");
+    }
+    changed
+}
+
+/// Where a save stands after [`advance`]: a sentence and the invoker's fallback buttons.
+struct Progress {
+    text: String,
+    rows: Vec<Vec<Component>>,
+    /// Nothing more will happen without the invoker.
+    done: bool,
+}
+
+/// Tells the invoker by DM how a save ended, once (unless they are the one acting now: the
+/// reply tells them).
+async fn notify_invoker(ctx: &Commands, save: &ThreadSave, actor: u64, progress: &Progress) {
+    if !progress.done || save.finished || actor == save.invoker {
+        return;
+    }
+    let Some(server) = ctx.server() else {
+        return;
+    };
+    let mut reply = Reply::private(format!(
+        "Save thread **{}**:{}",
+        escape_md(&truncate(&save.thread_name, 100)),
+        progress.text
+    ));
+    for row in &progress.rows {
+        reply = reply.with_row(row.clone());
+    }
+    if let Err(e) = server.dm(save.invoker, &reply).await {
+        tracing::info!(error = %e, "could not DM the member who started a thread save");
+    }
+    let mut done = save.clone();
+    done.finished = true;
+    if let Err(e) = ctx.store.put_save(&done).await {
+        tracing::warn!(error = %e, "could not record a finished thread save");
+    }
+}
+
+/// Does every step the consents allow, in order: the question as its author, the answer as
+/// its author, the acceptance as the question's author, the card in the thread. Saves the
+/// record after each step.
+async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
+    let mut notes: Vec<String> = Vec::new();
+    let q_ready = save
+        .question
+        .as_ref()
+        .is_some_and(|q| q.posted.is_none() && q.consent.granted());
+    if q_ready {
+        if let Err(r) = post_part(ctx, save, Part::Question, false).await {
+            notes.push(r.content);
+        }
+    }
+    let question_posted = save.question.as_ref().and_then(|q| q.posted.clone());
+    let a_ready = save
+        .answer
+        .as_ref()
+        .is_some_and(|a| a.posted.is_none() && a.consent.granted());
+    if a_ready && question_posted.is_some() {
+        if let Err(r) = post_part(ctx, save, Part::Answer, false).await {
+            notes.push(r.content);
+        }
+    }
+    let answer_posted = save.answer.as_ref().and_then(|a| a.posted.clone());
+    let accept_wanted = save
+        .question
+        .as_ref()
+        .is_some_and(|q| q.consent.extra() && q.posted.as_ref().is_some_and(|p| !p.by_invoker));
+    // The question's author accepts their own question's answer, as its author wrote it (not
+    // a stand-in the invoker posted).
+    let accept_wanted = accept_wanted && answer_posted.as_ref().is_some_and(|a| !a.by_invoker);
+    if let (Some(q), Some(a), true, false) = (
+        &question_posted,
+        &answer_posted,
+        accept_wanted,
+        save.accepted,
+    ) {
+        match accept(ctx, save, q.id, a.id).await {
+            Ok(()) => {
+                save.accepted = true;
+                if let Err(e) = ctx.store.put_save(save).await {
+                    tracing::warn!(error = %e, "accepted, but could not record it");
+                }
+            }
+            Err(text) => notes.push(text),
+        }
+    }
+    // Settled: posted or refused; the answer also when the question was refused and not
+    // posted (it has nothing to answer until the invoker posts the question).
+    let settled = |p: &Option<SavedPart>| {
+        p.as_ref()
+            .is_some_and(|p| p.posted.is_some() || p.consent.refused())
+    };
+    let question_refused = question_posted.is_none() && settled(&save.question);
+    let pending = !(settled(&save.question) && (settled(&save.answer) || question_refused));
+    if let (Some(q), false, false) = (&question_posted, save.card_posted, pending) {
+        post_card(ctx, save, q).await;
+    }
+    // What to say.
+    let mut lines = Vec::new();
+    let name = |p: &SavedPart| escape_md(&truncate(&p.consent.author_name, 80));
+    let mut rows = Vec::new();
+    if let Some(q) = &save.question {
+        lines.push(match &q.posted {
+            Some(p) => format!(
+                "Question posted as **{}**: {}",
+                escape_md(&p.posted_as),
+                p.url
+            ),
+            None if q.consent.refused() => {
+                rows.push(vec![Component::button(
+                    Id::SaveAsMe {
+                        save: save.id.clone(),
+                        part: Part::Question,
+                    }
+                    .encode(),
+                    "Post the question as me",
+                    ButtonStyle::Secondary,
+                )]);
+                format!(
+                    "The question's author **{}** {}: nothing was posted in their name.",
+                    name(q),
+                    q.consent.describe()
+                )
+            }
+            None => format!("Waiting for **{}** (the question).", name(q)),
+        });
+    }
+    if let Some(a) = &save.answer {
+        lines.push(match &a.posted {
+            Some(p) => format!(
+                "Answer posted as **{}**{}: {}",
+                escape_md(&p.posted_as),
+                if save.accepted {
+                    " and accepted ✓"
+                } else {
+                    ""
+                },
+                p.url
+            ),
+            None if a.consent.refused() => {
+                if question_posted.is_some() {
+                    rows.push(vec![Component::button(
+                        Id::SaveAsMe {
+                            save: save.id.clone(),
+                            part: Part::Answer,
+                        }
+                        .encode(),
+                        "Post the answer as me",
+                        ButtonStyle::Secondary,
+                    )]);
+                }
+                format!(
+                    "The answer's author **{}** {}: nothing was posted in their name.",
+                    name(a),
+                    a.consent.describe()
+                )
+            }
+            None => format!("Waiting for **{}** (the answer).", name(a)),
+        });
+    }
+    lines.extend(notes);
+    Progress {
+        text: if lines.is_empty() {
+            String::new()
+        } else {
+            format!("\n{}", lines.join("\n"))
+        },
+        rows,
+        done: !pending,
+    }
+}
+
+/// The text of a part, from the invoker's sealed draft.
+async fn text_of(ctx: &Commands, save: &ThreadSave, part: Part) -> Result<DraftContent, Reply> {
+    let Some(p) = part_of(save, part) else {
+        return Err(Reply::private("This save has no such part."));
+    };
+    match ctx.store.get_draft(save.invoker, &p.draft).await {
+        Ok(Some(d)) => Ok(d.content),
+        Ok(None) => Err(Reply::private(
+            "The saved text has lapsed (two days). Run **Save thread** again.",
+        )),
+        Err(e) => Err(ctx.store_failure(&e)),
+    }
+}
+
+/// Posts one part, exactly once (claim `ts:<save>:q|a`): as its author, or as the invoker
+/// with a line naming the Discord author. Records it on the save.
+async fn post_part(
+    ctx: &Commands,
+    save: &mut ThreadSave,
+    part: Part,
+    by_invoker: bool,
+) -> Result<(), Reply> {
+    let Some(p) = part_of(save, part).cloned() else {
+        return Err(Reply::private("This save has no such part."));
+    };
+    let poster = if by_invoker {
+        save.invoker
+    } else {
+        p.consent.author
+    };
+    let team = ctx.team_in(save.guild, save.parent).await;
+    let s = match session(ctx, poster, team.as_ref()).await {
+        Ok(s) => s,
+        Err(why) => {
+            let who = if by_invoker {
+                "post it as you".to_string()
+            } else {
+                format!("post it as {}", p.consent.author_name)
+            };
+            let mut r = no_session_reply(ctx, why, &who);
+            if !by_invoker {
+                r.content = format!(
+                    "**{}** agreed but has no usable link, so nothing was posted in their name yet: {}",
+                    escape_md(&p.consent.author_name),
+                    r.content
+                );
+                r.rows.clear();
+            }
+            return Err(r);
+        }
+    };
+    let content = text_of(ctx, save, part).await?;
+    let attribution = |body: &str| {
+        if by_invoker {
+            format!(
+                "{body}\n\n---\n*Written by {} in Discord; posted by {}.*",
+                p.consent.author_name, s.name
+            )
+        } else {
+            body.to_string()
+        }
+    };
+    let key = format!("ts:{}:{}", save.id, part.code());
+    let now = ctx.clock.now();
+    match ctx.store.claim_write(&key, now).await {
+        Ok(WriteClaim::Claimed) => {}
+        Ok(WriteClaim::InProgress) => {
+            return Err(Reply::private(
+                "Already posting that; look at the thread in a moment.",
+            ))
+        }
+        Ok(WriteClaim::Done { outcome }) => {
+            // Posted before (a retry): take the record of it.
+            let posted = parse_outcome(&outcome, &s.name, by_invoker)
+                .ok_or_else(|| Reply::private(format!("Already posted: {outcome}")))?;
+            return record_posted(ctx, save, part, posted).await;
+        }
+        Err(e) => return Err(ctx.store_failure(&e)),
+    }
+    let writer: &dyn SoeWrite = s.writer.as_ref();
+    let result = match content {
+        DraftContent::Ask { title, body, tags } => writer
+            .create_question(&NewQuestion {
+                title,
+                body: attribution(&body),
+                tags,
+            })
+            .await
+            .map(|q| {
+                let url = q
+                    .web_url
+                    .clone()
+                    .or(q.share_url.clone())
+                    .unwrap_or_else(|| ctx.question_url(team.as_ref(), q.id));
+                (q.id, url)
+            }),
+        DraftContent::Answer { body, .. } => {
+            let Some(q) = save.question.as_ref().and_then(|q| q.posted.as_ref()) else {
+                let _ = ctx.store.finish_write(&key, None, now).await;
+                return Err(Reply::private("The question is not posted yet."));
+            };
+            writer
+                .create_answer(
+                    q.id,
+                    &NewAnswer {
+                        body: attribution(&body),
+                    },
+                )
+                .await
+                .map(|a| {
+                    let url = a
+                        .web_url
+                        .clone()
+                        .or(a.share_link.clone())
+                        .unwrap_or_else(|| q.url.clone());
+                    (a.id, url)
+                })
+        }
+    };
+    match result {
+        Ok((id, url)) => {
+            let outcome = format!("{id} {url}");
+            if let Err(e) = ctx.store.finish_write(&key, Some(&outcome), now).await {
+                tracing::warn!(error = %e, "could not record a finished write");
+            }
+            let _ = ctx.store.touch_link(poster, now).await;
+            if part == Part::Question {
+                let asked = crate::notify::personal::AskedQuestion {
+                    target: crate::notify::Target(team.clone()).key(),
+                    question_id: id,
+                    user: poster,
+                    soe_user_id: s.soe_user_id,
+                    at: now,
+                };
+                if let Err(e) = ctx.store.record_asked(&asked).await {
+                    tracing::warn!(error = %e, "could not remember a saved question for answer alerts");
+                }
+            }
+            ctx.audit(super::audit::AuditEvent {
+                guild: save.guild,
+                actor: poster,
+                actor_username: None,
+                what: format!(
+                    "saved thread <#{}>: posted the {} as **{}**",
+                    save.thread,
+                    part.noun(),
+                    escape_md(&truncate(&s.name, 80))
+                ),
+                link: Some(url.clone()),
+            })
+            .await;
+            record_posted(
+                ctx,
+                save,
+                part,
+                Posted {
+                    id,
+                    url,
+                    posted_as: s.name.clone(),
+                    by_invoker,
+                },
+            )
+            .await
+        }
+        Err(e) => {
+            let _ = ctx.store.finish_write(&key, None, now).await;
+            Err(Reply::private(format!(
+                "The {} could not be posted: {}",
+                part.noun(),
+                super::member::write_error_text(ctx, poster, &e).await
+            )))
+        }
+    }
+}
+
+fn parse_outcome(outcome: &str, name: &str, by_invoker: bool) -> Option<Posted> {
+    let (id, url) = outcome.split_once(' ')?;
+    Some(Posted {
+        id: id.parse().ok()?,
+        url: url.to_string(),
+        posted_as: name.to_string(),
+        by_invoker,
+    })
+}
+
+async fn record_posted(
+    ctx: &Commands,
+    save: &mut ThreadSave,
+    part: Part,
+    posted: Posted,
+) -> Result<(), Reply> {
+    if let Some(p) = part_mut(save, part) {
+        p.posted = Some(posted);
+    }
+    ctx.store
+        .put_save(save)
+        .await
+        .map_err(|e| ctx.store_failure(&e))
+}
+
+/// Accepts the answer as the question's author (who agreed to it), once.
+async fn accept(
+    ctx: &Commands,
+    save: &ThreadSave,
+    question: i64,
+    answer: i64,
+) -> Result<(), String> {
+    let author = save.question_author.0;
+    let team = ctx.team_in(save.guild, save.parent).await;
+    let s = session(ctx, author, team.as_ref()).await.map_err(|_| {
+        "The answer could not be accepted: the question's author has no usable link.".to_string()
+    })?;
+    let key = format!("ts:{}:acc", save.id);
+    let now = ctx.clock.now();
+    match ctx.store.claim_write(&key, now).await {
+        Ok(WriteClaim::Claimed) => {}
+        Ok(WriteClaim::Done { .. }) => return Ok(()),
+        Ok(WriteClaim::InProgress) => return Err("Accepting the answer…".into()),
+        Err(e) => return Err(format!("The bot could not record the acceptance ({e}).")),
+    }
+    match s.writer.accept_answer(question, answer).await {
+        Ok(_) => {
+            let _ = ctx.store.finish_write(&key, Some("accepted"), now).await;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = ctx.store.finish_write(&key, None, now).await;
+            Err(format!(
+                "The answer could not be accepted: {}",
+                super::member::write_error_text(ctx, author, &e).await
+            ))
+        }
+    }
+}
+
+/// The card in the thread linking the new question, once.
+async fn post_card(ctx: &Commands, save: &mut ThreadSave, question: &Posted) {
+    let Some(server) = ctx.server() else {
+        return;
+    };
+    let key = format!("ts:{}:card", save.id);
+    let now = ctx.clock.now();
+    if !matches!(
+        ctx.store.claim_write(&key, now).await,
+        Ok(WriteClaim::Claimed)
+    ) {
+        return;
+    }
+    let mut by = format!("question by **{}**", escape_md(&question.posted_as));
+    if let Some(a) = save.answer.as_ref().and_then(|a| a.posted.as_ref()) {
+        by.push_str(&format!(
+            ", answer by **{}**{}",
+            escape_md(&a.posted_as),
+            if save.accepted { " ✓" } else { "" }
+        ));
+    }
+    let card = Reply::public("").with_embed(
+        Embed::new(
+            &save.title,
+            &format!("Saved to {} from this thread: {by}.", ctx.site.name),
+        )
+        .url(Some(question.url.clone())),
+    );
+    match server.post(save.thread, &card).await {
+        Ok(()) => {
+            let _ = ctx.store.finish_write(&key, Some("posted"), now).await;
+            save.card_posted = true;
+            if let Err(e) = ctx.store.put_save(save).await {
+                tracing::warn!(error = %e, "could not record a thread card");
+            }
+        }
+        Err(e) => {
+            let _ = ctx.store.finish_write(&key, None, now).await;
+            tracing::warn!(error = %e, "could not post the saved thread's card");
+        }
+    }
+}
