@@ -315,6 +315,7 @@ async fn service_token(
     if store {
         let s = SledStore::open(&cfg.storage).map_err(|e| anyhow::anyhow!("{e}"))?;
         s.put_service_token(&ServiceToken::new(minted.token))
+            .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!(
             "Stored it sealed in {}. Set soe.use_stored_service_token = true.",

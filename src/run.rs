@@ -171,11 +171,11 @@ fn discord_identity(cfg: &Config) -> Option<crate::link::discord::DiscordOAuthSe
 
 /// The service token: `soe.service_token`, else the one stored by
 /// `soe-bot service-token --store`.
-fn service_token(cfg: &Config, store: &dyn Store) -> Result<ServiceToken, String> {
+async fn service_token(cfg: &Config, store: &dyn Store) -> Result<ServiceToken, String> {
     match &cfg.soe.service_token {
         Some(t) => Ok(ServiceToken::new(t.clone())),
         None => store
-            .service_token()
+            .service_token().await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "soe.service_token is not set and none is stored; mint one with `soe-bot service-token --store`".to_string()),
     }
@@ -243,7 +243,7 @@ pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
         }
         Err(e) => return Err(e.to_string()),
     };
-    let service = service_token(&cfg, store.as_ref())?;
+    let service = service_token(&cfg, store.as_ref()).await?;
     let (app, _linked) = build_app(&cfg, store.clone(), service, Arc::new(SystemClock))?;
     let http = crate::discord::http_client(&cfg.discord).map_err(|e| e.to_string())?;
     app.commands
@@ -255,7 +255,7 @@ pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
     }
     let mut carded = false;
     for guild in &guilds {
-        if let Ok(Some(channel)) = store.guild_settings(*guild).map(|s| s.audit_channel) {
+        if let Ok(Some(channel)) = store.guild_settings(*guild).await.map(|s| s.audit_channel) {
             doctor::post_test_card(&app.commands, &mut report, channel).await;
             carded = true;
         }
@@ -277,7 +277,7 @@ pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
 /// Runs the bot until a shutdown signal.
 pub async fn run(cfg: Config) -> Result<(), String> {
     let store = Arc::new(SledStore::open(&cfg.storage).map_err(|e| e.to_string())?);
-    let service = service_token(&cfg, store.as_ref())?;
+    let service = service_token(&cfg, store.as_ref()).await?;
     let clock = Arc::new(SystemClock);
     // `soe-bot backup` and `rotate-key` reach the store through this while the bot runs.
     #[cfg(unix)]
@@ -340,16 +340,19 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let router = crate::web::router(crate::web::WebState {
         link: app.link.clone(),
         ready: Arc::new(move || {
-            let mut report = crate::web::ReadyReport {
-                not_ready: ready_health.not_ready(),
-                notes: ready_health.notes(),
-            };
-            if ready_store.guild_settings(0).is_err() {
+            let (store, health) = (ready_store.clone(), ready_health.clone());
+            Box::pin(async move {
+                let mut report = crate::web::ReadyReport {
+                    not_ready: health.not_ready(),
+                    notes: health.notes(),
+                };
+                if store.guild_settings(0).await.is_err() {
+                    report
+                        .not_ready
+                        .push("store: cannot be read (see the log)".to_string());
+                }
                 report
-                    .not_ready
-                    .push("store: cannot be read (see the log)".to_string());
-            }
-            report
+            })
         }),
         extra,
         hsts: cfg.web.hsts(),
@@ -432,7 +435,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         control.abort();
         let _ = std::fs::remove_file(crate::control::socket_path(&cfg.storage.path));
     }
-    let flush = tokio::task::spawn_blocking(move || store.flush()).await;
+    let flush = crate::app::off_the_workers(async move { store.flush().await }).await;
     match flush {
         Ok(Ok(())) => tracing::info!("store flushed; stopped"),
         Ok(Err(e)) => tracing::error!(error = %e, "final flush failed"),

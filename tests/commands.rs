@@ -800,7 +800,10 @@ async fn admin_commands_need_manage_server_and_gate_channels() {
             && r.content.contains("<#77>"),
         "{r:?}"
     );
-    assert_eq!(app.store.guild_settings(1).unwrap().disabled_channels, [10]);
+    assert_eq!(
+        app.store.guild_settings(1).await.unwrap().disabled_channels,
+        [10]
+    );
     // Issue 10, part 9: a thread (or forum post) in the disabled channel 10 is off too; a
     // thread elsewhere is served.
     let in_thread = |parent: u64| {
@@ -989,7 +992,7 @@ async fn a_post_interrupted_by_a_crash_can_be_retried_after_a_while() {
         created_at: now,
         expires_at: now + chrono::Duration::hours(24),
     };
-    app.store.put_draft(&draft).unwrap();
+    app.store.put_draft(&draft).await.unwrap();
     let post = Id::PostDraft {
         draft: draft.id.clone(),
     }
@@ -1410,7 +1413,7 @@ async fn drafts_per_member_are_capped_and_nothing_is_lost() {
         assert!(r.content.contains("saved"), "draft {i}: {r:?}");
         modal_ids.push(id);
     }
-    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20);
+    assert_eq!(app.store.drafts_of(111).await.unwrap().len(), 20);
     let id = open_ask(&app, &alice).await;
     let title = "One draft too many for this member";
     app.fake.clear_requests();
@@ -1426,7 +1429,11 @@ async fn drafts_per_member_are_capped_and_nothing_is_lost() {
         "the text is shown back so it is not lost: {r:?}"
     );
     assert!(app.fake.requests().is_empty(), "no SOE call");
-    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20, "not saved");
+    assert_eq!(
+        app.store.drafts_of(111).await.unwrap().len(),
+        20,
+        "not saved"
+    );
     // Changing a draft that exists is never refused.
     let r = app
         .submit(
@@ -1448,7 +1455,7 @@ async fn drafts_per_member_are_capped_and_nothing_is_lost() {
         .submit(&alice, &id, &ask_fields(title, BODY, "rust"))
         .await;
     assert!(r.content.contains("saved"), "{r:?}");
-    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20);
+    assert_eq!(app.store.drafts_of(111).await.unwrap().len(), 20);
 }
 
 #[tokio::test]
@@ -2258,7 +2265,7 @@ async fn an_admin_turns_the_card_after_a_post_off_per_channel() {
         off.ephemeral && off.content.contains("no longer offered a public card"),
         "{off:?}"
     );
-    assert_eq!(app.store.guild_settings(1).unwrap().cards_off, [10]);
+    assert_eq!(app.store.guild_settings(1).await.unwrap().cards_off, [10]);
     let again = app.run(&cards("off")).await;
     assert!(again.content.contains("already off"), "{again:?}");
     let member_try = app

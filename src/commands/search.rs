@@ -58,12 +58,16 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     }
     let sort = parse_sort(inv.text("sort").as_deref());
     let key = format!("search:{}", inv.member.id);
-    match ctx.store.take_rate(
-        &key,
-        ctx.limits.searches_burst,
-        ctx.limits.search_refill_secs.into(),
-        ctx.clock.now(),
-    ) {
+    match ctx
+        .store
+        .take_rate(
+            &key,
+            ctx.limits.searches_burst,
+            ctx.limits.search_refill_secs.into(),
+            ctx.clock.now(),
+        )
+        .await
+    {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
             return Reply::private(crate::t!("search-too-fast", secs = secs));
@@ -80,7 +84,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
         created_at: now,
         expires_at: now + chrono::Duration::seconds(SEARCH_TTL_SECS),
     };
-    if let Err(e) = ctx.store.put_search(&search) {
+    if let Err(e) = ctx.store.put_search(&search).await {
         return ctx.store_failure(&e);
     }
     let mut reply = render(ctx, inv, &search, 0, false).await;
@@ -96,7 +100,11 @@ pub async fn page(ctx: &Commands, inv: &Invocation, handle: &str, page: u32, sha
             return refusal;
         }
     }
-    match ctx.store.get_search(inv.member.id, handle, ctx.clock.now()) {
+    match ctx
+        .store
+        .get_search(inv.member.id, handle, ctx.clock.now())
+        .await
+    {
         Ok(Some(search)) => render(ctx, inv, &search, page, share).await,
         Ok(None) => Reply::private(crate::t!("search-expired")),
         Err(e) => ctx.store_failure(&e),
@@ -145,7 +153,7 @@ async fn render(
     } else {
         (first / API_PAGE) as u32 + 1
     };
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     let results = match fetch(ctx, inv.member.id, team.as_ref(), query, sort, api_page).await {
         Ok(r) => r,
         // A refusal on a button keeps the results message; it is told privately.
@@ -226,7 +234,7 @@ async fn render(
         site = ctx.site.name.as_str()
     ));
     if share {
-        if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+        if let Some(refusal) = super::share::take_cooldowns(ctx, inv).await {
             return refusal;
         }
         embed = embed.footer(&crate::t!(
