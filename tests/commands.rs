@@ -2265,7 +2265,7 @@ async fn an_admin_turns_the_card_after_a_post_off_per_channel() {
         off.ephemeral && off.content.contains("no longer offered a public card"),
         "{off:?}"
     );
-    assert_eq!(app.store.guild_settings(1).unwrap().cards_off, [10]);
+    assert_eq!(app.store.guild_settings(1).await.unwrap().cards_off, [10]);
     let again = app.run(&cards("off")).await;
     assert!(again.content.contains("already off"), "{again:?}");
     let member_try = app

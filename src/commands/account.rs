@@ -54,12 +54,16 @@ pub async fn link(ctx: &Commands, inv: &Invocation) -> Reply {
 /// The Link button itself: a URL button to a fresh ticket, within the member's link-button
 /// allowance. `Err` is the reply to give instead (come back later, or a storage failure).
 pub async fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Reply>> {
-    match ctx.store.take_rate(
-        &format!("link:{}", inv.member.id),
-        ctx.limits.links_burst,
-        ctx.limits.link_refill_secs.into(),
-        ctx.clock.now(),
-    ).await {
+    match ctx
+        .store
+        .take_rate(
+            &format!("link:{}", inv.member.id),
+            ctx.limits.links_burst,
+            ctx.limits.link_refill_secs.into(),
+            ctx.clock.now(),
+        )
+        .await
+    {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
             return Err(Box::new(Reply::private(crate::t!(

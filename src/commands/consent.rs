@@ -79,7 +79,7 @@ pub async fn propose(
         DraftContent::Ask {
             title: super::post::title_of(inv, message),
             body: text,
-            tags: super::post::channel_tag_list(ctx, inv),
+            tags: super::post::channel_tag_list(ctx, inv).await,
         }
     };
     let proposal = Proposal {
@@ -88,17 +88,13 @@ pub async fn propose(
         consent: Consent::Pending,
         asked_at: None,
     };
-    let draft = match super::post::save_proposal(
-        ctx,
-        inv,
-        &new_draft_id(),
-        content,
-        message.id,
-        proposal,
-    ) {
-        Ok(d) => d,
-        Err(r) => return *r,
-    };
+    let draft =
+        match super::post::save_proposal(ctx, inv, &new_draft_id(), content, message.id, proposal)
+            .await
+        {
+            Ok(d) => d,
+            Err(r) => return *r,
+        };
     if answer && question.is_none() {
         return super::pick::picker(ctx, inv, &draft.id, true);
     }
@@ -125,19 +121,19 @@ pub async fn ask_author(
     if let Some(refusal) = super::share::permission_refusal(inv) {
         return refusal;
     }
-    if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+    if let Some(refusal) = super::share::take_cooldowns(ctx, inv).await {
         return refusal;
     }
     proposal.asked_at = Some(ctx.clock.now());
     draft.proposal = Some(proposal);
-    if let Err(e) = ctx.store.put_draft(&draft) {
+    if let Err(e) = ctx.store.put_draft(&draft).await {
         return ctx.store_failure(&e);
     }
-    prompt(ctx, &draft)
+    prompt(ctx, &draft).await
 }
 
 /// The public prompt about `draft`'s proposal, as it stands.
-fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
+async fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
     let Some(p) = &draft.proposal else {
         return Reply::private(crate::t!("consent-not-a-proposal"));
     };
@@ -146,7 +142,7 @@ fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
     let what = match &draft.content {
         DraftContent::Ask { .. } => crate::t!("consent-what-question", site = site.as_str()),
         DraftContent::Answer { question_id, .. } => {
-            let team = ctx.team_in(draft.guild_id, draft.channel_id);
+            let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
             let url = ctx.question_url(team.as_ref(), *question_id);
             let title = ctx
                 .recent
@@ -219,8 +215,8 @@ fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
 }
 
 /// The proposal `id` of `proposer`, or the reply to give (expired, withdrawn, not one).
-fn load(ctx: &Commands, proposer: u64, id: &str) -> Result<(Draft, Proposal), Reply> {
-    match ctx.store.get_draft(proposer, id) {
+async fn load(ctx: &Commands, proposer: u64, id: &str) -> Result<(Draft, Proposal), Reply> {
+    match ctx.store.get_draft(proposer, id).await {
         Ok(Some(d)) => match d.proposal.clone() {
             Some(p) => Ok((d, p)),
             None => Err(Reply::private(crate::t!("consent-not-a-proposal"))),
@@ -241,7 +237,7 @@ fn author_only(p: &Proposal) -> Reply {
 /// "Accept and review", by the author: the form, pre-filled, posted as them when they send
 /// it. Pressed again after they posted, it says where it went.
 pub async fn accept(ctx: &Commands, inv: &Invocation, proposer: u64, id: &str) -> Reply {
-    let (mut draft, mut p) = match load(ctx, proposer, id) {
+    let (mut draft, mut p) = match load(ctx, proposer, id).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -256,7 +252,7 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, proposer: u64, id: &str) -
         ));
     }
     // The author's own copy: the same handle under their id (drafts are keyed by member).
-    match ctx.store.get_draft(inv.member.id, id) {
+    match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(mine)) => {
             if let Some(r) = super::post::settled(&mine) {
                 return r;
@@ -271,7 +267,7 @@ pub async fn accept(ctx: &Commands, inv: &Invocation, proposer: u64, id: &str) -
     if p.consent != Consent::Accepted {
         p.consent = Consent::Accepted;
         draft.proposal = Some(p);
-        if let Err(e) = ctx.store.put_draft(&draft) {
+        if let Err(e) = ctx.store.put_draft(&draft).await {
             return ctx.store_failure(&e);
         }
     }
@@ -305,14 +301,14 @@ fn form(draft: &Draft, id: &str, quote_for: Option<&str>) -> Reply {
 /// "Decline", by the author: recorded, and the prompt says so (the proposer may now post it
 /// quoted).
 pub async fn decline(ctx: &Commands, inv: &Invocation, proposer: u64, id: &str) -> Reply {
-    let (mut draft, mut p) = match load(ctx, proposer, id) {
+    let (mut draft, mut p) = match load(ctx, proposer, id).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     if inv.member.id != p.author_id {
         return author_only(&p);
     }
-    match ctx.store.get_draft(inv.member.id, id) {
+    match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(mine)) if matches!(mine.state, crate::store::DraftState::Posted { .. }) => {
             return Reply::private(crate::t!("consent-already-yours"))
         }
@@ -322,11 +318,11 @@ pub async fn decline(ctx: &Commands, inv: &Invocation, proposer: u64, id: &str) 
     if p.consent != Consent::Declined {
         p.consent = Consent::Declined;
         draft.proposal = Some(p);
-        if let Err(e) = ctx.store.put_draft(&draft) {
+        if let Err(e) = ctx.store.put_draft(&draft).await {
             return ctx.store_failure(&e);
         }
     }
-    prompt(ctx, &draft).into_update()
+    prompt(ctx, &draft).await.into_update()
 }
 
 /// Whether the proposer may post `p`'s text as themself now; the refusal otherwise.
@@ -363,7 +359,7 @@ pub async fn post_quoted(ctx: &Commands, inv: &Invocation, proposer: u64, id: &s
             proposer = format!("<@{proposer}>")
         ));
     }
-    let (draft, p) = match load(ctx, proposer, id) {
+    let (draft, p) = match load(ctx, proposer, id).await {
         Ok(x) => x,
         Err(r) => return r,
     };

@@ -81,12 +81,12 @@ fn menu(text: &str, draft: &str, consent: bool, questions: &[(i64, String)]) -> 
 }
 
 /// The chooser's answer draft `id`, or the reply to give instead (gone, or already posted).
-pub(crate) fn own_answer_draft(
+pub(crate) async fn own_answer_draft(
     ctx: &Commands,
     user: u64,
     id: &str,
 ) -> Result<(Draft, String), Reply> {
-    let draft = match ctx.store.get_draft(user, id) {
+    let draft = match ctx.store.get_draft(user, id).await {
         Ok(Some(d)) => d,
         Ok(None) => return Err(Reply::private(crate::t!("pick-draft-gone"))),
         Err(e) => return Err(ctx.store_failure(&e)),
@@ -112,7 +112,7 @@ pub async fn chosen(
     consent: bool,
     question: i64,
 ) -> Reply {
-    let (draft, body) = match own_answer_draft(ctx, inv.member.id, id) {
+    let (draft, body) = match own_answer_draft(ctx, inv.member.id, id).await {
         Ok(d) => d,
         Err(r) => return r,
     };
@@ -142,7 +142,7 @@ pub fn find_form(draft: &str, consent: bool) -> Reply {
 /// service budget), whose questions come back as a new picker.
 pub async fn find(ctx: &Commands, inv: &Invocation, draft: &str, consent: bool) -> Reply {
     let words = inv.field("words").unwrap_or_default().trim().to_string();
-    if let Err(r) = own_answer_draft(ctx, inv.member.id, draft) {
+    if let Err(r) = own_answer_draft(ctx, inv.member.id, draft).await {
         return r;
     }
     if words.chars().count() < FIND_MIN {
@@ -153,7 +153,7 @@ pub async fn find(ctx: &Commands, inv: &Invocation, draft: &str, consent: bool) 
             &[],
         );
     }
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     let shown = truncate(&words, 80).replace('`', "'");
     match super::complete::search_titles(ctx, inv.member.id, team.as_ref(), &words).await {
         Err(reply) => reply,

@@ -119,8 +119,9 @@ pub async fn ask_command(ctx: &Commands, inv: &Invocation) -> Reply {
 }
 
 /// The default tags of the channel `inv` comes from, as a list (empty when none).
-pub(crate) fn channel_tag_list(ctx: &Commands, inv: &Invocation) -> Vec<String> {
+pub(crate) async fn channel_tag_list(ctx: &Commands, inv: &Invocation) -> Vec<String> {
     channel_tags(ctx, inv)
+        .await
         .map(|t| t.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
 }
@@ -193,7 +194,9 @@ pub async fn message_command(
             &new_draft_id(),
             content,
             None,
-        ) {
+        )
+        .await
+        {
             Ok(d) => super::pick::picker(ctx, inv, &d.id, false),
             Err(r) => *r,
         };
@@ -204,13 +207,13 @@ pub async fn message_command(
         Some(message.id),
         Some(&title),
         Some(text),
-        channel_tags(ctx, inv).as_deref(),
+        channel_tags(ctx, inv).await.as_deref(),
     )
 }
 
 /// Saves someone else's message `source` as a new draft of the proposer (`inv`'s member),
 /// carrying `proposal` (see `consent`); within the proposer's draft cap.
-pub(crate) fn save_proposal(
+pub(crate) async fn save_proposal(
     ctx: &Commands,
     inv: &Invocation,
     id: &str,
@@ -236,9 +239,10 @@ pub(crate) fn save_proposal(
     match ctx
         .store
         .put_new_draft(&draft, ctx.limits.drafts_per_member, now)
+        .await
     {
         Ok(true) => Ok(draft),
-        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv.member.id, &draft))),
+        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv.member.id, &draft).await)),
         Err(e) => Err(Box::new(ctx.store_failure(&e))),
     }
 }
@@ -864,7 +868,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
                 r.content = format!("{} {}", crate::t!("posted-after-link"), r.content);
-            } else if cards_on(ctx, &done) {
+            } else if cards_on(ctx, &done).await {
                 // Offered by default: the channel learns that it was posted (see `announce`).
                 r = r.with_row(vec![Component::button(
                     Id::AnnouncePost { draft: done.id }.encode(),
@@ -1112,7 +1116,7 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
             "This card belongs in the channel the post was written in; press the button there.",
         );
     }
-    if !cards_on(ctx, &draft) {
+    if !cards_on(ctx, &draft).await {
         return Reply::private(
             "An admin turned cards about posts off in this channel, so nothing was posted. Share the question with `/so question` and Share to channel instead.",
         );
@@ -1182,11 +1186,11 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
 /// Whether a card about `draft`'s post may be offered in the channel it was written in: a
 /// guild channel whose cards an admin did not turn off (`/so-admin channel cards`; a thread
 /// follows its parent). Unreadable settings offer it (the default).
-fn cards_on(ctx: &Commands, draft: &Draft) -> bool {
+async fn cards_on(ctx: &Commands, draft: &Draft) -> bool {
     let (Some(guild), Some(channel)) = (draft.guild_id, draft.channel_id) else {
         return false;
     };
-    match ctx.store.guild_settings(guild) {
+    match ctx.store.guild_settings(guild).await {
         Ok(s) => s.cards_on(channel, draft.thread_parent),
         Err(e) => {
             tracing::warn!(error = %e, "guild settings unreadable; offering the card");

@@ -478,6 +478,8 @@ pub(crate) struct GuildRecord {
     pub(crate) channel_tags: std::collections::BTreeMap<u64, Vec<String>>,
     #[serde(default)]
     pub(crate) audit_channel: Option<u64>,
+    #[serde(default)]
+    pub(crate) cards_off: Vec<u64>,
 }
 
 impl Record for GuildRecord {
@@ -783,6 +785,7 @@ pub(crate) fn guild_bytes(settings: &GuildSettings) -> StoreResult<Vec<u8>> {
         channel_teams: settings.channel_teams.clone(),
         channel_tags: settings.channel_tags.clone(),
         audit_channel: settings.audit_channel,
+        cards_off: settings.cards_off.clone(),
     })
 }
 
@@ -795,6 +798,7 @@ pub(crate) fn guild_from_bytes(raw: &[u8]) -> StoreResult<GuildSettings> {
         channel_teams: rec.channel_teams,
         channel_tags: rec.channel_tags,
         audit_channel: rec.audit_channel,
+        cards_off: rec.cards_off,
     })
 }
 
@@ -1064,5 +1068,6 @@ mod tests {
         );
         assert!(rec.channel_teams.is_empty() && rec.channel_tags.is_empty());
         assert_eq!(rec.audit_channel, None);
+        assert!(rec.cards_off.is_empty(), "cards on everywhere");
     }
 }
