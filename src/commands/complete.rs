@@ -127,7 +127,7 @@ async fn live(ctx: &Commands, member: u64, typed: &str) -> Vec<(i64, String)> {
         Some(p) => p,
         None => {
             let reader = ctx.reader_for(member, None);
-            if reader.reserve(1).is_err() {
+            if reader.reserve(1).await.is_err() {
                 return vec![];
             }
             match reader

@@ -177,6 +177,12 @@ impl Commands {
         self
     }
 
+    /// Keeps the global budget's windows in `global` from now on (shared by every replica,
+    /// e.g. in the database); members keep their share.
+    pub fn use_global_budget(&self, global: Arc<dyn caches::GlobalBuckets>) {
+        self.budget.use_global(global);
+    }
+
     /// The service reader for the bot's own background work (no member's share), behind the
     /// global budget.
     pub(crate) fn reader(&self, team: Option<&TeamSlug>) -> BudgetedRead {
