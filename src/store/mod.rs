@@ -13,6 +13,7 @@
 
 pub mod cipher;
 pub mod notify;
+pub(crate) mod record;
 mod sled_store;
 
 use chrono::{DateTime, Utc};

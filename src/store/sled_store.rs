@@ -1,28 +1,8 @@
 //! [`Store`] on one sled database.
 //!
-//! Layout (a fixed, small set of trees; names carry a format version):
-//!
-//! | tree | key | value |
-//! |---|---|---|
-//! | `links/v1` | Discord user id, u64 big-endian | link record, token sealed |
-//! | `tickets/v1` | SHA-256 of the ticket | ticket record |
-//! | `auth/v1` | SHA-256 of the OAuth `state` | pending authorization, verifier sealed |
-//! | `auth_by_user/v1` | user id, u64 BE | the `state` hash of the member's one pending authorization |
-//! | `identity/v1` | SHA-256 of the Discord OAuth `state` | link awaiting the Discord proof, token sealed |
-//! | `confirm/v1` | SHA-256 of the form token | link awaiting confirmation, token sealed |
-//! | `drafts/v1` | user id, u64 BE ‖ draft id | expiry in clear, the whole `Draft` sealed |
-//! | `searches/v1` | user id, u64 BE ‖ handle | expiry and creation in clear, the whole `SavedSearch` sealed |
-//! | `writes/v1` | claim key (UTF-8) | claim or outcome of a one-shot write, with its times |
-//! | `rates/v1` | bucket key (UTF-8) | token bucket (`tokens`, `updated_at`, `full_at`) |
-//! | `guilds/v1` | guild id, u64 BE | guild settings |
-//! | `notify_*/v1` | see [`notify`] | subscription rules, poll state, outbox, sent cards |
-//! | `meta` | `schema_version`, `key_canary`, `service_token` | u32 BE; sealed canary; sealed token |
-//!
-//! Values are JSON objects with a version field `"v": 1`. Sealed blobs (see [`Cipher`]) are
-//! base64 strings inside them, with associated data that names their owner:
-//! `link-token/v1:<user id>` (the same blob is valid in the member's confirmation and link
-//! records and nowhere else), `pkce/v1:<state hash>`, `draft/v1:<user id>:<draft id>`, `search/v1:<user id>:<handle>`,
-//! `service-token/v1`, and `canary` for the key canary.
+//! Layout: one sled tree per record kind, named, keyed and valued exactly as [`record`]
+//! describes (a fixed, small set of trees; names carry a format version). Every value is
+//! encoded and sealed by [`record`], so another backend holds the same bytes.
 //!
 //! Sealing happens before any sled transaction starts (transaction closures may re-run, and a
 //! re-run must not seal again with a fresh nonce). Single-use records are consumed with
@@ -30,26 +10,35 @@
 //! changes that exactly one caller may win use compare-and-swap. Methods documented "Flushed"
 //! on [`Store`] call the synchronous `Db::flush` (never `flush_async`, which deadlocks in sled
 //! 0.34) before returning.
+//!
+//! [`record`]: super::record
 
 use std::path::Path;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Db, Transactional, Tree};
 
 use super::cipher::Cipher;
+use super::record::{
+    auth_bytes, auth_from_record, canary_opens, claim_step, confirm_bytes, confirm_from_bytes,
+    confirmed_link, decode, draft_bytes, draft_from_bytes, draft_key, encode, finish_step,
+    forget_step, guild_bytes, guild_from_bytes, link_expire_step, link_from_bytes, link_record,
+    link_touch_step, link_write_refused_step, seal_canary, search_bytes, search_from_bytes,
+    search_key, service_token_bytes, service_token_from_bytes, take_rate_step, take_rates_step,
+    ticket_bytes, ticket_from_bytes, user_key, AuthRecord, ConfirmRecord, DraftRecord, LinkRecord,
+    RateRecord, Record, SearchRecord, TicketRecord, Update, WriteRecord, META_KEY_CANARY,
+    META_SCHEMA_VERSION, META_SERVICE_TOKEN, TREE_AUTH, TREE_AUTH_BY_USER, TREE_CONFIRM,
+    TREE_DRAFTS, TREE_GUILDS, TREE_IDENTITY, TREE_LINKS, TREE_META, TREE_RATES, TREE_SEARCHES,
+    TREE_TICKETS, TREE_WRITES,
+};
 use super::{
     Allowance, DiscordUserId, Draft, DraftState, GuildSettings, Link, LinkStatus, LinkTicket,
     PendingAuth, PendingConfirm, RateBucket, SavedSearch, Store, StoreCounts, StoreError,
-    StoreResult, VerifiedDiscord, WriteClaim, ABANDONED_CLAIM_SWEEP_SECS, SEARCHES_PER_MEMBER,
-    WRITE_CLAIM_TTL_SECS,
+    StoreResult, WriteClaim, SEARCHES_PER_MEMBER,
 };
 use crate::config::StorageConfig;
-use crate::soe::{Id, ServiceToken, UserToken};
+use crate::soe::ServiceToken;
 
 mod maintenance;
 mod notify;
@@ -58,33 +47,7 @@ pub use maintenance::{Backup, RotationReport, BACKUP_FORMAT};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-const TREE_LINKS: &str = "links/v1";
-const TREE_TICKETS: &str = "tickets/v1";
-const TREE_AUTH: &str = "auth/v1";
-const TREE_AUTH_BY_USER: &str = "auth_by_user/v1";
-const TREE_IDENTITY: &str = "identity/v1";
-const TREE_CONFIRM: &str = "confirm/v1";
-const TREE_DRAFTS: &str = "drafts/v1";
-const TREE_SEARCHES: &str = "searches/v1";
-const TREE_WRITES: &str = "writes/v1";
-const TREE_RATES: &str = "rates/v1";
-const TREE_GUILDS: &str = "guilds/v1";
-const TREE_META: &str = "meta";
-
-const META_SCHEMA_VERSION: &[u8] = b"schema_version";
-const META_KEY_CANARY: &[u8] = b"key_canary";
-const META_SERVICE_TOKEN: &[u8] = b"service_token";
-
-const CANARY_AAD: &[u8] = b"canary";
-const CANARY_PLAINTEXT: &[u8] = b"soe-bot key canary v1";
-const SERVICE_TOKEN_AAD: &[u8] = b"service-token/v1";
-
-/// Record format version inside every JSON value.
-const RECORD_VERSION: u32 = 1;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-// ---------------------------------------------------------------- errors and encoding helpers
+// ---------------------------------------------------------------- errors
 
 fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
@@ -105,374 +68,6 @@ fn is_lock_error(e: &sled::Error) -> bool {
         }
         _ => false,
     }
-}
-
-/// A stored JSON record with a format version.
-trait Record: Serialize + DeserializeOwned {
-    /// What it is, for error messages.
-    const WHAT: &'static str;
-    fn version(&self) -> u32;
-}
-
-fn encode<R: Record>(record: &R) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(record)
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode a {} record: {e}", R::WHAT)))
-}
-
-fn decode<R: Record>(bytes: &[u8]) -> StoreResult<R> {
-    let record: R = serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("{} record does not parse: {e}", R::WHAT)))?;
-    if record.version() != RECORD_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "{} record has version {}, expected {RECORD_VERSION}",
-            R::WHAT,
-            record.version()
-        )));
-    }
-    Ok(record)
-}
-
-fn b64_decode(s: &str) -> StoreResult<Vec<u8>> {
-    B64.decode(s)
-        .map_err(|_| StoreError::Corrupt("a sealed field is not base64".into()))
-}
-
-fn user_key(user: DiscordUserId) -> [u8; 8] {
-    user.to_be_bytes()
-}
-
-fn draft_key(user: DiscordUserId, id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + id.len());
-    k.extend_from_slice(&user.to_be_bytes());
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-fn token_aad(user: DiscordUserId) -> Vec<u8> {
-    format!("link-token/v1:{user}").into_bytes()
-}
-
-fn pkce_aad(state_hash: &[u8; 32]) -> Vec<u8> {
-    let mut aad = b"pkce/v1:".to_vec();
-    aad.extend_from_slice(state_hash);
-    aad
-}
-
-/// A hash stored as hex; anything malformed becomes all zeros, which no browser's cookie
-/// hashes to.
-fn hash_from_hex(s: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if hex::decode_to_slice(s, &mut out).is_err() {
-        out = [0u8; 32];
-    }
-    out
-}
-
-fn draft_aad(user: DiscordUserId, id: &str) -> Vec<u8> {
-    format!("draft/v1:{user}:{id}").into_bytes()
-}
-
-fn search_aad(user: DiscordUserId, handle: &str) -> Vec<u8> {
-    format!("search/v1:{user}:{handle}").into_bytes()
-}
-
-// ---------------------------------------------------------------- records
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LinkRecord {
-    v: u32,
-    discord_user: DiscordUserId,
-    soe_user_id: Id,
-    soe_user_name: String,
-    soe_user_url: Option<String>,
-    /// Base64 of the token sealed with AAD `link-token/v1:<discord_user>`.
-    token: String,
-    scopes: Vec<String>,
-    expires_at: Option<DateTime<Utc>>,
-    linked_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-    status: LinkStatus,
-}
-
-impl Record for LinkRecord {
-    const WHAT: &'static str = "link";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct TicketRecord {
-    v: u32,
-    discord_user: DiscordUserId,
-    #[serde(alias = "discord_name")]
-    discord_username: String,
-    #[serde(default)]
-    guild_id: Option<u64>,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-}
-
-impl Record for TicketRecord {
-    const WHAT: &'static str = "link ticket";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct AuthRecord {
-    v: u32,
-    discord_user: DiscordUserId,
-    #[serde(alias = "discord_name")]
-    discord_username: String,
-    #[serde(default)]
-    guild_id: Option<u64>,
-    /// Hex SHA-256 of the browser-binding cookie (empty in records from before it existed,
-    /// which then match no browser).
-    #[serde(default)]
-    browser: String,
-    /// Base64 of the PKCE verifier sealed with AAD `pkce/v1:<state hash>`.
-    verifier: String,
-    scopes: Vec<String>,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-}
-
-impl Record for AuthRecord {
-    const WHAT: &'static str = "pending authorization";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct ConfirmRecord {
-    v: u32,
-    /// Exactly what becomes the link record on confirmation.
-    link: LinkRecord,
-    #[serde(alias = "discord_name")]
-    discord_username: String,
-    #[serde(default)]
-    guild_id: Option<u64>,
-    /// Hex SHA-256 of the browser-binding cookie.
-    #[serde(default)]
-    browser: String,
-    #[serde(default)]
-    verified: Option<VerifiedDiscord>,
-    expires_at: DateTime<Utc>,
-}
-
-impl Record for ConfirmRecord {
-    const WHAT: &'static str = "pending confirmation";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct DraftRecord {
-    v: u32,
-    discord_user: DiscordUserId,
-    id: String,
-    /// In clear so the sweep needs no key.
-    expires_at: DateTime<Utc>,
-    /// Base64 of the JSON `Draft` sealed with AAD `draft/v1:<user>:<id>`.
-    sealed: String,
-}
-
-impl Record for DraftRecord {
-    const WHAT: &'static str = "draft";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct WriteRecord {
-    v: u32,
-    /// When the claim was made (absent if an outcome was recorded without a claim).
-    claimed_at: Option<DateTime<Utc>>,
-    /// `None` while in progress; the reply text once done.
-    outcome: Option<String>,
-    /// When the outcome was recorded; the outcome expires [`WRITE_CLAIM_TTL_SECS`] later.
-    /// Absent in records from before expiry existed: then `claimed_at` stands in.
-    #[serde(default)]
-    finished_at: Option<DateTime<Utc>>,
-}
-
-impl WriteRecord {
-    /// Whether the sweep may drop it, and a new claim replace it, as of `now`.
-    fn expired(&self, now: DateTime<Utc>) -> bool {
-        match (&self.outcome, self.finished_at.or(self.claimed_at)) {
-            (Some(_), Some(at)) => now - at > chrono::Duration::seconds(WRITE_CLAIM_TTL_SECS),
-            (None, Some(at)) => now - at > chrono::Duration::seconds(ABANDONED_CLAIM_SWEEP_SECS),
-            // No time at all: nothing can tell how old it is; it blocks nobody once gone.
-            (_, None) => true,
-        }
-    }
-}
-
-impl Record for WriteRecord {
-    const WHAT: &'static str = "write claim";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct RateRecord {
-    v: u32,
-    tokens: f64,
-    updated_at: DateTime<Utc>,
-    /// When the bucket is full again if nobody takes from it: from then on it is idle, it
-    /// behaves exactly like a missing bucket, and the sweep drops it. Absent in records from
-    /// before the sweep knew buckets: then [`IDLE_BUCKET_FALLBACK_SECS`] after `updated_at`.
-    #[serde(default)]
-    full_at: Option<DateTime<Utc>>,
-}
-
-impl RateRecord {
-    /// Whether the bucket is full again (idle) at `now`.
-    fn idle(&self, now: DateTime<Utc>) -> bool {
-        let full_at = self.full_at.unwrap_or_else(|| {
-            self.updated_at + chrono::Duration::seconds(IDLE_BUCKET_FALLBACK_SECS)
-        });
-        full_at <= now
-    }
-}
-
-/// For bucket records without `full_at`: a day, longer than any configured bucket takes to
-/// refill in practice (asks: 3 × 10 minutes by default).
-const IDLE_BUCKET_FALLBACK_SECS: i64 = 24 * 3600;
-
-/// The tokens of a bucket (capacity `capacity`, one token back every `refill` seconds) found
-/// as `cur` in the store, refilled up to `now`.
-fn bucket_tokens(
-    cur: Option<&[u8]>,
-    capacity: f64,
-    refill: f64,
-    now: DateTime<Utc>,
-) -> StoreResult<f64> {
-    Ok(match cur {
-        None => capacity,
-        Some(cur) => {
-            let rec: RateRecord = decode(cur)?;
-            let elapsed_ms = (now - rec.updated_at).num_milliseconds().max(0) as f64;
-            let refilled = rec.tokens + elapsed_ms / 1000.0 / refill;
-            // A clock that went backwards never grants tokens.
-            if rec.tokens.is_finite() {
-                refilled.clamp(0.0, capacity)
-            } else {
-                0.0
-            }
-        }
-    })
-}
-
-/// The record after taking one token from `tokens` (which must hold at least one).
-fn bucket_after_take(tokens: f64, capacity: f64, refill: f64, now: DateTime<Utc>) -> RateRecord {
-    let left = (tokens - 1.0).max(0.0);
-    let to_full_ms = ((capacity - left) * refill * 1000.0).ceil();
-    let full_at = if to_full_ms.is_finite() && to_full_ms < i64::MAX as f64 {
-        now.checked_add_signed(chrono::Duration::milliseconds(to_full_ms as i64))
-    } else {
-        None
-    };
-    RateRecord {
-        v: RECORD_VERSION,
-        tokens: left,
-        updated_at: now,
-        // An unrepresentable time: leave it to the fallback.
-        full_at,
-    }
-}
-
-/// Whether `tokens` hold one whole token (a tiny epsilon absorbs float error in the refill
-/// arithmetic).
-fn has_token(tokens: f64) -> bool {
-    tokens + 1e-9 >= 1.0
-}
-
-/// Whole seconds until one token is back, at least 1.
-fn wait_secs(tokens: f64, refill: f64, refill_secs: u64) -> u64 {
-    // Milliseconds rounded first, so float noise cannot add a whole second.
-    let wait_ms = ((1.0 - tokens) * refill * 1000.0).round();
-    if wait_ms.is_finite() {
-        (wait_ms as u64).div_ceil(1000).max(1)
-    } else {
-        refill_secs
-    }
-}
-
-impl Record for RateRecord {
-    const WHAT: &'static str = "rate bucket";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct SearchRecord {
-    v: u32,
-    /// In clear so the per-member cap needs no key.
-    created_at: DateTime<Utc>,
-    /// In clear so the sweep needs no key.
-    expires_at: DateTime<Utc>,
-    /// Base64 of the JSON `SavedSearch` sealed with AAD `search/v1:<user>:<handle>`.
-    sealed: String,
-}
-
-impl Record for SearchRecord {
-    const WHAT: &'static str = "saved search";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct GuildRecord {
-    v: u32,
-    disabled_channels: Vec<u64>,
-    #[serde(default)]
-    enabled_channels: Vec<u64>,
-    #[serde(default)]
-    channel_teams: std::collections::BTreeMap<u64, crate::soe::TeamSlug>,
-    #[serde(default)]
-    channel_tags: std::collections::BTreeMap<u64, Vec<String>>,
-    #[serde(default)]
-    audit_channel: Option<u64>,
-}
-
-impl Record for GuildRecord {
-    const WHAT: &'static str = "guild settings";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct ServiceTokenRecord {
-    v: u32,
-    /// Base64 of the token sealed with AAD `service-token/v1`.
-    token: String,
-}
-
-impl Record for ServiceTokenRecord {
-    const WHAT: &'static str = "service token";
-    fn version(&self) -> u32 {
-        self.v
-    }
-}
-
-/// What a compare-and-swap update step decided.
-enum Update<R> {
-    /// Leave the value as it is.
-    Keep(R),
-    /// Replace (or create) it.
-    Set(Vec<u8>, R),
-    /// Remove it.
-    Remove(R),
 }
 
 // ---------------------------------------------------------------- the store
@@ -633,30 +228,25 @@ impl SledStore {
     fn check_canary(&self) -> StoreResult<()> {
         match self.meta.get(META_KEY_CANARY).map_err(io)? {
             None => {
-                let blob = self.cipher.seal(CANARY_AAD, CANARY_PLAINTEXT)?;
+                let blob = seal_canary(&self.cipher)?;
                 self.meta.insert(META_KEY_CANARY, blob).map_err(io)?;
                 Ok(())
             }
-            Some(blob) => {
-                let opened = self.cipher.open(CANARY_AAD, &blob);
-                match opened {
-                    Ok(plain) if plain.as_slice() == CANARY_PLAINTEXT => {
-                        if Cipher::key_id_of(&blob) != Some(self.cipher.current_key_id()) {
-                            let fresh = self.cipher.seal(CANARY_AAD, CANARY_PLAINTEXT)?;
-                            self.meta.insert(META_KEY_CANARY, fresh).map_err(io)?;
-                            tracing::info!(
-                                path = %self.path,
-                                key_id = self.cipher.current_key_id(),
-                                "storage key canary re-sealed with the current key"
-                            );
-                        }
-                        Ok(())
-                    }
-                    _ => Err(StoreError::WrongKey {
-                        path: self.path.clone(),
-                    }),
+            Some(blob) if canary_opens(&self.cipher, &blob) => {
+                if Cipher::key_id_of(&blob) != Some(self.cipher.current_key_id()) {
+                    let fresh = seal_canary(&self.cipher)?;
+                    self.meta.insert(META_KEY_CANARY, fresh).map_err(io)?;
+                    tracing::info!(
+                        path = %self.path,
+                        key_id = self.cipher.current_key_id(),
+                        "storage key canary re-sealed with the current key"
+                    );
                 }
+                Ok(())
             }
+            Some(_) => Err(StoreError::WrongKey {
+                path: self.path.clone(),
+            }),
         }
     }
 
@@ -697,125 +287,6 @@ impl SledStore {
             .compare_and_swap(key, Some(expected), None::<&[u8]>)
             .map_err(io)?
             .is_ok())
-    }
-
-    fn seal_b64(&self, aad: &[u8], plaintext: &[u8]) -> StoreResult<String> {
-        Ok(B64.encode(self.cipher.seal(aad, plaintext)?))
-    }
-
-    fn open_b64(&self, aad: &[u8], b64: &str) -> StoreResult<secrecy::zeroize::Zeroizing<Vec<u8>>> {
-        self.cipher.open(aad, &b64_decode(b64)?)
-    }
-
-    fn link_record(&self, link: &Link) -> StoreResult<LinkRecord> {
-        Ok(LinkRecord {
-            v: RECORD_VERSION,
-            discord_user: link.discord_user,
-            soe_user_id: link.soe_user_id,
-            soe_user_name: link.soe_user_name.clone(),
-            soe_user_url: link.soe_user_url.clone(),
-            token: self.seal_b64(
-                &token_aad(link.discord_user),
-                link.token.secret().expose_secret().as_bytes(),
-            )?,
-            scopes: link.scopes.clone(),
-            expires_at: link.expires_at,
-            linked_at: link.linked_at,
-            last_used_at: link.last_used_at,
-            status: link.status,
-        })
-    }
-
-    /// Unseals a link record found under `user`'s key. The AAD comes from the key, not from
-    /// the record, so a record moved under another member fails to open.
-    fn link_from_record(&self, user: DiscordUserId, rec: LinkRecord) -> StoreResult<Link> {
-        let plain = self.open_b64(&token_aad(user), &rec.token)?;
-        let token = std::str::from_utf8(&plain)
-            .map_err(|_| StoreError::Corrupt("a token is not UTF-8".into()))?;
-        if rec.discord_user != user {
-            return Err(StoreError::Corrupt(
-                "link record stored under another member".into(),
-            ));
-        }
-        Ok(Link {
-            discord_user: user,
-            soe_user_id: rec.soe_user_id,
-            soe_user_name: rec.soe_user_name,
-            soe_user_url: rec.soe_user_url,
-            token: UserToken::new(SecretString::from(token)),
-            scopes: rec.scopes,
-            expires_at: rec.expires_at,
-            linked_at: rec.linked_at,
-            last_used_at: rec.last_used_at,
-            status: rec.status,
-        })
-    }
-
-    fn auth_from_record(&self, state_hash: &[u8; 32], rec: AuthRecord) -> StoreResult<PendingAuth> {
-        let plain = self.open_b64(&pkce_aad(state_hash), &rec.verifier)?;
-        let verifier = std::str::from_utf8(&plain)
-            .map_err(|_| StoreError::Corrupt("a PKCE verifier is not UTF-8".into()))?;
-        Ok(PendingAuth {
-            discord_user: rec.discord_user,
-            discord_username: rec.discord_username,
-            guild_id: rec.guild_id,
-            browser_hash: hash_from_hex(&rec.browser),
-            verifier: SecretString::from(verifier),
-            scopes: rec.scopes,
-            created_at: rec.created_at,
-            expires_at: rec.expires_at,
-        })
-    }
-
-    fn draft_record(&self, draft: &Draft) -> StoreResult<Vec<u8>> {
-        let plain = secrecy::zeroize::Zeroizing::new(
-            serde_json::to_vec(draft)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode a draft: {e}")))?,
-        );
-        encode(&DraftRecord {
-            v: RECORD_VERSION,
-            discord_user: draft.discord_user,
-            id: draft.id.clone(),
-            expires_at: draft.expires_at,
-            sealed: self.seal_b64(&draft_aad(draft.discord_user, &draft.id), &plain)?,
-        })
-    }
-
-    /// Unseals a draft value found under `(user, id)`.
-    fn draft_from_bytes(&self, user: DiscordUserId, id: &str, bytes: &[u8]) -> StoreResult<Draft> {
-        let rec: DraftRecord = decode(bytes)?;
-        let plain = self.open_b64(&draft_aad(user, id), &rec.sealed)?;
-        let draft: Draft = serde_json::from_slice(&plain)
-            .map_err(|e| StoreError::Corrupt(format!("a draft does not parse: {e}")))?;
-        if draft.discord_user != user || draft.id != id {
-            return Err(StoreError::Corrupt("draft stored under another key".into()));
-        }
-        Ok(draft)
-    }
-
-    fn confirm_record(&self, pending: &PendingConfirm) -> StoreResult<Vec<u8>> {
-        encode(&ConfirmRecord {
-            v: RECORD_VERSION,
-            link: self.link_record(&pending.link)?,
-            discord_username: pending.discord_username.clone(),
-            guild_id: pending.guild_id,
-            browser: hex::encode(pending.browser_hash),
-            verified: pending.verified.clone(),
-            expires_at: pending.expires_at,
-        })
-    }
-
-    fn confirm_from_bytes(&self, raw: &[u8]) -> StoreResult<PendingConfirm> {
-        let rec: ConfirmRecord = decode(raw)?;
-        let user = rec.link.discord_user;
-        Ok(PendingConfirm {
-            link: self.link_from_record(user, rec.link)?,
-            discord_username: rec.discord_username,
-            guild_id: rec.guild_id,
-            browser_hash: hash_from_hex(&rec.browser),
-            verified: rec.verified,
-            expires_at: rec.expires_at,
-        })
     }
 
     /// Removes every record of `tree` whose value decodes to a record of `user` (scans: these
@@ -894,10 +365,7 @@ impl Store for SledStore {
         let _gate = self.snapshot_gate.read_recursive();
         match self.links.get(user_key(user)).map_err(io)? {
             None => Ok(None),
-            Some(raw) => {
-                let rec: LinkRecord = decode(&raw)?;
-                self.link_from_record(user, rec).map(Some)
-            }
+            Some(raw) => link_from_bytes(&self.cipher, user, &raw).map(Some),
         }
     }
 
@@ -919,7 +387,7 @@ impl Store for SledStore {
 
     fn put_link(&self, link: &Link) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let bytes = encode(&self.link_record(link)?)?;
+        let bytes = encode(&link_record(&self.cipher, link)?)?;
         self.links
             .insert(user_key(link.discord_user), bytes)
             .map_err(io)?;
@@ -928,17 +396,7 @@ impl Store for SledStore {
 
     fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let changed = self.cas_update(&self.links, &user_key(user), |cur| {
-            let Some(cur) = cur else {
-                return Ok(Update::Keep(false));
-            };
-            let mut rec: LinkRecord = decode(cur)?;
-            if rec.status == LinkStatus::Expired {
-                return Ok(Update::Keep(false));
-            }
-            rec.status = LinkStatus::Expired;
-            Ok(Update::Set(encode(&rec)?, true))
-        })?;
+        let changed = self.cas_update(&self.links, &user_key(user), link_expire_step)?;
         if changed {
             self.flush()?;
         }
@@ -947,17 +405,7 @@ impl Store for SledStore {
 
     fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let changed = self.cas_update(&self.links, &user_key(user), |cur| {
-            let Some(cur) = cur else {
-                return Ok(Update::Keep(false));
-            };
-            let mut rec: LinkRecord = decode(cur)?;
-            if rec.status != LinkStatus::Active {
-                return Ok(Update::Keep(false));
-            }
-            rec.status = LinkStatus::WriteRefused;
-            Ok(Update::Set(encode(&rec)?, true))
-        })?;
+        let changed = self.cas_update(&self.links, &user_key(user), link_write_refused_step)?;
         if changed {
             self.flush()?;
         }
@@ -966,17 +414,7 @@ impl Store for SledStore {
 
     fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        self.cas_update(&self.links, &user_key(user), |cur| {
-            let Some(cur) = cur else {
-                return Ok(Update::Keep(()));
-            };
-            let mut rec: LinkRecord = decode(cur)?;
-            rec.last_used_at = Some(at);
-            if rec.status == LinkStatus::WriteRefused {
-                rec.status = LinkStatus::Active;
-            }
-            Ok(Update::Set(encode(&rec)?, ()))
-        })
+        self.cas_update(&self.links, &user_key(user), |cur| link_touch_step(cur, at))
     }
 
     fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool> {
@@ -998,14 +436,7 @@ impl Store for SledStore {
 
     fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let bytes = encode(&TicketRecord {
-            v: RECORD_VERSION,
-            discord_user: ticket.discord_user,
-            discord_username: ticket.discord_username.clone(),
-            guild_id: ticket.guild_id,
-            created_at: ticket.created_at,
-            expires_at: ticket.expires_at,
-        })?;
+        let bytes = ticket_bytes(ticket)?;
         self.tickets.insert(ticket_hash, bytes).map_err(io)?;
         Ok(())
     }
@@ -1014,36 +445,14 @@ impl Store for SledStore {
         let _gate = self.snapshot_gate.read_recursive();
         match self.tickets.remove(ticket_hash).map_err(io)? {
             None => Ok(None),
-            Some(raw) => {
-                let rec: TicketRecord = decode(&raw)?;
-                Ok(Some(LinkTicket {
-                    discord_user: rec.discord_user,
-                    discord_username: rec.discord_username,
-                    guild_id: rec.guild_id,
-                    created_at: rec.created_at,
-                    expires_at: rec.expires_at,
-                }))
-            }
+            Some(raw) => ticket_from_bytes(&raw).map(Some),
         }
     }
 
     fn put_pending_auth(&self, state_hash: [u8; 32], pending: &PendingAuth) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         // Seal before the transaction: its closure may run more than once.
-        let bytes = encode(&AuthRecord {
-            v: RECORD_VERSION,
-            discord_user: pending.discord_user,
-            discord_username: pending.discord_username.clone(),
-            guild_id: pending.guild_id,
-            browser: hex::encode(pending.browser_hash),
-            verifier: self.seal_b64(
-                &pkce_aad(&state_hash),
-                pending.verifier.expose_secret().as_bytes(),
-            )?,
-            scopes: pending.scopes.clone(),
-            created_at: pending.created_at,
-            expires_at: pending.expires_at,
-        })?;
+        let bytes = auth_bytes(&self.cipher, &state_hash, pending)?;
         let ukey = user_key(pending.discord_user);
         (&self.auth, &self.auth_by_user)
             .transaction(|(auth, idx)| {
@@ -1079,7 +488,7 @@ impl Store for SledStore {
             .map_err(tx_err)?;
         match taken {
             None => Ok(None),
-            Some(rec) => self.auth_from_record(&state_hash, rec?).map(Some),
+            Some(rec) => auth_from_record(&self.cipher, &state_hash, rec?).map(Some),
         }
     }
 
@@ -1089,7 +498,7 @@ impl Store for SledStore {
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let bytes = self.confirm_record(pending)?;
+        let bytes = confirm_bytes(&self.cipher, pending)?;
         self.confirm.insert(form_hash, bytes).map_err(io)?;
         Ok(())
     }
@@ -1100,7 +509,7 @@ impl Store for SledStore {
         pending: &PendingConfirm,
     ) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let bytes = self.confirm_record(pending)?;
+        let bytes = confirm_bytes(&self.cipher, pending)?;
         self.identity.insert(state_hash, bytes).map_err(io)?;
         Ok(())
     }
@@ -1109,7 +518,7 @@ impl Store for SledStore {
         let _gate = self.snapshot_gate.read_recursive();
         match self.identity.remove(state_hash).map_err(io)? {
             None => Ok(None),
-            Some(raw) => self.confirm_from_bytes(&raw).map(Some),
+            Some(raw) => confirm_from_bytes(&self.cipher, &raw).map(Some),
         }
     }
 
@@ -1117,7 +526,7 @@ impl Store for SledStore {
         let _gate = self.snapshot_gate.read_recursive();
         match self.confirm.get(form_hash).map_err(io)? {
             None => Ok(None),
-            Some(raw) => self.confirm_from_bytes(&raw).map(Some),
+            Some(raw) => confirm_from_bytes(&self.cipher, &raw).map(Some),
         }
     }
 
@@ -1136,13 +545,7 @@ impl Store for SledStore {
                 let Some(raw) = confirm.remove(&form_hash[..])? else {
                     return Ok(None);
                 };
-                let result = decode::<ConfirmRecord>(&raw).and_then(|rec| {
-                    let user = rec.link.discord_user;
-                    let bytes = encode(&rec.link)?;
-                    let link = self.link_from_record(user, rec.link)?;
-                    Ok((user, bytes, link))
-                });
-                match result {
+                match confirmed_link(&self.cipher, &raw) {
                     Ok((user, bytes, link)) => {
                         links.insert(&user_key(user)[..], bytes)?;
                         Ok(Some(link))
@@ -1278,18 +681,9 @@ impl Store for SledStore {
 
     fn put_search(&self, search: &SavedSearch) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let plain = secrecy::zeroize::Zeroizing::new(
-            serde_json::to_vec(search)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode a search: {e}")))?,
-        );
-        let bytes = encode(&SearchRecord {
-            v: RECORD_VERSION,
-            created_at: search.created_at,
-            expires_at: search.expires_at,
-            sealed: self.seal_b64(&search_aad(search.discord_user, &search.handle), &plain)?,
-        })?;
+        let bytes = search_bytes(&self.cipher, search)?;
         self.searches
-            .insert(draft_key(search.discord_user, &search.handle), bytes)
+            .insert(search_key(search.discord_user, &search.handle), bytes)
             .map_err(io)?;
         // Past the cap, the member's oldest go (unreadable ones first: they are of no use).
         let mut mine = Vec::new();
@@ -1315,29 +709,17 @@ impl Store for SledStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<SavedSearch>> {
         let _gate = self.snapshot_gate.read_recursive();
-        let Some(raw) = self.searches.get(draft_key(user, handle)).map_err(io)? else {
+        let Some(raw) = self.searches.get(search_key(user, handle)).map_err(io)? else {
             return Ok(None);
         };
-        let rec: SearchRecord = decode(&raw)?;
-        if rec.expires_at <= now {
-            return Ok(None);
-        }
-        let plain = self.open_b64(&search_aad(user, handle), &rec.sealed)?;
-        let search: SavedSearch = serde_json::from_slice(&plain)
-            .map_err(|e| StoreError::Corrupt(format!("a saved search does not parse: {e}")))?;
-        if search.discord_user != user || search.handle != handle {
-            return Err(StoreError::Corrupt(
-                "search stored under another key".into(),
-            ));
-        }
-        Ok(Some(search))
+        search_from_bytes(&self.cipher, user, handle, &raw, now)
     }
 
     // ---- drafts
 
     fn put_draft(&self, draft: &Draft) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let bytes = self.draft_record(draft)?;
+        let bytes = draft_bytes(&self.cipher, draft)?;
         self.drafts
             .insert(draft_key(draft.discord_user, &draft.id), bytes)
             .map_err(io)?;
@@ -1347,7 +729,7 @@ impl Store for SledStore {
     fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool> {
         let _gate = self.snapshot_gate.read_recursive();
         // Seal before taking the lock; the lock only covers the count and the insert.
-        let bytes = self.draft_record(draft)?;
+        let bytes = draft_bytes(&self.cipher, draft)?;
         let key = draft_key(draft.discord_user, &draft.id);
         {
             let _one_at_a_time = self.draft_creation.lock();
@@ -1371,7 +753,7 @@ impl Store for SledStore {
         let _gate = self.snapshot_gate.read_recursive();
         match self.drafts.get(draft_key(user, id)).map_err(io)? {
             None => Ok(None),
-            Some(raw) => self.draft_from_bytes(user, id, &raw).map(Some),
+            Some(raw) => draft_from_bytes(&self.cipher, user, id, &raw).map(Some),
         }
     }
 
@@ -1387,7 +769,7 @@ impl Store for SledStore {
                     continue;
                 }
             };
-            match self.draft_from_bytes(user, id, &v) {
+            match draft_from_bytes(&self.cipher, user, id, &v) {
                 Ok(d) => drafts.push(d),
                 // One unreadable draft must not hide the member's others.
                 Err(StoreError::Io(e)) => return Err(StoreError::Io(e)),
@@ -1415,13 +797,13 @@ impl Store for SledStore {
             let Some(cur) = cur else {
                 return Ok(Update::Keep(None));
             };
-            let mut draft = self.draft_from_bytes(user, id, cur)?;
+            let mut draft = draft_from_bytes(&self.cipher, user, id, cur)?;
             if !matches!(draft.state, DraftState::Saved { .. }) {
                 return Ok(Update::Keep(None));
             }
             draft.state = DraftState::Posting { since: now };
             // Not a sled transaction: a retry after a lost race re-reads and stops above.
-            let bytes = self.draft_record(&draft)?;
+            let bytes = draft_bytes(&self.cipher, &draft)?;
             Ok(Update::Set(bytes, Some(draft)))
         })?;
         if won.is_some() {
@@ -1450,7 +832,7 @@ impl Store for SledStore {
                 tracing::warn!(tree = TREE_DRAFTS, "skipping a draft with a malformed key");
                 continue;
             };
-            match self.draft_from_bytes(user, id, &v) {
+            match draft_from_bytes(&self.cipher, user, id, &v) {
                 Ok(d) if matches!(d.state, DraftState::Posting { .. }) => drafts.push(d),
                 Ok(_) => {}
                 Err(StoreError::Io(e)) => return Err(StoreError::Io(e)),
@@ -1475,7 +857,7 @@ impl Store for SledStore {
             ) else {
                 continue;
             };
-            if let Ok(d) = self.draft_from_bytes(user, id, &v) {
+            if let Ok(d) = draft_from_bytes(&self.cipher, user, id, &v) {
                 if !matches!(d.state, DraftState::Posted { .. }) {
                     drafts_waiting += 1;
                 }
@@ -1491,40 +873,7 @@ impl Store for SledStore {
 
     fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim> {
         let _gate = self.snapshot_gate.read_recursive();
-        let claim = self.cas_update(&self.writes, key.as_bytes(), |cur| match cur {
-            None => {
-                let rec = WriteRecord {
-                    v: RECORD_VERSION,
-                    claimed_at: Some(now),
-                    outcome: None,
-                    finished_at: None,
-                };
-                Ok(Update::Set(encode(&rec)?, WriteClaim::Claimed))
-            }
-            Some(cur) => {
-                let rec: WriteRecord = decode(cur)?;
-                let stale = rec.claimed_at.is_some_and(|at| {
-                    now - at > chrono::Duration::seconds(super::CLAIM_STALE_SECS)
-                });
-                let fresh = || WriteRecord {
-                    v: RECORD_VERSION,
-                    claimed_at: Some(now),
-                    outcome: None,
-                    finished_at: None,
-                };
-                match rec.outcome {
-                    // A claim left behind by a crash: take it over rather than block forever.
-                    None if stale => Ok(Update::Set(encode(&fresh())?, WriteClaim::Claimed)),
-                    None => Ok(Update::Keep(WriteClaim::InProgress)),
-                    // An old outcome no longer stands for this button (e.g. the vote was
-                    // undone since): the write may be made again.
-                    Some(_) if rec.expired(now) => {
-                        Ok(Update::Set(encode(&fresh())?, WriteClaim::Claimed))
-                    }
-                    Some(outcome) => Ok(Update::Keep(WriteClaim::Done { outcome })),
-                }
-            }
-        })?;
+        let claim = self.cas_update(&self.writes, key.as_bytes(), |cur| claim_step(cur, now))?;
         if claim == WriteClaim::Claimed {
             self.flush()?;
         }
@@ -1544,17 +893,7 @@ impl Store for SledStore {
             }
             Some(outcome) => {
                 self.cas_update(&self.writes, key.as_bytes(), |cur| {
-                    let claimed_at = match cur {
-                        Some(cur) => decode::<WriteRecord>(cur).ok().and_then(|r| r.claimed_at),
-                        None => None,
-                    };
-                    let rec = WriteRecord {
-                        v: RECORD_VERSION,
-                        claimed_at,
-                        outcome: Some(outcome.to_string()),
-                        finished_at: Some(now),
-                    };
-                    Ok(Update::Set(encode(&rec)?, ()))
+                    finish_step(cur, outcome, now)
                 })?;
             }
         }
@@ -1563,16 +902,7 @@ impl Store for SledStore {
 
     fn forget_outcome(&self, key: &str) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let dropped = self.cas_update(&self.writes, key.as_bytes(), |cur| {
-            let Some(cur) = cur else {
-                return Ok(Update::Keep(false));
-            };
-            match decode::<WriteRecord>(cur) {
-                Ok(rec) if rec.outcome.is_none() => Ok(Update::Keep(false)),
-                // An outcome, or a record nobody can read: either way it must not block.
-                _ => Ok(Update::Remove(true)),
-            }
-        })?;
+        let dropped = self.cas_update(&self.writes, key.as_bytes(), forget_step)?;
         if dropped {
             self.flush()?;
         }
@@ -1610,21 +940,8 @@ impl Store for SledStore {
             // A token comes back instantly: no limit.
             return Ok(Allowance::Allowed);
         }
-        let capacity = f64::from(burst);
-        let refill = refill_secs as f64;
         self.cas_update(&self.rates, key.as_bytes(), |cur| {
-            let tokens = bucket_tokens(cur, capacity, refill, now)?;
-            if has_token(tokens) {
-                let rec = bucket_after_take(tokens, capacity, refill, now);
-                Ok(Update::Set(encode(&rec)?, Allowance::Allowed))
-            } else {
-                // Nothing changes on refusal: the stored bucket still describes the same state.
-                Ok(Update::Keep(Allowance::RetryAfter(wait_secs(
-                    tokens,
-                    refill,
-                    refill_secs,
-                ))))
-            }
+            take_rate_step(cur, burst, refill_secs, now)
         })
     }
 
@@ -1634,29 +951,21 @@ impl Store for SledStore {
         let limited: Vec<&RateBucket<'_>> = buckets.iter().filter(|b| b.refill_secs > 0).collect();
         self.rates
             .transaction(|tx| {
-                let mut takes = Vec::with_capacity(limited.len());
-                let mut wait = 0;
+                let mut current = Vec::with_capacity(limited.len());
                 for b in &limited {
-                    let capacity = f64::from(b.burst);
-                    let refill = b.refill_secs as f64;
-                    let cur = tx.get(b.key.as_bytes())?;
-                    let tokens = bucket_tokens(cur.as_deref(), capacity, refill, now)
-                        .map_err(ConflictableTransactionError::Abort)?;
-                    if has_token(tokens) {
-                        takes.push((b.key, bucket_after_take(tokens, capacity, refill, now)));
-                    } else {
-                        wait = wait.max(wait_secs(tokens, refill, b.refill_secs));
+                    current.push((*b, tx.get(b.key.as_bytes())?));
+                }
+                let current: Vec<(&RateBucket<'_>, Option<&[u8]>)> =
+                    current.iter().map(|(b, v)| (*b, v.as_deref())).collect();
+                match take_rates_step(&current, now).map_err(ConflictableTransactionError::Abort)? {
+                    Err(wait) => Ok(Allowance::RetryAfter(wait)),
+                    Ok(takes) => {
+                        for (key, bytes) in takes {
+                            tx.insert(key.as_bytes(), bytes)?;
+                        }
+                        Ok(Allowance::Allowed)
                     }
                 }
-                if wait > 0 {
-                    // All or nothing: a refusal by one bucket takes from none.
-                    return Ok(Allowance::RetryAfter(wait));
-                }
-                for (key, rec) in takes {
-                    let bytes = encode(&rec).map_err(ConflictableTransactionError::Abort)?;
-                    tx.insert(key.as_bytes(), bytes)?;
-                }
-                Ok(Allowance::Allowed)
             })
             .map_err(tx_err)
     }
@@ -1667,29 +976,13 @@ impl Store for SledStore {
         let _gate = self.snapshot_gate.read_recursive();
         match self.guilds.get(user_key(guild)).map_err(io)? {
             None => Ok(GuildSettings::default()),
-            Some(raw) => {
-                let rec: GuildRecord = decode(&raw)?;
-                Ok(GuildSettings {
-                    disabled_channels: rec.disabled_channels,
-                    enabled_channels: rec.enabled_channels,
-                    channel_teams: rec.channel_teams,
-                    channel_tags: rec.channel_tags,
-                    audit_channel: rec.audit_channel,
-                })
-            }
+            Some(raw) => guild_from_bytes(&raw),
         }
     }
 
     fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let bytes = encode(&GuildRecord {
-            v: RECORD_VERSION,
-            disabled_channels: settings.disabled_channels.clone(),
-            enabled_channels: settings.enabled_channels.clone(),
-            channel_teams: settings.channel_teams.clone(),
-            channel_tags: settings.channel_tags.clone(),
-            audit_channel: settings.audit_channel,
-        })?;
+        let bytes = guild_bytes(settings)?;
         self.guilds.insert(user_key(guild), bytes).map_err(io)?;
         self.flush()
     }
@@ -1700,22 +993,13 @@ impl Store for SledStore {
         let _gate = self.snapshot_gate.read_recursive();
         match self.meta.get(META_SERVICE_TOKEN).map_err(io)? {
             None => Ok(None),
-            Some(raw) => {
-                let rec: ServiceTokenRecord = decode(&raw)?;
-                let plain = self.open_b64(SERVICE_TOKEN_AAD, &rec.token)?;
-                let token = std::str::from_utf8(&plain)
-                    .map_err(|_| StoreError::Corrupt("the service token is not UTF-8".into()))?;
-                Ok(Some(ServiceToken::new(SecretString::from(token))))
-            }
+            Some(raw) => service_token_from_bytes(&self.cipher, &raw).map(Some),
         }
     }
 
     fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let bytes = encode(&ServiceTokenRecord {
-            v: RECORD_VERSION,
-            token: self.seal_b64(SERVICE_TOKEN_AAD, token.secret().expose_secret().as_bytes())?,
-        })?;
+        let bytes = service_token_bytes(&self.cipher, token)?;
         self.meta.insert(META_SERVICE_TOKEN, bytes).map_err(io)?;
         self.flush()
     }
@@ -1730,6 +1014,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::record::{CANARY_AAD, CANARY_PLAINTEXT};
 
     fn open(dir: &Path) -> SledStore {
         SledStore::open_at(dir, Cipher::for_testing(), 1 << 20).unwrap()
@@ -1797,22 +1082,5 @@ mod tests {
         let s = format!("{store:?}");
         assert!(s.contains("SledStore"));
         assert!(s.contains("[REDACTED]"));
-    }
-}
-
-#[cfg(test)]
-mod guild_record_tests {
-    use super::*;
-
-    #[test]
-    fn guild_records_written_before_channel_teams_tags_and_audit_still_open() {
-        let old = br#"{"v":1,"disabled_channels":[7],"enabled_channels":[8]}"#;
-        let rec: GuildRecord = decode(old).expect("an old guild record opens");
-        assert_eq!(
-            (rec.disabled_channels, rec.enabled_channels),
-            (vec![7], vec![8])
-        );
-        assert!(rec.channel_teams.is_empty() && rec.channel_tags.is_empty());
-        assert_eq!(rec.audit_channel, None);
     }
 }

@@ -25,13 +25,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Tree;
 
-use super::{
-    b64_decode, decode, draft_aad, encode, io, pkce_aad, search_aad, token_aad, AuthRecord,
-    ConfirmRecord, DraftRecord, LinkRecord, SearchRecord, ServiceTokenRecord, SledStore, B64,
-    CANARY_AAD, CANARY_PLAINTEXT, META_KEY_CANARY, META_SCHEMA_VERSION, META_SERVICE_TOKEN,
-    SCHEMA_VERSION, SERVICE_TOKEN_AAD,
-};
+use super::io;
+use super::SledStore;
 use crate::store::cipher::Cipher;
+use crate::store::record::{
+    b64_decode, canary_opens, decode, draft_aad, encode, pkce_aad, reseal_b64, seal_canary,
+    search_aad, token_aad, user_of_key, AuthRecord, ConfirmRecord, DraftRecord, LinkRecord,
+    SearchRecord, ServiceTokenRecord, ALL_TREES, B64, META_KEY_CANARY, META_SCHEMA_VERSION,
+    META_SERVICE_TOKEN, SERVICE_TOKEN_AAD, TREE_AUTH, TREE_AUTH_BY_USER, TREE_CONFIRM, TREE_DRAFTS,
+    TREE_GUILDS, TREE_IDENTITY, TREE_LINKS, TREE_META, TREE_RATES, TREE_SEARCHES, TREE_TICKETS,
+    TREE_WRITES,
+};
+use crate::store::SCHEMA_VERSION;
 use crate::store::{StoreError, StoreResult};
 
 /// What the `format` field of a backup file says.
@@ -103,20 +108,24 @@ impl SledStore {
     /// this list with the trees sled holds).
     pub(super) fn all_trees(&self) -> Vec<(&'static str, &Tree)> {
         let mut trees = vec![
-            (super::TREE_LINKS, &self.links),
-            (super::TREE_TICKETS, &self.tickets),
-            (super::TREE_AUTH, &self.auth),
-            (super::TREE_AUTH_BY_USER, &self.auth_by_user),
-            (super::TREE_IDENTITY, &self.identity),
-            (super::TREE_CONFIRM, &self.confirm),
-            (super::TREE_DRAFTS, &self.drafts),
-            (super::TREE_SEARCHES, &self.searches),
-            (super::TREE_WRITES, &self.writes),
-            (super::TREE_RATES, &self.rates),
-            (super::TREE_GUILDS, &self.guilds),
-            (super::TREE_META, &self.meta),
+            (TREE_LINKS, &self.links),
+            (TREE_TICKETS, &self.tickets),
+            (TREE_AUTH, &self.auth),
+            (TREE_AUTH_BY_USER, &self.auth_by_user),
+            (TREE_IDENTITY, &self.identity),
+            (TREE_CONFIRM, &self.confirm),
+            (TREE_DRAFTS, &self.drafts),
+            (TREE_SEARCHES, &self.searches),
+            (TREE_WRITES, &self.writes),
+            (TREE_RATES, &self.rates),
+            (TREE_GUILDS, &self.guilds),
+            (TREE_META, &self.meta),
         ];
         trees.extend(self.notify.trees());
+        debug_assert!(
+            trees.iter().map(|(name, _)| *name).eq(ALL_TREES),
+            "record::ALL_TREES names every tree of the sled store"
+        );
         trees
     }
 
@@ -180,7 +189,7 @@ impl SledStore {
             let fresh_meta = |k: &[u8]| k == META_SCHEMA_VERSION || k == META_KEY_CANARY;
             for entry in tree.iter() {
                 let (k, _) = entry.map_err(io)?;
-                if !(name == super::TREE_META && fresh_meta(&k)) {
+                if !(name == TREE_META && fresh_meta(&k)) {
                     return Err(StoreError::Corrupt(format!(
                         "{} already holds records ({name}); restore only into an empty storage.path",
                         self.path
@@ -204,13 +213,10 @@ impl SledStore {
             .iter()
             .find(|(t, k, _)| std::ptr::eq(*t, &self.meta) && k.as_slice() == META_KEY_CANARY);
         if let Some((_, _, blob)) = canary {
-            match self.cipher.open(CANARY_AAD, blob) {
-                Ok(plain) if plain.as_slice() == CANARY_PLAINTEXT => {}
-                _ => {
-                    return Err(StoreError::WrongKey {
-                        path: format!("the backup (sealed with key id(s) {:?})", backup.key_ids),
-                    })
-                }
+            if !canary_opens(&self.cipher, blob) {
+                return Err(StoreError::WrongKey {
+                    path: format!("the backup (sealed with key id(s) {:?})", backup.key_ids),
+                });
             }
         }
         let count = decoded.len();
@@ -262,12 +268,7 @@ impl SledStore {
     /// Re-seals `b64` under the current key when it names another key id; `None` when it is
     /// already current.
     fn reseal_b64(&self, aad: &[u8], b64: &str) -> StoreResult<Option<String>> {
-        let blob = b64_decode(b64)?;
-        if Cipher::key_id_of(&blob) == Some(self.cipher.current_key_id()) {
-            return Ok(None);
-        }
-        let plain = self.cipher.open(aad, &blob)?;
-        Ok(Some(B64.encode(self.cipher.seal(aad, &plain)?)))
+        reseal_b64(&self.cipher, aad, b64)
     }
 
     /// Re-seals up to `limit` records still sealed under an old key (all of them with
@@ -315,7 +316,7 @@ impl SledStore {
         // The canary is re-sealed on every open; do it here too so it never names an old key.
         if let Some(blob) = self.meta.get(META_KEY_CANARY).map_err(io)? {
             if Cipher::key_id_of(&blob) != Some(self.cipher.current_key_id()) {
-                let fresh = self.cipher.seal(CANARY_AAD, CANARY_PLAINTEXT)?;
+                let fresh = seal_canary(&self.cipher)?;
                 self.meta
                     .compare_and_swap(META_KEY_CANARY, Some(blob), Some(fresh))
                     .map_err(io)?
@@ -480,15 +481,6 @@ impl SledStore {
             ),
         ]
     }
-}
-
-/// The Discord user id at the start of a `links/v1` or `drafts/v1` key.
-fn user_of_key(key: &[u8]) -> StoreResult<u64> {
-    let bytes: [u8; 8] = key
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| StoreError::Corrupt("a record key is too short".into()))?;
-    Ok(u64::from_be_bytes(bytes))
 }
 
 #[cfg(test)]

@@ -1,36 +1,32 @@
 //! [`NotifyStore`] on the sled database: six trees of their own.
 //!
-//! | tree | key | value |
-//! |---|---|---|
-//! | `notify_rules/v1` | guild id BE ‖ rule number u32 BE | `{"v":1,"data":Rule}` |
-//! | `notify_meta/v1` | `rule_seq` ‖ guild id BE | the guild's last rule number, u32 BE |
-//! | `notify_targets/v1` | target key (`main`, `team:<slug>`) | `{"v":1,"data":TargetState}` |
-//! | `notify_outbox/v1` | entry id u64 BE (sled's monotonic `generate_id`) | `{"v":1,"data":OutboxEntry}` |
-//! | `notify_sent/v1` | channel id BE ‖ question id BE | `{"v":1,"data":Delivered}` |
-//! | `notify_channels/v1` | channel id BE | `{"v":1,"data":ChannelNotify}` |
+//! Names, keys and values are [`record`]'s (`notify_*` trees).
 //!
 //! Multi-record changes (a rule and its number, a poll's state and its cards, an entry's
 //! removal and its sent record) are sled transactions; each is flushed before returning.
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 use sled::{Db, Transactional, Tree};
 
-use super::{io, tx_err, SledStore, RECORD_VERSION};
+use super::{io, tx_err, SledStore};
 use crate::notify::model::{ChannelNotify, Delivered, OutboxEntry, TargetState};
 use crate::notify::rule::{Rule, RuleError};
 use crate::store::notify::NotifyStore;
+use crate::store::record::{
+    channel_key, dec, enc, outbox_key, rule_key, sent_key, seq_key, TREE_NOTIFY_CHANNELS,
+    TREE_NOTIFY_META, TREE_NOTIFY_OUTBOX, TREE_NOTIFY_RULES, TREE_NOTIFY_SENT, TREE_NOTIFY_TARGETS,
+};
 use crate::store::Store;
 use crate::store::{StoreError, StoreResult};
 
-const TREE_RULES: &str = "notify_rules/v1";
-const TREE_META: &str = "notify_meta/v1";
-const TREE_TARGETS: &str = "notify_targets/v1";
-const TREE_OUTBOX: &str = "notify_outbox/v1";
-const TREE_SENT: &str = "notify_sent/v1";
-const TREE_CHANNELS: &str = "notify_channels/v1";
+const TREE_RULES: &str = TREE_NOTIFY_RULES;
+const TREE_META: &str = TREE_NOTIFY_META;
+const TREE_TARGETS: &str = TREE_NOTIFY_TARGETS;
+const TREE_OUTBOX: &str = TREE_NOTIFY_OUTBOX;
+const TREE_SENT: &str = TREE_NOTIFY_SENT;
+const TREE_CHANNELS: &str = TREE_NOTIFY_CHANNELS;
 
 /// The notification trees, opened with the store.
 pub(super) struct NotifyTrees {
@@ -67,52 +63,6 @@ impl NotifyTrees {
             channels: tree(TREE_CHANNELS)?,
         })
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Versioned<T> {
-    v: u32,
-    data: T,
-}
-
-fn enc<T: Serialize>(what: &str, data: &T) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(&Versioned {
-        v: RECORD_VERSION,
-        data,
-    })
-    .map_err(|e| StoreError::Corrupt(format!("cannot encode a {what} record: {e}")))
-}
-
-fn dec<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StoreResult<T> {
-    let r: Versioned<T> = serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("{what} record does not parse: {e}")))?;
-    if r.v != RECORD_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "{what} record has version {}, expected {RECORD_VERSION}",
-            r.v
-        )));
-    }
-    Ok(r.data)
-}
-
-fn rule_key(guild: u64, id: u32) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..8].copy_from_slice(&guild.to_be_bytes());
-    k[8..].copy_from_slice(&id.to_be_bytes());
-    k
-}
-
-fn seq_key(guild: u64) -> Vec<u8> {
-    let mut k = b"rule_seq".to_vec();
-    k.extend_from_slice(&guild.to_be_bytes());
-    k
-}
-
-fn sent_key(channel: u64, question: i64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&channel.to_be_bytes());
-    k[8..].copy_from_slice(&question.to_be_bytes());
-    k
 }
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
@@ -276,7 +226,7 @@ impl NotifyStore for SledStore {
         let mut encoded = Vec::with_capacity(entries.len());
         for e in &mut entries {
             e.id = self.db.generate_id().map_err(io)?;
-            encoded.push((e.id.to_be_bytes(), enc("outbox entry", e)?));
+            encoded.push((outbox_key(e.id), enc("outbox entry", e)?));
         }
         let state_bytes = enc("poll state", state)?;
         let t = &self.notify;
@@ -305,7 +255,7 @@ impl NotifyStore for SledStore {
 
     fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
-        let key = entry.id.to_be_bytes();
+        let key = outbox_key(entry.id);
         let new = enc("outbox entry", entry)?;
         loop {
             let Some(current) = self.notify.outbox.get(key).map_err(io)? else {
@@ -333,7 +283,7 @@ impl NotifyStore for SledStore {
         (&t.outbox, &t.sent)
             .transaction(|(outbox, sent_tree)| {
                 for id in ids {
-                    outbox.remove(&id.to_be_bytes())?;
+                    outbox.remove(&outbox_key(*id))?;
                 }
                 if let Some((k, v)) = &sent {
                     sent_tree.insert(k, v.as_slice())?;
@@ -382,12 +332,7 @@ impl NotifyStore for SledStore {
 
     fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify> {
         let _gate = self.snapshot_gate.read_recursive();
-        match self
-            .notify
-            .channels
-            .get(channel.to_be_bytes())
-            .map_err(io)?
-        {
+        match self.notify.channels.get(channel_key(channel)).map_err(io)? {
             None => Ok(ChannelNotify::default()),
             Some(raw) => dec("channel settings", &raw),
         }
@@ -398,7 +343,7 @@ impl NotifyStore for SledStore {
         let bytes = enc("channel settings", settings)?;
         self.notify
             .channels
-            .insert(channel.to_be_bytes(), bytes)
+            .insert(channel_key(channel), bytes)
             .map_err(io)?;
         self.flush()
     }
