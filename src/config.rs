@@ -286,6 +286,22 @@ impl Default for LimitsConfig {
     }
 }
 
+/// Notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// Seconds between two polls of a site target (each poll is O(1) service-token calls,
+    /// whatever the number of subscriptions).
+    pub poll_interval_secs: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_secs: 60,
+        }
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
@@ -304,6 +320,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    /// Subscriptions' polling.
+    pub notify: NotifyConfig,
     /// Linking.
     pub link: LinkConfig,
     /// Channel → private team bindings from the file (admins can also bind at runtime).
@@ -326,6 +344,13 @@ struct RawConfig {
     limits: RawLimits,
     log: RawLog,
     link: RawLink,
+    notify: RawNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawNotify {
+    poll_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -610,6 +635,10 @@ impl Config {
             format!("{:?}", self.log.format).to_lowercase(),
         );
         line("log.filter", self.log.filter.clone());
+        line(
+            "notify.poll_interval_secs",
+            self.notify.poll_interval_secs.to_string(),
+        );
         line(
             "link.verify_discord_identity",
             self.link.verify_discord_identity.to_string(),
@@ -1251,6 +1280,19 @@ impl RawConfig {
             );
         }
 
+        let notify = NotifyConfig {
+            poll_interval_secs: self
+                .notify
+                .poll_interval_secs
+                .unwrap_or(NotifyConfig::default().poll_interval_secs),
+        };
+        if !(1..=3600).contains(&notify.poll_interval_secs) {
+            c.problem(
+                "notify.poll_interval_secs",
+                "must be between 1 and 3600 seconds (60 keeps new posts within a minute at a few service-token calls a minute)",
+            );
+        }
+
         let log = LogConfig {
             format: self.log.format.unwrap_or_default(),
             filter: self
@@ -1327,6 +1369,7 @@ impl RawConfig {
                 },
                 limits,
                 log,
+                notify,
                 link: LinkConfig {
                     verify_discord_identity,
                 },

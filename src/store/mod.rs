@@ -12,7 +12,10 @@
 //! - one process owns the database; a second gets [`StoreError::Locked`].
 
 pub mod cipher;
+pub mod copy;
 pub mod notify;
+pub mod open;
+pub mod pg_store;
 pub(crate) mod record;
 mod sled_store;
 
@@ -20,6 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use notify::NotifyStore;
+pub use pg_store::PgStore;
 pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use std::collections::BTreeMap;
