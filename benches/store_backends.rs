@@ -86,7 +86,10 @@ async fn interaction(store: &dyn Store, m: u64, n: u64) {
         _ => {
             let id = format!("d{n}");
             let d = draft(m, &id);
-            assert!(store.put_new_draft(&d, 1_000_000, now).await.expect("new draft"));
+            assert!(store
+                .put_new_draft(&d, 1_000_000, now)
+                .await
+                .expect("new draft"));
             let mut posting = store
                 .begin_posting(m, &id, now)
                 .await

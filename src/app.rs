@@ -15,10 +15,10 @@ use tokio::sync::mpsc;
 use crate::clock::SharedClock;
 use crate::commands::{AccessPolicy, Commands, Notice, SiteInfo};
 use crate::config::LimitsConfig;
+use crate::leader::Leadership;
 use crate::link::{LinkService, LinkSettings, Linked};
 use crate::notify::{CardSink, Deliverer, PollSettings, Poller, Target};
 use crate::soe::{HttpSoe, SoeConnector};
-use crate::leader::Leadership;
 use crate::store::{Store, CLAIM_STALE_SECS};
 
 /// Delivers [`Notice`]s outside an interaction: a DM on Discord, a line in the console.

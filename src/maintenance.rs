@@ -263,7 +263,10 @@ impl std::str::FromStr for StoreLocation {
         let url = s
             .strip_prefix("postgres:")
             .filter(|rest| rest.contains("://"))
-            .or_else(|| s.strip_prefix("postgresql:").filter(|rest| rest.contains("://")))
+            .or_else(|| {
+                s.strip_prefix("postgresql:")
+                    .filter(|rest| rest.contains("://"))
+            })
             .unwrap_or(s);
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(StoreLocation::Postgres(secrecy::SecretString::from(url)));
@@ -318,9 +321,9 @@ async fn open_location(
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| match e {
-                StoreError::Locked { path } => format!(
-                    "the sled store at {path} is in use; stop the bot before migrating"
-                ),
+                StoreError::Locked { path } => {
+                    format!("the sled store at {path} is in use; stop the bot before migrating")
+                }
                 other => other.to_string(),
             })?;
         return Ok(Opened::Sled(Arc::new(store)));
@@ -331,8 +334,7 @@ async fn open_location(
             "postgres alone means storage.url, which is not set; give postgres:URL".to_string()
         })?,
     };
-    let options =
-        crate::store::pg_store::connect_options(&url).map_err(|e| e.to_string())?;
+    let options = crate::store::pg_store::connect_options(&url).map_err(|e| e.to_string())?;
     let store = PgStore::open_with(options, 4, cipher)
         .await
         .map_err(|e| e.to_string())?;

@@ -257,11 +257,7 @@ pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
     }
     let mut carded = false;
     for guild in &guilds {
-        if let Ok(Some(channel)) = store
-            .guild_settings(*guild)
-            .await
-            .map(|s| s.audit_channel)
-        {
+        if let Ok(Some(channel)) = store.guild_settings(*guild).await.map(|s| s.audit_channel) {
             doctor::post_test_card(&app.commands, &mut report, channel).await;
             carded = true;
         }

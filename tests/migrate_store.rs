@@ -20,7 +20,9 @@ use soe_bot::notify::rule::{parse_spec, ActivityKind, Rule, SubscribeOptions};
 use soe_bot::soe::UserToken;
 use soe_bot::store::cipher::Cipher;
 use soe_bot::store::copy::{count_records, RawRecords};
-use soe_bot::store::{Draft, DraftContent, DraftState, Link, LinkStatus, PgStore, Store};
+use soe_bot::store::{
+    Draft, DraftContent, DraftState, Link, LinkStatus, NotifyStore, PgStore, Store,
+};
 use stores::{open_sled, Schema};
 
 /// The test key (what `Cipher::for_testing` seals with: byte i is i·7 + 0x2a), as the

@@ -76,6 +76,10 @@ fn key(id: u8) -> EncryptionKey {
 
 fn config(path: &Path, current: &EncryptionKey, previous: &[EncryptionKey]) -> StorageConfig {
     StorageConfig {
+        backend: soe_bot::config::StorageBackend::Sled,
+        url: None,
+        pool_size: 10,
+        leader_check_secs: 5,
         path: path.to_path_buf(),
         encryption_key: current.clone(),
         previous_keys: previous.to_vec(),

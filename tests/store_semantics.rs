@@ -904,6 +904,10 @@ fn schema_version_too_new_is_refused() {
 fn open_from_config_and_second_open_in_process_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let config = StorageConfig {
+        backend: soe_bot::config::StorageBackend::Sled,
+        url: None,
+        pool_size: 10,
+        leader_check_secs: 5,
         path: dir.path().join("nested/db"),
         encryption_key: EncryptionKey::from_base64(4, &EncryptionKey::generate_base64()).unwrap(),
         previous_keys: vec![],

@@ -96,7 +96,10 @@ pub async fn copy_store(from: &dyn RawRecords, to: &dyn RawRecords) -> StoreResu
         for (k, v) in &rows {
             to.raw_put(tree, k, v).await?;
         }
-        copied.insert(tree, rows.iter().filter(|(k, _)| !is_open_stamp(tree, k)).count());
+        copied.insert(
+            tree,
+            rows.iter().filter(|(k, _)| !is_open_stamp(tree, k)).count(),
+        );
     }
     to.raw_import_done().await?;
     let after = count_records(to).await?;
@@ -115,7 +118,8 @@ pub async fn copy_store(from: &dyn RawRecords, to: &dyn RawRecords) -> StoreResu
     for key in [META_SCHEMA_VERSION, META_KEY_CANARY] {
         if from.raw_get(TREE_META, key).await? != to.raw_get(TREE_META, key).await? {
             return Err(StoreError::Io(
-                "after the copy, the target's schema stamp or key canary differs from the source's".into(),
+                "after the copy, the target's schema stamp or key canary differs from the source's"
+                    .into(),
             ));
         }
     }

@@ -44,9 +44,9 @@ impl OpenStore {
                     .map_err(|e| super::StoreError::Io(format!("opening sled failed: {e}")))??;
                 Ok(OpenStore::Sled(Arc::new(store)))
             }
-            StorageBackend::Postgres => Ok(OpenStore::Postgres(Arc::new(
-                PgStore::open(storage).await?,
-            ))),
+            StorageBackend::Postgres => {
+                Ok(OpenStore::Postgres(Arc::new(PgStore::open(storage).await?)))
+            }
         }
     }
 

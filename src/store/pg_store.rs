@@ -292,7 +292,10 @@ impl PgStore {
                 record::user_of_key(&k),
                 std::str::from_utf8(k.get(8..).unwrap_or_default()),
             ) else {
-                tracing::warn!(tree = record::TREE_DRAFTS, "skipping a draft with a malformed key");
+                tracing::warn!(
+                    tree = record::TREE_DRAFTS,
+                    "skipping a draft with a malformed key"
+                );
                 continue;
             };
             match record::draft_from_bytes(&self.cipher, user, id, &v) {
@@ -450,12 +453,9 @@ impl Store for PgStore {
         if let Some(state) = raw::take(&mut tx, record::TREE_AUTH_BY_USER, &ukey).await? {
             raw::delete(&mut tx, record::TREE_AUTH, &state).await?;
         }
-        Self::remove_where_user::<record::TicketRecord>(
-            &mut tx,
-            record::TREE_TICKETS,
-            user,
-            |r| r.discord_user,
-        )
+        Self::remove_where_user::<record::TicketRecord>(&mut tx, record::TREE_TICKETS, user, |r| {
+            r.discord_user
+        })
         .await?;
         Self::remove_where_user::<record::ConfirmRecord>(
             &mut tx,
@@ -491,7 +491,11 @@ impl Store for PgStore {
         }
     }
 
-    async fn put_pending_auth(&self, state_hash: [u8; 32], pending: &PendingAuth) -> StoreResult<()> {
+    async fn put_pending_auth(
+        &self,
+        state_hash: [u8; 32],
+        pending: &PendingAuth,
+    ) -> StoreResult<()> {
         // Sealed before the transaction, like every other value.
         let bytes = record::auth_bytes(&self.cipher, &state_hash, pending)?;
         let ukey = record::user_key(pending.discord_user);
@@ -629,7 +633,9 @@ impl Store for PgStore {
                         removed += usize::from(gone);
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(tree = TREE_AUTH, error = %e, "skipping a corrupt record"),
+                    Err(e) => {
+                        tracing::warn!(tree = TREE_AUTH, error = %e, "skipping a corrupt record")
+                    }
                 }
             }
         }
@@ -802,8 +808,12 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<SavedSearch>> {
         let mut c = self.conn().await?;
-        let Some(raw) =
-            raw::get(&mut c, record::TREE_SEARCHES, &record::search_key(user, handle)).await?
+        let Some(raw) = raw::get(
+            &mut c,
+            record::TREE_SEARCHES,
+            &record::search_key(user, handle),
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -935,7 +945,13 @@ impl Store for PgStore {
     async fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()> {
         let bytes = record::guild_bytes(settings)?;
         let mut c = self.conn().await?;
-        raw::put(&mut c, record::TREE_GUILDS, &record::user_key(guild), &bytes).await
+        raw::put(
+            &mut c,
+            record::TREE_GUILDS,
+            &record::user_key(guild),
+            &bytes,
+        )
+        .await
     }
 
     // ---- service token
@@ -951,7 +967,13 @@ impl Store for PgStore {
     async fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()> {
         let bytes = record::service_token_bytes(&self.cipher, token)?;
         let mut c = self.conn().await?;
-        raw::put(&mut c, record::TREE_META, record::META_SERVICE_TOKEN, &bytes).await
+        raw::put(
+            &mut c,
+            record::TREE_META,
+            record::META_SERVICE_TOKEN,
+            &bytes,
+        )
+        .await
     }
 
     async fn counts(&self) -> StoreResult<StoreCounts> {

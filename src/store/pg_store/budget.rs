@@ -63,18 +63,23 @@ impl PgBudget {
         for row in rows {
             let name: String = row.try_get(0)?;
             if let Some(i) = WINDOWS.iter().position(|w| *w == name) {
-                state[i] = Some((row.try_get::<f64, _>(1)?, row.try_get::<DateTime<Utc>, _>(2)?));
+                state[i] = Some((
+                    row.try_get::<f64, _>(1)?,
+                    row.try_get::<DateTime<Utc>, _>(2)?,
+                ));
             }
         }
         match self.limits.take(state, calls, now) {
             Ok(after) => {
                 for (name, (tokens, at)) in WINDOWS.iter().zip(after) {
-                    sqlx::query("UPDATE service_budget SET tokens = $2, updated_at = $3 WHERE name = $1")
-                        .bind(name)
-                        .bind(tokens)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE service_budget SET tokens = $2, updated_at = $3 WHERE name = $1",
+                    )
+                    .bind(name)
+                    .bind(tokens)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 tx.commit().await?;
                 Ok(Ok(after.map(|(t, _)| t)))

@@ -86,7 +86,9 @@ async fn hold_or_wait(mut conn: PgConnection, tx: &watch::Sender<bool>, check: D
         let alive = tokio::time::timeout(check, sqlx::query("SELECT 1").execute(&mut conn)).await;
         if !matches!(alive, Ok(Ok(_))) {
             let _ = tx.send(false);
-            tracing::warn!("leader election: lost the connection that holds the leader lock; stepping down");
+            tracing::warn!(
+                "leader election: lost the connection that holds the leader lock; stepping down"
+            );
             return;
         }
     }

@@ -58,14 +58,17 @@ impl PgStore {
 
     /// Moves the outbox sequence past `id` (after a migration copied entries in).
     pub(crate) async fn advance_outbox_ids(&self, id: u64) -> StoreResult<()> {
-        let id = i64::try_from(id)
-            .map_err(|_| StoreError::Corrupt("an outbox id does not fit PostgreSQL's bigint".into()))?;
+        let id = i64::try_from(id).map_err(|_| {
+            StoreError::Corrupt("an outbox id does not fit PostgreSQL's bigint".into())
+        })?;
         let mut c = self.conn().await?;
-        sqlx::query("SELECT setval('outbox_ids', GREATEST($1, (SELECT last_value FROM outbox_ids)))")
-            .bind(id.max(1))
-            .execute(&mut *c)
-            .await
-            .map_err(raw::db_err)?;
+        sqlx::query(
+            "SELECT setval('outbox_ids', GREATEST($1, (SELECT last_value FROM outbox_ids)))",
+        )
+        .bind(id.max(1))
+        .execute(&mut *c)
+        .await
+        .map_err(raw::db_err)?;
         Ok(())
     }
 }
@@ -107,12 +110,19 @@ impl NotifyStore for PgStore {
     }
 
     async fn all_rules(&self) -> StoreResult<Vec<Rule>> {
-        self.decode_all(record::TREE_NOTIFY_RULES, "rule", &[]).await
+        self.decode_all(record::TREE_NOTIFY_RULES, "rule", &[])
+            .await
     }
 
     async fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>> {
         let mut c = self.conn().await?;
-        match raw::get(&mut c, record::TREE_NOTIFY_RULES, &record::rule_key(guild, id)).await? {
+        match raw::get(
+            &mut c,
+            record::TREE_NOTIFY_RULES,
+            &record::rule_key(guild, id),
+        )
+        .await?
+        {
             None => Ok(None),
             Some(raw) => record::dec("rule", &raw).map(Some),
         }
@@ -120,7 +130,12 @@ impl NotifyStore for PgStore {
 
     async fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool> {
         let mut c = self.conn().await?;
-        raw::delete(&mut c, record::TREE_NOTIFY_RULES, &record::rule_key(guild, id)).await
+        raw::delete(
+            &mut c,
+            record::TREE_NOTIFY_RULES,
+            &record::rule_key(guild, id),
+        )
+        .await
     }
 
     async fn record_rule_outcome(
@@ -179,7 +194,13 @@ impl NotifyStore for PgStore {
     async fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()> {
         let bytes = record::enc("poll state", state)?;
         let mut c = self.conn().await?;
-        raw::put(&mut c, record::TREE_NOTIFY_TARGETS, target.as_bytes(), &bytes).await
+        raw::put(
+            &mut c,
+            record::TREE_NOTIFY_TARGETS,
+            target.as_bytes(),
+            &bytes,
+        )
+        .await
     }
 
     async fn commit_poll(
@@ -244,7 +265,12 @@ impl NotifyStore for PgStore {
         };
         let mut tx = self.begin().await?;
         for id in ids {
-            raw::delete(&mut tx, record::TREE_NOTIFY_OUTBOX, &record::outbox_key(*id)).await?;
+            raw::delete(
+                &mut tx,
+                record::TREE_NOTIFY_OUTBOX,
+                &record::outbox_key(*id),
+            )
+            .await?;
         }
         if let Some((k, v)) = &sent {
             raw::put(&mut tx, record::TREE_NOTIFY_SENT, k, v).await?;

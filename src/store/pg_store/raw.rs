@@ -3,9 +3,8 @@
 //! store is made of.
 //!
 //! Invariants:
-//! - every write goes through [`put`], [`insert_new`] or [`replace_if`], which compute
-//!   `expires_at` from the value ([`super::sweep_time`]), so the sweep index never disagrees
-//!   with the record;
+//! - every write goes through [`put`], which computes `expires_at` from the value
+//!   ([`super::sweep_time`]), so the sweep index never disagrees with the record;
 //! - single-use takes are one `DELETE … RETURNING` (the row goes to exactly one caller);
 //! - a read-modify-write locks its record first ([`lock`]): a transaction-scoped advisory lock
 //!   on the (tree, key) (which also serializes writers of a row that does not exist yet) and
@@ -139,49 +138,6 @@ pub(crate) async fn put(
     .await
     .map_err(db_err)?;
     Ok(())
-}
-
-/// Creates (tree, key) unless it exists. True if created.
-pub(crate) async fn insert_new(
-    conn: &mut PgConnection,
-    tree: &str,
-    key: &[u8],
-    value: &[u8],
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO records (tree, key, value, expires_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tree, key) DO NOTHING",
-    )
-    .bind(tree)
-    .bind(key)
-    .bind(value)
-    .bind(super::sweep_time(tree, value))
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Replaces (tree, key) only if it still holds `expected`. True if replaced.
-pub(crate) async fn replace_if(
-    conn: &mut PgConnection,
-    tree: &str,
-    key: &[u8],
-    expected: &[u8],
-    value: &[u8],
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE records SET value = $4, expires_at = $5 WHERE tree = $1 AND key = $2 AND value = $3",
-    )
-    .bind(tree)
-    .bind(key)
-    .bind(expected)
-    .bind(value)
-    .bind(super::sweep_time(tree, value))
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// Removes (tree, key) and returns what it held: exactly one caller gets a given row.
