@@ -256,7 +256,7 @@ struct Bench {
     seq: AtomicU64,
 }
 
-fn setup() -> Bench {
+fn setup(rt: &tokio::runtime::Runtime) -> Bench {
     let clock: SharedClock = Arc::new(SystemClock);
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
@@ -320,20 +320,19 @@ fn setup() -> Bench {
         })
         .collect();
     commands.tag_cache().set(tags);
-    store
-        .put_link(&Link {
-            discord_user: 1,
-            soe_user_id: 2,
-            soe_user_name: "Jane Doe".into(),
-            soe_user_url: None,
-            token: UserToken::new(SecretString::from("bench-token".to_string())),
-            scopes: vec!["write_access".into()],
-            expires_at: None,
-            linked_at: chrono::Utc::now(),
-            last_used_at: None,
-            status: LinkStatus::Active,
-        })
-        .unwrap();
+    rt.block_on(store.put_link(&Link {
+        discord_user: 1,
+        soe_user_id: 2,
+        soe_user_name: "Jane Doe".into(),
+        soe_user_url: None,
+        token: UserToken::new(SecretString::from("bench-token".to_string())),
+        scopes: vec!["write_access".into()],
+        expires_at: None,
+        linked_at: chrono::Utc::now(),
+        last_used_at: None,
+        status: LinkStatus::Active,
+    }))
+    .unwrap();
     Bench {
         commands: Arc::new(commands),
         _dir: dir,
@@ -502,11 +501,11 @@ fn searches_per_second(b: &Bench) {
 }
 
 fn bench(c: &mut Criterion) {
-    let b = setup();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let b = setup(&rt);
     percentile_table(&rt, &b);
     searches_per_second(&b);
     let mut g = c.benchmark_group("commands");

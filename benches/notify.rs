@@ -217,12 +217,13 @@ struct Setup {
     poller: Poller,
 }
 
-fn setup(rules: usize) -> Setup {
+fn setup(rt: &tokio::runtime::Runtime, rules: usize) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledStore::open_at(dir.path(), Cipher::for_testing(), 8 << 20).unwrap());
     let clock = FixedClock::at(t0());
     for i in 0..rules {
-        store.add_rule(&rule(i, t0() - Duration::hours(1))).unwrap();
+        rt.block_on(store.add_rule(&rule(i, t0() - Duration::hours(1))))
+            .unwrap();
     }
     let site = Arc::new(MemSite::new(t0()));
     let reader: Arc<dyn SoeRead> = site.clone();
@@ -262,7 +263,7 @@ fn dir_size(p: &std::path::Path) -> u64 {
 fn figures(rt: &tokio::runtime::Runtime) {
     println!("\nSOE calls per poll (40 active questions, each with answers):");
     for n in [1usize, 1_000, 10_000] {
-        let s = setup(n);
+        let s = setup(rt, n);
         // The first poll (from the oldest rule) finds the activity; the next one, an
         // interval later, reads the same window again and queues nothing new.
         let first = rt.block_on(s.poller.poll(&Target::main())).unwrap();
@@ -278,14 +279,14 @@ fn figures(rt: &tokio::runtime::Runtime) {
         );
     }
 
-    let s = setup(10_000);
-    s.store.flush().unwrap();
+    let s = setup(rt, 10_000);
+    rt.block_on(s.store.flush()).unwrap();
     println!(
         "\n10,000 rules on disk (sled, before any poll): {:.1} MiB",
         dir_size(s._dir.path()) as f64 / (1024.0 * 1024.0)
     );
     let before = LIVE.load(Ordering::Relaxed);
-    let rules = s.store.all_rules().unwrap();
+    let rules = rt.block_on(s.store.all_rules()).unwrap();
     let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
     println!(
         "10,000 rules: {} loaded, {:.1} MiB held in memory ({} bytes per rule)",
@@ -321,7 +322,7 @@ fn bench(c: &mut Criterion) {
     figures(&rt);
 
     for n in [1usize, 1_000, 10_000] {
-        let s = setup(n);
+        let s = setup(&rt, n);
         rt.block_on(s.poller.poll(&Target::main())).unwrap();
         c.bench_function(&format!("poll, {n} rules"), |b| {
             b.iter(|| {

@@ -229,7 +229,7 @@ impl App {
                 let store = app.store.clone();
                 let now = app.clock.now();
                 let counting = store.clone();
-                match tokio::task::spawn_blocking(move || store.sweep_expired(now)).await {
+                match off_the_workers(async move { store.sweep_expired(now).await }).await {
                     Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired records swept"),
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
@@ -244,10 +244,23 @@ impl App {
     }
 }
 
+/// Runs a store call that scans the whole store on the blocking pool, driven there by the
+/// runtime's handle, so a backend that does its I/O inline (sled) never stalls an async
+/// worker for the length of a scan. (A blocking-pool thread is not a runtime worker: blocking
+/// on the handle there is allowed.)
+pub(crate) async fn off_the_workers<T, F>(call: F) -> Result<T, tokio::task::JoinError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || handle.block_on(call)).await
+}
+
 /// Sets the store-size gauges ([`crate::telemetry::LINKED_MEMBERS`],
 /// [`crate::telemetry::DRAFTS_WAITING`]).
 pub async fn record_counts(store: Arc<dyn Store>) {
-    match tokio::task::spawn_blocking(move || store.counts()).await {
+    match off_the_workers(async move { store.counts().await }).await {
         Ok(Ok(c)) => {
             metrics::gauge!(crate::telemetry::LINKED_MEMBERS).set(c.linked_members as f64);
             metrics::gauge!(crate::telemetry::DRAFTS_WAITING).set(c.drafts_waiting as f64);

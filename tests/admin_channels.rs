@@ -200,7 +200,7 @@ async fn a_team_channel_needs_the_team_grant_asks_for_it_when_linking_and_posts_
     let run = t.browse_link(&start, true).await;
     assert!(run.last().1.contains("Account linked"), "{:?}", run.last());
     t.next_notice().await;
-    let scopes = t.store.get_link(jane.id).unwrap().unwrap().scopes;
+    let scopes = t.store.get_link(jane.id).await.unwrap().unwrap().scopes;
     assert!(scopes.contains(&t.fake.team_scope(TEAM)), "{scopes:?}");
     // The answer kept while linking is posted as soon as the link is made, in the team.
     let posted = t.next_notice().await;
@@ -235,6 +235,7 @@ async fn doctor_shows_a_failing_poll_a_rules_last_error_and_the_outbox() {
                 at: now - Duration::minutes(3),
             }),
         )
+        .await
         .unwrap();
     t.store
         .put_target_state(
@@ -249,12 +250,13 @@ async fn doctor_shows_a_failing_poll_a_rules_last_error_and_the_outbox() {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     // A channel bound (before the service token lost access) to a team it cannot read.
-    let mut s = t.store.guild_settings(1).unwrap();
+    let mut s = t.store.guild_settings(1).await.unwrap();
     s.channel_teams
         .insert(AUDIT, soe_bot::soe::TeamSlug::parse("secret-team").unwrap());
-    t.store.put_guild_settings(1, &s).unwrap();
+    t.store.put_guild_settings(1, &s).await.unwrap();
     let report = admin(&t, &["doctor"], vec![]).await.content;
     assert!(report.contains("3 problems"), "{report}");
     assert!(

@@ -89,7 +89,7 @@ fn new_key_only() -> Cipher {
     Cipher::new(&EncryptionKey::from_base64(2, NEW_KEY_B64).unwrap(), &[])
 }
 
-fn seed_store(path: &std::path::Path, member_token: String) {
+async fn seed_store(path: &std::path::Path, member_token: String) {
     let store = SledStore::open_at(path, cipher(), 1 << 20).unwrap();
     store
         .put_link(&Link {
@@ -104,8 +104,9 @@ fn seed_store(path: &std::path::Path, member_token: String) {
             last_used_at: None,
             status: LinkStatus::Active,
         })
+        .await
         .unwrap();
-    store.flush().unwrap();
+    store.flush().await.unwrap();
 }
 
 /// Starts `soe-bot run` on a free port with the `[storage]` key lines `keys`; `/metrics` on
@@ -266,7 +267,8 @@ async fn sigterm_during_a_slow_post_lets_it_finish_flushes_and_exits_0() {
     seed_store(
         &dir.path().join("store"),
         site.mint_token(JANE, &["write_access"]),
-    );
+    )
+    .await;
     site.push_fault(Fault::on(
         "POST",
         ANSWERS_ROUTE,
@@ -355,8 +357,8 @@ async fn sigterm_during_a_slow_post_lets_it_finish_flushes_and_exits_0() {
 
     // The store on disk says so too: the draft is posted, no write is left claimed.
     let store = SledStore::open_at(dir.path().join("store"), cipher(), 1 << 20).unwrap();
-    assert!(store.unfinished_writes().unwrap().is_empty());
-    let drafts = store.drafts_of(MEMBER).unwrap();
+    assert!(store.unfinished_writes().await.unwrap().is_empty());
+    let drafts = store.drafts_of(MEMBER).await.unwrap();
     assert!(
         drafts
             .iter()
@@ -401,7 +403,7 @@ async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
     let discord = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let member_token = site.mint_token(JANE, &["write_access"]);
-    seed_store(&dir.path().join("store"), member_token.clone());
+    seed_store(&dir.path().join("store"), member_token.clone()).await;
     let metrics_port = free_port();
     let mut bot = start_bot(dir.path(), &site, &discord, ROTATING, Some(metrics_port));
     let client = reqwest::Client::new();
@@ -474,7 +476,10 @@ async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
         // The old key is no longer needed.
         let store = SledStore::open_at(dir.path().join("store"), new_key_only(), 1 << 20)
             .expect("opens with the new key alone");
-        assert_eq!(store.get_link(MEMBER).unwrap().unwrap().soe_user_id, JANE);
+        assert_eq!(
+            store.get_link(MEMBER).await.unwrap().unwrap().soe_user_id,
+            JANE
+        );
     }
     // With the bot stopped, backup opens the store itself.
     let stopped = dir.path().join("stopped.json");
@@ -502,7 +507,11 @@ async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
     // The backup was taken before the rotation: its link opens with the old key, still listed.
     let store = SledStore::open_at(restored_dir.join("store"), rotating_cipher(), 1 << 20).unwrap();
     // Its token opens under the configured key (unsealing fails otherwise).
-    let link = store.get_link(MEMBER).unwrap().expect("the link came back");
+    let link = store
+        .get_link(MEMBER)
+        .await
+        .unwrap()
+        .expect("the link came back");
     assert_eq!(link.soe_user_id, JANE);
     drop(store);
     let twice = cli_once_released(&restored_dir, &["restore", file.to_str().unwrap()]);

@@ -94,7 +94,7 @@ async fn a_real_browser_links_through_consent_discord_and_confirm() {
     assert!(text.contains("@alice"), "{text}");
     assert!(text.contains("Jane Doe"), "{text}");
     assert!(text.contains("Discord confirmed"), "{text}");
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
     let cookies = c.get_all_cookies().await.expect("cookies");
     let binding = cookies
         .iter()
@@ -111,7 +111,7 @@ async fn a_real_browser_links_through_consent_discord_and_confirm() {
         .expect("clicked");
     let text = page_with(&c, "Account linked").await;
     assert!(text.contains("Account linked"), "{text}");
-    let link = app.store.get_link(111).unwrap().expect("linked");
+    let link = app.store.get_link(111).await.unwrap().expect("linked");
     assert_eq!(link.soe_user_id, soe_bot::fake_soe::JANE);
     let cookies = c.get_all_cookies().await.expect("cookies");
     assert!(
@@ -157,7 +157,7 @@ async fn a_real_browser_refuses_an_authorize_url_forwarded_from_another_browser(
     let text = page_with(&victim, "Nothing was linked").await;
     assert!(text.contains("another browser"), "{text}");
     assert!(text.contains("Nothing was linked"), "{text}");
-    assert!(app.store.get_link(666).unwrap().is_none());
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(666).await.unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
     victim.close().await.expect("closed");
 }

@@ -791,7 +791,10 @@ async fn admin_commands_need_manage_server_and_gate_channels() {
             && r.content.contains("<#77>"),
         "{r:?}"
     );
-    assert_eq!(app.store.guild_settings(1).unwrap().disabled_channels, [10]);
+    assert_eq!(
+        app.store.guild_settings(1).await.unwrap().disabled_channels,
+        [10]
+    );
     // Issue 10, part 9: a thread (or forum post) in the disabled channel 10 is off too; a
     // thread elsewhere is served.
     let in_thread = |parent: u64| {
@@ -969,7 +972,7 @@ async fn a_post_interrupted_by_a_crash_can_be_retried_after_a_while() {
         created_at: now,
         expires_at: now + chrono::Duration::hours(24),
     };
-    app.store.put_draft(&draft).unwrap();
+    app.store.put_draft(&draft).await.unwrap();
     let post = Id::PostDraft {
         draft: draft.id.clone(),
     }
@@ -1390,7 +1393,7 @@ async fn drafts_per_member_are_capped_and_nothing_is_lost() {
         assert!(r.content.contains("saved"), "draft {i}: {r:?}");
         modal_ids.push(id);
     }
-    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20);
+    assert_eq!(app.store.drafts_of(111).await.unwrap().len(), 20);
     let id = open_ask(&app, &alice).await;
     let title = "One draft too many for this member";
     app.fake.clear_requests();
@@ -1406,7 +1409,11 @@ async fn drafts_per_member_are_capped_and_nothing_is_lost() {
         "the text is shown back so it is not lost: {r:?}"
     );
     assert!(app.fake.requests().is_empty(), "no SOE call");
-    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20, "not saved");
+    assert_eq!(
+        app.store.drafts_of(111).await.unwrap().len(),
+        20,
+        "not saved"
+    );
     // Changing a draft that exists is never refused.
     let r = app
         .submit(
@@ -1428,7 +1435,7 @@ async fn drafts_per_member_are_capped_and_nothing_is_lost() {
         .submit(&alice, &id, &ask_fields(title, BODY, "rust"))
         .await;
     assert!(r.content.contains("saved"), "{r:?}");
-    assert_eq!(app.store.drafts_of(111).unwrap().len(), 20);
+    assert_eq!(app.store.drafts_of(111).await.unwrap().len(), 20);
 }
 
 #[tokio::test]

@@ -70,8 +70,12 @@ async fn admin(w: &Wired, who: &Who, verb: &str, channel: Option<u64>) -> String
         .to_string()
 }
 
-fn disabled(t: &TestApp) -> Vec<u64> {
-    t.store.guild_settings(GUILD).unwrap().disabled_channels
+async fn disabled(t: &TestApp) -> Vec<u64> {
+    t.store
+        .guild_settings(GUILD)
+        .await
+        .unwrap()
+        .disabled_channels
 }
 
 #[tokio::test]
@@ -80,7 +84,7 @@ async fn a_member_without_manage_server_is_refused() {
     let who = Who::member(1, "jane").roles(&[OTHER_ROLE]);
     let text = admin(&w, &who, "disable", None).await;
     assert!(text.contains("Manage Server"), "{text}");
-    assert!(disabled(&t).is_empty(), "nothing changed");
+    assert!(disabled(&t).await.is_empty(), "nothing changed");
     w.discord.check_contract();
 }
 
@@ -89,7 +93,7 @@ async fn manage_server_from_the_interaction_is_enough() {
     let (t, w) = bot().await;
     let text = admin(&w, &Who::admin(2, "boss"), "disable", None).await;
     assert!(text.contains("turned off"), "{text}");
-    assert_eq!(disabled(&t), vec![CHANNEL]);
+    assert_eq!(disabled(&t).await, vec![CHANNEL]);
 }
 
 /// Every request the bot made to Discord, other than answering interactions and checking
@@ -110,7 +114,7 @@ async fn a_configured_admin_role_is_recognised_by_id_from_the_interaction_alone(
     let who = Who::member(3, "ops").roles(&[OTHER_ROLE, ADMIN_ROLE]);
     let text = admin(&w, &who, "disable", Some(OTHER_CHANNEL)).await;
     assert!(text.contains("turned off"), "{text}");
-    assert_eq!(disabled(&t), vec![OTHER_CHANNEL]);
+    assert_eq!(disabled(&t).await, vec![OTHER_CHANNEL]);
     assert_eq!(lookups(&w), Vec::<String>::new(), "no role look-up");
     w.discord.check_contract();
 }
@@ -123,7 +127,7 @@ async fn a_role_named_like_the_admin_role_but_with_another_id_grants_nothing() {
     let who = Who::member(4, "mallory").roles(&[IMPOSTOR_ROLE]);
     let text = admin(&w, &who, "disable", None).await;
     assert!(text.contains("Manage Server"), "{text}");
-    assert!(disabled(&t).is_empty(), "nothing changed");
+    assert!(disabled(&t).await.is_empty(), "nothing changed");
     assert_eq!(lookups(&w), Vec::<String>::new(), "names are never read");
 }
 
@@ -135,7 +139,7 @@ async fn admin_commands_are_refused_in_dms() {
     w.discord.add_member(GUILD, 2);
     let text = admin(&w, &Who::admin(2, "boss").in_dm(), "disable", Some(CHANNEL)).await;
     assert!(text.contains("only inside a server"), "{text}");
-    assert!(disabled(&t).is_empty());
+    assert!(disabled(&t).await.is_empty());
 }
 
 #[tokio::test]

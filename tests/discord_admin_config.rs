@@ -82,8 +82,8 @@ fn changes() -> Vec<(Vec<&'static str>, Vec<Value>)> {
     ]
 }
 
-fn unchanged(t: &TestApp) -> bool {
-    t.store.guild_settings(GUILD).unwrap() == Default::default()
+async fn unchanged(t: &TestApp) -> bool {
+    t.store.guild_settings(GUILD).await.unwrap() == Default::default()
 }
 
 #[tokio::test]
@@ -93,7 +93,7 @@ async fn every_new_subcommand_refuses_a_member_without_manage_server() {
         let text = admin(&w, &Who::member(1, "jane"), &path, options).await;
         assert!(text.contains("Manage Server"), "{path:?}: {text}");
     }
-    assert!(unchanged(&t), "nothing stored");
+    assert!(unchanged(&t).await, "nothing stored");
     assert!(w.discord.on("GET", fake_discord::CHANNEL_ROUTE).is_empty());
     w.discord.check_contract();
 }
@@ -109,7 +109,7 @@ async fn every_new_subcommand_refuses_dms() {
         let text = admin(&w, &Who::admin(2, "boss").in_dm(), &path, options).await;
         assert!(text.contains("only inside a server"), "{path:?}: {text}");
     }
-    assert!(unchanged(&t));
+    assert!(unchanged(&t).await);
 }
 
 #[tokio::test]
@@ -125,7 +125,7 @@ async fn every_new_subcommand_refuses_a_channel_of_another_guild() {
             );
         }
     }
-    assert!(unchanged(&t), "nothing stored");
+    assert!(unchanged(&t).await, "nothing stored");
     assert_eq!(
         w.discord.on("GET", fake_discord::CHANNEL_ROUTE).len(),
         6,
@@ -149,7 +149,7 @@ async fn when_discord_cannot_say_where_a_channel_is_nothing_changes() {
     )
     .await;
     assert!(text.contains("could not tell"), "{text}");
-    assert!(unchanged(&t));
+    assert!(unchanged(&t).await);
 }
 
 /// The audit channel's messages, as text.
@@ -259,7 +259,7 @@ async fn each_configuration_change_is_one_audit_entry_in_the_audit_channel() {
         steps.len() + 1,
         "no audit channel: the log only"
     );
-    let s = t.store.guild_settings(GUILD).unwrap();
+    let s = t.store.guild_settings(GUILD).await.unwrap();
     assert_eq!(s.audit_channel, None);
     w.discord.check_contract();
 }
@@ -279,7 +279,7 @@ async fn a_team_that_the_service_token_cannot_read_is_not_bound() {
         text.contains("not bound") || text.contains("no private team"),
         "{text}"
     );
-    assert!(unchanged(&t));
+    assert!(unchanged(&t).await);
     let bad = admin(
         &w,
         &Who::admin(2, "boss"),
@@ -299,7 +299,7 @@ async fn a_team_that_the_service_token_cannot_read_is_not_bound() {
         tags.contains("`b@d`") && tags.contains("not valid"),
         "{tags}"
     );
-    assert!(unchanged(&t));
+    assert!(unchanged(&t).await);
 }
 
 #[tokio::test]
@@ -314,7 +314,7 @@ async fn a_channel_bound_to_a_team_searches_the_team() {
     .await;
     assert!(text.contains("now works in the private team"), "{text}");
     assert_eq!(
-        t.store.guild_settings(GUILD).unwrap().channel_teams[&CHANNEL].as_str(),
+        t.store.guild_settings(GUILD).await.unwrap().channel_teams[&CHANNEL].as_str(),
         TEAM
     );
     t.fake.clear_requests();

@@ -178,6 +178,7 @@ async fn anything_not_signed_by_discord_now_is_refused_before_parsing() {
     assert!(t
         .store
         .guild_settings(fixtures::GUILD)
+        .await
         .unwrap()
         .disabled_channels
         .is_empty());
@@ -380,7 +381,7 @@ async fn a_modal_submit_from_an_unlinked_member_keeps_the_draft_and_offers_linki
     assert_eq!(body["data"]["flags"], 64);
     let edit = edit_of(&w, id).await;
     assert!(text_of(&edit).to_lowercase().contains("link"), "{edit:#}");
-    let drafts = t.store.drafts_of(4242).unwrap();
+    let drafts = t.store.drafts_of(4242).await.unwrap();
     assert_eq!(drafts.len(), 1, "the text is kept");
     w.discord.check_contract();
 }
@@ -436,7 +437,7 @@ async fn the_endpoint_is_served_by_the_bots_web_router() {
     let (t, w) = bot().await;
     let web = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(soe_bot::web::ReadyReport::ready),
+        ready: soe_bot::web::ready_check(soe_bot::web::ReadyReport::ready),
         extra: Some(w.router.clone()),
         hsts: false,
     });

@@ -411,7 +411,7 @@ async fn a_discord_outage_is_logged_and_keeps_the_members_draft() {
     let edits = w.discord.on("PATCH", ORIGINAL_ROUTE);
     assert_eq!(edits.len(), 3, "an idempotent edit is tried three times");
     assert!(edits.iter().all(|r| r.status == 503));
-    let drafts = t.store.drafts_of(777).unwrap();
+    let drafts = t.store.drafts_of(777).await.unwrap();
     assert_eq!(drafts.len(), 1, "the member's text survives the outage");
     assert!(
         matches!(&drafts[0].content, DraftContent::Ask { title, .. } if title.contains("cancel a tokio task")),

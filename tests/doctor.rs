@@ -111,7 +111,9 @@ async fn a_permission_denied_by_a_channel_overwrite_is_named() {
     w.discord.add_channel(GUILD, other);
     let mut s = soe_bot::store::GuildSettings::default();
     s.enabled_channels.push(other);
-    soe_bot::store::Store::put_guild_settings(t.store.as_ref(), GUILD, &s).unwrap();
+    soe_bot::store::Store::put_guild_settings(t.store.as_ref(), GUILD, &s)
+        .await
+        .unwrap();
     let report = doctor(&w, &Who::admin(2, "boss")).await;
     assert!(report.contains("1 problem"), "{report}");
     assert!(

@@ -32,8 +32,8 @@ fn child_links_then_waits_to_be_killed() {
     });
 }
 
-#[test]
-fn a_link_reported_as_done_survives_sigkill() {
+#[tokio::test]
+async fn a_link_reported_as_done_survives_sigkill() {
     let exe = std::env::current_exe().expect("test binary");
     for run in 0..RUNS {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -61,6 +61,7 @@ fn a_link_reported_as_done_survives_sigkill() {
         let store = SledStore::open_at(&db, Cipher::for_testing(), 1 << 20).expect("reopen");
         let link = store
             .get_link(111)
+            .await
             .expect("readable")
             .unwrap_or_else(|| panic!("run {run}: link lost after SIGKILL"));
         assert_eq!(link.soe_user_id, soe_bot::fake_soe::JANE);

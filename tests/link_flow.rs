@@ -37,7 +37,7 @@ async fn link_then_post_is_credited_to_the_linked_user() {
         "names both accounts"
     );
     assert!(
-        app.store.get_link(111).unwrap().is_none(),
+        app.store.get_link(111).await.unwrap().is_none(),
         "nothing stored before Confirm"
     );
     assert_eq!(
@@ -54,7 +54,7 @@ async fn link_then_post_is_credited_to_the_linked_user() {
         "the binding cookie is cleared: {:?}",
         done.set_cookies
     );
-    let link = app.store.get_link(111).unwrap().expect("linked");
+    let link = app.store.get_link(111).await.unwrap().expect("linked");
     assert_eq!(link.soe_user_id, JANE);
     assert_eq!(link.status, LinkStatus::Active);
     assert_eq!(link.scopes, ["write_access"]);
@@ -113,7 +113,7 @@ async fn a_replayed_state_is_refused_and_stores_nothing() {
     assert_eq!(replay.status, 400);
     assert!(replay.body.contains("already used"));
     assert_eq!(token_requests(&app), exchanges, "no second exchange");
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -128,7 +128,7 @@ async fn an_expired_state_is_refused() {
     assert_eq!(page.status, 400);
     assert!(page.body.contains("expired"));
     assert_eq!(token_requests(&app), 0, "the code is never exchanged");
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -211,8 +211,8 @@ async fn a_wrong_verifier_is_refused_by_the_site() {
         body["error_message"], "code_verifier does not match",
         "{body}"
     );
-    assert!(app.store.get_link(222).unwrap().is_none());
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(222).await.unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -346,14 +346,14 @@ async fn the_attack_a_forwarded_authorize_url_is_refused_in_the_victims_browser(
     assert!(last.body.contains("another browser"), "{}", last.body);
     assert!(last.body.contains("Nothing was linked"), "{}", last.body);
     assert_eq!(token_requests(&app), 0, "Jane's code is never exchanged");
-    assert!(app.store.get_link(666).unwrap().is_none());
+    assert!(app.store.get_link(666).await.unwrap().is_none());
     assert_eq!(app.discord.count("/api/v10/users/@me"), 0);
     no_question_posted(&app);
 
     // The state was spent on the refusal: Mallory cannot finish with it either.
     let cb = url::Url::parse(&callback_in(&pages)).unwrap();
     assert_eq!(mallorys_browser.get(cb).await.status, 400);
-    assert!(app.store.get_link(666).unwrap().is_none());
+    assert!(app.store.get_link(666).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -387,8 +387,11 @@ async fn the_attack_the_victims_browser_with_the_attackers_ticket_is_refused_by_
         1,
         "Discord was asked"
     );
-    assert!(app.store.get_link(666).unwrap().is_none(), "nothing stored");
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(
+        app.store.get_link(666).await.unwrap().is_none(),
+        "nothing stored"
+    );
+    assert!(app.store.get_link(111).await.unwrap().is_none());
     no_question_posted(&app);
     // Nothing comes to anyone (no "linked" notice, no posted draft).
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -405,7 +408,7 @@ async fn a_ticket_forwarded_to_the_members_own_other_browser_still_links() {
     let phone = app.browser_of(&alice).await;
     let run = app.browse_link_in(&phone, &start, true).await;
     assert_eq!(run.last().0, 200, "{:?}", run.last());
-    assert!(app.store.get_link(111).unwrap().is_some());
+    assert!(app.store.get_link(111).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -435,7 +438,7 @@ async fn the_confirmation_page_names_accounts_by_username_and_id_never_by_nickna
     );
     assert!(page.contains("href=\"http"), "the SOE profile link: {page}");
     assert!(page.contains("If someone sent you this link"), "{page}");
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -455,7 +458,7 @@ async fn cancel_on_the_confirmation_page_stores_nothing() {
         after.status, 400,
         "a cancelled confirmation cannot be confirmed later"
     );
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -471,13 +474,13 @@ async fn a_confirmation_posted_from_another_browser_is_refused() {
     assert_eq!(r.status, 403, "{}", r.body);
     let r = app.confirm_in(&elsewhere, &token, "cancel").await;
     assert_eq!(r.status, 403, "another browser cannot cancel it either");
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
     // The right browser still can.
     assert_eq!(
         app.confirm_in(&browser, &token, "confirm").await.status,
         200
     );
-    assert!(app.store.get_link(111).unwrap().is_some());
+    assert!(app.store.get_link(111).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -491,7 +494,7 @@ async fn a_confirmation_left_too_long_expires() {
     app.clock.advance(Duration::minutes(11));
     let r = app.confirm_in(&browser, &token, "confirm").await;
     assert_eq!(r.status, 400);
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -541,7 +544,7 @@ async fn cancelling_at_discord_stores_nothing() {
     let page = browser.get(back).await;
     assert_eq!(page.status, 400);
     assert!(page.body.contains("Linking cancelled"), "{}", page.body);
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -566,7 +569,7 @@ async fn the_binding_cookie_is_http_only_lax_and_for_the_whole_host() {
     );
     let value = browser.cookie("soe-bot-link").unwrap();
     assert_eq!(value.len(), 43, "256 random bits");
-    app.store.flush().unwrap();
+    app.store.flush().await.unwrap();
     let mut files = Vec::new();
     files_under(app.dir.path(), &mut files);
     for f in files {
@@ -598,7 +601,7 @@ async fn with_the_discord_check_off_the_page_warns_and_the_browser_is_still_boun
         app.confirm_in(&browser, &token, "confirm").await.status,
         200
     );
-    assert!(app.store.get_link(111).unwrap().is_some());
+    assert!(app.store.get_link(111).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -618,7 +621,7 @@ async fn the_confirm_form_works_under_a_public_url_path_prefix() {
     let token = form_token(page).unwrap();
     let done = app.confirm_in(&browser, &token, "confirm").await;
     assert_eq!(done.status, 200, "{}", done.body);
-    assert!(app.store.get_link(111).unwrap().is_some());
+    assert!(app.store.get_link(111).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -647,7 +650,7 @@ async fn unlink_also_forgets_tickets_and_links_in_flight() {
         "the Discord step is gone"
     );
     assert_eq!(app.confirm_in(&b2, &token, "confirm").await.status, 400);
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -660,7 +663,7 @@ async fn denial_on_the_site_stores_nothing_and_says_so() {
     assert_eq!(*status, 400);
     assert!(page.contains("Linking cancelled"), "{page}");
     assert_eq!(token_requests(&app), 0);
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -733,7 +736,7 @@ async fn unlink_forgets_the_token_and_me_shows_the_link() {
     );
     let r = app.slash(&alice, "unlink", &[]).await;
     assert!(r.content.contains("Unlinked"));
-    assert!(app.store.get_link(111).unwrap().is_none());
+    assert!(app.store.get_link(111).await.unwrap().is_none());
     let r = app
         .press(
             &alice,
@@ -778,7 +781,7 @@ async fn a_401_marks_the_link_expired_and_asks_to_link_again() {
         "{r:?}"
     );
     assert_eq!(
-        app.store.get_link(111).unwrap().unwrap().status,
+        app.store.get_link(111).await.unwrap().unwrap().status,
         LinkStatus::Expired
     );
     app.fake.clear_requests();
@@ -843,6 +846,7 @@ async fn a_read_only_link_is_explained() {
             last_used_at: None,
             status: LinkStatus::Active,
         })
+        .await
         .unwrap();
     let r = app
         .press(
@@ -879,7 +883,7 @@ async fn after_linking_the_store_files_hold_neither_token_nor_verifier() {
     let bob = TestApp::member(222, "bob");
     let start = TestApp::link_url(&app.slash(&bob, "link", &[]).await);
     app.http.get(start).send().await.unwrap();
-    app.store.flush().unwrap();
+    app.store.flush().await.unwrap();
     let log = app.fake.requests();
     let exchange = log
         .iter()

@@ -79,6 +79,7 @@ async fn an_soe_user_name_with_markdown_is_escaped() {
             last_used_at: None,
             status: LinkStatus::Active,
         })
+        .await
         .unwrap();
     assert_escaped(&app.slash(&bob, "me", &[]).await);
     let voted = app

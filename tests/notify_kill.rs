@@ -124,13 +124,13 @@ async fn run_child(role: &str) {
     poller.poll(&Target::main()).await.expect("poll");
     for _ in 0..20 {
         deliverer.deliver_due().await.expect("deliver");
-        if store.outbox_depth().expect("depth") == 0 {
+        if store.outbox_depth().await.expect("depth") == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        store.outbox_depth().expect("depth"),
+        store.outbox_depth().await.expect("depth"),
         0,
         "everything delivered"
     );
@@ -170,6 +170,7 @@ impl Parent {
                     last_post_at: None,
                     last_error: None,
                 })
+                .await
                 .expect("rule");
             store
                 .put_target_state(
@@ -179,6 +180,7 @@ impl Parent {
                         ..Default::default()
                     },
                 )
+                .await
                 .expect("state");
         }
         Parent { fake, discord, dir }
@@ -269,7 +271,7 @@ async fn killed_between_fetch_and_post_and_between_post_and_record_every_item_is
     {
         let store = open_db(&p);
         assert_eq!(
-            store.outbox_depth().expect("depth"),
+            store.outbox_depth().await.expect("depth"),
             3,
             "the cards survived the kill"
         );
@@ -280,7 +282,7 @@ async fn killed_between_fetch_and_post_and_between_post_and_record_every_item_is
     {
         let store = open_db(&p);
         assert_eq!(
-            store.outbox_depth().expect("depth"),
+            store.outbox_depth().await.expect("depth"),
             3,
             "not recorded as sent"
         );

@@ -158,7 +158,7 @@ impl Bot {
         }
     }
 
-    fn rule(&self, channel: u64, tags: &str, events: &str, after: &str) -> Rule {
+    async fn rule(&self, channel: u64, tags: &str, events: &str, after: &str) -> Rule {
         let r = Rule {
             guild: GUILD,
             id: 0,
@@ -176,7 +176,7 @@ impl Bot {
             last_post_at: None,
             last_error: None,
         };
-        self.t.store.add_rule(&r).unwrap()
+        self.t.store.add_rule(&r).await.unwrap()
     }
 
     async fn poll(&self) -> soe_bot::notify::PollReport {
@@ -238,7 +238,8 @@ async fn requests_per_poll_do_not_depend_on_the_number_of_rules() {
                 tags,
                 "questions,answers,accepted",
                 "",
-            );
+            )
+            .await;
         }
         b.poll().await; // first poll: sets the cursor, reads nothing
         b.advance(60);
@@ -299,7 +300,8 @@ async fn requests_per_poll_do_not_depend_on_the_number_of_rules() {
 #[tokio::test]
 async fn every_new_item_is_carded_once_and_news_edits_the_card() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions,answers,accepted", "");
+    b.rule(CHANNEL, "rust", "questions,answers,accepted", "")
+        .await;
     b.poll().await;
     b.advance(30);
     let q = b.t.fake.add_question(
@@ -358,15 +360,15 @@ async fn every_new_item_is_carded_once_and_news_edits_the_card() {
     b.advance(60);
     b.poll().await;
     assert_eq!(b.deliver().await, Default::default());
-    assert_eq!(b.t.store.outbox_depth().unwrap(), 0);
-    let rule = &b.t.store.rules_of(GUILD).unwrap()[0];
+    assert_eq!(b.t.store.outbox_depth().await.unwrap(), 0);
+    let rule = &b.t.store.rules_of(GUILD).await.unwrap()[0];
     assert!(rule.last_post_at.is_some() && rule.last_error.is_none());
 }
 
 #[tokio::test]
 async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions", "");
+    b.rule(CHANNEL, "rust", "questions", "").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -390,7 +392,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
         b.poller.poll(&Target::main()).await.is_err(),
         "429 fails the poll"
     );
-    let state = b.t.store.target_state("main").unwrap().unwrap();
+    let state = b.t.store.target_state("main").await.unwrap().unwrap();
     let wait = (state.next_poll_at.unwrap() - b.t.clock_now()).num_seconds();
     assert!(wait >= 120, "backs off twice the interval: {wait}");
     assert!(state.last_error.is_some());
@@ -407,7 +409,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
     b.t.fake
         .push_fault(Fault::on("GET", "/questions", FaultKind::Status(500)));
     assert!(b.poller.poll(&Target::main()).await.is_err());
-    let state = b.t.store.target_state("main").unwrap().unwrap();
+    let state = b.t.store.target_state("main").await.unwrap().unwrap();
     assert_eq!(state.failures, 2);
     b.t.fake.clear_faults();
     b.t.fake.add_question(
@@ -419,7 +421,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
     b.advance(240);
     let r = b.poll().await;
     assert_eq!(r.queued, 2, "both questions, nothing lost: {r:?}");
-    let state = b.t.store.target_state("main").unwrap().unwrap();
+    let state = b.t.store.target_state("main").await.unwrap().unwrap();
     assert_eq!((state.failures, state.last_error), (0, None));
     assert_eq!(b.deliver().await.sent, 2);
 }
@@ -427,7 +429,7 @@ async fn rate_limits_and_server_errors_back_off_and_lose_nothing() {
 #[tokio::test]
 async fn a_deleted_channel_records_the_rule_error_and_is_retried_slowly() {
     let b = Bot::start().await;
-    let rule = b.rule(CHANNEL, "rust", "questions", "");
+    let rule = b.rule(CHANNEL, "rust", "questions", "").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -444,7 +446,7 @@ async fn a_deleted_channel_records_the_rule_error_and_is_retried_slowly() {
     );
     let r = b.deliver().await;
     assert_eq!((r.sent, r.failed), (0, 1));
-    let stored = b.t.store.get_rule(GUILD, rule.id).unwrap().unwrap();
+    let stored = b.t.store.get_rule(GUILD, rule.id).await.unwrap().unwrap();
     assert!(stored.last_error.unwrap().message.contains("is gone"));
     // `subscriptions` shows it.
     let reply = b.admin_cmd(&b.admin(), "subscriptions", &[]).await;
@@ -461,18 +463,18 @@ async fn a_deleted_channel_records_the_rule_error_and_is_retried_slowly() {
     b.sink.broken.lock().clear();
     b.advance(15 * 60);
     assert_eq!(b.deliver().await.sent, 1);
-    let stored = b.t.store.get_rule(GUILD, rule.id).unwrap().unwrap();
+    let stored = b.t.store.get_rule(GUILD, rule.id).await.unwrap().unwrap();
     assert!(stored.last_error.is_none());
 }
 
 #[tokio::test]
 async fn over_the_hourly_cap_the_rest_fold_into_one_digest() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions", "");
-    let mut cfg = b.t.store.channel_notify(CHANNEL).unwrap();
+    b.rule(CHANNEL, "rust", "questions", "").await;
+    let mut cfg = b.t.store.channel_notify(CHANNEL).await.unwrap();
     cfg.cap_per_hour = 2;
     cfg.threads = true;
-    b.t.store.put_channel_notify(CHANNEL, &cfg).unwrap();
+    b.t.store.put_channel_notify(CHANNEL, &cfg).await.unwrap();
     b.poll().await;
     b.advance(30);
     for i in 0..5 {
@@ -502,13 +504,13 @@ async fn over_the_hourly_cap_the_rest_fold_into_one_digest() {
         "{}",
         digest.content
     );
-    assert_eq!(b.t.store.outbox_depth().unwrap(), 0);
+    assert_eq!(b.t.store.outbox_depth().await.unwrap(), 0);
 }
 
 #[tokio::test]
 async fn unanswered_after_cards_a_question_only_once_it_is_old_enough() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions", "30m");
+    b.rule(CHANNEL, "rust", "questions", "30m").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -583,7 +585,7 @@ async fn admin_commands_check_permission_guild_and_channel() {
         "{}",
         r.content
     );
-    assert!(b.t.store.rules_of(GUILD).unwrap().is_empty());
+    assert!(b.t.store.rules_of(GUILD).await.unwrap().is_empty());
     // Bad options say what to do.
     let r = b
         .admin_cmd(
@@ -613,7 +615,7 @@ async fn admin_commands_check_permission_guild_and_channel() {
         "{}",
         r.content
     );
-    assert!(b.t.store.channel_notify(11).unwrap().threads);
+    assert!(b.t.store.channel_notify(11).await.unwrap().threads);
     let same = b
         .admin_cmd(
             &admin,
@@ -683,7 +685,7 @@ async fn admin_commands_check_permission_guild_and_channel() {
 #[tokio::test]
 async fn removing_a_rule_drops_its_queued_cards() {
     let b = Bot::start().await;
-    let rule = b.rule(CHANNEL, "rust", "questions", "");
+    let rule = b.rule(CHANNEL, "rust", "questions", "").await;
     b.poll().await;
     b.advance(30);
     b.t.fake.add_question(
@@ -694,10 +696,10 @@ async fn removing_a_rule_drops_its_queued_cards() {
     );
     b.advance(30);
     assert_eq!(b.poll().await.queued, 1);
-    assert!(b.t.store.delete_rule(GUILD, rule.id).unwrap());
+    assert!(b.t.store.delete_rule(GUILD, rule.id).await.unwrap());
     let r = b.deliver().await;
     assert_eq!((r.sent, r.dropped), (0, 1));
-    assert_eq!(b.t.store.outbox_depth().unwrap(), 0);
+    assert_eq!(b.t.store.outbox_depth().await.unwrap(), 0);
 }
 
 /// The loops as `run` starts them (a short interval here): the time from a post on the site
@@ -722,7 +724,7 @@ async fn the_running_loops_card_a_new_post_within_one_interval() {
         last_post_at: None,
         last_error: None,
     };
-    t.store.add_rule(&rule).unwrap();
+    t.store.add_rule(&rule).await.unwrap();
     let tasks = t.app.spawn_notifications(
         sink.clone(),
         PollSettings {
@@ -772,7 +774,7 @@ async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
             ..Default::default()
         },
     );
-    b.rule(CHANNEL, "rust", "questions", "");
+    b.rule(CHANNEL, "rust", "questions", "").await;
     poller.poll(&Target::main()).await.unwrap();
     b.advance(30);
     for i in 0..60 {
@@ -790,9 +792,9 @@ async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
     b.advance(60);
     let third = poller.poll(&Target::main()).await.unwrap();
     assert_eq!((first.queued, second.queued, third.queued), (50, 10, 0));
-    let mut cap = b.t.store.channel_notify(CHANNEL).unwrap();
+    let mut cap = b.t.store.channel_notify(CHANNEL).await.unwrap();
     cap.cap_per_hour = 200;
-    b.t.store.put_channel_notify(CHANNEL, &cap).unwrap();
+    b.t.store.put_channel_notify(CHANNEL, &cap).await.unwrap();
     assert_eq!(deliverer.deliver_due().await.unwrap().sent, 60);
     let mut titles = b.sink.titles();
     titles.sort();
@@ -806,7 +808,7 @@ async fn a_burst_larger_than_the_page_budget_is_read_over_two_polls() {
 async fn many_channels_and_events_are_queued_once() {
     let b = Bot::start().await;
     for c in 0..600u64 {
-        b.rule(1_000 + c, "rust", "questions", "");
+        b.rule(1_000 + c, "rust", "questions", "").await;
     }
     b.poll().await;
     b.advance(30);
@@ -831,7 +833,7 @@ async fn many_channels_and_events_are_queued_once() {
 #[tokio::test]
 async fn a_rule_with_articles_gets_one_card_per_new_article_exactly_once() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "articles", "");
+    b.rule(CHANNEL, "rust", "articles", "").await;
     b.poll().await;
     b.advance(30);
     let first = b.t.fake.add_article(
@@ -911,7 +913,8 @@ async fn articles_cost_one_request_per_poll_whatever_the_number_of_rules() {
         let b = Bot::start().await;
         for i in 0..n {
             let tags = ["rust", "tokio", "serde", "go"][i % 4];
-            b.rule(CHANNEL + (i as u64 % 7), tags, "questions,articles", "");
+            b.rule(CHANNEL + (i as u64 % 7), tags, "questions,articles", "")
+                .await;
         }
         b.poll().await;
         b.advance(60);
@@ -959,7 +962,7 @@ async fn articles_cost_one_request_per_poll_whatever_the_number_of_rules() {
 #[tokio::test]
 async fn no_article_request_when_no_rule_wants_articles() {
     let b = Bot::start().await;
-    b.rule(CHANNEL, "rust", "questions,answers", "");
+    b.rule(CHANNEL, "rust", "questions,answers", "").await;
     b.poll().await;
     b.advance(60);
     b.t.fake

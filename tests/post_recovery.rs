@@ -130,6 +130,7 @@ fn child_writes_until_killed() {
                 last_used_at: None,
                 status: LinkStatus::Active,
             })
+            .await
             .expect("link");
         let site = Url::parse(&site).expect("site URL");
         let (app, _linked) = bot(store, &site, &service_token, t0());
@@ -321,7 +322,7 @@ async fn a_question_posted_as_the_bot_died_is_recorded_posted_after_restart() {
             !fake.requests().iter().any(|r| r.is_api_write()),
             "run {run}: nothing posted again"
         );
-        let drafts = store.drafts_of(MEMBER).expect("drafts");
+        let drafts = store.drafts_of(MEMBER).await.expect("drafts");
         assert_eq!(drafts.len(), 1);
         assert!(
             matches!(&drafts[0].state, DraftState::Posted { url, .. } if url.contains(&format!("/questions/{id}/"))),
@@ -369,6 +370,7 @@ async fn an_upvote_sent_as_the_bot_died_is_recorded_done_after_restart() {
             &format!("vq:{MEMBER}:{q}:Up"),
             t0() + chrono::Duration::minutes(4),
         )
+        .await
         .expect("claim");
     assert!(
         matches!(&claim, WriteClaim::Done { outcome } if outcome.contains("You upvoted")),

@@ -80,7 +80,7 @@ async fn a_standard_token_response_still_records_the_expiry() {
         served["expires_in"], 86_400,
         "the site sent expires_in: {served}"
     );
-    let link = app.store.get_link(111).unwrap().expect("linked");
+    let link = app.store.get_link(111).await.unwrap().expect("linked");
     assert_eq!(
         link.expires_at,
         Some(app.clock_now() + Duration::hours(24)),
@@ -98,7 +98,7 @@ async fn a_token_response_served_as_text_or_html_still_links() {
         app.link(&TestApp::member(111, "alice")).await;
         let ex = &token_exchanges(&app)[0];
         assert_eq!(ex.response_content_type.as_deref(), Some(content_type));
-        let link = app.store.get_link(111).unwrap().expect("linked");
+        let link = app.store.get_link(111).await.unwrap().expect("linked");
         assert_eq!(link.soe_user_id, JANE);
         assert_eq!(link.expires_at, Some(app.clock_now() + Duration::hours(24)));
     }
@@ -148,7 +148,7 @@ async fn linking_for_a_private_team_asks_for_the_team_and_posts_there() {
 
 /// Stores a link for `user` as JANE with exactly `scopes` (a link made before the bot asked for
 /// them).
-fn put_link(app: &TestApp, user: u64, scopes: &[&str]) {
+async fn put_link(app: &TestApp, user: u64, scopes: &[&str]) {
     let token = app.fake.mint_token(JANE, scopes);
     app.store
         .put_link(&Link {
@@ -163,6 +163,7 @@ fn put_link(app: &TestApp, user: u64, scopes: &[&str]) {
             last_used_at: None,
             status: LinkStatus::Active,
         })
+        .await
         .unwrap();
 }
 
@@ -170,7 +171,7 @@ fn put_link(app: &TestApp, user: u64, scopes: &[&str]) {
 async fn a_link_without_the_team_grant_is_told_to_link_again_and_the_draft_waits() {
     let app = TestApp::builder().team(TEAM).start().await;
     let alice = TestApp::member(111, "alice");
-    put_link(&app, 111, &["write_access"]);
+    put_link(&app, 111, &["write_access"]).await;
     let title = "How does the platform team rotate its secrets?";
     let r = ask(&app, &alice, title).await;
     assert!(
@@ -214,7 +215,7 @@ async fn a_team_write_the_site_refuses_says_the_team_may_not_be_granted() {
         app.fake.site_url().host_str().unwrap(),
         app.fake.site_url().port().unwrap()
     );
-    put_link(&app, 111, &["write_access", &bot_form]);
+    put_link(&app, 111, &["write_access", &bot_form]).await;
     let r = ask(
         &app,
         &alice,
@@ -259,7 +260,7 @@ async fn a_read_only_application_refuses_writes_and_the_link_and_me_say_so() {
     assert!(r.content.contains("API application"), "{r:?}");
     assert!(r.content.contains("read-only"), "{r:?}");
     assert!(r.content.contains("Read-write"), "{r:?}");
-    let link = app.store.get_link(111).unwrap().unwrap();
+    let link = app.store.get_link(111).await.unwrap().unwrap();
     assert_eq!(link.status, LinkStatus::WriteRefused);
     let me = app.slash(&alice, "me", &[]).await;
     assert!(
@@ -271,7 +272,7 @@ async fn a_read_only_application_refuses_writes_and_the_link_and_me_say_so() {
     app.fake.set_application(AppStatus::ReadWrite);
     let posted = app.press(&alice, &TestApp::button(&r, "Retry")).await;
     assert!(posted.content.contains("Posted as"), "{posted:?}");
-    let link = app.store.get_link(111).unwrap().unwrap();
+    let link = app.store.get_link(111).await.unwrap().unwrap();
     assert_eq!(link.status, LinkStatus::Active);
     let me = app.slash(&alice, "me", &[]).await;
     assert!(
@@ -314,7 +315,7 @@ async fn a_refused_privilege_is_not_mistaken_for_a_read_only_application() {
         )
         .await;
     assert!(r.content.contains("own post"), "{r:?}");
-    let link = app.store.get_link(222).unwrap().unwrap();
+    let link = app.store.get_link(222).await.unwrap().unwrap();
     assert_eq!(
         link.status,
         LinkStatus::Active,
@@ -324,7 +325,7 @@ async fn a_refused_privilege_is_not_mistaken_for_a_read_only_application() {
 
 // ----- interrupted writes
 
-fn posting_draft(app: &TestApp, user: u64, id: &str, content: DraftContent) -> Draft {
+async fn posting_draft(app: &TestApp, user: u64, id: &str, content: DraftContent) -> Draft {
     let now = app.clock_now();
     let draft = Draft {
         id: id.into(),
@@ -341,7 +342,7 @@ fn posting_draft(app: &TestApp, user: u64, id: &str, content: DraftContent) -> D
         created_at: now - Duration::minutes(2),
         expires_at: now + Duration::hours(24),
     };
-    app.store.put_draft(&draft).unwrap();
+    app.store.put_draft(&draft).await.unwrap();
     draft
 }
 
@@ -361,7 +362,8 @@ async fn a_post_an_earlier_process_left_posting_is_found_on_the_site_not_posted_
             body: body.into(),
             tags: vec!["rust".into()],
         },
-    );
+    )
+    .await;
     // The POST had reached the site.
     let id = app.fake.add_question(JANE, title, body, &["rust"]);
     let r = app
@@ -385,7 +387,12 @@ async fn a_post_an_earlier_process_left_posting_is_found_on_the_site_not_posted_
         "no second copy"
     );
     assert!(!app.fake.requests().iter().any(|r| r.is_api_write()));
-    let d = app.store.get_draft(111, "d-crash-1").unwrap().unwrap();
+    let d = app
+        .store
+        .get_draft(111, "d-crash-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(d.state, DraftState::Posted { ref url, .. } if url.contains(&id.to_string())));
 }
 
@@ -410,7 +417,8 @@ async fn an_interrupted_answer_is_matched_by_its_body() {
             question_id: Q_UNANSWERED,
             body: body.into(),
         },
-    );
+    )
+    .await;
     let r = app
         .press(
             &alice,
@@ -443,7 +451,8 @@ async fn an_interrupted_post_the_site_does_not_have_is_offered_again_and_posted_
             body: "It died before sending anything, so the site never saw it.".into(),
             tags: vec!["rust".into()],
         },
-    );
+    )
+    .await;
     let r = app
         .press(
             &alice,
@@ -455,7 +464,12 @@ async fn an_interrupted_post_the_site_does_not_have_is_offered_again_and_posted_
         .await;
     assert!(r.content.contains("it is not on the site"), "{r:?}");
     TestApp::button(&r, "Retry");
-    let d = app.store.get_draft(111, "d-crash-3").unwrap().unwrap();
+    let d = app
+        .store
+        .get_draft(111, "d-crash-3")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(d.state, DraftState::Saved { .. }));
 
     // A post that never left: offered again, and Retry posts it exactly once.
@@ -469,7 +483,8 @@ async fn an_interrupted_post_the_site_does_not_have_is_offered_again_and_posted_
             body: "The bot died before its POST left, so the site has nothing yet.".into(),
             tags: vec!["rust".into()],
         },
-    );
+    )
+    .await;
     let r = app
         .press(
             &alice,
@@ -510,7 +525,8 @@ async fn an_interrupted_post_is_left_alone_while_the_site_cannot_be_asked() {
             body: "No: the bot cannot know whether the first attempt landed.".into(),
             tags: vec!["rust".into()],
         },
-    );
+    )
+    .await;
     app.fake.push_fault(soe_bot::fake_soe::Fault::on(
         "GET",
         "/questions",
@@ -530,7 +546,12 @@ async fn an_interrupted_post_is_left_alone_while_the_site_cannot_be_asked() {
         "{r:?}"
     );
     assert!(r.buttons().is_empty(), "no Retry while unknown: {r:?}");
-    let d = app.store.get_draft(111, "d-crash-4").unwrap().unwrap();
+    let d = app
+        .store
+        .get_draft(111, "d-crash-4")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         matches!(d.state, DraftState::Posting { .. }),
         "kept as it is"
@@ -553,6 +574,7 @@ async fn a_vote_an_earlier_process_left_claimed_is_read_from_the_site() {
     assert_eq!(
         app.store
             .claim_write(&key, app.clock_now() - Duration::minutes(1))
+            .await
             .unwrap(),
         WriteClaim::Claimed
     );
@@ -596,6 +618,7 @@ async fn a_vote_an_earlier_process_claimed_but_never_sent_is_sent_now() {
     let key = format!("vq:111:{q}:Up");
     app.store
         .claim_write(&key, app.clock_now() - Duration::minutes(1))
+        .await
         .unwrap();
     let r = app
         .press(
@@ -631,6 +654,7 @@ async fn an_accept_an_earlier_process_left_claimed_is_read_from_the_site() {
             &format!("ac:111:{q}:{a}"),
             app.clock_now() - Duration::minutes(1),
         )
+        .await
         .unwrap();
     // The earlier process's accept had reached the site.
     let jane = app.fake.mint_token(JANE, &["write_access"]);

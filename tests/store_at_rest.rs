@@ -175,13 +175,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[test]
-fn secrets_never_reach_the_files_in_clear_or_base64() {
+#[tokio::test]
+async fn secrets_never_reach_the_files_in_clear_or_base64() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     {
         let store = SledStore::open_at(&db, Cipher::for_testing(), 1 << 20).unwrap();
-        store.put_link(&link(1, TOKEN)).unwrap();
+        store.put_link(&link(1, TOKEN)).await.unwrap();
         store
             .put_pending_auth(
                 hash("state"),
@@ -196,8 +196,9 @@ fn secrets_never_reach_the_files_in_clear_or_base64() {
                     expires_at: t0() + Duration::minutes(10),
                 },
             )
+            .await
             .unwrap();
-        store.put_draft(&draft(1, "d1")).unwrap();
+        store.put_draft(&draft(1, "d1")).await.unwrap();
         store
             .put_pending_confirm(
                 hash("form"),
@@ -210,15 +211,24 @@ fn secrets_never_reach_the_files_in_clear_or_base64() {
                     expires_at: t0() + Duration::minutes(10),
                 },
             )
+            .await
             .unwrap();
         store
             .put_service_token(&ServiceToken::new(SecretString::from(SERVICE_TOKEN)))
+            .await
             .unwrap();
         // The records are there and open with the key.
-        assert!(store.get_link(1).unwrap().is_some());
-        assert_eq!(store.get_draft(1, "d1").unwrap().unwrap(), draft(1, "d1"));
-        assert!(store.peek_pending_confirm(hash("form")).unwrap().is_some());
-        store.flush().unwrap();
+        assert!(store.get_link(1).await.unwrap().is_some());
+        assert_eq!(
+            store.get_draft(1, "d1").await.unwrap().unwrap(),
+            draft(1, "d1")
+        );
+        assert!(store
+            .peek_pending_confirm(hash("form"))
+            .await
+            .unwrap()
+            .is_some());
+        store.flush().await.unwrap();
     }
 
     let files = files_under(&db);
@@ -267,14 +277,14 @@ fn secrets_never_reach_the_files_in_clear_or_base64() {
     }
 }
 
-#[test]
-fn a_sealed_record_moved_to_another_owner_fails_to_open() {
+#[tokio::test]
+async fn a_sealed_record_moved_to_another_owner_fails_to_open() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     {
         let store = SledStore::open_at(&db, Cipher::for_testing(), 1 << 20).unwrap();
-        store.put_link(&link(1, TOKEN)).unwrap();
-        store.put_draft(&draft(1, "d1")).unwrap();
+        store.put_link(&link(1, TOKEN)).await.unwrap();
+        store.put_draft(&draft(1, "d1")).await.unwrap();
         store
             .put_pending_auth(
                 hash("state-a"),
@@ -289,6 +299,7 @@ fn a_sealed_record_moved_to_another_owner_fails_to_open() {
                     expires_at: t0() + Duration::minutes(10),
                 },
             )
+            .await
             .unwrap();
     }
     {
@@ -316,31 +327,35 @@ fn a_sealed_record_moved_to_another_owner_fails_to_open() {
     }
     let store = reopen(&db);
     assert!(
-        matches!(store.get_link(2), Err(StoreError::Unseal)),
+        matches!(store.get_link(2).await, Err(StoreError::Unseal)),
         "link moved to member 2 opened"
     );
     assert!(
-        matches!(store.get_draft(2, "d1"), Err(StoreError::Unseal)),
+        matches!(store.get_draft(2, "d1").await, Err(StoreError::Unseal)),
         "draft moved to member 2 opened"
     );
     assert!(
-        matches!(store.get_draft(1, "d2"), Err(StoreError::Unseal)),
+        matches!(store.get_draft(1, "d2").await, Err(StoreError::Unseal)),
         "draft renamed opened"
     );
     assert!(
         matches!(
-            store.take_pending_auth(hash("state-b")),
+            store.take_pending_auth(hash("state-b")).await,
             Err(StoreError::Unseal)
         ),
         "verifier moved to another state opened"
     );
     // The originals still open, and the unreadable draft does not hide the good one.
-    assert_eq!(store.get_link(1).unwrap().unwrap().soe_user_id, 42);
-    assert_eq!(store.get_draft(1, "d1").unwrap().unwrap(), draft(1, "d1"));
-    assert_eq!(store.drafts_of(1).unwrap(), vec![draft(1, "d1")]);
+    assert_eq!(store.get_link(1).await.unwrap().unwrap().soe_user_id, 42);
+    assert_eq!(
+        store.get_draft(1, "d1").await.unwrap().unwrap(),
+        draft(1, "d1")
+    );
+    assert_eq!(store.drafts_of(1).await.unwrap(), vec![draft(1, "d1")]);
     assert_eq!(
         store
             .take_pending_auth(hash("state-a"))
+            .await
             .unwrap()
             .unwrap()
             .verifier
@@ -349,13 +364,13 @@ fn a_sealed_record_moved_to_another_owner_fails_to_open() {
     );
 }
 
-#[test]
-fn tampered_link_record_fails_to_open() {
+#[tokio::test]
+async fn tampered_link_record_fails_to_open() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     drop({
         let store = SledStore::open_at(&db, Cipher::for_testing(), 1 << 20).unwrap();
-        store.put_link(&link(1, TOKEN)).unwrap();
+        store.put_link(&link(1, TOKEN)).await.unwrap();
         store
     });
     {
@@ -377,18 +392,21 @@ fn tampered_link_record_fails_to_open() {
         raw.flush().unwrap();
     }
     let store = reopen(&db);
-    assert!(matches!(store.get_link(1), Err(StoreError::Unseal)));
-    assert!(matches!(store.get_link(3), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.get_link(1).await, Err(StoreError::Unseal)));
+    assert!(matches!(
+        store.get_link(3).await,
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
-#[test]
-fn a_different_key_is_refused_at_open() {
+#[tokio::test]
+async fn a_different_key_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let k1 = key(1);
     {
         let store = SledStore::open(&config(&db, &k1, &[])).unwrap();
-        store.put_link(&link(1, TOKEN)).unwrap();
+        store.put_link(&link(1, TOKEN)).await.unwrap();
     }
     let other = key(1);
     let err = SledStore::open(&config(&db, &other, &[])).unwrap_err();
@@ -408,35 +426,35 @@ fn a_different_key_is_refused_at_open() {
     ));
     // The refusals released the lock and changed nothing: the right key still works.
     let store = SledStore::open(&config(&db, &k1, &[])).unwrap();
-    assert_eq!(store.get_link(1).unwrap().unwrap().soe_user_id, 42);
+    assert_eq!(store.get_link(1).await.unwrap().unwrap().soe_user_id, 42);
 }
 
-#[test]
-fn rotation_keeps_old_records_readable_while_the_old_key_is_listed() {
+#[tokio::test]
+async fn rotation_keeps_old_records_readable_while_the_old_key_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let k1 = key(1);
     let k2 = key(2);
     {
         let store = SledStore::open(&config(&db, &k1, &[])).unwrap();
-        store.put_link(&link(1, TOKEN)).unwrap();
+        store.put_link(&link(1, TOKEN)).await.unwrap();
     }
     {
         // Rotated: key 2 is current, key 1 listed as previous.
         let store = SledStore::open(&config(&db, &k2, std::slice::from_ref(&k1))).unwrap();
         assert_eq!(
-            store.get_link(1).unwrap().unwrap().soe_user_id,
+            store.get_link(1).await.unwrap().unwrap().soe_user_id,
             42,
             "old record opens"
         );
-        store.put_link(&link(2, "soe_NEW_TOKEN")).unwrap(); // sealed with key 2
+        store.put_link(&link(2, "soe_NEW_TOKEN")).await.unwrap(); // sealed with key 2
     }
     {
         // The old key is dropped: the canary was re-sealed with key 2, so the store opens;
         // records still sealed with key 1 need a new link, the new ones open.
         let store = SledStore::open(&config(&db, &k2, &[])).unwrap();
-        assert!(matches!(store.get_link(1), Err(StoreError::Unseal)));
-        assert!(store.get_link(2).unwrap().is_some());
+        assert!(matches!(store.get_link(1).await, Err(StoreError::Unseal)));
+        assert!(store.get_link(2).await.unwrap().is_some());
     }
     // Going back to key 1 alone is now a wrong key.
     assert!(matches!(

@@ -70,7 +70,7 @@ fn say(line: &str) {
 }
 
 /// Runs this child's role if the environment selects one; true if it did.
-fn run_child_role() -> bool {
+async fn run_child_role() -> bool {
     let Ok(role) = std::env::var(ROLE_ENV) else {
         return false;
     };
@@ -88,6 +88,7 @@ fn run_child_role() -> bool {
             for i in 0..WRITES_PER_RUN {
                 store
                     .put_link(&link(user_for(run, i), &token_for(run, i)))
+                    .await
                     .unwrap();
                 say(&format!("CHILD_ACK {i}"));
             }
@@ -145,9 +146,9 @@ fn kill(mut child: Child) {
     child.wait().unwrap();
 }
 
-#[test]
-fn second_process_is_refused_with_locked() {
-    if run_child_role() {
+#[tokio::test]
+async fn second_process_is_refused_with_locked() {
+    if run_child_role().await {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -169,7 +170,7 @@ fn second_process_is_refused_with_locked() {
     kill(child);
     // The lock dies with its owner.
     let store = open(&db).unwrap();
-    store.flush().unwrap();
+    store.flush().await.unwrap();
 }
 
 /// The token sealed in `user`'s raw link record (the store must be closed). `UserToken` has no
@@ -193,9 +194,9 @@ fn tokens_on_disk(dir: &Path, users: &[u64]) -> Vec<Option<String>> {
         .collect()
 }
 
-#[test]
-fn acknowledged_links_survive_sigkill() {
-    if run_child_role() {
+#[tokio::test]
+async fn acknowledged_links_survive_sigkill() {
+    if run_child_role().await {
         return;
     }
     let started = Instant::now();
@@ -225,6 +226,7 @@ fn acknowledged_links_survive_sigkill() {
             for (user, _) in &acked {
                 let got = store
                     .get_link(*user)
+                    .await
                     .unwrap_or_else(|e| panic!("run {run}: link of {user} unreadable: {e}"))
                     .unwrap_or_else(|| panic!("run {run}: acknowledged link of {user} lost"));
                 assert_eq!(got.soe_user_id, *user as i64 + 5);
@@ -232,7 +234,7 @@ fn acknowledged_links_survive_sigkill() {
             }
             // A write that was cut off is either absent or complete, never garbage.
             for i in kill_after..WRITES_PER_RUN {
-                if store.get_link(user_for(run, i)).unwrap().is_some() {
+                if store.get_link(user_for(run, i)).await.unwrap().is_some() {
                     unacked_seen += 1;
                 }
             }

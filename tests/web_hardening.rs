@@ -75,7 +75,7 @@ fn child_serves_the_bot_until_killed() {
         .expect("interactions router");
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: t.app.link.clone(),
-            ready: Arc::new(soe_bot::web::ReadyReport::ready),
+            ready: soe_bot::web::ready_check(soe_bot::web::ReadyReport::ready),
             extra: Some(interactions),
             hsts: false,
         });
@@ -343,7 +343,7 @@ async fn a_request_that_never_completes_is_answered_408_with_the_security_header
     let t = TestApp::start().await;
     let router = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(soe_bot::web::ReadyReport::ready),
+        ready: soe_bot::web::ready_check(soe_bot::web::ReadyReport::ready),
         extra: Some(never_route()),
         hsts: false,
     });
@@ -371,7 +371,7 @@ async fn a_body_that_never_arrives_is_cut_off_well_before_the_request_timeout() 
     let t = TestApp::start().await;
     let router = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(soe_bot::web::ReadyReport::ready),
+        ready: soe_bot::web::ready_check(soe_bot::web::ReadyReport::ready),
         extra: None,
         hsts: false,
     });
@@ -447,7 +447,7 @@ async fn hsts_is_on_every_response_when_the_public_url_is_https_and_absent_on_ht
     for hsts in [true, false] {
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: t.app.link.clone(),
-            ready: Arc::new(|| soe_bot::web::ReadyReport {
+            ready: soe_bot::web::ready_check(|| soe_bot::web::ReadyReport {
                 not_ready: vec!["discord: connecting to the gateway".into()],
                 notes: vec![],
             }),
@@ -501,7 +501,7 @@ async fn readyz_names_what_is_not_ready() {
     let probe = health.clone();
     let router = soe_bot::web::router(soe_bot::web::WebState {
         link: t.app.link.clone(),
-        ready: Arc::new(move || soe_bot::web::ReadyReport {
+        ready: soe_bot::web::ready_check(move || soe_bot::web::ReadyReport {
             not_ready: probe.not_ready(),
             notes: probe.notes(),
         }),

@@ -14,12 +14,12 @@ use super::{Commands, Invocation};
 /// `/so link`: a member already linked (with a link the bot can use) is told so, with the
 /// account, and offered a Link again button, which starts a fresh link as [`link`] does;
 /// anyone else gets the link button at once.
-pub fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
+pub async fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
     // Only a link that can do everything the bot needs counts as linked: an expired,
     // unreadable or read-only link, or one without the team grant, is replaced at once.
     // Usable in this channel's team, if the channel is bound to one.
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
-    match super::member::session(ctx, inv.member.id, team.as_ref()) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
+    match super::member::session(ctx, inv.member.id, team.as_ref()).await {
         Ok(s) => Reply::private(format!(
             "You are already linked to **{}** on {}; `/so me` shows its access and expiry. Link again only to switch accounts or renew access: the new link replaces this one when you confirm it.",
             super::render::escape_md(&super::reply::truncate(&s.name, 100)),
@@ -30,13 +30,13 @@ pub fn link_command(ctx: &Commands, inv: &Invocation) -> Reply {
             "Link again",
             super::reply::ButtonStyle::Secondary,
         )]),
-        Err(_) => link(ctx, inv),
+        Err(_) => link(ctx, inv).await,
     }
 }
 
 /// A button to a fresh single-use linking URL (15 minutes), shown only to the member.
-pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
-    match link_button(ctx, inv) {
+pub async fn link(ctx: &Commands, inv: &Invocation) -> Reply {
+    match link_button(ctx, inv).await {
         Ok(button) => Reply::private(format!(
             "Link your {} account so what you post from Discord is credited to you. The button works once, for 15 minutes, and only for you: don't share it. You'll sign in on the site, approve access, {}and confirm.",
             ctx.site.name,
@@ -53,13 +53,13 @@ pub fn link(ctx: &Commands, inv: &Invocation) -> Reply {
 
 /// The Link button itself: a URL button to a fresh ticket, within the member's link-button
 /// allowance. `Err` is the reply to give instead (come back later, or a storage failure).
-pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Reply>> {
+pub async fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Reply>> {
     match ctx.store.take_rate(
         &format!("link:{}", inv.member.id),
         ctx.limits.links_burst,
         ctx.limits.link_refill_secs.into(),
         ctx.clock.now(),
-    ) {
+    ).await {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
             return Err(Box::new(Reply::private(format!(
@@ -71,6 +71,7 @@ pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Re
     match ctx
         .link
         .issue_ticket(inv.member.id, &inv.member.username, inv.guild_id)
+        .await
     {
         Ok(url) => Ok(Component::link(url.to_string(), "Link account")),
         Err(e) => Err(Box::new(ctx.store_failure(&e))),
@@ -78,8 +79,8 @@ pub fn link_button(ctx: &Commands, inv: &Invocation) -> Result<Component, Box<Re
 }
 
 /// Forgets the member's token and drafts.
-pub fn unlink(ctx: &Commands, inv: &Invocation) -> Reply {
-    match ctx.store.delete_link(inv.member.id) {
+pub async fn unlink(ctx: &Commands, inv: &Invocation) -> Reply {
+    match ctx.store.delete_link(inv.member.id).await {
         Ok(true) => Reply::private(format!(
             "Unlinked. The bot forgot your {} token and your saved drafts. To revoke the app's access on the site too, remove it from your account's settings there.",
             ctx.site.name
@@ -90,8 +91,8 @@ pub fn unlink(ctx: &Commands, inv: &Invocation) -> Reply {
 }
 
 /// The member's link: SOE user, scopes, expiry, last use.
-pub fn me(ctx: &Commands, inv: &Invocation) -> Reply {
-    let link = match ctx.store.get_link(inv.member.id) {
+pub async fn me(ctx: &Commands, inv: &Invocation) -> Reply {
+    let link = match ctx.store.get_link(inv.member.id).await {
         Ok(Some(l)) => l,
         Ok(None) => {
             return super::member::link_prompt(

@@ -124,7 +124,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
             "Unknown admin command. Available: `/so-admin channel enable|disable|team|tags`, `/so-admin subscribe|subscriptions|unsubscribe|preview`, `/so-admin doctor`, `/so-admin audit-channel`.",
         ),
     };
-    apply(ctx, inv, guild, change)
+    apply(ctx, inv, guild, change).await
 }
 
 /// One configuration change.
@@ -206,8 +206,8 @@ async fn check_team(ctx: &Commands, admin: u64, team: &TeamSlug) -> Result<(), R
     }
 }
 
-fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply {
-    let mut s = match ctx.store.guild_settings(guild) {
+async fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply {
+    let mut s = match ctx.store.guild_settings(guild).await {
         Ok(s) => s,
         Err(e) => return ctx.store_failure(&e),
     };
@@ -286,7 +286,7 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
             )
         }
     };
-    if let Err(e) = ctx.store.put_guild_settings(guild, &s) {
+    if let Err(e) = ctx.store.put_guild_settings(guild, &s).await {
         return ctx.store_failure(&e);
     }
     ctx.audit_in(
@@ -298,7 +298,8 @@ fn apply(ctx: &Commands, inv: &Invocation, guild: u64, change: Change) -> Reply 
             link: None,
         },
         previous_audit,
-    );
+    )
+    .await;
     Reply::private(reply)
 }
 

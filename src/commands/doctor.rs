@@ -137,7 +137,7 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
     let mut teams: BTreeSet<TeamSlug> = ctx.site.team.iter().cloned().collect();
     let mut channels: Vec<(u64, u64)> = Vec::new();
     for &guild in guilds {
-        match ctx.store.guild_settings(guild) {
+        match ctx.store.guild_settings(guild).await {
             Ok(s) => {
                 teams.extend(s.channel_teams.values().cloned());
                 let mut list = s.configured_channels();
@@ -157,9 +157,9 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
         }
     }
     site_checks(ctx, &mut report, &teams).await;
-    application_check(ctx, &mut report);
+    application_check(ctx, &mut report).await;
     budget_check(ctx, &mut report).await;
-    notify_checks(ctx, &mut report, guilds);
+    notify_checks(ctx, &mut report, guilds).await;
     channel_checks(ctx, &mut report, &channels).await;
     report
 }
@@ -171,9 +171,9 @@ const STUCK_CARD_MINUTES: i64 = 10;
 
 /// Notifications: each poll loop's last poll, lag and error; the outbox depth; each rule of
 /// `guilds` with a last error.
-fn notify_checks(ctx: &Commands, report: &mut Report, guilds: &[u64]) {
+async fn notify_checks(ctx: &Commands, report: &mut Report, guilds: &[u64]) {
     use crate::notify::model::Target;
-    let health = match ctx.store.notify_health() {
+    let health = match ctx.store.notify_health().await {
         Ok(h) => h,
         Err(e) => {
             report.push(
@@ -188,7 +188,7 @@ fn notify_checks(ctx: &Commands, report: &mut Report, guilds: &[u64]) {
     let stalled_after = chrono::Duration::from_std(interval)
         .unwrap_or(chrono::Duration::minutes(1))
         * STALLED_POLLS as i32;
-    let has_rules = ctx.store.all_rules().is_ok_and(|r| !r.is_empty());
+    let has_rules = ctx.store.all_rules().await.is_ok_and(|r| !r.is_empty());
     if health.targets.is_empty() {
         report.push(
             if has_rules { Status::Warn } else { Status::Ok },
@@ -330,8 +330,8 @@ fn site_problem(ctx: &Commands, e: &soe::Error, team: Option<&TeamSlug>) -> Stri
     }
 }
 
-fn application_check(ctx: &Commands, report: &mut Report) {
-    match ctx.store.link_counts() {
+async fn application_check(ctx: &Commands, report: &mut Report) {
+    match ctx.store.link_counts().await {
         Ok(c) if c.write_refused > 0 => report.push(
             Status::Fail,
             format!(

@@ -45,12 +45,12 @@ pub enum NoSession {
 
 /// The member's writer for `team` (the private team of the channel the write comes from; see
 /// [`Commands::team_in`]), checking the link's state, expiry and team grant first.
-pub fn session(
+pub async fn session(
     ctx: &Commands,
     user: u64,
     team: Option<&crate::soe::TeamSlug>,
 ) -> Result<MemberSession, NoSession> {
-    let link = match ctx.store.get_link(user) {
+    let link = match ctx.store.get_link(user).await {
         Ok(Some(l)) => l,
         Ok(None) => return Err(NoSession::NotLinked),
         Err(StoreError::Unseal) | Err(StoreError::Corrupt(_)) => return Err(NoSession::Unreadable),
@@ -60,7 +60,7 @@ pub fn session(
         return Err(NoSession::Expired);
     }
     if link.expires_at.is_some_and(|t| t <= ctx.clock.now()) {
-        if let Err(e) = ctx.store.mark_link_expired(user) {
+        if let Err(e) = ctx.store.mark_link_expired(user).await {
             tracing::warn!(error = %e, "could not mark a link expired");
         }
         return Err(NoSession::Expired);
@@ -116,10 +116,10 @@ pub fn no_session_reply(ctx: &Commands, why: NoSession, what: &str) -> Reply {
 }
 
 /// Turns a failed write into a sentence, updating the link on 401.
-pub fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
+pub async fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
     match e {
         soe::Error::Unauthorized => {
-            if let Err(err) = ctx.store.mark_link_expired(user) {
+            if let Err(err) = ctx.store.mark_link_expired(user).await {
                 tracing::warn!(error = %err, "could not mark a link expired");
             }
             format!(
@@ -128,7 +128,7 @@ pub fn write_error_text(ctx: &Commands, user: u64, e: &soe::Error) -> String {
             )
         }
         soe::Error::Forbidden { .. } if e.is_grant_refusal() => {
-            if let Err(err) = ctx.store.mark_link_write_refused(user) {
+            if let Err(err) = ctx.store.mark_link_write_refused(user).await {
                 tracing::warn!(error = %err, "could not record a refused write on the link");
             }
             let team = ctx

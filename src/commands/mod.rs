@@ -210,9 +210,13 @@ impl Commands {
 
     /// The private team a channel works in: its binding (`/so-admin channel team`), else the
     /// configured `soe.team`, else none (the main site).
-    pub(crate) fn team_in(&self, guild: Option<u64>, channel: Option<u64>) -> Option<TeamSlug> {
+    pub(crate) async fn team_in(
+        &self,
+        guild: Option<u64>,
+        channel: Option<u64>,
+    ) -> Option<TeamSlug> {
         if let (Some(g), Some(c)) = (guild, channel) {
-            match self.store.guild_settings(g) {
+            match self.store.guild_settings(g).await {
                 Ok(s) => {
                     if let Some(t) = s.channel_teams.get(&c) {
                         return Some(t.clone());
@@ -237,13 +241,13 @@ impl Commands {
 
     /// Records `event`: always in the log, and in the guild's audit channel when one is set
     /// (sent in the background; a failure is logged, never shown to the member).
-    pub(crate) fn audit(&self, event: audit::AuditEvent) {
-        self.audit_in(event, None);
+    pub(crate) async fn audit(&self, event: audit::AuditEvent) {
+        self.audit_in(event, None).await;
     }
 
     /// [`Commands::audit`], sent to `fallback` when the guild has no audit channel (the
     /// entry that turns the audit channel off goes to the channel being turned off).
-    pub(crate) fn audit_in(&self, event: audit::AuditEvent, fallback: Option<u64>) {
+    pub(crate) async fn audit_in(&self, event: audit::AuditEvent, fallback: Option<u64>) {
         tracing::info!(
             target: "soe_bot::audit",
             guild = event.guild.unwrap_or(0),
@@ -255,7 +259,7 @@ impl Commands {
         let Some(guild) = event.guild else {
             return;
         };
-        let channel = match self.store.guild_settings(guild) {
+        let channel = match self.store.guild_settings(guild).await {
             Ok(s) => s.audit_channel.or(fallback),
             Err(e) => {
                 tracing::warn!(error = %e, "guild settings unreadable; audit entry kept in the log only");
@@ -368,7 +372,7 @@ impl Commands {
             counted("refused");
             return refusal;
         }
-        if let Some(gate) = self.channel_gate(inv) {
+        if let Some(gate) = self.channel_gate(inv).await {
             counted("refused");
             return gate;
         }
@@ -385,9 +389,9 @@ impl Commands {
                 ("so", "question") => show::command(self, inv).await,
                 ("so", "ask") => post::ask_command(self, inv).await,
                 ("so", "answer") => post::answer_command(self, inv).await,
-                ("so", "link") => account::link_command(self, inv),
-                ("so", "unlink") => account::unlink(self, inv),
-                ("so", "me") => account::me(self, inv),
+                ("so", "link") => account::link_command(self, inv).await,
+                ("so", "unlink") => account::unlink(self, inv).await,
+                ("so", "me") => account::me(self, inv).await,
                 ("so", "help") => help::help(self),
                 (
                     "so-admin",
@@ -428,7 +432,7 @@ impl Commands {
                 post::message_command(self, inv, name, message)
             }
         };
-        self.one_click_link(inv, reply)
+        self.one_click_link(inv, reply).await
     }
 
     /// Makes a Link prompt the link itself: its primary Link button (the one
@@ -437,7 +441,7 @@ impl Commands {
     /// interaction is remembered so [`Commands::on_linked`] can rewrite the message in place.
     /// Past the member's link-button allowance the plain button stays (pressing it says when
     /// to come back).
-    fn one_click_link(&self, inv: &Invocation, mut reply: Reply) -> Reply {
+    async fn one_click_link(&self, inv: &Invocation, mut reply: Reply) -> Reply {
         let link_id = ids::Id::Link.encode();
         let mut has_link = false;
         for c in reply.rows.iter_mut().flatten() {
@@ -446,7 +450,7 @@ impl Commands {
                     id,
                     style: ButtonStyle::Primary,
                     ..
-                } if *id == link_id => match account::link_button(self, inv) {
+                } if *id == link_id => match account::link_button(self, inv).await {
                     Ok(button) => {
                         *c = button;
                         has_link = true;
@@ -530,15 +534,15 @@ impl Commands {
             Id::OpenAnswer { question } => post::answer_modal(self, inv, question, None),
             Id::PostDraft { draft } => {
                 let reply = post::post_draft(self, inv.member.id, &draft, true).await;
-                post::live_draft(self, inv, &draft, reply)
+                post::live_draft(self, inv, &draft, reply).await
             }
-            Id::EditDraft { draft } => post::edit_draft(self, inv, &draft),
+            Id::EditDraft { draft } => post::edit_draft(self, inv, &draft).await,
             Id::AnnouncePost { draft } => post::announce(self, inv, &draft).await,
             Id::DiscardDraft { draft } => {
-                let reply = post::discard_draft(self, inv, &draft);
-                post::live_draft(self, inv, &draft, reply)
+                let reply = post::discard_draft(self, inv, &draft).await;
+                post::live_draft(self, inv, &draft, reply).await
             }
-            Id::Link => account::link(self, inv),
+            Id::Link => account::link(self, inv).await,
             Id::AskModal { .. } | Id::AnswerModal { .. } | Id::PostAsAnswerModal { .. } => {
                 Reply::private("That is a form id, not a button.")
             }
@@ -553,7 +557,7 @@ impl Commands {
         let user = linked.discord_user;
         let name = render::escape_md(&reply::truncate(&linked.soe_user_name, 100));
         let prompt = self.take_link_prompt(user);
-        let drafts = match self.store.drafts_of(user) {
+        let drafts = match self.store.drafts_of(user).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read drafts after linking");
@@ -566,7 +570,7 @@ impl Commands {
             d.post_after_link && matches!(d.state, crate::store::DraftState::Saved { .. })
         }) {
             let reply = post::post_draft(self, user, &d.id, false).await;
-            match self.store.get_draft(user, &d.id) {
+            match self.store.get_draft(user, &d.id).await {
                 Ok(Some(crate::store::Draft {
                     state: crate::store::DraftState::Posted { url, .. },
                     ..
@@ -637,7 +641,7 @@ impl Commands {
         cutoff: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Notice> {
         let mut notices = Vec::new();
-        match self.store.posting_drafts() {
+        match self.store.posting_drafts().await {
             Ok(drafts) => {
                 for d in drafts.into_iter().filter(|d| {
                     matches!(d.state, crate::store::DraftState::Posting { since } if since < cutoff)
@@ -653,7 +657,7 @@ impl Commands {
             }
             Err(e) => tracing::warn!(error = %e, "could not list interrupted posts"),
         }
-        match self.store.unfinished_writes() {
+        match self.store.unfinished_writes().await {
             Ok(claims) => {
                 for (key, at) in claims {
                     if at.is_none_or(|at| at < cutoff) {
@@ -674,14 +678,14 @@ impl Commands {
 
     /// In a channel where the bot is turned off, members get a pointer; admin commands pass.
     /// A thread (or forum post) follows its parent channel, unless it was turned off itself.
-    fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
+    async fn channel_gate(&self, inv: &Invocation) -> Option<Reply> {
         let (guild, channel) = (inv.guild_id?, inv.channel_id?);
         if matches!(&inv.action, Action::Command { name, .. } if name == "so-admin")
             || matches!(&inv.action, Action::Autocomplete { .. })
         {
             return None;
         }
-        let settings = match self.store.guild_settings(guild) {
+        let settings = match self.store.guild_settings(guild).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "guild settings unreadable; allowing");

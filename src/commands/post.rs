@@ -107,7 +107,10 @@ fn post_as_answer_modal(draft: &str, question: Option<&str>, body: Option<&str>)
 
 /// `/so ask [title] [tags]`: opens the modal.
 pub async fn ask_command(ctx: &Commands, inv: &Invocation) -> Reply {
-    let tags = inv.text("tags").or_else(|| channel_tags(ctx, inv));
+    let tags = match inv.text("tags") {
+        Some(tags) => Some(tags),
+        None => channel_tags(ctx, inv).await,
+    };
     ask_modal(
         &new_draft_id(),
         None,
@@ -118,9 +121,9 @@ pub async fn ask_command(ctx: &Commands, inv: &Invocation) -> Reply {
 }
 
 /// The default tags of the channel `inv` comes from (`/so-admin channel tags`), space-separated.
-fn channel_tags(ctx: &Commands, inv: &Invocation) -> Option<String> {
+async fn channel_tags(ctx: &Commands, inv: &Invocation) -> Option<String> {
     let (guild, channel) = (inv.guild_id?, inv.channel_id?);
-    match ctx.store.guild_settings(guild) {
+    match ctx.store.guild_settings(guild).await {
         Ok(s) => s.channel_tags.get(&channel).map(|t| t.join(" ")),
         Err(e) => {
             tracing::warn!(error = %e, "guild settings unreadable; no default tags");
@@ -241,7 +244,7 @@ fn settled(draft: &Draft) -> Option<Reply> {
 }
 
 /// Saves (creates or replaces) a draft with `content`.
-fn save(
+async fn save(
     ctx: &Commands,
     inv_user: u64,
     inv: Option<&Invocation>,
@@ -253,6 +256,7 @@ fn save(
     let previous = ctx
         .store
         .get_draft(inv_user, id)
+        .await
         .map_err(|e| Box::new(ctx.store_failure(&e)))?;
     if let Some(p) = &previous {
         if let Some(r) = settled(p) {
@@ -278,15 +282,17 @@ fn save(
     if previous.is_some() {
         ctx.store
             .put_draft(&draft)
+            .await
             .map_err(|e| Box::new(ctx.store_failure(&e)))?;
         return Ok(draft);
     }
     match ctx
         .store
         .put_new_draft(&draft, ctx.limits.drafts_per_member, now)
+        .await
     {
         Ok(true) => Ok(draft),
-        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv_user, &draft))),
+        Ok(false) => Err(Box::new(too_many_drafts(ctx, inv_user, &draft).await)),
         Err(e) => Err(Box::new(ctx.store_failure(&e))),
     }
 }
@@ -303,10 +309,10 @@ fn draft_label(d: &Draft) -> String {
 
 /// The refusal when the member's drafts are at the cap: says what to do, shows the text that
 /// was not saved (so it is not lost), and lists the open drafts with Discard buttons.
-fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
+async fn too_many_drafts(ctx: &Commands, user: u64, refused: &Draft) -> Reply {
     let cap = ctx.limits.drafts_per_member;
     let now = ctx.clock.now();
-    let open: Vec<Draft> = match ctx.store.drafts_of(user) {
+    let open: Vec<Draft> = match ctx.store.drafts_of(user).await {
         Ok(d) => d
             .into_iter()
             .filter(|d| d.expires_at > now && !matches!(d.state, DraftState::Posted { .. }))
@@ -402,14 +408,14 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         },
         Err(_) => content,
     };
-    let mut draft = match save(ctx, user, Some(inv), id, content, problems.clone()) {
+    let mut draft = match save(ctx, user, Some(inv), id, content, problems.clone()).await {
         Ok(d) => d,
         Err(r) => return *r,
     };
     if source.is_some() && draft.source_message != source {
         // Written from a message: the channel card about the post replies to it.
         draft.source_message = source;
-        if let Err(e) = ctx.store.put_draft(&draft) {
+        if let Err(e) = ctx.store.put_draft(&draft).await {
             return ctx.store_failure(&e);
         }
     }
@@ -419,9 +425,9 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         ))
         .with_row(draft_buttons(&draft.id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
-    if let Err(why) = session(ctx, user, team.as_ref()) {
-        return wait_for_link(ctx, draft, why, "post your question");
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    if let Err(why) = session(ctx, user, team.as_ref()).await {
+        return wait_for_link(ctx, draft, why, "post your question").await;
     }
     let Ok(v) = valid else {
         return Reply::private("Your question could not be checked; press Edit.");
@@ -528,9 +534,9 @@ async fn similar_questions(
 }
 
 /// Keeps a draft for after linking and says so.
-fn wait_for_link(ctx: &Commands, mut draft: Draft, why: NoSession, what: &str) -> Reply {
+async fn wait_for_link(ctx: &Commands, mut draft: Draft, why: NoSession, what: &str) -> Reply {
     draft.post_after_link = true;
-    if let Err(e) = ctx.store.put_draft(&draft) {
+    if let Err(e) = ctx.store.put_draft(&draft).await {
         return ctx.store_failure(&e);
     }
     let mut r = no_session_reply(ctx, why, what);
@@ -571,7 +577,7 @@ pub async fn post_as_answer_submit(ctx: &Commands, inv: &Invocation, id: &str) -
                 question_id: 0,
                 body: validate::clean(body),
             };
-            match save(ctx, inv.member.id, Some(inv), id, content, Some("no question".into())) {
+            match save(ctx, inv.member.id, Some(inv), id, content, Some("no question".into())).await {
                 Ok(d) => Reply::private(format!(
                     "`{}` is not a question number or link. Your answer is saved; press Edit and fill in the question.",
                     truncate(raw, 80).replace('`', "'")
@@ -600,7 +606,7 @@ async fn submit_answer(
         question_id: question,
         body: checked.clone().unwrap_or_else(|_| validate::clean(body)),
     };
-    let draft = match save(ctx, user, Some(inv), id, content, problem.clone()) {
+    let draft = match save(ctx, user, Some(inv), id, content, problem.clone()).await {
         Ok(d) => d,
         Err(r) => return *r,
     };
@@ -610,9 +616,9 @@ async fn submit_answer(
         ))
         .with_row(draft_buttons(&draft.id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
-    if let Err(why) = session(ctx, user, team.as_ref()) {
-        return wait_for_link(ctx, draft, why, "post your answer");
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    if let Err(why) = session(ctx, user, team.as_ref()).await {
+        return wait_for_link(ctx, draft, why, "post your answer").await;
     }
     post_draft(ctx, user, &draft.id, true).await
 }
@@ -620,7 +626,7 @@ async fn submit_answer(
 /// Posts a saved draft as its author, at most once. `interactive` is false when posting after
 /// linking (no button press to answer).
 pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) -> Reply {
-    let draft = match ctx.store.get_draft(user, id) {
+    let draft = match ctx.store.get_draft(user, id).await {
         Ok(Some(d)) => d,
         Ok(None) => {
             return Reply::private(
@@ -643,18 +649,21 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         return Reply::private("This answer has no question yet; press Edit and fill it in.")
             .with_row(draft_buttons(id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
-    let s = match session(ctx, user, team.as_ref()) {
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    let s = match session(ctx, user, team.as_ref()).await {
         Ok(s) => s,
-        Err(why) => return wait_for_link(ctx, draft, why, "post it"),
+        Err(why) => return wait_for_link(ctx, draft, why, "post it").await,
     };
     if matches!(draft.content, DraftContent::Ask { .. }) {
-        let rate = ctx.store.take_rate(
-            &format!("ask:{user}"),
-            ctx.limits.asks_burst,
-            u64::from(ctx.limits.ask_refill_minutes) * 60,
-            ctx.clock.now(),
-        );
+        let rate = ctx
+            .store
+            .take_rate(
+                &format!("ask:{user}"),
+                ctx.limits.asks_burst,
+                u64::from(ctx.limits.ask_refill_minutes) * 60,
+                ctx.clock.now(),
+            )
+            .await;
         match rate {
             Ok(Allowance::Allowed) => {}
             Ok(Allowance::RetryAfter(secs)) => {
@@ -667,10 +676,10 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             Err(e) => return ctx.store_failure(&e),
         }
     }
-    let draft = match ctx.store.begin_posting(user, id, ctx.clock.now()) {
+    let draft = match ctx.store.begin_posting(user, id, ctx.clock.now()).await {
         Ok(Some(d)) => d,
         Ok(None) => {
-            return match ctx.store.get_draft(user, id) {
+            return match ctx.store.get_draft(user, id).await {
                 Ok(Some(d)) => settled(&d).unwrap_or_else(|| {
                     Reply::private("This draft is busy; try again in a moment.")
                 }),
@@ -713,10 +722,10 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
                 posted_as: s.name.clone(),
             };
             done.post_after_link = false;
-            if let Err(e) = ctx.store.put_draft(&done) {
+            if let Err(e) = ctx.store.put_draft(&done).await {
                 tracing::error!(error = %e, "posted, but could not record it");
             }
-            let _ = ctx.store.touch_link(user, ctx.clock.now());
+            let _ = ctx.store.touch_link(user, ctx.clock.now()).await;
             tracing::info!(soe_user_id = s.soe_user_id, "posted a draft");
             ctx.audit(super::audit::AuditEvent {
                 guild: done.guild_id,
@@ -735,7 +744,8 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
                         .unwrap_or_default()
                 ),
                 link: url.starts_with("http").then(|| url.clone()),
-            });
+            })
+            .await;
             let mut r = posted_reply(&url, &s.name, Some(&ctx.site.name));
             if !interactive {
                 r.content = format!("Your saved draft was posted. {}", r.content);
@@ -750,13 +760,13 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             r
         }
         Err(e) => {
-            let text = write_error_text(ctx, user, &e);
+            let text = write_error_text(ctx, user, &e).await;
             let mut back = draft;
             back.state = DraftState::Saved {
                 last_error: Some(text.clone()),
             };
             back.post_after_link = needs_relink(&e);
-            if let Err(err) = ctx.store.put_draft(&back) {
+            if let Err(err) = ctx.store.put_draft(&back).await {
                 return ctx.store_failure(&err);
             }
             let maybe = if matches!(e, crate::soe::Error::Timeout) {
@@ -788,7 +798,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             .unwrap_or_else(|| Reply::private("This draft is not being posted."));
     };
     let user = draft.discord_user;
-    let link = match ctx.store.get_link(user) {
+    let link = match ctx.store.get_link(user).await {
         Ok(Some(l)) => l,
         Ok(None) | Err(_) => {
             return Reply::private(
@@ -796,7 +806,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             )
         }
     };
-    let team = ctx.team_in(draft.guild_id, draft.channel_id);
+    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
     match find_post(ctx, team.as_ref(), link.soe_user_id, &draft.content, since).await {
         Ok(Some(url)) => {
             let mut done = draft;
@@ -805,10 +815,10 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
                 posted_as: link.soe_user_name.clone(),
             };
             done.post_after_link = false;
-            if let Err(e) = ctx.store.put_draft(&done) {
+            if let Err(e) = ctx.store.put_draft(&done).await {
                 return ctx.store_failure(&e);
             }
-            let _ = ctx.store.touch_link(user, ctx.clock.now());
+            let _ = ctx.store.touch_link(user, ctx.clock.now()).await;
             tracing::info!(
                 soe_user_id = link.soe_user_id,
                 "an interrupted post had reached the site"
@@ -827,7 +837,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
                 last_error: Some(text.into()),
             };
             let id = back.id.clone();
-            if let Err(e) = ctx.store.put_draft(&back) {
+            if let Err(e) = ctx.store.put_draft(&back).await {
                 return ctx.store_failure(&e);
             }
             Reply::private(text).with_row(draft_buttons(&id, true))
@@ -907,8 +917,8 @@ async fn find_post(
 /// reply that offers what to do next (Retry, Edit, Link…) replaces the prompt; once the draft
 /// is posted or gone, the prompt says so and its buttons are greyed out, so nothing stale can
 /// be pressed; a passing problem (busy, storage) is told privately and the prompt stays.
-pub fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> Reply {
-    let finished = match ctx.store.get_draft(inv.member.id, id) {
+pub async fn live_draft(ctx: &Commands, inv: &Invocation, id: &str, reply: Reply) -> Reply {
+    let finished = match ctx.store.get_draft(inv.member.id, id).await {
         Ok(None) => true,
         Ok(Some(d)) => matches!(d.state, DraftState::Posted { .. }),
         Err(_) => false,
@@ -937,7 +947,7 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
     if let Some(refusal) = super::share::permission_refusal(inv) {
         return refusal;
     }
-    let draft = match ctx.store.get_draft(inv.member.id, id) {
+    let draft = match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(d)) => d,
         Ok(None) => {
             return Reply::private(
@@ -985,16 +995,19 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
             e
         }
     };
-    if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+    if let Some(refusal) = super::share::take_cooldowns(ctx, inv).await {
         return refusal;
     }
     // Once per draft: a bucket of one that refills only after the draft is long gone.
-    let once = ctx.store.take_rate(
-        &format!("announce:{}:{id}", inv.member.id),
-        1,
-        u64::from(ctx.limits.draft_ttl_hours) * 3600 * 2,
-        ctx.clock.now(),
-    );
+    let once = ctx
+        .store
+        .take_rate(
+            &format!("announce:{}:{id}", inv.member.id),
+            1,
+            u64::from(ctx.limits.draft_ttl_hours) * 3600 * 2,
+            ctx.clock.now(),
+        )
+        .await;
     match once {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(_)) => {
@@ -1011,8 +1024,8 @@ pub async fn announce(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
 }
 
 /// Reopens a draft in its modal.
-pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
-    let draft = match ctx.store.get_draft(inv.member.id, id) {
+pub async fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    let draft = match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(d)) => d,
         Ok(None) => {
             return Reply::private(
@@ -1039,8 +1052,8 @@ pub fn edit_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
 }
 
 /// Forgets a draft.
-pub fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
-    match ctx.store.get_draft(inv.member.id, id) {
+pub async fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
+    match ctx.store.get_draft(inv.member.id, id).await {
         Ok(Some(d))
             if matches!(
                 d.state,
@@ -1049,7 +1062,7 @@ pub fn discard_draft(ctx: &Commands, inv: &Invocation, id: &str) -> Reply {
         {
             settled(&d).unwrap_or_else(|| Reply::private("Nothing to discard."))
         }
-        Ok(Some(_)) => match ctx.store.delete_draft(inv.member.id, id) {
+        Ok(Some(_)) => match ctx.store.delete_draft(inv.member.id, id).await {
             Ok(()) => Reply::private("Draft discarded."),
             Err(e) => ctx.store_failure(&e),
         },

@@ -60,12 +60,16 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
     }
     let sort = parse_sort(inv.text("sort").as_deref());
     let key = format!("search:{}", inv.member.id);
-    match ctx.store.take_rate(
-        &key,
-        ctx.limits.searches_burst,
-        ctx.limits.search_refill_secs.into(),
-        ctx.clock.now(),
-    ) {
+    match ctx
+        .store
+        .take_rate(
+            &key,
+            ctx.limits.searches_burst,
+            ctx.limits.search_refill_secs.into(),
+            ctx.clock.now(),
+        )
+        .await
+    {
         Ok(Allowance::Allowed) => {}
         Ok(Allowance::RetryAfter(secs)) => {
             return Reply::private(format!("You are searching quickly; try again in {secs} s."));
@@ -82,7 +86,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation) -> Reply {
         created_at: now,
         expires_at: now + chrono::Duration::seconds(SEARCH_TTL_SECS),
     };
-    if let Err(e) = ctx.store.put_search(&search) {
+    if let Err(e) = ctx.store.put_search(&search).await {
         return ctx.store_failure(&e);
     }
     let mut reply = render(ctx, inv, &search, 0, false).await;
@@ -98,7 +102,11 @@ pub async fn page(ctx: &Commands, inv: &Invocation, handle: &str, page: u32, sha
             return refusal;
         }
     }
-    match ctx.store.get_search(inv.member.id, handle, ctx.clock.now()) {
+    match ctx
+        .store
+        .get_search(inv.member.id, handle, ctx.clock.now())
+        .await
+    {
         Ok(Some(search)) => render(ctx, inv, &search, page, share).await,
         Ok(None) => Reply::private(
             "These results have expired (searches are kept for a day). Run `/so search` again.",
@@ -149,7 +157,7 @@ async fn render(
     } else {
         (first / API_PAGE) as u32 + 1
     };
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     let results = match fetch(ctx, inv.member.id, team.as_ref(), query, sort, api_page).await {
         Ok(r) => r,
         // A refusal on a button keeps the results message; it is told privately.
@@ -231,7 +239,7 @@ async fn render(
         ctx.site.name
     ));
     if share {
-        if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+        if let Some(refusal) = super::share::take_cooldowns(ctx, inv).await {
             return refusal;
         }
         embed = embed.footer(&format!(

@@ -66,7 +66,7 @@ pub fn permission_refusal(inv: &Invocation) -> Option<Reply> {
 
 /// Takes the member's and the channel's cooldowns together; the refusal when either is
 /// still running (nothing is taken then).
-pub fn take_cooldowns(ctx: &Commands, inv: &Invocation) -> Option<Reply> {
+pub async fn take_cooldowns(ctx: &Commands, inv: &Invocation) -> Option<Reply> {
     let member_key = format!("share:m:{}", inv.member.id);
     let channel_key = inv.channel_id.map(|c| format!("share:c:{c}"));
     let mut buckets = vec![RateBucket {
@@ -81,7 +81,7 @@ pub fn take_cooldowns(ctx: &Commands, inv: &Invocation) -> Option<Reply> {
             refill_secs: ctx.limits.share_channel_cooldown_secs.into(),
         });
     }
-    match ctx.store.take_rates(&buckets, ctx.clock.now()) {
+    match ctx.store.take_rates(&buckets, ctx.clock.now()).await {
         Ok(Allowance::Allowed) => None,
         Ok(Allowance::RetryAfter(secs)) => Some(Reply::private(format!(
             "Sharing is paced so a channel is not flooded: each member can share once every {} s, and each channel takes one share every {} s. Nothing was posted; try again in {secs} s.",

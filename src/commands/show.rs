@@ -55,7 +55,7 @@ pub(crate) async fn fetch_in(
     inv: &Invocation,
     id: i64,
 ) -> Result<Arc<QuestionView>, Reply> {
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     fetch(ctx, inv.member.id, team.as_ref(), id).await
 }
 
@@ -123,13 +123,13 @@ pub async fn show(ctx: &Commands, inv: &Invocation, id: i64, share: bool) -> Rep
             return refusal;
         }
     }
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     let view = match fetch(ctx, inv.member.id, team.as_ref(), id).await {
         Ok(v) => v,
         Err(reply) => return reply,
     };
     if share {
-        if let Some(refusal) = super::share::take_cooldowns(ctx, inv) {
+        if let Some(refusal) = super::share::take_cooldowns(ctx, inv).await {
             return refusal;
         }
     }

@@ -46,7 +46,7 @@ pub async fn command(ctx: &Commands, inv: &Invocation, verb: &str) -> Reply {
     match verb {
         "subscribe" => subscribe(ctx, inv, guild).await,
         "subscriptions" => list(ctx, inv, guild).await,
-        "unsubscribe" => unsubscribe(ctx, inv, guild),
+        "unsubscribe" => unsubscribe(ctx, inv, guild).await,
         "preview" => preview(ctx, inv, guild).await,
         _ => Reply::private("Unknown admin command."),
     }
@@ -141,7 +141,7 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         Ok(s) => s,
         Err(message) => return Reply::private(message),
     };
-    let existing = match ctx.store.rules_of(guild) {
+    let existing = match ctx.store.rules_of(guild).await {
         Ok(r) => r,
         Err(e) => return ctx.store_failure(&e),
     };
@@ -172,7 +172,7 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
     };
     let mut settings_note = String::new();
     if threads.is_some() || cap.is_some() {
-        let mut s = match ctx.store.channel_notify(channel) {
+        let mut s = match ctx.store.channel_notify(channel).await {
             Ok(s) => s,
             Err(e) => return ctx.store_failure(&e),
         };
@@ -182,7 +182,7 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         if let Some(c) = cap {
             s.cap_per_hour = c;
         }
-        if let Err(e) = ctx.store.put_channel_notify(channel, &s) {
+        if let Err(e) = ctx.store.put_channel_notify(channel, &s).await {
             return ctx.store_failure(&e);
         }
         settings_note = channel_settings_line(&s);
@@ -197,6 +197,7 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         team: ctx
             .store
             .guild_settings(guild)
+            .await
             .ok()
             .and_then(|s| s.channel_teams.get(&channel).cloned()),
         created_by: inv.member.id,
@@ -204,7 +205,7 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         last_post_at: None,
         last_error: None,
     };
-    let rule = match ctx.store.add_rule(&rule) {
+    let rule = match ctx.store.add_rule(&rule).await {
         Ok(r) => r,
         Err(e) => return ctx.store_failure(&e),
     };
@@ -226,7 +227,8 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
             rule.spec.describe()
         ),
         link: None,
-    });
+    })
+    .await;
     Reply::private(format!(
         "Rule **#{}**: <#{channel}> gets a card for {}.{settings_note}\nCards start with activity from now on; `/so-admin preview rule:{}` shows what the last 7 days would have given, `/so-admin unsubscribe rule:{}` removes it.",
         rule.id,
@@ -256,7 +258,7 @@ async fn list(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         },
         _ => None,
     };
-    let rules = match ctx.store.rules_of(guild) {
+    let rules = match ctx.store.rules_of(guild).await {
         Ok(r) => r,
         Err(e) => return ctx.store_failure(&e),
     };
@@ -306,12 +308,12 @@ async fn list(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
     Reply::private(out.trim_end())
 }
 
-fn unsubscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
+async fn unsubscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
     let n = match rule_number(inv) {
         Ok(n) => n,
         Err(message) => return Reply::private(message),
     };
-    match ctx.store.delete_rule(guild, n) {
+    match ctx.store.delete_rule(guild, n).await {
         Ok(true) => {
             tracing::info!(
                 guild,
@@ -325,7 +327,8 @@ fn unsubscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
                 actor_username: Some(inv.member.username.clone()),
                 what: format!("removed subscription rule #{n}"),
                 link: None,
-            });
+            })
+            .await;
             Reply::private(format!(
                 "Rule #{n} removed; cards it had queued and not yet sent are dropped."
             ))
@@ -340,7 +343,7 @@ async fn preview(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         Ok(n) => n,
         Err(message) => return Reply::private(message),
     };
-    let rule = match ctx.store.get_rule(guild, n) {
+    let rule = match ctx.store.get_rule(guild, n).await {
         Ok(Some(r)) => r,
         Ok(None) => return no_rule(i64::from(n)),
         Err(e) => return ctx.store_failure(&e),

@@ -236,10 +236,10 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
     let user = parsed.user();
     let what = parsed.describe();
     // The key does not say which channel the write came from: the default team.
-    let s = match session(ctx, user, ctx.site.team.as_ref()) {
+    let s = match session(ctx, user, ctx.site.team.as_ref()).await {
         Ok(s) => s,
         Err(_) => {
-            let _ = ctx.store.finish_write(key, None, ctx.clock.now());
+            let _ = ctx.store.finish_write(key, None, ctx.clock.now()).await;
             return Some(Notice {
                 original: None,
                 user,
@@ -273,6 +273,7 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
     if let Err(e) = ctx
         .store
         .finish_write(key, outcome.as_deref(), ctx.clock.now())
+        .await
     {
         tracing::warn!(error = %e, "could not settle an interrupted write");
     }
@@ -284,8 +285,8 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
 }
 
 /// True when `key`'s unfinished claim was made before this process started.
-fn claimed_by_an_earlier_process(ctx: &Commands, key: &str) -> bool {
-    ctx.store.unfinished_writes().is_ok_and(|claims| {
+async fn claimed_by_an_earlier_process(ctx: &Commands, key: &str) -> bool {
+    ctx.store.unfinished_writes().await.is_ok_and(|claims| {
         claims
             .iter()
             .any(|(k, at)| k == key && at.is_none_or(|at| at < ctx.started_at))
@@ -313,16 +314,17 @@ where
     F: FnOnce(super::member::MemberSession) -> Fut,
     Fut: std::future::Future<Output = Result<String, crate::soe::Error>>,
 {
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
-    let s = match session(ctx, inv.member.id, team.as_ref()) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
+    let s = match session(ctx, inv.member.id, team.as_ref()).await {
         Ok(s) => s,
         Err(why) => return (no_session_reply(ctx, why, what), false),
     };
-    let mut claim = ctx.store.claim_write(key, ctx.clock.now());
-    if matches!(claim, Ok(WriteClaim::InProgress)) && claimed_by_an_earlier_process(ctx, key) {
+    let mut claim = ctx.store.claim_write(key, ctx.clock.now()).await;
+    if matches!(claim, Ok(WriteClaim::InProgress)) && claimed_by_an_earlier_process(ctx, key).await
+    {
         // Left by a process that died mid-write: look on the site, then claim again.
         let _ = recover_claim(ctx, key).await;
-        claim = ctx.store.claim_write(key, ctx.clock.now());
+        claim = ctx.store.claim_write(key, ctx.clock.now()).await;
     }
     match claim {
         Ok(WriteClaim::Claimed) => {}
@@ -339,13 +341,17 @@ where
     }
     match action(s).await {
         Ok(outcome) => {
-            if let Err(e) = ctx.store.finish_write(key, Some(&outcome), ctx.clock.now()) {
+            if let Err(e) = ctx
+                .store
+                .finish_write(key, Some(&outcome), ctx.clock.now())
+                .await
+            {
                 tracing::warn!(error = %e, "could not record a finished write");
             }
-            let _ = ctx.store.touch_link(inv.member.id, ctx.clock.now());
+            let _ = ctx.store.touch_link(inv.member.id, ctx.clock.now()).await;
             if let Some(k) = WriteKey::parse(key) {
                 let (what, question) = k.audit_what();
-                let team = ctx.team_in(inv.guild_id, inv.channel_id);
+                let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
                 ctx.audit(super::audit::AuditEvent {
                     guild: inv.guild_id,
                     actor: inv.member.id,
@@ -357,15 +363,16 @@ where
                             .unwrap_or_default()
                     ),
                     link: Some(ctx.question_url(team.as_ref(), question)),
-                });
+                })
+                .await;
             }
             (Reply::private(outcome), true)
         }
         Err(e) => {
-            if let Err(err) = ctx.store.finish_write(key, None, ctx.clock.now()) {
+            if let Err(err) = ctx.store.finish_write(key, None, ctx.clock.now()).await {
                 tracing::warn!(error = %err, "could not release a write claim");
             }
-            let text = write_error_text(ctx, inv.member.id, &e);
+            let text = write_error_text(ctx, inv.member.id, &e).await;
             let reply = if needs_relink(&e) {
                 link_prompt(&text)
             } else {
@@ -377,8 +384,8 @@ where
 }
 
 /// The cached view of `question` no longer matches the site.
-fn forget_view(ctx: &Commands, inv: &Invocation, question: i64) {
-    let team = ctx.team_in(inv.guild_id, inv.channel_id);
+async fn forget_view(ctx: &Commands, inv: &Invocation, question: i64) {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     ctx.question_cache.forget(&QuestionCache::key(
         team.as_ref().map(|t| t.as_str()),
         question,
@@ -388,7 +395,7 @@ fn forget_view(ctx: &Commands, inv: &Invocation, question: i64) {
 /// After `vote` succeeded on a post: the member's other vote buttons on it no longer stand
 /// for what is on the site (their recorded outcomes were replaced by this vote), and the
 /// cached view of the question is stale.
-fn after_vote(
+async fn after_vote(
     ctx: &Commands,
     inv: &Invocation,
     question: i64,
@@ -399,11 +406,11 @@ fn after_vote(
         if other == vote {
             continue;
         }
-        if let Err(e) = ctx.store.forget_outcome(&key_of(other)) {
+        if let Err(e) = ctx.store.forget_outcome(&key_of(other)).await {
             tracing::warn!(error = %e, "could not drop an earlier vote outcome");
         }
     }
-    forget_view(ctx, inv, question);
+    forget_view(ctx, inv, question).await;
 }
 
 /// After a vote went through: the reply for the message the button was on (see
@@ -481,7 +488,7 @@ pub async fn vote_question(
     if !voted {
         return reply;
     }
-    after_vote(ctx, inv, question, vote, key_of);
+    after_vote(ctx, inv, question, vote, key_of).await;
     let just = JustVoted { answer: None, vote };
     live_vote(ctx, inv, reply, question, just, on, |vote, on| {
         Id::VoteQuestion { question, vote, on }.encode()
@@ -521,7 +528,7 @@ pub async fn vote_answer(
     if !voted {
         return reply;
     }
-    after_vote(ctx, inv, question, vote, key_of);
+    after_vote(ctx, inv, question, vote, key_of).await;
     let just = JustVoted {
         answer: Some(answer),
         vote,
@@ -562,7 +569,7 @@ pub async fn accept(
     })
     .await;
     if accepted {
-        forget_view(ctx, inv, question);
+        forget_view(ctx, inv, question).await;
         if on == Surface::Card {
             if let Ok(view) = show::fetch_in(ctx, inv, question).await {
                 if let Some(mut card) = show::answer_card(&view, answer, None) {

@@ -140,7 +140,7 @@ impl Demo {
 
         let router = crate::web::router(crate::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(crate::web::ReadyReport::ready),
+            ready: crate::web::ready_check(crate::web::ReadyReport::ready),
             extra: crate::telemetry::install().map(crate::telemetry::router),
             hsts: false,
         });

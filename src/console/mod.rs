@@ -167,7 +167,7 @@ impl Console {
         };
         let (poller, deliverer) = (n.poller.clone(), n.deliverer.clone());
         let mut lines = Vec::new();
-        match poller.targets() {
+        match poller.targets().await {
             Ok(targets) => {
                 for t in targets {
                     match poller.poll(&t).await {

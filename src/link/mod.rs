@@ -389,7 +389,7 @@ impl LinkService {
 
     /// Step 1: a single-use ticket for `discord_user` (known by their immutable `username`,
     /// asking from `guild_id`); returns the `/link/start` URL.
-    pub fn issue_ticket(
+    pub async fn issue_ticket(
         &self,
         discord_user: DiscordUserId,
         username: &str,
@@ -398,16 +398,18 @@ impl LinkService {
         let ticket = random_secret();
         let hash: [u8; 32] = Sha256::digest(ticket.as_bytes()).into();
         let now = self.clock.now();
-        self.store.put_ticket(
-            hash,
-            &LinkTicket {
-                discord_user,
-                discord_username: username.to_string(),
-                guild_id,
-                created_at: now,
-                expires_at: now + TICKET_TTL,
-            },
-        )?;
+        self.store
+            .put_ticket(
+                hash,
+                &LinkTicket {
+                    discord_user,
+                    discord_username: username.to_string(),
+                    guild_id,
+                    created_at: now,
+                    expires_at: now + TICKET_TTL,
+                },
+            )
+            .await?;
         let mut url = crate::config::join(&self.settings.public_url, "link/start");
         url.query_pairs_mut().append_pair("ticket", &ticket);
         Ok(url)
@@ -422,11 +424,12 @@ impl LinkService {
 
     /// Step 2: consumes the ticket, binds the flow to this browser, and returns the site's
     /// authorize URL with the binding for the cookie.
-    pub fn start(&self, ticket: &str) -> Result<Started, LinkError> {
+    pub async fn start(&self, ticket: &str) -> Result<Started, LinkError> {
         let hash = handle_hash(ticket).ok_or(LinkError::TicketInvalid)?;
         let t = self
             .store
-            .take_ticket(hash)?
+            .take_ticket(hash)
+            .await?
             .ok_or(LinkError::TicketInvalid)?;
         let now = self.clock.now();
         if now >= t.expires_at {
@@ -438,7 +441,7 @@ impl LinkService {
         // (`/so-admin channel team`): asked for all of them at once, so linking from one
         // channel never drops the grant another channel needs.
         if let Some(guild) = t.guild_id {
-            match self.store.guild_settings(guild) {
+            match self.store.guild_settings(guild).await {
                 Ok(s) => {
                     for team in s.channel_teams.values() {
                         let grant = self.settings.team_scope(team);
@@ -456,19 +459,21 @@ impl LinkService {
         let state_hash = handle_hash(auth.state.expose_secret()).ok_or(LinkError::StateInvalid)?;
         let binding = random_secret();
         let browser_hash = handle_hash(&binding).ok_or(LinkError::StateInvalid)?;
-        self.store.put_pending_auth(
-            state_hash,
-            &PendingAuth {
-                discord_user: t.discord_user,
-                discord_username: t.discord_username,
-                guild_id: t.guild_id,
-                browser_hash,
-                verifier: auth.verifier,
-                scopes,
-                created_at: now,
-                expires_at: now + STATE_TTL,
-            },
-        )?;
+        self.store
+            .put_pending_auth(
+                state_hash,
+                &PendingAuth {
+                    discord_user: t.discord_user,
+                    discord_username: t.discord_username,
+                    guild_id: t.guild_id,
+                    browser_hash,
+                    verifier: auth.verifier,
+                    scopes,
+                    created_at: now,
+                    expires_at: now + STATE_TTL,
+                },
+            )
+            .await?;
         tracing::info!("link started; sending the browser to the site");
         Ok(Started {
             authorize: auth.url,
@@ -487,7 +492,7 @@ impl LinkService {
             tracing::info!(reason = "state_malformed", "link callback refused");
             return Err(LinkError::StateInvalid);
         };
-        let Some(pending) = self.store.take_pending_auth(state_hash)? else {
+        let Some(pending) = self.store.take_pending_auth(state_hash).await? else {
             tracing::info!(reason = "state_unknown_or_used", "link callback refused");
             return Err(LinkError::StateInvalid);
         };
@@ -555,7 +560,7 @@ impl LinkService {
             Some(discord) => {
                 let (url, state) = discord.authorize();
                 let hash = handle_hash(state.expose_secret()).ok_or(LinkError::StateInvalid)?;
-                self.store.put_pending_identity(hash, &pending_link)?;
+                self.store.put_pending_identity(hash, &pending_link).await?;
                 tracing::info!(
                     soe_user_id,
                     "link token obtained; asking Discord who is at the browser"
@@ -565,7 +570,7 @@ impl LinkService {
             None => {
                 tracing::info!(soe_user_id, "link token obtained; waiting for confirmation");
                 Ok(AfterSite::Confirm(
-                    self.park_for_confirmation(pending_link)?,
+                    self.park_for_confirmation(pending_link).await?,
                 ))
             }
         }
@@ -585,7 +590,7 @@ impl LinkService {
             tracing::info!(reason = "state_malformed", "Discord callback refused");
             return Err(LinkError::StateInvalid);
         };
-        let Some(mut pending) = self.store.take_pending_identity(state_hash)? else {
+        let Some(mut pending) = self.store.take_pending_identity(state_hash).await? else {
             tracing::info!(reason = "state_unknown_or_used", "Discord callback refused");
             return Err(LinkError::StateInvalid);
         };
@@ -627,15 +632,18 @@ impl LinkService {
             username: who.username,
         });
         tracing::info!("Discord account proven at the browser; waiting for confirmation");
-        self.park_for_confirmation(pending)
+        self.park_for_confirmation(pending).await
     }
 
     /// Keeps `pending` behind a fresh one-time form token and describes it for the page.
-    fn park_for_confirmation(&self, mut pending: PendingConfirm) -> Result<ConfirmView, LinkError> {
+    async fn park_for_confirmation(
+        &self,
+        mut pending: PendingConfirm,
+    ) -> Result<ConfirmView, LinkError> {
         let form_token = random_secret();
         let form_hash = handle_hash(&form_token).ok_or(LinkError::ConfirmInvalid)?;
         pending.expires_at = self.clock.now() + CONFIRM_TTL;
-        self.store.put_pending_confirm(form_hash, &pending)?;
+        self.store.put_pending_confirm(form_hash, &pending).await?;
         let (discord_username, discord_verified) = match &pending.verified {
             Some(v) => (v.username.clone(), true),
             None => (pending.discord_username.clone(), false),
@@ -656,15 +664,19 @@ impl LinkService {
 
     /// Step 5: the confirmation POST, from the browser holding `browser`. Stores the link and
     /// announces it.
-    pub fn confirm(&self, form_token: &str, browser: Option<&str>) -> Result<Linked, LinkError> {
+    pub async fn confirm(
+        &self,
+        form_token: &str,
+        browser: Option<&str>,
+    ) -> Result<Linked, LinkError> {
         let hash = handle_hash(form_token).ok_or(LinkError::ConfirmInvalid)?;
         let now = self.clock.now();
         // Check expiry and the browser before consuming, so an expired confirmation or another
         // browser never becomes a link.
-        match self.store.peek_pending_confirm(hash)? {
+        match self.store.peek_pending_confirm(hash).await? {
             None => return Err(LinkError::ConfirmInvalid),
             Some(p) if now >= p.expires_at => {
-                let _ = self.store.discard_pending_confirm(hash);
+                let _ = self.store.discard_pending_confirm(hash).await;
                 return Err(LinkError::ConfirmExpired);
             }
             Some(p) if !same_browser(browser, &p.browser_hash) => {
@@ -678,7 +690,8 @@ impl LinkService {
         }
         let link = self
             .store
-            .confirm_link(hash)?
+            .confirm_link(hash)
+            .await?
             .ok_or(LinkError::ConfirmInvalid)?;
         let linked = Linked {
             discord_user: link.discord_user,
@@ -692,12 +705,12 @@ impl LinkService {
     }
 
     /// The browser pressed Cancel: forget the token waiting for confirmation.
-    pub fn cancel(&self, form_token: &str, browser: Option<&str>) -> Result<(), LinkError> {
+    pub async fn cancel(&self, form_token: &str, browser: Option<&str>) -> Result<(), LinkError> {
         let hash = handle_hash(form_token).ok_or(LinkError::ConfirmInvalid)?;
-        match self.store.peek_pending_confirm(hash)? {
+        match self.store.peek_pending_confirm(hash).await? {
             Some(p) if !same_browser(browser, &p.browser_hash) => Err(LinkError::WrongBrowser),
             _ => {
-                self.store.discard_pending_confirm(hash)?;
+                self.store.discard_pending_confirm(hash).await?;
                 Ok(())
             }
         }

@@ -126,7 +126,7 @@ impl Deliverer {
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
         let mut by_channel: BTreeMap<u64, Vec<OutboxEntry>> = BTreeMap::new();
-        for e in self.store.outbox()? {
+        for e in self.store.outbox().await? {
             by_channel.entry(e.channel).or_default().push(e);
         }
         for (channel, entries) in by_channel {
@@ -143,11 +143,11 @@ impl Deliverer {
         now: DateTime<Utc>,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
-        let settings = self.store.channel_notify(channel)?;
+        let settings = self.store.channel_notify(channel).await?;
         let mut folded: Vec<OutboxEntry> = Vec::new();
         for mut e in entries {
-            if !self.any_rule_left(&e)? {
-                self.store.complete_outbox(&[e.id], None)?;
+            if !self.any_rule_left(&e).await? {
+                self.store.complete_outbox(&[e.id], None).await?;
                 report.dropped += 1;
                 continue;
             }
@@ -159,14 +159,14 @@ impl Deliverer {
                 // Held by a backoff: later entries wait too, so the channel keeps its order.
                 return Ok(());
             }
-            let outcome = match self.edit_target(&e, now)? {
+            let outcome = match self.edit_target(&e, now).await? {
                 Some(prev) => self.edit(&e, prev, now).await.map(|()| {
                     report.edited += 1;
                 }),
                 None => {
-                    if !self.within_cap(channel, &settings, now)? {
+                    if !self.within_cap(channel, &settings, now).await? {
                         e.folded = true;
-                        self.store.update_outbox(&e)?;
+                        self.store.update_outbox(&e).await?;
                         folded.push(e);
                         continue;
                     }
@@ -177,7 +177,7 @@ impl Deliverer {
             };
             if let Err(err) = outcome {
                 report.failed += 1;
-                self.failed(e, &err, now)?;
+                self.failed(e, &err, now).await?;
                 return Ok(());
             }
         }
@@ -190,7 +190,7 @@ impl Deliverer {
                     Err(err) => {
                         report.failed += 1;
                         if let Some(e) = folded.into_iter().next() {
-                            self.failed(e, &err, now)?;
+                            self.failed(e, &err, now).await?;
                         }
                     }
                 }
@@ -199,9 +199,9 @@ impl Deliverer {
         Ok(())
     }
 
-    fn any_rule_left(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
+    async fn any_rule_left(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
         for id in &e.rules {
-            if self.store.get_rule(e.guild, *id)?.is_some() {
+            if self.store.get_rule(e.guild, *id).await?.is_some() {
                 return Ok(true);
             }
         }
@@ -210,7 +210,7 @@ impl Deliverer {
 
     /// The earlier card to edit, for an answer or acceptance to a question this channel saw
     /// lately.
-    fn edit_target(
+    async fn edit_target(
         &self,
         e: &OutboxEntry,
         now: DateTime<Utc>,
@@ -223,13 +223,14 @@ impl Deliverer {
         }
         Ok(self
             .store
-            .delivered(e.channel, e.card.question_id)?
+            .delivered(e.channel, e.card.question_id)
+            .await?
             .filter(|d| now - d.sent_at <= Duration::seconds(EDIT_WINDOW_SECS)))
     }
 
     /// One token of the channel's hourly cap (a token bucket in the store, so it survives
     /// restarts).
-    fn within_cap(
+    async fn within_cap(
         &self,
         channel: u64,
         settings: &ChannelNotify,
@@ -239,7 +240,7 @@ impl Deliverer {
         let key = format!("notify-cap:{channel}");
         let refill = (3600 / u64::from(cap)).max(1);
         Ok(matches!(
-            self.store.take_rate(&key, cap, refill, now)?,
+            self.store.take_rate(&key, cap, refill, now).await?,
             Allowance::Allowed
         ))
     }
@@ -272,7 +273,7 @@ impl Deliverer {
             card: e.card.clone(),
             sent_at: now,
         };
-        self.settle(e, Some(&sent), now)
+        self.settle(e, Some(&sent), now).await
     }
 
     async fn edit(
@@ -300,17 +301,17 @@ impl Deliverer {
                     sent_at: now,
                     ..prev
                 };
-                return self.settle(e, Some(&sent), now);
+                return self.settle(e, Some(&sent), now).await;
             }
             Err(err) => return Err(err),
         }
         let sent = Delivered { card, ..prev };
-        self.settle(e, Some(&sent), now)
+        self.settle(e, Some(&sent), now).await
     }
 
     /// Records a success: the entry leaves the outbox with its sent record; its rules get
     /// their last post.
-    fn settle(
+    async fn settle(
         &self,
         e: &OutboxEntry,
         sent: Option<&Delivered>,
@@ -319,8 +320,13 @@ impl Deliverer {
         let store_err = |err: StoreError| SendError::Transient(format!("store: {err}"));
         self.store
             .complete_outbox(&[e.id], sent)
+            .await
             .map_err(store_err)?;
-        if let Err(err) = self.store.record_rule_outcome(e.guild, &e.rules, Ok(now)) {
+        if let Err(err) = self
+            .store
+            .record_rule_outcome(e.guild, &e.rules, Ok(now))
+            .await
+        {
             tracing::warn!(error = %err, "could not record a rule's last post");
         }
         Ok(())
@@ -335,10 +341,15 @@ impl Deliverer {
         let ids: Vec<u64> = folded.iter().map(|e| e.id).collect();
         self.store
             .complete_outbox(&ids, None)
+            .await
             .map_err(|err| SendError::Transient(format!("store: {err}")))?;
         let now = self.clock.now();
         for e in folded {
-            if let Err(err) = self.store.record_rule_outcome(e.guild, &e.rules, Ok(now)) {
+            if let Err(err) = self
+                .store
+                .record_rule_outcome(e.guild, &e.rules, Ok(now))
+                .await
+            {
                 tracing::warn!(error = %err, "could not record a rule's last post");
             }
         }
@@ -346,7 +357,7 @@ impl Deliverer {
     }
 
     /// Records a failure on the entry (backoff) and, for a broken channel, on its rules.
-    fn failed(
+    async fn failed(
         &self,
         mut e: OutboxEntry,
         err: &SendError,
@@ -369,11 +380,9 @@ impl Deliverer {
                         e.channel
                     ),
                 };
-                self.store.record_rule_outcome(
-                    e.guild,
-                    &e.rules,
-                    Err(RuleError { message, at: now }),
-                )?;
+                self.store
+                    .record_rule_outcome(e.guild, &e.rules, Err(RuleError { message, at: now }))
+                    .await?;
                 slow
             }
             SendError::RateLimited(d) => i64::try_from(d.as_secs()).unwrap_or(60).max(1),
@@ -381,6 +390,6 @@ impl Deliverer {
         };
         tracing::warn!(channel = e.channel, attempts = e.attempts, wait_secs = wait, error = %err, "card not delivered; will retry");
         e.next_attempt_at = now + Duration::seconds(wait);
-        self.store.update_outbox(&e)
+        self.store.update_outbox(&e).await
     }
 }

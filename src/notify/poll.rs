@@ -146,9 +146,9 @@ impl Poller {
     }
 
     /// The targets that have rules, the main site always first.
-    pub fn targets(&self) -> Result<Vec<Target>, StoreError> {
+    pub async fn targets(&self) -> Result<Vec<Target>, StoreError> {
         let mut t: BTreeSet<String> = BTreeSet::new();
-        for r in self.store.all_rules()? {
+        for r in self.store.all_rules().await? {
             t.insert(Target(r.team).key());
         }
         let mut out = vec![Target::main()];
@@ -165,13 +165,14 @@ impl Poller {
         let _one_at_a_time = self.polling.lock().await;
         let key = target.key();
         let now = self.clock.now();
-        let mut state = self.store.target_state(&key)?.unwrap_or_default();
+        let mut state = self.store.target_state(&key).await?.unwrap_or_default();
         if state.next_poll_at.is_some_and(|t| now < t) {
             return Ok(PollReport::default());
         }
         let rules: Vec<Rule> = self
             .store
-            .all_rules()?
+            .all_rules()
+            .await?
             .into_iter()
             .filter(|r| r.team == target.0)
             .collect();
@@ -186,7 +187,7 @@ impl Poller {
             state.cursor = Some(now);
             state.last_poll_at = Some(now);
             state.last_success_at = Some(now);
-            self.store.put_target_state(&key, &state)?;
+            self.store.put_target_state(&key, &state).await?;
             return Ok(PollReport::default());
         };
         if rules.is_empty() {
@@ -195,7 +196,7 @@ impl Poller {
             state.cursor = Some(now.max(cursor));
             state.last_poll_at = Some(now);
             state.pending_answers.clear();
-            self.store.put_target_state(&key, &state)?;
+            self.store.put_target_state(&key, &state).await?;
             return Ok(PollReport::default());
         }
         let reader = (self.reader_for)(target);
@@ -209,7 +210,7 @@ impl Poller {
                 state.failures = 0;
                 state.next_poll_at = None;
                 prune(&mut state, now);
-                self.store.commit_poll(&key, &state, entries)?;
+                self.store.commit_poll(&key, &state, entries).await?;
                 Ok(PollReport { queued, ..report })
             }
             Err(e) => {
@@ -226,7 +227,7 @@ impl Poller {
                     at: now,
                 });
                 tracing::warn!(target = %key, error = %e, wait_secs = wait, "poll failed; backing off");
-                self.store.put_target_state(&key, &state)?;
+                self.store.put_target_state(&key, &state).await?;
                 Err(PollError::Soe(e))
             }
         }

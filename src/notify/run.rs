@@ -32,7 +32,7 @@ pub fn spawn(poller: Arc<Poller>, deliverer: Arc<Deliverer>) -> Vec<JoinHandle<(
             // Dropping the set (the supervisor aborted) aborts every poll loop.
             let mut loops = tokio::task::JoinSet::new();
             loop {
-                match poller.targets() {
+                match poller.targets().await {
                     Ok(targets) => {
                         for target in targets {
                             if running.insert(target.key()) {
@@ -78,7 +78,7 @@ pub fn spawn(poller: Arc<Poller>, deliverer: Arc<Deliverer>) -> Vec<JoinHandle<(
             if last_sweep.elapsed() > Duration::from_secs(3600) {
                 last_sweep = tokio::time::Instant::now();
                 let before = deliverer.now() - chrono::Duration::seconds(EDIT_WINDOW_SECS);
-                if let Err(e) = deliverer.store().sweep_delivered(before) {
+                if let Err(e) = deliverer.store().sweep_delivered(before).await {
                     tracing::warn!(error = %e, "could not sweep sent cards");
                 }
             }

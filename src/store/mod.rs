@@ -389,101 +389,118 @@ impl GuildSettings {
     }
 }
 
-/// The durable state, in domain terms. Methods are synchronous (sled is); callers on async
-/// paths that must flush use `tokio::task::spawn_blocking` or accept the short block.
+/// The durable state, in domain terms. Methods are async, so a backend that talks to a
+/// database server (PostgreSQL) awaits its I/O; [`SledStore`] does its sled calls inline (a
+/// flush is a short block of the calling task). Callers that scan the whole store
+/// (`sweep_expired`, `counts`) run them off the async workers.
+#[async_trait::async_trait]
 pub trait Store: NotifyStore + Send + Sync {
     // ---- links
     /// The member's link, unsealed. A record that fails to open (moved, tampered, unknown key)
     /// is `Err(StoreError::Unseal)`; callers treat it as "link again".
-    fn get_link(&self, user: DiscordUserId) -> StoreResult<Option<Link>>;
+    async fn get_link(&self, user: DiscordUserId) -> StoreResult<Option<Link>>;
     /// Replaces the member's link (the old ciphertext is gone). Flushed.
-    fn put_link(&self, link: &Link) -> StoreResult<()>;
+    async fn put_link(&self, link: &Link) -> StoreResult<()>;
     /// Marks the link expired (after a 401). Flushed.
-    fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()>;
+    async fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()>;
     /// Records that SOE refused a write with the token outright ([`LinkStatus::WriteRefused`]);
     /// an expired link stays expired. Flushed.
-    fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()>;
+    async fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()>;
     /// Records a successful write with the token (best effort, not flushed): `last_used_at`,
     /// and a [`LinkStatus::WriteRefused`] link is Active again.
-    fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()>;
     /// How many links are in each state (for `doctor`: links whose writes the site refused
     /// outright point at a read-only API application). Unreadable records are skipped.
-    fn link_counts(&self) -> StoreResult<LinkCounts>;
+    async fn link_counts(&self) -> StoreResult<LinkCounts>;
     /// Forgets the link, every draft of the member, and every linking record in flight for them
     /// (tickets, authorizations, identity checks, confirmations). Flushed. True if a link
     /// existed.
-    fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool>;
+    async fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool>;
 
     // ---- linking flow
     /// Stores a ticket under `ticket_hash`.
-    fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()>;
+    async fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()>;
     /// Removes and returns the ticket (atomic single use), whatever its expiry.
-    fn take_ticket(&self, ticket_hash: [u8; 32]) -> StoreResult<Option<LinkTicket>>;
+    async fn take_ticket(&self, ticket_hash: [u8; 32]) -> StoreResult<Option<LinkTicket>>;
     /// Stores an authorization in flight under `state_hash`, replacing any earlier one of the
     /// same member (at most one pending authorization per member).
-    fn put_pending_auth(&self, state_hash: [u8; 32], pending: &PendingAuth) -> StoreResult<()>;
+    async fn put_pending_auth(
+        &self,
+        state_hash: [u8; 32],
+        pending: &PendingAuth,
+    ) -> StoreResult<()>;
     /// Removes and returns it (atomic single use), whatever its expiry.
-    fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>>;
+    async fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>>;
     /// Stores a token awaiting confirmation under `form_hash`.
-    fn put_pending_confirm(&self, form_hash: [u8; 32], pending: &PendingConfirm)
-        -> StoreResult<()>;
+    async fn put_pending_confirm(
+        &self,
+        form_hash: [u8; 32],
+        pending: &PendingConfirm,
+    ) -> StoreResult<()>;
     /// Reads it without consuming (to render the confirmation page again).
-    fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>>;
+    async fn peek_pending_confirm(
+        &self,
+        form_hash: [u8; 32],
+    ) -> StoreResult<Option<PendingConfirm>>;
     /// Removes a confirmation without linking (Cancel pressed, or expired). True if it existed.
-    fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool>;
+    async fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool>;
     /// Stores a verified SOE token waiting for the browser's Discord proof, under the SHA-256
     /// of the Discord OAuth `state`.
-    fn put_pending_identity(
+    async fn put_pending_identity(
         &self,
         state_hash: [u8; 32],
         pending: &PendingConfirm,
     ) -> StoreResult<()>;
     /// Removes and returns it (atomic single use), whatever its expiry.
-    fn take_pending_identity(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>>;
+    async fn take_pending_identity(
+        &self,
+        state_hash: [u8; 32],
+    ) -> StoreResult<Option<PendingConfirm>>;
     /// Atomically consumes the confirmation and stores its link (one transaction), then flushes.
     /// `None` if it was already used or never existed. Expiry is the caller's check, made on
     /// the returned record before reporting success.
-    fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>>;
+    async fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>>;
     /// Removes expired tickets, authorizations, confirmations and drafts, write outcomes past
     /// [`WRITE_CLAIM_TTL_SECS`], claims abandoned for [`ABANDONED_CLAIM_SWEEP_SECS`], and rate
     /// buckets that are full again (an idle bucket behaves exactly like a missing one).
     /// Returns how many.
-    fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
+    async fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
 
     // ---- drafts
     /// Creates or replaces a draft (sealed). Flushed.
-    fn put_draft(&self, draft: &Draft) -> StoreResult<()>;
+    async fn put_draft(&self, draft: &Draft) -> StoreResult<()>;
     /// Creates `draft` unless its author already has `cap` open drafts (saved or posting, not
     /// expired at `now`; posted ones are history and do not count). A draft with the same id
     /// is replaced whatever the count. Creations are serialized, so concurrent submissions
     /// cannot overshoot the cap. True if stored (flushed), false if the cap refused it.
-    fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>)
+        -> StoreResult<bool>;
     /// A draft by id, if it exists and belongs to `user`.
-    fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>>;
+    async fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>>;
     /// The member's drafts, oldest first.
-    fn drafts_of(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>>;
+    async fn drafts_of(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>>;
     /// Moves a draft from `Saved` to `Posting` atomically. Returns the draft when this caller
     /// won; `None` when it is already posting or posted (a double click, a retried
     /// interaction). Flushed.
-    fn begin_posting(
+    async fn begin_posting(
         &self,
         user: DiscordUserId,
         id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Draft>>;
     /// Removes a draft.
-    fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()>;
+    async fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()>;
     /// Every member's drafts in [`DraftState::Posting`] (for recovery after a restart).
     /// Unreadable drafts are skipped.
-    fn posting_drafts(&self) -> StoreResult<Vec<Draft>>;
+    async fn posting_drafts(&self) -> StoreResult<Vec<Draft>>;
 
     // ---- saved searches (the state behind a results message's buttons)
     /// Keeps `search` under its member and handle, dropping the member's oldest searches past
     /// [`SEARCHES_PER_MEMBER`]. Not flushed: a search lost in a crash only means searching
     /// again.
-    fn put_search(&self, search: &SavedSearch) -> StoreResult<()>;
+    async fn put_search(&self, search: &SavedSearch) -> StoreResult<()>;
     /// The member's search under `handle`, unless missing or expired as of `now`.
-    fn get_search(
+    async fn get_search(
         &self,
         user: DiscordUserId,
         handle: &str,
@@ -495,22 +512,26 @@ pub trait Store: NotifyStore + Send + Sync {
     /// `InProgress` or `Done`. A claim older than [`CLAIM_STALE_SECS`] without an outcome
     /// (its process died mid-write) can be claimed again, and so can an outcome recorded more
     /// than [`WRITE_CLAIM_TTL_SECS`] ago. Flushed.
-    fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim>;
+    async fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim>;
     /// Records the outcome of a claimed write (`Done`) as of `now`, or releases it when
     /// `outcome` is `None` (the write failed and may be tried again). Flushed.
-    fn finish_write(&self, key: &str, outcome: Option<&str>, now: DateTime<Utc>)
-        -> StoreResult<()>;
+    async fn finish_write(
+        &self,
+        key: &str,
+        outcome: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Drops the outcome recorded under `key`, if any, so the write may be made again (a
     /// later write replaced what it did, e.g. a vote undone). A claim still in progress is
     /// left alone. Flushed when something was dropped.
-    fn forget_outcome(&self, key: &str) -> StoreResult<()>;
+    async fn forget_outcome(&self, key: &str) -> StoreResult<()>;
     /// Claims without an outcome, with when each was made (for recovery after a restart).
-    fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>>;
+    async fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>>;
 
     // ---- rate limits (token buckets that survive restarts)
     /// Takes one token from bucket `key` (capacity `burst`, one token back every
     /// `refill_secs`), as of `now`.
-    fn take_rate(
+    async fn take_rate(
         &self,
         key: &str,
         burst: u32,
@@ -520,24 +541,28 @@ pub trait Store: NotifyStore + Send + Sync {
     /// Takes one token from every bucket, or from none: `RetryAfter` is the longest wait
     /// among the buckets that refused (e.g. a member's and a channel's cooldown together, so
     /// a refusal by one never uses up the other).
-    fn take_rates(&self, buckets: &[RateBucket<'_>], now: DateTime<Utc>) -> StoreResult<Allowance>;
+    async fn take_rates(
+        &self,
+        buckets: &[RateBucket<'_>],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Allowance>;
 
     // ---- guild settings
     /// A guild's settings (default when none stored).
-    fn guild_settings(&self, guild: u64) -> StoreResult<GuildSettings>;
+    async fn guild_settings(&self, guild: u64) -> StoreResult<GuildSettings>;
     /// Replaces a guild's settings. Flushed.
-    fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()>;
+    async fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()>;
 
     // ---- the service token (when stored by `soe-bot service-token --store`)
     /// The stored service token, unsealed.
-    fn service_token(&self) -> StoreResult<Option<ServiceToken>>;
+    async fn service_token(&self) -> StoreResult<Option<ServiceToken>>;
     /// Stores the service token sealed. Flushed.
-    fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()>;
+    async fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()>;
 
     /// How many members are linked and how many drafts wait to be posted (saved or being
     /// posted), for the metrics. Scans; meant for a once-a-minute gauge.
-    fn counts(&self) -> StoreResult<StoreCounts>;
+    async fn counts(&self) -> StoreResult<StoreCounts>;
 
     /// Flushes everything to disk.
-    fn flush(&self) -> StoreResult<()>;
+    async fn flush(&self) -> StoreResult<()>;
 }

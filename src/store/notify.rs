@@ -23,23 +23,24 @@ use crate::notify::model::{ChannelNotify, Delivered, NotifyHealth, OutboxEntry, 
 use crate::notify::rule::{Rule, RuleError};
 
 /// Notifications' durable state (implemented by [`super::SledStore`]).
+#[async_trait::async_trait]
 pub trait NotifyStore: Send + Sync {
     // ---- rules
     /// Stores `rule` under the guild's next rule number (its `id` field is ignored) and
     /// returns it with that number. Flushed.
-    fn add_rule(&self, rule: &Rule) -> StoreResult<Rule>;
+    async fn add_rule(&self, rule: &Rule) -> StoreResult<Rule>;
     /// The guild's rules, by number.
-    fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>>;
+    async fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>>;
     /// Every rule of every guild (the poller's working set).
-    fn all_rules(&self) -> StoreResult<Vec<Rule>>;
+    async fn all_rules(&self) -> StoreResult<Vec<Rule>>;
     /// One rule.
-    fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>>;
+    async fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>>;
     /// Removes a rule. True if it existed. Flushed.
-    fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool>;
+    async fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool>;
     /// Records a delivery for the rules `ids` of `guild`: `Ok(at)` sets their last post and
     /// clears their last error, `Err` sets their last error. Rules deleted meanwhile are
     /// skipped.
-    fn record_rule_outcome(
+    async fn record_rule_outcome(
         &self,
         guild: u64,
         ids: &[u32],
@@ -48,52 +49,53 @@ pub trait NotifyStore: Send + Sync {
 
     // ---- poll state and outbox
     /// A target's state (`None` before its first poll).
-    fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>>;
+    async fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>>;
     /// Every target's state, by key.
-    fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>>;
+    async fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>>;
     /// Replaces a target's state alone (a poll that queued nothing, or failed). Flushed.
-    fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()>;
+    async fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()>;
     /// Writes a target's state and queues `entries` (their ids are assigned here) in one
     /// transaction, then flushes. Returns the entries with their ids.
-    fn commit_poll(
+    async fn commit_poll(
         &self,
         target: &str,
         state: &TargetState,
         entries: Vec<OutboxEntry>,
     ) -> StoreResult<Vec<OutboxEntry>>;
     /// Every queued entry, oldest first.
-    fn outbox(&self) -> StoreResult<Vec<OutboxEntry>>;
+    async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>>;
     /// How many entries are queued.
-    fn outbox_depth(&self) -> StoreResult<usize>;
+    async fn outbox_depth(&self) -> StoreResult<usize>;
     /// Replaces a queued entry (attempts, backoff, folding); does nothing if it is gone.
-    fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()>;
+    async fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()>;
     /// Removes the entries `ids` and, in the same transaction, records `sent` (the card sent
     /// for them, if one was). Flushed.
-    fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()>;
+    async fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()>;
 
     // ---- sent cards
     /// The card sent for `question` in `channel`, if remembered.
-    fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>>;
+    async fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>>;
     /// Forgets sent cards older than `before`. Returns how many.
-    fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize>;
+    async fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize>;
 
     // ---- channel settings
     /// A channel's delivery settings (defaults when none stored).
-    fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify>;
+    async fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify>;
     /// Replaces a channel's delivery settings. Flushed.
-    fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()>;
+    async fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()>;
 
     /// Everything `doctor` shows about notifications: each target's last poll, lag and error,
     /// the outbox depth and age, and each rule's last error.
-    fn notify_health(&self) -> StoreResult<NotifyHealth> {
-        let outbox = self.outbox()?;
+    async fn notify_health(&self) -> StoreResult<NotifyHealth> {
+        let outbox = self.outbox().await?;
         let rule_errors = self
-            .all_rules()?
+            .all_rules()
+            .await?
             .into_iter()
             .filter_map(|r| r.last_error.map(|e| (r.guild, r.id, r.channel, e)))
             .collect();
         Ok(NotifyHealth {
-            targets: self.target_states()?,
+            targets: self.target_states().await?,
             outbox_depth: outbox.len(),
             oldest_queued_at: outbox.iter().map(|e| e.queued_at).min(),
             rule_errors,

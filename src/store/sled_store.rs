@@ -168,7 +168,7 @@ impl SledStore {
         };
         store.check_schema()?;
         store.check_canary()?;
-        store.flush()?;
+        store.flush_db()?;
         Ok(store)
     }
 
@@ -290,6 +290,45 @@ impl SledStore {
             .is_ok())
     }
 
+    /// Flushes everything to disk with the synchronous `Db::flush` (never `flush_async`, which
+    /// deadlocks in sled 0.34): what [`Store::flush`] does, and what every method documented
+    /// "Flushed" calls before returning.
+    fn flush_db(&self) -> StoreResult<()> {
+        let _gate = self.snapshot_gate.read_recursive();
+        self.db.flush().map_err(io)?;
+        Ok(())
+    }
+
+    /// [`Store::drafts_of`], for the methods that call it inside their own locks.
+    fn drafts_of_sync(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>> {
+        let _gate = self.snapshot_gate.read_recursive();
+        let mut drafts = Vec::new();
+        for entry in self.drafts.scan_prefix(user_key(user)) {
+            let (k, v) = entry.map_err(io)?;
+            let id = match std::str::from_utf8(&k[8..]) {
+                Ok(id) => id,
+                Err(_) => {
+                    tracing::warn!(tree = TREE_DRAFTS, "skipping a draft whose id is not UTF-8");
+                    continue;
+                }
+            };
+            match draft_from_bytes(&self.cipher, user, id, &v) {
+                Ok(d) => drafts.push(d),
+                // One unreadable draft must not hide the member's others.
+                Err(StoreError::Io(e)) => return Err(StoreError::Io(e)),
+                Err(e) => {
+                    tracing::warn!(tree = TREE_DRAFTS, error = %e, "skipping an unreadable draft")
+                }
+            }
+        }
+        drafts.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(drafts)
+    }
+
     /// Removes every record of `tree` whose value decodes to a record of `user` (scans: these
     /// trees hold only the few minutes of linking in flight).
     fn remove_where_user<R: Record>(
@@ -359,10 +398,11 @@ fn create_private_dir(path: &Path) -> StoreResult<()> {
     Ok(())
 }
 
+#[async_trait::async_trait]
 impl Store for SledStore {
     // ---- links
 
-    fn get_link(&self, user: DiscordUserId) -> StoreResult<Option<Link>> {
+    async fn get_link(&self, user: DiscordUserId) -> StoreResult<Option<Link>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.links.get(user_key(user)).map_err(io)? {
             None => Ok(None),
@@ -370,7 +410,7 @@ impl Store for SledStore {
         }
     }
 
-    fn link_counts(&self) -> StoreResult<crate::store::LinkCounts> {
+    async fn link_counts(&self) -> StoreResult<crate::store::LinkCounts> {
         let mut counts = crate::store::LinkCounts::default();
         for item in self.links.iter() {
             let (_, raw) = item.map_err(io)?;
@@ -386,39 +426,39 @@ impl Store for SledStore {
         Ok(counts)
     }
 
-    fn put_link(&self, link: &Link) -> StoreResult<()> {
+    async fn put_link(&self, link: &Link) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = encode(&link_record(&self.cipher, link)?)?;
         self.links
             .insert(user_key(link.discord_user), bytes)
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()> {
+    async fn mark_link_expired(&self, user: DiscordUserId) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), link_expire_step)?;
         if changed {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(())
     }
 
-    fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()> {
+    async fn mark_link_write_refused(&self, user: DiscordUserId) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let changed = self.cas_update(&self.links, &user_key(user), link_write_refused_step)?;
         if changed {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(())
     }
 
-    fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn touch_link(&self, user: DiscordUserId, at: DateTime<Utc>) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         self.cas_update(&self.links, &user_key(user), |cur| link_touch_step(cur, at))
     }
 
-    fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool> {
+    async fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool> {
         let _gate = self.snapshot_gate.read_recursive();
         let existed = self.links.remove(user_key(user)).map_err(io)?.is_some();
         for entry in self.drafts.scan_prefix(user_key(user)) {
@@ -429,20 +469,20 @@ impl Store for SledStore {
         Self::remove_where_user::<TicketRecord>(&self.tickets, user, |r| r.discord_user)?;
         Self::remove_where_user::<ConfirmRecord>(&self.identity, user, |r| r.link.discord_user)?;
         Self::remove_where_user::<ConfirmRecord>(&self.confirm, user, |r| r.link.discord_user)?;
-        self.flush()?;
+        self.flush_db()?;
         Ok(existed)
     }
 
     // ---- linking flow
 
-    fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()> {
+    async fn put_ticket(&self, ticket_hash: [u8; 32], ticket: &LinkTicket) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = ticket_bytes(ticket)?;
         self.tickets.insert(ticket_hash, bytes).map_err(io)?;
         Ok(())
     }
 
-    fn take_ticket(&self, ticket_hash: [u8; 32]) -> StoreResult<Option<LinkTicket>> {
+    async fn take_ticket(&self, ticket_hash: [u8; 32]) -> StoreResult<Option<LinkTicket>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.tickets.remove(ticket_hash).map_err(io)? {
             None => Ok(None),
@@ -450,7 +490,11 @@ impl Store for SledStore {
         }
     }
 
-    fn put_pending_auth(&self, state_hash: [u8; 32], pending: &PendingAuth) -> StoreResult<()> {
+    async fn put_pending_auth(
+        &self,
+        state_hash: [u8; 32],
+        pending: &PendingAuth,
+    ) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         // Seal before the transaction: its closure may run more than once.
         let bytes = auth_bytes(&self.cipher, &state_hash, pending)?;
@@ -469,7 +513,7 @@ impl Store for SledStore {
             .map_err(tx_err)
     }
 
-    fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>> {
+    async fn take_pending_auth(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingAuth>> {
         let _gate = self.snapshot_gate.read_recursive();
         let taken: Option<StoreResult<AuthRecord>> = (&self.auth, &self.auth_by_user)
             .transaction(|(auth, idx)| {
@@ -493,7 +537,7 @@ impl Store for SledStore {
         }
     }
 
-    fn put_pending_confirm(
+    async fn put_pending_confirm(
         &self,
         form_hash: [u8; 32],
         pending: &PendingConfirm,
@@ -504,7 +548,7 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn put_pending_identity(
+    async fn put_pending_identity(
         &self,
         state_hash: [u8; 32],
         pending: &PendingConfirm,
@@ -515,7 +559,10 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn take_pending_identity(&self, state_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+    async fn take_pending_identity(
+        &self,
+        state_hash: [u8; 32],
+    ) -> StoreResult<Option<PendingConfirm>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.identity.remove(state_hash).map_err(io)? {
             None => Ok(None),
@@ -523,7 +570,10 @@ impl Store for SledStore {
         }
     }
 
-    fn peek_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<Option<PendingConfirm>> {
+    async fn peek_pending_confirm(
+        &self,
+        form_hash: [u8; 32],
+    ) -> StoreResult<Option<PendingConfirm>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.confirm.get(form_hash).map_err(io)? {
             None => Ok(None),
@@ -531,13 +581,13 @@ impl Store for SledStore {
         }
     }
 
-    fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool> {
+    async fn discard_pending_confirm(&self, form_hash: [u8; 32]) -> StoreResult<bool> {
         let _gate = self.snapshot_gate.read_recursive();
         let existed = self.confirm.remove(form_hash).map_err(io)?.is_some();
         Ok(existed)
     }
 
-    fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>> {
+    async fn confirm_link(&self, form_hash: [u8; 32]) -> StoreResult<Option<Link>> {
         let _gate = self.snapshot_gate.read_recursive();
         // No sealing here: the confirmation already holds the token sealed for the member's
         // link record (same AAD), so the closure only moves bytes and checks they open.
@@ -557,12 +607,12 @@ impl Store for SledStore {
             })
             .map_err(tx_err)?;
         if confirmed.is_some() {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(confirmed)
     }
 
-    fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+    async fn sweep_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
 
@@ -680,7 +730,7 @@ impl Store for SledStore {
 
     // ---- saved searches
 
-    fn put_search(&self, search: &SavedSearch) -> StoreResult<()> {
+    async fn put_search(&self, search: &SavedSearch) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = search_bytes(&self.cipher, search)?;
         self.searches
@@ -703,7 +753,7 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn get_search(
+    async fn get_search(
         &self,
         user: DiscordUserId,
         handle: &str,
@@ -718,16 +768,21 @@ impl Store for SledStore {
 
     // ---- drafts
 
-    fn put_draft(&self, draft: &Draft) -> StoreResult<()> {
+    async fn put_draft(&self, draft: &Draft) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = draft_bytes(&self.cipher, draft)?;
         self.drafts
             .insert(draft_key(draft.discord_user, &draft.id), bytes)
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn put_new_draft(&self, draft: &Draft, cap: u32, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn put_new_draft(
+        &self,
+        draft: &Draft,
+        cap: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let _gate = self.snapshot_gate.read_recursive();
         // Seal before taking the lock; the lock only covers the count and the insert.
         let bytes = draft_bytes(&self.cipher, draft)?;
@@ -736,7 +791,7 @@ impl Store for SledStore {
             let _one_at_a_time = self.draft_creation.lock();
             if !self.drafts.contains_key(&key).map_err(io)? {
                 let open = self
-                    .drafts_of(draft.discord_user)?
+                    .drafts_of_sync(draft.discord_user)?
                     .iter()
                     .filter(|d| d.expires_at > now && !matches!(d.state, DraftState::Posted { .. }))
                     .count();
@@ -746,11 +801,11 @@ impl Store for SledStore {
             }
             self.drafts.insert(key, bytes).map_err(io)?;
         }
-        self.flush()?;
+        self.flush_db()?;
         Ok(true)
     }
 
-    fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>> {
+    async fn get_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<Option<Draft>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.drafts.get(draft_key(user, id)).map_err(io)? {
             None => Ok(None),
@@ -758,36 +813,11 @@ impl Store for SledStore {
         }
     }
 
-    fn drafts_of(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>> {
-        let _gate = self.snapshot_gate.read_recursive();
-        let mut drafts = Vec::new();
-        for entry in self.drafts.scan_prefix(user_key(user)) {
-            let (k, v) = entry.map_err(io)?;
-            let id = match std::str::from_utf8(&k[8..]) {
-                Ok(id) => id,
-                Err(_) => {
-                    tracing::warn!(tree = TREE_DRAFTS, "skipping a draft whose id is not UTF-8");
-                    continue;
-                }
-            };
-            match draft_from_bytes(&self.cipher, user, id, &v) {
-                Ok(d) => drafts.push(d),
-                // One unreadable draft must not hide the member's others.
-                Err(StoreError::Io(e)) => return Err(StoreError::Io(e)),
-                Err(e) => {
-                    tracing::warn!(tree = TREE_DRAFTS, error = %e, "skipping an unreadable draft")
-                }
-            }
-        }
-        drafts.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(drafts)
+    async fn drafts_of(&self, user: DiscordUserId) -> StoreResult<Vec<Draft>> {
+        self.drafts_of_sync(user)
     }
 
-    fn begin_posting(
+    async fn begin_posting(
         &self,
         user: DiscordUserId,
         id: &str,
@@ -808,18 +838,18 @@ impl Store for SledStore {
             Ok(Update::Set(bytes, Some(draft)))
         })?;
         if won.is_some() {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(won)
     }
 
-    fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()> {
+    async fn delete_draft(&self, user: DiscordUserId, id: &str) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         self.drafts.remove(draft_key(user, id)).map_err(io)?;
         Ok(())
     }
 
-    fn posting_drafts(&self) -> StoreResult<Vec<Draft>> {
+    async fn posting_drafts(&self) -> StoreResult<Vec<Draft>> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut drafts = Vec::new();
         for entry in self.drafts.iter() {
@@ -845,7 +875,7 @@ impl Store for SledStore {
         Ok(drafts)
     }
 
-    fn counts(&self) -> StoreResult<StoreCounts> {
+    async fn counts(&self) -> StoreResult<StoreCounts> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut drafts_waiting = 0;
         for entry in self.drafts.iter() {
@@ -872,16 +902,16 @@ impl Store for SledStore {
 
     // ---- one-shot writes
 
-    fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim> {
+    async fn claim_write(&self, key: &str, now: DateTime<Utc>) -> StoreResult<WriteClaim> {
         let _gate = self.snapshot_gate.read_recursive();
         let claim = self.cas_update(&self.writes, key.as_bytes(), |cur| claim_step(cur, now))?;
         if claim == WriteClaim::Claimed {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(claim)
     }
 
-    fn finish_write(
+    async fn finish_write(
         &self,
         key: &str,
         outcome: Option<&str>,
@@ -898,19 +928,19 @@ impl Store for SledStore {
                 })?;
             }
         }
-        self.flush()
+        self.flush_db()
     }
 
-    fn forget_outcome(&self, key: &str) -> StoreResult<()> {
+    async fn forget_outcome(&self, key: &str) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let dropped = self.cas_update(&self.writes, key.as_bytes(), forget_step)?;
         if dropped {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(())
     }
 
-    fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
+    async fn unfinished_writes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut out = Vec::new();
         for entry in self.writes.iter() {
@@ -929,7 +959,7 @@ impl Store for SledStore {
 
     // ---- rate limits
 
-    fn take_rate(
+    async fn take_rate(
         &self,
         key: &str,
         burst: u32,
@@ -946,7 +976,11 @@ impl Store for SledStore {
         })
     }
 
-    fn take_rates(&self, buckets: &[RateBucket<'_>], now: DateTime<Utc>) -> StoreResult<Allowance> {
+    async fn take_rates(
+        &self,
+        buckets: &[RateBucket<'_>],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Allowance> {
         let _gate = self.snapshot_gate.read_recursive();
         // Buckets with no limit take part in nothing.
         let limited: Vec<&RateBucket<'_>> = buckets.iter().filter(|b| b.refill_secs > 0).collect();
@@ -973,7 +1007,7 @@ impl Store for SledStore {
 
     // ---- guild settings
 
-    fn guild_settings(&self, guild: u64) -> StoreResult<GuildSettings> {
+    async fn guild_settings(&self, guild: u64) -> StoreResult<GuildSettings> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.guilds.get(user_key(guild)).map_err(io)? {
             None => Ok(GuildSettings::default()),
@@ -981,16 +1015,16 @@ impl Store for SledStore {
         }
     }
 
-    fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()> {
+    async fn put_guild_settings(&self, guild: u64, settings: &GuildSettings) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = guild_bytes(settings)?;
         self.guilds.insert(user_key(guild), bytes).map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 
     // ---- service token
 
-    fn service_token(&self) -> StoreResult<Option<ServiceToken>> {
+    async fn service_token(&self) -> StoreResult<Option<ServiceToken>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.meta.get(META_SERVICE_TOKEN).map_err(io)? {
             None => Ok(None),
@@ -998,17 +1032,15 @@ impl Store for SledStore {
         }
     }
 
-    fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()> {
+    async fn put_service_token(&self, token: &ServiceToken) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = service_token_bytes(&self.cipher, token)?;
         self.meta.insert(META_SERVICE_TOKEN, bytes).map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn flush(&self) -> StoreResult<()> {
-        let _gate = self.snapshot_gate.read_recursive();
-        self.db.flush().map_err(io)?;
-        Ok(())
+    async fn flush(&self) -> StoreResult<()> {
+        self.flush_db()
     }
 }
 
@@ -1037,13 +1069,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn older_schema_is_migrated_on_open() {
+    #[tokio::test]
+    async fn older_schema_is_migrated_on_open() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = open(dir.path());
             store.set_schema_version(0).unwrap();
-            store.flush().unwrap();
+            store.flush().await.unwrap();
         }
         let store = open(dir.path());
         assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));

@@ -60,8 +60,21 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// `Strict-Transport-Security` when the public URL is https: one year, this host only.
 pub const HSTS: &str = "max-age=31536000";
 
-/// A readiness probe: what is not ready (store, Discord, shutdown) and notes.
-pub type ReadyCheck = Arc<dyn Fn() -> ReadyReport + Send + Sync>;
+/// A readiness probe: what is not ready (store, Discord, shutdown) and notes. Async, since
+/// reading the store is.
+pub type ReadyCheck = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ReadyReport> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A [`ReadyCheck`] from a probe that needs nothing async (tests, the demo).
+pub fn ready_check(probe: impl Fn() -> ReadyReport + Send + Sync + 'static) -> ReadyCheck {
+    Arc::new(move || {
+        let report = probe();
+        Box::pin(async move { report })
+    })
+}
 
 /// What `/readyz` answers: 200 when `not_ready` is empty, else 503; each line of both lists
 /// in the body. Nothing in it may be secret: anyone who reaches the server can read it.
@@ -503,7 +516,7 @@ async fn link_start(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let ticket = q.get("ticket").map(String::as_str).unwrap_or_default();
-    match state.link.start(ticket) {
+    match state.link.start(ticket).await {
         Ok(started) => (
             StatusCode::SEE_OTHER,
             [
@@ -588,7 +601,7 @@ async fn oauth_confirm(
         .unwrap_or_default();
     let clear = state.link.settings().clear_binding_cookie();
     if form.get("action").map(String::as_str) == Some("cancel") {
-        return match state.link.cancel(token, browser.as_deref()) {
+        return match state.link.cancel(token, browser.as_deref()).await {
             Ok(()) => (
                 [(header::SET_COOKIE, clear)],
                 Html(pages::message(
@@ -600,7 +613,7 @@ async fn oauth_confirm(
             Err(e) => error_page(&e),
         };
     }
-    match state.link.confirm(token, browser.as_deref()) {
+    match state.link.confirm(token, browser.as_deref()).await {
         Ok(linked) => (
             [(header::SET_COOKIE, clear)],
             Html(pages::message(
@@ -623,7 +636,7 @@ fn next_request_id() -> u64 {
 }
 
 async fn readyz(State(state): State<WebState>) -> Response {
-    let report = (state.ready)();
+    let report = (state.ready)().await;
     let (status, mut body) = if report.not_ready.is_empty() {
         (StatusCode::OK, "ready\n".to_string())
     } else {

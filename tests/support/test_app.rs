@@ -227,7 +227,7 @@ impl TestAppBuilder {
         };
         let router = soe_bot::web::router(soe_bot::web::WebState {
             link: app.link.clone(),
-            ready: Arc::new(soe_bot::web::ReadyReport::ready),
+            ready: soe_bot::web::ready_check(soe_bot::web::ReadyReport::ready),
             extra: None,
             hsts: false,
         });

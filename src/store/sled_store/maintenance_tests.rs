@@ -53,7 +53,7 @@ fn draft_body(member: u64, n: u32) -> String {
     format!("Draft CANARY text {n} of member {member}: how do I flush sled before exit?")
 }
 
-fn populate(store: &SledStore) {
+async fn populate(store: &SledStore) {
     for m in MEMBERS {
         store
             .put_link(&Link {
@@ -68,6 +68,7 @@ fn populate(store: &SledStore) {
                 last_used_at: Some(t0()),
                 status: LinkStatus::Active,
             })
+            .await
             .unwrap();
         for n in 0..2 {
             store
@@ -86,6 +87,7 @@ fn populate(store: &SledStore) {
                     created_at: t0(),
                     expires_at: t0() + chrono::Duration::hours(24),
                 })
+                .await
                 .unwrap();
         }
     }
@@ -98,6 +100,7 @@ fn populate(store: &SledStore) {
                 ..GuildSettings::default()
             },
         )
+        .await
         .unwrap();
     for m in MEMBERS {
         store
@@ -110,21 +113,23 @@ fn populate(store: &SledStore) {
                 created_at: t0(),
                 expires_at: t0() + chrono::Duration::hours(24),
             })
+            .await
             .unwrap();
     }
     store
         .put_service_token(&ServiceToken::new(SecretString::from(
             "service-token-CANARY",
         )))
+        .await
         .unwrap();
-    store.flush().unwrap();
+    store.flush().await.unwrap();
 }
 
 /// Everything a member or admin would see, read through the store (opens every sealed value).
-fn visible(store: &SledStore) -> Vec<String> {
+async fn visible(store: &SledStore) -> Vec<String> {
     let mut out = Vec::new();
     for m in MEMBERS {
-        let l = store.get_link(m).unwrap().expect("link");
+        let l = store.get_link(m).await.unwrap().expect("link");
         out.push(format!(
             "{} {} {} {:?} {:?} {:?} {:?}",
             l.discord_user,
@@ -135,19 +140,21 @@ fn visible(store: &SledStore) -> Vec<String> {
             l.last_used_at,
             l.status
         ));
-        for d in store.drafts_of(m).unwrap() {
+        for d in store.drafts_of(m).await.unwrap() {
             out.push(format!("{d:?}"));
         }
         let search = store
             .get_search(m, &format!("h{m}"), t0())
+            .await
             .unwrap()
             .expect("saved search");
         out.push(format!("{search:?}"));
     }
-    out.push(format!("{:?}", store.guild_settings(GUILD).unwrap()));
+    out.push(format!("{:?}", store.guild_settings(GUILD).await.unwrap()));
     out.push(
         store
             .service_token()
+            .await
             .unwrap()
             .expect("service token")
             .secret()
@@ -157,12 +164,12 @@ fn visible(store: &SledStore) -> Vec<String> {
     out
 }
 
-#[test]
-fn backup_then_restore_into_a_fresh_path_gives_the_same_records_still_sealed() {
+#[tokio::test]
+async fn backup_then_restore_into_a_fresh_path_gives_the_same_records_still_sealed() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     let original = open(a.path(), old_only());
-    populate(&original);
+    populate(&original).await;
     let backup = original.backup(t0()).unwrap();
     assert_eq!(backup.schema_version, SCHEMA_VERSION);
     assert_eq!(backup.key_ids, [1]);
@@ -189,14 +196,14 @@ fn backup_then_restore_into_a_fresh_path_gives_the_same_records_still_sealed() {
     assert!(backup.trees["guilds/v1"].len() == 1);
     assert!(backup.trees["searches/v1"].len() == MEMBERS.len());
     // And through the store: every sealed value opens to the same plaintext.
-    assert_eq!(visible(&restored), visible(&original));
+    assert_eq!(visible(&restored).await, visible(&original).await);
 }
 
-#[test]
-fn restore_refuses_a_newer_schema_a_used_store_and_keys_that_cannot_open_it() {
+#[tokio::test]
+async fn restore_refuses_a_newer_schema_a_used_store_and_keys_that_cannot_open_it() {
     let a = tempfile::tempdir().unwrap();
     let original = open(a.path(), old_only());
-    populate(&original);
+    populate(&original).await;
     let backup = original.backup(t0()).unwrap();
 
     let mut newer = backup.clone();
@@ -211,6 +218,7 @@ fn restore_refuses_a_newer_schema_a_used_store_and_keys_that_cannot_open_it() {
     let used_dir = tempfile::tempdir().unwrap();
     let used = open(used_dir.path(), old_only());
     used.put_guild_settings(1, &GuildSettings::default())
+        .await
         .unwrap();
     let err = used.restore(&backup).unwrap_err().to_string();
     assert!(err.contains("empty storage.path"), "{err}");
@@ -222,17 +230,17 @@ fn restore_refuses_a_newer_schema_a_used_store_and_keys_that_cannot_open_it() {
         Err(StoreError::WrongKey { .. })
     ));
     // Nothing was written by the refused restores.
-    assert!(other_key.get_link(MEMBERS[0]).unwrap().is_none());
-    assert!(fresh.get_link(MEMBERS[0]).unwrap().is_none());
+    assert!(other_key.get_link(MEMBERS[0]).await.unwrap().is_none());
+    assert!(fresh.get_link(MEMBERS[0]).await.unwrap().is_none());
 }
 
-#[test]
-fn after_rotation_every_record_opens_with_the_new_key_alone() {
+#[tokio::test]
+async fn after_rotation_every_record_opens_with_the_new_key_alone() {
     let dir = tempfile::tempdir().unwrap();
     let before = {
         let store = open(dir.path(), old_only());
-        populate(&store);
-        visible(&store)
+        populate(&store).await;
+        visible(&store).await
     };
     let report = {
         let store = open(dir.path(), rotating());
@@ -249,20 +257,20 @@ fn after_rotation_every_record_opens_with_the_new_key_alone() {
 
     let store = open(dir.path(), new_only());
     assert_eq!(
-        visible(&store),
+        visible(&store).await,
         before,
         "everything opens without the old key"
     );
     assert_eq!(store.backup(t0()).unwrap().key_ids, [2]);
 }
 
-#[test]
-fn an_interrupted_rotation_resumes_where_it_stopped() {
+#[tokio::test]
+async fn an_interrupted_rotation_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let before = {
         let store = open(dir.path(), old_only());
-        populate(&store);
-        visible(&store)
+        populate(&store).await;
+        visible(&store).await
     };
     {
         // Interrupted after four records (the process stops; each record was re-sealed alone).
@@ -275,13 +283,16 @@ fn an_interrupted_rotation_resumes_where_it_stopped() {
     {
         // Links went first; the service token (last) is still under the old key.
         let store = open(dir.path(), new_only());
-        assert!(store.get_link(MEMBERS[2]).unwrap().is_some());
-        assert!(matches!(store.service_token(), Err(StoreError::Unseal)));
+        assert!(store.get_link(MEMBERS[2]).await.unwrap().is_some());
+        assert!(matches!(
+            store.service_token().await,
+            Err(StoreError::Unseal)
+        ));
     }
     let resumed = {
         let store = open(dir.path(), rotating());
         assert_eq!(
-            visible(&store),
+            visible(&store).await,
             before,
             "readable mid-rotation with both keys"
         );
@@ -291,7 +302,7 @@ fn an_interrupted_rotation_resumes_where_it_stopped() {
     assert_eq!(resumed.already_current, 4);
     assert_eq!(resumed.remaining, 0);
     let store = open(dir.path(), new_only());
-    assert_eq!(visible(&store), before);
+    assert_eq!(visible(&store).await, before);
 }
 
 #[test]

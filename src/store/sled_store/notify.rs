@@ -18,7 +18,6 @@ use crate::store::record::{
     channel_key, dec, enc, outbox_key, rule_key, sent_key, seq_key, TREE_NOTIFY_CHANNELS,
     TREE_NOTIFY_META, TREE_NOTIFY_OUTBOX, TREE_NOTIFY_RULES, TREE_NOTIFY_SENT, TREE_NOTIFY_TARGETS,
 };
-use crate::store::Store;
 use crate::store::{StoreError, StoreResult};
 
 const TREE_RULES: &str = TREE_NOTIFY_RULES;
@@ -87,8 +86,9 @@ impl SledStore {
     }
 }
 
+#[async_trait::async_trait]
 impl NotifyStore for SledStore {
-    fn add_rule(&self, rule: &Rule) -> StoreResult<Rule> {
+    async fn add_rule(&self, rule: &Rule) -> StoreResult<Rule> {
         let _gate = self.snapshot_gate.read_recursive();
         let t = &self.notify;
         let seq = seq_key(rule.guild);
@@ -111,21 +111,21 @@ impl NotifyStore for SledStore {
                 Ok(r)
             })
             .map_err(tx_err)?;
-        self.flush()?;
+        self.flush_db()?;
         Ok(stored)
     }
 
-    fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>> {
+    async fn rules_of(&self, guild: u64) -> StoreResult<Vec<Rule>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.rules, "rule", &guild.to_be_bytes())
     }
 
-    fn all_rules(&self) -> StoreResult<Vec<Rule>> {
+    async fn all_rules(&self) -> StoreResult<Vec<Rule>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.rules, "rule", &[])
     }
 
-    fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>> {
+    async fn get_rule(&self, guild: u64, id: u32) -> StoreResult<Option<Rule>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.notify.rules.get(rule_key(guild, id)).map_err(io)? {
             None => Ok(None),
@@ -133,7 +133,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool> {
+    async fn delete_rule(&self, guild: u64, id: u32) -> StoreResult<bool> {
         let _gate = self.snapshot_gate.read_recursive();
         let existed = self
             .notify
@@ -142,12 +142,12 @@ impl NotifyStore for SledStore {
             .map_err(io)?
             .is_some();
         if existed {
-            self.flush()?;
+            self.flush_db()?;
         }
         Ok(existed)
     }
 
-    fn record_rule_outcome(
+    async fn record_rule_outcome(
         &self,
         guild: u64,
         ids: &[u32],
@@ -183,7 +183,7 @@ impl NotifyStore for SledStore {
         Ok(())
     }
 
-    fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>> {
+    async fn target_state(&self, target: &str) -> StoreResult<Option<TargetState>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.notify.targets.get(target.as_bytes()).map_err(io)? {
             None => Ok(None),
@@ -191,7 +191,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>> {
+    async fn target_states(&self) -> StoreResult<Vec<(String, TargetState)>> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut out = Vec::new();
         for entry in self.notify.targets.iter() {
@@ -205,17 +205,17 @@ impl NotifyStore for SledStore {
         Ok(out)
     }
 
-    fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()> {
+    async fn put_target_state(&self, target: &str, state: &TargetState) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("poll state", state)?;
         self.notify
             .targets
             .insert(target.as_bytes(), bytes)
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn commit_poll(
+    async fn commit_poll(
         &self,
         target: &str,
         state: &TargetState,
@@ -239,21 +239,21 @@ impl NotifyStore for SledStore {
                 Ok(())
             })
             .map_err(tx_err)?;
-        self.flush()?;
+        self.flush_db()?;
         Ok(entries)
     }
 
-    fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
+    async fn outbox(&self) -> StoreResult<Vec<OutboxEntry>> {
         let _gate = self.snapshot_gate.read_recursive();
         Self::decode_all(&self.notify.outbox, "outbox entry", &[])
     }
 
-    fn outbox_depth(&self) -> StoreResult<usize> {
+    async fn outbox_depth(&self) -> StoreResult<usize> {
         let _gate = self.snapshot_gate.read_recursive();
         Ok(self.notify.outbox.len())
     }
 
-    fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
+    async fn update_outbox(&self, entry: &OutboxEntry) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let key = outbox_key(entry.id);
         let new = enc("outbox entry", entry)?;
@@ -273,7 +273,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()> {
+    async fn complete_outbox(&self, ids: &[u64], sent: Option<&Delivered>) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let sent = match sent {
             Some(d) => Some((sent_key(d.channel, d.question_id), enc("sent card", d)?)),
@@ -291,10 +291,10 @@ impl NotifyStore for SledStore {
                 Ok(())
             })
             .map_err(tx_err)?;
-        self.flush()
+        self.flush_db()
     }
 
-    fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>> {
+    async fn delivered(&self, channel: u64, question: i64) -> StoreResult<Option<Delivered>> {
         let _gate = self.snapshot_gate.read_recursive();
         match self
             .notify
@@ -307,7 +307,7 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+    async fn sweep_delivered(&self, before: DateTime<Utc>) -> StoreResult<usize> {
         let _gate = self.snapshot_gate.read_recursive();
         let mut removed = 0;
         for entry in self.notify.sent.iter() {
@@ -330,7 +330,7 @@ impl NotifyStore for SledStore {
         Ok(removed)
     }
 
-    fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify> {
+    async fn channel_notify(&self, channel: u64) -> StoreResult<ChannelNotify> {
         let _gate = self.snapshot_gate.read_recursive();
         match self.notify.channels.get(channel_key(channel)).map_err(io)? {
             None => Ok(ChannelNotify::default()),
@@ -338,14 +338,14 @@ impl NotifyStore for SledStore {
         }
     }
 
-    fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()> {
+    async fn put_channel_notify(&self, channel: u64, settings: &ChannelNotify) -> StoreResult<()> {
         let _gate = self.snapshot_gate.read_recursive();
         let bytes = enc("channel settings", settings)?;
         self.notify
             .channels
             .insert(channel_key(channel), bytes)
             .map_err(io)?;
-        self.flush()
+        self.flush_db()
     }
 }
 
@@ -412,33 +412,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rule_numbers_are_per_guild_and_never_reused() {
+    #[tokio::test]
+    async fn rule_numbers_are_per_guild_and_never_reused() {
         let dir = tempfile::tempdir().unwrap();
         let s = open(dir.path());
-        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 1);
-        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 2);
-        assert_eq!(s.add_rule(&rule(2, 20)).unwrap().id, 1);
-        assert!(s.delete_rule(1, 2).unwrap());
-        assert!(!s.delete_rule(1, 2).unwrap());
-        assert_eq!(s.add_rule(&rule(1, 10)).unwrap().id, 3);
-        let ids: Vec<u32> = s.rules_of(1).unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 1);
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 2);
+        assert_eq!(s.add_rule(&rule(2, 20)).await.unwrap().id, 1);
+        assert!(s.delete_rule(1, 2).await.unwrap());
+        assert!(!s.delete_rule(1, 2).await.unwrap());
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 3);
+        let ids: Vec<u32> = s.rules_of(1).await.unwrap().iter().map(|r| r.id).collect();
         assert_eq!(ids, vec![1, 3]);
-        assert_eq!(s.all_rules().unwrap().len(), 3);
+        assert_eq!(s.all_rules().await.unwrap().len(), 3);
         let err = RuleError {
             message: "gone".into(),
             at: t0(),
         };
-        s.record_rule_outcome(1, &[1, 2], Err(err.clone())).unwrap();
-        assert_eq!(s.get_rule(1, 1).unwrap().unwrap().last_error, Some(err));
-        s.record_rule_outcome(1, &[1], Ok(t0())).unwrap();
-        let r = s.get_rule(1, 1).unwrap().unwrap();
+        s.record_rule_outcome(1, &[1, 2], Err(err.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_rule(1, 1).await.unwrap().unwrap().last_error,
+            Some(err)
+        );
+        s.record_rule_outcome(1, &[1], Ok(t0())).await.unwrap();
+        let r = s.get_rule(1, 1).await.unwrap().unwrap();
         assert_eq!((r.last_error, r.last_post_at), (None, Some(t0())));
-        assert_eq!(s.notify_health().unwrap().rule_errors.len(), 0);
+        assert_eq!(s.notify_health().await.unwrap().rule_errors.len(), 0);
     }
 
-    #[test]
-    fn a_poll_and_its_cards_survive_a_reopen_and_leave_only_when_sent() {
+    #[tokio::test]
+    async fn a_poll_and_its_cards_survive_a_reopen_and_leave_only_when_sent() {
         let dir = tempfile::tempdir().unwrap();
         let ids: Vec<u64> = {
             let s = open(dir.path());
@@ -448,15 +453,19 @@ mod tests {
             };
             let queued = s
                 .commit_poll("main", &state, vec![entry(10, 1), entry(10, 2)])
+                .await
                 .unwrap();
             assert!(queued[0].id < queued[1].id);
             queued.iter().map(|e| e.id).collect()
         };
         let s = open(dir.path());
-        assert_eq!(s.target_state("main").unwrap().unwrap().cursor, Some(t0()));
-        let out = s.outbox().unwrap();
+        assert_eq!(
+            s.target_state("main").await.unwrap().unwrap().cursor,
+            Some(t0())
+        );
+        let out = s.outbox().await.unwrap();
         assert_eq!(out.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
-        assert_eq!(s.outbox_depth().unwrap(), 2);
+        assert_eq!(s.outbox_depth().await.unwrap(), 2);
         let sent = Delivered {
             channel: 10,
             question_id: 1,
@@ -464,18 +473,22 @@ mod tests {
             card: out[0].card.clone(),
             sent_at: t0(),
         };
-        s.complete_outbox(&[ids[0]], Some(&sent)).unwrap();
-        assert_eq!(s.outbox_depth().unwrap(), 1);
-        assert_eq!(s.delivered(10, 1).unwrap(), Some(sent));
-        assert_eq!(s.sweep_delivered(t0()).unwrap(), 0);
+        s.complete_outbox(&[ids[0]], Some(&sent)).await.unwrap();
+        assert_eq!(s.outbox_depth().await.unwrap(), 1);
+        assert_eq!(s.delivered(10, 1).await.unwrap(), Some(sent));
+        assert_eq!(s.sweep_delivered(t0()).await.unwrap(), 0);
         assert_eq!(
             s.sweep_delivered(t0() + chrono::Duration::seconds(1))
+                .await
                 .unwrap(),
             1
         );
-        let health = s.notify_health().unwrap();
+        let health = s.notify_health().await.unwrap();
         assert_eq!(health.outbox_depth, 1);
         assert_eq!(health.targets.len(), 1);
-        assert_eq!(s.channel_notify(10).unwrap(), ChannelNotify::default());
+        assert_eq!(
+            s.channel_notify(10).await.unwrap(),
+            ChannelNotify::default()
+        );
     }
 }
