@@ -493,6 +493,7 @@ async fn run_gateway_while_leading(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
     loop {
+        metrics::gauge!(crate::leader::LEADER).set(if leadership.is_leader() { 1.0 } else { 0.0 });
         if !leadership.is_leader() {
             health.set_discord(DiscordStatus::Standby);
             tracing::info!("standing by: another replica holds the gateway");
@@ -501,6 +502,7 @@ async fn run_gateway_while_leading(
                 led = leadership.wait_for(true) => if !led { return Ok(()) },
             }
         }
+        metrics::gauge!(crate::leader::LEADER).set(1.0);
         health.set_discord(DiscordStatus::Connecting);
         let mut gw_stop = stop.clone();
         let lost = leadership.clone();

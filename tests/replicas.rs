@@ -414,7 +414,7 @@ async fn three_replicas_under_a_search_load_share_one_service_budget() {
         let (client, web) = (client.clone(), bot.web.clone());
         tasks.spawn(async move { send(&client, &web, &interaction).await.0 });
         sent += 1;
-        if sent % 10 == 0 {
+        if sent.is_multiple_of(10) {
             samples.push((
                 start.elapsed().as_secs_f64(),
                 world.service_calls() - before,

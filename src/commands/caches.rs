@@ -127,6 +127,10 @@ fn whole_secs(d: std::time::Duration) -> u64 {
 /// Entries in the share map that trigger dropping the full (idle) buckets.
 const SHARES_PRUNE_AT: usize = 256;
 
+/// The stored state of the two windows (burst, sustained): tokens and when they were
+/// counted, `None` for a window never used (full).
+pub type WindowsState = [Option<(f64, DateTime<Utc>)>; 2];
+
 /// SOE's limits for one token: `burst` calls per `burst_secs`, `sustained` per
 /// `sustained_secs`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -170,7 +174,7 @@ impl BudgetLimits {
     /// [`GlobalBuckets`] shares, so a shared budget behaves exactly like the in-memory one.
     pub fn take(
         &self,
-        state: [Option<(f64, DateTime<Utc>)>; 2],
+        state: WindowsState,
         calls: u32,
         now: DateTime<Utc>,
     ) -> Result<[(f64, DateTime<Utc>); 2], std::time::Duration> {
@@ -220,7 +224,7 @@ pub trait GlobalBuckets: Send + Sync {
 #[derive(Debug)]
 pub struct MemoryBuckets {
     limits: BudgetLimits,
-    state: Mutex<[Option<(f64, DateTime<Utc>)>; 2]>,
+    state: Mutex<WindowsState>,
 }
 
 impl MemoryBuckets {

@@ -1,15 +1,20 @@
 //! Durable state: member links, linking sessions, drafts, saved searches, write outcomes, rate
 //! limits, guild settings, and notifications (rules, poll state, outbox: [`notify`]).
 //!
-//! [`Store`] speaks in domain records; [`SledStore`] implements it on one sled database with a
-//! few fixed trees. Invariants:
+//! [`Store`] speaks in domain records. Two backends implement it on the same stored form
+//! ([`record`]: tree names, keys, JSON records, sealed blobs): [`SledStore`] on one embedded
+//! sled database (one process), and [`PgStore`] on PostgreSQL (any number of replicas), so a
+//! record is the same bytes in both and [`copy`] moves a store between them as it is.
+//! [`open::OpenStore`] opens the one `storage.backend` names. Invariants, on both:
 //! - tokens, PKCE verifiers and draft text are sealed with XChaCha20-Poly1305 before they reach
-//!   sled ([`cipher`]), with associated data that binds each blob to its owner's record, so a
-//!   blob copied under another member fails to open; plaintext secrets never cross into sled;
+//!   the database ([`cipher`]), with associated data that binds each blob to its owner's
+//!   record, so a blob copied under another member fails to open; plaintext secrets never
+//!   cross into storage;
 //! - single-use records (tickets, OAuth states, confirmations) are consumed atomically: two
-//!   concurrent consumers never both succeed;
-//! - a write the member is told about is flushed to disk before the method returns;
-//! - one process owns the database; a second gets [`StoreError::Locked`].
+//!   concurrent consumers (threads, or replicas) never both succeed;
+//! - a write the member is told about is durable before the method returns (flushed, or
+//!   committed);
+//! - with sled one process owns the database, and a second gets [`StoreError::Locked`].
 
 pub mod cipher;
 pub mod copy;
