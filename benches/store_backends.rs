@@ -39,6 +39,7 @@ fn draft(user: u64, id: &str) -> Draft {
         discord_user: user,
         guild_id: Some(1),
         channel_id: Some(2),
+        team: None,
         content: DraftContent::Ask {
             title: "How do I cancel a task after a timeout?".into(),
             body: "I tried select! with a sleep, but the task keeps running. ".repeat(8),

@@ -119,6 +119,7 @@ fn draft(user: u64, id: &str) -> Draft {
         discord_user: user,
         guild_id: Some(1),
         channel_id: Some(2),
+        team: None,
         content: DraftContent::Answer {
             question_id: 7,
             body: format!("secret body {id}"),
