@@ -15,12 +15,13 @@ use tokio::sync::mpsc;
 use crate::clock::SharedClock;
 use crate::commands::{AccessPolicy, Commands, Notice, SiteInfo};
 use crate::config::LimitsConfig;
+use crate::leader::Leadership;
 use crate::link::{LinkService, LinkSettings, Linked};
 use crate::notify::{
     CardSink, Deliverer, PersonalSettings, PollSettings, Poller, Recipients, Target,
 };
 use crate::soe::{HttpSoe, SoeConnector};
-use crate::store::Store;
+use crate::store::{Store, CLAIM_STALE_SECS};
 
 /// Delivers [`Notice`]s outside an interaction: a DM on Discord, a line in the console.
 #[async_trait]
@@ -60,6 +61,8 @@ pub struct App {
     /// and waits for them, up to [`crate::lifecycle::SHUTDOWN_GRACE`]. Once closed, the HTTP
     /// endpoint takes no new interaction.
     pub in_flight: tokio_util::task::TaskTracker,
+    /// The notification loops' settings (`notify.*`; the defaults until `run` sets them).
+    pub poll: parking_lot::Mutex<PollSettings>,
 }
 
 /// What [`App::build`] needs.
@@ -111,9 +114,20 @@ impl App {
                 clock: parts.clock,
                 soe: parts.soe,
                 in_flight: tokio_util::task::TaskTracker::new(),
+                poll: parking_lot::Mutex::new(PollSettings::default()),
             }),
             rx,
         ))
+    }
+
+    /// The notification loops' settings.
+    pub fn poll_settings(&self) -> PollSettings {
+        self.poll.lock().clone()
+    }
+
+    /// Sets the notification loops' settings (before starting them).
+    pub fn set_poll_settings(&self, settings: PollSettings) {
+        *self.poll.lock() = settings;
     }
 
     /// Starts the notification loops ([`crate::notify::run`]): one poll loop per SOE target
@@ -162,14 +176,50 @@ impl App {
     /// drafts are counted for the metrics.
     pub fn spawn_background(
         self: &Arc<Self>,
-        mut linked: mpsc::UnboundedReceiver<Linked>,
+        linked: mpsc::UnboundedReceiver<Linked>,
         notifier: Arc<dyn Notifier>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        self.spawn_background_among(linked, notifier, None)
+    }
+
+    /// [`App::spawn_background`] for one replica among several (`replicas`: this process's
+    /// leadership; `None` for the only process). With replicas, nothing is settled at
+    /// startup (another replica may be posting right now); instead the leader settles, every
+    /// minute, the posts and votes interrupted longer ago than [`CLAIM_STALE_SECS`]: by then
+    /// any request still in flight has timed out, so what is left was abandoned by a replica
+    /// that died.
+    pub fn spawn_background_among(
+        self: &Arc<Self>,
+        mut linked: mpsc::UnboundedReceiver<Linked>,
+        notifier: Arc<dyn Notifier>,
+        replicas: Option<Leadership>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut recovery = None;
+        if let Some(leadership) = replicas.clone() {
+            let app = self.clone();
+            let notify = notifier.clone();
+            recovery = Some(tokio::spawn(async move {
+                let every = Duration::from_secs(60);
+                loop {
+                    tokio::time::sleep(every).await;
+                    if !leadership.is_leader() {
+                        continue;
+                    }
+                    let cutoff = app.clock.now() - chrono::Duration::seconds(CLAIM_STALE_SECS);
+                    for notice in app.commands.recover_interrupted_before(cutoff).await {
+                        notify.notify(notice).await;
+                    }
+                }
+            }));
+        }
         let app = self.clone();
         let notify = notifier.clone();
+        let alone = replicas.is_none();
         let resume = tokio::spawn(async move {
-            for notice in app.commands.recover_interrupted().await {
-                notify.notify(notice).await;
+            if alone {
+                for notice in app.commands.recover_interrupted().await {
+                    notify.notify(notice).await;
+                }
             }
             while let Some(event) = linked.recv().await {
                 for notice in app.commands.on_linked(&event).await {
@@ -217,7 +267,9 @@ impl App {
                 }
             }
         });
-        vec![resume, tags, sweep]
+        let mut tasks = vec![resume, tags, sweep];
+        tasks.extend(recovery);
+        tasks
     }
 }
 

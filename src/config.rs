@@ -150,11 +150,33 @@ impl WebConfig {
     }
 }
 
+/// Which database holds the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// sled, embedded: one process owns `storage.path` (the default; one replica).
+    #[default]
+    Sled,
+    /// A PostgreSQL server at `storage.url`, shared by any number of replicas.
+    Postgres,
+}
+
 /// Where and how state is kept.
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
-    /// The sled directory.
+    /// sled (embedded, one process) or PostgreSQL (shared by replicas).
+    pub backend: StorageBackend,
+    /// The sled directory (with sled; with PostgreSQL only the control socket lives there).
     pub path: PathBuf,
+    /// The PostgreSQL URL (`postgres://user:password@host/db`); set with PostgreSQL only. A
+    /// secret: it may hold the password, so it is redacted everywhere.
+    pub url: Option<SecretString>,
+    /// Connections in this process's PostgreSQL pool (one more is held apart for the leader
+    /// lock).
+    pub pool_size: u32,
+    /// Seconds between two checks of the leader lock: a replica that lost its connection
+    /// stops leading within this, and a standby takes over within about this.
+    pub leader_check_secs: u64,
     /// The current 32-byte sealing key.
     pub encryption_key: EncryptionKey,
     /// Older keys still accepted for opening records (rotation).
@@ -267,6 +289,22 @@ impl Default for LimitsConfig {
     }
 }
 
+/// Notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// Seconds between two polls of a site target (each poll is O(1) service-token calls,
+    /// whatever the number of subscriptions).
+    pub poll_interval_secs: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_secs: 60,
+        }
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
@@ -285,6 +323,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    /// Subscriptions' polling.
+    pub notify: NotifyConfig,
     /// Linking.
     pub link: LinkConfig,
     /// Channel → private team bindings from the file (admins can also bind at runtime).
@@ -307,6 +347,13 @@ struct RawConfig {
     limits: RawLimits,
     log: RawLog,
     link: RawLink,
+    notify: RawNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawNotify {
+    poll_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -370,6 +417,11 @@ struct RawWeb {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawStorage {
+    backend: Option<StorageBackend>,
+    url: Option<SecretString>,
+    url_file: Option<PathBuf>,
+    pool_size: Option<u32>,
+    leader_check_secs: Option<u64>,
     path: Option<PathBuf>,
     encryption_key: Option<SecretString>,
     encryption_key_file: Option<PathBuf>,
@@ -551,7 +603,17 @@ impl Config {
                 .unwrap_or_else(|| "(on web.listen)".into()),
         );
         line("web.public_url", self.web.public_url.to_string());
+        line(
+            "storage.backend",
+            format!("{:?}", self.storage.backend).to_lowercase(),
+        );
         line("storage.path", self.storage.path.display().to_string());
+        line("storage.url", secret(&self.storage.url).into());
+        line("storage.pool_size", self.storage.pool_size.to_string());
+        line(
+            "storage.leader_check_secs",
+            self.storage.leader_check_secs.to_string(),
+        );
         line(
             "storage.encryption_key",
             format!("[REDACTED] (id {})", self.storage.encryption_key.id),
@@ -577,6 +639,10 @@ impl Config {
             format!("{:?}", self.log.format).to_lowercase(),
         );
         line("log.filter", self.log.filter.clone());
+        line(
+            "notify.poll_interval_secs",
+            self.notify.poll_interval_secs.to_string(),
+        );
         line(
             "link.verify_discord_identity",
             self.link.verify_discord_identity.to_string(),
@@ -685,6 +751,31 @@ fn insert_nested(dict: &mut figment::value::Dict, path: &[String], value: figmen
             }
         }
     }
+}
+
+/// What is wrong with a `storage.url`, if anything. The message never repeats the URL (it
+/// may hold a password).
+fn postgres_url_problem(raw: &str) -> Option<String> {
+    let url = match Url::parse(raw.trim()) {
+        Ok(u) => u,
+        Err(_) => {
+            return Some(
+                "is not a URL; write it as postgres://user:password@host:5432/database".into(),
+            )
+        }
+    };
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Some(format!(
+            "must start with postgres:// or postgresql:// (it starts with {}://)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) && !url.query_pairs().any(|(k, _)| k == "host") {
+        return Some(
+            "names no host; write it as postgres://user:password@host:5432/database".into(),
+        );
+    }
+    None
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -1098,6 +1189,46 @@ impl RawConfig {
             .storage
             .path
             .unwrap_or_else(|| PathBuf::from("./data/soe-bot.sled"));
+        let backend = self.storage.backend.unwrap_or_default();
+        let storage_url = c.secret(
+            "storage.url",
+            self.storage.url,
+            self.storage.url_file.as_deref(),
+            (backend == StorageBackend::Postgres).then_some(
+                "storage.backend = \"postgres\" needs the server's URL, e.g. postgres://soe_bot@db.internal/soe_bot; it may hold the password, so prefer a file named by storage.url_file (chmod 600) or SOE_BOT_STORAGE__URL",
+            ),
+        );
+        let storage_url = match (backend, storage_url) {
+            (StorageBackend::Sled, Some(_)) => {
+                c.problem(
+                    "storage.url",
+                    "is set but storage.backend is \"sled\"; set storage.backend = \"postgres\" to use it, or remove it",
+                );
+                None
+            }
+            (_, Some(url)) => match postgres_url_problem(url.expose_secret()) {
+                Some(m) => {
+                    c.problem("storage.url", m);
+                    None
+                }
+                None => Some(url),
+            },
+            (_, None) => None,
+        };
+        let pool_size = self.storage.pool_size.unwrap_or(10);
+        if !(1..=200).contains(&pool_size) {
+            c.problem(
+                "storage.pool_size",
+                "must be between 1 and 200 (connections per replica; 10 is plenty for a bot)",
+            );
+        }
+        let leader_check_secs = self.storage.leader_check_secs.unwrap_or(5);
+        if !(1..=300).contains(&leader_check_secs) {
+            c.problem(
+                "storage.leader_check_secs",
+                "must be between 1 and 300 seconds (how soon a standby replica takes over)",
+            );
+        }
 
         // limits
         let d = LimitsConfig::default();
@@ -1155,6 +1286,19 @@ impl RawConfig {
                 format!(
                     "must be between 2 (one question view is two calls) and {SOE_SERVICE_CALLS_PER_MINUTE} (all the service calls SOE allows the bot in a minute)"
                 ),
+            );
+        }
+
+        let notify = NotifyConfig {
+            poll_interval_secs: self
+                .notify
+                .poll_interval_secs
+                .unwrap_or(NotifyConfig::default().poll_interval_secs),
+        };
+        if !(1..=3600).contains(&notify.poll_interval_secs) {
+            c.problem(
+                "notify.poll_interval_secs",
+                "must be between 1 and 3600 seconds (60 keeps new posts within a minute at a few service-token calls a minute)",
             );
         }
 
@@ -1223,13 +1367,18 @@ impl RawConfig {
                     public_url,
                 },
                 storage: StorageConfig {
+                    backend,
                     path,
+                    url: storage_url,
+                    pool_size,
+                    leader_check_secs,
                     encryption_key,
                     previous_keys,
                     cache_capacity_mb: self.storage.cache_capacity_mb.unwrap_or(64),
                 },
                 limits,
                 log,
+                notify,
                 link: LinkConfig {
                     verify_discord_identity,
                 },
@@ -1771,5 +1920,89 @@ mod tests {
         e.push(("SOE_BOT_LIMITS__DRAFTS_PER_MEMBER".into(), "0".into()));
         let p = Config::load_from(None, e).unwrap_err();
         assert_eq!(p[0].key, "limits.drafts_per_member");
+    }
+
+    #[test]
+    fn postgres_needs_a_url_that_is_never_shown() {
+        const URL: &str = "postgres://bot:pg-canary-password@db.internal:5432/soe";
+        let mut e = full_env();
+        e.push(("SOE_BOT_STORAGE__BACKEND".into(), "postgres".into()));
+        let p = Config::load_from(None, e.clone()).unwrap_err();
+        assert_eq!(p[0].key, "storage.url", "{p:?}");
+        assert!(p[0].message.contains("postgres://"), "{p:?}");
+
+        e.push(("SOE_BOT_STORAGE__URL".into(), URL.into()));
+        e.push(("SOE_BOT_STORAGE__POOL_SIZE".into(), "4".into()));
+        let cfg = Config::load_from(None, e.clone()).expect("valid");
+        assert_eq!(cfg.storage.backend, StorageBackend::Postgres);
+        assert_eq!(cfg.storage.pool_size, 4);
+        assert_eq!(cfg.storage.leader_check_secs, 5);
+        assert_eq!(
+            cfg.storage
+                .url
+                .as_ref()
+                .map(|u| u.expose_secret().to_string()),
+            Some(URL.to_string())
+        );
+        for text in [cfg.redacted(), format!("{cfg:?}")] {
+            assert!(!text.contains("pg-canary-password"), "{text}");
+        }
+        assert!(cfg.redacted().contains("storage.url = [REDACTED]"));
+        assert!(cfg.redacted().contains("storage.backend = postgres"));
+
+        // A wrong scheme is named, the URL (and its password) is not repeated.
+        let mut bad = e.clone();
+        bad.retain(|(k, _)| k != "SOE_BOT_STORAGE__URL");
+        bad.push((
+            "SOE_BOT_STORAGE__URL".into(),
+            "mysql://bot:pg-canary-password@db/soe".into(),
+        ));
+        let p = Config::load_from(None, bad).unwrap_err();
+        assert_eq!(p[0].key, "storage.url");
+        assert!(p[0].message.contains("postgres://"), "{p:?}");
+        assert!(!format!("{p:?}").contains("pg-canary-password"), "{p:?}");
+
+        // Out-of-range pool and leader settings.
+        let mut bad = e.clone();
+        bad.push(("SOE_BOT_STORAGE__POOL_SIZE".into(), "0".into()));
+        bad.push(("SOE_BOT_STORAGE__LEADER_CHECK_SECS".into(), "0".into()));
+        let p = Config::load_from(None, bad).unwrap_err();
+        let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["storage.pool_size", "storage.leader_check_secs"]);
+    }
+
+    #[test]
+    fn a_url_with_sled_is_refused_and_the_url_may_come_from_a_file() {
+        let mut e = full_env();
+        e.push((
+            "SOE_BOT_STORAGE__URL".into(),
+            "postgres://db.internal/soe".into(),
+        ));
+        let p = Config::load_from(None, e).unwrap_err();
+        assert_eq!(p[0].key, "storage.url");
+        assert!(p[0].message.contains("storage.backend"), "{p:?}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("pg_url");
+        std::fs::write(&file, "postgres://bot:secret@db.internal/soe\n").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        let mut e = full_env();
+        e.push(("SOE_BOT_STORAGE__BACKEND".into(), "postgres".into()));
+        e.push((
+            "SOE_BOT_STORAGE__URL_FILE".into(),
+            file.display().to_string(),
+        ));
+        let cfg = Config::load_from(None, e).expect("valid");
+        assert_eq!(
+            cfg.storage
+                .url
+                .as_ref()
+                .map(|u| u.expose_secret().to_string()),
+            Some("postgres://bot:secret@db.internal/soe".to_string())
+        );
     }
 }

@@ -18,15 +18,17 @@
 //!   `demo`.
 //! - [`fake_discord`]: a fake of Discord's OAuth2 (authorize, token, `/users/@me`) on loopback,
 //!   so tests and `demo` can prove a Discord identity while linking.
-//! - [`store`]: durable state behind the [`store::Store`] trait; [`store::SledStore`] seals
-//!   tokens, verifiers and drafts with XChaCha20-Poly1305.
+//! - [`store`]: durable state behind the [`store::Store`] trait: [`store::SledStore`]
+//!   (embedded, one process) or [`store::PgStore`] (PostgreSQL, shared by replicas), holding the
+//!   same records, with tokens, verifiers and drafts sealed with XChaCha20-Poly1305.
+//! - [`leader`]: which replica runs the once-only work (the notification poller; the gateway).
 //! - [`link`]: per-member OAuth 2.0 + PKCE linking, bound to one browser by a cookie, with the
 //!   Discord account proven in that browser (Discord OAuth2 `identify`) and an explicit
 //!   confirmation before anything is stored.
 //! - `control` (Unix): the running bot's control socket, through which `soe-bot backup` and
 //!   `soe-bot rotate-key` reach a store the bot holds open.
 //! - [`lifecycle`]: what `/readyz` reports, and the bound on finishing work at shutdown.
-//! - [`maintenance`]: `soe-bot backup`, `restore` and `rotate-key`.
+//! - [`maintenance`]: `soe-bot backup`, `restore`, `rotate-key` and `migrate-store`.
 //! - [`run`]: the production wiring behind `soe-bot run`.
 //! - [`telemetry`]: the metrics series and `/metrics`.
 //! - [`web`]: the axum server: linking pages, health, and Discord's interactions endpoint.
@@ -49,6 +51,7 @@ pub mod control;
 pub mod discord;
 pub mod fake_discord;
 pub mod fake_soe;
+pub mod leader;
 pub mod lifecycle;
 pub mod link;
 pub mod maintenance;

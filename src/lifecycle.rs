@@ -39,6 +39,9 @@ pub enum DiscordStatus {
     Reconnecting(String),
     /// Gateway mode, the client stopped (shutdown, or a failure that ends the process).
     Stopped,
+    /// Gateway mode with several replicas: another replica leads and holds the gateway; this
+    /// one serves the linking pages and takes over when the leader goes (ready).
+    Standby,
 }
 
 /// The registration of the application commands.
@@ -110,7 +113,7 @@ impl Health {
             out.push("shutting down: finishing the work in flight".to_string());
         }
         match self.discord() {
-            DiscordStatus::Connected => {}
+            DiscordStatus::Connected | DiscordStatus::Standby => {}
             DiscordStatus::Connecting => out.push("discord: connecting to the gateway".to_string()),
             DiscordStatus::Reconnecting(stage) => out.push(format!(
                 "discord: the gateway shard is reconnecting ({stage})"

@@ -10,7 +10,7 @@ use soe_bot::config::{Config, EncryptionKey, LogFormat};
 use soe_bot::maintenance;
 use soe_bot::run::init_tracing;
 use soe_bot::soe::ServiceToken;
-use soe_bot::store::{SledStore, Store};
+use soe_bot::store::open::OpenStore;
 
 #[derive(Parser)]
 #[command(
@@ -93,6 +93,21 @@ enum Command {
         /// A file written by `soe-bot backup`.
         file: PathBuf,
         /// The configuration file (storage.*; the keys the backup was sealed with).
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// Copy the whole store between backends, records still sealed: sled to PostgreSQL or
+    /// back. The target must be empty; counts are checked per tree. Stop the bot first.
+    MigrateStore {
+        /// Where to copy from: sled:PATH or postgres:URL (`sled` / `postgres` alone: the
+        /// configured storage.path / storage.url).
+        #[arg(long)]
+        from: soe_bot::maintenance::StoreLocation,
+        /// Where to copy to (an empty store): sled:PATH or postgres:URL.
+        #[arg(long)]
+        to: soe_bot::maintenance::StoreLocation,
+        /// The configuration file (storage.encryption_key and storage.previous_keys: the keys
+        /// the records are sealed with).
         #[arg(long, default_value = "bot.toml")]
         config: PathBuf,
     },
@@ -191,6 +206,13 @@ fn main() -> ExitCode {
         Some(Command::RotateKey { config }) => with_config(&config, |cfg| {
             run_async(async move {
                 maintenance::rotate_key(cfg)
+                    .await
+                    .map_err(anyhow::Error::msg)
+            })
+        }),
+        Some(Command::MigrateStore { from, to, config }) => with_config(&config, |cfg| {
+            run_async(async move {
+                maintenance::migrate_store(&cfg.storage, &from, &to)
                     .await
                     .map_err(anyhow::Error::msg)
             })
@@ -313,13 +335,17 @@ async fn service_token(
         minted.user.id.unwrap_or_default()
     );
     if store {
-        let s = SledStore::open(&cfg.storage).map_err(|e| anyhow::anyhow!("{e}"))?;
-        s.put_service_token(&ServiceToken::new(minted.token))
+        let opened = OpenStore::open(&cfg.storage)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        opened
+            .store()
+            .put_service_token(&ServiceToken::new(minted.token))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!(
             "Stored it sealed in {}. Set soe.use_stored_service_token = true.",
-            cfg.storage.path.display()
+            opened.shown()
         );
     } else {
         println!("Put it in SOE_BOT_SOE__SERVICE_TOKEN or a file named by soe.service_token_file. It is shown once:\n");

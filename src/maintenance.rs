@@ -1,4 +1,10 @@
-//! `soe-bot backup`, `soe-bot restore` and `soe-bot rotate-key`: the store's operator tasks.
+//! `soe-bot backup`, `soe-bot restore`, `soe-bot rotate-key` and `soe-bot migrate-store`: the
+//! store's operator tasks.
+//!
+//! `migrate-store` copies a whole store between backends (sled ⇄ PostgreSQL) as stored bytes
+//! ([`crate::store::copy::copy_store`]): sealed values stay sealed, the target must be empty,
+//! and the counts per tree are checked afterwards. Backup, restore and rotation work on sled
+//! stores; with PostgreSQL the database's own tools back it up.
 //!
 //! Each opens the store named by `storage.*` itself when no bot is running; when a bot holds
 //! it (sled lets one process open a store), `backup` and `rotate-key` ask that bot through
@@ -17,7 +23,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Backup, RotationReport, SledStore, StoreError};
+use crate::config::{StorageBackend, StorageConfig};
+use crate::store::cipher::Cipher;
+use crate::store::copy::RawRecords;
+use crate::store::{Backup, PgStore, RotationReport, SledStore, StoreError};
 
 /// Records re-sealed per batch by a rotation (each batch is flushed, so an interruption loses
 /// at most one batch's work, which the next run redoes).
@@ -84,8 +93,19 @@ impl RotationSummary {
     }
 }
 
+/// Refuses `task` (backup, restore, rotate-key) on a PostgreSQL store, saying what to use.
+fn sled_only(cfg: &Config, task: &str) -> Result<(), String> {
+    if cfg.storage.backend == StorageBackend::Postgres {
+        return Err(format!(
+            "`soe-bot {task}` works on sled stores, and storage.backend is \"postgres\": back the database up with PostgreSQL's tools (pg_dump, or your service's snapshots); to move a store between backends use `soe-bot migrate-store`"
+        ));
+    }
+    Ok(())
+}
+
 /// `soe-bot backup FILE`. Returns the exit code.
 pub async fn backup(cfg: Config, file: PathBuf) -> Result<u8, String> {
+    sled_only(&cfg, "backup")?;
     if file.exists() {
         return Err(format!(
             "{} already exists; choose a new file name (a backup never overwrites one)",
@@ -127,6 +147,7 @@ pub async fn backup(cfg: Config, file: PathBuf) -> Result<u8, String> {
 
 /// `soe-bot restore FILE`. Returns the exit code.
 pub async fn restore(cfg: Config, file: PathBuf) -> Result<u8, String> {
+    sled_only(&cfg, "restore")?;
     let text = std::fs::read_to_string(&file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let backup: Backup = serde_json::from_str(&text).map_err(|e| {
@@ -162,6 +183,7 @@ pub async fn restore(cfg: Config, file: PathBuf) -> Result<u8, String> {
 
 /// `soe-bot rotate-key`. Returns the exit code.
 pub async fn rotate_key(cfg: Config) -> Result<u8, String> {
+    sled_only(&cfg, "rotate-key")?;
     let path = cfg.storage.path.clone();
     let storage = cfg.storage.clone();
     let opened = tokio::task::spawn_blocking(move || SledStore::open(&storage))
@@ -192,6 +214,169 @@ pub async fn rotate_key(cfg: Config) -> Result<u8, String> {
     };
     println!("{}", summary.describe());
     Ok(if summary.remaining == 0 { 0 } else { 1 })
+}
+
+/// One side of `soe-bot migrate-store`: `sled:PATH`, `postgres:URL`, or `sled` / `postgres`
+/// alone for the configured `storage.path` / `storage.url`. `Debug` never shows a URL (it may
+/// hold a password).
+#[derive(Clone)]
+pub enum StoreLocation {
+    /// A sled directory.
+    Sled(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(secrecy::SecretString),
+    /// The configured `storage.path`.
+    ConfiguredSled,
+    /// The configured `storage.url`.
+    ConfiguredPostgres,
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sled(p) => write!(f, "sled:{}", p.display()),
+            StoreLocation::Postgres(_) => write!(f, "postgres:[REDACTED]"),
+            StoreLocation::ConfiguredSled => write!(f, "sled (storage.path)"),
+            StoreLocation::ConfiguredPostgres => write!(f, "postgres (storage.url)"),
+        }
+    }
+}
+
+impl std::str::FromStr for StoreLocation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "sled" {
+            return Ok(StoreLocation::ConfiguredSled);
+        }
+        if s == "postgres" || s == "postgresql" {
+            return Ok(StoreLocation::ConfiguredPostgres);
+        }
+        if let Some(path) = s.strip_prefix("sled:") {
+            if path.is_empty() {
+                return Err("sled: needs a directory, e.g. sled:/var/lib/soe-bot/store".into());
+            }
+            return Ok(StoreLocation::Sled(PathBuf::from(path)));
+        }
+        // `postgres:postgres://…`, or the URL itself.
+        let url = s
+            .strip_prefix("postgres:")
+            .filter(|rest| rest.contains("://"))
+            .or_else(|| {
+                s.strip_prefix("postgresql:")
+                    .filter(|rest| rest.contains("://"))
+            })
+            .unwrap_or(s);
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(secrecy::SecretString::from(url)));
+        }
+        Err("give sled:PATH, postgres:URL (postgres://user:password@host/db), or sled / postgres alone for the configured storage.path / storage.url".into())
+    }
+}
+
+/// A store opened for copying.
+enum Opened {
+    Sled(Arc<SledStore>),
+    Postgres(Arc<PgStore>),
+}
+
+impl Opened {
+    fn raw(&self) -> &dyn RawRecords {
+        match self {
+            Opened::Sled(s) => s.as_ref(),
+            Opened::Postgres(s) => s.as_ref(),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Opened::Sled(s) => format!("sled:{}", s.path()),
+            Opened::Postgres(s) => s.server().to_string(),
+        }
+    }
+}
+
+/// Opens one side with the configured keys; a sled source must exist already.
+async fn open_location(
+    storage: &StorageConfig,
+    at: &StoreLocation,
+    source: bool,
+) -> Result<Opened, String> {
+    let cipher = Cipher::from_config(storage);
+    let sled_path = match at {
+        StoreLocation::Sled(p) => Some(p.clone()),
+        StoreLocation::ConfiguredSled => Some(storage.path.clone()),
+        _ => None,
+    };
+    if let Some(path) = sled_path {
+        if source && !path.exists() {
+            return Err(format!(
+                "{} does not exist; give the sled store to copy from",
+                path.display()
+            ));
+        }
+        let cache = storage.cache_capacity_mb.saturating_mul(1024 * 1024);
+        let store = tokio::task::spawn_blocking(move || SledStore::open_at(&path, cipher, cache))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| match e {
+                StoreError::Locked { path } => {
+                    format!("the sled store at {path} is in use; stop the bot before migrating")
+                }
+                other => other.to_string(),
+            })?;
+        return Ok(Opened::Sled(Arc::new(store)));
+    }
+    let url = match at {
+        StoreLocation::Postgres(url) => url.clone(),
+        _ => storage.url.clone().ok_or_else(|| {
+            "postgres alone means storage.url, which is not set; give postgres:URL".to_string()
+        })?,
+    };
+    let options = crate::store::pg_store::connect_options(&url).map_err(|e| e.to_string())?;
+    let store = PgStore::open_with(options, 4, cipher)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Opened::Postgres(Arc::new(store)))
+}
+
+/// `soe-bot migrate-store --from … --to …`: copies every record as stored (still sealed) into
+/// an empty target and checks the counts per tree. The keys are the configured ones (the
+/// source must open with them; the target then holds records only they open). Returns the
+/// exit code.
+pub async fn migrate_store(
+    storage: &StorageConfig,
+    from: &StoreLocation,
+    to: &StoreLocation,
+) -> Result<u8, String> {
+    let source = open_location(storage, from, true).await?;
+    let target = open_location(storage, to, false).await?;
+    if source.shown() == target.shown() {
+        return Err("--from and --to name the same store".into());
+    }
+    let report = crate::store::copy::copy_store(source.raw(), target.raw())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Copied {} record(s) from {} to {}, still sealed; counts checked per tree:",
+        report.total(),
+        source.shown(),
+        target.shown()
+    );
+    for (tree, n) in &report.copied {
+        if *n > 0 {
+            println!("  {tree}: {n}");
+        }
+    }
+    println!("Point storage.* at the new store and start the bot.");
+    if let Opened::Postgres(p) = &target {
+        p.close().await;
+    }
+    if let Opened::Postgres(p) = &source {
+        p.close().await;
+    }
+    Ok(0)
 }
 
 #[cfg(unix)]

@@ -26,6 +26,7 @@ use crate::config::{Config, DiscordMode, LogFormat};
 use crate::lifecycle::{DiscordStatus, Health, SHUTDOWN_GRACE};
 use crate::link::LinkSettings;
 use crate::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig};
+use crate::store::open::OpenStore;
 use crate::store::{SledStore, Store};
 
 /// Dependencies that log at `warn` at most, whatever `log.filter` or `RUST_LOG` say. Below
@@ -175,7 +176,8 @@ async fn service_token(cfg: &Config, store: &dyn Store) -> Result<ServiceToken, 
     match &cfg.soe.service_token {
         Some(t) => Ok(ServiceToken::new(t.clone())),
         None => store
-            .service_token().await
+            .service_token()
+            .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "soe.service_token is not set and none is stored; mint one with `soe-bot service-token --store`".to_string()),
     }
@@ -227,8 +229,8 @@ pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
     use crate::commands::doctor::{self, Status};
     let mut notes = Vec::new();
     let mut scratch = None;
-    let store: Arc<dyn Store> = match SledStore::open(&cfg.storage) {
-        Ok(s) => Arc::new(s),
+    let store: Arc<dyn Store> = match OpenStore::open(&cfg.storage).await {
+        Ok(opened) => opened.store(),
         Err(crate::store::StoreError::Locked { .. }) => {
             notes.push("The storage is in use by the running bot, so the channel settings were not read. Run `/so-admin doctor` in Discord for the per-channel checks.");
             let dir = std::env::temp_dir().join(format!("soe-bot-doctor-{}", std::process::id()));
@@ -276,19 +278,42 @@ pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
 
 /// Runs the bot until a shutdown signal.
 pub async fn run(cfg: Config) -> Result<(), String> {
-    let store = Arc::new(SledStore::open(&cfg.storage).map_err(|e| e.to_string())?);
+    let opened = OpenStore::open(&cfg.storage)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = opened.store();
     let service = service_token(&cfg, store.as_ref()).await?;
     let clock = Arc::new(SystemClock);
-    // `soe-bot backup` and `rotate-key` reach the store through this while the bot runs.
+    // `soe-bot backup` and `rotate-key` reach a sled store through this while the bot runs
+    // (a PostgreSQL store is backed up with the database's tools).
     #[cfg(unix)]
-    let control =
-        crate::control::listen(&cfg.storage.path, store.clone(), clock.clone()).map_err(|e| {
-            format!(
-                "cannot open the control socket {}: {e}",
-                crate::control::socket_path(&cfg.storage.path).display()
-            )
-        })?;
+    let control = match &opened {
+        OpenStore::Sled(sled) => Some(
+            crate::control::listen(&cfg.storage.path, sled.clone(), clock.clone()).map_err(
+                |e| {
+                    format!(
+                        "cannot open the control socket {}: {e}",
+                        crate::control::socket_path(&cfg.storage.path).display()
+                    )
+                },
+            )?,
+        ),
+        OpenStore::Postgres(_) => None,
+    };
     let (app, linked) = build_app(&cfg, store.clone(), service, clock.clone())?;
+    app.set_poll_settings(crate::notify::PollSettings {
+        interval: std::time::Duration::from_secs(cfg.notify.poll_interval_secs),
+        ..Default::default()
+    });
+    // With PostgreSQL the service token's budget is one bucket every replica takes from.
+    if let Some(shared) = opened.shared_budget() {
+        app.commands.use_global_budget(shared);
+    }
+    // Which replica polls (and, in gateway mode, holds the gateway): sled always leads.
+    let (leadership, election) = opened.elect(&cfg.storage).map_err(|e| e.to_string())?;
+    if matches!(opened, OpenStore::Postgres(_)) {
+        tracing::info!(server = %opened.shown(), "state in PostgreSQL; electing the leader");
+    }
 
     let health = Arc::new(Health::new(match cfg.discord.mode {
         // Discord calls the bot: nothing to connect.
@@ -337,15 +362,21 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     };
     let ready_store = store.clone();
     let ready_health = health.clone();
+    let ready_leader = leadership.clone();
     let router = crate::web::router(crate::web::WebState {
         link: app.link.clone(),
         ready: Arc::new(move || {
-            let (store, health) = (ready_store.clone(), ready_health.clone());
+            let (store, health, leader) = (
+                ready_store.clone(),
+                ready_health.clone(),
+                ready_leader.clone(),
+            );
             Box::pin(async move {
                 let mut report = crate::web::ReadyReport {
                     not_ready: health.not_ready(),
                     notes: health.notes(),
                 };
+                report.notes.push(leader.note());
                 if store.guild_settings(0).await.is_err() {
                     report
                         .not_ready
@@ -386,15 +417,19 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         stop_app.in_flight.close();
         let _ = signal_stop.send(true);
     });
+    // Every replica: posting after linking, sweeps, the tag list. The leader only: the
+    // notification poller and the outbox (and, in gateway mode, the gateway).
+    let mut tasks = app.spawn_background_among(
+        linked,
+        Arc::new(crate::discord::DiscordNotifier::new(http.clone())),
+        match opened {
+            OpenStore::Sled(_) => None,
+            OpenStore::Postgres(_) => Some(leadership.clone()),
+        },
+    );
     let result = match cfg.discord.mode {
         DiscordMode::Gateway => {
-            let mut gw_stop = stop_rx.clone();
-            let stop = async move {
-                let _ = gw_stop.changed().await;
-            };
-            crate::discord::run_gateway(app.clone(), &cfg.discord, linked, health.clone(), stop)
-                .await
-                .map_err(|e| e.to_string())
+            run_gateway_while_leading(&app, &cfg, &health, &leadership, stop_rx.clone()).await
         }
         DiscordMode::Http => {
             let registration = tokio::spawn(crate::discord::registration::register_with_retry(
@@ -404,23 +439,26 @@ pub async fn run(cfg: Config) -> Result<(), String> {
                 health.clone(),
                 crate::discord::registration::Backoff::default(),
             ));
-            let mut tasks = app.spawn_background(
-                linked,
-                Arc::new(crate::discord::DiscordNotifier::new(http.clone())),
-            );
-            tasks.extend(app.spawn_notifications(
-                Arc::new(crate::discord::cards::DiscordCards::new(http.clone())),
-                crate::notify::PollSettings::default(),
-            ));
+            let lead_app = app.clone();
+            let cards = Arc::new(crate::discord::cards::DiscordCards::new(http.clone()));
+            tasks.push(tokio::spawn(crate::leader::while_leading(
+                leadership.clone(),
+                move || lead_app.spawn_notifications(cards.clone(), lead_app.poll_settings()),
+                stop_rx.clone(),
+            )));
             let mut stopped = stop_rx.clone();
             let _ = stopped.wait_for(|s| *s).await;
             registration.abort();
-            for t in tasks {
-                t.abort();
-            }
             Ok(())
         }
     };
+    for t in tasks {
+        t.abort();
+    }
+    if let Some(election) = election {
+        // Steps down: the lock goes with the election's connection.
+        election.abort();
+    }
     // Also when the gateway ended on its own (a rejected token): stop everything else too.
     signal.abort();
     health.set_stopping();
@@ -431,7 +469,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         let _ = m.await;
     }
     #[cfg(unix)]
-    {
+    if let Some(control) = control {
         control.abort();
         let _ = std::fs::remove_file(crate::control::socket_path(&cfg.storage.path));
     }
@@ -442,6 +480,47 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         Err(e) => tracing::error!(error = %e, "final flush did not run"),
     }
     result
+}
+
+/// Gateway mode: holds the gateway while this replica leads, stands by while another does,
+/// until `stop` (a stop signal) turns true. With sled the process always leads, so this is
+/// one gateway run. An error that ends the gateway for good (a rejected token) ends it.
+async fn run_gateway_while_leading(
+    app: &Arc<App>,
+    cfg: &Config,
+    health: &Arc<Health>,
+    leadership: &crate::leader::Leadership,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    loop {
+        metrics::gauge!(crate::leader::LEADER).set(if leadership.is_leader() { 1.0 } else { 0.0 });
+        if !leadership.is_leader() {
+            health.set_discord(DiscordStatus::Standby);
+            tracing::info!("standing by: another replica holds the gateway");
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+                led = leadership.wait_for(true) => if !led { return Ok(()) },
+            }
+        }
+        metrics::gauge!(crate::leader::LEADER).set(1.0);
+        health.set_discord(DiscordStatus::Connecting);
+        let mut gw_stop = stop.clone();
+        let lost = leadership.clone();
+        let until = async move {
+            tokio::select! {
+                _ = gw_stop.wait_for(|s| *s) => {},
+                _ = lost.wait_for(false) => {
+                    tracing::warn!("leadership lost: closing the gateway");
+                },
+            }
+        };
+        crate::discord::run_gateway_leading(app.clone(), &cfg.discord, health.clone(), until)
+            .await
+            .map_err(|e| e.to_string())?;
+        if *stop.borrow() {
+            return Ok(());
+        }
+    }
 }
 
 /// Closes the app's work tracker (no new interaction is taken) and waits up to

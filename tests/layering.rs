@@ -1,4 +1,5 @@
-//! The layering rule: `commands/` (the use cases) never imports a transport or storage crate.
+//! The layering rule: `commands/` (the use cases) never imports a transport or storage crate
+//! (serenity, axum, reqwest, sled, sqlx, tower, hyper).
 //!
 //! The check tokenizes each source file (with `proc-macro2`, so comments, doc comments and
 //! string literals are never mistaken for code) and reports every place a forbidden crate is
@@ -14,7 +15,9 @@ use std::str::FromStr;
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 
 /// The crates `commands/` must not name.
-const FORBIDDEN: [&str; 6] = ["serenity", "axum", "reqwest", "sled", "tower", "hyper"];
+const FORBIDDEN: [&str; 7] = [
+    "serenity", "axum", "reqwest", "sled", "sqlx", "tower", "hyper",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("readable") {

@@ -58,6 +58,7 @@ fn draft(user: u64, id: &str) -> Draft {
         discord_user: user,
         guild_id: None,
         channel_id: None,
+        team: None,
         content: DraftContent::Answer {
             question_id: 5,
             body: DRAFT_BODY.into(),
@@ -78,6 +79,10 @@ fn key(id: u8) -> EncryptionKey {
 
 fn config(path: &Path, current: &EncryptionKey, previous: &[EncryptionKey]) -> StorageConfig {
     StorageConfig {
+        backend: soe_bot::config::StorageBackend::Sled,
+        url: None,
+        pool_size: 10,
+        leader_check_secs: 5,
         path: path.to_path_buf(),
         encryption_key: current.clone(),
         previous_keys: previous.to_vec(),

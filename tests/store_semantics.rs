@@ -98,6 +98,7 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
         discord_user: user,
         guild_id: Some(77),
         channel_id: Some(88),
+        team: None,
         content: DraftContent::Ask {
             title: format!("Question {id}"),
             body: format!("Body of {id}"),
@@ -1015,6 +1016,10 @@ fn schema_version_too_new_is_refused() {
 async fn open_from_config_and_second_open_in_process_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let config = StorageConfig {
+        backend: soe_bot::config::StorageBackend::Sled,
+        url: None,
+        pool_size: 10,
+        leader_check_secs: 5,
         path: dir.path().join("nested/db"),
         encryption_key: EncryptionKey::from_base64(4, &EncryptionKey::generate_base64()).unwrap(),
         previous_keys: vec![],

@@ -123,34 +123,174 @@ fn whole_secs(d: std::time::Duration) -> u64 {
 /// Entries in the share map that trigger dropping the full (idle) buckets.
 const SHARES_PRUNE_AT: usize = 256;
 
-/// The global buckets and the members' shares, changed together under one lock.
+/// The stored state of the two windows (burst, sustained): tokens and when they were
+/// counted, `None` for a window never used (full).
+pub type WindowsState = [Option<(f64, DateTime<Utc>)>; 2];
+
+/// SOE's limits for one token: `burst` calls per `burst_secs`, `sustained` per
+/// `sustained_secs`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetLimits {
+    /// Calls in the burst window (50).
+    pub burst: u32,
+    /// The burst window in seconds (2).
+    pub burst_secs: f64,
+    /// Calls in the sustained window (100).
+    pub sustained: u32,
+    /// The sustained window in seconds (60).
+    pub sustained_secs: f64,
+}
+
+impl BudgetLimits {
+    /// SOE's defaults per token: 50 per 2 s, 100 per minute.
+    pub const SOE: BudgetLimits = BudgetLimits {
+        burst: 50,
+        burst_secs: 2.0,
+        sustained: 100,
+        sustained_secs: 60.0,
+    };
+
+    /// (capacity, tokens back per second) of the burst and the sustained window.
+    pub fn windows(&self) -> [(f64, f64); 2] {
+        [
+            (
+                f64::from(self.burst),
+                f64::from(self.burst) / self.burst_secs,
+            ),
+            (
+                f64::from(self.sustained),
+                f64::from(self.sustained) / self.sustained_secs,
+            ),
+        ]
+    }
+
+    /// Takes `calls` from both windows, whose stored state is `state` (tokens and when they
+    /// were counted; `None`: never used, full), as of `now`: the new state of both, or how
+    /// long until both have them (nothing changes then). The arithmetic every
+    /// [`GlobalBuckets`] shares, so a shared budget behaves exactly like the in-memory one.
+    pub fn take(
+        &self,
+        state: WindowsState,
+        calls: u32,
+        now: DateTime<Utc>,
+    ) -> Result<[(f64, DateTime<Utc>); 2], std::time::Duration> {
+        let mut buckets = [0, 1].map(|i| {
+            let (capacity, per_second) = self.windows()[i];
+            let mut b = Bucket::new(capacity, per_second, now);
+            if let Some((tokens, updated)) = state[i] {
+                // A stored count from another process's clock: never more than the capacity,
+                // and a clock that went backwards grants nothing.
+                b.tokens = if tokens.is_finite() {
+                    tokens.clamp(0.0, capacity)
+                } else {
+                    0.0
+                };
+                b.updated = updated.min(now);
+                b.refill(now);
+            }
+            b
+        });
+        let wait = buckets[0].wait(calls).max(buckets[1].wait(calls));
+        if wait > 0.0 {
+            return Err(std::time::Duration::from_secs_f64(wait.max(0.001)));
+        }
+        for b in &mut buckets {
+            b.take(calls);
+        }
+        Ok(buckets.map(|b| (b.tokens, now)))
+    }
+}
+
+/// Where the two global buckets live: in this process ([`MemoryBuckets`]), or shared by every
+/// replica (the PostgreSQL one in `store::pg_store::budget`). Both take through
+/// [`BudgetLimits::take`].
+#[async_trait]
+pub trait GlobalBuckets: Send + Sync {
+    /// Takes `calls` from both windows as of `now`, all or nothing: the tokens left in each
+    /// window afterwards, or how long to wait. A shared store that cannot be reached refuses
+    /// (fail closed: the token's limits are never at risk).
+    async fn take(&self, calls: u32, now: DateTime<Utc>) -> Result<[f64; 2], std::time::Duration>;
+    /// The tokens in each window now, refilled (nothing taken).
+    async fn left(&self, now: DateTime<Utc>) -> Result<[f64; 2], String>;
+    /// The limits it enforces.
+    fn limits(&self) -> BudgetLimits;
+}
+
+/// The global buckets in this process's memory (one replica; they reset on restart).
 #[derive(Debug)]
-struct Buckets {
-    /// SOE's burst limit (50 per 2 s).
-    burst: Bucket,
-    /// SOE's sustained limit (100 per minute).
-    sustained: Bucket,
-    /// Each member's share of the sustained limit, by Discord user id.
-    members: HashMap<u64, Bucket>,
+pub struct MemoryBuckets {
+    limits: BudgetLimits,
+    state: Mutex<WindowsState>,
+}
+
+impl MemoryBuckets {
+    /// Full buckets with `limits`.
+    pub fn new(limits: BudgetLimits) -> Self {
+        Self {
+            limits,
+            state: Mutex::new([None, None]),
+        }
+    }
+}
+
+#[async_trait]
+impl GlobalBuckets for MemoryBuckets {
+    async fn take(&self, calls: u32, now: DateTime<Utc>) -> Result<[f64; 2], std::time::Duration> {
+        let mut state = self.state.lock();
+        let after = self.limits.take(*state, calls, now)?;
+        *state = after.map(Some);
+        Ok(after.map(|(tokens, _)| tokens))
+    }
+
+    async fn left(&self, now: DateTime<Utc>) -> Result<[f64; 2], String> {
+        let state = *self.state.lock();
+        Ok([0, 1].map(|i| {
+            let (capacity, per_second) = self.limits.windows()[i];
+            let mut b = Bucket::new(capacity, per_second, now);
+            if let Some((tokens, updated)) = state[i] {
+                b.tokens = tokens;
+                b.updated = updated.min(now);
+                b.refill(now);
+            }
+            b.tokens
+        }))
+    }
+
+    fn limits(&self) -> BudgetLimits {
+        self.limits
+    }
 }
 
 /// The global limiter in front of the service token, with every member's share of it.
-#[derive(Debug)]
 pub struct ServiceBudget {
     clock: SharedClock,
-    buckets: Mutex<Buckets>,
+    /// SOE's two windows, in memory or shared by replicas (set once at startup).
+    global: RwLock<Arc<dyn GlobalBuckets>>,
+    /// Each member's share of the sustained limit, by Discord user id. Kept in this process:
+    /// with several replicas a member's share is per replica, while the global windows (what
+    /// SOE enforces) stay shared.
+    members: Mutex<HashMap<u64, Bucket>>,
     /// Calls one member may cause per minute (also their burst).
     member_share_per_minute: u32,
+}
+
+impl std::fmt::Debug for ServiceBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceBudget")
+            .field("limits", &self.global().limits())
+            .field("member_share_per_minute", &self.member_share_per_minute)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServiceBudget {
     /// 50 per 2 s burst and 100 per minute sustained: SOE's defaults per token.
     pub fn soe_default(clock: SharedClock) -> Self {
-        Self::new(clock, 50, 2.0, 100, 60.0)
+        Self::with_global(clock, Arc::new(MemoryBuckets::new(BudgetLimits::SOE)))
     }
 
-    /// `burst` per `burst_secs`, and `sustained` per `sustained_secs`; each member's share is
-    /// the default 20 a minute until [`ServiceBudget::with_member_share`].
+    /// `burst` per `burst_secs`, and `sustained` per `sustained_secs`, in memory; each
+    /// member's share is the default 20 a minute until [`ServiceBudget::with_member_share`].
     pub fn new(
         clock: SharedClock,
         burst: u32,
@@ -158,20 +298,34 @@ impl ServiceBudget {
         sustained: u32,
         sustained_secs: f64,
     ) -> Self {
-        let now = clock.now();
+        Self::with_global(
+            clock,
+            Arc::new(MemoryBuckets::new(BudgetLimits {
+                burst,
+                burst_secs,
+                sustained,
+                sustained_secs,
+            })),
+        )
+    }
+
+    /// The budget over `global` (e.g. shared by replicas through the database).
+    pub fn with_global(clock: SharedClock, global: Arc<dyn GlobalBuckets>) -> Self {
         Self {
-            buckets: Mutex::new(Buckets {
-                burst: Bucket::new(f64::from(burst), f64::from(burst) / burst_secs, now),
-                sustained: Bucket::new(
-                    f64::from(sustained),
-                    f64::from(sustained) / sustained_secs,
-                    now,
-                ),
-                members: HashMap::new(),
-            }),
+            global: RwLock::new(global),
+            members: Mutex::new(HashMap::new()),
             member_share_per_minute: crate::config::LimitsConfig::default().member_share_per_minute,
             clock,
         }
+    }
+
+    /// Keeps the global windows in `global` from now on.
+    pub fn use_global(&self, global: Arc<dyn GlobalBuckets>) {
+        *self.global.write() = global;
+    }
+
+    fn global(&self) -> Arc<dyn GlobalBuckets> {
+        self.global.read().clone()
     }
 
     /// Each member may cause at most `per_minute` calls a minute (at least 1).
@@ -181,17 +335,15 @@ impl ServiceBudget {
     }
 
     /// Takes `calls` requests from the global buckets and, for a member, from their share:
-    /// all of them or none.
-    pub fn try_take(&self, member: Option<u64>, calls: u32) -> Result<(), Refusal> {
+    /// all of them or none. The member's share is taken first and given back if the global
+    /// buckets refuse.
+    pub async fn try_take(&self, member: Option<u64>, calls: u32) -> Result<(), Refusal> {
         let now = self.clock.now();
         let share = f64::from(self.member_share_per_minute);
-        let mut b = self.buckets.lock();
-        let b = &mut *b;
-        b.burst.refill(now);
-        b.sustained.refill(now);
+        let mut given = 0.0;
         if let Some(m) = member {
-            let mine = b
-                .members
+            let mut members = self.members.lock();
+            let mine = members
                 .entry(m)
                 .or_insert_with(|| Bucket::new(share, share / 60.0, now));
             mine.refill(now);
@@ -201,51 +353,55 @@ impl ServiceBudget {
                     .increment(1);
                 return Err(Refusal::Member(std::time::Duration::from_secs_f64(wait)));
             }
-        }
-        let wait = b.burst.wait(calls).max(b.sustained.wait(calls));
-        if wait > 0.0 {
-            metrics::counter!(crate::telemetry::BUDGET_REFUSALS, "who" => "service").increment(1);
-            return Err(Refusal::Service(std::time::Duration::from_secs_f64(
-                wait.max(0.001),
-            )));
-        }
-        b.burst.take(calls);
-        b.sustained.take(calls);
-        for (window, bucket) in [("burst", &b.burst), ("minute", &b.sustained)] {
-            metrics::gauge!(crate::telemetry::BUDGET_USED, "window" => window)
-                .set(1.0 - bucket.tokens / bucket.capacity);
-        }
-        if let Some(m) = member {
-            if let Some(mine) = b.members.get_mut(&m) {
-                mine.take(calls);
+            given = mine.need(calls);
+            mine.take(calls);
+            if members.len() > SHARES_PRUNE_AT {
+                members.retain(|_, bucket| {
+                    bucket.refill(now);
+                    !bucket.is_full()
+                });
             }
         }
-        if b.members.len() > SHARES_PRUNE_AT {
-            b.members.retain(|_, bucket| {
-                bucket.refill(now);
-                !bucket.is_full()
-            });
+        let global = self.global();
+        match global.take(calls, now).await {
+            Ok(left) => {
+                let windows = global.limits().windows();
+                for (i, window) in ["burst", "minute"].into_iter().enumerate() {
+                    metrics::gauge!(crate::telemetry::BUDGET_USED, "window" => window)
+                        .set(1.0 - left[i] / windows[i].0);
+                }
+                Ok(())
+            }
+            Err(wait) => {
+                if let Some(m) = member {
+                    if let Some(mine) = self.members.lock().get_mut(&m) {
+                        mine.tokens = (mine.tokens + given).min(mine.capacity);
+                    }
+                }
+                metrics::counter!(crate::telemetry::BUDGET_REFUSALS, "who" => "service")
+                    .increment(1);
+                Err(Refusal::Service(wait))
+            }
         }
-        Ok(())
     }
 
     /// What is left of the global budget now: (calls in the burst bucket, of its capacity;
-    /// calls in the sustained bucket, of its capacity), whole calls rounded down.
-    pub fn headroom(&self) -> ((u32, u32), (u32, u32)) {
-        let now = self.clock.now();
-        let mut b = self.buckets.lock();
-        b.burst.refill(now);
-        b.sustained.refill(now);
+    /// calls in the sustained bucket, of its capacity), whole calls rounded down. `Err` when
+    /// a shared budget cannot be read.
+    pub async fn headroom(&self) -> Result<((u32, u32), (u32, u32)), String> {
+        let global = self.global();
+        let left = global.left(self.clock.now()).await?;
+        let windows = global.limits().windows();
         let whole = |x: f64| x.max(0.0).floor() as u32;
-        (
-            (whole(b.burst.tokens), whole(b.burst.capacity)),
-            (whole(b.sustained.tokens), whole(b.sustained.capacity)),
-        )
+        Ok((
+            (whole(left[0]), whole(windows[0].0)),
+            (whole(left[1]), whole(windows[1].0)),
+        ))
     }
 
     /// Members whose share is being tracked (those who called SOE lately).
     pub fn tracked_members(&self) -> usize {
-        self.buckets.lock().members.len()
+        self.members.lock().len()
     }
 }
 
@@ -274,13 +430,13 @@ impl BudgetedRead {
     }
 
     /// Pays for the next `calls` calls now, all or none.
-    pub fn reserve(&self, calls: u32) -> Result<(), Refusal> {
-        self.budget.try_take(self.member, calls)?;
+    pub async fn reserve(&self, calls: u32) -> Result<(), Refusal> {
+        self.budget.try_take(self.member, calls).await?;
         self.prepaid.fetch_add(calls, Ordering::SeqCst);
         Ok(())
     }
 
-    fn spend(&self) -> soe::Result<()> {
+    async fn spend(&self) -> soe::Result<()> {
         let prepaid = self
             .prepaid
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
@@ -289,6 +445,7 @@ impl BudgetedRead {
         }
         self.budget
             .try_take(self.member, 1)
+            .await
             .map_err(|refusal| match refusal {
                 Refusal::Member(retry_after) | Refusal::Service(retry_after) => {
                     soe::Error::RateLimited { retry_after }
@@ -300,11 +457,11 @@ impl BudgetedRead {
 #[async_trait]
 impl SoeRead for BudgetedRead {
     async fn list_questions(&self, q: &QuestionQuery) -> soe::Result<Page<Question>> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.list_questions(q).await
     }
     async fn get_question(&self, id: Id) -> soe::Result<Question> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.get_question(id).await
     }
     async fn list_articles(
@@ -314,7 +471,7 @@ impl SoeRead for BudgetedRead {
         sort: soe::ArticleSort,
         order: soe::Order,
     ) -> soe::Result<Page<soe::Article>> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.list_articles(page, size, sort, order).await
     }
     async fn list_answers(
@@ -324,11 +481,11 @@ impl SoeRead for BudgetedRead {
         size: PageSize,
         sort: AnswerSort,
     ) -> soe::Result<Page<Answer>> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.list_answers(q, page, size, sort).await
     }
     async fn get_answer(&self, q: Id, a: Id) -> soe::Result<Answer> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.get_answer(q, a).await
     }
     async fn search(
@@ -338,7 +495,7 @@ impl SoeRead for BudgetedRead {
         size: PageSize,
         sort: SearchSort,
     ) -> soe::Result<Page<SearchItem>> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.search(query, page, size, sort).await
     }
     async fn list_tags(
@@ -348,27 +505,27 @@ impl SoeRead for BudgetedRead {
         size: PageSize,
         sort: TagSort,
     ) -> soe::Result<Page<Tag>> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.list_tags(partial, page, size, sort).await
     }
     async fn get_tag(&self, id: Id) -> soe::Result<Tag> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.get_tag(id).await
     }
     async fn me(&self) -> soe::Result<User> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.me().await
     }
     async fn get_user(&self, id: Id) -> soe::Result<User> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.get_user(id).await
     }
     async fn question_comments(&self, q: Id) -> soe::Result<Vec<Comment>> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.question_comments(q).await
     }
     async fn answer_comments(&self, q: Id, a: Id) -> soe::Result<Vec<Comment>> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.answer_comments(q, a).await
     }
     async fn tag_experts(&self, tag: Id) -> soe::Result<soe::SubjectMatterExperts> {
@@ -605,38 +762,38 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
 
-    #[test]
-    fn budget_allows_the_burst_then_refills() {
+    #[tokio::test]
+    async fn budget_allows_the_burst_then_refills() {
         let clock = FixedClock::epoch();
         let b = ServiceBudget::soe_default(Arc::new(clock.clone()));
         for _ in 0..50 {
-            assert!(b.try_take(None, 1).is_ok());
+            assert!(b.try_take(None, 1).await.is_ok());
         }
-        let Err(Refusal::Service(wait)) = b.try_take(None, 1) else {
+        let Err(Refusal::Service(wait)) = b.try_take(None, 1).await else {
             panic!("the burst is spent")
         };
         assert!(wait <= std::time::Duration::from_millis(41), "{wait:?}");
         clock.advance(Duration::seconds(2));
         for _ in 0..50 {
-            assert!(b.try_take(None, 1).is_ok());
+            assert!(b.try_take(None, 1).await.is_ok());
         }
         // 100 spent inside ~2 s: the minute bucket is now the limit.
         clock.advance(Duration::seconds(2));
         let mut ok = 0;
-        while b.try_take(None, 1).is_ok() {
+        while b.try_take(None, 1).await.is_ok() {
             ok += 1;
         }
         assert!(ok <= 7, "sustained rate must hold: {ok}");
     }
 
-    #[test]
-    fn a_member_gets_their_share_and_a_refusal_takes_nothing() {
+    #[tokio::test]
+    async fn a_member_gets_their_share_and_a_refusal_takes_nothing() {
         let clock = FixedClock::epoch();
         let b = ServiceBudget::soe_default(Arc::new(clock.clone())).with_member_share(20);
         for _ in 0..10 {
-            assert!(b.try_take(Some(1), 2).is_ok());
+            assert!(b.try_take(Some(1), 2).await.is_ok());
         }
-        let Err(Refusal::Member(wait)) = b.try_take(Some(1), 2) else {
+        let Err(Refusal::Member(wait)) = b.try_take(Some(1), 2).await else {
             panic!("the share is spent")
         };
         assert_eq!(
@@ -654,17 +811,23 @@ mod tests {
         );
         // The refusal took nothing from the commons: 30 calls left of the burst of 50.
         for _ in 0..30 {
-            assert!(b.try_take(Some(2 + rand_member()), 1).is_ok());
+            assert!(b.try_take(Some(2 + rand_member()), 1).await.is_ok());
         }
-        assert!(matches!(b.try_take(Some(99), 1), Err(Refusal::Service(_))));
+        assert!(matches!(
+            b.try_take(Some(99), 1).await,
+            Err(Refusal::Service(_))
+        ));
         // A busy commons took nothing from the member's share either.
         let c = FixedClock::epoch();
         let b2 = ServiceBudget::new(Arc::new(c.clone()), 1, 2.0, 100, 60.0).with_member_share(4);
-        assert!(b2.try_take(Some(7), 1).is_ok());
-        assert!(matches!(b2.try_take(Some(7), 1), Err(Refusal::Service(_))));
+        assert!(b2.try_take(Some(7), 1).await.is_ok());
+        assert!(matches!(
+            b2.try_take(Some(7), 1).await,
+            Err(Refusal::Service(_))
+        ));
         c.advance(Duration::seconds(2));
         for _ in 0..3 {
-            assert!(b2.try_take(Some(7), 1).is_ok());
+            assert!(b2.try_take(Some(7), 1).await.is_ok());
             c.advance(Duration::seconds(2));
         }
     }
@@ -676,17 +839,17 @@ mod tests {
         NEXT.fetch_add(1, Ordering::SeqCst)
     }
 
-    #[test]
-    fn idle_shares_are_dropped() {
+    #[tokio::test]
+    async fn idle_shares_are_dropped() {
         let clock = FixedClock::epoch();
         let b = ServiceBudget::new(Arc::new(clock.clone()), 10_000, 1.0, 10_000, 1.0);
         for m in 0..=(SHARES_PRUNE_AT as u64) {
-            assert!(b.try_take(Some(m), 1).is_ok());
+            assert!(b.try_take(Some(m), 1).await.is_ok());
         }
         assert_eq!(b.tracked_members(), SHARES_PRUNE_AT + 1);
         // One share refills in 3 s at 20 a minute; then the next take prunes the idle ones.
         clock.advance(Duration::seconds(4));
-        assert!(b.try_take(Some(5_000), 1).is_ok());
+        assert!(b.try_take(Some(5_000), 1).await.is_ok());
         assert_eq!(b.tracked_members(), 1, "only the member still refilling");
     }
 
@@ -777,13 +940,13 @@ mod tests {
         );
         let inner: Arc<dyn SoeRead> = Arc::new(Missing);
         let r = BudgetedRead::new(inner, budget.clone(), Some(1));
-        assert!(r.reserve(2).is_ok());
+        assert!(r.reserve(2).await.is_ok());
         // The member has 1 call left; the two reserved calls go through anyway.
         assert!(!matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
         assert!(!matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
         assert!(!matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
         assert!(matches!(r.me().await, Err(soe::Error::RateLimited { .. })));
-        assert!(matches!(r.reserve(1), Err(Refusal::Member(_))));
+        assert!(matches!(r.reserve(1).await, Err(Refusal::Member(_))));
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub async fn search_titles(
         Some(p) => p,
         None => {
             let reader = ctx.reader_for(member, team);
-            reader.reserve(1).map_err(|refusal| refusal.reply())?;
+            reader.reserve(1).await.map_err(|refusal| refusal.reply())?;
             match reader
                 .search(typed, 1, PageSize::Fifty, SearchSort::Relevance)
                 .await

@@ -159,7 +159,7 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
     }
     site_checks(ctx, &mut report, &teams).await;
     application_check(ctx, &mut report).await;
-    budget_check(ctx, &mut report);
+    budget_check(ctx, &mut report).await;
     notify_checks(ctx, &mut report, guilds).await;
     personal_checks(ctx, &mut report).await;
     channel_checks(ctx, &mut report, &channels).await;
@@ -398,8 +398,17 @@ async fn application_check(ctx: &Commands, report: &mut Report) {
     }
 }
 
-fn budget_check(ctx: &Commands, report: &mut Report) {
-    let ((burst, burst_cap), (sustained, sustained_cap)) = ctx.budget.headroom();
+async fn budget_check(ctx: &Commands, report: &mut Report) {
+    let ((burst, burst_cap), (sustained, sustained_cap)) = match ctx.budget.headroom().await {
+        Ok(h) => h,
+        Err(e) => {
+            report.push(
+                Status::Warn,
+                format!("The shared service budget could not be read ({e})."),
+            );
+            return;
+        }
+    };
     let low = burst * 5 < burst_cap || sustained * 5 < sustained_cap;
     report.push(
         if low { Status::Warn } else { Status::Ok },

@@ -185,6 +185,12 @@ impl Commands {
         self
     }
 
+    /// Keeps the global budget's windows in `global` from now on (shared by every replica,
+    /// e.g. in the database); members keep their share.
+    pub fn use_global_budget(&self, global: Arc<dyn caches::GlobalBuckets>) {
+        self.budget.use_global(global);
+    }
+
     /// The service reader for the bot's own background work (no member's share), behind the
     /// global budget.
     pub(crate) fn reader(&self, team: Option<&TeamSlug>) -> BudgetedRead {
@@ -723,11 +729,22 @@ impl Commands {
     /// [`post::recover_posting`], [`vote::recover_claim`]), and says what happened to each
     /// member concerned. Runs once at startup, before members can press anything again.
     pub async fn recover_interrupted(&self) -> Vec<Notice> {
+        self.recover_interrupted_before(self.started_at).await
+    }
+
+    /// [`Commands::recover_interrupted`] for what was interrupted before `cutoff` only: with
+    /// several replicas, the leader settles posts and votes older than
+    /// [`crate::store::CLAIM_STALE_SECS`] (any request still in flight has timed out by
+    /// then), never one another replica may still be making.
+    pub async fn recover_interrupted_before(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Notice> {
         let mut notices = Vec::new();
         match self.store.posting_drafts().await {
             Ok(drafts) => {
                 for d in drafts.into_iter().filter(|d| {
-                    matches!(d.state, crate::store::DraftState::Posting { since } if since < self.started_at)
+                    matches!(d.state, crate::store::DraftState::Posting { since } if since < cutoff)
                 }) {
                     let user = d.discord_user;
                     let reply = post::recover_posting(self, d).await;
@@ -743,7 +760,7 @@ impl Commands {
         match self.store.unfinished_writes().await {
             Ok(claims) => {
                 for (key, at) in claims {
-                    if at.is_none_or(|at| at < self.started_at) {
+                    if at.is_none_or(|at| at < cutoff) {
                         notices.extend(vote::recover_claim(self, &key).await);
                     }
                 }

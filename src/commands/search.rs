@@ -126,7 +126,7 @@ async fn fetch(
         return Ok(hit);
     }
     let reader = ctx.reader_for(member, team);
-    reader.reserve(1).map_err(|refusal| refusal.reply())?;
+    reader.reserve(1).await.map_err(|refusal| refusal.reply())?;
     let page = Arc::new(
         reader
             .search(query, api_page, PageSize::Fifty, sort)

@@ -72,7 +72,7 @@ pub(crate) async fn fetch(
         return Ok(hit);
     }
     let reader = ctx.reader_for(member, team);
-    reader.reserve(2).map_err(|refusal| refusal.reply())?;
+    reader.reserve(2).await.map_err(|refusal| refusal.reply())?;
     let (question, answers) = tokio::join!(
         reader.get_question(id),
         reader.list_answers(id, 1, PageSize::Fifteen, AnswerSort::Score)

@@ -115,6 +115,29 @@ pub async fn run_gateway(
     health: Arc<Health>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), DiscordError> {
+    gateway(app, config, Some(linked), health, shutdown).await
+}
+
+/// [`run_gateway`] for a replica that leads others: the gateway connection and the
+/// notification loops only, while the background tasks (posting after linking, sweeps, the
+/// tag list) run on every replica apart from it. Called each time this replica becomes the
+/// leader; `shutdown` resolves on a stop signal or when leadership is lost.
+pub async fn run_gateway_leading(
+    app: Arc<App>,
+    config: &DiscordConfig,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), DiscordError> {
+    gateway(app, config, None, health, shutdown).await
+}
+
+async fn gateway(
+    app: Arc<App>,
+    config: &DiscordConfig,
+    linked: Option<UnboundedReceiver<Linked>>,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), DiscordError> {
     let http = rest::build_http(
         config.token.expose_secret(),
         config.application_id,
@@ -141,9 +164,13 @@ pub async fn run_gateway(
         )));
     let cards = Arc::new(super::cards::DiscordCards::new(client.http.clone()));
     app.commands.use_channel_directory(cards.clone());
-    let mut tasks =
-        app.spawn_background(linked, Arc::new(DiscordNotifier::new(client.http.clone())));
-    tasks.extend(app.spawn_notifications(cards, crate::notify::PollSettings::default()));
+    let mut tasks = match linked {
+        Some(linked) => {
+            app.spawn_background(linked, Arc::new(DiscordNotifier::new(client.http.clone())))
+        }
+        None => Vec::new(),
+    };
+    tasks.extend(app.spawn_notifications(cards, app.poll_settings()));
     let shards = client.shard_manager.clone();
     let start = client.start();
     tokio::pin!(start);

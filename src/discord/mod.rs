@@ -32,7 +32,7 @@ pub mod server;
 
 pub use convert::invocation_from;
 pub use endpoint::interactions_router;
-pub use gateway::run_gateway;
+pub use gateway::{run_gateway, run_gateway_leading};
 pub use notify::DiscordNotifier;
 pub use registration::{command_definitions, register, register_commands, Registration};
 pub use rest::http_client;

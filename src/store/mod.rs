@@ -1,21 +1,28 @@
 //! Durable state: member links, linking sessions, drafts, saved searches, write outcomes, rate
 //! limits, guild settings, and notifications (rules, poll state, outbox: [`notify`]).
 //!
-//! [`Store`] speaks in domain records; [`SledStore`] implements it on one sled database with a
-//! few fixed trees. Invariants:
+//! [`Store`] speaks in domain records. Two backends implement it on the same stored form
+//! ([`record`]: tree names, keys, JSON records, sealed blobs): [`SledStore`] on one embedded
+//! sled database (one process), and [`PgStore`] on PostgreSQL (any number of replicas), so a
+//! record is the same bytes in both and [`copy`] moves a store between them as it is.
+//! [`open::OpenStore`] opens the one `storage.backend` names. Invariants, on both:
 //! - tokens, PKCE verifiers and draft text are sealed with XChaCha20-Poly1305 before they reach
-//!   sled ([`cipher`]), with associated data that binds each blob to its owner's record, so a
-//!   blob copied under another member fails to open; plaintext secrets never cross into sled;
+//!   the database ([`cipher`]), with associated data that binds each blob to its owner's
+//!   record, so a blob copied under another member fails to open; plaintext secrets never
+//!   cross into storage;
 //! - single-use records (tickets, OAuth states, confirmations) are consumed atomically: two
-//!   concurrent consumers never both succeed;
-//! - a write the member is told about is flushed to disk before the method returns (the one
-//!   exception, a `Posted` draft record, is rebuilt from the site after a crash: see
-//!   [`Store::put_draft`]);
-//! - one process owns the database; a second gets [`StoreError::Locked`].
+//!   concurrent consumers (threads, or replicas) never both succeed;
+//! - a write the member is told about is durable before the method returns (flushed, or
+//!   committed); the one exception, a `Posted` draft record, is rebuilt from the site after a
+//!   crash (see [`Store::put_draft`]);
+//! - with sled one process owns the database, and a second gets [`StoreError::Locked`].
 
 pub mod cipher;
+pub mod copy;
 pub mod notify;
+pub mod open;
 pub mod personal;
+pub mod pg_store;
 pub(crate) mod record;
 pub mod saves;
 mod sled_store;
@@ -26,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use notify::NotifyStore;
 pub use personal::PersonalStore;
 pub use saves::ThreadSaveStore;
+pub use pg_store::PgStore;
 pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use std::collections::BTreeMap;
@@ -265,6 +273,13 @@ pub struct Draft {
     /// settings such as post cards follow the parent.
     #[serde(default)]
     pub thread_parent: Option<u64>,
+    /// The private team it is for: the team its channel was bound to (or the configured
+    /// default team) when it was last saved. It is posted there, and an interrupted post is
+    /// looked for there after a restart, whatever the channel is bound to by then. `None`:
+    /// the main site (the configured default team, if any); drafts stored before this field
+    /// existed read as `None`.
+    #[serde(default)]
+    pub team: Option<TeamSlug>,
     /// The text.
     pub content: DraftContent,
     /// Posting state.

@@ -42,6 +42,7 @@ use crate::soe::ServiceToken;
 
 mod maintenance;
 mod notify;
+mod raw;
 pub use maintenance::{Backup, RotationReport, BACKUP_FORMAT};
 
 /// The schema version this build writes.
