@@ -529,11 +529,11 @@ impl SoeRead for BudgetedRead {
         self.inner.answer_comments(q, a).await
     }
     async fn tag_experts(&self, tag: Id) -> soe::Result<soe::SubjectMatterExperts> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.tag_experts(tag).await
     }
     async fn watched_tags(&self, user: Id) -> soe::Result<soe::WatchedTags> {
-        self.spend()?;
+        self.spend().await?;
         self.inner.watched_tags(user).await
     }
 }

@@ -25,6 +25,7 @@ pub mod alerts;
 pub mod audit;
 pub mod caches;
 pub mod complete;
+pub mod author_consent;
 pub mod consent;
 pub mod doctor;
 pub mod help;

@@ -232,6 +232,7 @@ pub(crate) async fn save_proposal(
         guild_id: inv.guild_id,
         channel_id: inv.channel_id,
         thread_parent: inv.thread_parent,
+        team: ctx.team_in(inv.guild_id, inv.channel_id).await,
         content,
         state: DraftState::Saved { last_error: None },
         post_after_link: false,
@@ -903,7 +904,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             unsure.state = DraftState::Posting {
                 since: abandoned_since(since_of(&unsure, ctx.clock.now()), ctx.clock.now()),
             };
-            if let Err(err) = ctx.store.put_draft(&unsure) {
+            if let Err(err) = ctx.store.put_draft(&unsure).await {
                 return ctx.store_failure(&err);
             }
             tracing::warn!("a post timed out; its draft waits for a check of the site");

@@ -335,11 +335,15 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         ));
     };
     let now = ctx.clock.now();
+    let team = ctx.team_in(save.guild, Some(save.thread)).await;
     let draft = |content: DraftContent| Draft {
         id: super::ids::new_draft_id(),
         discord_user: save.invoker,
         guild_id: save.guild,
         channel_id: Some(save.thread),
+        thread_parent: None,
+        team: team.clone(),
+        proposal: None,
         content,
         state: DraftState::Saved { last_error: None },
         post_after_link: false,

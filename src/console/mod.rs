@@ -248,6 +248,7 @@ impl Console {
                 author_name: last.author_name,
                 content: last.content,
                 thread_name: t.map(|t| t.name),
+                replies_to: None,
             },
         });
         let reply = self.handled(&inv).await;

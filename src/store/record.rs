@@ -76,6 +76,11 @@ pub(crate) const TREE_NOTIFY_TARGETS: &str = "notify_targets/v1";
 pub(crate) const TREE_NOTIFY_OUTBOX: &str = "notify_outbox/v1";
 pub(crate) const TREE_NOTIFY_SENT: &str = "notify_sent/v1";
 pub(crate) const TREE_NOTIFY_CHANNELS: &str = "notify_channels/v1";
+pub(crate) const TREE_MEMBERS: &str = "personal_members/v1";
+pub(crate) const TREE_ASKED: &str = "personal_asked/v1";
+pub(crate) const TREE_EXPERTS: &str = "personal_experts/v1";
+pub(crate) const TREE_PERSONAL_OUTBOX: &str = "personal_outbox/v1";
+pub(crate) const TREE_SAVES: &str = "thread_saves/v1";
 
 /// Every tree name, in the order a backup lists them (the store's own trees, then
 /// notifications').
@@ -1081,3 +1086,21 @@ mod tests {
         assert!(rec.cards_off.is_empty(), "cards on everywhere");
     }
 }
+
+/// `target ‖ 0 ‖ id BE`: per-target keys that scan by target.
+pub(crate) fn target_key(target: &str, id: i64) -> Vec<u8> {
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub(crate) fn target_prefix(target: &str) -> Vec<u8> {
+    if target.is_empty() {
+        return Vec::new();
+    }
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+

@@ -1,4 +1,5 @@
-//! [`NotifyStore`] on PostgreSQL: the same six `notify_*` trees as sled, as rows of `records`.
+//! [`NotifyStore`], `PersonalStore` and `ThreadSaveStore` on PostgreSQL: the same `notify_*`,
+//! `personal_*` and `thread_saves` trees as sled, as rows of `records`.
 //!
 //! A rule and its number, a poll's state and its cards, an entry's removal and its sent
 //! record are each one transaction. Outbox ids come from the `outbox_ids` sequence, so they
@@ -10,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::{raw, PgStore};
+use crate::commands::thread_save::ThreadSave;
 use crate::notify::model::{ChannelNotify, Delivered, OutboxEntry, TargetState};
+use crate::notify::personal::{AskedQuestion, MemberAlerts, PersonalEntry, TagExperts};
 use crate::notify::rule::{Rule, RuleError};
 use crate::store::notify::NotifyStore;
 use crate::store::record::{self, Update};
@@ -330,6 +333,213 @@ impl NotifyStore for PgStore {
             &record::channel_key(channel),
             &bytes,
         )
+        .await
+    }
+}
+
+/// Removes every record of `tree` that `stale` calls stale (or that does not decode), each only
+/// if it is unchanged since it was read. Returns how many.
+async fn sweep_tree<T: DeserializeOwned>(
+    store: &PgStore,
+    tree: &str,
+    what: &str,
+    stale: impl Fn(&T) -> bool,
+) -> StoreResult<usize> {
+    let mut c = store.conn().await?;
+    let mut removed = 0;
+    for (k, v) in raw::scan(&mut c, tree, &[]).await? {
+        let gone = record::dec::<T>(what, &v).map_or(true, |r| stale(&r));
+        if gone && raw::delete_if(&mut c, tree, &k, &v).await? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+#[async_trait]
+impl crate::store::personal::PersonalStore for PgStore {
+    async fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>> {
+        let mut c = self.conn().await?;
+        match raw::get(&mut c, record::TREE_MEMBERS, &user.to_be_bytes()).await? {
+            None => Ok(None),
+            Some(v) => record::dec("member alerts", &v).map(Some),
+        }
+    }
+
+    async fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()> {
+        let bytes = record::enc("member alerts", alerts)?;
+        let mut c = self.conn().await?;
+        raw::put(&mut c, record::TREE_MEMBERS, &alerts.user.to_be_bytes(), &bytes).await
+    }
+
+    async fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>> {
+        self.decode_all(record::TREE_MEMBERS, "member alerts", &[])
+            .await
+    }
+
+    async fn forget_member(&self, user: u64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        raw::delete(&mut tx, record::TREE_MEMBERS, &user.to_be_bytes()).await?;
+        for (k, v) in raw::scan(&mut tx, record::TREE_ASKED, &[]).await? {
+            if record::dec::<AskedQuestion>("asked question", &v).is_ok_and(|q| q.user == user) {
+                raw::delete(&mut tx, record::TREE_ASKED, &k).await?;
+            }
+        }
+        for (k, v) in raw::scan(&mut tx, record::TREE_PERSONAL_OUTBOX, &[]).await? {
+            if record::dec::<PersonalEntry>("personal outbox entry", &v)
+                .is_ok_and(|e| e.user == user)
+            {
+                raw::delete(&mut tx, record::TREE_PERSONAL_OUTBOX, &k).await?;
+            }
+        }
+        tx.commit().await.map_err(raw::db_err)
+    }
+
+    async fn record_asked(&self, asked: &AskedQuestion) -> StoreResult<()> {
+        let bytes = record::enc("asked question", asked)?;
+        let mut c = self.conn().await?;
+        raw::put(
+            &mut c,
+            record::TREE_ASKED,
+            &record::target_key(&asked.target, asked.question_id),
+            &bytes,
+        )
+        .await
+    }
+
+    async fn asked_questions(&self, target: &str) -> StoreResult<Vec<AskedQuestion>> {
+        self.decode_all(
+            record::TREE_ASKED,
+            "asked question",
+            &record::target_prefix(target),
+        )
+        .await
+    }
+
+    async fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        sweep_tree(self, record::TREE_ASKED, "asked question", |q: &AskedQuestion| {
+            q.at < before
+        })
+        .await
+    }
+
+    async fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>> {
+        let mut c = self.conn().await?;
+        match raw::get(&mut c, record::TREE_EXPERTS, &record::target_key(target, tag)).await? {
+            None => Ok(None),
+            Some(v) => record::dec("tag experts", &v).map(Some),
+        }
+    }
+
+    async fn put_tag_experts(
+        &self,
+        target: &str,
+        tag: i64,
+        experts: &TagExperts,
+    ) -> StoreResult<()> {
+        let bytes = record::enc("tag experts", experts)?;
+        let mut c = self.conn().await?;
+        raw::put(
+            &mut c,
+            record::TREE_EXPERTS,
+            &record::target_key(target, tag),
+            &bytes,
+        )
+        .await
+    }
+
+    async fn commit_poll_personal(
+        &self,
+        target: &str,
+        state: &TargetState,
+        mut entries: Vec<OutboxEntry>,
+        mut personal: Vec<PersonalEntry>,
+    ) -> StoreResult<(Vec<OutboxEntry>, Vec<PersonalEntry>)> {
+        let ids = self.outbox_ids(entries.len() + personal.len()).await?;
+        let mut ids = ids.into_iter();
+        let mut encoded = Vec::with_capacity(entries.len());
+        for e in &mut entries {
+            e.id = ids
+                .next()
+                .ok_or_else(|| StoreError::Corrupt("too few outbox ids".into()))?;
+            encoded.push((record::outbox_key(e.id), record::enc("outbox entry", e)?));
+        }
+        let mut encoded_personal = Vec::with_capacity(personal.len());
+        for e in &mut personal {
+            e.id = ids
+                .next()
+                .ok_or_else(|| StoreError::Corrupt("too few outbox ids".into()))?;
+            encoded_personal.push((e.id.to_be_bytes(), record::enc("personal outbox entry", e)?));
+        }
+        let state_bytes = record::enc("poll state", state)?;
+        let mut tx = self.begin().await?;
+        raw::put(
+            &mut tx,
+            record::TREE_NOTIFY_TARGETS,
+            target.as_bytes(),
+            &state_bytes,
+        )
+        .await?;
+        for (k, v) in &encoded {
+            raw::put(&mut tx, record::TREE_NOTIFY_OUTBOX, k, v).await?;
+        }
+        for (k, v) in &encoded_personal {
+            raw::put(&mut tx, record::TREE_PERSONAL_OUTBOX, k, v).await?;
+        }
+        tx.commit().await.map_err(raw::db_err)?;
+        Ok((entries, personal))
+    }
+
+    async fn personal_outbox(&self) -> StoreResult<Vec<PersonalEntry>> {
+        self.decode_all(record::TREE_PERSONAL_OUTBOX, "personal outbox entry", &[])
+            .await
+    }
+
+    async fn update_personal(&self, entry: &PersonalEntry) -> StoreResult<()> {
+        let new = record::enc("personal outbox entry", entry)?;
+        self.update(
+            record::TREE_PERSONAL_OUTBOX,
+            &entry.id.to_be_bytes(),
+            |cur| match cur {
+                None => Ok(Update::Keep(())),
+                Some(_) => Ok(Update::Set(new, ())),
+            },
+        )
+        .await
+    }
+
+    async fn complete_personal(&self, id: u64) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        raw::delete(&mut c, record::TREE_PERSONAL_OUTBOX, &id.to_be_bytes()).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::store::saves::ThreadSaveStore for PgStore {
+    async fn put_save(&self, save: &ThreadSave) -> StoreResult<()> {
+        let bytes = record::enc("thread save", save)?;
+        let mut c = self.conn().await?;
+        raw::put(&mut c, record::TREE_SAVES, save.id.as_bytes(), &bytes).await
+    }
+
+    async fn get_save(&self, id: &str) -> StoreResult<Option<ThreadSave>> {
+        let mut c = self.conn().await?;
+        match raw::get(&mut c, record::TREE_SAVES, id.as_bytes()).await? {
+            None => Ok(None),
+            Some(v) => record::dec("thread save", &v).map(Some),
+        }
+    }
+
+    async fn all_saves(&self) -> StoreResult<Vec<ThreadSave>> {
+        self.decode_all(record::TREE_SAVES, "thread save", &[])
+            .await
+    }
+
+    async fn sweep_saves(&self, before: DateTime<Utc>) -> StoreResult<usize> {
+        sweep_tree(self, record::TREE_SAVES, "thread save", |s: &ThreadSave| {
+            s.created_at < before
+        })
         .await
     }
 }

@@ -39,11 +39,8 @@ const TREE_TARGETS: &str = TREE_NOTIFY_TARGETS;
 const TREE_OUTBOX: &str = TREE_NOTIFY_OUTBOX;
 const TREE_SENT: &str = TREE_NOTIFY_SENT;
 const TREE_CHANNELS: &str = TREE_NOTIFY_CHANNELS;
-const TREE_MEMBERS: &str = "personal_members/v1";
-const TREE_ASKED: &str = "personal_asked/v1";
-const TREE_EXPERTS: &str = "personal_experts/v1";
-const TREE_PERSONAL_OUTBOX: &str = "personal_outbox/v1";
-const TREE_SAVES: &str = "thread_saves/v1";
+use crate::store::record::{target_key, target_prefix};
+use crate::store::record::{TREE_ASKED, TREE_EXPERTS, TREE_MEMBERS, TREE_PERSONAL_OUTBOX, TREE_SAVES};
 
 /// The notification trees, opened with the store.
 pub(super) struct NotifyTrees {
@@ -524,23 +521,6 @@ mod tests {
             ChannelNotify::default()
         );
     }
-}
-
-/// `target ‖ 0 ‖ id BE`: per-target keys that scan by target.
-fn target_key(target: &str, id: i64) -> Vec<u8> {
-    let mut k = target.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(&id.to_be_bytes());
-    k
-}
-
-fn target_prefix(target: &str) -> Vec<u8> {
-    if target.is_empty() {
-        return Vec::new();
-    }
-    let mut k = target.as_bytes().to_vec();
-    k.push(0);
-    k
 }
 
 impl SledStore {
