@@ -749,7 +749,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             }
             attributed
         }
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
     let s = match session(ctx, user, team.as_ref()).await {
