@@ -129,11 +129,11 @@ pub async fn ask_author(
     if let Err(e) = ctx.store.put_draft(&draft).await {
         return ctx.store_failure(&e);
     }
-    prompt(ctx, &draft).await
+    prompt(ctx, &draft)
 }
 
 /// The public prompt about `draft`'s proposal, as it stands.
-async fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
+fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
     let Some(p) = &draft.proposal else {
         return Reply::private(crate::t!("consent-not-a-proposal"));
     };
@@ -142,7 +142,7 @@ async fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
     let what = match &draft.content {
         DraftContent::Ask { .. } => crate::t!("consent-what-question", site = site.as_str()),
         DraftContent::Answer { question_id, .. } => {
-            let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+            let team = super::post::draft_team(ctx, draft);
             let url = ctx.question_url(team.as_ref(), *question_id);
             let title = ctx
                 .recent
@@ -322,7 +322,7 @@ pub async fn decline(ctx: &Commands, inv: &Invocation, proposer: u64, id: &str) 
             return ctx.store_failure(&e);
         }
     }
-    prompt(ctx, &draft).await.into_update()
+    prompt(ctx, &draft).into_update()
 }
 
 /// Whether the proposer may post `p`'s text as themself now; the refusal otherwise.
