@@ -11,7 +11,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_discord::fixtures::{self, Who};
+use fake_discord::fixtures::{self, Who, CHANNEL};
 use fake_discord::harness::{wire, Wired};
 use fake_discord::{check_interaction_response, ORIGINAL_ROUTE};
 use serde_json::{json, Value};
@@ -475,4 +475,49 @@ async fn the_endpoint_is_served_by_the_bots_web_router() {
             .status(),
         401
     );
+}
+
+/// Issue 10, part 7 through the adapter: "Ask on …" on someone else's message is deferred
+/// publicly, then the consent prompt goes out as a channel message replying to that message
+/// (a `message_reference`, nobody pinged), and every exchange follows the Discord contract.
+#[tokio::test]
+async fn asking_on_someone_elses_message_posts_the_consent_prompt_under_it() {
+    let (_t, w) = bot().await;
+    let who = Who::member(9, "sam");
+    let theirs = fixtures::message_command(
+        "Ask on Stack Overflow",
+        10,
+        "alex",
+        "Why does my tokio runtime panic on drop?\nIt says cannot drop a runtime here.",
+    );
+    let target = theirs["target_id"].as_str().unwrap().to_string();
+    let id = fixtures::snowflake();
+    let body = ok(&w, &fixtures::envelope(id, 2, theirs, &who)).await;
+    assert_eq!(body["type"], 5, "deferred: {body:#}");
+    assert!(body["data"]["flags"].is_null(), "public: {body:#}");
+    let posted = w
+        .discord
+        .wait_for(Duration::from_secs(10), |r| {
+            r.method == "POST" && r.path.ends_with(&format!("/channels/{CHANNEL}/messages"))
+        })
+        .await
+        .expect("the prompt was posted in the channel");
+    let prompt = posted.body.expect("a message body");
+    assert_eq!(
+        prompt["message_reference"]["message_id"], target,
+        "{prompt:#}"
+    );
+    assert_eq!(prompt["allowed_mentions"]["parse"], json!([]), "{prompt:#}");
+    assert!(
+        text_of(&prompt).contains("<@10>, <@9> would like to post your message"),
+        "{prompt:#}"
+    );
+    assert!(text_of(&prompt).contains("so:cy:9:"), "{prompt:#}");
+    w.discord
+        .wait_for(Duration::from_secs(10), |r| {
+            r.method == "DELETE" && r.route == ORIGINAL_ROUTE
+        })
+        .await
+        .expect("the public thinking… is removed");
+    w.discord.check_contract();
 }

@@ -131,10 +131,9 @@ pub async fn questions(ctx: &Commands, member: u64, channel: Option<u64>, typed:
 /// One search for `typed`: cached, or charged to the member's share; nothing when refused or
 /// failed (autocomplete degrades to fewer choices, it never errors).
 async fn live(ctx: &Commands, member: u64, typed: &str) -> Vec<(i64, String)> {
-    match search_titles(ctx, member, ctx.site.team.as_ref(), typed).await {
-        Ok(found) => found,
-        Err(_) => vec![],
-    }
+    search_titles(ctx, member, ctx.site.team.as_ref(), typed)
+        .await
+        .unwrap_or_default()
 }
 
 /// The questions one search for `typed` finds, as (question id, title), each once, in the

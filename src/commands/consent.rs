@@ -129,11 +129,11 @@ pub async fn ask_author(
     if let Err(e) = ctx.store.put_draft(&draft).await {
         return ctx.store_failure(&e);
     }
-    prompt(ctx, &draft).await
+    prompt(ctx, &draft)
 }
 
 /// The public prompt about `draft`'s proposal, as it stands.
-async fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
+fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
     let Some(p) = &draft.proposal else {
         return Reply::private(crate::t!("consent-not-a-proposal"));
     };
@@ -142,7 +142,7 @@ async fn prompt(ctx: &Commands, draft: &Draft) -> Reply {
     let what = match &draft.content {
         DraftContent::Ask { .. } => crate::t!("consent-what-question", site = site.as_str()),
         DraftContent::Answer { question_id, .. } => {
-            let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+            let team = super::post::draft_team(ctx, draft);
             let url = ctx.question_url(team.as_ref(), *question_id);
             let title = ctx
                 .recent
@@ -322,29 +322,29 @@ pub async fn decline(ctx: &Commands, inv: &Invocation, proposer: u64, id: &str) 
             return ctx.store_failure(&e);
         }
     }
-    prompt(ctx, &draft).await.into_update()
+    prompt(ctx, &draft).into_update()
 }
 
 /// Whether the proposer may post `p`'s text as themself now; the refusal otherwise.
-pub fn quoted_allowed(ctx: &Commands, p: &Proposal) -> Result<(), Reply> {
+pub fn quoted_allowed(ctx: &Commands, p: &Proposal) -> Result<(), Box<Reply>> {
     match (p.consent, p.asked_at) {
         (Consent::Declined, _) => Ok(()),
-        (Consent::Accepted, _) => Err(Reply::private(crate::t!(
+        (Consent::Accepted, _) => Err(Box::new(Reply::private(crate::t!(
             "consent-accepted-theirs",
             author = format!("<@{}>", p.author_id)
-        ))),
-        (Consent::Pending, None) => Err(Reply::private(crate::t!("consent-not-asked"))),
+        )))),
+        (Consent::Pending, None) => Err(Box::new(Reply::private(crate::t!("consent-not-asked")))),
         (Consent::Pending, Some(asked)) => {
             let until = asked + Duration::minutes(CONSENT_WAIT_MINUTES);
             if ctx.clock.now() >= until {
                 Ok(())
             } else {
                 let ts = until.timestamp();
-                Err(Reply::private(crate::t!(
+                Err(Box::new(Reply::private(crate::t!(
                     "consent-still-waiting",
                     author = format!("<@{}>", p.author_id),
                     until = format!("<t:{ts}:t> (<t:{ts}:R>)")
-                )))
+                ))))
             }
         }
     }
@@ -367,7 +367,7 @@ pub async fn post_quoted(ctx: &Commands, inv: &Invocation, proposer: u64, id: &s
         return r;
     }
     if let Err(r) = quoted_allowed(ctx, &p) {
-        return r;
+        return *r;
     }
     form(&draft, id, Some(&p.author_name))
 }
@@ -375,7 +375,7 @@ pub async fn post_quoted(ctx: &Commands, inv: &Invocation, proposer: u64, id: &s
 /// Before the proposer's post of `draft` goes out: refused unless [`quoted_allowed`]; the
 /// attribution is added to the text if it was edited out. `Ok(Some(changed))` when the
 /// draft's text had to change (the caller stores it).
-pub fn check_before_posting(ctx: &Commands, draft: &Draft) -> Result<Option<Draft>, Reply> {
+pub fn check_before_posting(ctx: &Commands, draft: &Draft) -> Result<Option<Draft>, Box<Reply>> {
     let Some(p) = &draft.proposal else {
         return Ok(None);
     };

@@ -125,11 +125,6 @@ pub fn current() -> Lang {
     CURRENT.try_with(|l| *l).unwrap_or_default()
 }
 
-/// Whether `lang`'s own catalogue has message `id` (no fallback).
-pub fn has(lang: Lang, id: &str) -> bool {
-    catalogue(lang).has_message(id)
-}
-
 /// Message `id` in `lang` with `args`, falling back to English, then to the id itself.
 pub fn tr(lang: Lang, id: &str, args: &[(&str, FluentValue<'_>)]) -> String {
     let mut fluent_args = FluentArgs::new();

@@ -388,7 +388,7 @@ async fn save(
 
 /// Where `draft` is posted: the team it was written for, else the main site (the configured
 /// default team, if any).
-fn draft_team(ctx: &Commands, draft: &Draft) -> Option<crate::soe::TeamSlug> {
+pub(crate) fn draft_team(ctx: &Commands, draft: &Draft) -> Option<crate::soe::TeamSlug> {
     draft.team.clone().or_else(|| ctx.site.team.clone())
 }
 
@@ -765,7 +765,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
             }
             attributed
         }
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let team = draft_team(ctx, &draft);
     let s = match session(ctx, user, team.as_ref()).await {
