@@ -3,8 +3,9 @@
 //! [`Commands`] holds the dependencies (store, clock, SOE connector, linking, caches) and
 //! routes each invocation to its use case: `search`, `show` (`/so question`), `ask` and
 //! `answer` (modals, drafts, posting), `vote` (votes and accepts), `account` (`link`,
-//! `unlink`, `me`), `complete` (question autocomplete), `help`, `admin` (with `doctor`), and the
-//! [`audit`] entries. Buttons and select menus on the member's private messages update those
+//! `unlink`, `me`), `complete` (question autocomplete), `help`, `admin` (with `doctor`),
+//! `alerts` (`/so alerts`, `/so experts`), `thread_save` ("Save thread to …", on the
+//! author-consent mechanism of [`consent`]), and the [`audit`] entries. Buttons and select menus on the member's private messages update those
 //! messages in place. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,
 //!   DMs of their members) are served, and a refusal is acked at once, with no SOE call;
