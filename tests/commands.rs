@@ -962,6 +962,7 @@ async fn a_post_interrupted_by_a_crash_can_be_retried_after_a_while() {
         discord_user: 111,
         guild_id: Some(1),
         channel_id: Some(10),
+        team: None,
         content: soe_bot::store::DraftContent::Answer {
             question_id: Q_ASYNC,
             body: "An answer whose post was cut short by a crash.".into(),

@@ -4,6 +4,8 @@
 //! site has acted but before the bot has recorded the outcome (the site holds its answer back).
 //! A new bot on the same store then settles the write by looking on the site, with no member
 //! action: one copy on the site, the draft posted with its link, the member told "posted".
+//! The same holds in a channel bound to a private team (`/so-admin channel team`): the bot
+//! looks in the team the write went to, even when the channel was unbound meanwhile.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -18,9 +20,13 @@ use soe_bot::commands::ids::Id;
 use soe_bot::commands::{Action, Invocation, Member, Notice, ReplyKind, SiteInfo};
 use soe_bot::config::LimitsConfig;
 use soe_bot::console::ConsoleNotifier;
-use soe_bot::fake_soe::{AppStatus, FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, SAM};
+use soe_bot::fake_soe::{
+    AppStatus, FakeSoe, FakeSoeConfig, Fault, FaultKind, JANE, Q_TEAM, SAM, TEAM,
+};
 use soe_bot::link::LinkSettings;
-use soe_bot::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig, UserToken, Vote};
+use soe_bot::soe::{
+    HttpConnector, HttpSoe, ServiceToken, SoeClientConfig, TeamSlug, UserToken, Vote,
+};
 use soe_bot::store::cipher::Cipher;
 use soe_bot::store::{DraftState, Link, LinkStatus, SledStore, Store, WriteClaim};
 use tokio::sync::mpsc;
@@ -32,6 +38,12 @@ const ENV_MEMBER_TOKEN: &str = "SOE_BOT_TEST_RECOVERY_MEMBER_TOKEN";
 const ENV_SERVICE_TOKEN: &str = "SOE_BOT_TEST_RECOVERY_SERVICE_TOKEN";
 /// `ask:<title>` or `upvote:<question id>`.
 const ENV_ACTION: &str = "SOE_BOT_TEST_RECOVERY_ACTION";
+/// When set, the scope that grants [`TEAM`]: the member's link has it and the channel is
+/// bound to the team before the child acts.
+const ENV_TEAM_SCOPE: &str = "SOE_BOT_TEST_RECOVERY_TEAM_SCOPE";
+/// The guild and the channel the member writes in.
+const GUILD: u64 = 1;
+const CHANNEL: u64 = 10;
 /// The Discord member.
 const MEMBER: u64 = 111;
 const RUNS: usize = 3;
@@ -88,8 +100,8 @@ fn invocation(id: &str, action: Action) -> Invocation {
     Invocation {
         id: id.into(),
         member,
-        guild_id: Some(1),
-        channel_id: Some(10),
+        guild_id: Some(GUILD),
+        channel_id: Some(CHANNEL),
         in_thread: false,
         thread_parent: None,
         locale: Some("en-US".into()),
@@ -117,6 +129,11 @@ fn child_writes_until_killed() {
     rt.block_on(async move {
         let store =
             Arc::new(SledStore::open_at(&dir, Cipher::for_testing(), 1 << 20).expect("store"));
+        let mut scopes = vec!["write_access".to_string()];
+        if let Ok(team_scope) = std::env::var(ENV_TEAM_SCOPE) {
+            scopes.push(team_scope);
+            bind_channel(&store, Some(TEAM)).await;
+        }
         store
             .put_link(&Link {
                 discord_user: MEMBER,
@@ -124,7 +141,7 @@ fn child_writes_until_killed() {
                 soe_user_name: "Jane Doe".into(),
                 soe_user_url: None,
                 token: UserToken::new(SecretString::from(member_token)),
-                scopes: vec!["write_access".into()],
+                scopes,
                 expires_at: None,
                 linked_at: t0(),
                 last_used_at: None,
@@ -193,9 +210,39 @@ fn child_writes_until_killed() {
     });
 }
 
-fn spawn_child(dir: &std::path::Path, fake: &FakeSoe, member_token: &str, action: &str) -> Child {
+/// Binds [`CHANNEL`] to `team` (`None`: unbinds it), as `/so-admin channel team` does.
+async fn bind_channel(store: &SledStore, team: Option<&str>) {
+    let mut settings = store.guild_settings(GUILD).await.expect("settings");
+    match team {
+        Some(t) => {
+            settings
+                .channel_teams
+                .insert(CHANNEL, TeamSlug::parse(t).expect("a slug"));
+        }
+        None => {
+            settings.channel_teams.remove(&CHANNEL);
+        }
+    }
+    store
+        .put_guild_settings(GUILD, &settings)
+        .await
+        .expect("settings stored");
+}
+
+/// Re-executes this binary as the child; with `team_scope`, in a channel bound to [`TEAM`].
+fn spawn_child(
+    dir: &std::path::Path,
+    fake: &FakeSoe,
+    member_token: &str,
+    action: &str,
+    team_scope: Option<&str>,
+) -> Child {
     let exe = std::env::current_exe().expect("test binary");
-    Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(scope) = team_scope {
+        command.env(ENV_TEAM_SCOPE, scope);
+    }
+    command
         .args([
             "--exact",
             "child_writes_until_killed",
@@ -258,9 +305,17 @@ async fn site() -> FakeSoe {
     FakeSoe::start(cfg).await.expect("fake site")
 }
 
-/// The restarted bot's notice, waiting up to 10 s for the startup recovery.
-async fn restart_and_recover(dir: &std::path::Path, fake: &FakeSoe) -> (Arc<SledStore>, Notice) {
+/// The restarted bot's notice, waiting up to 10 s for the startup recovery. With `unbind`, an
+/// admin has unbound the channel from its team while the bot was down.
+async fn restart_and_recover(
+    dir: &std::path::Path,
+    fake: &FakeSoe,
+    unbind: bool,
+) -> (Arc<SledStore>, Notice) {
     let store = Arc::new(SledStore::open_at(dir, Cipher::for_testing(), 1 << 20).expect("reopen"));
+    if unbind {
+        bind_channel(&store, None).await;
+    }
     // The bot comes back a few minutes later.
     let (app, linked) = bot(
         store.clone(),
@@ -294,12 +349,12 @@ async fn a_question_posted_as_the_bot_died_is_recorded_posted_after_restart() {
             FaultKind::AnswerAfter(Duration::from_secs(120)),
         ));
         let member_token = fake.mint_token(JANE, &["write_access"]);
-        let child = spawn_child(&db, &fake, &member_token, &format!("ask:{title}"));
+        let child = spawn_child(&db, &fake, &member_token, &format!("ask:{title}"), None);
         kill_after_the_site_acted(child, &fake, "POST", "/questions", 201).await;
         fake.clear_faults();
         fake.clear_requests();
 
-        let (store, notice) = restart_and_recover(&db, &fake).await;
+        let (store, notice) = restart_and_recover(&db, &fake, false).await;
         let copies: Vec<_> = fake
             .questions()
             .into_iter()
@@ -349,12 +404,12 @@ async fn an_upvote_sent_as_the_bot_died_is_recorded_done_after_restart() {
         FaultKind::AnswerAfter(Duration::from_secs(120)),
     ));
     let member_token = fake.mint_token(JANE, &["write_access"]);
-    let child = spawn_child(&db, &fake, &member_token, &format!("upvote:{q}"));
+    let child = spawn_child(&db, &fake, &member_token, &format!("upvote:{q}"), None);
     kill_after_the_site_acted(child, &fake, "POST", "/questions/{questionId}/upvote", 200).await;
     fake.clear_faults();
     fake.clear_requests();
 
-    let (store, notice) = restart_and_recover(&db, &fake).await;
+    let (store, notice) = restart_and_recover(&db, &fake, false).await;
     assert!(
         notice
             .reply
@@ -368,6 +423,137 @@ async fn an_upvote_sent_as_the_bot_died_is_recorded_done_after_restart() {
     let claim = store
         .claim_write(
             &format!("vq:{MEMBER}:{q}:Up"),
+            t0() + chrono::Duration::minutes(4),
+        )
+        .await
+        .expect("claim");
+    assert!(
+        matches!(&claim, WriteClaim::Done { outcome } if outcome.contains("You upvoted")),
+        "{claim:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_posted_in_a_team_channel_as_the_bot_died_is_found_in_the_team_after_restart() {
+    let fake = site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db");
+    let title = "Zorblax quuxification fails in the platform team's flimflam cluster";
+    fake.push_fault(Fault::on(
+        "POST",
+        "/questions",
+        FaultKind::AnswerAfter(Duration::from_secs(120)),
+    ));
+    let team_scope = fake.team_scope(TEAM);
+    let member_token = fake.mint_token(JANE, &["write_access", &team_scope]);
+    let child = spawn_child(
+        &db,
+        &fake,
+        &member_token,
+        &format!("ask:{title}"),
+        Some(&team_scope),
+    );
+    kill_after_the_site_acted(child, &fake, "POST", "/questions", 201).await;
+    let copies: Vec<_> = fake
+        .questions()
+        .into_iter()
+        .filter(|q| q.title == title)
+        .collect();
+    assert_eq!(copies.len(), 1, "one copy on the site");
+    assert_eq!(copies[0].team.as_deref(), Some(TEAM), "posted in the team");
+    let id = copies[0].id;
+    fake.clear_faults();
+    fake.clear_requests();
+
+    // The draft was written for the team: where the channel points now does not matter.
+    let (store, notice) = restart_and_recover(&db, &fake, true).await;
+    assert_eq!(notice.user, MEMBER);
+    assert!(
+        notice.reply.content.contains("Posted as *Jane Doe*"),
+        "{:?}",
+        notice.reply
+    );
+    assert!(
+        notice.reply.content.contains(&format!("/questions/{id}/")),
+        "the link: {:?}",
+        notice.reply
+    );
+    assert!(
+        !fake.requests().iter().any(|r| r.is_api_write()),
+        "nothing posted again"
+    );
+    assert_eq!(
+        fake.questions().iter().filter(|q| q.title == title).count(),
+        1,
+        "still one copy"
+    );
+    let drafts = store.drafts_of(MEMBER).await.expect("drafts");
+    assert_eq!(drafts.len(), 1);
+    assert!(
+        matches!(&drafts[0].state, DraftState::Posted { url, .. } if url.contains(&format!("/questions/{id}/"))),
+        "{:?}",
+        drafts[0].state
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upvote_in_a_team_channel_sent_as_the_bot_died_is_recorded_done_after_restart() {
+    let fake = site().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db");
+    let score = fake.question(Q_TEAM).expect("the team's question").score;
+    fake.push_fault(Fault::on(
+        "POST",
+        "/questions/{questionId}/upvote",
+        FaultKind::AnswerAfter(Duration::from_secs(120)),
+    ));
+    let team_scope = fake.team_scope(TEAM);
+    let member_token = fake.mint_token(JANE, &["write_access", &team_scope]);
+    let child = spawn_child(
+        &db,
+        &fake,
+        &member_token,
+        &format!("upvote:{Q_TEAM}"),
+        Some(&team_scope),
+    );
+    kill_after_the_site_acted(child, &fake, "POST", "/questions/{questionId}/upvote", 200).await;
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.route == "/questions/{questionId}/upvote" && r.team.as_deref() == Some(TEAM)),
+        "the vote went to the team"
+    );
+    fake.clear_faults();
+    fake.clear_requests();
+
+    let (store, notice) = restart_and_recover(&db, &fake, false).await;
+    assert!(
+        notice
+            .reply
+            .content
+            .contains("the site has it: You upvoted"),
+        "{:?}",
+        notice.reply
+    );
+    assert_eq!(
+        fake.question(Q_TEAM).expect("question").score,
+        score + 1,
+        "one vote"
+    );
+    let requests = fake.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.route == "/questions/{questionId}" && r.team.as_deref() == Some(TEAM)),
+        "the bot looked in the team: {requests:?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.is_api_write()),
+        "nothing written"
+    );
+    let claim = store
+        .claim_write(
+            &format!("vq:{MEMBER}:{Q_TEAM}:Up@{TEAM}"),
             t0() + chrono::Duration::minutes(4),
         )
         .await

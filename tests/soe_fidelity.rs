@@ -332,6 +332,7 @@ async fn posting_draft(app: &TestApp, user: u64, id: &str, content: DraftContent
         discord_user: user,
         guild_id: Some(1),
         channel_id: Some(10),
+        team: None,
         content,
         // Begun by an earlier process: before this one started.
         state: DraftState::Posting {

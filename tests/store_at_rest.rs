@@ -58,6 +58,7 @@ fn draft(user: u64, id: &str) -> Draft {
         discord_user: user,
         guild_id: None,
         channel_id: None,
+        team: None,
         content: DraftContent::Answer {
             question_id: 5,
             body: DRAFT_BODY.into(),

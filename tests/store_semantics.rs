@@ -98,6 +98,7 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
         discord_user: user,
         guild_id: Some(77),
         channel_id: Some(88),
+        team: None,
         content: DraftContent::Ask {
             title: format!("Question {id}"),
             body: format!("Body of {id}"),

@@ -14,6 +14,10 @@
 //! the question, matched by body) and marks the draft posted with its link when it is there.
 //! Only a post the site does not have is offered again; when the site cannot be asked, the
 //! draft stays as it is.
+//!
+//! A draft remembers the private team of the channel it was written in ([`Draft::team`]): it
+//! is posted there, and an interrupted post is looked for there, even if the channel is bound
+//! elsewhere by then.
 
 use chrono::Duration;
 
@@ -263,15 +267,20 @@ async fn save(
             return Err(Box::new(r));
         }
     }
+    let guild_id = inv
+        .and_then(|i| i.guild_id)
+        .or(previous.as_ref().and_then(|p| p.guild_id));
+    let channel_id = inv
+        .and_then(|i| i.channel_id)
+        .or(previous.as_ref().and_then(|p| p.channel_id));
     let draft = Draft {
         id: id.to_string(),
         discord_user: inv_user,
-        guild_id: inv
-            .and_then(|i| i.guild_id)
-            .or(previous.as_ref().and_then(|p| p.guild_id)),
-        channel_id: inv
-            .and_then(|i| i.channel_id)
-            .or(previous.as_ref().and_then(|p| p.channel_id)),
+        guild_id,
+        channel_id,
+        // The team of the channel it is written in, now: where it is posted and, after an
+        // interrupted post, looked for (a later binding of the channel does not move it).
+        team: ctx.team_in(guild_id, channel_id).await,
         content,
         state: DraftState::Saved { last_error },
         post_after_link: previous.as_ref().is_some_and(|p| p.post_after_link),
@@ -295,6 +304,12 @@ async fn save(
         Ok(false) => Err(Box::new(too_many_drafts(ctx, inv_user, &draft).await)),
         Err(e) => Err(Box::new(ctx.store_failure(&e))),
     }
+}
+
+/// Where `draft` is posted: the team it was written for, else the main site (the configured
+/// default team, if any).
+fn draft_team(ctx: &Commands, draft: &Draft) -> Option<crate::soe::TeamSlug> {
+    draft.team.clone().or_else(|| ctx.site.team.clone())
 }
 
 /// A short name for a draft in a list.
@@ -425,7 +440,7 @@ pub async fn ask_submit(ctx: &Commands, inv: &Invocation, id: &str, source: Opti
         ))
         .with_row(draft_buttons(&draft.id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    let team = draft_team(ctx, &draft);
     if let Err(why) = session(ctx, user, team.as_ref()).await {
         return wait_for_link(ctx, draft, why, "post your question").await;
     }
@@ -616,7 +631,7 @@ async fn submit_answer(
         ))
         .with_row(draft_buttons(&draft.id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    let team = draft_team(ctx, &draft);
     if let Err(why) = session(ctx, user, team.as_ref()).await {
         return wait_for_link(ctx, draft, why, "post your answer").await;
     }
@@ -649,7 +664,7 @@ pub async fn post_draft(ctx: &Commands, user: u64, id: &str, interactive: bool) 
         return Reply::private("This answer has no question yet; press Edit and fill it in.")
             .with_row(draft_buttons(id, false));
     }
-    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    let team = draft_team(ctx, &draft);
     let s = match session(ctx, user, team.as_ref()).await {
         Ok(s) => s,
         Err(why) => return wait_for_link(ctx, draft, why, "post it").await,
@@ -823,7 +838,7 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
             )
         }
     };
-    let team = ctx.team_in(draft.guild_id, draft.channel_id).await;
+    let team = draft_team(ctx, &draft);
     match find_post(ctx, team.as_ref(), link.soe_user_id, &draft.content, since).await {
         Ok(Some(url)) => {
             let mut done = draft;

@@ -14,16 +14,17 @@
 //! again after an undo made here or on the site. A successful vote drops the cached view of
 //! the question, so the next view shows the new score.
 //!
-//! Each write is claimed in the store under a key that names the member and the target
-//! ([`WriteKey`]). A claim left unfinished by a process that died mid-write is settled by
-//! [`recover_claim`], which reads the post's state on the site as the member
+//! Each write is claimed in the store under a key that names the member, the target and the
+//! private team the write went to, if any ([`WriteKey`]). A claim left unfinished by a process
+//! that died mid-write is settled by [`recover_claim`], which reads the post's state, in that
+//! team, as the member
 //! (`userHasUpvoted`/`userHasDownvoted` of the question, `isAccepted` of the answer): done
 //! writes are recorded as done, writes that did not happen are released so the button works
 //! again. The member's vote on an answer is not in API v3's answer model, so such a claim is
 //! released with its outcome named as unknown (pressing again is safe: the site refuses a
 //! second identical vote).
 
-use crate::soe::{SoeWrite, Vote};
+use crate::soe::{SoeWrite, TeamSlug, Vote};
 use crate::store::WriteClaim;
 
 use super::caches::QuestionCache;
@@ -33,27 +34,33 @@ use super::reply::{ButtonStyle, Component, Reply};
 use super::show::{self, JustVoted};
 use super::{Commands, Invocation, Notice};
 
-/// What a write claim is about; its string form is the claim key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a write claim is about; its string form is the claim key. A write made in a private
+/// team ends its key with `@{team}` (`vq:7:3:Up@platform`); a key without it (all keys made
+/// before the suffix existed) is a write on the main site (the configured default team, if
+/// any).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteKey {
-    /// A vote on a question: `vq:{user}:{question}:{vote}`.
+    /// A vote on a question: `vq:{user}:{question}:{vote}[@{team}]`.
     QuestionVote {
         user: u64,
         question: i64,
         vote: Vote,
+        team: Option<TeamSlug>,
     },
-    /// A vote on an answer: `va:{user}:{question}:{answer}:{vote}`.
+    /// A vote on an answer: `va:{user}:{question}:{answer}:{vote}[@{team}]`.
     AnswerVote {
         user: u64,
         question: i64,
         answer: i64,
         vote: Vote,
+        team: Option<TeamSlug>,
     },
-    /// Accepting an answer: `ac:{user}:{question}:{answer}`.
+    /// Accepting an answer: `ac:{user}:{question}:{answer}[@{team}]`.
     Accept {
         user: u64,
         question: i64,
         answer: i64,
+        team: Option<TeamSlug>,
     },
 }
 
@@ -79,11 +86,12 @@ fn vote_name(vote: Vote) -> &'static str {
 impl WriteKey {
     /// The claim key.
     pub fn key(&self) -> String {
-        match *self {
+        let base = match *self {
             WriteKey::QuestionVote {
                 user,
                 question,
                 vote,
+                ..
             } => {
                 format!("vq:{user}:{question}:{}", vote_name(vote))
             }
@@ -92,6 +100,7 @@ impl WriteKey {
                 question,
                 answer,
                 vote,
+                ..
             } => {
                 format!("va:{user}:{question}:{answer}:{}", vote_name(vote))
             }
@@ -99,12 +108,21 @@ impl WriteKey {
                 user,
                 question,
                 answer,
+                ..
             } => format!("ac:{user}:{question}:{answer}"),
+        };
+        match self.team() {
+            Some(team) => format!("{base}@{}", team.as_str()),
+            None => base,
         }
     }
 
     /// Reads a claim key back; `None` for keys this module did not make.
     pub fn parse(key: &str) -> Option<WriteKey> {
+        let (key, team) = match key.split_once('@') {
+            Some((key, team)) => (key, Some(TeamSlug::parse(team)?)),
+            None => (key, None),
+        };
         let parts: Vec<&str> = key.split(':').collect();
         let vote = |s: &str| {
             [Vote::Up, Vote::Down, Vote::UndoUp, Vote::UndoDown]
@@ -116,17 +134,20 @@ impl WriteKey {
                 user: u.parse().ok()?,
                 question: q.parse().ok()?,
                 vote: vote(v)?,
+                team,
             }),
             ["va", u, q, a, v] => Some(WriteKey::AnswerVote {
                 user: u.parse().ok()?,
                 question: q.parse().ok()?,
                 answer: a.parse().ok()?,
                 vote: vote(v)?,
+                team,
             }),
             ["ac", u, q, a] => Some(WriteKey::Accept {
                 user: u.parse().ok()?,
                 question: q.parse().ok()?,
                 answer: a.parse().ok()?,
+                team,
             }),
             _ => None,
         }
@@ -137,6 +158,15 @@ impl WriteKey {
             WriteKey::QuestionVote { user, .. }
             | WriteKey::AnswerVote { user, .. }
             | WriteKey::Accept { user, .. } => user,
+        }
+    }
+
+    /// The private team the write went to; `None`: the main site.
+    fn team(&self) -> Option<&TeamSlug> {
+        match self {
+            WriteKey::QuestionVote { team, .. }
+            | WriteKey::AnswerVote { team, .. }
+            | WriteKey::Accept { team, .. } => team.as_ref(),
         }
     }
 
@@ -235,8 +265,9 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
     let parsed = WriteKey::parse(key)?;
     let user = parsed.user();
     let what = parsed.describe();
-    // The key does not say which channel the write came from: the default team.
-    let s = match session(ctx, user, ctx.site.team.as_ref()).await {
+    // The team the write went to, named by the key; a key without one: the main site.
+    let team = parsed.team().or(ctx.site.team.as_ref());
+    let s = match session(ctx, user, team).await {
         Ok(s) => s,
         Err(_) => {
             let _ = ctx.store.finish_write(key, None, ctx.clock.now()).await;
@@ -302,10 +333,12 @@ fn verb(vote: Vote) -> &'static str {
     }
 }
 
-/// Runs `action` at most once for `key`. The flag says whether it ran now and succeeded.
+/// Runs `action` at most once for `key`, as the member in `team` (the channel's; the key names
+/// it too). The flag says whether it ran now and succeeded.
 async fn once<F, Fut>(
     ctx: &Commands,
     inv: &Invocation,
+    team: Option<&TeamSlug>,
     key: &str,
     what: &str,
     action: F,
@@ -314,8 +347,7 @@ where
     F: FnOnce(super::member::MemberSession) -> Fut,
     Fut: std::future::Future<Output = Result<String, crate::soe::Error>>,
 {
-    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
-    let s = match session(ctx, inv.member.id, team.as_ref()).await {
+    let s = match session(ctx, inv.member.id, team).await {
         Ok(s) => s,
         Err(why) => return (no_session_reply(ctx, why, what), false),
     };
@@ -351,7 +383,6 @@ where
             let _ = ctx.store.touch_link(inv.member.id, ctx.clock.now()).await;
             if let Some(k) = WriteKey::parse(key) {
                 let (what, question) = k.audit_what();
-                let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
                 ctx.audit(super::audit::AuditEvent {
                     guild: inv.guild_id,
                     actor: inv.member.id,
@@ -362,7 +393,7 @@ where
                             .map(|c| format!(" from <#{c}>"))
                             .unwrap_or_default()
                     ),
-                    link: Some(ctx.question_url(team.as_ref(), question)),
+                    link: Some(ctx.question_url(team, question)),
                 })
                 .await;
             }
@@ -466,24 +497,33 @@ pub async fn vote_question(
     on: Surface,
 ) -> Reply {
     let user = inv.member.id;
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     let key_of = |vote: Vote| {
         WriteKey::QuestionVote {
             user,
             question,
             vote,
+            team: team.clone(),
         }
         .key()
     };
-    let (reply, voted) = once(ctx, inv, &key_of(vote), "vote", |s| async move {
-        let q = s.writer.vote_question(question, vote).await?;
-        Ok(format!(
-            "You {} “{}” as **{}** (score now {}).",
-            verb(vote),
-            super::reply::truncate(&q.title, 100),
-            super::render::escape_md(&s.name),
-            q.score
-        ))
-    })
+    let (reply, voted) = once(
+        ctx,
+        inv,
+        team.as_ref(),
+        &key_of(vote),
+        "vote",
+        |s| async move {
+            let q = s.writer.vote_question(question, vote).await?;
+            Ok(format!(
+                "You {} “{}” as **{}** (score now {}).",
+                verb(vote),
+                super::reply::truncate(&q.title, 100),
+                super::render::escape_md(&s.name),
+                q.score
+            ))
+        },
+    )
     .await;
     if !voted {
         return reply;
@@ -506,24 +546,33 @@ pub async fn vote_answer(
     on: Surface,
 ) -> Reply {
     let user = inv.member.id;
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     let key_of = |vote: Vote| {
         WriteKey::AnswerVote {
             user,
             question,
             answer,
             vote,
+            team: team.clone(),
         }
         .key()
     };
-    let (reply, voted) = once(ctx, inv, &key_of(vote), "vote", |s| async move {
-        let a = s.writer.vote_answer(question, answer, vote).await?;
-        Ok(format!(
-            "You {} answer {answer} as **{}** (score now {}).",
-            verb(vote),
-            super::render::escape_md(&s.name),
-            a.score
-        ))
-    })
+    let (reply, voted) = once(
+        ctx,
+        inv,
+        team.as_ref(),
+        &key_of(vote),
+        "vote",
+        |s| async move {
+            let a = s.writer.vote_answer(question, answer, vote).await?;
+            Ok(format!(
+                "You {} answer {answer} as **{}** (score now {}).",
+                verb(vote),
+                super::render::escape_md(&s.name),
+                a.score
+            ))
+        },
+    )
     .await;
     if !voted {
         return reply;
@@ -554,19 +603,28 @@ pub async fn accept(
     answer: i64,
     on: Surface,
 ) -> Reply {
+    let team = ctx.team_in(inv.guild_id, inv.channel_id).await;
     let key = WriteKey::Accept {
         user: inv.member.id,
         question,
         answer,
+        team: team.clone(),
     }
     .key();
-    let (reply, accepted) = once(ctx, inv, &key, "accept answers", |s| async move {
-        s.writer.accept_answer(question, answer).await?;
-        Ok(format!(
-            "You accepted answer {answer} on question {question} as **{}**. ✅",
-            super::render::escape_md(&s.name)
-        ))
-    })
+    let (reply, accepted) = once(
+        ctx,
+        inv,
+        team.as_ref(),
+        &key,
+        "accept answers",
+        |s| async move {
+            s.writer.accept_answer(question, answer).await?;
+            Ok(format!(
+                "You accepted answer {answer} on question {question} as **{}**. ✅",
+                super::render::escape_md(&s.name)
+            ))
+        },
+    )
     .await;
     if accepted {
         forget_view(ctx, inv, question).await;
@@ -595,31 +653,67 @@ mod tests {
 
     #[test]
     fn claim_keys_read_back_and_keep_their_old_spelling() {
+        let platform = TeamSlug::parse("platform");
         let keys = [
             WriteKey::QuestionVote {
                 user: 7,
                 question: 3,
                 vote: Vote::UndoDown,
+                team: None,
             },
             WriteKey::AnswerVote {
                 user: 7,
                 question: 3,
                 answer: 16,
                 vote: Vote::Up,
+                team: None,
             },
             WriteKey::Accept {
                 user: 7,
                 question: 3,
                 answer: 16,
+                team: None,
+            },
+            WriteKey::QuestionVote {
+                user: 7,
+                question: 3,
+                vote: Vote::Up,
+                team: platform.clone(),
+            },
+            WriteKey::AnswerVote {
+                user: 7,
+                question: 3,
+                answer: 16,
+                vote: Vote::Down,
+                team: platform.clone(),
+            },
+            WriteKey::Accept {
+                user: 7,
+                question: 3,
+                answer: 16,
+                team: platform.clone(),
             },
         ];
-        for k in keys {
-            assert_eq!(WriteKey::parse(&k.key()), Some(k));
+        for k in &keys {
+            assert_eq!(WriteKey::parse(&k.key()).as_ref(), Some(k));
         }
         // The spelling claims already stored use (`{vote:?}`), so old claims are recognised.
         assert_eq!(keys[0].key(), format!("vq:7:3:{:?}", Vote::UndoDown));
         assert_eq!(keys[1].key(), format!("va:7:3:16:{:?}", Vote::Up));
         assert_eq!(WriteKey::parse("vq:7:3:Sideways"), None);
         assert_eq!(WriteKey::parse("draft:abc"), None);
+        // A write in a private team names it; a key without it is a main-site write.
+        assert_eq!(keys[3].key(), "vq:7:3:Up@platform");
+        assert_eq!(keys[5].key(), "ac:7:3:16@platform");
+        assert_eq!(
+            WriteKey::parse("va:7:3:16:Down@platform").as_ref(),
+            Some(&keys[4])
+        );
+        assert_eq!(WriteKey::parse("vq:7:3:Up@Not A Team"), None);
+        // The same vote on the main site and in a team are two different claims.
+        assert_ne!(
+            WriteKey::parse("vq:7:3:Up"),
+            WriteKey::parse("vq:7:3:Up@platform")
+        );
     }
 }

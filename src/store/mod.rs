@@ -259,6 +259,13 @@ pub struct Draft {
     pub guild_id: Option<u64>,
     /// Channel it was written in.
     pub channel_id: Option<u64>,
+    /// The private team it is for: the team its channel was bound to (or the configured
+    /// default team) when it was last saved. It is posted there, and an interrupted post is
+    /// looked for there after a restart, whatever the channel is bound to by then. `None`:
+    /// the main site (the configured default team, if any); drafts stored before this field
+    /// existed read as `None`.
+    #[serde(default)]
+    pub team: Option<TeamSlug>,
     /// The text.
     pub content: DraftContent,
     /// Posting state.

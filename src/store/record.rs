@@ -1055,6 +1055,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn drafts_sealed_before_drafts_had_a_team_open_as_main_site_drafts() {
+        let old = r#"{"id":"d1","discord_user":4,"guild_id":1,"channel_id":10,
+            "content":{"kind":"ask","title":"A title","body":"A body","tags":["rust"]},
+            "state":{"state":"saved","last_error":null},"post_after_link":false,
+            "created_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-02T00:00:00Z"}"#;
+        let draft: Draft = serde_json::from_str(old).expect("an old draft opens");
+        assert_eq!((draft.id.as_str(), draft.team), ("d1", None));
+    }
+
+    #[test]
     fn guild_records_written_before_channel_teams_tags_and_audit_still_open() {
         let old = br#"{"v":1,"disabled_channels":[7],"enabled_channels":[8]}"#;
         let rec: GuildRecord = decode(old).expect("an old guild record opens");

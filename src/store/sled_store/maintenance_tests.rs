@@ -77,6 +77,7 @@ async fn populate(store: &SledStore) {
                     discord_user: m,
                     guild_id: Some(GUILD),
                     channel_id: Some(7),
+                    team: None,
                     content: DraftContent::Answer {
                         question_id: 42,
                         body: draft_body(m, n),
