@@ -39,11 +39,11 @@ const TREE_TARGETS: &str = TREE_NOTIFY_TARGETS;
 const TREE_OUTBOX: &str = TREE_NOTIFY_OUTBOX;
 const TREE_SENT: &str = TREE_NOTIFY_SENT;
 const TREE_CHANNELS: &str = TREE_NOTIFY_CHANNELS;
-const TREE_MEMBERS: &str = "personal_members/v1";
-const TREE_ASKED: &str = "personal_asked/v1";
-const TREE_EXPERTS: &str = "personal_experts/v1";
-const TREE_PERSONAL_OUTBOX: &str = "personal_outbox/v1";
-const TREE_SAVES: &str = "thread_saves/v1";
+const TREE_MEMBERS: &str = crate::store::record::TREE_PERSONAL_MEMBERS;
+const TREE_ASKED: &str = crate::store::record::TREE_PERSONAL_ASKED;
+const TREE_EXPERTS: &str = crate::store::record::TREE_PERSONAL_EXPERTS;
+const TREE_PERSONAL_OUTBOX: &str = crate::store::record::TREE_PERSONAL_OUTBOX;
+const TREE_SAVES: &str = crate::store::record::TREE_THREAD_SAVES;
 
 /// The notification trees, opened with the store.
 pub(super) struct NotifyTrees {
