@@ -37,6 +37,8 @@
 //!   invocation's language (a Fluent catalogue, English and German).
 //! - [`notify`]: subscriptions and notifications: rules and their matching, the poller (one
 //!   loop per SOE target, O(1) SOE calls per interval), the outbox that sends each card once.
+//!   Personal alerts (answers to your question, new questions in your tags, expert routing)
+//!   come from the same polls, matched locally, and go out as DMs through their own outbox.
 //! - [`discord`]: the serenity adapter: gateway and HTTP interactions, conversions, registration.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]

@@ -633,6 +633,8 @@ fn the_contract_declares_exactly_the_routes_the_bot_uses() {
         ("DELETE", fake_discord::LEAVE_GUILD_ROUTE),
         ("GET", fake_discord::GATEWAY_ROUTE),
         ("GET", fake_discord::CHANNEL_ROUTE),
+        ("GET", fake_discord::MESSAGES_ROUTE),
+        ("GET", fake_discord::MESSAGE_ROUTE),
         ("GET", fake_discord::ROLES_ROUTE),
         ("GET", fake_discord::ME_ROUTE),
         ("PATCH", fake_discord::MESSAGE_ROUTE),

@@ -579,3 +579,65 @@ async fn the_link_prompt_interaction_is_remembered_for_the_edit_in_place() {
         .ends_with(&format!("/{}/messages/@original", fixtures::token(id))));
     assert!(w.discord.on("POST", DM_ROUTE).is_empty());
 }
+
+#[tokio::test]
+async fn save_thread_reads_a_thread_with_names_for_mentions_code_as_written_and_its_starter() {
+    use soe_bot::commands::server::ServerView;
+    let discord = FakeDiscord::start().await;
+    let http = soe_bot::discord::http_client(&config(discord.base(), vec![])).unwrap();
+    let server = soe_bot::discord::server::RestServer::new(http);
+    // A forum post: its starter message is in the thread, under the thread's id.
+    discord.add_thread(fixtures::GUILD, 500, 9_000, "How do I stop a task?");
+    discord.add_message(
+        9_000,
+        9_000,
+        (201, "ann"),
+        "I spawn it with tokio::spawn:\n```rust\nlet h = tokio::spawn(work());\n```",
+        &[],
+    );
+    discord.add_message(
+        9_000,
+        9_001,
+        (202, "bob"),
+        "<@201> call abort on it <:ferris:123>\n```rust\nh.abort();\n```",
+        &[(201, "ann")],
+    );
+    let t = server.thread(9_000).await.unwrap();
+    assert_eq!(t.name, "How do I stop a task?");
+    assert_eq!(t.parent, Some(500));
+    let starter = t.starter.expect("the starter");
+    assert_eq!((starter.id, starter.author_id), (9_000, 201));
+    assert!(
+        starter.content.contains("```rust\nlet h"),
+        "{}",
+        starter.content
+    );
+    assert_eq!(t.replies.len(), 1);
+    assert_eq!(
+        t.replies[0].content, "@ann call abort on it :ferris:\n```rust\nh.abort();\n```",
+        "mentions as names, code blocks keep their language"
+    );
+    // A thread started from a message: the starter lives in the parent channel. Without the
+    // Message Content intent, a reply arrives with empty content.
+    discord.add_thread(fixtures::GUILD, 500, 9_100, "Another question");
+    discord.add_message(
+        500,
+        9_100,
+        (201, "ann"),
+        "The starter, in the channel.",
+        &[],
+    );
+    discord.add_message(9_100, 9_101, (202, "bob"), "", &[]);
+    let t = server.thread(9_100).await.unwrap();
+    assert_eq!(
+        t.starter.map(|s| s.content).as_deref(),
+        Some("The starter, in the channel.")
+    );
+    assert_eq!(t.replies.len(), 1);
+    assert!(t.replies[0].content.is_empty() && !t.replies[0].has_media);
+    assert_eq!(
+        discord.check_contract(),
+        5,
+        "two channel reads, two message lists, and the starter read in the parent (the forum post's starter came with its list)"
+    );
+}

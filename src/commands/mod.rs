@@ -5,7 +5,8 @@
 //! `answer` (modals, drafts, posting), `pick` (the question of "Post as answer", by title),
 //! `consent` (someone else's message, posted as them only if they accept), `vote` (votes and
 //! accepts), `account` (`link`, `unlink`, `me`), `complete` (question autocomplete), `help`,
-//! `admin` (with `doctor`), and the [`audit`] entries. Buttons and select menus on the
+//! `admin` (with `doctor`), `alerts` (`/so alerts`, `/so experts`), `thread_save` ("Save thread
+//! to …", on the author-consent mechanism of [`author_consent`]), and the [`audit`] entries. Buttons and select menus on the
 //! member's private messages update those messages in place. What members read comes from
 //! the [`i18n`] catalogue, in the invocation's language. Invariants:
 //! - the guild gate ([`access`]) runs first: only `discord.allowed_guilds` (and, if enabled,

@@ -335,7 +335,7 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         ));
     };
     let now = ctx.clock.now();
-    let team = ctx.team_in(save.guild, Some(save.thread)).await;
+    let team = ctx.team_in(save.guild, save.parent).await;
     let draft = |content: DraftContent| Draft {
         id: super::ids::new_draft_id(),
         discord_user: save.invoker,
@@ -350,6 +350,7 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         source_message: None,
         created_at: now,
         expires_at: now + Duration::hours(SAVE_HOURS),
+        team: team.clone(),
     };
     let q_draft = draft(DraftContent::Ask {
         title: title.clone(),

@@ -252,6 +252,9 @@ pub struct Audience {
     pub watchers: Vec<(u64, i64, BTreeSet<String>)>,
     /// SOE user id → member, for members who opted in to expert routing.
     pub experts: HashMap<i64, u64>,
+    /// Each tag's experts (SOE user ids) as known for this poll (from the store, or read by
+    /// it), by tag id.
+    pub tag_experts: BTreeMap<i64, Vec<i64>>,
 }
 
 impl Audience {
@@ -321,6 +324,16 @@ impl Audience {
             })
             .map(|(u, soe, _)| (*u, *soe))
             .collect()
+    }
+
+    /// The experts (SOE user ids) of a question's tags; `None` while some tag's experts were
+    /// never read (the question waits for the next poll).
+    pub fn experts_of(&self, tag_ids: &[i64]) -> Option<BTreeSet<i64>> {
+        let mut all = BTreeSet::new();
+        for tag in tag_ids {
+            all.extend(self.tag_experts.get(tag)?.iter().copied());
+        }
+        Some(all)
     }
 
     /// Opted-in members among a question's experts (by SOE user id), except its asker.

@@ -207,7 +207,7 @@ impl Poller {
             .into_iter()
             .filter(|r| r.team == target.0)
             .collect();
-        let audience = Audience::build(
+        let mut audience = Audience::build(
             &self.store.all_member_alerts().await?,
             &self.store.asked_questions(&key).await?,
         );
@@ -248,8 +248,9 @@ impl Poller {
                 let (expert_reads, experts) = self
                     .read_experts(&*reader, &key, &rules, &audience, &found, now)
                     .await?;
+                audience.tag_experts = experts;
                 let (entries, personal) =
-                    self.queue(&key, &rules, &audience, &experts, &mut state, found, now);
+                    self.queue(&key, &rules, &audience, &mut state, found, now);
                 let queued = entries.len();
                 let personal_queued = personal.len();
                 for p in &personal {
@@ -499,7 +500,6 @@ impl Poller {
         target_key: &str,
         rules: &[Rule],
         audience: &Audience,
-        experts: &KnownExperts,
         state: &mut TargetState,
         found: Vec<Found>,
         now: DateTime<Utc>,
@@ -509,7 +509,7 @@ impl Poller {
         let personal = if audience.is_empty() {
             Vec::new()
         } else {
-            self.personal(rules, audience, experts, state, &found, now)
+            self.personal(rules, audience, state, &found, now)
         };
         for f in found {
             // Posts, answers and acceptances are matched once, when first found, against
@@ -575,7 +575,6 @@ impl Poller {
         &self,
         rules: &[Rule],
         audience: &Audience,
-        known: &KnownExperts,
         state: &mut TargetState,
         found: &[Found],
         now: DateTime<Utc>,
@@ -623,7 +622,7 @@ impl Poller {
                     if !routes_to_experts(rules, f) {
                         continue;
                     }
-                    let Some(experts) = experts_of(known, &f.tag_ids) else {
+                    let Some(experts) = audience.experts_of(&f.tag_ids) else {
                         // Some tag's experts are not read yet: routed once they are.
                         continue;
                     };
@@ -762,15 +761,6 @@ impl Poller {
 
 /// Each tag's experts (SOE user ids) as the store or this poll knows them, by tag id.
 type KnownExperts = BTreeMap<i64, Vec<i64>>;
-
-/// The experts of a question's tags; `None` while some tag's experts were never read.
-fn experts_of(known: &KnownExperts, tag_ids: &[i64]) -> Option<BTreeSet<i64>> {
-    let mut all = BTreeSet::new();
-    for tag in tag_ids {
-        all.extend(known.get(tag)?.iter().copied());
-    }
-    Some(all)
-}
 
 /// Whether an unanswered question is due for expert routing: some subscription rule (a
 /// subscribed tag with `unanswered-after`) matches it now.

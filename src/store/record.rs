@@ -76,15 +76,15 @@ pub(crate) const TREE_NOTIFY_TARGETS: &str = "notify_targets/v1";
 pub(crate) const TREE_NOTIFY_OUTBOX: &str = "notify_outbox/v1";
 pub(crate) const TREE_NOTIFY_SENT: &str = "notify_sent/v1";
 pub(crate) const TREE_NOTIFY_CHANNELS: &str = "notify_channels/v1";
-pub(crate) const TREE_MEMBERS: &str = "personal_members/v1";
-pub(crate) const TREE_ASKED: &str = "personal_asked/v1";
-pub(crate) const TREE_EXPERTS: &str = "personal_experts/v1";
+pub(crate) const TREE_PERSONAL_MEMBERS: &str = "personal_members/v1";
+pub(crate) const TREE_PERSONAL_ASKED: &str = "personal_asked/v1";
+pub(crate) const TREE_PERSONAL_EXPERTS: &str = "personal_experts/v1";
 pub(crate) const TREE_PERSONAL_OUTBOX: &str = "personal_outbox/v1";
-pub(crate) const TREE_SAVES: &str = "thread_saves/v1";
+pub(crate) const TREE_THREAD_SAVES: &str = "thread_saves/v1";
 
 /// Every tree name, in the order a backup lists them (the store's own trees, then
 /// notifications').
-pub(crate) const ALL_TREES: [&str; 18] = [
+pub(crate) const ALL_TREES: [&str; 23] = [
     TREE_LINKS,
     TREE_TICKETS,
     TREE_AUTH,
@@ -103,6 +103,11 @@ pub(crate) const ALL_TREES: [&str; 18] = [
     TREE_NOTIFY_OUTBOX,
     TREE_NOTIFY_SENT,
     TREE_NOTIFY_CHANNELS,
+    TREE_PERSONAL_MEMBERS,
+    TREE_PERSONAL_ASKED,
+    TREE_PERSONAL_EXPERTS,
+    TREE_PERSONAL_OUTBOX,
+    TREE_THREAD_SAVES,
 ];
 
 pub(crate) const META_SCHEMA_VERSION: &[u8] = b"schema_version";

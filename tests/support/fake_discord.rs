@@ -74,8 +74,10 @@ pub const GATEWAY_ROUTE: &str = "/gateway";
 /// gateway client fails to connect without leaving the machine.
 pub const GATEWAY_URL: &str = "ws://127.0.0.1:9";
 
-const ROUTES: [(&str, &str); 16] = [
+const ROUTES: [(&str, &str); 18] = [
     ("GET", CHANNEL_ROUTE),
+    ("GET", MESSAGES_ROUTE),
+    ("GET", MESSAGE_ROUTE),
     ("GET", ROLES_ROUTE),
     ("GET", ME_ROUTE),
     ("PATCH", MESSAGE_ROUTE),
@@ -215,6 +217,10 @@ struct Shared {
     deleted_channels: Mutex<Vec<u64>>,
     /// What `GET /gateway` answers ([`GATEWAY_URL`] until a test points it at a fake gateway).
     gateway_url: Mutex<String>,
+    /// Threads: id → (guild, parent channel, name).
+    threads: Mutex<std::collections::HashMap<u64, (u64, u64, String)>>,
+    /// Messages people wrote, per channel, oldest first (`GET …/messages` reads them).
+    posted: Mutex<std::collections::HashMap<u64, Vec<Value>>>,
     next_id: AtomicU64,
 }
 
@@ -253,6 +259,8 @@ impl FakeDiscord {
             nonces: Mutex::new(std::collections::HashMap::new()),
             deleted_channels: Mutex::new(Vec::new()),
             gateway_url: Mutex::new(GATEWAY_URL.to_string()),
+            threads: Mutex::new(std::collections::HashMap::new()),
+            posted: Mutex::new(std::collections::HashMap::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -333,6 +341,52 @@ impl FakeDiscord {
 
     /// Declares a text channel of `guild` for `GET /channels/{channel}` ([`fixtures::CHANNEL`]
     /// of [`fixtures::GUILD`] exists from the start).
+    /// Adds a thread `thread` named `name` in `parent` of `guild`.
+    pub fn add_thread(&self, guild: u64, parent: u64, thread: u64, name: &str) {
+        self.shared
+            .threads
+            .lock()
+            .expect("threads")
+            .insert(thread, (guild, parent, name.to_string()));
+    }
+
+    /// A member's message `id` in `channel`, with `content` as Discord sends it (raw
+    /// `<@id>` mentions, resolved in `mentions`); the newest last.
+    pub fn add_message(
+        &self,
+        channel: u64,
+        id: u64,
+        author: (u64, &str),
+        content: &str,
+        mentions: &[(u64, &str)],
+    ) {
+        let mut m = message(
+            id,
+            &channel.to_string(),
+            Some(&json!({ "content": content })),
+        );
+        let mut who = user(&author.0.to_string(), author.1);
+        who["bot"] = json!(false);
+        m["author"] = who;
+        m["mentions"] = Value::Array(
+            mentions
+                .iter()
+                .map(|(u, n)| {
+                    let mut v = user(&u.to_string(), n);
+                    v["bot"] = json!(false);
+                    v
+                })
+                .collect(),
+        );
+        self.shared
+            .posted
+            .lock()
+            .expect("posted")
+            .entry(channel)
+            .or_default()
+            .push(m);
+    }
+
     pub fn add_channel(&self, guild: u64, channel: u64) {
         self.shared
             .channels
@@ -565,7 +619,7 @@ async fn handle(
             method: method.to_string(),
             path: path.clone(),
             route: route.unwrap_or("?").to_string(),
-            query,
+            query: query.clone(),
             body: json_body.clone(),
             status: 0,
             response: None,
@@ -660,6 +714,24 @@ async fn handle(
                         })),
                     )
                 }
+                MESSAGES_ROUTE if method == Method::GET => {
+                    let limit: usize = query
+                        .iter()
+                        .find(|(k, _)| k == "limit")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(50);
+                    let mut list = shared
+                        .posted
+                        .lock()
+                        .expect("posted")
+                        .get(&seg(4).parse().unwrap_or(0))
+                        .cloned()
+                        .unwrap_or_default();
+                    // Newest first, as Discord lists them.
+                    list.reverse();
+                    list.truncate(limit);
+                    (200, Some(Value::Array(list)))
+                }
                 MESSAGES_ROUTE => {
                     let nonce = json_body
                         .as_ref()
@@ -680,6 +752,22 @@ async fn handle(
                             (200, Some(m))
                         }
                         None => (200, Some(message(next(), &seg(4), json_body.as_ref()))),
+                    }
+                }
+                MESSAGE_ROUTE if method == Method::GET => {
+                    let id = seg(6);
+                    let found = shared
+                        .posted
+                        .lock()
+                        .expect("posted")
+                        .get(&seg(4).parse().unwrap_or(0))
+                        .and_then(|l| l.iter().find(|m| m["id"] == json!(id)).cloned());
+                    match found {
+                        Some(m) => (200, Some(m)),
+                        None => (
+                            404,
+                            Some(json!({"message": "Unknown Message", "code": 10008})),
+                        ),
                     }
                 }
                 MESSAGE_ROUTE => (
@@ -713,6 +801,34 @@ async fn handle(
                             "thread_metadata": {"archived": false, "archive_timestamp": "2026-11-29T12:00:00.000000+00:00",
                                 "auto_archive_duration": 1440, "locked": false},
                             "message_count": 0, "member_count": 1, "total_message_sent": 0
+                        })),
+                    )
+                }
+                CHANNEL_ROUTE
+                    if shared
+                        .threads
+                        .lock()
+                        .expect("threads")
+                        .contains_key(&seg(4).parse().unwrap_or(0)) =>
+                {
+                    let id = seg(4);
+                    let (guild, parent, name) = shared
+                        .threads
+                        .lock()
+                        .expect("threads")
+                        .get(&id.parse().unwrap_or(0))
+                        .cloned()
+                        .unwrap_or_default();
+                    (
+                        200,
+                        Some(json!({
+                            "id": id, "type": 11, "flags": 0, "guild_id": guild.to_string(),
+                            "name": name, "parent_id": parent.to_string(),
+                            "owner_id": "1100000000000000002", "last_message_id": null,
+                            "rate_limit_per_user": 0,
+                            "thread_metadata": {"archived": false, "archive_timestamp": "2026-11-29T12:00:00.000000+00:00",
+                                "auto_archive_duration": 1440, "locked": false},
+                            "message_count": 2, "member_count": 2, "total_message_sent": 2
                         })),
                     )
                 }

@@ -360,7 +360,7 @@ async fn sweep_tree<T: DeserializeOwned>(
 impl crate::store::personal::PersonalStore for PgStore {
     async fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>> {
         let mut c = self.conn().await?;
-        match raw::get(&mut c, record::TREE_MEMBERS, &user.to_be_bytes()).await? {
+        match raw::get(&mut c, record::TREE_PERSONAL_MEMBERS, &user.to_be_bytes()).await? {
             None => Ok(None),
             Some(v) => record::dec("member alerts", &v).map(Some),
         }
@@ -369,20 +369,20 @@ impl crate::store::personal::PersonalStore for PgStore {
     async fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()> {
         let bytes = record::enc("member alerts", alerts)?;
         let mut c = self.conn().await?;
-        raw::put(&mut c, record::TREE_MEMBERS, &alerts.user.to_be_bytes(), &bytes).await
+        raw::put(&mut c, record::TREE_PERSONAL_MEMBERS, &alerts.user.to_be_bytes(), &bytes).await
     }
 
     async fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>> {
-        self.decode_all(record::TREE_MEMBERS, "member alerts", &[])
+        self.decode_all(record::TREE_PERSONAL_MEMBERS, "member alerts", &[])
             .await
     }
 
     async fn forget_member(&self, user: u64) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        raw::delete(&mut tx, record::TREE_MEMBERS, &user.to_be_bytes()).await?;
-        for (k, v) in raw::scan(&mut tx, record::TREE_ASKED, &[]).await? {
+        raw::delete(&mut tx, record::TREE_PERSONAL_MEMBERS, &user.to_be_bytes()).await?;
+        for (k, v) in raw::scan(&mut tx, record::TREE_PERSONAL_ASKED, &[]).await? {
             if record::dec::<AskedQuestion>("asked question", &v).is_ok_and(|q| q.user == user) {
-                raw::delete(&mut tx, record::TREE_ASKED, &k).await?;
+                raw::delete(&mut tx, record::TREE_PERSONAL_ASKED, &k).await?;
             }
         }
         for (k, v) in raw::scan(&mut tx, record::TREE_PERSONAL_OUTBOX, &[]).await? {
@@ -400,7 +400,7 @@ impl crate::store::personal::PersonalStore for PgStore {
         let mut c = self.conn().await?;
         raw::put(
             &mut c,
-            record::TREE_ASKED,
+            record::TREE_PERSONAL_ASKED,
             &record::target_key(&asked.target, asked.question_id),
             &bytes,
         )
@@ -409,7 +409,7 @@ impl crate::store::personal::PersonalStore for PgStore {
 
     async fn asked_questions(&self, target: &str) -> StoreResult<Vec<AskedQuestion>> {
         self.decode_all(
-            record::TREE_ASKED,
+            record::TREE_PERSONAL_ASKED,
             "asked question",
             &record::target_prefix(target),
         )
@@ -417,7 +417,7 @@ impl crate::store::personal::PersonalStore for PgStore {
     }
 
     async fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize> {
-        sweep_tree(self, record::TREE_ASKED, "asked question", |q: &AskedQuestion| {
+        sweep_tree(self, record::TREE_PERSONAL_ASKED, "asked question", |q: &AskedQuestion| {
             q.at < before
         })
         .await
@@ -425,7 +425,7 @@ impl crate::store::personal::PersonalStore for PgStore {
 
     async fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>> {
         let mut c = self.conn().await?;
-        match raw::get(&mut c, record::TREE_EXPERTS, &record::target_key(target, tag)).await? {
+        match raw::get(&mut c, record::TREE_PERSONAL_EXPERTS, &record::target_key(target, tag)).await? {
             None => Ok(None),
             Some(v) => record::dec("tag experts", &v).map(Some),
         }
@@ -441,7 +441,7 @@ impl crate::store::personal::PersonalStore for PgStore {
         let mut c = self.conn().await?;
         raw::put(
             &mut c,
-            record::TREE_EXPERTS,
+            record::TREE_PERSONAL_EXPERTS,
             &record::target_key(target, tag),
             &bytes,
         )
@@ -520,24 +520,24 @@ impl crate::store::saves::ThreadSaveStore for PgStore {
     async fn put_save(&self, save: &ThreadSave) -> StoreResult<()> {
         let bytes = record::enc("thread save", save)?;
         let mut c = self.conn().await?;
-        raw::put(&mut c, record::TREE_SAVES, save.id.as_bytes(), &bytes).await
+        raw::put(&mut c, record::TREE_THREAD_SAVES, save.id.as_bytes(), &bytes).await
     }
 
     async fn get_save(&self, id: &str) -> StoreResult<Option<ThreadSave>> {
         let mut c = self.conn().await?;
-        match raw::get(&mut c, record::TREE_SAVES, id.as_bytes()).await? {
+        match raw::get(&mut c, record::TREE_THREAD_SAVES, id.as_bytes()).await? {
             None => Ok(None),
             Some(v) => record::dec("thread save", &v).map(Some),
         }
     }
 
     async fn all_saves(&self) -> StoreResult<Vec<ThreadSave>> {
-        self.decode_all(record::TREE_SAVES, "thread save", &[])
+        self.decode_all(record::TREE_THREAD_SAVES, "thread save", &[])
             .await
     }
 
     async fn sweep_saves(&self, before: DateTime<Utc>) -> StoreResult<usize> {
-        sweep_tree(self, record::TREE_SAVES, "thread save", |s: &ThreadSave| {
+        sweep_tree(self, record::TREE_THREAD_SAVES, "thread save", |s: &ThreadSave| {
             s.created_at < before
         })
         .await

@@ -39,8 +39,11 @@ const TREE_TARGETS: &str = TREE_NOTIFY_TARGETS;
 const TREE_OUTBOX: &str = TREE_NOTIFY_OUTBOX;
 const TREE_SENT: &str = TREE_NOTIFY_SENT;
 const TREE_CHANNELS: &str = TREE_NOTIFY_CHANNELS;
-use crate::store::record::{target_key, target_prefix};
-use crate::store::record::{TREE_ASKED, TREE_EXPERTS, TREE_MEMBERS, TREE_PERSONAL_OUTBOX, TREE_SAVES};
+const TREE_MEMBERS: &str = crate::store::record::TREE_PERSONAL_MEMBERS;
+const TREE_ASKED: &str = crate::store::record::TREE_PERSONAL_ASKED;
+const TREE_EXPERTS: &str = crate::store::record::TREE_PERSONAL_EXPERTS;
+const TREE_PERSONAL_OUTBOX: &str = crate::store::record::TREE_PERSONAL_OUTBOX;
+const TREE_SAVES: &str = crate::store::record::TREE_THREAD_SAVES;
 
 /// The notification trees, opened with the store.
 pub(super) struct NotifyTrees {
@@ -379,150 +382,6 @@ impl NotifyStore for SledStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-    use crate::notify::model::Card;
-    use crate::notify::rule::{parse_spec, ActivityKind, SubscribeOptions};
-    use crate::store::cipher::Cipher;
-
-    fn open(dir: &std::path::Path) -> SledStore {
-        SledStore::open_at(dir, Cipher::for_testing(), 1 << 20).unwrap()
-    }
-
-    fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
-    }
-
-    fn rule(guild: u64, channel: u64) -> Rule {
-        Rule {
-            guild,
-            id: 0,
-            channel,
-            spec: parse_spec(&SubscribeOptions {
-                tags: Some("rust"),
-                ..Default::default()
-            })
-            .unwrap(),
-            team: None,
-            created_by: 9,
-            created_at: t0(),
-            last_post_at: None,
-            last_error: None,
-        }
-    }
-
-    fn entry(channel: u64, q: i64) -> OutboxEntry {
-        OutboxEntry {
-            id: 0,
-            target: "main".into(),
-            guild: 1,
-            channel,
-            rules: vec![1],
-            card: Card {
-                kind: ActivityKind::NewQuestion,
-                question_id: q,
-                answer_id: None,
-                title: "t".into(),
-                url: "u".into(),
-                author: "a".into(),
-                tags: vec!["rust".into()],
-                score: 0,
-                answer_count: 0,
-                accepted: false,
-                at: t0(),
-            },
-            queued_at: t0(),
-            attempts: 0,
-            next_attempt_at: t0(),
-            last_error: None,
-            folded: false,
-        }
-    }
-
-    #[tokio::test]
-    async fn rule_numbers_are_per_guild_and_never_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = open(dir.path());
-        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 1);
-        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 2);
-        assert_eq!(s.add_rule(&rule(2, 20)).await.unwrap().id, 1);
-        assert!(s.delete_rule(1, 2).await.unwrap());
-        assert!(!s.delete_rule(1, 2).await.unwrap());
-        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 3);
-        let ids: Vec<u32> = s.rules_of(1).await.unwrap().iter().map(|r| r.id).collect();
-        assert_eq!(ids, vec![1, 3]);
-        assert_eq!(s.all_rules().await.unwrap().len(), 3);
-        let err = RuleError {
-            message: "gone".into(),
-            at: t0(),
-        };
-        s.record_rule_outcome(1, &[1, 2], Err(err.clone()))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.get_rule(1, 1).await.unwrap().unwrap().last_error,
-            Some(err)
-        );
-        s.record_rule_outcome(1, &[1], Ok(t0())).await.unwrap();
-        let r = s.get_rule(1, 1).await.unwrap().unwrap();
-        assert_eq!((r.last_error, r.last_post_at), (None, Some(t0())));
-        assert_eq!(s.notify_health().await.unwrap().rule_errors.len(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_poll_and_its_cards_survive_a_reopen_and_leave_only_when_sent() {
-        let dir = tempfile::tempdir().unwrap();
-        let ids: Vec<u64> = {
-            let s = open(dir.path());
-            let state = TargetState {
-                cursor: Some(t0()),
-                ..Default::default()
-            };
-            let queued = s
-                .commit_poll("main", &state, vec![entry(10, 1), entry(10, 2)])
-                .await
-                .unwrap();
-            assert!(queued[0].id < queued[1].id);
-            queued.iter().map(|e| e.id).collect()
-        };
-        let s = open(dir.path());
-        assert_eq!(
-            s.target_state("main").await.unwrap().unwrap().cursor,
-            Some(t0())
-        );
-        let out = s.outbox().await.unwrap();
-        assert_eq!(out.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
-        assert_eq!(s.outbox_depth().await.unwrap(), 2);
-        let sent = Delivered {
-            channel: 10,
-            question_id: 1,
-            message_id: 77,
-            card: out[0].card.clone(),
-            sent_at: t0(),
-        };
-        s.complete_outbox(&[ids[0]], Some(&sent)).await.unwrap();
-        assert_eq!(s.outbox_depth().await.unwrap(), 1);
-        assert_eq!(s.delivered(10, 1).await.unwrap(), Some(sent));
-        assert_eq!(s.sweep_delivered(t0()).await.unwrap(), 0);
-        assert_eq!(
-            s.sweep_delivered(t0() + chrono::Duration::seconds(1))
-                .await
-                .unwrap(),
-            1
-        );
-        let health = s.notify_health().await.unwrap();
-        assert_eq!(health.outbox_depth, 1);
-        assert_eq!(health.targets.len(), 1);
-        assert_eq!(
-            s.channel_notify(10).await.unwrap(),
-            ChannelNotify::default()
-        );
-    }
-}
-
 impl SledStore {
     /// Removes a member's alert settings, the questions they asked through the bot and their
     /// waiting DMs (not flushed: the caller flushes).
@@ -760,5 +619,166 @@ impl ThreadSaveStore for SledStore {
             }
         }
         Ok(removed)
+    }
+}
+
+/// `target ‖ 0 ‖ id BE`: per-target keys that scan by target.
+fn target_key(target: &str, id: i64) -> Vec<u8> {
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn target_prefix(target: &str) -> Vec<u8> {
+    if target.is_empty() {
+        return Vec::new();
+    }
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::notify::model::Card;
+    use crate::notify::rule::{parse_spec, ActivityKind, SubscribeOptions};
+    use crate::store::cipher::Cipher;
+
+    fn open(dir: &std::path::Path) -> SledStore {
+        SledStore::open_at(dir, Cipher::for_testing(), 1 << 20).unwrap()
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
+    }
+
+    fn rule(guild: u64, channel: u64) -> Rule {
+        Rule {
+            guild,
+            id: 0,
+            channel,
+            spec: parse_spec(&SubscribeOptions {
+                tags: Some("rust"),
+                ..Default::default()
+            })
+            .unwrap(),
+            team: None,
+            created_by: 9,
+            created_at: t0(),
+            last_post_at: None,
+            last_error: None,
+        }
+    }
+
+    fn entry(channel: u64, q: i64) -> OutboxEntry {
+        OutboxEntry {
+            id: 0,
+            target: "main".into(),
+            guild: 1,
+            channel,
+            rules: vec![1],
+            card: Card {
+                kind: ActivityKind::NewQuestion,
+                question_id: q,
+                answer_id: None,
+                title: "t".into(),
+                url: "u".into(),
+                author: "a".into(),
+                tags: vec!["rust".into()],
+                score: 0,
+                answer_count: 0,
+                accepted: false,
+                at: t0(),
+            },
+            queued_at: t0(),
+            attempts: 0,
+            next_attempt_at: t0(),
+            last_error: None,
+            folded: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn rule_numbers_are_per_guild_and_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 1);
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 2);
+        assert_eq!(s.add_rule(&rule(2, 20)).await.unwrap().id, 1);
+        assert!(s.delete_rule(1, 2).await.unwrap());
+        assert!(!s.delete_rule(1, 2).await.unwrap());
+        assert_eq!(s.add_rule(&rule(1, 10)).await.unwrap().id, 3);
+        let ids: Vec<u32> = s.rules_of(1).await.unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![1, 3]);
+        assert_eq!(s.all_rules().await.unwrap().len(), 3);
+        let err = RuleError {
+            message: "gone".into(),
+            at: t0(),
+        };
+        s.record_rule_outcome(1, &[1, 2], Err(err.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_rule(1, 1).await.unwrap().unwrap().last_error,
+            Some(err)
+        );
+        s.record_rule_outcome(1, &[1], Ok(t0())).await.unwrap();
+        let r = s.get_rule(1, 1).await.unwrap().unwrap();
+        assert_eq!((r.last_error, r.last_post_at), (None, Some(t0())));
+        assert_eq!(s.notify_health().await.unwrap().rule_errors.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_poll_and_its_cards_survive_a_reopen_and_leave_only_when_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<u64> = {
+            let s = open(dir.path());
+            let state = TargetState {
+                cursor: Some(t0()),
+                ..Default::default()
+            };
+            let queued = s
+                .commit_poll("main", &state, vec![entry(10, 1), entry(10, 2)])
+                .await
+                .unwrap();
+            assert!(queued[0].id < queued[1].id);
+            queued.iter().map(|e| e.id).collect()
+        };
+        let s = open(dir.path());
+        assert_eq!(
+            s.target_state("main").await.unwrap().unwrap().cursor,
+            Some(t0())
+        );
+        let out = s.outbox().await.unwrap();
+        assert_eq!(out.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+        assert_eq!(s.outbox_depth().await.unwrap(), 2);
+        let sent = Delivered {
+            channel: 10,
+            question_id: 1,
+            message_id: 77,
+            card: out[0].card.clone(),
+            sent_at: t0(),
+        };
+        s.complete_outbox(&[ids[0]], Some(&sent)).await.unwrap();
+        assert_eq!(s.outbox_depth().await.unwrap(), 1);
+        assert_eq!(s.delivered(10, 1).await.unwrap(), Some(sent));
+        assert_eq!(s.sweep_delivered(t0()).await.unwrap(), 0);
+        assert_eq!(
+            s.sweep_delivered(t0() + chrono::Duration::seconds(1))
+                .await
+                .unwrap(),
+            1
+        );
+        let health = s.notify_health().await.unwrap();
+        assert_eq!(health.outbox_depth, 1);
+        assert_eq!(health.targets.len(), 1);
+        assert_eq!(
+            s.channel_notify(10).await.unwrap(),
+            ChannelNotify::default()
+        );
     }
 }
