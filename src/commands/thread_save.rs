@@ -341,7 +341,7 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         discord_user: save.invoker,
         guild_id: save.guild,
         channel_id: Some(save.thread),
-        thread_parent: None,
+        thread_parent: save.parent,
         team: team.clone(),
         proposal: None,
         content,
@@ -350,7 +350,6 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         source_message: None,
         created_at: now,
         expires_at: now + Duration::hours(SAVE_HOURS),
-        team: team.clone(),
     };
     let q_draft = draft(DraftContent::Ask {
         title: title.clone(),
