@@ -347,6 +347,7 @@ fn main() {
                     last_used_at: None,
                     status: LinkStatus::Active,
                 })
+                .await
                 .expect("link");
         }
         let site = fake.site_url();

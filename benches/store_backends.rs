@@ -40,6 +40,8 @@ fn draft(user: u64, id: &str) -> Draft {
         guild_id: Some(1),
         channel_id: Some(2),
         team: None,
+        proposal: None,
+        thread_parent: None,
         content: DraftContent::Ask {
             title: "How do I cancel a task after a timeout?".into(),
             body: "I tried select! with a sleep, but the task keeps running. ".repeat(8),

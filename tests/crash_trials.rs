@@ -161,6 +161,7 @@ fn child_writes_until_killed() {
                 last_used_at: None,
                 status: LinkStatus::Active,
             })
+            .await
             .expect("link");
         let site = Url::parse(&site).expect("site URL");
         let (app, _linked) = bot(store, &site, &service_token, t0());
@@ -410,7 +411,7 @@ async fn trial(fake: &FakeSoe, n: u32, kill_after: Duration, tally: &mut Tally) 
             tally.doubled.push(format!("trial {n}: vote on {q}"));
         }
     }
-    for d in store.drafts_of(MEMBER).expect("drafts") {
+    for d in store.drafts_of(MEMBER).await.expect("drafts") {
         if let DraftState::Posted { url, .. } = &d.state {
             let there = questions
                 .iter()

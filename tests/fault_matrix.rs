@@ -323,6 +323,7 @@ async fn app_for(injected: Injected) -> (TestApp, Member) {
             last_used_at: None,
             status: LinkStatus::Active,
         })
+        .await
         .unwrap();
     (app, jane)
 }
@@ -381,6 +382,7 @@ async fn every_fault_on_every_path_is_explained_and_nothing_is_lost_or_doubled()
                 let kept = app
                     .store
                     .drafts_of(jane.id)
+                    .await
                     .unwrap()
                     .into_iter()
                     .any(|d| !matches!(d.state, DraftState::Posted { .. }));

@@ -120,6 +120,8 @@ fn draft(user: u64, id: &str) -> Draft {
         guild_id: Some(1),
         channel_id: Some(2),
         team: None,
+        proposal: None,
+        thread_parent: None,
         content: DraftContent::Answer {
             question_id: 7,
             body: format!("secret body {id}"),

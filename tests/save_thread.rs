@@ -104,6 +104,7 @@ impl World {
                     author_name: "Carol".into(),
                     content: "Thanks, that worked for me too.".into(),
                     thread_name: Some("How do I stop a tokio task cleanly?".into()),
+                    replies_to: None,
                 },
             },
         );
@@ -396,6 +397,7 @@ async fn replies_without_text_mean_the_message_content_intent_is_off() {
                 author_name: "Ann".into(),
                 content: QUESTION.into(),
                 thread_name: Some("How do I stop a tokio task cleanly?".into()),
+                replies_to: None,
             },
         },
     );

@@ -146,6 +146,8 @@ fn draft(user: u64, id: &str, created_at: DateTime<Utc>, expires_at: DateTime<Ut
         guild_id: Some(77),
         channel_id: Some(88),
         team: None,
+        proposal: None,
+        thread_parent: None,
         content: DraftContent::Ask {
             title: format!("Question {id}"),
             body: format!("Body of {id}"),

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 
 pub use notify::NotifyStore;
 pub use personal::PersonalStore;
-pub use saves::ThreadSaveStore;
 pub use pg_store::PgStore;
+pub use saves::ThreadSaveStore;
 pub use sled_store::{Backup, RotationReport, SledStore, BACKUP_FORMAT, SCHEMA_VERSION};
 
 use std::collections::BTreeMap;

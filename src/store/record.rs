@@ -1108,4 +1108,3 @@ pub(crate) fn target_prefix(target: &str) -> Vec<u8> {
     k.push(0);
     k
 }
-

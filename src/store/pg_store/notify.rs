@@ -369,7 +369,13 @@ impl crate::store::personal::PersonalStore for PgStore {
     async fn put_member_alerts(&self, alerts: &MemberAlerts) -> StoreResult<()> {
         let bytes = record::enc("member alerts", alerts)?;
         let mut c = self.conn().await?;
-        raw::put(&mut c, record::TREE_PERSONAL_MEMBERS, &alerts.user.to_be_bytes(), &bytes).await
+        raw::put(
+            &mut c,
+            record::TREE_PERSONAL_MEMBERS,
+            &alerts.user.to_be_bytes(),
+            &bytes,
+        )
+        .await
     }
 
     async fn all_member_alerts(&self) -> StoreResult<Vec<MemberAlerts>> {
@@ -417,15 +423,24 @@ impl crate::store::personal::PersonalStore for PgStore {
     }
 
     async fn sweep_asked(&self, before: DateTime<Utc>) -> StoreResult<usize> {
-        sweep_tree(self, record::TREE_PERSONAL_ASKED, "asked question", |q: &AskedQuestion| {
-            q.at < before
-        })
+        sweep_tree(
+            self,
+            record::TREE_PERSONAL_ASKED,
+            "asked question",
+            |q: &AskedQuestion| q.at < before,
+        )
         .await
     }
 
     async fn tag_experts(&self, target: &str, tag: i64) -> StoreResult<Option<TagExperts>> {
         let mut c = self.conn().await?;
-        match raw::get(&mut c, record::TREE_PERSONAL_EXPERTS, &record::target_key(target, tag)).await? {
+        match raw::get(
+            &mut c,
+            record::TREE_PERSONAL_EXPERTS,
+            &record::target_key(target, tag),
+        )
+        .await?
+        {
             None => Ok(None),
             Some(v) => record::dec("tag experts", &v).map(Some),
         }
@@ -520,7 +535,13 @@ impl crate::store::saves::ThreadSaveStore for PgStore {
     async fn put_save(&self, save: &ThreadSave) -> StoreResult<()> {
         let bytes = record::enc("thread save", save)?;
         let mut c = self.conn().await?;
-        raw::put(&mut c, record::TREE_THREAD_SAVES, save.id.as_bytes(), &bytes).await
+        raw::put(
+            &mut c,
+            record::TREE_THREAD_SAVES,
+            save.id.as_bytes(),
+            &bytes,
+        )
+        .await
     }
 
     async fn get_save(&self, id: &str) -> StoreResult<Option<ThreadSave>> {
@@ -537,9 +558,12 @@ impl crate::store::saves::ThreadSaveStore for PgStore {
     }
 
     async fn sweep_saves(&self, before: DateTime<Utc>) -> StoreResult<usize> {
-        sweep_tree(self, record::TREE_THREAD_SAVES, "thread save", |s: &ThreadSave| {
-            s.created_at < before
-        })
+        sweep_tree(
+            self,
+            record::TREE_THREAD_SAVES,
+            "thread save",
+            |s: &ThreadSave| s.created_at < before,
+        )
         .await
     }
 }
