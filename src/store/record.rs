@@ -1064,6 +1064,23 @@ pub(crate) fn wait_secs(tokens: f64, refill: f64, refill_secs: u64) -> u64 {
     }
 }
 
+/// `target ‖ 0 ‖ id BE`: per-target keys that scan by target.
+pub(crate) fn target_key(target: &str, id: i64) -> Vec<u8> {
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub(crate) fn target_prefix(target: &str) -> Vec<u8> {
+    if target.is_empty() {
+        return Vec::new();
+    }
+    let mut k = target.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1090,21 +1107,4 @@ mod tests {
         assert_eq!(rec.audit_channel, None);
         assert!(rec.cards_off.is_empty(), "cards on everywhere");
     }
-}
-
-/// `target ‖ 0 ‖ id BE`: per-target keys that scan by target.
-pub(crate) fn target_key(target: &str, id: i64) -> Vec<u8> {
-    let mut k = target.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(&id.to_be_bytes());
-    k
-}
-
-pub(crate) fn target_prefix(target: &str) -> Vec<u8> {
-    if target.is_empty() {
-        return Vec::new();
-    }
-    let mut k = target.as_bytes().to_vec();
-    k.push(0);
-    k
 }
