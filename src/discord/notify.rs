@@ -6,7 +6,7 @@ use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serenity::all::UserId;
+use serenity::all::{Nonce, UserId};
 use serenity::http::Http;
 
 use super::convert;
@@ -15,8 +15,9 @@ use crate::app::Notifier;
 use crate::commands::Notice;
 
 /// Sends each [`Notice`] as a DM: opens (or reuses, Discord returns the same channel) the DM
-/// channel, then posts the reply with no mentions allowed. Failures (DMs closed, Discord down)
-/// are logged; the notice is not retried beyond [`rest::call`]'s rules, because whatever it
+/// channel, then posts the reply with no mentions allowed and an enforced nonce (so the 5xx
+/// retries of [`rest::call`] cannot post it twice). Failures (DMs closed, Discord down) are
+/// logged; the notice is not retried beyond [`rest::call`]'s rules, because whatever it
 /// reports has already happened.
 pub struct DiscordNotifier {
     http: Arc<Http>,
@@ -59,14 +60,25 @@ impl DiscordNotifier {
         })
         .await
         .map_err(|e| format!("could not open the DM channel: {}", rest::describe(&e)))?;
-        let message = convert::channel_message(&notice.reply);
-        rest::call(Idempotent::No, "send DM", || {
+        // With a nonce Discord enforces, a resend after a 5xx that did post returns the first
+        // message: the notice is retried like a card, never doubled.
+        let message = convert::channel_message(&notice.reply)
+            .nonce(Nonce::String(dm_nonce()))
+            .enforce_nonce(true);
+        rest::call(Idempotent::Yes, "send DM", || {
             self.http.send_message(channel.id, vec![], &message)
         })
         .await
         .map_err(|e| format!("could not send the DM: {}", rest::describe(&e)))?;
         Ok(())
     }
+}
+
+/// A fresh nonce for one notice (Discord takes up to 25 characters).
+fn dm_nonce() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("dm{n:x}")
 }
 
 #[async_trait]

@@ -23,7 +23,7 @@ use serenity::http::Http;
 use super::convert::{self, Finish};
 use super::rest::{self, Idempotent};
 use crate::app::App;
-use crate::commands::{Ack, Invocation, Reply};
+use crate::commands::{Ack, Action, Invocation, Reply, ReplyKind};
 
 /// Longest an immediate reply may take before a fallback is sent instead.
 pub const IMMEDIATE_BUDGET: Duration = Duration::from_millis(2500);
@@ -208,7 +208,43 @@ impl Pending {
         if let Err(e) = outcome {
             // The use case has run (and stored any draft); only the member's view is stale.
             tracing::warn!(interaction = %self.inv.id, user = self.inv.member.id, error = %rest::describe(&e), "could not deliver a reply to Discord");
+            if let Some(notice) = self.outcome_as_dm(reply) {
+                if let Err(e) = super::DiscordNotifier::new(http.clone())
+                    .send(&notice)
+                    .await
+                {
+                    tracing::warn!(interaction = %self.inv.id, user = self.inv.member.id, error = %e, "could not send the reply as a DM either");
+                }
+            }
         }
+    }
+
+    /// The reply to a submitted form (a post: the member typed it and must learn whether it
+    /// was made, or that the draft is kept) as a DM, for when Discord would not take it where
+    /// it was asked (a lasting 5xx, or the interaction token gone). Buttons are left out: a
+    /// press in a DM is answered only where DMs are allowed, and the text says what to do.
+    /// Other replies (reads, votes) are not worth a DM: the member can ask again.
+    fn outcome_as_dm(&self, reply: &Reply) -> Option<crate::commands::Notice> {
+        if !matches!(self.inv.action, Action::Modal { .. }) || reply.kind != ReplyKind::Message {
+            return None;
+        }
+        let lang = crate::commands::i18n::Lang::of(self.inv.locale.as_deref());
+        let mut dm = reply.clone();
+        dm.rows.clear();
+        dm.reply_to = None;
+        dm.content = crate::commands::reply::truncate(
+            &format!(
+                "{}\n{}",
+                crate::tr!(lang, "reply-sent-as-dm"),
+                reply.content
+            ),
+            crate::commands::reply::limits::CONTENT,
+        );
+        Some(crate::commands::Notice {
+            original: None,
+            user: self.inv.member.id,
+            reply: dm,
+        })
     }
 }
 

@@ -213,6 +213,9 @@ struct Shared {
     /// Messages created with `enforce_nonce`, by (channel, nonce): a repeat returns the first
     /// message instead of creating another, as Discord does.
     nonces: Mutex<std::collections::HashMap<(String, String), Value>>,
+    /// DM channels by recipient: opening a DM with the same member again returns the same
+    /// channel, as Discord does (so a resent DM's nonce is deduplicated).
+    dm_channels: Mutex<std::collections::HashMap<String, u64>>,
     /// Channels deleted: every request about them answers 404 Unknown Channel.
     deleted_channels: Mutex<Vec<u64>>,
     /// What `GET /gateway` answers ([`GATEWAY_URL`] until a test points it at a fake gateway).
@@ -257,6 +260,7 @@ impl FakeDiscord {
             role_perms: Mutex::new(std::collections::HashMap::new()),
             bot_roles: Mutex::new(Vec::new()),
             nonces: Mutex::new(std::collections::HashMap::new()),
+            dm_channels: Mutex::new(std::collections::HashMap::new()),
             deleted_channels: Mutex::new(Vec::new()),
             gateway_url: Mutex::new(GATEWAY_URL.to_string()),
             threads: Mutex::new(std::collections::HashMap::new()),
@@ -304,6 +308,11 @@ impl FakeDiscord {
             status,
             times,
         });
+    }
+
+    /// Forgets every armed fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().expect("faults").clear();
     }
 
     /// Declares a role of `guild` (the bot no longer reads roles: admin roles are ids; tests
@@ -664,6 +673,20 @@ async fn handle(
                 json!({"message": "You are being rate limited.", "retry_after": 0.05, "global": false, "code": 0}),
             ),
         ),
+        // Discord's own 404 bodies: an interaction token it no longer knows (the 3 s window or
+        // the 15 min token are over), a webhook (the interaction token's messages), a channel.
+        (Some(404), Some(CALLBACK_ROUTE)) => (
+            404,
+            Some(json!({"message": "Unknown interaction", "code": 10062})),
+        ),
+        (Some(404), Some(ORIGINAL_ROUTE | FOLLOWUP_ROUTE)) => (
+            404,
+            Some(json!({"message": "Unknown Webhook", "code": 10015})),
+        ),
+        (Some(404), Some(MESSAGES_ROUTE | MESSAGE_ROUTE)) => (
+            404,
+            Some(json!({"message": "Unknown Channel", "code": 10003})),
+        ),
         (Some(s), _) => (
             s,
             Some(json!({"message": format!("fake failure {s}"), "code": 0})),
@@ -706,10 +729,16 @@ async fn handle(
                                 .or_else(|| v.as_u64().map(|n| n.to_string()))
                         })
                         .unwrap_or_default();
+                    let channel = *shared
+                        .dm_channels
+                        .lock()
+                        .expect("dm channels")
+                        .entry(recipient.clone())
+                        .or_insert_with(next);
                     (
                         200,
                         Some(json!({
-                            "id": next().to_string(), "type": 1, "last_message_id": null, "flags": 0,
+                            "id": channel.to_string(), "type": 1, "last_message_id": null, "flags": 0,
                             "recipients": [user(&recipient, "member")]
                         })),
                     )

@@ -104,6 +104,7 @@ hit-score = Punkte { $score }
 
 ## Posting
 
+reply-sent-as-dm = Discord hat diese Antwort dort nicht angenommen, wo du gefragt hast, daher kommt sie hier:
 button-retry = Erneut versuchen
 button-edit = Bearbeiten
 button-discard = Verwerfen

@@ -105,6 +105,7 @@ hit-score = score { $score }
 
 ## Posting
 
+reply-sent-as-dm = Discord did not take this reply where you asked, so it comes here:
 button-retry = Retry
 button-edit = Edit
 button-discard = Discard
