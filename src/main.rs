@@ -57,6 +57,10 @@ enum Command {
         /// (default: web.listen, where that URL's proxy already points; stop the bot first).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Also ask for the grant of this private team (repeatable). `soe.team` and the teams
+        /// bound to channels (read from the storage) are always asked for.
+        #[arg(long = "team", value_name = "SLUG")]
+        teams: Vec<String>,
     },
     /// Check the site, the service token, the API application and the bot's permissions in
     /// every configured channel; post a test card in each audit channel. Exit 1 when
@@ -141,13 +145,14 @@ fn main() -> ExitCode {
             config,
             store,
             listen,
+            teams,
         }) => {
             let cfg = match load(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             init_logging(&cfg);
-            run_async(service_token(cfg, store, listen))
+            run_async(service_token(cfg, store, listen, teams))
         }
         Some(Command::RegisterCommands { config }) => {
             let cfg = match load(&config) {
@@ -298,7 +303,44 @@ async fn service_token(
     cfg: Config,
     store: bool,
     listen: Option<std::net::SocketAddr>,
+    named_teams: Vec<String>,
 ) -> anyhow::Result<u8> {
+    let named: Vec<soe_bot::soe::TeamSlug> = named_teams
+        .iter()
+        .map(|t| {
+            soe_bot::soe::TeamSlug::parse(t).ok_or_else(|| {
+                anyhow::anyhow!("--team {t:?} is not a team slug (lowercase letters, digits and dashes, as in the team's URL)")
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    // The teams bound to channels live in the storage (a running bot holds it); opened once
+    // here and kept for --store.
+    let opened = OpenStore::open(&cfg.storage).await;
+    let (store_now, guilds) = match &opened {
+        Ok(o) => (Some(o.store()), cfg.discord.allowed_guilds.as_slice()),
+        Err(e) => {
+            println!("Could not read the teams bound to channels from the storage ({e}); asking for soe.team and any --team only. Stop the bot, or name each bound team with --team.");
+            (None, &[][..])
+        }
+    };
+    let teams = soe_bot::link::service_token::teams_to_grant(
+        cfg.default_team.as_ref(),
+        store_now.as_deref(),
+        guilds,
+        &named,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !teams.is_empty() {
+        println!(
+            "Asking for the grant of the private team(s): {}.",
+            teams
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let soe = soe_bot::run::soe_client(&cfg).map_err(anyhow::Error::msg)?;
     let listen = listen.unwrap_or(cfg.web.listen);
     let redirect = cfg.soe.service_redirect_url.clone();
@@ -307,8 +349,7 @@ async fn service_token(
             "cannot listen on {listen} for the site's redirect to {redirect}. If the bot is running there, stop it for the minute this takes, or pass --listen ADDR for an address that {redirect} also reaches"
         )
     })?;
-    let team_scopes = cfg
-        .default_team
+    let team_scopes = teams
         .iter()
         .map(|t| soe_bot::soe::team_scope(&cfg.soe.team_scope_format, &cfg.soe.site_url, t));
     let request = soe_bot::link::service_token::MintRequest {
@@ -335,9 +376,7 @@ async fn service_token(
         minted.user.id.unwrap_or_default()
     );
     if store {
-        let opened = OpenStore::open(&cfg.storage)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let opened = opened.map_err(|e| anyhow::anyhow!("{e}"))?;
         opened
             .store()
             .put_service_token(&ServiceToken::new(minted.token))

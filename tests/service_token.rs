@@ -10,7 +10,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use soe_bot::clock::FixedClock;
 use soe_bot::fake_soe::{AppStatus, Approval, FakeSoe, FakeSoeConfig, SERVICE, TEAM};
-use soe_bot::link::service_token::{mint, service_scopes, MintRequest};
+use soe_bot::link::service_token::{mint, service_scopes, teams_to_grant, MintRequest};
 use soe_bot::soe::{HttpSoe, NewQuestion, SoeClientConfig, SoeRead, SoeWrite, TeamSlug, UserToken};
 use url::Url;
 
@@ -238,4 +238,49 @@ async fn the_listener_serves_only_the_redirect_path() {
         "the old /callback path is not served"
     );
     assert!(result.is_err(), "nothing arrived on the redirect path");
+}
+
+#[tokio::test]
+async fn the_command_asks_for_the_configured_team_every_bound_team_and_those_named_once_each() {
+    use soe_bot::store::cipher::Cipher;
+    use soe_bot::store::{GuildSettings, SledStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open_at(dir.path(), Cipher::for_testing(), 4 << 20).unwrap();
+    let slug = |s: &str| TeamSlug::parse(s).unwrap();
+    let mut home = GuildSettings::default();
+    home.channel_teams.insert(10, slug("platform"));
+    home.channel_teams.insert(11, slug("data"));
+    home.channel_teams.insert(12, slug("platform"));
+    store.put_guild_settings(1, &home).await.unwrap();
+    // A guild that is no longer allowed: its bindings are not asked for.
+    let mut gone = GuildSettings::default();
+    gone.channel_teams.insert(20, slug("legacy"));
+    store.put_guild_settings(2, &gone).await.unwrap();
+
+    let teams = teams_to_grant(
+        Some(&slug("platform")),
+        Some(&store as &dyn Store),
+        &[1],
+        &[slug("infra"), slug("data")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        teams.iter().map(TeamSlug::as_str).collect::<Vec<_>>(),
+        ["platform", "data", "infra"],
+        "soe.team first, then the bound teams, then --team; each once"
+    );
+    let fake = site().await;
+    let scopes = service_scopes(teams.iter().map(|t| fake.team_scope(t.as_str())));
+    assert_eq!(scopes.len(), 1 + 3, "{scopes:?}");
+    assert!(scopes.iter().all(|s| !s.contains("legacy")));
+
+    // Without the storage (the bot holds it): soe.team and --team only.
+    let teams = teams_to_grant(Some(&slug("platform")), None, &[1], &[slug("infra")])
+        .await
+        .unwrap();
+    assert_eq!(
+        teams.iter().map(TeamSlug::as_str).collect::<Vec<_>>(),
+        ["platform", "infra"]
+    );
 }

@@ -412,10 +412,22 @@ async fn reads_and_writes_cover_the_api_subset() {
         one.body_markdown.is_some(),
         "a single answer has bodyMarkdown"
     );
-    svc.question_comments(Q_ASYNC).await.expect("comments");
-    svc.answer_comments(Q_ASYNC, first.id)
+    let comments = svc.question_comments(Q_ASYNC).await.expect("comments");
+    assert!(!comments.is_empty(), "the seeded question has comments");
+    assert_eq!(
+        comments.len(),
+        fake.comments(Q_ASYNC).len(),
+        "every comment the site holds"
+    );
+    let answer_comments = svc
+        .answer_comments(Q_ASYNC, first.id)
         .await
         .expect("answer comments");
+    assert!(
+        !answer_comments.is_empty(),
+        "both seeded answers of the question have a comment"
+    );
+    assert_eq!(answer_comments.len(), fake.comments(first.id).len());
 
     // Writes, each checked on the site.
     let asked = jane

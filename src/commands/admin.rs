@@ -214,7 +214,8 @@ async fn check_team(ctx: &Commands, admin: u64, team: &TeamSlug) -> Result<(), R
     {
         Ok(_) => Ok(()),
         Err(crate::soe::Error::Forbidden { .. }) => Err(Reply::private(format!(
-            "The bot's service token cannot read the private team `{}` (the site refused it), so the channel was not bound. The token's owner must be a member of the team, and the token minted with the team's grant (`soe.team` in bot.toml, then `soe-bot service-token`).",
+            "The bot's service token cannot read the private team `{}` (the site refused it), so the channel was not bound. The token's owner must be a member of the team, and the token minted with the team's grant: `soe-bot service-token --team {}` (it also asks for `soe.team` and every team already bound to a channel).",
+            team.as_str(),
             team.as_str()
         ))),
         Err(crate::soe::Error::NotFound { .. }) => Err(Reply::private(format!(

@@ -974,7 +974,16 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
         }
     };
     let team = draft_team(ctx, &draft);
-    match find_post(ctx, team.as_ref(), link.soe_user_id, &draft.content, since).await {
+    match find_post(
+        ctx,
+        user,
+        team.as_ref(),
+        link.soe_user_id,
+        &draft.content,
+        since,
+    )
+    .await
+    {
         Ok(Some(url)) => {
             let mut done = draft;
             done.state = DraftState::Posted {
@@ -1019,17 +1028,19 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
     }
 }
 
-/// The URL of the member's post of `content` on the site, made since about `since`, if it is
+/// The URL of `member`'s post of `content` on the site, made since about `since`, if it is
 /// there. Question titles are unique on a site, so a title match is the post; answers are
 /// matched by their Markdown body.
 async fn find_post(
     ctx: &Commands,
+    member: u64,
     team: Option<&crate::soe::TeamSlug>,
     soe_user: i64,
     content: &DraftContent,
     since: chrono::DateTime<chrono::Utc>,
 ) -> crate::soe::Result<Option<String>> {
-    let reader = ctx.reader(team);
+    // The member's press spends the service token: charged to their share like every read.
+    let reader = ctx.reader_for(member, team);
     let from = since - Duration::minutes(LOOK_BACK_MINUTES);
     let same = |a: &str, b: &str| a.split_whitespace().eq(b.split_whitespace());
     match content {

@@ -716,3 +716,69 @@ impl LinkService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+    use url::Url;
+
+    use super::LinkSettings;
+
+    fn settings(public_url: &str) -> LinkSettings {
+        LinkSettings {
+            site_url: Url::parse("https://acme.stackenterprise.co/").expect("url"),
+            client_id: "42".into(),
+            public_url: Url::parse(public_url).expect("url"),
+            allow_no_expiry: false,
+            discord: None,
+            teams: vec![],
+            team_scope_format: crate::soe::DEFAULT_TEAM_SCOPE_FORMAT.into(),
+        }
+    }
+
+    /// Every cookie attribute, parsed: the name=value pair first, then the attributes.
+    fn parts(cookie: &str) -> Vec<String> {
+        cookie.split(';').map(|p| p.trim().to_string()).collect()
+    }
+
+    #[test]
+    fn on_https_the_binding_cookie_is_a_host_prefixed_secure_cookie() {
+        // RFC 6265bis §4.1.3.2: a `__Host-` cookie must be Secure, have Path=/ and no Domain,
+        // or the browser drops it.
+        let s = settings("https://bot.acme.example/");
+        let cookie = s.binding_cookie(&SecretString::from("v4lue"));
+        let parts = parts(&cookie);
+        assert_eq!(parts[0], "__Host-soe-bot-link=v4lue");
+        for attr in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+            assert!(parts.iter().any(|p| p == attr), "{attr} in {cookie}");
+        }
+        assert!(
+            !parts
+                .iter()
+                .any(|p| p.to_ascii_lowercase().starts_with("domain")),
+            "{cookie}"
+        );
+        let cleared = parts_of_clear(&s);
+        assert_eq!(cleared[0], "__Host-soe-bot-link=");
+        assert!(cleared.iter().any(|p| p == "Max-Age=0"));
+        assert!(cleared.iter().any(|p| p == "Secure"));
+    }
+
+    #[test]
+    fn on_loopback_http_the_binding_cookie_drops_the_prefix_and_secure() {
+        // A browser drops a Secure cookie set over plain http, so the loopback form has
+        // neither the prefix (which requires Secure) nor the attribute.
+        let s = settings("http://127.0.0.1:8080/");
+        let cookie = s.binding_cookie(&SecretString::from("v4lue"));
+        let parts = parts(&cookie);
+        assert_eq!(parts[0], "soe-bot-link=v4lue");
+        assert!(!parts.iter().any(|p| p == "Secure"), "{cookie}");
+        for attr in ["Path=/", "HttpOnly", "SameSite=Lax"] {
+            assert!(parts.iter().any(|p| p == attr), "{attr} in {cookie}");
+        }
+    }
+
+    fn parts_of_clear(s: &LinkSettings) -> Vec<String> {
+        parts(&s.clear_binding_cookie())
+    }
+}

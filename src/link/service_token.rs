@@ -33,7 +33,8 @@ use tokio::sync::{mpsc, Mutex};
 use url::Url;
 
 use super::oauth::SoeOAuth;
-use crate::soe::{HttpSoe, SoeRead, User, UserToken};
+use crate::soe::{HttpSoe, SoeRead, TeamSlug, User, UserToken};
+use crate::store::{Store, StoreError};
 
 /// The scopes of the service token besides team grants: non-expiring, read-only.
 pub const SERVICE_SCOPES: &[&str] = &["no_expiry"];
@@ -45,6 +46,36 @@ pub fn service_scopes(team_scopes: impl IntoIterator<Item = String>) -> Vec<Stri
         .map(|s| s.to_string())
         .chain(team_scopes)
         .collect()
+}
+
+/// The private teams the service token must be granted, each once and in this order: the
+/// configured team (`soe.team`), the teams bound to channels of the allowed `guilds` (read
+/// from `store` when the command can open it), then those named on the command line
+/// (`--team`). A team the token lacks is unreadable for every subscription and every read in
+/// its channels, so the command asks for all of them at once.
+pub async fn teams_to_grant(
+    configured: Option<&TeamSlug>,
+    store: Option<&dyn Store>,
+    guilds: &[u64],
+    named: &[TeamSlug],
+) -> Result<Vec<TeamSlug>, StoreError> {
+    let mut teams: Vec<TeamSlug> = configured.into_iter().cloned().collect();
+    let mut add = |t: &TeamSlug| {
+        if !teams.contains(t) {
+            teams.push(t.clone());
+        }
+    };
+    if let Some(store) = store {
+        for &guild in guilds {
+            for team in store.guild_settings(guild).await?.channel_teams.values() {
+                add(team);
+            }
+        }
+    }
+    for team in named {
+        add(team);
+    }
+    Ok(teams)
 }
 
 /// What the admin's authorization asks for.
