@@ -13,8 +13,16 @@
 //! land before a write is sent, while the site acts, after it acted but before the bot
 //! recorded it, and between writes. `SOE_BOT_CRASH_TRIALS` sets the number of trials (10 by
 //! default; the report in docs/BENCHMARKS.md used 200), `SOE_BOT_CRASH_SEED` the seed.
+//!
+//! The same trials run on each backend: sled (a directory per trial) and PostgreSQL (a schema
+//! per trial on the server named by `SOE_BOT_TEST_POSTGRES_URL`; ignored without one, run by
+//! `.ci/run`). On PostgreSQL the killed child's connections die with it, so the server ends its
+//! transactions and frees its locks; what it committed is what the new bot sees.
 
 #![cfg(unix)]
+
+#[path = "support/stores.rs"]
+mod stores;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -33,11 +41,14 @@ use soe_bot::fake_soe::{AppStatus, FakeSoe, FakeSoeConfig, Fault, FaultKind, JAN
 use soe_bot::link::LinkSettings;
 use soe_bot::soe::{HttpConnector, HttpSoe, ServiceToken, SoeClientConfig, UserToken, Vote};
 use soe_bot::store::cipher::Cipher;
-use soe_bot::store::{DraftState, Link, LinkStatus, SledStore, Store, StoreError};
+use soe_bot::store::{DraftState, Link, LinkStatus, PgStore, SledStore, Store, StoreError};
 use tokio::sync::mpsc;
 use url::Url;
 
+/// The sled directory of the child's store (sled trials).
 const ENV_DIR: &str = "SOE_BOT_TEST_CRASH_DIR";
+/// The PostgreSQL URL (with the trial's schema as its search path) of the child's store.
+const ENV_PG: &str = "SOE_BOT_TEST_CRASH_PG";
 const ENV_SITE: &str = "SOE_BOT_TEST_CRASH_SITE";
 const ENV_MEMBER_TOKEN: &str = "SOE_BOT_TEST_CRASH_MEMBER_TOKEN";
 const ENV_SERVICE_TOKEN: &str = "SOE_BOT_TEST_CRASH_SERVICE_TOKEN";
@@ -62,7 +73,7 @@ fn answer_body(trial: u32, i: usize) -> String {
 }
 
 fn bot(
-    store: Arc<SledStore>,
+    store: Arc<dyn Store>,
     site: &Url,
     service_token: &str,
     now: chrono::DateTime<Utc>,
@@ -126,8 +137,12 @@ fn invocation(id: String, action: Action) -> Invocation {
 /// shown as done.
 #[test]
 fn child_writes_until_killed() {
-    let (Ok(dir), Ok(site), Ok(member_token), Ok(service_token), Ok(plan)) = (
-        std::env::var(ENV_DIR),
+    let place = match (std::env::var(ENV_DIR), std::env::var(ENV_PG)) {
+        (Ok(dir), _) => Where::Sled(dir.into()),
+        (_, Ok(url)) => Where::Pg(url),
+        _ => return,
+    };
+    let (Ok(site), Ok(member_token), Ok(service_token), Ok(plan)) = (
         std::env::var(ENV_SITE),
         std::env::var(ENV_MEMBER_TOKEN),
         std::env::var(ENV_SERVICE_TOKEN),
@@ -146,8 +161,7 @@ fn child_writes_until_killed() {
         .collect();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
-        let store =
-            Arc::new(SledStore::open_at(&dir, Cipher::for_testing(), 1 << 20).expect("store"));
+        let store = place.open().await.expect("store");
         store
             .put_link(&Link {
                 discord_user: MEMBER,
@@ -279,21 +293,64 @@ struct Tally {
     settled: usize,
 }
 
-async fn reopen(dir: &std::path::Path) -> Result<Arc<SledStore>, StoreError> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match SledStore::open_at(dir, Cipher::for_testing(), 1 << 20) {
-            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+/// Where a trial's store lives.
+#[derive(Debug, Clone)]
+enum Where {
+    /// A sled directory.
+    Sled(std::path::PathBuf),
+    /// A PostgreSQL URL whose search path is the trial's schema.
+    Pg(String),
+}
+
+impl Where {
+    /// Opens the store (waiting up to 5 s for a killed process's sled lock to go).
+    async fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        match self {
+            Where::Sled(dir) => {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    match SledStore::open_at(dir, Cipher::for_testing(), 1 << 20) {
+                        Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        other => return other.map(|s| Arc::new(s) as Arc<dyn Store>),
+                    }
+                }
             }
-            other => return other.map(Arc::new),
+            Where::Pg(url) => {
+                let options =
+                    <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+                        .map_err(|e| StoreError::Io(format!("bad test URL: {e}")))?;
+                PgStore::open_with(options, 4, Cipher::for_testing())
+                    .await
+                    .map(|s| Arc::new(s) as Arc<dyn Store>)
+            }
         }
     }
 }
 
-async fn trial(fake: &FakeSoe, n: u32, kill_after: Duration, tally: &mut Tally) {
+/// The backend of a run of trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sled,
+    Postgres,
+}
+
+async fn trial(fake: &FakeSoe, backend: Backend, n: u32, kill_after: Duration, tally: &mut Tally) {
+    // Kept alive for the trial: the directory, or the schema (dropped after it).
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("db");
+    let schema = match backend {
+        Backend::Sled => None,
+        Backend::Postgres => Some(stores::Schema::new().await),
+    };
+    let place = match &schema {
+        None => Where::Sled(dir.path().join("db")),
+        Some(schema) => Where::Pg(schema.url()),
+    };
+    let (env_key, env_value) = match &place {
+        Where::Sled(dir) => (ENV_DIR, dir.display().to_string()),
+        Where::Pg(url) => (ENV_PG, url.clone()),
+    };
     let to_answer = fake.add_question(
         SAM,
         &format!("Crash trial {n}: the question everyone answers"),
@@ -327,7 +384,9 @@ async fn trial(fake: &FakeSoe, n: u32, kill_after: Duration, tally: &mut Tally) 
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(ENV_DIR, &db)
+        .env_remove(ENV_DIR)
+        .env_remove(ENV_PG)
+        .env(env_key, &env_value)
         .env(ENV_SITE, fake.site_url().as_str())
         .env(ENV_MEMBER_TOKEN, &member_token)
         .env(ENV_SERVICE_TOKEN, fake.service_token())
@@ -361,7 +420,7 @@ async fn trial(fake: &FakeSoe, n: u32, kill_after: Duration, tally: &mut Tally) 
     tally.acked += acks.len();
 
     // A new bot on the same store, a few minutes later, settles what was interrupted.
-    let store = match reopen(&db).await {
+    let store = match place.open().await {
         Ok(s) => s,
         Err(e) => {
             tally.reopen_failures += 1;
@@ -425,8 +484,8 @@ async fn trial(fake: &FakeSoe, n: u32, kill_after: Duration, tally: &mut Tally) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_at_random_points_loses_no_acknowledged_write_and_doubles_none() {
+/// Runs the trials on `backend` and checks the tally.
+async fn run_trials(backend: Backend) {
     let trials: u32 = std::env::var("SOE_BOT_CRASH_TRIALS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -461,10 +520,10 @@ async fn sigkill_at_random_points_loses_no_acknowledged_write_and_doubles_none()
     for n in 0..trials {
         let max = u64::try_from(MAX_RUN.as_millis()).unwrap_or(1200);
         let kill_after = Duration::from_millis(rng.gen_range(0..max));
-        trial(&fake, n, kill_after, &mut tally).await;
+        trial(&fake, backend, n, kill_after, &mut tally).await;
     }
     println!(
-        "crash trials: {trials} (seed {seed}), {} acknowledged writes, {} settled by recovery, lost {}, doubled {}, store reopen failures {}, in {:.1} s",
+        "crash trials on {backend:?}: {trials} (seed {seed}), {} acknowledged writes, {} settled by recovery, lost {}, doubled {}, store reopen failures {}, in {:.1} s",
         tally.acked,
         tally.settled,
         tally.lost.len(),
@@ -479,4 +538,15 @@ async fn sigkill_at_random_points_loses_no_acknowledged_write_and_doubles_none()
         tally.acked > 0,
         "the trials wrote something before the kills"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_points_loses_no_acknowledged_write_and_doubles_none() {
+    run_trials(Backend::Sled).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: SOE_BOT_TEST_POSTGRES_URL"]
+async fn on_postgres_sigkill_at_random_points_loses_no_acknowledged_write_and_doubles_none() {
+    run_trials(Backend::Postgres).await;
 }
