@@ -24,7 +24,8 @@ use soe_bot::soe::UserToken;
 use soe_bot::store::cipher::Cipher;
 use soe_bot::store::copy::{count_records, RawRecords};
 use soe_bot::store::{
-    Draft, DraftContent, DraftState, Link, LinkStatus, NotifyStore, PgStore, Store,
+    Draft, DraftContent, DraftState, Link, LinkStatus, NotifyStore, PersonalStore, PgStore, Store,
+    ThreadSaveStore,
 };
 use stores::{open_sled, Schema};
 
@@ -425,7 +426,11 @@ async fn sled_to_postgres_and_back_keeps_every_sealed_record() {
         .iter()
         .map(|e| e.id)
         .collect();
-    assert_eq!(back_dms.len(), 3, "the DMs copied, and the one queued on PostgreSQL");
+    assert_eq!(
+        back_dms.len(),
+        3,
+        "the DMs copied, and the one queued on PostgreSQL"
+    );
     let copied_back: Vec<u64> = ids.iter().chain(&back_dms).copied().collect();
     new_dm_ids_come_after(&back, &copied_back).await;
     let queued_back = back

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
-use soe_bot::config::EncryptionKey;
 use soe_bot::commands::author_consent::Consent;
 use soe_bot::commands::thread_save::{Posted, SavedPart, ThreadSave};
+use soe_bot::config::EncryptionKey;
 use soe_bot::notify::model::{Card, ChannelNotify, Delivered, OutboxEntry, TargetState};
 use soe_bot::notify::personal::{
     Alert, AnswerAlerts, AskedQuestion, MemberAlerts, PersonalEntry, PersonalHealth, TagExperts,
@@ -1414,7 +1414,11 @@ async fn asked_questions_scan_by_target_and_sweep_by_time(kind: Kind) {
     );
 
     // Sweeps remove what was asked strictly before the bound.
-    assert_eq!(s.sweep_asked(m(1)).await.unwrap(), 0, "m(1) is not before m(1)");
+    assert_eq!(
+        s.sweep_asked(m(1)).await.unwrap(),
+        0,
+        "m(1) is not before m(1)"
+    );
     assert_eq!(s.sweep_asked(m(3)).await.unwrap(), 2);
     assert_eq!(s.sweep_asked(m(3)).await.unwrap(), 0);
     assert_eq!(
@@ -1436,7 +1440,10 @@ async fn tag_experts_are_per_target_and_tag(kind: Kind) {
     s.put_tag_experts("team:x", 5, &team_5).await.unwrap();
     s.put_tag_experts("main", 6, &main_6).await.unwrap();
     assert_eq!(s.tag_experts("main", 5).await.unwrap(), Some(main_5));
-    assert_eq!(s.tag_experts("team:x", 5).await.unwrap(), Some(team_5.clone()));
+    assert_eq!(
+        s.tag_experts("team:x", 5).await.unwrap(),
+        Some(team_5.clone())
+    );
     assert_eq!(
         s.tag_experts("main", 6).await.unwrap(),
         Some(main_6),
@@ -1487,7 +1494,12 @@ async fn a_poll_queues_dms_that_leave_only_when_sent(kind: Kind) {
         Some(t0())
     );
     assert_eq!(
-        s.outbox().await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(),
+        s.outbox()
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
         vec![cards[0].id]
     );
     assert_eq!(s.personal_outbox().await.unwrap(), dms, "oldest first");
@@ -1546,7 +1558,12 @@ async fn a_poll_queues_dms_that_leave_only_when_sent(kind: Kind) {
         .commit_poll_personal("main", &state, Vec::new(), vec![dm(3, 9, t0())])
         .await
         .unwrap();
-    assert!(later[0].id > dms[2].id, "{} after {}", later[0].id, dms[2].id);
+    assert!(
+        later[0].id > dms[2].id,
+        "{} after {}",
+        later[0].id,
+        dms[2].id
+    );
     assert_eq!(
         s.personal_outbox().await.unwrap(),
         vec![retried, dms[2].clone(), later[0].clone()]
@@ -1573,7 +1590,10 @@ async fn dm_ids_are_distinct_across_concurrent_polls(kind: Kind) {
     let stored = fx.store.personal_outbox().await.unwrap();
     let ids = dm_ids(&stored);
     assert_eq!(ids.len(), RACERS * 2, "no DM overwrote another: {ids:?}");
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in queue order: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in queue order: {ids:?}"
+    );
     // Each poll's two DMs are both there.
     for i in 0..RACERS as i64 {
         let users: Vec<u64> = stored
@@ -1617,7 +1637,10 @@ async fn forget_member_and_delete_link_forget_only_that_members_alerts(kind: Kin
 
     s.forget_member(1).await.unwrap();
     assert_eq!(s.member_alerts(1).await.unwrap(), None);
-    assert_eq!(s.all_member_alerts().await.unwrap(), vec![alerts(2), alerts(3)]);
+    assert_eq!(
+        s.all_member_alerts().await.unwrap(),
+        vec![alerts(2), alerts(3)]
+    );
     assert_eq!(
         s.asked_questions("").await.unwrap(),
         vec![asked("main", 20, 2, t0()), asked("main", 30, 3, t0())],
@@ -1842,7 +1865,12 @@ async fn personal_records_and_saves_survive_a_reopen(kind: Kind) {
         )
         .await
         .unwrap();
-    assert!(after[0].id > dms[1].id, "{} after {}", after[0].id, dms[1].id);
+    assert!(
+        after[0].id > dms[1].id,
+        "{} after {}",
+        after[0].id,
+        dms[1].id
+    );
     assert_eq!(s.personal_outbox().await.unwrap().len(), 3);
 }
 
@@ -1856,7 +1884,10 @@ async fn unreadable_personal_records_and_saves_are_skipped_and_swept(kind: Kind)
         .await
         .unwrap();
     assert_eq!(s.all_member_alerts().await.unwrap(), vec![alerts(1)]);
-    assert!(s.member_alerts(5).await.is_err(), "asked for by id: an error");
+    assert!(
+        s.member_alerts(5).await.is_err(),
+        "asked for by id: an error"
+    );
 
     let question = asked("main", 10, 1, t0());
     s.record_asked(&question).await.unwrap();
@@ -1865,13 +1896,22 @@ async fn unreadable_personal_records_and_saves_are_skipped_and_swept(kind: Kind)
         .raw_put("personal_asked/v1", &junk_key, junk)
         .await
         .unwrap();
-    assert_eq!(s.asked_questions("main").await.unwrap(), vec![question.clone()]);
+    assert_eq!(
+        s.asked_questions("main").await.unwrap(),
+        vec![question.clone()]
+    );
     assert_eq!(
         s.sweep_asked(t0()).await.unwrap(),
         1,
         "the unreadable one goes, the readable one is not old enough"
     );
-    assert_eq!(fx.raw.raw_get("personal_asked/v1", &junk_key).await.unwrap(), None);
+    assert_eq!(
+        fx.raw
+            .raw_get("personal_asked/v1", &junk_key)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(s.asked_questions("").await.unwrap(), vec![question]);
 
     let (_, dms) = s
@@ -1896,9 +1936,15 @@ async fn unreadable_personal_records_and_saves_are_skipped_and_swept(kind: Kind)
         .await
         .unwrap();
     assert_eq!(s.all_saves().await.unwrap(), vec![saved.clone()]);
-    assert!(s.get_save("junk").await.is_err(), "asked for by id: an error");
+    assert!(
+        s.get_save("junk").await.is_err(),
+        "asked for by id: an error"
+    );
     assert_eq!(s.sweep_saves(t0()).await.unwrap(), 1);
-    assert_eq!(fx.raw.raw_get("thread_saves/v1", b"junk").await.unwrap(), None);
+    assert_eq!(
+        fx.raw.raw_get("thread_saves/v1", b"junk").await.unwrap(),
+        None
+    );
     assert_eq!(s.all_saves().await.unwrap(), vec![saved]);
 }
 
