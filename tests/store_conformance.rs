@@ -94,6 +94,7 @@ conformance!(
     thread_saves_round_trip_overwrite_list_and_sweep,
     personal_records_and_saves_survive_a_reopen,
     unreadable_personal_records_and_saves_are_skipped_and_swept,
+    a_copy_hands_out_ids_past_every_copied_card_and_dm,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -1946,6 +1947,62 @@ async fn unreadable_personal_records_and_saves_are_skipped_and_swept(kind: Kind)
         None
     );
     assert_eq!(s.all_saves().await.unwrap(), vec![saved]);
+}
+
+/// `migrate-store`'s copy into a store of this backend, used at once (no reopen): new cards
+/// and DMs get ids past every copied id, cards' and DMs' alike, so no copied DM is
+/// overwritten and no nonce is reused.
+async fn a_copy_hands_out_ids_past_every_copied_card_and_dm(kind: Kind) {
+    let source = Fixture::new(Kind::Sled).await;
+    let cards = source
+        .store
+        .commit_poll("main", &TargetState::default(), vec![entry(10, 1)])
+        .await
+        .unwrap();
+    // DMs queued after the cards: the source's newest id is a DM's.
+    let (_, dms) = source
+        .store
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![dm(1, 1, t0()), dm(2, 1, t0()), dm(3, 1, t0())],
+        )
+        .await
+        .unwrap();
+    let newest = dms.iter().map(|e| e.id).max().unwrap();
+    assert!(newest > cards[0].id);
+
+    let target = Fixture::new(kind).await;
+    let report = soe_bot::store::copy::copy_store(source.raw.as_ref(), target.raw.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(report.copied["personal_outbox/v1"], 3);
+    let t = &target.store;
+    assert_eq!(t.personal_outbox().await.unwrap(), dms);
+    let (more_cards, more_dms) = t
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            vec![entry(10, 2)],
+            vec![dm(4, 2, t0())],
+        )
+        .await
+        .unwrap();
+    assert!(
+        more_cards[0].id > newest && more_dms[0].id > newest,
+        "card {} and DM {} after {newest}",
+        more_cards[0].id,
+        more_dms[0].id
+    );
+    let mut want = dms;
+    want.push(more_dms[0].clone());
+    assert_eq!(
+        t.personal_outbox().await.unwrap(),
+        want,
+        "no copied DM overwritten"
+    );
+    assert_eq!(t.outbox_depth().await.unwrap(), 2);
 }
 
 // ---------------------------------------------------------------- across backends
