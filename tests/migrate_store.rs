@@ -1,7 +1,8 @@
 //! `soe-bot migrate-store` as operators run it (the real binary): sled → PostgreSQL and back.
 //! Records arrive still sealed (the same bytes, opening with the same keys), the counts are
-//! checked per tree, a non-empty target is refused, and the outbox keeps handing out ids past
-//! the ones copied in. Needs PostgreSQL (`SOE_BOT_TEST_POSTGRES_URL`), so `#[ignore]`d in a bare
+//! checked per tree (every tree, personal alerts' and thread saves' included), a non-empty
+//! target is refused, and the outboxes (channel cards' and DMs') keep handing out ids past
+//! every id copied in. Needs PostgreSQL (`SOE_BOT_TEST_POSTGRES_URL`), so `#[ignore]`d in a bare
 //! `cargo test`; `.ci/run` runs it with a server.
 
 #![cfg(unix)]
@@ -15,13 +16,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
+use soe_bot::commands::thread_save::ThreadSave;
 use soe_bot::notify::model::{Card, OutboxEntry, TargetState};
+use soe_bot::notify::personal::{Alert, AskedQuestion, MemberAlerts, PersonalEntry, TagExperts};
 use soe_bot::notify::rule::{parse_spec, ActivityKind, Rule, SubscribeOptions};
 use soe_bot::soe::UserToken;
 use soe_bot::store::cipher::Cipher;
 use soe_bot::store::copy::{count_records, RawRecords};
 use soe_bot::store::{
-    Draft, DraftContent, DraftState, Link, LinkStatus, NotifyStore, PgStore, Store,
+    Draft, DraftContent, DraftState, Link, LinkStatus, NotifyStore, PersonalStore, PgStore, Store,
+    ThreadSaveStore,
 };
 use stores::{open_sled, Schema};
 
@@ -162,6 +166,110 @@ fn entry(q: i64) -> OutboxEntry {
     }
 }
 
+/// A DM for `user`, about question `q`.
+fn dm(user: u64, q: i64) -> PersonalEntry {
+    PersonalEntry::new(
+        user,
+        1000 + user as i64,
+        Alert::Expert {
+            card: entry(q).card,
+        },
+        t0(),
+    )
+}
+
+/// Personal alerts and a thread save, in every one of their trees; returns the DM ids (queued
+/// after the cards, so the last id of the store is a DM's).
+async fn seed_personal(store: &dyn Store) -> Vec<u64> {
+    for u in 1..=2 {
+        store
+            .put_member_alerts(&MemberAlerts {
+                user: u,
+                soe_user_id: 1000 + u as i64,
+                experts: true,
+                updated_at: t0(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .record_asked(&AskedQuestion {
+            target: "main".into(),
+            question_id: 7,
+            user: 1,
+            soe_user_id: 1001,
+            at: t0(),
+        })
+        .await
+        .unwrap();
+    store
+        .put_tag_experts(
+            "main",
+            5,
+            &TagExperts {
+                users: vec![1001],
+                read_at: t0(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .put_save(&ThreadSave {
+            id: "save1".into(),
+            guild: Some(1),
+            thread: 500,
+            parent: Some(10),
+            invoker: 1,
+            invoker_name: "member1".into(),
+            thread_name: "A thread".into(),
+            question_message: 501,
+            question_author: (2, "member2".into()),
+            title: String::new(),
+            tags: Vec::new(),
+            question: None,
+            answer: None,
+            accepted: false,
+            card_posted: false,
+            finished: false,
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let (_, dms) = store
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![dm(1, 1), dm(2, 1)],
+        )
+        .await
+        .unwrap();
+    dms.iter().map(|e| e.id).collect()
+}
+
+/// A new DM queued in `store` gets an id past every id copied in (cards' and DMs'), and
+/// overwrites none of the copied DMs.
+async fn new_dm_ids_come_after(store: &dyn Store, copied: &[u64]) {
+    let before = store.personal_outbox().await.unwrap().len();
+    let (_, next) = store
+        .commit_poll_personal("main", &TargetState::default(), Vec::new(), vec![dm(3, 9)])
+        .await
+        .unwrap();
+    let last = *copied.iter().max().unwrap();
+    assert!(next[0].id > last, "DM id {} after {copied:?}", next[0].id);
+    assert_eq!(store.personal_outbox().await.unwrap().len(), before + 1);
+}
+
+/// The personal-alert and thread-save trees, which must be among the trees copied.
+const PERSONAL_TREES: [&str; 5] = [
+    "personal_members/v1",
+    "personal_asked/v1",
+    "personal_experts/v1",
+    "personal_outbox/v1",
+    "thread_saves/v1",
+];
+
 /// Fills `store` with a bit of everything; returns the outbox ids it queued.
 async fn seed(store: &dyn Store) -> Vec<u64> {
     for u in 1..=5 {
@@ -220,12 +328,25 @@ async fn sled_to_postgres_and_back_keeps_every_sealed_record() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     let sled_dir = dir.path().join("source");
-    let queued = {
+    let (queued, dms) = {
         let store = open_sled(&sled_dir, Cipher::for_testing()).unwrap();
         let ids = seed(&store).await;
+        let dms = seed_personal(&store).await;
         store.flush().await.unwrap();
-        ids
+        (ids, dms)
     };
+    // Every tree holds something, so comparing them below means something.
+    {
+        let store = open_sled(&sled_dir, Cipher::for_testing()).unwrap();
+        let counts = count_records(&store).await.unwrap();
+        for tree in PERSONAL_TREES {
+            assert!(
+                soe_bot::store::copy::tree_names().contains(&tree),
+                "{tree} is copied"
+            );
+            assert!(counts[tree] > 0, "{tree} seeded: {counts:?}");
+        }
+    }
     let schema = Schema::new().await;
 
     // sled → PostgreSQL.
@@ -236,6 +357,15 @@ async fn sled_to_postgres_and_back_keeps_every_sealed_record() {
     );
     assert!(ok, "{out}");
     assert!(out.contains("links/v1: 5"), "{out}");
+    for line in [
+        "personal_members/v1: 2",
+        "personal_asked/v1: 1",
+        "personal_experts/v1: 1",
+        "personal_outbox/v1: 2",
+        "thread_saves/v1: 1",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
     assert!(
         !out.contains("postgres://postgres@"),
         "the URL is not printed: {out}"
@@ -260,6 +390,10 @@ async fn sled_to_postgres_and_back_keeps_every_sealed_record() {
         "{} after {queued:?}",
         next[0].id
     );
+    assert_eq!(pg.all_member_alerts().await.unwrap().len(), 2);
+    assert_eq!(pg.get_save("save1").await.unwrap().unwrap().invoker, 1);
+    let copied: Vec<u64> = queued.iter().chain(&dms).copied().collect();
+    new_dm_ids_come_after(pg.as_ref(), &copied).await;
     drop(source);
 
     // A second run into the now filled target is refused, and changes nothing.
@@ -285,6 +419,20 @@ async fn sled_to_postgres_and_back_keeps_every_sealed_record() {
     same_records(pg.as_ref(), &back).await;
     assert!(back.get_link(5).await.unwrap().is_some());
     let ids: Vec<u64> = back.outbox().await.unwrap().iter().map(|e| e.id).collect();
+    let back_dms: Vec<u64> = back
+        .personal_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        back_dms.len(),
+        3,
+        "the DMs copied, and the one queued on PostgreSQL"
+    );
+    let copied_back: Vec<u64> = ids.iter().chain(&back_dms).copied().collect();
+    new_dm_ids_come_after(&back, &copied_back).await;
     let queued_back = back
         .commit_poll("main", &TargetState::default(), vec![entry(5)])
         .await

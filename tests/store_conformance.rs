@@ -3,7 +3,8 @@
 //! `SOE_BOT_TEST_POSTGRES_URL`; `.ci/run` starts one and includes them), each time on a fresh
 //! store (a temporary directory, or a schema of its own).
 //!
-//! Covered: every method's semantics, single-use takes, compare-and-swap claims, concurrent
+//! Covered: every method's semantics (of [`Store`], [`NotifyStore`], `PersonalStore` and
+//! `ThreadSaveStore`), single-use takes, compare-and-swap claims, concurrent
 //! winners (16 tasks released together; on PostgreSQL half of them on a second replica), TTL
 //! sweeps, rate buckets, sealing (a wrong key is refused at open, a sealed value copied under
 //! another member does not open), and the stored bytes: a record written by one backend is
@@ -17,8 +18,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
+use soe_bot::commands::author_consent::Consent;
+use soe_bot::commands::thread_save::{Posted, SavedPart, ThreadSave};
 use soe_bot::config::EncryptionKey;
 use soe_bot::notify::model::{Card, ChannelNotify, Delivered, OutboxEntry, TargetState};
+use soe_bot::notify::personal::{
+    Alert, AnswerAlerts, AskedQuestion, MemberAlerts, PersonalEntry, PersonalHealth, TagExperts,
+};
 use soe_bot::notify::rule::{parse_spec, ActivityKind, Rule, RuleError, SubscribeOptions};
 use soe_bot::soe::{ServiceToken, UserToken};
 use soe_bot::store::cipher::Cipher;
@@ -78,6 +84,17 @@ conformance!(
     rules_are_numbered_per_guild_and_never_reused,
     a_poll_queues_cards_that_leave_only_when_sent,
     outbox_ids_increase_across_concurrent_polls,
+    member_alerts_round_trip_overwrite_and_list_in_member_order,
+    asked_questions_scan_by_target_and_sweep_by_time,
+    tag_experts_are_per_target_and_tag,
+    a_poll_queues_dms_that_leave_only_when_sent,
+    dm_ids_are_distinct_across_concurrent_polls,
+    forget_member_and_delete_link_forget_only_that_members_alerts,
+    personal_health_counts_members_questions_and_failing_dms,
+    thread_saves_round_trip_overwrite_list_and_sweep,
+    personal_records_and_saves_survive_a_reopen,
+    unreadable_personal_records_and_saves_are_skipped_and_swept,
+    a_copy_hands_out_ids_past_every_copied_card_and_dm,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -217,6 +234,76 @@ fn entry(channel: u64, q: i64) -> OutboxEntry {
         last_error: None,
         folded: false,
     }
+}
+
+fn alerts(user: u64) -> MemberAlerts {
+    MemberAlerts {
+        user,
+        soe_user_id: 1000 + user as i64,
+        answers: AnswerAlerts::Asked,
+        questions: false,
+        tags: vec!["rust".into()],
+        watched: Vec::new(),
+        watched_read_at: None,
+        experts: false,
+        updated_at: t0(),
+    }
+}
+
+fn asked(target: &str, question_id: i64, user: u64, at: DateTime<Utc>) -> AskedQuestion {
+    AskedQuestion {
+        target: target.into(),
+        question_id,
+        user,
+        soe_user_id: 1000 + user as i64,
+        at,
+    }
+}
+
+fn experts(users: &[i64], read_at: DateTime<Utc>) -> TagExperts {
+    TagExperts {
+        users: users.to_vec(),
+        read_at,
+    }
+}
+
+/// A DM about question `q` for `user`, queued at `at`.
+fn dm(user: u64, q: i64, at: DateTime<Utc>) -> PersonalEntry {
+    PersonalEntry::new(
+        user,
+        1000 + user as i64,
+        Alert::Expert {
+            card: entry(0, q).card,
+        },
+        at,
+    )
+}
+
+fn save(id: &str, invoker: u64, created_at: DateTime<Utc>) -> ThreadSave {
+    ThreadSave {
+        id: id.into(),
+        guild: Some(1),
+        thread: 500,
+        parent: Some(50),
+        invoker,
+        invoker_name: format!("member{invoker}"),
+        thread_name: "How do I rotate the key?".into(),
+        question_message: 501,
+        question_author: (7, "author7".into()),
+        title: String::new(),
+        tags: Vec::new(),
+        question: None,
+        answer: None,
+        accepted: false,
+        card_posted: false,
+        finished: false,
+        created_at,
+    }
+}
+
+/// The ids of `entries`, in order.
+fn dm_ids(entries: &[PersonalEntry]) -> Vec<u64> {
+    entries.iter().map(|e| e.id).collect()
 }
 
 /// Runs `f(store, i)` on [`RACERS`] tasks released together (on PostgreSQL, the odd ones on a
@@ -1231,6 +1318,693 @@ async fn outbox_ids_increase_across_concurrent_polls(kind: Kind) {
     );
 }
 
+// ---------------------------------------------------------------- personal alerts
+
+async fn member_alerts_round_trip_overwrite_and_list_in_member_order(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    assert_eq!(s.member_alerts(1).await.unwrap(), None);
+    assert!(s.all_member_alerts().await.unwrap().is_empty());
+    // Stored out of order; 256 after 2 only if keys are big-endian.
+    for user in [256, 2, 1] {
+        s.put_member_alerts(&alerts(user)).await.unwrap();
+    }
+    assert_eq!(s.member_alerts(2).await.unwrap(), Some(alerts(2)));
+    assert_eq!(s.member_alerts(3).await.unwrap(), None);
+    assert_eq!(
+        s.all_member_alerts().await.unwrap(),
+        vec![alerts(1), alerts(2), alerts(256)],
+        "every member, by user id"
+    );
+    // A replacement replaces every field, and only that member's record.
+    let changed = MemberAlerts {
+        answers: AnswerAlerts::All,
+        questions: true,
+        tags: vec!["go".into(), "sql".into()],
+        watched: vec!["rust".into()],
+        watched_read_at: Some(t0() + Duration::minutes(5)),
+        experts: true,
+        updated_at: t0() + Duration::hours(1),
+        ..alerts(1)
+    };
+    s.put_member_alerts(&changed).await.unwrap();
+    assert_eq!(s.member_alerts(1).await.unwrap(), Some(changed.clone()));
+    let off = MemberAlerts {
+        answers: AnswerAlerts::Off,
+        tags: Vec::new(),
+        ..alerts(2)
+    };
+    s.put_member_alerts(&off).await.unwrap();
+    assert_eq!(
+        s.all_member_alerts().await.unwrap(),
+        vec![changed, off, alerts(256)]
+    );
+}
+
+async fn asked_questions_scan_by_target_and_sweep_by_time(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    let m = |n: i64| t0() + Duration::minutes(n);
+    assert!(s.asked_questions("").await.unwrap().is_empty());
+    let main_10 = asked("main", 10, 1, m(0));
+    let main_11 = asked("main", 11, 2, m(1));
+    let main_256 = asked("main", 256, 1, m(2));
+    let team_10 = asked("team:x", 10, 1, m(3));
+    // "main2" starts with "main": a prefix scan of "main" must not find it.
+    let main2_5 = asked("main2", 5, 3, m(4));
+    for q in [&team_10, &main_256, &main2_5, &main_11, &main_10] {
+        s.record_asked(q).await.unwrap();
+    }
+    assert_eq!(
+        s.asked_questions("main").await.unwrap(),
+        vec![main_10.clone(), main_11.clone(), main_256.clone()],
+        "the target's questions, by question id"
+    );
+    assert_eq!(
+        s.asked_questions("team:x").await.unwrap(),
+        vec![team_10.clone()]
+    );
+    assert_eq!(
+        s.asked_questions("main2").await.unwrap(),
+        vec![main2_5.clone()]
+    );
+    assert!(s.asked_questions("team").await.unwrap().is_empty());
+    assert!(s.asked_questions("nowhere").await.unwrap().is_empty());
+    assert_eq!(
+        s.asked_questions("").await.unwrap(),
+        vec![
+            main_10.clone(),
+            main_11.clone(),
+            main_256.clone(),
+            main2_5.clone(),
+            team_10.clone()
+        ],
+        "every target"
+    );
+    // The same question recorded again replaces the record (one per target and question).
+    let main_10_again = asked("main", 10, 4, m(5));
+    s.record_asked(&main_10_again).await.unwrap();
+    assert_eq!(
+        s.asked_questions("main").await.unwrap(),
+        vec![main_10_again.clone(), main_11, main_256]
+    );
+    assert_eq!(
+        s.asked_questions("team:x").await.unwrap(),
+        vec![team_10.clone()],
+        "the same question id on another target is another record"
+    );
+
+    // Sweeps remove what was asked strictly before the bound.
+    assert_eq!(
+        s.sweep_asked(m(1)).await.unwrap(),
+        0,
+        "m(1) is not before m(1)"
+    );
+    assert_eq!(s.sweep_asked(m(3)).await.unwrap(), 2);
+    assert_eq!(s.sweep_asked(m(3)).await.unwrap(), 0);
+    assert_eq!(
+        s.asked_questions("").await.unwrap(),
+        vec![main_10_again, main2_5, team_10]
+    );
+    assert_eq!(s.sweep_asked(m(60)).await.unwrap(), 3);
+    assert!(s.asked_questions("").await.unwrap().is_empty());
+}
+
+async fn tag_experts_are_per_target_and_tag(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    assert_eq!(s.tag_experts("main", 5).await.unwrap(), None);
+    let main_5 = experts(&[1, 2], t0());
+    let team_5 = experts(&[3], t0());
+    let main_6 = experts(&[], t0());
+    s.put_tag_experts("main", 5, &main_5).await.unwrap();
+    s.put_tag_experts("team:x", 5, &team_5).await.unwrap();
+    s.put_tag_experts("main", 6, &main_6).await.unwrap();
+    assert_eq!(s.tag_experts("main", 5).await.unwrap(), Some(main_5));
+    assert_eq!(
+        s.tag_experts("team:x", 5).await.unwrap(),
+        Some(team_5.clone())
+    );
+    assert_eq!(
+        s.tag_experts("main", 6).await.unwrap(),
+        Some(main_6),
+        "a tag with no experts is remembered as such"
+    );
+    assert_eq!(s.tag_experts("main2", 5).await.unwrap(), None);
+    assert_eq!(s.tag_experts("team:x", 6).await.unwrap(), None);
+    // Read again later: replaced.
+    let reread = experts(&[2, 4], t0() + Duration::hours(6));
+    s.put_tag_experts("main", 5, &reread).await.unwrap();
+    assert_eq!(s.tag_experts("main", 5).await.unwrap(), Some(reread));
+    assert_eq!(s.tag_experts("team:x", 5).await.unwrap(), Some(team_5));
+}
+
+async fn a_poll_queues_dms_that_leave_only_when_sent(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    assert!(s.personal_outbox().await.unwrap().is_empty());
+    let state = TargetState {
+        cursor: Some(t0()),
+        ..Default::default()
+    };
+    let wanted = vec![dm(1, 1, t0()), dm(2, 1, t0()), dm(1, 2, t0())];
+    let (cards, dms) = s
+        .commit_poll_personal("main", &state, vec![entry(10, 1)], wanted.clone())
+        .await
+        .unwrap();
+    assert_eq!(cards.len(), 1);
+    assert_eq!(dms.len(), 3);
+    let all_ids: Vec<u64> = cards.iter().map(|e| e.id).chain(dm_ids(&dms)).collect();
+    assert!(
+        all_ids.windows(2).all(|w| w[0] < w[1]),
+        "ids assigned in order: {all_ids:?}"
+    );
+    for (got, want) in dms.iter().zip(&wanted) {
+        assert_eq!(
+            *got,
+            PersonalEntry {
+                id: got.id,
+                ..want.clone()
+            },
+            "only the id is assigned"
+        );
+    }
+    // State, cards and DMs landed together.
+    assert_eq!(
+        s.target_state("main").await.unwrap().unwrap().cursor,
+        Some(t0())
+    );
+    assert_eq!(
+        s.outbox()
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        vec![cards[0].id]
+    );
+    assert_eq!(s.personal_outbox().await.unwrap(), dms, "oldest first");
+
+    // A failed attempt is recorded in place.
+    let retried = PersonalEntry {
+        attempts: 2,
+        next_attempt_at: t0() + Duration::minutes(1),
+        last_error: Some("Discord said 500".into()),
+        ..dms[1].clone()
+    };
+    s.update_personal(&retried).await.unwrap();
+    assert_eq!(
+        s.personal_outbox().await.unwrap(),
+        vec![dms[0].clone(), retried.clone(), dms[2].clone()]
+    );
+    // Sent: it leaves; the others stay.
+    s.complete_personal(dms[0].id).await.unwrap();
+    assert_eq!(
+        s.personal_outbox().await.unwrap(),
+        vec![retried.clone(), dms[2].clone()]
+    );
+    // Completing again, or an id never queued, does nothing; an update does not bring a
+    // completed entry back.
+    s.complete_personal(dms[0].id).await.unwrap();
+    s.complete_personal(u64::MAX).await.unwrap();
+    let ghost = PersonalEntry {
+        attempts: 9,
+        ..dms[0].clone()
+    };
+    s.update_personal(&ghost).await.unwrap();
+    assert_eq!(
+        s.personal_outbox().await.unwrap(),
+        vec![retried.clone(), dms[2].clone()]
+    );
+    // Completing a DM leaves the channel cards alone.
+    assert_eq!(s.outbox_depth().await.unwrap(), 1);
+
+    // A poll with nothing to send still writes its state.
+    let quiet = TargetState {
+        cursor: Some(t0() + Duration::minutes(2)),
+        ..Default::default()
+    };
+    let (none, no_dms) = s
+        .commit_poll_personal("team:x", &quiet, Vec::new(), Vec::new())
+        .await
+        .unwrap();
+    assert!(none.is_empty() && no_dms.is_empty());
+    assert_eq!(
+        s.target_state("team:x").await.unwrap().unwrap().cursor,
+        quiet.cursor
+    );
+    assert_eq!(s.personal_outbox().await.unwrap().len(), 2);
+    // A later poll's DMs come after the waiting ones, and never reuse a sent one's id.
+    let (_, later) = s
+        .commit_poll_personal("main", &state, Vec::new(), vec![dm(3, 9, t0())])
+        .await
+        .unwrap();
+    assert!(
+        later[0].id > dms[2].id,
+        "{} after {}",
+        later[0].id,
+        dms[2].id
+    );
+    assert_eq!(
+        s.personal_outbox().await.unwrap(),
+        vec![retried, dms[2].clone(), later[0].clone()]
+    );
+}
+
+async fn dm_ids_are_distinct_across_concurrent_polls(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let won = race(&fx, |s, i| async move {
+        let q = i as i64;
+        let (cards, dms) = s
+            .commit_poll_personal(
+                &format!("t{i}"),
+                &TargetState::default(),
+                vec![entry(1, q)],
+                vec![dm(1, q, t0()), dm(2, q, t0())],
+            )
+            .await
+            .unwrap();
+        cards.len() == 1 && dms.len() == 2 && dms[0].id < dms[1].id
+    })
+    .await;
+    assert_eq!(won, RACERS);
+    let stored = fx.store.personal_outbox().await.unwrap();
+    let ids = dm_ids(&stored);
+    assert_eq!(ids.len(), RACERS * 2, "no DM overwrote another: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in queue order: {ids:?}"
+    );
+    // Each poll's two DMs are both there.
+    for i in 0..RACERS as i64 {
+        let users: Vec<u64> = stored
+            .iter()
+            .filter(|e| matches!(&e.alert, Alert::Expert { card } if card.question_id == i))
+            .map(|e| e.user)
+            .collect();
+        assert_eq!(users, vec![1, 2], "poll {i}");
+    }
+    assert_eq!(fx.store.outbox_depth().await.unwrap(), RACERS);
+}
+
+async fn forget_member_and_delete_link_forget_only_that_members_alerts(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    for user in [1, 2, 3] {
+        s.put_member_alerts(&alerts(user)).await.unwrap();
+        s.record_asked(&asked("main", 10 * user as i64, user, t0()))
+            .await
+            .unwrap();
+    }
+    s.record_asked(&asked("team:x", 7, 1, t0())).await.unwrap();
+    let (_, dms) = s
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![
+                dm(1, 1, t0()),
+                dm(2, 1, t0()),
+                dm(1, 2, t0()),
+                dm(3, 1, t0()),
+            ],
+        )
+        .await
+        .unwrap();
+    let expert_record = experts(&[1001], t0());
+    s.put_tag_experts("main", 5, &expert_record).await.unwrap();
+    let saved = save("s1", 1, t0());
+    s.put_save(&saved).await.unwrap();
+
+    s.forget_member(1).await.unwrap();
+    assert_eq!(s.member_alerts(1).await.unwrap(), None);
+    assert_eq!(
+        s.all_member_alerts().await.unwrap(),
+        vec![alerts(2), alerts(3)]
+    );
+    assert_eq!(
+        s.asked_questions("").await.unwrap(),
+        vec![asked("main", 20, 2, t0()), asked("main", 30, 3, t0())],
+        "the member's questions on every target went, nobody else's"
+    );
+    assert_eq!(
+        s.personal_outbox().await.unwrap(),
+        vec![dms[1].clone(), dms[3].clone()]
+    );
+    // Not the member's: a tag's experts and the member's thread saves stay.
+    assert_eq!(
+        s.tag_experts("main", 5).await.unwrap(),
+        Some(expert_record.clone())
+    );
+    assert_eq!(s.get_save("s1").await.unwrap(), Some(saved.clone()));
+    // Forgetting again, or a member never seen, is fine.
+    s.forget_member(1).await.unwrap();
+    s.forget_member(99).await.unwrap();
+    assert_eq!(s.all_member_alerts().await.unwrap().len(), 2);
+
+    // Deleting a link forgets the member's alerts too (the same records as forget_member).
+    s.put_link(&link(2, "t2")).await.unwrap();
+    s.put_link(&link(3, "t3")).await.unwrap();
+    assert!(s.delete_link(2).await.unwrap());
+    assert_eq!(s.member_alerts(2).await.unwrap(), None);
+    assert_eq!(s.all_member_alerts().await.unwrap(), vec![alerts(3)]);
+    assert_eq!(
+        s.asked_questions("").await.unwrap(),
+        vec![asked("main", 30, 3, t0())]
+    );
+    assert_eq!(s.personal_outbox().await.unwrap(), vec![dms[3].clone()]);
+    assert!(s.get_link(3).await.unwrap().is_some());
+    assert_eq!(s.tag_experts("main", 5).await.unwrap(), Some(expert_record));
+    assert_eq!(s.get_save("s1").await.unwrap(), Some(saved));
+    // Even without a link, deleting it forgets the member's alerts.
+    s.put_member_alerts(&alerts(4)).await.unwrap();
+    assert!(!s.delete_link(4).await.unwrap());
+    assert_eq!(s.member_alerts(4).await.unwrap(), None);
+    assert_eq!(s.all_member_alerts().await.unwrap(), vec![alerts(3)]);
+}
+
+async fn personal_health_counts_members_questions_and_failing_dms(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    assert_eq!(
+        s.personal_health().await.unwrap(),
+        PersonalHealth::default()
+    );
+    // 1: answers to all its questions and experts; 2: new questions; 3: the defaults.
+    s.put_member_alerts(&MemberAlerts {
+        answers: AnswerAlerts::All,
+        experts: true,
+        ..alerts(1)
+    })
+    .await
+    .unwrap();
+    s.put_member_alerts(&MemberAlerts {
+        questions: true,
+        ..alerts(2)
+    })
+    .await
+    .unwrap();
+    s.put_member_alerts(&alerts(3)).await.unwrap();
+    s.record_asked(&asked("main", 1, 1, t0())).await.unwrap();
+    s.record_asked(&asked("team:x", 1, 2, t0())).await.unwrap();
+    let (_, dms) = s
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![
+                dm(1, 1, t0()),
+                dm(2, 1, t0() + Duration::minutes(2)),
+                dm(3, 1, t0() + Duration::minutes(1)),
+            ],
+        )
+        .await
+        .unwrap();
+    for (i, error) in [(1, "newer failure"), (2, "older failure")] {
+        s.update_personal(&PersonalEntry {
+            attempts: 1,
+            last_error: Some(error.into()),
+            ..dms[i].clone()
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.personal_health().await.unwrap(),
+        PersonalHealth {
+            alert_members: 2,
+            expert_members: 1,
+            asked_questions: 2,
+            outbox_depth: 3,
+            failing: 2,
+            last_error: Some("newer failure".into()),
+        }
+    );
+    s.complete_personal(dms[1].id).await.unwrap();
+    let h = s.personal_health().await.unwrap();
+    assert_eq!(
+        (h.outbox_depth, h.failing, h.last_error.as_deref()),
+        (2, 1, Some("older failure"))
+    );
+}
+
+// ---------------------------------------------------------------- thread saves
+
+async fn thread_saves_round_trip_overwrite_list_and_sweep(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    assert_eq!(s.get_save("a").await.unwrap(), None);
+    assert!(s.all_saves().await.unwrap().is_empty());
+    let a = save("a", 1, t0());
+    let ab = save("ab", 2, t0() + Duration::minutes(30));
+    let b = save("b", 1, t0() + Duration::hours(1));
+    for x in [&b, &a, &ab] {
+        s.put_save(x).await.unwrap();
+    }
+    assert_eq!(s.get_save("a").await.unwrap(), Some(a.clone()));
+    assert_eq!(s.get_save("A").await.unwrap(), None, "ids are exact");
+    assert_eq!(s.get_save("").await.unwrap(), None);
+    assert_eq!(
+        s.all_saves().await.unwrap(),
+        vec![a.clone(), ab.clone(), b.clone()],
+        "every save, by id"
+    );
+    // Progress replaces the record, every field of it.
+    let part = |message: u64, consent: Consent, posted: Option<Posted>| SavedPart {
+        message,
+        consent,
+        draft: format!("draft-{message}"),
+        posted,
+    };
+    let progressed = ThreadSave {
+        title: "How do I rotate the key?".into(),
+        tags: vec!["security".into(), "keys".into()],
+        question: Some(part(
+            501,
+            Consent::given(7, "author7", false, t0()),
+            Some(Posted {
+                id: 42,
+                url: "https://soe.example/q/42".into(),
+                posted_as: "author7".into(),
+                by_invoker: false,
+            }),
+        )),
+        answer: Some(part(502, Consent::ask(8, "author8", t0()), None)),
+        accepted: true,
+        card_posted: true,
+        finished: true,
+        ..a.clone()
+    };
+    s.put_save(&progressed).await.unwrap();
+    assert_eq!(s.get_save("a").await.unwrap(), Some(progressed.clone()));
+    assert_eq!(
+        s.all_saves().await.unwrap(),
+        vec![progressed, ab, b.clone()]
+    );
+
+    // Sweeps remove saves started strictly before the bound.
+    assert_eq!(s.sweep_saves(t0()).await.unwrap(), 0, "t0 is not before t0");
+    assert_eq!(s.sweep_saves(t0() + Duration::hours(1)).await.unwrap(), 2);
+    assert_eq!(s.sweep_saves(t0() + Duration::hours(1)).await.unwrap(), 0);
+    assert_eq!(s.get_save("a").await.unwrap(), None);
+    assert_eq!(s.all_saves().await.unwrap(), vec![b]);
+    assert_eq!(s.sweep_saves(t0() + Duration::days(2)).await.unwrap(), 1);
+    assert!(s.all_saves().await.unwrap().is_empty());
+}
+
+async fn personal_records_and_saves_survive_a_reopen(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    let member = MemberAlerts {
+        experts: true,
+        ..alerts(1)
+    };
+    s.put_member_alerts(&member).await.unwrap();
+    let question = asked("main", 10, 1, t0());
+    s.record_asked(&question).await.unwrap();
+    let tag = experts(&[1001, 1002], t0());
+    s.put_tag_experts("main", 5, &tag).await.unwrap();
+    let (_, dms) = s
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![dm(1, 1, t0()), dm(1, 2, t0())],
+        )
+        .await
+        .unwrap();
+    let retried = PersonalEntry {
+        attempts: 1,
+        last_error: Some("timeout".into()),
+        ..dms[0].clone()
+    };
+    s.update_personal(&retried).await.unwrap();
+    let saved = save("s1", 1, t0());
+    s.put_save(&saved).await.unwrap();
+
+    let fx = fx
+        .reopen(Cipher::for_testing())
+        .await
+        .map_err(|(e, _)| e)
+        .expect("reopens");
+    let s = &fx.store;
+    assert_eq!(s.all_member_alerts().await.unwrap(), vec![member]);
+    assert_eq!(s.asked_questions("main").await.unwrap(), vec![question]);
+    assert_eq!(s.tag_experts("main", 5).await.unwrap(), Some(tag));
+    assert_eq!(
+        s.personal_outbox().await.unwrap(),
+        vec![retried, dms[1].clone()]
+    );
+    assert_eq!(s.all_saves().await.unwrap(), vec![saved]);
+    // DM ids keep increasing across the reopen (a nonce is never reused).
+    let (_, after) = s
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![dm(2, 3, t0())],
+        )
+        .await
+        .unwrap();
+    assert!(
+        after[0].id > dms[1].id,
+        "{} after {}",
+        after[0].id,
+        dms[1].id
+    );
+    assert_eq!(s.personal_outbox().await.unwrap().len(), 3);
+}
+
+async fn unreadable_personal_records_and_saves_are_skipped_and_swept(kind: Kind) {
+    let fx = Fixture::new(kind).await;
+    let s = &fx.store;
+    let junk = b"{not json";
+    s.put_member_alerts(&alerts(1)).await.unwrap();
+    fx.raw
+        .raw_put("personal_members/v1", &5u64.to_be_bytes(), junk)
+        .await
+        .unwrap();
+    assert_eq!(s.all_member_alerts().await.unwrap(), vec![alerts(1)]);
+    assert!(
+        s.member_alerts(5).await.is_err(),
+        "asked for by id: an error"
+    );
+
+    let question = asked("main", 10, 1, t0());
+    s.record_asked(&question).await.unwrap();
+    let junk_key = [&b"main\0"[..], &11i64.to_be_bytes()[..]].concat();
+    fx.raw
+        .raw_put("personal_asked/v1", &junk_key, junk)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.asked_questions("main").await.unwrap(),
+        vec![question.clone()]
+    );
+    assert_eq!(
+        s.sweep_asked(t0()).await.unwrap(),
+        1,
+        "the unreadable one goes, the readable one is not old enough"
+    );
+    assert_eq!(
+        fx.raw
+            .raw_get("personal_asked/v1", &junk_key)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.asked_questions("").await.unwrap(), vec![question]);
+
+    let (_, dms) = s
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![dm(1, 1, t0())],
+        )
+        .await
+        .unwrap();
+    fx.raw
+        .raw_put("personal_outbox/v1", &u64::MAX.to_be_bytes(), junk)
+        .await
+        .unwrap();
+    assert_eq!(s.personal_outbox().await.unwrap(), dms);
+
+    let saved = save("s1", 1, t0());
+    s.put_save(&saved).await.unwrap();
+    fx.raw
+        .raw_put("thread_saves/v1", b"junk", junk)
+        .await
+        .unwrap();
+    assert_eq!(s.all_saves().await.unwrap(), vec![saved.clone()]);
+    assert!(
+        s.get_save("junk").await.is_err(),
+        "asked for by id: an error"
+    );
+    assert_eq!(s.sweep_saves(t0()).await.unwrap(), 1);
+    assert_eq!(
+        fx.raw.raw_get("thread_saves/v1", b"junk").await.unwrap(),
+        None
+    );
+    assert_eq!(s.all_saves().await.unwrap(), vec![saved]);
+}
+
+/// `migrate-store`'s copy into a store of this backend, used at once (no reopen): new cards
+/// and DMs get ids past every copied id, cards' and DMs' alike, so no copied DM is
+/// overwritten and no nonce is reused.
+async fn a_copy_hands_out_ids_past_every_copied_card_and_dm(kind: Kind) {
+    let source = Fixture::new(Kind::Sled).await;
+    let cards = source
+        .store
+        .commit_poll("main", &TargetState::default(), vec![entry(10, 1)])
+        .await
+        .unwrap();
+    // DMs queued after the cards: the source's newest id is a DM's.
+    let (_, dms) = source
+        .store
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![dm(1, 1, t0()), dm(2, 1, t0()), dm(3, 1, t0())],
+        )
+        .await
+        .unwrap();
+    let newest = dms.iter().map(|e| e.id).max().unwrap();
+    assert!(newest > cards[0].id);
+
+    let target = Fixture::new(kind).await;
+    let report = soe_bot::store::copy::copy_store(source.raw.as_ref(), target.raw.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(report.copied["personal_outbox/v1"], 3);
+    let t = &target.store;
+    assert_eq!(t.personal_outbox().await.unwrap(), dms);
+    let (more_cards, more_dms) = t
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            vec![entry(10, 2)],
+            vec![dm(4, 2, t0())],
+        )
+        .await
+        .unwrap();
+    assert!(
+        more_cards[0].id > newest && more_dms[0].id > newest,
+        "card {} and DM {} after {newest}",
+        more_cards[0].id,
+        more_dms[0].id
+    );
+    let mut want = dms;
+    want.push(more_dms[0].clone());
+    assert_eq!(
+        t.personal_outbox().await.unwrap(),
+        want,
+        "no copied DM overwritten"
+    );
+    assert_eq!(t.outbox_depth().await.unwrap(), 2);
+}
+
 // ---------------------------------------------------------------- across backends
 
 /// The same state written through each backend is the same bytes (records without a sealed
@@ -1256,6 +2030,16 @@ async fn the_same_record_is_the_same_bytes_on_both_backends() {
         );
         fx.store.take_rate("ask:1", 3, 600, t0()).await.unwrap();
         fx.store.add_rule(&rule(1, 10)).await.unwrap();
+        fx.store.put_member_alerts(&alerts(1)).await.unwrap();
+        fx.store
+            .record_asked(&asked("main", 10, 1, t0()))
+            .await
+            .unwrap();
+        fx.store
+            .put_tag_experts("main", 5, &experts(&[1001], t0()))
+            .await
+            .unwrap();
+        fx.store.put_save(&save("s1", 1, t0())).await.unwrap();
     }
     for (tree, key) in [
         ("guilds/v1", 7u64.to_be_bytes().to_vec()),
@@ -1270,12 +2054,37 @@ async fn the_same_record_is_the_same_bytes_on_both_backends() {
             "notify_meta/v1",
             [&b"rule_seq"[..], &1u64.to_be_bytes()[..]].concat(),
         ),
+        ("personal_members/v1", 1u64.to_be_bytes().to_vec()),
+        (
+            "personal_asked/v1",
+            [&b"main\0"[..], &10i64.to_be_bytes()[..]].concat(),
+        ),
+        (
+            "personal_experts/v1",
+            [&b"main\0"[..], &5i64.to_be_bytes()[..]].concat(),
+        ),
+        ("thread_saves/v1", b"s1".to_vec()),
     ] {
         let a = sled.raw.raw_get(tree, &key).await.unwrap();
         let b = pg.raw.raw_get(tree, &key).await.unwrap();
         assert!(a.is_some(), "{tree} stored");
         assert_eq!(a, b, "{tree}: the same bytes on both backends");
     }
+    // DMs (ids differ between backends, the records do not) cross and read back the same.
+    let (_, dms) = sled
+        .store
+        .commit_poll_personal(
+            "main",
+            &TargetState::default(),
+            Vec::new(),
+            vec![dm(1, 1, t0()), dm(2, 1, t0())],
+        )
+        .await
+        .unwrap();
+    for (k, v) in sled.raw.raw_tree("personal_outbox/v1").await.unwrap() {
+        pg.raw.raw_put("personal_outbox/v1", &k, &v).await.unwrap();
+    }
+    assert_eq!(pg.store.personal_outbox().await.unwrap(), dms);
     // Sealed values cross both ways and open.
     sled.store.put_link(&link(1, "from-sled")).await.unwrap();
     pg.store.put_link(&link(2, "from-pg")).await.unwrap();

@@ -25,8 +25,9 @@ pub trait RawRecords: Send + Sync {
     async fn raw_get(&self, tree: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
     /// Writes `value` under (tree, key) as it is (no sealing, no check).
     async fn raw_put(&self, tree: &str, key: &[u8], value: &[u8]) -> StoreResult<()>;
-    /// Called once a copy into this store is complete: whatever hands out ids (the outbox's)
-    /// moves past the ids copied in, and everything is made durable.
+    /// Called once a copy into this store is complete: whatever hands out ids (the channel
+    /// cards' and DMs' outboxes') moves past every id copied in, and everything is made
+    /// durable.
     async fn raw_import_done(&self) -> StoreResult<()>;
 }
 

@@ -475,9 +475,10 @@ pub trait Store: NotifyStore + PersonalStore + ThreadSaveStore + Send + Sync {
     /// How many links are in each state (for `doctor`: links whose writes the site refused
     /// outright point at a read-only API application). Unreadable records are skipped.
     async fn link_counts(&self) -> StoreResult<LinkCounts>;
-    /// Forgets the link, every draft of the member, and every linking record in flight for them
-    /// (tickets, authorizations, identity checks, confirmations). Flushed. True if a link
-    /// existed.
+    /// Forgets the link, every draft of the member, every linking record in flight for them
+    /// (tickets, authorizations, identity checks, confirmations) and their personal alerts
+    /// (what [`PersonalStore::forget_member`] forgets, even when no link existed). Flushed.
+    /// True if a link existed.
     async fn delete_link(&self, user: DiscordUserId) -> StoreResult<bool>;
 
     // ---- linking flow

@@ -471,6 +471,8 @@ impl Store for PgStore {
             |r| r.link.discord_user,
         )
         .await?;
+        // Alerts stop with the link (and the member's records go with it), as on sled.
+        notify::forget_member_in(&mut tx, user).await?;
         tx.commit().await.map_err(raw::db_err)?;
         Ok(existed)
     }
@@ -1016,12 +1018,17 @@ impl super::copy::RawRecords for PgStore {
     }
 
     async fn raw_import_done(&self) -> StoreResult<()> {
+        // Cards and DMs take their ids from the one sequence: move it past both outboxes' ids.
         let mut c = self.conn().await?;
-        let last = raw::scan(&mut c, record::TREE_NOTIFY_OUTBOX, &[])
-            .await?
-            .last()
-            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_slice()).ok())
-            .map(u64::from_be_bytes);
+        let mut last = None;
+        for tree in [record::TREE_NOTIFY_OUTBOX, record::TREE_PERSONAL_OUTBOX] {
+            let tree_last = raw::scan(&mut c, tree, &[])
+                .await?
+                .last()
+                .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_slice()).ok())
+                .map(u64::from_be_bytes);
+            last = last.max(tree_last);
+        }
         drop(c);
         if let Some(last) = last {
             self.advance_outbox_ids(last).await?;

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
 
 use super::{raw, PgStore};
 use crate::commands::thread_save::ThreadSave;
@@ -356,6 +357,24 @@ async fn sweep_tree<T: DeserializeOwned>(
     Ok(removed)
 }
 
+/// Removes a member's alert settings, the questions they asked through the bot and their
+/// waiting DMs, in the caller's transaction (`forget_member`, and `delete_link`: alerts stop
+/// with the link, as on sled).
+pub(super) async fn forget_member_in(conn: &mut PgConnection, user: u64) -> StoreResult<()> {
+    raw::delete(conn, record::TREE_PERSONAL_MEMBERS, &user.to_be_bytes()).await?;
+    for (k, v) in raw::scan(conn, record::TREE_PERSONAL_ASKED, &[]).await? {
+        if record::dec::<AskedQuestion>("asked question", &v).is_ok_and(|q| q.user == user) {
+            raw::delete(conn, record::TREE_PERSONAL_ASKED, &k).await?;
+        }
+    }
+    for (k, v) in raw::scan(conn, record::TREE_PERSONAL_OUTBOX, &[]).await? {
+        if record::dec::<PersonalEntry>("personal outbox entry", &v).is_ok_and(|e| e.user == user) {
+            raw::delete(conn, record::TREE_PERSONAL_OUTBOX, &k).await?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl crate::store::personal::PersonalStore for PgStore {
     async fn member_alerts(&self, user: u64) -> StoreResult<Option<MemberAlerts>> {
@@ -385,19 +404,7 @@ impl crate::store::personal::PersonalStore for PgStore {
 
     async fn forget_member(&self, user: u64) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        raw::delete(&mut tx, record::TREE_PERSONAL_MEMBERS, &user.to_be_bytes()).await?;
-        for (k, v) in raw::scan(&mut tx, record::TREE_PERSONAL_ASKED, &[]).await? {
-            if record::dec::<AskedQuestion>("asked question", &v).is_ok_and(|q| q.user == user) {
-                raw::delete(&mut tx, record::TREE_PERSONAL_ASKED, &k).await?;
-            }
-        }
-        for (k, v) in raw::scan(&mut tx, record::TREE_PERSONAL_OUTBOX, &[]).await? {
-            if record::dec::<PersonalEntry>("personal outbox entry", &v)
-                .is_ok_and(|e| e.user == user)
-            {
-                raw::delete(&mut tx, record::TREE_PERSONAL_OUTBOX, &k).await?;
-            }
-        }
+        forget_member_in(&mut tx, user).await?;
         tx.commit().await.map_err(raw::db_err)
     }
 

@@ -40,14 +40,19 @@ impl RawRecords for SledStore {
     }
 
     async fn raw_import_done(&self) -> StoreResult<()> {
-        // sled hands out outbox ids from its own counter: move it past the ids copied in, so
-        // a new entry never lands on a copied one.
-        let last = self
-            .known_tree(record::TREE_NOTIFY_OUTBOX)?
-            .last()
-            .map_err(io)?
-            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
-            .map(u64::from_be_bytes);
+        // sled hands out the ids of both outboxes (cards' and DMs') from its own counter:
+        // move it past every id copied in, so a new entry never lands on a copied one (or
+        // reuses its nonce).
+        let mut last = None;
+        for tree in [record::TREE_NOTIFY_OUTBOX, record::TREE_PERSONAL_OUTBOX] {
+            let tree_last = self
+                .known_tree(tree)?
+                .last()
+                .map_err(io)?
+                .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+                .map(u64::from_be_bytes);
+            last = last.max(tree_last);
+        }
         if let Some(last) = last {
             while self.db.generate_id().map_err(io)? <= last {}
         }
