@@ -726,9 +726,10 @@ impl Commands {
         notices
     }
 
-    /// After a restart: settles every draft left `Posting` and every write claim left
-    /// unfinished by an earlier process, by looking on the site (see
-    /// [`post::recover_posting`], [`vote::recover_claim`]), and says what happened to each
+    /// After a restart: settles every draft left `Posting`, every write claim left unfinished
+    /// and every thread save with an unconfirmed write by an earlier process, by looking on
+    /// the site (see [`post::recover_posting`], [`vote::recover_claim`],
+    /// [`thread_save::recover_interrupted`]), and says what happened to each
     /// member concerned. Runs once at startup, before members can press anything again.
     pub async fn recover_interrupted(&self) -> Vec<Notice> {
         self.recover_interrupted_before(self.started_at).await
@@ -769,6 +770,8 @@ impl Commands {
             }
             Err(e) => tracing::warn!(error = %e, "could not list interrupted writes"),
         }
+        // Thread saves: a part or an acceptance begun and never confirmed.
+        notices.extend(thread_save::recover_interrupted(self, cutoff).await);
         if !notices.is_empty() {
             tracing::info!(
                 settled = notices.len(),
