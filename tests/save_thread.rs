@@ -854,3 +854,230 @@ async fn a_question_post_that_timed_out_is_looked_for_when_the_next_consent_arri
     );
     w.saved_once().await;
 }
+
+// ---------------------------------------------------------------- the forum-post button
+
+use soe_bot::commands::ids::Id;
+use soe_bot::commands::OptionValue;
+
+const SAVE_BUTTON: &str = "Save thread to Acme Stack Overflow";
+
+impl World {
+    /// `who` acts in the thread (a forum post when [`PARENT`] is a forum).
+    fn in_thread(&self, who: &Member, action: Action) -> soe_bot::commands::Invocation {
+        let mut inv = self.t.invocation(who, action);
+        inv.channel_id = Some(THREAD);
+        inv.in_thread = true;
+        inv.thread_parent = Some(PARENT);
+        inv
+    }
+
+    /// `/so search query:<query>` by `who` in the thread.
+    async fn search_in_thread(&self, who: &Member, query: &str) -> Reply {
+        let inv = self.in_thread(
+            who,
+            Action::Command {
+                name: "so".into(),
+                path: vec!["search".into()],
+                options: vec![("query".into(), OptionValue::Str(query.into()))],
+            },
+        );
+        self.t.run(&inv).await
+    }
+
+    /// `who` presses the forum post's Save button in the thread.
+    async fn press_save(&self, who: &Member) -> Reply {
+        let inv = self.in_thread(
+            who,
+            Action::Button {
+                custom_id: Id::SaveThread { thread: THREAD }.encode(),
+            },
+        );
+        self.t.run(&inv).await
+    }
+
+    /// `who` runs the message command on the thread's first message.
+    async fn message_command(&self, who: &Member) -> Reply {
+        let inv = self.in_thread(
+            who,
+            Action::MessageCommand {
+                name: "Save thread to Acme Stack Overflow".into(),
+                message: MessageRef {
+                    id: THREAD,
+                    author_id: self.ann.id,
+                    author_name: "Ann".into(),
+                    content: QUESTION.into(),
+                    thread_name: Some(TITLE.into()),
+                    replies_to: None,
+                },
+            },
+        );
+        self.t.run(&inv).await
+    }
+
+    /// Turns the bot's cards off in [`PARENT`] (`/so-admin channel cards off`).
+    async fn cards_off(&self) {
+        let mut settings = self.t.store.guild_settings(1).await.expect("settings");
+        settings.cards_off.push(PARENT);
+        self.t
+            .store
+            .put_guild_settings(1, &settings)
+            .await
+            .expect("stored");
+    }
+}
+
+/// `reply` as JSON, with the save's random handle replaced.
+fn normalized(reply: &Reply) -> serde_json::Value {
+    let text = serde_json::to_string(reply).expect("json");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("so:tsa:") {
+        out.push_str(&rest[..i + "so:tsa:".len()]);
+        out.push_str("<save>");
+        rest = &rest[i + "so:tsa:".len()..];
+        rest = &rest[rest.find('"').unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    serde_json::from_str(&out).expect("json")
+}
+
+#[tokio::test]
+async fn the_save_button_is_offered_only_in_forum_posts() {
+    let w = World::start().await;
+    w.stub.forums.lock().push(PARENT);
+    // In a forum post: the private results offer it, next to Prev, Next and Share.
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    assert!(!r.embeds.is_empty(), "results: {r:?}");
+    assert_eq!(
+        TestApp::button(&r, SAVE_BUTTON),
+        Id::SaveThread { thread: THREAD }.encode()
+    );
+    assert!(TestApp::try_button(&r, "Share"), "{r:?}");
+    // And so does "no results", the likeliest moment to save the post once answered.
+    let none = w.search_in_thread(&w.carol, "zorblax flimflam").await;
+    assert!(none.embeds.is_empty(), "{none:?}");
+    assert!(TestApp::try_button(&none, SAVE_BUTTON), "{none:?}");
+
+    // In the forum channel itself (not a post): no.
+    let mut inv = w.t.invocation(
+        &w.carol,
+        Action::Command {
+            name: "so".into(),
+            path: vec!["search".into()],
+            options: vec![("query".into(), OptionValue::Str("tokio".into()))],
+        },
+    );
+    inv.channel_id = Some(PARENT);
+    let r = w.t.run(&inv).await;
+    assert!(!r.embeds.is_empty(), "{r:?}");
+    assert!(!TestApp::try_button(&r, SAVE_BUTTON), "{r:?}");
+
+    // In a thread of a text channel: no (the message command is there for those).
+    w.stub.forums.lock().clear();
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    assert!(!r.embeds.is_empty(), "{r:?}");
+    assert!(!TestApp::try_button(&r, SAVE_BUTTON), "{r:?}");
+    let none = w.search_in_thread(&w.carol, "zorblax flimflam").await;
+    assert!(!TestApp::try_button(&none, SAVE_BUTTON), "{none:?}");
+    assert!(w.writes().is_empty());
+}
+
+#[tokio::test]
+async fn the_forum_post_button_opens_the_same_flow_as_the_message_command() {
+    let w = World::start().await;
+    w.stub.forums.lock().push(PARENT);
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    let pressed = w.press_save(&w.carol).await;
+    assert_eq!(
+        w.t.app.commands.ack(&w.in_thread(
+            &w.carol,
+            Action::Button {
+                custom_id: TestApp::button(&r, SAVE_BUTTON)
+            }
+        )),
+        soe_bot::commands::Ack::DeferEphemeral,
+        "acked like the message command: privately, while the thread is read"
+    );
+    insta::assert_json_snapshot!("forum_post_save_pressed", normalized(&pressed));
+    let by_command = w.message_command(&w.carol).await;
+    assert_eq!(
+        normalized(&pressed),
+        normalized(&by_command),
+        "the button and the message command start the same save"
+    );
+    // It goes on like the message command's: pick the answer, confirm, ask the authors.
+    let r = w.t.choose(&w.carol, &pressed, "Bob").await;
+    let ReplyKind::Modal(modal) = &r.kind else {
+        panic!("the title and tags form: {r:?}");
+    };
+    assert_eq!(modal.inputs[0].value.as_deref(), Some(TITLE));
+    let inv = w.in_thread(
+        &w.carol,
+        Action::Modal {
+            custom_id: modal.id.clone(),
+            fields: vec![
+                ("title".into(), TITLE.into()),
+                ("tags".into(), "rust, tokio".into()),
+            ],
+        },
+    );
+    let r = w.t.run(&inv).await;
+    assert!(r.content.contains("Asked **Ann** and **Bob**"), "{r:?}");
+    assert!(w.writes().is_empty(), "nothing before consent");
+}
+
+#[tokio::test]
+async fn the_forum_post_button_is_refused_where_cards_are_off_or_the_bot_cannot_read() {
+    let w = World::start().await;
+    w.stub.forums.lock().push(PARENT);
+    // Pressed outside the post it belongs to.
+    let mut inv = w.t.invocation(
+        &w.carol,
+        Action::Button {
+            custom_id: Id::SaveThread { thread: THREAD }.encode(),
+        },
+    );
+    inv.channel_id = Some(PARENT);
+    let r = w.t.run(&inv).await;
+    assert!(r.content.contains("saves the forum post it was shown in"), "{r:?}");
+
+    // Cards off in the forum: not offered, and an old button is refused, as is the
+    // message command.
+    w.cards_off().await;
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    assert!(!TestApp::try_button(&r, SAVE_BUTTON), "{r:?}");
+    let r = w.press_save(&w.carol).await;
+    assert!(r.content.contains("turned the bot's cards off"), "{r:?}");
+    assert!(r.rows.is_empty(), "{r:?}");
+    let r = w.message_command(&w.carol).await;
+    assert!(r.content.contains("turned the bot's cards off"), "{r:?}");
+    assert!(w.t.store.all_saves().await.expect("saves").is_empty());
+
+    // The bot cannot read the post: refused the same way as the message command.
+    let mut settings = w.t.store.guild_settings(1).await.expect("settings");
+    settings.cards_off.clear();
+    w.t.store
+        .put_guild_settings(1, &settings)
+        .await
+        .expect("stored");
+    w.stub.threads.lock().remove(&THREAD);
+    let pressed = w.press_save(&w.carol).await;
+    assert!(
+        pressed.content.contains("could not read this thread"),
+        "{pressed:?}"
+    );
+    let by_command = w.message_command(&w.carol).await;
+    assert_eq!(pressed.content, by_command.content);
+    assert!(w.t.store.all_saves().await.expect("saves").is_empty());
+    assert!(w.writes().is_empty());
+}
+
+#[tokio::test]
+async fn the_message_command_is_refused_where_cards_are_off() {
+    let w = World::start().await;
+    w.cards_off().await;
+    let r = w.message_command(&w.ann).await;
+    assert!(r.content.contains("turned the bot's cards off"), "{r:?}");
+    assert!(w.t.store.all_saves().await.expect("saves").is_empty());
+}

@@ -369,6 +369,9 @@ impl Commands {
                     | ids::Id::Accept { on, .. },
                 ) if !matches!(on, ids::Surface::Shared | ids::Surface::Dm) => Ack::DeferUpdate,
                 Some(ids::Id::PostDraft { .. } | ids::Id::DiscardDraft { .. }) => Ack::DeferUpdate,
+                // Save thread from a forum post's button: privately, like the message
+                // command (it reads the thread first).
+                Some(ids::Id::SaveThread { .. }) => Ack::DeferEphemeral,
                 // A share the member may not post answers at once, privately.
                 Some(
                     ids::Id::ShareSearch { .. }
@@ -634,6 +637,7 @@ impl Commands {
                 thread_save::consent(self, inv, &save, part, choice).await
             }
             Id::SaveAsMe { save, part } => thread_save::post_as_me(self, inv, &save, part).await,
+            Id::SaveThread { thread } => thread_save::start_from_button(self, inv, thread).await,
         }
     }
 

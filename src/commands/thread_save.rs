@@ -136,11 +136,73 @@ fn preview(m: &ThreadMessage) -> String {
 
 /// Step 1: the message command, on a message of a thread.
 pub async fn start(ctx: &Commands, inv: &Invocation, message: &MessageRef) -> Reply {
+    begin(ctx, inv, Some(message)).await
+}
+
+/// Step 1 from the "Save thread to …" button on a reply in a forum post ([`forum_button`]):
+/// the same as the message command on the post's starter message, pressed in that post.
+pub async fn start_from_button(ctx: &Commands, inv: &Invocation, thread: u64) -> Reply {
+    if inv.channel_id != Some(thread) || !inv.in_thread {
+        return Reply::private(crate::t!("save-button-elsewhere"));
+    }
+    begin(ctx, inv, None).await
+}
+
+/// The "Save thread to <site>" button for the bot's reply `inv` gets, when `inv` comes from
+/// a forum post (a thread whose parent is a forum channel) where the channel's cards are on
+/// and the bot can look at the server; `None` anywhere else, and when Discord cannot say.
+pub(crate) async fn forum_button(ctx: &Commands, inv: &Invocation) -> Option<Component> {
+    let (Some(thread), true, Some(parent), Some(_)) =
+        (inv.channel_id, inv.in_thread, inv.thread_parent, inv.guild_id)
+    else {
+        return None;
+    };
+    let server = ctx.server()?;
+    if !cards_on(ctx, inv.guild_id, thread, Some(parent)).await {
+        return None;
+    }
+    match server.is_forum(parent).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => {
+            tracing::debug!(error = %e, "could not tell whether a thread is a forum post");
+            return None;
+        }
+    }
+    Some(Component::button(
+        Id::SaveThread { thread }.encode(),
+        &crate::t!("button-save-thread", site = ctx.site.name.as_str()),
+        ButtonStyle::Secondary,
+    ))
+}
+
+/// Whether public cards are on in `channel` (a thread follows its `parent`): a save ends
+/// with a card in the thread, so none starts where an admin turned cards off. Unreadable
+/// settings count as on (the default).
+async fn cards_on(ctx: &Commands, guild: Option<u64>, channel: u64, parent: Option<u64>) -> bool {
+    let Some(guild) = guild else {
+        return true;
+    };
+    match ctx.store.guild_settings(guild).await {
+        Ok(s) => s.cards_on(channel, parent),
+        Err(e) => {
+            tracing::warn!(error = %e, "guild settings unreadable; cards count as on");
+            true
+        }
+    }
+}
+
+/// Step 1, from the message command (on `message`) or the forum-post button (`None`: the
+/// thread's starter message is the question, read from Discord).
+async fn begin(ctx: &Commands, inv: &Invocation, message: Option<&MessageRef>) -> Reply {
     let (Some(thread), true) = (inv.channel_id, inv.in_thread) else {
         return Reply::private(
             "Use **Save thread** on a message inside a thread or forum post: its first message becomes the question and a reply you choose the answer.",
         );
     };
+    if !cards_on(ctx, inv.guild_id, thread, inv.thread_parent).await {
+        return Reply::private(crate::t!("save-cards-off"));
+    }
     let Some(server) = ctx.server() else {
         return Reply::private("The bot cannot read threads here.");
     };
@@ -154,11 +216,11 @@ pub async fn start(ctx: &Commands, inv: &Invocation, message: &MessageRef) -> Re
         }
     };
     let starter = content.starter.clone().or_else(|| {
-        (message.id == thread).then(|| ThreadMessage {
-            id: message.id,
-            author_id: message.author_id,
-            author_name: message.author_name.clone(),
-            content: message.content.clone(),
+        message.filter(|m| m.id == thread).map(|m| ThreadMessage {
+            id: m.id,
+            author_id: m.author_id,
+            author_name: m.author_name.clone(),
+            content: m.content.clone(),
             has_media: false,
         })
     });
