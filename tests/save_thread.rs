@@ -471,7 +471,10 @@ impl World {
             .filter(|q| q.title == TITLE)
             .map(|q| q.id)
             .collect();
-        assert!(copies.len() <= 1, "the question twice on the site: {copies:?}");
+        assert!(
+            copies.len() <= 1,
+            "the question twice on the site: {copies:?}"
+        );
         copies.first().copied()
     }
 
@@ -588,7 +591,10 @@ impl World {
                 .and_then(|a| a.posted.as_ref())
                 .expect("the answer posted")
                 .id;
-            self.t.fake.accept_answer(q, a).expect("accepted on the site");
+            self.t
+                .fake
+                .accept_answer(q, a)
+                .expect("accepted on the site");
         }
         self.t.fake.clear_requests();
         (save, q)
@@ -648,9 +654,7 @@ async fn an_interrupted_question_already_on_the_site_is_recorded_and_the_save_go
     assert_eq!(n.user, w.carol.id, "the invoker is told");
     assert!(n.reply.content.contains("picked it up again"), "{n:?}");
     assert!(
-        n.reply
-            .content
-            .contains("Question posted as **Jane"),
+        n.reply.content.contains("Question posted as **Jane"),
         "{n:?}"
     );
     assert!(
@@ -677,7 +681,10 @@ async fn an_interrupted_question_not_on_the_site_is_posted_once() {
     let notices = w.t.app.commands.recover_interrupted().await;
     assert_eq!(notices.len(), 1, "{notices:#?}");
     assert!(
-        notices[0].reply.content.contains("Question posted as **Jane"),
+        notices[0]
+            .reply
+            .content
+            .contains("Question posted as **Jane"),
         "{notices:?}"
     );
     assert_eq!(
@@ -1040,7 +1047,10 @@ async fn the_forum_post_button_is_refused_where_cards_are_off_or_the_bot_cannot_
     );
     inv.channel_id = Some(PARENT);
     let r = w.t.run(&inv).await;
-    assert!(r.content.contains("saves the forum post it was shown in"), "{r:?}");
+    assert!(
+        r.content.contains("saves the forum post it was shown in"),
+        "{r:?}"
+    );
 
     // Cards off in the forum: not offered, and an old button is refused, as is the
     // message command.

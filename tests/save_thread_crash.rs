@@ -338,7 +338,10 @@ async fn site() -> FakeSoe {
 
 /// The restarted bot (a few minutes later) settles what the crash left, at startup; its
 /// first notice, and its view of Discord.
-async fn restart(dir: &std::path::Path, fake: &FakeSoe) -> (Arc<SledStore>, Arc<StubServer>, Notice) {
+async fn restart(
+    dir: &std::path::Path,
+    fake: &FakeSoe,
+) -> (Arc<SledStore>, Arc<StubServer>, Notice) {
     let store = Arc::new(SledStore::open_at(dir, Cipher::for_testing(), 1 << 20).expect("reopen"));
     let (app, stub, linked) = bot(
         store.clone(),
@@ -434,7 +437,10 @@ async fn an_answer_the_site_took_as_the_bot_died_is_recorded_after_restart_and_t
     let (store, stub, notice) = restart(&db, &fake).await;
     assert_eq!(notice.user, ANN);
     assert!(
-        notice.reply.content.contains("Answer posted as **Sam Smith**"),
+        notice
+            .reply
+            .content
+            .contains("Answer posted as **Sam Smith**"),
         "{:?}",
         notice.reply
     );

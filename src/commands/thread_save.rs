@@ -1,7 +1,12 @@
 //! "Save thread to …": a solved Discord thread becomes a question and its answer on the site,
 //! each posted as its own author.
 //!
-//! The flow, started by any member (the invoker) on a message of a thread or forum post:
+//! The flow, started by any member (the invoker) on a message of a thread or forum post, or
+//! from the "Save thread to <site>" button ([`forum_button`], `so:tsb:<thread>`) that the
+//! bot's private `/so search` replies carry inside a forum post (a thread whose parent is a
+//! forum channel, [`super::server::ServerView::is_forum`]); the button starts the same flow on
+//! the post's starter message. Neither starts where an admin turned the channel's cards off
+//! (a save ends with a card in the thread):
 //! 1. the bot reads the thread ([`super::server::ServerView::thread`]); replies that arrive
 //!    with empty text mean the bot lacks Discord's Message Content intent, and the invoker is
 //!    told what to ask an admin instead of saving an empty answer;
@@ -20,9 +25,23 @@
 //!    posted in their name; the invoker may then post that text as themself, with a line
 //!    naming the Discord author.
 //!
+//! Interrupted writes: a part's write is claimed, then marked on the save
+//! ([`SavedPart::posting`], [`ThreadSave::accepting`]), flushed, before it goes out, and the
+//! mark is cleared when it is recorded. A claim left by an earlier process is taken over at
+//! once, a stale one by the store; under the claim, a marked write is never simply made
+//! again: the site is asked first, as [`super::post::recover_posting`] does for drafts (the
+//! poster's questions since the mark by title, the question's answers by the poster by
+//! body; for the acceptance, the answer's accepted state). Found, it is recorded with its
+//! link; not there, it is made once; when the site cannot be asked, nothing is written and
+//! the mark stays. A post that timed out keeps its mark the same way. Marked saves are
+//! continued by the next consent or press, by [`recover_interrupted`] (at startup, and on the
+//! leader among replicas) and by the minute's sweep ([`expire_due`]) once the mark is stale.
+//!
 //! Invariants: nothing is posted under anyone's name without their consent, and only through
-//! their own link; every write happens at most once whatever the retries; replies to the
-//! invoker are private; the thread card mentions no one.
+//! their own link; every write happens at most once whatever the retries and crashes (only
+//! the thread card, which the bot cannot look for in Discord, may be missing or doubled after
+//! a crash while it is posted);
+//! replies to the invoker are private; the thread card mentions no one.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -152,9 +171,12 @@ pub async fn start_from_button(ctx: &Commands, inv: &Invocation, thread: u64) ->
 /// a forum post (a thread whose parent is a forum channel) where the channel's cards are on
 /// and the bot can look at the server; `None` anywhere else, and when Discord cannot say.
 pub(crate) async fn forum_button(ctx: &Commands, inv: &Invocation) -> Option<Component> {
-    let (Some(thread), true, Some(parent), Some(_)) =
-        (inv.channel_id, inv.in_thread, inv.thread_parent, inv.guild_id)
-    else {
+    let (Some(thread), true, Some(parent), Some(_)) = (
+        inv.channel_id,
+        inv.in_thread,
+        inv.thread_parent,
+        inv.guild_id,
+    ) else {
         return None;
     };
     let server = ctx.server()?;
@@ -773,10 +795,7 @@ pub async fn recover_interrupted(ctx: &Commands, cutoff: DateTime<Utc>) -> Vec<N
         }
     };
     let mut notices = Vec::new();
-    for mut save in saves
-        .into_iter()
-        .filter(|s| interrupted_before(s, cutoff))
-    {
+    for mut save in saves.into_iter().filter(|s| interrupted_before(s, cutoff)) {
         let progress = resume(ctx, &mut save).await;
         let mut reply = Reply::private(format!(
             "{}{}",
@@ -998,10 +1017,7 @@ async fn team_of(ctx: &Commands, save: &ThreadSave) -> Option<crate::soe::TeamSl
 /// Claims the write `key`. A claim left unfinished by an earlier process (it died
 /// mid-write) is taken over at once: the caller then looks on the site before writing
 /// (the marker on the save says a write may have gone out).
-async fn claim(
-    ctx: &Commands,
-    key: &str,
-) -> Result<WriteClaim, crate::store::StoreError> {
+async fn claim(ctx: &Commands, key: &str) -> Result<WriteClaim, crate::store::StoreError> {
     let now = ctx.clock.now();
     let claim = ctx.store.claim_write(key, now).await?;
     if matches!(claim, WriteClaim::InProgress)
@@ -1103,8 +1119,7 @@ async fn post_part(
     }
     if let Some(mark) = p.posting {
         // Begun before and never confirmed: it may be on the site. Look before anything.
-        match super::post::find_post(ctx, team.as_ref(), s.soe_user_id, &content, mark.since)
-            .await
+        match super::post::find_post(ctx, team.as_ref(), s.soe_user_id, &content, mark.since).await
         {
             Ok(Some(found)) => {
                 let url = found
