@@ -40,8 +40,8 @@
 //! Invariants: nothing is posted under anyone's name without their consent, and only through
 //! their own link; every write happens at most once whatever the retries and crashes (only
 //! the thread card, which the bot cannot look for in Discord, may be missing or doubled after
-//! a crash while it is posted);
-//! replies to the invoker are private; the thread card mentions no one.
+//! a crash while it is posted); replies to the invoker are private; the thread card mentions
+//! no one.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,8 @@ pub struct SavedPart {
     pub posted: Option<Posted>,
     /// A post of this part that began and was never confirmed (the process died, or the site
     /// did not answer in time): before anything is posted again, the site is searched for it
-    /// ([`find_part`]). Set, flushed, before the write goes out; cleared with `posted`.
+    /// ([`super::post::find_post`]). Set, flushed, before the write goes out; cleared with
+    /// `posted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub posting: Option<Unconfirmed>,
 }
@@ -1117,7 +1118,22 @@ async fn post_part(
         }
         Err(e) => return Err(ctx.store_failure(&e)),
     }
-    if let Some(mark) = p.posting {
+    // Under the claim, the stored record is the truth: another attempt may have recorded or
+    // marked this part since `save` was read.
+    let fresh = match ctx.store.get_save(&save.id).await {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            let _ = ctx.store.finish_write(&key, None, now).await;
+            return Err(ctx.store_failure(&e));
+        }
+    };
+    let fresh = fresh.as_ref().and_then(|f| part_of(f, part));
+    if let Some(posted) = fresh.and_then(|f| f.posted.clone()) {
+        let outcome = format!("{} {}", posted.id, posted.url);
+        let _ = ctx.store.finish_write(&key, Some(&outcome), now).await;
+        return record_posted(ctx, save, part, posted).await;
+    }
+    if let Some(mark) = fresh.and_then(|f| f.posting).or(p.posting) {
         // Begun before and never confirmed: it may be on the site. Look before anything.
         match super::post::find_post(ctx, team.as_ref(), s.soe_user_id, &content, mark.since).await
         {
@@ -1360,6 +1376,15 @@ async fn accept(
         }
         Ok(WriteClaim::InProgress) => return Err("Accepting the answer…".into()),
         Err(e) => return Err(format!("The bot could not record the acceptance ({e}).")),
+    }
+    // Under the claim, the stored record is the truth (another attempt may have gone first).
+    if let Ok(Some(fresh)) = ctx.store.get_save(&save.id).await {
+        if fresh.accepted {
+            let _ = ctx.store.finish_write(&key, Some("accepted"), now).await;
+            record(save);
+            return store_accepted(ctx, save).await;
+        }
+        save.accepting = save.accepting.or(fresh.accepting);
     }
     if save.accepting.is_some() {
         // Begun before and never confirmed: the answer's state on the site tells.
