@@ -13,8 +13,8 @@ use std::time::Duration;
 use fake_discord::fixtures::{self, Who, APP_ID};
 use fake_discord::harness::{wire, Wired};
 use fake_discord::{
-    FakeDiscord, CALLBACK_ROUTE, DM_ROUTE, GLOBAL_COMMANDS_ROUTE, GUILD_COMMANDS_ROUTE,
-    MESSAGES_ROUTE, ORIGINAL_ROUTE,
+    FakeDiscord, CALLBACK_ROUTE, CHANNEL_ROUTE, DM_ROUTE, GLOBAL_COMMANDS_ROUTE,
+    GUILD_COMMANDS_ROUTE, MESSAGES_ROUTE, ORIGINAL_ROUTE,
 };
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -639,5 +639,30 @@ async fn save_thread_reads_a_thread_with_names_for_mentions_code_as_written_and_
         discord.check_contract(),
         5,
         "two channel reads, two message lists, and the starter read in the parent (the forum post's starter came with its list)"
+    );
+}
+
+#[tokio::test]
+async fn forum_channels_are_told_from_text_channels_once_each() {
+    use soe_bot::commands::server::ServerView;
+    let discord = FakeDiscord::start().await;
+    let http = soe_bot::discord::http_client(&config(discord.base(), vec![])).unwrap();
+    let server = soe_bot::discord::server::RestServer::new(http);
+    discord.add_forum(fixtures::GUILD, 600);
+    discord.add_channel(fixtures::GUILD, 601);
+    assert!(server.is_forum(600).await.unwrap(), "a forum");
+    assert!(!server.is_forum(601).await.unwrap(), "a text channel");
+    // A channel's type never changes between forum and text: asked once per channel.
+    assert!(server.is_forum(600).await.unwrap());
+    assert!(!server.is_forum(601).await.unwrap());
+    assert_eq!(discord.on("GET", CHANNEL_ROUTE).len(), 2);
+    assert!(
+        server.is_forum(0).await.is_ok_and(|f| !f),
+        "id 0 is nothing"
+    );
+    assert_eq!(
+        discord.check_contract(),
+        2,
+        "both answers match Discord's contract"
     );
 }

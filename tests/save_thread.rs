@@ -57,7 +57,12 @@ impl World {
     /// Ann (Jane on the site) asked in a thread, Bob (Sam) answered, Carol said thanks; Ann
     /// and Bob are linked, Carol is not.
     async fn start() -> World {
-        let t = TestApp::start().await;
+        World::start_with(TestApp::builder()).await
+    }
+
+    /// [`World::start`] on a bot built by `builder`.
+    async fn start_with(builder: support::test_app::TestAppBuilder) -> World {
+        let t = builder.start().await;
         let stub = t.stub_server();
         let ann = TestApp::member(111, "Ann");
         let bob = TestApp::member(222, "Bob");
@@ -409,4 +414,680 @@ async fn replies_without_text_mean_the_message_content_intent_is_off() {
     assert!(r.rows.is_empty(), "nothing to choose: {r:?}");
     assert!(w.writes().is_empty());
     let _ = &w.bob;
+}
+
+// ---------------------------------------------------------------- interrupted writes
+//
+// A process that dies after claiming a part's write (`ts:<save>:q|a|acc`) and marking it
+// unconfirmed on the save, and before recording it posted, leaves exactly this in the store.
+// Whatever continues the save (the startup recovery, the next consent, the sweep) looks on
+// the site before writing: a write that reached the site is recorded with its link, one
+// that did not is made once.
+
+use soe_bot::commands::author_consent::Consent;
+use soe_bot::commands::thread_save::{ThreadSave, Unconfirmed};
+use soe_bot::store::{Store, ThreadSaveStore, WriteClaim};
+
+const TITLE: &str = "How do I stop a tokio task cleanly?";
+const ACCEPT_ROUTE: &str = "POST /questions/{questionId}/answers/{answerId}/accept";
+
+/// Which write was interrupted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Cut {
+    Question,
+    Answer,
+    Accept,
+}
+
+impl Cut {
+    fn key(self, save: &ThreadSave) -> String {
+        format!(
+            "ts:{}:{}",
+            save.id,
+            match self {
+                Cut::Question => "q",
+                Cut::Answer => "a",
+                Cut::Accept => "acc",
+            }
+        )
+    }
+}
+
+impl World {
+    /// The one save in the store.
+    async fn the_save(&self) -> ThreadSave {
+        let saves = self.t.store.all_saves().await.expect("saves");
+        assert_eq!(saves.len(), 1, "{saves:#?}");
+        saves.into_iter().next().expect("a save")
+    }
+
+    /// The question on the site, if it is there (exactly once).
+    fn question_on_site(&self) -> Option<i64> {
+        let copies: Vec<i64> = self
+            .t
+            .fake
+            .questions()
+            .into_iter()
+            .filter(|q| q.title == TITLE)
+            .map(|q| q.id)
+            .collect();
+        assert!(
+            copies.len() <= 1,
+            "the question twice on the site: {copies:?}"
+        );
+        copies.first().copied()
+    }
+
+    /// The answer's text as the save holds it (the invoker's sealed draft).
+    async fn answer_body(&self, save: &ThreadSave) -> String {
+        let a = save.answer.as_ref().expect("the answer part");
+        match self
+            .t
+            .store
+            .get_draft(save.invoker, &a.draft)
+            .await
+            .expect("store")
+            .expect("the draft")
+            .content
+        {
+            soe_bot::store::DraftContent::Answer { body, .. } => body,
+            other => panic!("not an answer: {other:?}"),
+        }
+    }
+
+    /// Leaves `cut` as a process that died mid-write leaves it: claimed, and marked
+    /// unconfirmed on the save, 30 s before this bot started (a claim not yet stale: only
+    /// the earlier process's end makes it abandoned).
+    async fn interrupt(&self, save: &mut ThreadSave, cut: Cut) {
+        let since = self.t.clock_now() - Duration::seconds(30);
+        let mark = Some(Unconfirmed {
+            since,
+            by_invoker: false,
+        });
+        match cut {
+            Cut::Question => save.question.as_mut().expect("question").posting = mark,
+            Cut::Answer => save.answer.as_mut().expect("answer").posting = mark,
+            Cut::Accept => save.accepting = Some(since),
+        }
+        assert_eq!(
+            self.t
+                .store
+                .claim_write(&cut.key(save), since)
+                .await
+                .expect("claim"),
+            WriteClaim::Claimed
+        );
+        self.t.store.put_save(save).await.expect("stored");
+    }
+
+    /// Both authors agreed (Ann also to accepting the answer), as their presses would have
+    /// recorded before the crash.
+    fn agreed(&self, save: &mut ThreadSave) {
+        let now = self.t.clock_now() - Duration::minutes(1);
+        save.question.as_mut().expect("question").consent =
+            Consent::given(self.ann.id, "Ann", true, now);
+        save.answer.as_mut().expect("answer").consent =
+            Consent::given(self.bob.id, "Bob", false, now);
+    }
+
+    /// Carol saved the thread; both authors agreed; then the bot died while posting the
+    /// question. With `on_site`, the site had already taken it.
+    async fn question_cut(&self, on_site: bool) -> ThreadSave {
+        let r = self.save(&self.carol).await;
+        assert!(r.content.contains("Asked **Ann** and **Bob**"), "{r:?}");
+        let mut save = self.the_save().await;
+        self.agreed(&mut save);
+        self.interrupt(&mut save, Cut::Question).await;
+        if on_site {
+            self.t
+                .fake
+                .add_question(soe_bot::fake_soe::JANE, TITLE, QUESTION, &["rust", "tokio"]);
+        }
+        self.t.fake.clear_requests();
+        save
+    }
+
+    /// Ann saved her own thread (the question is posted), Bob agreed; then the bot died
+    /// while posting the answer. With `on_site`, the site had already taken it.
+    async fn answer_cut(&self, on_site: bool) -> (ThreadSave, i64) {
+        let r = self.save(&self.ann).await;
+        assert!(r.content.contains("Question posted as **Jane"), "{r:?}");
+        let q = self.question_on_site().expect("the question");
+        let mut save = self.the_save().await;
+        self.agreed(&mut save);
+        self.interrupt(&mut save, Cut::Answer).await;
+        if on_site {
+            let body = self.answer_body(&save).await;
+            self.t.fake.add_answer(q, SAM, &body);
+        }
+        self.t.fake.clear_requests();
+        (save, q)
+    }
+
+    /// Ann saved her own thread and Bob agreed: question and answer are posted, and the
+    /// thread has its card; then the bot died while accepting the answer. With `on_site`,
+    /// the site had already accepted it.
+    async fn accept_cut(&self, on_site: bool) -> (ThreadSave, i64) {
+        self.save(&self.ann).await;
+        // The site refuses the first acceptance: the save stops right before it.
+        self.t.fake.push_fault(
+            soe_bot::fake_soe::Fault::on(
+                "POST",
+                "/questions/{questionId}/answers/{answerId}/accept",
+                soe_bot::fake_soe::FaultKind::Status(400),
+            )
+            .times(1),
+        );
+        let r = self.press_dm(&self.bob, "Post as me").await;
+        assert!(r.content.contains("could not be accepted"), "{r:?}");
+        let q = self.question_on_site().expect("the question");
+        let mut save = self.the_save().await;
+        assert!(!save.accepted);
+        self.interrupt(&mut save, Cut::Accept).await;
+        if on_site {
+            let a = save
+                .answer
+                .as_ref()
+                .and_then(|a| a.posted.as_ref())
+                .expect("the answer posted")
+                .id;
+            self.t
+                .fake
+                .accept_answer(q, a)
+                .expect("accepted on the site");
+        }
+        self.t.fake.clear_requests();
+        (save, q)
+    }
+
+    /// The end state every interrupted save reaches: one question by Jane, one answer by
+    /// Sam, accepted, the save's record pointing at them, one card in the thread, nothing
+    /// left unconfirmed.
+    async fn saved_once(&self) {
+        let q = self.question_on_site().expect("the question on the site");
+        let answers = self.t.fake.answers(q);
+        assert_eq!(answers.len(), 1, "one answer: {answers:#?}");
+        assert_eq!(answers[0].owner_id, SAM);
+        assert!(answers[0].is_accepted, "accepted");
+        let save = self.the_save().await;
+        let question = save.question.as_ref().expect("question");
+        let answer = save.answer.as_ref().expect("answer");
+        assert_eq!(question.posted.as_ref().map(|p| p.id), Some(q));
+        assert_eq!(answer.posted.as_ref().map(|p| p.id), Some(answers[0].id));
+        assert!(save.accepted);
+        assert!(
+            question.posting.is_none() && answer.posting.is_none() && save.accepting.is_none(),
+            "nothing left unconfirmed: {save:#?}"
+        );
+        let cards = self.stub.posted_in(THREAD);
+        assert_eq!(cards.len(), 1, "one card: {cards:#?}");
+        assert!(
+            cards[0].embeds[0]
+                .url
+                .as_deref()
+                .is_some_and(|u| u.contains(&format!("/questions/{q}"))),
+            "{cards:?}"
+        );
+        // Another recovery pass finds nothing to do.
+        let before = self.writes().len();
+        assert!(self.t.app.commands.recover_interrupted().await.is_empty());
+        assert_eq!(self.writes().len(), before);
+    }
+}
+
+/// The routes of the API writes in `writes`, with whom they were made as.
+fn routes(writes: &[(&str, i64)]) -> Vec<(String, Option<i64>)> {
+    writes
+        .iter()
+        .map(|(r, u)| (r.to_string(), Some(*u)))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_interrupted_question_already_on_the_site_is_recorded_and_the_save_goes_on() {
+    let w = World::start().await;
+    w.question_cut(true).await;
+    let q = w.question_on_site().expect("the question");
+    let notices = w.t.app.commands.recover_interrupted().await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    let n = &notices[0];
+    assert_eq!(n.user, w.carol.id, "the invoker is told");
+    assert!(n.reply.content.contains("picked it up again"), "{n:?}");
+    assert!(
+        n.reply.content.contains("Question posted as **Jane"),
+        "{n:?}"
+    );
+    assert!(
+        n.reply.content.contains(&format!("/questions/{q}")),
+        "its link: {n:?}"
+    );
+    assert!(n.reply.content.contains("and accepted ✓"), "{n:?}");
+    assert_eq!(
+        w.writes(),
+        routes(&[
+            ("POST /questions/{questionId}/answers", SAM),
+            (ACCEPT_ROUTE, JANE)
+        ]),
+        "the question was not posted again"
+    );
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_question_not_on_the_site_is_posted_once() {
+    let w = World::start().await;
+    w.question_cut(false).await;
+    assert_eq!(w.question_on_site(), None);
+    let notices = w.t.app.commands.recover_interrupted().await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert!(
+        notices[0]
+            .reply
+            .content
+            .contains("Question posted as **Jane"),
+        "{notices:?}"
+    );
+    assert_eq!(
+        w.writes(),
+        routes(&[
+            ("POST /questions", JANE),
+            ("POST /questions/{questionId}/answers", SAM),
+            (ACCEPT_ROUTE, JANE)
+        ])
+    );
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn the_next_consent_settles_an_interrupted_question_by_looking_first() {
+    let w = World::start().await;
+    w.save(&w.carol).await;
+    let mut save = w.the_save().await;
+    // Ann had agreed; Bob has not answered yet.
+    save.question.as_mut().expect("question").consent =
+        Consent::given(w.ann.id, "Ann", true, w.t.clock_now());
+    w.interrupt(&mut save, Cut::Question).await;
+    w.t.fake
+        .add_question(JANE, TITLE, QUESTION, &["rust", "tokio"]);
+    w.t.fake.clear_requests();
+    // No recovery pass: Bob's press continues the save.
+    let r = w.press_dm(&w.bob, "Post as me").await;
+    assert!(r.content.contains("Question posted as **Jane"), "{r:?}");
+    assert!(r.content.contains("Answer posted as **Sam"), "{r:?}");
+    assert_eq!(
+        w.writes(),
+        routes(&[
+            ("POST /questions/{questionId}/answers", SAM),
+            (ACCEPT_ROUTE, JANE)
+        ])
+    );
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_answer_already_on_the_site_is_recorded_and_accepted() {
+    let w = World::start().await;
+    let (_, q) = w.answer_cut(true).await;
+    let notices = w.t.app.commands.recover_interrupted().await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0].user, w.ann.id);
+    assert!(
+        notices[0].reply.content.contains("Answer posted as **Sam"),
+        "{notices:?}"
+    );
+    assert_eq!(w.writes(), routes(&[(ACCEPT_ROUTE, JANE)]));
+    assert_eq!(w.t.fake.answers(q).len(), 1);
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_answer_not_on_the_site_is_posted_once() {
+    let w = World::start().await;
+    let (_, q) = w.answer_cut(false).await;
+    assert!(w.t.fake.answers(q).is_empty());
+    w.t.app.commands.recover_interrupted().await;
+    assert_eq!(
+        w.writes(),
+        routes(&[
+            ("POST /questions/{questionId}/answers", SAM),
+            (ACCEPT_ROUTE, JANE)
+        ])
+    );
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_acceptance_the_site_made_is_recorded_without_accepting_again() {
+    let w = World::start().await;
+    w.accept_cut(true).await;
+    let notices = w.t.app.commands.recover_interrupted().await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert!(
+        notices[0].reply.content.contains("and accepted ✓"),
+        "{notices:?}"
+    );
+    assert!(w.writes().is_empty(), "nothing written: {:?}", w.writes());
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_acceptance_the_site_did_not_make_is_made_once() {
+    let w = World::start().await;
+    w.accept_cut(false).await;
+    w.t.app.commands.recover_interrupted().await;
+    assert_eq!(w.writes(), routes(&[(ACCEPT_ROUTE, JANE)]));
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn a_question_post_that_timed_out_is_found_by_the_sweep_not_posted_again() {
+    let w = World::start_with(TestApp::builder().client(|c| {
+        c.request_timeout = std::time::Duration::from_millis(400);
+    }))
+    .await;
+    // The site takes the question, then answers too late.
+    w.t.fake.push_fault(
+        soe_bot::fake_soe::Fault::on(
+            "POST",
+            "/questions",
+            soe_bot::fake_soe::FaultKind::AnswerAfter(std::time::Duration::from_secs(2)),
+        )
+        .times(1),
+    );
+    let r = w.save(&w.ann).await;
+    assert!(r.content.contains("did not answer in time"), "{r:?}");
+    let q = w.question_on_site().expect("the site took it");
+    let save = w.the_save().await;
+    assert!(
+        save.question.as_ref().and_then(|q| q.posting).is_some(),
+        "left unconfirmed: {save:#?}"
+    );
+    // The minute's sweep looks on the site and finds it.
+    assert_eq!(
+        soe_bot::commands::thread_save::expire_due(&w.t.app.commands).await,
+        1
+    );
+    let save = w.the_save().await;
+    let question = save.question.as_ref().expect("question");
+    assert_eq!(question.posted.as_ref().map(|p| p.id), Some(q));
+    assert!(question.posting.is_none());
+    // Bob agrees: the answer goes to that question.
+    let r = w.press_dm(&w.bob, "Post as me").await;
+    assert!(r.content.contains("Answer posted as **Sam"), "{r:?}");
+    assert_eq!(
+        w.writes()
+            .iter()
+            .filter(|(route, _)| route == "POST /questions")
+            .count(),
+        1,
+        "looked, found, not posted again: {:?}",
+        w.writes()
+    );
+    w.saved_once().await;
+}
+
+#[tokio::test]
+async fn a_question_post_that_timed_out_is_looked_for_when_the_next_consent_arrives() {
+    let w = World::start_with(TestApp::builder().client(|c| {
+        c.request_timeout = std::time::Duration::from_millis(400);
+    }))
+    .await;
+    w.t.fake.push_fault(
+        soe_bot::fake_soe::Fault::on(
+            "POST",
+            "/questions",
+            soe_bot::fake_soe::FaultKind::AnswerAfter(std::time::Duration::from_secs(2)),
+        )
+        .times(1),
+    );
+    let r = w.save(&w.ann).await;
+    assert!(r.content.contains("did not answer in time"), "{r:?}");
+    let q = w.question_on_site().expect("the site took it");
+    // Bob agrees before any sweep: his press looks on the site first.
+    let r = w.press_dm(&w.bob, "Post as me").await;
+    assert!(r.content.contains("Question posted as **Jane"), "{r:?}");
+    assert!(
+        r.content.contains(&format!("/questions/{q}")),
+        "the question's link: {r:?}"
+    );
+    assert_eq!(
+        w.writes()
+            .iter()
+            .filter(|(route, _)| route == "POST /questions")
+            .count(),
+        1,
+        "looked, found, not posted again: {:?}",
+        w.writes()
+    );
+    w.saved_once().await;
+}
+
+// ---------------------------------------------------------------- the forum-post button
+
+use soe_bot::commands::ids::Id;
+use soe_bot::commands::OptionValue;
+
+const SAVE_BUTTON: &str = "Save thread to Acme Stack Overflow";
+
+impl World {
+    /// `who` acts in the thread (a forum post when [`PARENT`] is a forum).
+    fn in_thread(&self, who: &Member, action: Action) -> soe_bot::commands::Invocation {
+        let mut inv = self.t.invocation(who, action);
+        inv.channel_id = Some(THREAD);
+        inv.in_thread = true;
+        inv.thread_parent = Some(PARENT);
+        inv
+    }
+
+    /// `/so search query:<query>` by `who` in the thread.
+    async fn search_in_thread(&self, who: &Member, query: &str) -> Reply {
+        let inv = self.in_thread(
+            who,
+            Action::Command {
+                name: "so".into(),
+                path: vec!["search".into()],
+                options: vec![("query".into(), OptionValue::Str(query.into()))],
+            },
+        );
+        self.t.run(&inv).await
+    }
+
+    /// `who` presses the forum post's Save button in the thread.
+    async fn press_save(&self, who: &Member) -> Reply {
+        let inv = self.in_thread(
+            who,
+            Action::Button {
+                custom_id: Id::SaveThread { thread: THREAD }.encode(),
+            },
+        );
+        self.t.run(&inv).await
+    }
+
+    /// `who` runs the message command on the thread's first message.
+    async fn message_command(&self, who: &Member) -> Reply {
+        let inv = self.in_thread(
+            who,
+            Action::MessageCommand {
+                name: "Save thread to Acme Stack Overflow".into(),
+                message: MessageRef {
+                    id: THREAD,
+                    author_id: self.ann.id,
+                    author_name: "Ann".into(),
+                    content: QUESTION.into(),
+                    thread_name: Some(TITLE.into()),
+                    replies_to: None,
+                },
+            },
+        );
+        self.t.run(&inv).await
+    }
+
+    /// Turns the bot's cards off in [`PARENT`] (`/so-admin channel cards off`).
+    async fn cards_off(&self) {
+        let mut settings = self.t.store.guild_settings(1).await.expect("settings");
+        settings.cards_off.push(PARENT);
+        self.t
+            .store
+            .put_guild_settings(1, &settings)
+            .await
+            .expect("stored");
+    }
+}
+
+/// `reply` as JSON, with the save's random handle replaced.
+fn normalized(reply: &Reply) -> serde_json::Value {
+    let text = serde_json::to_string(reply).expect("json");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("so:tsa:") {
+        out.push_str(&rest[..i + "so:tsa:".len()]);
+        out.push_str("<save>");
+        rest = &rest[i + "so:tsa:".len()..];
+        rest = &rest[rest.find('"').unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    serde_json::from_str(&out).expect("json")
+}
+
+#[tokio::test]
+async fn the_save_button_is_offered_only_in_forum_posts() {
+    let w = World::start().await;
+    w.stub.forums.lock().push(PARENT);
+    // In a forum post: the private results offer it, next to Prev, Next and Share.
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    assert!(!r.embeds.is_empty(), "results: {r:?}");
+    assert_eq!(
+        TestApp::button(&r, SAVE_BUTTON),
+        Id::SaveThread { thread: THREAD }.encode()
+    );
+    assert!(TestApp::try_button(&r, "Share"), "{r:?}");
+    // And so does "no results", the likeliest moment to save the post once answered.
+    let none = w.search_in_thread(&w.carol, "zorblax flimflam").await;
+    assert!(none.embeds.is_empty(), "{none:?}");
+    assert!(TestApp::try_button(&none, SAVE_BUTTON), "{none:?}");
+
+    // In the forum channel itself (not a post): no.
+    let mut inv = w.t.invocation(
+        &w.carol,
+        Action::Command {
+            name: "so".into(),
+            path: vec!["search".into()],
+            options: vec![("query".into(), OptionValue::Str("tokio".into()))],
+        },
+    );
+    inv.channel_id = Some(PARENT);
+    let r = w.t.run(&inv).await;
+    assert!(!r.embeds.is_empty(), "{r:?}");
+    assert!(!TestApp::try_button(&r, SAVE_BUTTON), "{r:?}");
+
+    // In a thread of a text channel: no (the message command is there for those).
+    w.stub.forums.lock().clear();
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    assert!(!r.embeds.is_empty(), "{r:?}");
+    assert!(!TestApp::try_button(&r, SAVE_BUTTON), "{r:?}");
+    let none = w.search_in_thread(&w.carol, "zorblax flimflam").await;
+    assert!(!TestApp::try_button(&none, SAVE_BUTTON), "{none:?}");
+    assert!(w.writes().is_empty());
+}
+
+#[tokio::test]
+async fn the_forum_post_button_opens_the_same_flow_as_the_message_command() {
+    let w = World::start().await;
+    w.stub.forums.lock().push(PARENT);
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    let pressed = w.press_save(&w.carol).await;
+    assert_eq!(
+        w.t.app.commands.ack(&w.in_thread(
+            &w.carol,
+            Action::Button {
+                custom_id: TestApp::button(&r, SAVE_BUTTON)
+            }
+        )),
+        soe_bot::commands::Ack::DeferEphemeral,
+        "acked like the message command: privately, while the thread is read"
+    );
+    insta::assert_json_snapshot!("forum_post_save_pressed", normalized(&pressed));
+    let by_command = w.message_command(&w.carol).await;
+    assert_eq!(
+        normalized(&pressed),
+        normalized(&by_command),
+        "the button and the message command start the same save"
+    );
+    // It goes on like the message command's: pick the answer, confirm, ask the authors.
+    let r = w.t.choose(&w.carol, &pressed, "Bob").await;
+    let ReplyKind::Modal(modal) = &r.kind else {
+        panic!("the title and tags form: {r:?}");
+    };
+    assert_eq!(modal.inputs[0].value.as_deref(), Some(TITLE));
+    let inv = w.in_thread(
+        &w.carol,
+        Action::Modal {
+            custom_id: modal.id.clone(),
+            fields: vec![
+                ("title".into(), TITLE.into()),
+                ("tags".into(), "rust, tokio".into()),
+            ],
+        },
+    );
+    let r = w.t.run(&inv).await;
+    assert!(r.content.contains("Asked **Ann** and **Bob**"), "{r:?}");
+    assert!(w.writes().is_empty(), "nothing before consent");
+}
+
+#[tokio::test]
+async fn the_forum_post_button_is_refused_where_cards_are_off_or_the_bot_cannot_read() {
+    let w = World::start().await;
+    w.stub.forums.lock().push(PARENT);
+    // Pressed outside the post it belongs to.
+    let mut inv = w.t.invocation(
+        &w.carol,
+        Action::Button {
+            custom_id: Id::SaveThread { thread: THREAD }.encode(),
+        },
+    );
+    inv.channel_id = Some(PARENT);
+    let r = w.t.run(&inv).await;
+    assert!(
+        r.content.contains("saves the forum post it was shown in"),
+        "{r:?}"
+    );
+
+    // Cards off in the forum: not offered, and an old button is refused, as is the
+    // message command.
+    w.cards_off().await;
+    let r = w.search_in_thread(&w.carol, "tokio").await;
+    assert!(!TestApp::try_button(&r, SAVE_BUTTON), "{r:?}");
+    let r = w.press_save(&w.carol).await;
+    assert!(r.content.contains("turned the bot's cards off"), "{r:?}");
+    assert!(r.rows.is_empty(), "{r:?}");
+    let r = w.message_command(&w.carol).await;
+    assert!(r.content.contains("turned the bot's cards off"), "{r:?}");
+    assert!(w.t.store.all_saves().await.expect("saves").is_empty());
+
+    // The bot cannot read the post: refused the same way as the message command.
+    let mut settings = w.t.store.guild_settings(1).await.expect("settings");
+    settings.cards_off.clear();
+    w.t.store
+        .put_guild_settings(1, &settings)
+        .await
+        .expect("stored");
+    w.stub.threads.lock().remove(&THREAD);
+    let pressed = w.press_save(&w.carol).await;
+    assert!(
+        pressed.content.contains("could not read this thread"),
+        "{pressed:?}"
+    );
+    let by_command = w.message_command(&w.carol).await;
+    assert_eq!(pressed.content, by_command.content);
+    assert!(w.t.store.all_saves().await.expect("saves").is_empty());
+    assert!(w.writes().is_empty());
+}
+
+#[tokio::test]
+async fn the_message_command_is_refused_where_cards_are_off() {
+    let w = World::start().await;
+    w.cards_off().await;
+    let r = w.message_command(&w.ann).await;
+    assert!(r.content.contains("turned the bot's cards off"), "{r:?}");
+    assert!(w.t.store.all_saves().await.expect("saves").is_empty());
 }

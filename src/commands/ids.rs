@@ -205,6 +205,12 @@ pub enum Id {
         /// Which part.
         part: SavePart,
     },
+    /// "Save thread to …" on a reply in a forum post: starts the save of that post, as the
+    /// message command does on its starter message.
+    SaveThread {
+        /// The forum post (a thread; its starter message has the same id).
+        thread: u64,
+    },
 }
 
 /// The question or the answer of a thread save.
@@ -385,6 +391,7 @@ impl Id {
                 }
             ),
             Id::SaveAsMe { save, part } => format!("so:tm:{save}:{}", part.code()),
+            Id::SaveThread { thread } => format!("so:tsb:{thread}"),
         };
         s.chars().take(super::reply::limits::CUSTOM_ID).collect()
     }
@@ -504,6 +511,9 @@ pub fn parse(s: &str) -> Option<Id> {
         }
         "tsa" => Id::SaveAnswer {
             save: handle(args)?,
+        },
+        "tsb" => Id::SaveThread {
+            thread: args.parse::<u64>().ok().filter(|t| *t > 0)?,
         },
         "cs" => {
             let mut it = args.split(':');
@@ -706,12 +716,26 @@ mod tests {
                 save: d,
                 part: SavePart::Answer,
             },
+            Id::SaveThread {
+                thread: 1_200_000_000_000_000_000,
+            },
+            Id::SaveThread { thread: u64::MAX },
         ];
         for id in ids {
             let s = id.encode();
             assert!(s.len() <= 100);
             assert_eq!(parse(&s), Some(id), "{s}");
         }
+    }
+
+    #[test]
+    fn the_forum_post_save_button_round_trips() {
+        let id = Id::SaveThread {
+            thread: 1_300_000_000_000_000_042,
+        };
+        let s = id.encode();
+        assert_eq!(s, "so:tsb:1300000000000000042");
+        assert_eq!(parse(&s), Some(id));
     }
 
     #[test]
@@ -738,6 +762,11 @@ mod tests {
             "so:cn:-3:abc",
             "so:cq:5:a/b",
             "so:m:fq:",
+            "so:tsb:",
+            "so:tsb:0",
+            "so:tsb:-4",
+            "so:tsb:12:3",
+            "so:tsb:abc",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

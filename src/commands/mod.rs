@@ -369,6 +369,9 @@ impl Commands {
                     | ids::Id::Accept { on, .. },
                 ) if !matches!(on, ids::Surface::Shared | ids::Surface::Dm) => Ack::DeferUpdate,
                 Some(ids::Id::PostDraft { .. } | ids::Id::DiscardDraft { .. }) => Ack::DeferUpdate,
+                // Save thread from a forum post's button: privately, like the message
+                // command (it reads the thread first).
+                Some(ids::Id::SaveThread { .. }) => Ack::DeferEphemeral,
                 // A share the member may not post answers at once, privately.
                 Some(
                     ids::Id::ShareSearch { .. }
@@ -634,6 +637,7 @@ impl Commands {
                 thread_save::consent(self, inv, &save, part, choice).await
             }
             Id::SaveAsMe { save, part } => thread_save::post_as_me(self, inv, &save, part).await,
+            Id::SaveThread { thread } => thread_save::start_from_button(self, inv, thread).await,
         }
     }
 
@@ -726,9 +730,10 @@ impl Commands {
         notices
     }
 
-    /// After a restart: settles every draft left `Posting` and every write claim left
-    /// unfinished by an earlier process, by looking on the site (see
-    /// [`post::recover_posting`], [`vote::recover_claim`]), and says what happened to each
+    /// After a restart: settles every draft left `Posting`, every write claim left unfinished
+    /// and every thread save with an unconfirmed write by an earlier process, by looking on
+    /// the site (see [`post::recover_posting`], [`vote::recover_claim`],
+    /// [`thread_save::recover_interrupted`]), and says what happened to each
     /// member concerned. Runs once at startup, before members can press anything again.
     pub async fn recover_interrupted(&self) -> Vec<Notice> {
         self.recover_interrupted_before(self.started_at).await
@@ -769,6 +774,8 @@ impl Commands {
             }
             Err(e) => tracing::warn!(error = %e, "could not list interrupted writes"),
         }
+        // Thread saves: a part or an acceptance begun and never confirmed.
+        notices.extend(thread_save::recover_interrupted(self, cutoff).await);
         if !notices.is_empty() {
             tracing::info!(
                 settled = notices.len(),

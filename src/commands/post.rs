@@ -948,7 +948,7 @@ fn since_of(draft: &Draft, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTi
 
 /// A `Posting` start that makes the claim stale as of `now` (so it is recovered, not waited
 /// for), and no later than the real start `since`.
-fn abandoned_since(
+pub(crate) fn abandoned_since(
     since: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> chrono::DateTime<chrono::Utc> {
@@ -984,7 +984,13 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
     )
     .await
     {
-        Ok(Some(url)) => {
+        Ok(Some(found)) => {
+            let url = found.url.unwrap_or_else(|| match &draft.content {
+                DraftContent::Ask { .. } => format!("question {}", found.id),
+                DraftContent::Answer { question_id, .. } => {
+                    format!("answer {} on question {question_id}", found.id)
+                }
+            });
             let mut done = draft;
             done.state = DraftState::Posted {
                 url: url.clone(),
@@ -1028,17 +1034,27 @@ pub async fn recover_posting(ctx: &Commands, draft: Draft) -> Reply {
     }
 }
 
-/// The URL of `member`'s post of `content` on the site, made since about `since`, if it is
-/// there. Question titles are unique on a site, so a title match is the post; answers are
-/// matched by their Markdown body.
-async fn find_post(
+/// A post found on the site by [`find_post`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FoundPost {
+    /// Its id (a question's or an answer's).
+    pub id: i64,
+    /// Its link, when the site gave one.
+    pub url: Option<String>,
+}
+
+/// `member`'s post of `content` on the site, made since about `since`, if it is there (the
+/// look-up is charged to `member`'s share of the service budget).
+/// Question titles are unique on a site, so a title match is the post; answers are matched by
+/// their Markdown body.
+pub(crate) async fn find_post(
     ctx: &Commands,
     member: u64,
     team: Option<&crate::soe::TeamSlug>,
     soe_user: i64,
     content: &DraftContent,
     since: chrono::DateTime<chrono::Utc>,
-) -> crate::soe::Result<Option<String>> {
+) -> crate::soe::Result<Option<FoundPost>> {
     // The member's press spends the service token: charged to their share like every read.
     let reader = ctx.reader_for(member, team);
     let from = since - Duration::minutes(LOOK_BACK_MINUTES);
@@ -1060,10 +1076,9 @@ async fn find_post(
                 .items
                 .into_iter()
                 .find(|q| same(&q.title, title))
-                .map(|q| {
-                    q.web_url
-                        .or(q.share_url)
-                        .unwrap_or_else(|| format!("question {}", q.id))
+                .map(|q| FoundPost {
+                    id: q.id,
+                    url: q.web_url.or(q.share_url),
                 }))
         }
         DraftContent::Answer { question_id, body } => {
@@ -1081,9 +1096,10 @@ async fn find_post(
                     .as_deref()
                     .is_some_and(|md| same(md, body))
                 {
-                    return Ok(Some(full.web_url.or(full.share_link).unwrap_or_else(
-                        || format!("answer {} on question {question_id}", full.id),
-                    )));
+                    return Ok(Some(FoundPost {
+                        id: full.id,
+                        url: full.web_url.or(full.share_link),
+                    }));
                 }
             }
             Ok(None)

@@ -15,6 +15,10 @@
 //! Share after the cache expired) is also charged to the member's share of the service
 //! budget, and a member past it is told to slow down before any call (see `caches`). Share
 //! follows the rules in `share`: permission first, cooldowns once the page is ready.
+//!
+//! In a forum post, the private results (and the "no results" reply) also offer "Save thread
+//! to …" ([`super::thread_save::forum_button`]): the post, once solved, becomes a question
+//! and its answer on the site.
 
 use std::sync::Arc;
 
@@ -203,11 +207,17 @@ async fn render(
         } else {
             crate::t!("search-no-more")
         };
-        return if share {
-            Reply::private(text)
-        } else {
-            Reply::private(text).into_update()
-        };
+        if share {
+            return Reply::private(text);
+        }
+        let mut reply = Reply::private(text);
+        if page == 0 {
+            // Nothing on the site yet: in a forum post, offer to save the post once solved.
+            if let Some(save) = super::thread_save::forum_button(ctx, inv).await {
+                reply = reply.with_row(vec![save]);
+            }
+        }
+        return reply.into_update();
     }
     // This channel has seen these questions: `/so question` suggests them (see `complete`).
     for h in &shown {
@@ -294,9 +304,12 @@ async fn render(
         &crate::t!("search-open-result"),
         picks,
     );
+    let mut controls = vec![prev, next, share_btn];
+    // In a forum post: "Save thread to …", the thread itself once it is solved.
+    controls.extend(super::thread_save::forum_button(ctx, inv).await);
     Reply::private("")
         .with_embed(embed)
         .with_row(vec![pick])
-        .with_row(vec![prev, next, share_btn])
+        .with_row(controls)
         .into_update()
 }

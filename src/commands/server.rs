@@ -1,7 +1,8 @@
 //! What the use cases ask of the Discord server itself, through the adapter: which guild a
 //! channel belongs to, the bot's own permissions in a channel, posting a message (audit
-//! entries, the doctor's test card, a saved thread's card), reading a thread (Save thread) and
-//! sending a member a direct message (consent prompts).
+//! entries, the doctor's test card, a saved thread's card), reading a thread (Save thread),
+//! whether a channel is a forum (the Save thread button in forum posts) and sending a member
+//! a direct message (consent prompts).
 //!
 //! The Discord adapter implements [`ServerView`] with its REST client and hands it to
 //! [`super::Commands::use_server`]; without one (the console, tests without Discord) every
@@ -84,6 +85,9 @@ pub trait ServerView: Send + Sync {
     async fn post(&self, channel: u64, reply: &Reply) -> Result<(), DirectoryError>;
     /// Reads a thread: its name, starter message and replies.
     async fn thread(&self, thread: u64) -> Result<ThreadContent, DirectoryError>;
+    /// Whether `channel` is a forum (or media) channel, whose threads are forum posts
+    /// (where replies offer a "Save thread to …" button).
+    async fn is_forum(&self, channel: u64) -> Result<bool, DirectoryError>;
     /// Sends `user` a direct message, mentioning no one.
     async fn dm(&self, user: u64, reply: &Reply) -> Result<(), DirectoryError>;
 }

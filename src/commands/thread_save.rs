@@ -1,7 +1,12 @@
 //! "Save thread to …": a solved Discord thread becomes a question and its answer on the site,
 //! each posted as its own author.
 //!
-//! The flow, started by any member (the invoker) on a message of a thread or forum post:
+//! The flow, started by any member (the invoker) on a message of a thread or forum post, or
+//! from the "Save thread to <site>" button ([`forum_button`], `so:tsb:<thread>`) that the
+//! bot's private `/so search` replies carry inside a forum post (a thread whose parent is a
+//! forum channel, [`super::server::ServerView::is_forum`]); the button starts the same flow on
+//! the post's starter message. Neither starts where an admin turned the channel's cards off
+//! (a save ends with a card in the thread):
 //! 1. the bot reads the thread ([`super::server::ServerView::thread`]); replies that arrive
 //!    with empty text mean the bot lacks Discord's Message Content intent, and the invoker is
 //!    told what to ask an admin instead of saving an empty answer;
@@ -20,9 +25,23 @@
 //!    posted in their name; the invoker may then post that text as themself, with a line
 //!    naming the Discord author.
 //!
+//! Interrupted writes: a part's write is claimed, then marked on the save
+//! ([`SavedPart::posting`], [`ThreadSave::accepting`]), flushed, before it goes out, and the
+//! mark is cleared when it is recorded. A claim left by an earlier process is taken over at
+//! once, a stale one by the store; under the claim, a marked write is never simply made
+//! again: the site is asked first, as [`super::post::recover_posting`] does for drafts (the
+//! poster's questions since the mark by title, the question's answers by the poster by
+//! body; for the acceptance, the answer's accepted state). Found, it is recorded with its
+//! link; not there, it is made once; when the site cannot be asked, nothing is written and
+//! the mark stays. A post that timed out keeps its mark the same way. Marked saves are
+//! continued by the next consent or press, by [`recover_interrupted`] (at startup, and on the
+//! leader among replicas) and by the minute's sweep ([`expire_due`]) once the mark is stale.
+//!
 //! Invariants: nothing is posted under anyone's name without their consent, and only through
-//! their own link; every write happens at most once whatever the retries; replies to the
-//! invoker are private; the thread card mentions no one.
+//! their own link; every write happens at most once whatever the retries and crashes (only
+//! the thread card, which the bot cannot look for in Discord, may be missing or doubled after
+//! a crash while it is posted); replies to the invoker are private; the thread card mentions
+//! no one.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +52,7 @@ use super::member::{link_prompt, no_session_reply, session};
 use super::render::escape_md;
 use super::reply::{limits, truncate, ButtonStyle, Component, Embed, Modal, Reply, TextInput};
 use super::server::{ThreadContent, ThreadMessage};
-use super::{validate, Commands, Invocation, MessageRef};
+use super::{validate, Commands, Invocation, MessageRef, Notice};
 use crate::soe::{NewAnswer, NewQuestion, SoeWrite};
 use crate::store::{Draft, DraftContent, DraftState, WriteClaim};
 
@@ -64,6 +83,22 @@ pub struct SavedPart {
     pub draft: String,
     /// What was posted, once it was.
     pub posted: Option<Posted>,
+    /// A post of this part that began and was never confirmed (the process died, or the site
+    /// did not answer in time): before anything is posted again, the site is searched for it
+    /// ([`super::post::find_post`]). Set, flushed, before the write goes out; cleared with
+    /// `posted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posting: Option<Unconfirmed>,
+}
+
+/// A write of a save that began and is not known to have reached the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unconfirmed {
+    /// When it began (the site is searched from a little before: clocks differ).
+    pub since: DateTime<Utc>,
+    /// Posted by the invoker as themself: it is looked for among the invoker's posts.
+    #[serde(default)]
+    pub by_invoker: bool,
 }
 
 /// One save under way.
@@ -97,6 +132,10 @@ pub struct ThreadSave {
     pub answer: Option<SavedPart>,
     /// The answer was accepted on the site.
     pub accepted: bool,
+    /// When an acceptance began that was never confirmed: before accepting again, the
+    /// answer's state on the site is read. Cleared once `accepted` is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepting: Option<DateTime<Utc>>,
     /// The thread got its card.
     pub card_posted: bool,
     /// The invoker was told how it ended.
@@ -117,11 +156,76 @@ fn preview(m: &ThreadMessage) -> String {
 
 /// Step 1: the message command, on a message of a thread.
 pub async fn start(ctx: &Commands, inv: &Invocation, message: &MessageRef) -> Reply {
+    begin(ctx, inv, Some(message)).await
+}
+
+/// Step 1 from the "Save thread to …" button on a reply in a forum post ([`forum_button`]):
+/// the same as the message command on the post's starter message, pressed in that post.
+pub async fn start_from_button(ctx: &Commands, inv: &Invocation, thread: u64) -> Reply {
+    if inv.channel_id != Some(thread) || !inv.in_thread {
+        return Reply::private(crate::t!("save-button-elsewhere"));
+    }
+    begin(ctx, inv, None).await
+}
+
+/// The "Save thread to <site>" button for the bot's reply `inv` gets, when `inv` comes from
+/// a forum post (a thread whose parent is a forum channel) where the channel's cards are on
+/// and the bot can look at the server; `None` anywhere else, and when Discord cannot say.
+pub(crate) async fn forum_button(ctx: &Commands, inv: &Invocation) -> Option<Component> {
+    let (Some(thread), true, Some(parent), Some(_)) = (
+        inv.channel_id,
+        inv.in_thread,
+        inv.thread_parent,
+        inv.guild_id,
+    ) else {
+        return None;
+    };
+    let server = ctx.server()?;
+    if !cards_on(ctx, inv.guild_id, thread, Some(parent)).await {
+        return None;
+    }
+    match server.is_forum(parent).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => {
+            tracing::debug!(error = %e, "could not tell whether a thread is a forum post");
+            return None;
+        }
+    }
+    Some(Component::button(
+        Id::SaveThread { thread }.encode(),
+        &crate::t!("button-save-thread", site = ctx.site.name.as_str()),
+        ButtonStyle::Secondary,
+    ))
+}
+
+/// Whether public cards are on in `channel` (a thread follows its `parent`): a save ends
+/// with a card in the thread, so none starts where an admin turned cards off. Unreadable
+/// settings count as on (the default).
+async fn cards_on(ctx: &Commands, guild: Option<u64>, channel: u64, parent: Option<u64>) -> bool {
+    let Some(guild) = guild else {
+        return true;
+    };
+    match ctx.store.guild_settings(guild).await {
+        Ok(s) => s.cards_on(channel, parent),
+        Err(e) => {
+            tracing::warn!(error = %e, "guild settings unreadable; cards count as on");
+            true
+        }
+    }
+}
+
+/// Step 1, from the message command (on `message`) or the forum-post button (`None`: the
+/// thread's starter message is the question, read from Discord).
+async fn begin(ctx: &Commands, inv: &Invocation, message: Option<&MessageRef>) -> Reply {
     let (Some(thread), true) = (inv.channel_id, inv.in_thread) else {
         return Reply::private(
             "Use **Save thread** on a message inside a thread or forum post: its first message becomes the question and a reply you choose the answer.",
         );
     };
+    if !cards_on(ctx, inv.guild_id, thread, inv.thread_parent).await {
+        return Reply::private(crate::t!("save-cards-off"));
+    }
     let Some(server) = ctx.server() else {
         return Reply::private("The bot cannot read threads here.");
     };
@@ -135,11 +239,11 @@ pub async fn start(ctx: &Commands, inv: &Invocation, message: &MessageRef) -> Re
         }
     };
     let starter = content.starter.clone().or_else(|| {
-        (message.id == thread).then(|| ThreadMessage {
-            id: message.id,
-            author_id: message.author_id,
-            author_name: message.author_name.clone(),
-            content: message.content.clone(),
+        message.filter(|m| m.id == thread).map(|m| ThreadMessage {
+            id: m.id,
+            author_id: m.author_id,
+            author_name: m.author_name.clone(),
+            content: m.content.clone(),
             has_media: false,
         })
     });
@@ -177,6 +281,7 @@ pub async fn start(ctx: &Commands, inv: &Invocation, message: &MessageRef) -> Re
         question: None,
         answer: None,
         accepted: false,
+        accepting: None,
         card_posted: false,
         finished: false,
         created_at: now,
@@ -381,12 +486,14 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         consent: ask(starter.author_id, &starter.author_name, true),
         draft: q_draft.id.clone(),
         posted: None,
+        posting: None,
     });
     save.answer = Some(SavedPart {
         message: answer.id,
         consent: ask(answer.author_id, &answer.author_name, false),
         draft: a_draft.id.clone(),
         posted: None,
+        posting: None,
     });
     if let Err(e) = ctx.store.put_save(&save).await {
         return ctx.store_failure(&e);
@@ -596,8 +703,10 @@ pub async fn post_as_me(ctx: &Commands, inv: &Invocation, id: &str, part: Part) 
     reply
 }
 
-/// The 24-hour deadline passed for some consents: settles them and moves the saves on
-/// (called every minute by the background sweep). Returns how many saves changed.
+/// The 24-hour deadline passed for some consents: settles them and moves the saves on; a
+/// save with a write left unconfirmed for longer than [`crate::store::CLAIM_STALE_SECS`] (a
+/// post that timed out) is moved on too, looking on the site first ([`resume`]). Called
+/// every minute by the background sweep. Returns how many saves changed.
 pub async fn expire_due(ctx: &Commands) -> usize {
     let now = ctx.clock.now();
     let saves = match ctx.store.all_saves().await {
@@ -607,6 +716,7 @@ pub async fn expire_due(ctx: &Commands) -> usize {
             return 0;
         }
     };
+    let stale = now - Duration::seconds(crate::store::CLAIM_STALE_SECS);
     let mut changed = 0;
     for mut save in saves {
         let mut lapsed = false;
@@ -615,15 +725,18 @@ pub async fn expire_due(ctx: &Commands) -> usize {
                 lapsed |= p.consent.expire_if_due(now);
             }
         }
-        if !lapsed {
+        let stuck = interrupted_before(&save, stale);
+        if !lapsed && !stuck {
             continue;
         }
         changed += 1;
-        if let Err(e) = ctx.store.put_save(&save).await {
-            tracing::warn!(error = %e, "could not record a lapsed consent");
-            continue;
+        if lapsed {
+            if let Err(e) = ctx.store.put_save(&save).await {
+                tracing::warn!(error = %e, "could not record a lapsed consent");
+                continue;
+            }
         }
-        let progress = advance(ctx, &mut save).await;
+        let progress = resume(ctx, &mut save).await;
         notify_invoker(ctx, &save, 0, &progress).await;
     }
     if let Err(e) = ctx
@@ -634,6 +747,83 @@ pub async fn expire_due(ctx: &Commands) -> usize {
         tracing::warn!(error = %e, "could not sweep old thread saves");
     }
     changed
+}
+
+/// Whether a write of `save` (a part or the acceptance) began before `cutoff` and was never
+/// confirmed.
+fn interrupted_before(save: &ThreadSave, cutoff: DateTime<Utc>) -> bool {
+    let part = |p: &Option<SavedPart>| {
+        p.as_ref()
+            .and_then(|p| p.posting)
+            .is_some_and(|m| m.since < cutoff)
+    };
+    part(&save.question) || part(&save.answer) || save.accepting.is_some_and(|at| at < cutoff)
+}
+
+/// Moves a save on after an interruption: a part the invoker was posting as themself is
+/// posted again through [`post_part`] (which looks on the site first); everything else,
+/// parts posted as their authors and the acceptance included, through [`advance`], whose
+/// writes look on the site first in the same way.
+async fn resume(ctx: &Commands, save: &mut ThreadSave) -> Progress {
+    let mut notes = Vec::new();
+    for part in [Part::Question, Part::Answer] {
+        let mark = part_of(save, part)
+            .filter(|p| p.posted.is_none())
+            .and_then(|p| p.posting)
+            .filter(|m| m.by_invoker);
+        if mark.is_some() {
+            if let Err(r) = post_part(ctx, save, part, true).await {
+                notes.push(r.content);
+            }
+        }
+    }
+    let mut progress = advance(ctx, save).await;
+    if !notes.is_empty() {
+        progress.text = format!("{}\n{}", progress.text, notes.join("\n"));
+    }
+    progress
+}
+
+/// After a restart (or, with replicas, on the leader every minute): every save with a write
+/// begun before `cutoff` and never confirmed is moved on by [`resume`], which looks on the
+/// site before writing anything again; its invoker is told where it stands.
+pub async fn recover_interrupted(ctx: &Commands, cutoff: DateTime<Utc>) -> Vec<Notice> {
+    let saves = match ctx.store.all_saves().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list thread saves to recover");
+            return Vec::new();
+        }
+    };
+    let mut notices = Vec::new();
+    for mut save in saves.into_iter().filter(|s| interrupted_before(s, cutoff)) {
+        let progress = resume(ctx, &mut save).await;
+        let mut reply = Reply::private(format!(
+            "{}{}",
+            crate::t!(
+                "save-recovered",
+                thread = escape_md(&truncate(&save.thread_name, 100)),
+                site = ctx.site.name.as_str()
+            ),
+            progress.text
+        ));
+        for row in progress.rows {
+            reply = reply.with_row(row);
+        }
+        if progress.done && !save.finished {
+            // This notice tells the invoker how it ended: no second DM.
+            save.finished = true;
+            if let Err(e) = ctx.store.put_save(&save).await {
+                tracing::warn!(error = %e, "could not record a finished thread save");
+            }
+        }
+        notices.push(Notice {
+            user: save.invoker,
+            reply,
+            original: None,
+        });
+    }
+    notices
 }
 
 /// Where a save stands after [`advance`]: a sentence and the invoker's fallback buttons.
@@ -709,14 +899,8 @@ async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
         accept_wanted,
         save.accepted,
     ) {
-        match accept(ctx, save, q.id, a.id).await {
-            Ok(()) => {
-                save.accepted = true;
-                if let Err(e) = ctx.store.put_save(save).await {
-                    tracing::warn!(error = %e, "accepted, but could not record it");
-                }
-            }
-            Err(text) => notes.push(text),
+        if let Err(text) = accept(ctx, save, q.id, a.id).await {
+            notes.push(text);
         }
     }
     // Settled: posted or refused; the answer also when the question was refused and not
@@ -819,8 +1003,39 @@ async fn text_of(ctx: &Commands, save: &ThreadSave, part: Part) -> Result<DraftC
     }
 }
 
+/// The private team a save posts in: the one its drafts were written for (so a write is
+/// looked for where it went even if the channel was bound elsewhere meanwhile), else the
+/// channel's.
+async fn team_of(ctx: &Commands, save: &ThreadSave) -> Option<crate::soe::TeamSlug> {
+    if let Some(q) = &save.question {
+        if let Ok(Some(d)) = ctx.store.get_draft(save.invoker, &q.draft).await {
+            return super::post::draft_team(ctx, &d);
+        }
+    }
+    ctx.team_in(save.guild, save.parent).await
+}
+
+/// Claims the write `key`. A claim left unfinished by an earlier process (it died
+/// mid-write) is taken over at once: the caller then looks on the site before writing
+/// (the marker on the save says a write may have gone out).
+async fn claim(ctx: &Commands, key: &str) -> Result<WriteClaim, crate::store::StoreError> {
+    let now = ctx.clock.now();
+    let claim = ctx.store.claim_write(key, now).await?;
+    if matches!(claim, WriteClaim::InProgress)
+        && super::vote::claimed_by_an_earlier_process(ctx, key).await
+    {
+        ctx.store.finish_write(key, None, now).await?;
+        return ctx.store.claim_write(key, now).await;
+    }
+    Ok(claim)
+}
+
 /// Posts one part, exactly once (claim `ts:<save>:q|a`): as its author, or as the invoker
 /// with a line naming the Discord author. Records it on the save.
+///
+/// A post begun earlier and never confirmed ([`SavedPart::posting`]) is looked for on the
+/// site first, under the claim: found, it is recorded with its link; not there, it is
+/// posted now, once; when the site cannot be asked, nothing is posted and the marker stays.
 async fn post_part(
     ctx: &Commands,
     save: &mut ThreadSave,
@@ -830,12 +1045,14 @@ async fn post_part(
     let Some(p) = part_of(save, part).cloned() else {
         return Err(Reply::private("This save has no such part."));
     };
+    // An unconfirmed post is looked for as whoever made it.
+    let by_invoker = p.posting.map_or(by_invoker, |m| m.by_invoker);
     let poster = if by_invoker {
         save.invoker
     } else {
         p.consent.author
     };
-    let team = ctx.team_in(save.guild, save.parent).await;
+    let team = team_of(ctx, save).await;
     let s = match session(ctx, poster, team.as_ref()).await {
         Ok(s) => s,
         Err(why) => {
@@ -867,9 +1084,26 @@ async fn post_part(
             body.to_string()
         }
     };
+    // What goes to the site (and what an unconfirmed post is looked for by).
+    let content = match content {
+        DraftContent::Ask { title, body, tags } => DraftContent::Ask {
+            title,
+            body: attribution(&body),
+            tags,
+        },
+        DraftContent::Answer { body, .. } => {
+            let Some(q) = save.question.as_ref().and_then(|q| q.posted.as_ref()) else {
+                return Err(Reply::private("The question is not posted yet."));
+            };
+            DraftContent::Answer {
+                question_id: q.id,
+                body: attribution(&body),
+            }
+        }
+    };
     let key = format!("ts:{}:{}", save.id, part.code());
     let now = ctx.clock.now();
-    match ctx.store.claim_write(&key, now).await {
+    match claim(ctx, &key).await {
         Ok(WriteClaim::Claimed) => {}
         Ok(WriteClaim::InProgress) => {
             return Err(Reply::private(
@@ -884,14 +1118,73 @@ async fn post_part(
         }
         Err(e) => return Err(ctx.store_failure(&e)),
     }
+    // Under the claim, the stored record is the truth: another attempt may have recorded or
+    // marked this part since `save` was read.
+    let fresh = match ctx.store.get_save(&save.id).await {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            let _ = ctx.store.finish_write(&key, None, now).await;
+            return Err(ctx.store_failure(&e));
+        }
+    };
+    let fresh = fresh.as_ref().and_then(|f| part_of(f, part));
+    if let Some(posted) = fresh.and_then(|f| f.posted.clone()) {
+        let outcome = format!("{} {}", posted.id, posted.url);
+        let _ = ctx.store.finish_write(&key, Some(&outcome), now).await;
+        return record_posted(ctx, save, part, posted).await;
+    }
+    if let Some(mark) = fresh.and_then(|f| f.posting).or(p.posting) {
+        // Begun before and never confirmed: it may be on the site. Look before anything.
+        match super::post::find_post(
+            ctx,
+            poster,
+            team.as_ref(),
+            s.soe_user_id,
+            &content,
+            mark.since,
+        )
+        .await
+        {
+            Ok(Some(found)) => {
+                let url = found
+                    .url
+                    .unwrap_or_else(|| fallback_url(ctx, save, part, team.as_ref(), found.id));
+                tracing::info!(
+                    soe_user_id = s.soe_user_id,
+                    "an interrupted thread-save post had reached the site"
+                );
+                return posted_now(ctx, save, part, &s, &key, team, by_invoker, found.id, url)
+                    .await;
+            }
+            Ok(None) => {
+                tracing::info!("an interrupted thread-save post is not on the site; posting it");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for an interrupted thread-save post");
+                let _ = ctx.store.finish_write(&key, None, now).await;
+                return Err(Reply::private(crate::t!(
+                    "save-cannot-check",
+                    what = what_of(part),
+                    why = e.user_message_on(&ctx.site.name)
+                )));
+            }
+        }
+    }
+    // The marker goes to the store before the write goes out.
+    if let Some(p) = part_mut(save, part) {
+        p.posting = Some(Unconfirmed {
+            since: now,
+            by_invoker,
+        });
+    }
+    if let Err(e) = ctx.store.put_save(save).await {
+        let _ = ctx.store.finish_write(&key, None, now).await;
+        return Err(ctx.store_failure(&e));
+    }
     let writer: &dyn SoeWrite = s.writer.as_ref();
     let result = match content {
         DraftContent::Ask { title, body, tags } => writer
-            .create_question(&NewQuestion {
-                title,
-                body: attribution(&body),
-                tags,
-            })
+            .create_question(&NewQuestion { title, body, tags })
             .await
             .map(|q| {
                 let url = q
@@ -901,75 +1194,46 @@ async fn post_part(
                     .unwrap_or_else(|| ctx.question_url(team.as_ref(), q.id));
                 (q.id, url)
             }),
-        DraftContent::Answer { body, .. } => {
-            let Some(q) = save.question.as_ref().and_then(|q| q.posted.as_ref()) else {
-                let _ = ctx.store.finish_write(&key, None, now).await;
-                return Err(Reply::private("The question is not posted yet."));
-            };
-            writer
-                .create_answer(
-                    q.id,
-                    &NewAnswer {
-                        body: attribution(&body),
-                    },
-                )
-                .await
-                .map(|a| {
-                    let url = a
-                        .web_url
-                        .clone()
-                        .or(a.share_link.clone())
-                        .unwrap_or_else(|| q.url.clone());
-                    (a.id, url)
-                })
-        }
+        DraftContent::Answer { question_id, body } => writer
+            .create_answer(question_id, &NewAnswer { body })
+            .await
+            .map(|a| {
+                let url = a
+                    .web_url
+                    .clone()
+                    .or(a.share_link.clone())
+                    .unwrap_or_else(|| fallback_url(ctx, save, part, team.as_ref(), a.id));
+                (a.id, url)
+            }),
     };
     match result {
-        Ok((id, url)) => {
-            let outcome = format!("{id} {url}");
-            if let Err(e) = ctx.store.finish_write(&key, Some(&outcome), now).await {
-                tracing::warn!(error = %e, "could not record a finished write");
+        Ok((id, url)) => posted_now(ctx, save, part, &s, &key, team, by_invoker, id, url).await,
+        Err(crate::soe::Error::Timeout) => {
+            // The request went out and no answer came: the site may have it. The marker
+            // stays (moved back past the stale mark) and the claim is released, so the next
+            // attempt, here or after a restart, looks on the site first.
+            let since = super::post::abandoned_since(now, ctx.clock.now());
+            if let Some(p) = part_mut(save, part) {
+                p.posting = Some(Unconfirmed { since, by_invoker });
             }
-            let _ = ctx.store.touch_link(poster, now).await;
-            if part == Part::Question {
-                let asked = crate::notify::personal::AskedQuestion {
-                    target: crate::notify::Target(team.clone()).key(),
-                    question_id: id,
-                    user: poster,
-                    soe_user_id: s.soe_user_id,
-                    at: now,
-                };
-                if let Err(e) = ctx.store.record_asked(&asked).await {
-                    tracing::warn!(error = %e, "could not remember a saved question for answer alerts");
-                }
+            if let Err(e) = ctx.store.put_save(save).await {
+                tracing::warn!(error = %e, "could not record an unconfirmed thread-save post");
             }
-            ctx.audit(super::audit::AuditEvent {
-                guild: save.guild,
-                actor: poster,
-                actor_username: None,
-                what: format!(
-                    "saved thread <#{}>: posted the {} as **{}**",
-                    save.thread,
-                    part.noun(),
-                    escape_md(&truncate(&s.name, 80))
-                ),
-                link: Some(url.clone()),
-            })
-            .await;
-            record_posted(
-                ctx,
-                save,
-                part,
-                Posted {
-                    id,
-                    url,
-                    posted_as: s.name.clone(),
-                    by_invoker,
-                },
-            )
-            .await
+            let _ = ctx.store.finish_write(&key, None, now).await;
+            tracing::warn!("a thread-save post timed out; it waits for a check of the site");
+            Err(Reply::private(crate::t!(
+                "save-not-confirmed",
+                what = what_of(part),
+                site = ctx.site.name.as_str()
+            )))
         }
         Err(e) => {
+            if let Some(p) = part_mut(save, part) {
+                p.posting = None;
+            }
+            if let Err(e) = ctx.store.put_save(save).await {
+                tracing::warn!(error = %e, "could not record a failed thread-save post");
+            }
             let _ = ctx.store.finish_write(&key, None, now).await;
             Err(Reply::private(format!(
                 "The {} could not be posted: {}",
@@ -978,6 +1242,92 @@ async fn post_part(
             )))
         }
     }
+}
+
+/// "the question" or "the answer", in the reader's language.
+fn what_of(part: Part) -> String {
+    match part {
+        Part::Question => crate::t!("save-what-question"),
+        Part::Answer => crate::t!("save-what-answer"),
+    }
+}
+
+/// The link of a post the site gave none for.
+fn fallback_url(
+    ctx: &Commands,
+    save: &ThreadSave,
+    part: Part,
+    team: Option<&crate::soe::TeamSlug>,
+    id: i64,
+) -> String {
+    match (part, save.question.as_ref().and_then(|q| q.posted.as_ref())) {
+        (Part::Answer, Some(q)) => q.url.clone(),
+        _ => ctx.question_url(team, id),
+    }
+}
+
+/// A part is on the site (posted now, or found there after an interruption): the claim's
+/// outcome, the answer alerts for a question, the audit entry, and the save's record.
+#[allow(clippy::too_many_arguments)] // one call per way a post is confirmed
+async fn posted_now(
+    ctx: &Commands,
+    save: &mut ThreadSave,
+    part: Part,
+    s: &super::member::MemberSession,
+    key: &str,
+    team: Option<crate::soe::TeamSlug>,
+    by_invoker: bool,
+    id: i64,
+    url: String,
+) -> Result<(), Reply> {
+    let now = ctx.clock.now();
+    let poster = if by_invoker {
+        save.invoker
+    } else {
+        part_of(save, part).map_or(save.invoker, |p| p.consent.author)
+    };
+    let outcome = format!("{id} {url}");
+    if let Err(e) = ctx.store.finish_write(key, Some(&outcome), now).await {
+        tracing::warn!(error = %e, "could not record a finished write");
+    }
+    let _ = ctx.store.touch_link(poster, now).await;
+    if part == Part::Question {
+        let asked = crate::notify::personal::AskedQuestion {
+            target: crate::notify::Target(team.clone()).key(),
+            question_id: id,
+            user: poster,
+            soe_user_id: s.soe_user_id,
+            at: now,
+        };
+        if let Err(e) = ctx.store.record_asked(&asked).await {
+            tracing::warn!(error = %e, "could not remember a saved question for answer alerts");
+        }
+    }
+    ctx.audit(super::audit::AuditEvent {
+        guild: save.guild,
+        actor: poster,
+        actor_username: None,
+        what: format!(
+            "saved thread <#{}>: posted the {} as **{}**",
+            save.thread,
+            part.noun(),
+            escape_md(&truncate(&s.name, 80))
+        ),
+        link: Some(url.clone()),
+    })
+    .await;
+    record_posted(
+        ctx,
+        save,
+        part,
+        Posted {
+            id,
+            url,
+            posted_as: s.name.clone(),
+            by_invoker,
+        },
+    )
+    .await
 }
 
 fn parse_outcome(outcome: &str, name: &str, by_invoker: bool) -> Option<Posted> {
@@ -998,6 +1348,7 @@ async fn record_posted(
 ) -> Result<(), Reply> {
     if let Some(p) = part_mut(save, part) {
         p.posted = Some(posted);
+        p.posting = None;
     }
     ctx.store
         .put_save(save)
@@ -1005,32 +1356,92 @@ async fn record_posted(
         .map_err(|e| ctx.store_failure(&e))
 }
 
-/// Accepts the answer as the question's author (who agreed to it), once.
+/// Accepts the answer as the question's author (who agreed to it), once, and records it.
+/// An acceptance begun earlier and never confirmed ([`ThreadSave::accepting`]) is settled
+/// by reading the answer's state on the site first.
 async fn accept(
     ctx: &Commands,
-    save: &ThreadSave,
+    save: &mut ThreadSave,
     question: i64,
     answer: i64,
 ) -> Result<(), String> {
     let author = save.question_author.0;
-    let team = ctx.team_in(save.guild, save.parent).await;
+    let team = team_of(ctx, save).await;
     let s = session(ctx, author, team.as_ref()).await.map_err(|_| {
         "The answer could not be accepted: the question's author has no usable link.".to_string()
     })?;
     let key = format!("ts:{}:acc", save.id);
     let now = ctx.clock.now();
-    match ctx.store.claim_write(&key, now).await {
+    let record = |save: &mut ThreadSave| {
+        save.accepted = true;
+        save.accepting = None;
+    };
+    match claim(ctx, &key).await {
         Ok(WriteClaim::Claimed) => {}
-        Ok(WriteClaim::Done { .. }) => return Ok(()),
+        Ok(WriteClaim::Done { .. }) => {
+            record(save);
+            return store_accepted(ctx, save).await;
+        }
         Ok(WriteClaim::InProgress) => return Err("Accepting the answer…".into()),
         Err(e) => return Err(format!("The bot could not record the acceptance ({e}).")),
+    }
+    // Under the claim, the stored record is the truth (another attempt may have gone first).
+    if let Ok(Some(fresh)) = ctx.store.get_save(&save.id).await {
+        if fresh.accepted {
+            let _ = ctx.store.finish_write(&key, Some("accepted"), now).await;
+            record(save);
+            return store_accepted(ctx, save).await;
+        }
+        save.accepting = save.accepting.or(fresh.accepting);
+    }
+    if save.accepting.is_some() {
+        // Begun before and never confirmed: the answer's state on the site tells.
+        match s.writer.get_answer(question, answer).await {
+            Ok(a) if a.is_accepted => {
+                tracing::info!("an interrupted thread-save acceptance had reached the site");
+                let _ = ctx.store.finish_write(&key, Some("accepted"), now).await;
+                record(save);
+                return store_accepted(ctx, save).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = ctx.store.finish_write(&key, None, now).await;
+                return Err(crate::t!(
+                    "save-cannot-check",
+                    what = crate::t!("save-what-acceptance"),
+                    why = e.user_message_on(&ctx.site.name)
+                ));
+            }
+        }
+    }
+    save.accepting = Some(now);
+    if let Err(e) = ctx.store.put_save(save).await {
+        let _ = ctx.store.finish_write(&key, None, now).await;
+        return Err(format!("The bot could not record the acceptance ({e})."));
     }
     match s.writer.accept_answer(question, answer).await {
         Ok(_) => {
             let _ = ctx.store.finish_write(&key, Some("accepted"), now).await;
-            Ok(())
+            record(save);
+            store_accepted(ctx, save).await
+        }
+        Err(crate::soe::Error::Timeout) => {
+            save.accepting = Some(super::post::abandoned_since(now, ctx.clock.now()));
+            if let Err(e) = ctx.store.put_save(save).await {
+                tracing::warn!(error = %e, "could not record an unconfirmed acceptance");
+            }
+            let _ = ctx.store.finish_write(&key, None, now).await;
+            Err(crate::t!(
+                "save-not-confirmed",
+                what = crate::t!("save-what-acceptance"),
+                site = ctx.site.name.as_str()
+            ))
         }
         Err(e) => {
+            save.accepting = None;
+            if let Err(e) = ctx.store.put_save(save).await {
+                tracing::warn!(error = %e, "could not record a failed acceptance");
+            }
             let _ = ctx.store.finish_write(&key, None, now).await;
             Err(format!(
                 "The answer could not be accepted: {}",
@@ -1038,6 +1449,15 @@ async fn accept(
             ))
         }
     }
+}
+
+/// Records an acceptance on the save (a failure is logged: the claim's outcome and the
+/// site both hold it).
+async fn store_accepted(ctx: &Commands, save: &ThreadSave) -> Result<(), String> {
+    if let Err(e) = ctx.store.put_save(save).await {
+        tracing::warn!(error = %e, "accepted, but could not record it");
+    }
+    Ok(())
 }
 
 /// The card in the thread linking the new question, once.

@@ -316,7 +316,7 @@ pub async fn recover_claim(ctx: &Commands, key: &str) -> Option<Notice> {
 }
 
 /// True when `key`'s unfinished claim was made before this process started.
-async fn claimed_by_an_earlier_process(ctx: &Commands, key: &str) -> bool {
+pub(crate) async fn claimed_by_an_earlier_process(ctx: &Commands, key: &str) -> bool {
     ctx.store.unfinished_writes().await.is_ok_and(|claims| {
         claims
             .iter()

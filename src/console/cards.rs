@@ -169,6 +169,14 @@ impl crate::commands::server::ServerView for ConsoleCards {
         })
     }
 
+    /// The console's threads are in a text channel.
+    async fn is_forum(
+        &self,
+        _channel: u64,
+    ) -> Result<bool, crate::commands::access::DirectoryError> {
+        Ok(false)
+    }
+
     async fn dm(
         &self,
         user: u64,

@@ -13,17 +13,22 @@
 //!   whose id is the thread's), and for a thread started from a message,
 //!   `GET /channels/{parent.id}/messages/{thread.id}` (that message). Message text needs the
 //!   Message Content intent: without it other people's messages arrive with empty content;
+//! - whether a channel is a forum (or media) channel: `GET /channels/{channel.id}`, once per
+//!   channel;
 //! - a direct message: `POST /users/@me/channels`, then a message in that channel.
 //!
 //! Invariants: errors are log-safe ([`rest::describe`]); nothing is cached but the bot's own
-//! id, so a permission fixed in Discord shows at the next check.
+//! id and which channels are forums (a channel's type never changes between forum and text),
+//! so a permission fixed in Discord shows at the next check.
 
+use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serenity::all::{
-    Channel, ChannelId, GuildId, Message, MessageId, MessageType, PermissionOverwriteType, UserId,
+    Channel, ChannelId, ChannelType, GuildId, Message, MessageId, MessageType,
+    PermissionOverwriteType, UserId,
 };
 use serenity::http::Http;
 use tokio::sync::OnceCell;
@@ -102,7 +107,13 @@ pub struct RestServer {
     http: Arc<Http>,
     /// The bot's own user id, asked once.
     me: OnceCell<u64>,
+    /// Whether each channel asked about is a forum: Discord never changes a channel between
+    /// forum and text, so the answer stands (one look-up per parent channel).
+    forums: parking_lot::Mutex<HashMap<u64, bool>>,
 }
+
+/// Discord's media channel type (a forum of media posts; serenity 0.12 has no name for it).
+const MEDIA: u8 = 16;
 
 impl RestServer {
     /// Looks things up through `http`.
@@ -110,6 +121,7 @@ impl RestServer {
         Self {
             http,
             me: OnceCell::new(),
+            forums: parking_lot::Mutex::new(HashMap::new()),
         }
     }
 
@@ -272,6 +284,24 @@ impl ServerView for RestServer {
             starter,
             replies,
         })
+    }
+
+    async fn is_forum(&self, channel: u64) -> Result<bool, DirectoryError> {
+        if let Some(forum) = self.forums.lock().get(&channel) {
+            return Ok(*forum);
+        }
+        let Some(id) = NonZeroU64::new(channel).map(ChannelId::from) else {
+            return Ok(false);
+        };
+        let found = rest::call(Idempotent::Yes, "get channel", || self.http.get_channel(id))
+            .await
+            .map_err(|e| DirectoryError(format!("reading the channel: {}", rest::describe(&e))))?;
+        let forum = matches!(
+            found,
+            Channel::Guild(c) if c.kind == ChannelType::Forum || c.kind == ChannelType::Unknown(MEDIA)
+        );
+        self.forums.lock().insert(channel, forum);
+        Ok(forum)
     }
 
     async fn dm(&self, user: u64, reply: &Reply) -> Result<(), DirectoryError> {

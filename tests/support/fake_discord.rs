@@ -224,6 +224,8 @@ struct Shared {
     threads: Mutex<std::collections::HashMap<u64, (u64, u64, String)>>,
     /// Messages people wrote, per channel, oldest first (`GET …/messages` reads them).
     posted: Mutex<std::collections::HashMap<u64, Vec<Value>>>,
+    /// The channels of [`Shared::channels`] that are forums (type 15; the others are text).
+    forums: Mutex<Vec<u64>>,
     next_id: AtomicU64,
 }
 
@@ -265,6 +267,7 @@ impl FakeDiscord {
             gateway_url: Mutex::new(GATEWAY_URL.to_string()),
             threads: Mutex::new(std::collections::HashMap::new()),
             posted: Mutex::new(std::collections::HashMap::new()),
+            forums: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1_300_000_000_000_000_000),
         });
         let app = axum::Router::new()
@@ -394,6 +397,12 @@ impl FakeDiscord {
             .entry(channel)
             .or_default()
             .push(m);
+    }
+
+    /// Declares a forum channel of `guild` (its threads are forum posts).
+    pub fn add_forum(&self, guild: u64, channel: u64) {
+        self.add_channel(guild, channel);
+        self.shared.forums.lock().expect("forums").push(channel);
     }
 
     pub fn add_channel(&self, guild: u64, channel: u64) {
@@ -863,11 +872,16 @@ async fn handle(
                 }
                 CHANNEL_ROUTE => {
                     let id: u64 = seg(4).parse().unwrap_or(0);
+                    let kind = if shared.forums.lock().expect("forums").contains(&id) {
+                        15
+                    } else {
+                        0
+                    };
                     match shared.channels.lock().expect("channels").get(&id) {
                         Some((guild, overwrites)) => (
                             200,
                             Some(json!({
-                                "id": id.to_string(), "type": 0, "flags": 0,
+                                "id": id.to_string(), "type": kind, "flags": 0,
                                 "guild_id": guild.to_string(), "name": format!("channel-{id}"),
                                 "position": 0,
                                 "permission_overwrites": overwrites.iter().map(|(o, kind, allow, deny)| json!({

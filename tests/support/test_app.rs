@@ -601,6 +601,8 @@ pub struct StubServer {
     pub dms: parking_lot::Mutex<Vec<(u64, Reply)>>,
     /// Users whose DMs fail.
     pub closed_dms: parking_lot::Mutex<Vec<u64>>,
+    /// The forum channels (their threads are forum posts).
+    pub forums: parking_lot::Mutex<Vec<u64>>,
 }
 
 impl StubServer {
@@ -613,6 +615,7 @@ impl StubServer {
             threads: parking_lot::Mutex::new(std::collections::HashMap::new()),
             dms: parking_lot::Mutex::new(Vec::new()),
             closed_dms: parking_lot::Mutex::new(Vec::new()),
+            forums: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -665,6 +668,12 @@ impl soe_bot::commands::server::ServerView for StubServer {
             .get(&thread)
             .cloned()
             .ok_or_else(|| soe_bot::commands::access::DirectoryError("no such thread".into()))
+    }
+    async fn is_forum(
+        &self,
+        channel: u64,
+    ) -> Result<bool, soe_bot::commands::access::DirectoryError> {
+        Ok(self.forums.lock().contains(&channel))
     }
     async fn dm(
         &self,

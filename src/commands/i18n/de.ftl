@@ -176,6 +176,18 @@ consent-not-asked = Die Person wurde noch nicht gefragt: wähle zuerst die Frage
 consent-still-waiting = { $author } kann noch antworten, bis { $until }. Lehnt die Person ab oder antwortet bis dahin nicht, darfst du es selbst posten, als Zitat.
 consent-proposer-only = Nur { $proposer }, die fragende Person, kann es als Zitat posten. Um es selbst zu posten, nutze das Nachrichtenmenü (⋯ → Apps) auf der Nachricht.
 
+## Save thread: die Schaltfläche in Forenbeiträgen, und unterbrochene Schreibvorgänge
+
+button-save-thread = Thread auf { $site } sichern
+save-button-elsewhere = Diese Schaltfläche sichert den Forenbeitrag, in dem sie erschien; nutze sie dort, oder nutze **Save thread** auf einer Nachricht des gemeinten Threads.
+save-cards-off = Ein Admin hat die Karten des Bots hier ausgeschaltet (`/so-admin channel cards`), und das Sichern eines Threads endet mit einer Karte darin, daher wurde nichts gesichert. Bitte einen Admin, die Karten für diesen Kanal einzuschalten.
+save-what-question = die Frage
+save-what-answer = die Antwort
+save-what-acceptance = das Akzeptieren der Antwort
+save-not-confirmed = { $site } hat nicht rechtzeitig geantwortet, daher ist offen, ob { $what } angekommen ist. Nichts wird doppelt gepostet: der Bot sieht auf der Seite nach, bevor er es innerhalb weniger Minuten erneut versucht.
+save-cannot-check = Der Bot wurde beim Schreiben unterbrochen (betroffen: { $what }) und kann die Seite gerade nicht prüfen ({ $why }). Es wurde nichts erneut gepostet, also erscheint nichts doppelt; der Bot sieht innerhalb weniger Minuten noch einmal nach.
+save-recovered = Save thread **{ $thread }**: der Bot wurde beim Sichern unterbrochen und hat es wieder aufgenommen; er hat zuerst auf { $site } nachgesehen, daher wurde nichts doppelt gepostet.
+
 ## Command registration: descriptions and choices (at most 100 characters each)
 
 reg-so = Auf { $site } suchen, lesen, fragen und antworten

@@ -177,6 +177,18 @@ consent-not-asked = The author has not been asked yet: choose the question first
 consent-still-waiting = { $author } can still answer, until { $until }. If they decline or do not answer by then, you may post it as yourself, quoted.
 consent-proposer-only = Only { $proposer }, who asked, can post it quoted. To post it yourself, use the message menu (⋯ → Apps) on the message.
 
+## Save thread: the forum-post button, and writes interrupted midway
+
+button-save-thread = Save thread to { $site }
+save-button-elsewhere = This button saves the forum post it was shown in; use it there, or use **Save thread** on a message of the thread you mean.
+save-cards-off = An admin turned the bot's cards off here (`/so-admin channel cards`), and saving a thread ends with a card in it, so nothing was saved. Ask an admin to turn cards on for this channel.
+save-what-question = the question
+save-what-answer = the answer
+save-what-acceptance = the acceptance of the answer
+save-not-confirmed = { $site } did not answer in time, so { $what } may or may not have been posted. Nothing is posted twice: the bot looks on the site before trying again, within a few minutes.
+save-cannot-check = Posting { $what } was interrupted, and the bot cannot check the site right now ({ $why }). Nothing was posted again, so nothing appears twice; the bot looks again within a few minutes.
+save-recovered = Save thread **{ $thread }**: the bot was interrupted while saving it and picked it up again, looking on { $site } first, so nothing was posted twice.
+
 ## Command registration: descriptions and choices (at most 100 characters each)
 
 reg-so = Search, read, ask and answer on { $site }
