@@ -19,6 +19,7 @@ use fake_discord::{FakeDiscord, ORIGINAL_ROUTE};
 use soe_bot::clock::SharedClock;
 use soe_bot::commands::{Action, Invocation};
 use soe_bot::fake_soe::AppStatus;
+use soe_bot::notify::rule::{parse_spec, Rule, SubscribeOptions};
 use support::test_app::TestApp;
 
 const EMBED_LINKS: u64 = 1 << 14;
@@ -125,6 +126,50 @@ async fn a_permission_denied_by_a_channel_overwrite_is_named() {
         "{report}"
     );
     insta::assert_snapshot!("doctor_missing_permission", report);
+    w.discord.check_contract();
+}
+
+#[tokio::test]
+async fn a_channel_with_only_a_subscription_rule_is_checked() {
+    let (t, w) = bot().await;
+    // The rule's channel is named nowhere in the guild's settings; the bot may not embed
+    // links there, so its cards cannot post.
+    w.discord.give_bot_role(GUILD, BOT_ROLE);
+    w.discord
+        .set_role_permissions(GUILD, fake_discord::EVERYONE_PERMS & !EMBED_LINKS);
+    w.discord.set_role_permissions(BOT_ROLE, EMBED_LINKS);
+    let cards = 1_000_000_000_000_000_098;
+    w.discord.add_channel(GUILD, cards);
+    w.discord.overwrite(cards, BOT_ROLE, false, 0, EMBED_LINKS);
+    let rule = Rule {
+        guild: GUILD,
+        id: 0,
+        channel: cards,
+        spec: parse_spec(&SubscribeOptions {
+            tags: Some("rust"),
+            ..Default::default()
+        })
+        .unwrap(),
+        team: None,
+        created_by: 2,
+        created_at: t.clock_now(),
+        last_post_at: None,
+        last_error: None,
+    };
+    soe_bot::store::NotifyStore::add_rule(t.store.as_ref(), &rule)
+        .await
+        .unwrap();
+    let report = doctor(&w, &Who::admin(2, "boss")).await;
+    assert!(report.contains("1 problem"), "{report}");
+    assert!(
+        report.contains(&format!("❌ <#{cards}>: the bot lacks Embed Links")),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches(&format!("<#{cards}>:")).count(),
+        1,
+        "checked once:\n{report}"
+    );
     w.discord.check_contract();
 }
 

@@ -7,8 +7,9 @@
 //! link's writes refused outright, see [`crate::store::LinkStatus::WriteRefused`]); the
 //! service budget's headroom; notifications (each poll loop's last poll, lag and error, the
 //! outbox depth, each rule's last error); personal alerts and expert routing (members with
-//! them on, questions watched for their askers, DMs waiting or failing); the bot's permissions in every channel the guild's settings name
-//! (View Channel, Send Messages, Embed Links; thread permissions as a warning); then a test
+//! them on, questions watched for their askers, DMs waiting or failing); the bot's permissions in
+//! every channel the guild's settings or subscription rules name (View Channel, Send
+//! Messages, Embed Links; thread permissions as a warning); then a test
 //! card is posted. Invariants: every problem says what to do next; nothing in the report is
 //! secret (no token, no URL with a token); the SOE calls go through the global budget.
 
@@ -146,6 +147,23 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
                     if !list.contains(&h) {
                         list.insert(0, h);
                     }
+                }
+                // The channels of the guild's subscription rules: where cards must post,
+                // even when no setting names them.
+                match ctx.store.rules_of(guild).await {
+                    Ok(rules) => {
+                        for r in rules {
+                            if !list.contains(&r.channel) {
+                                list.push(r.channel);
+                            }
+                        }
+                    }
+                    Err(e) => report.push(
+                        Status::Fail,
+                        format!(
+                            "The subscription rules could not be read ({e}); their channels were not checked."
+                        ),
+                    ),
                 }
                 channels.extend(list.into_iter().map(|c| (guild, c)));
             }
