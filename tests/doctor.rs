@@ -328,8 +328,10 @@ async fn the_command_line_prints_the_same_report_and_exits_1_when_something_is_w
         "no secret in the output: {out}"
     );
 
-    // While the bot runs it holds the storage: the site is still checked, the channels are
-    // not, and the report says so (a warning, not a failure).
+    // Something holds the storage and no control socket answers (a running bot serves a
+    // snapshot on it: tests/bot_process.rs): the site is still checked, and the report says
+    // the store could not be read instead of showing an empty one (a failure: the state of
+    // the rules, the outbox and the channels is unknown).
     let held = dir.path().join("held");
     let _running = soe_bot::store::SledStore::open_at(
         &held,
@@ -346,10 +348,19 @@ async fn the_command_line_prints_the_same_report_and_exits_1_when_something_is_w
         "held",
     );
     let (code, out) = cli_doctor(&busy).await;
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("The storage is in use by the running bot") && out.contains("is reachable"),
+        out.contains("The bot's storage could not be read") && out.contains("is reachable"),
         "{out}"
     );
+    assert!(out.contains("control socket"), "{out}");
+    for zero in [
+        "no subscription rules",
+        "Outbox: 0",
+        "0 links active",
+        "Alert DMs: 0",
+    ] {
+        assert!(!out.contains(zero), "no state from an empty store: {out}");
+    }
     discord.check_contract();
 }

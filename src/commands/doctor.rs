@@ -184,6 +184,24 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
     report
 }
 
+/// The checks that need no store (the site, the service token, the configured team, the
+/// budget), for when the bot's storage cannot be read (`soe-bot doctor` while another process
+/// holds it and no snapshot could be had): `why` says what failed, and the report names what
+/// was not checked, as a failure, rather than show an empty store's zeros.
+pub async fn check_without_store(ctx: &Commands, why: &str) -> Report {
+    let mut report = Report::default();
+    let teams: BTreeSet<TeamSlug> = ctx.site.team.iter().cloned().collect();
+    site_checks(ctx, &mut report, &teams).await;
+    budget_check(ctx, &mut report).await;
+    report.push(
+        Status::Fail,
+        format!(
+            "The bot's storage could not be read: {why}. Not checked: subscription rules and their channels, the notification poll loops, the outbox, linked members, personal alerts and the channel settings. Run `/so-admin doctor` in Discord, or run this again as the bot's user once its control socket answers."
+        ),
+    );
+    report
+}
+
 /// Personal alerts and expert routing: how many members have them on, the questions asked
 /// through the bot still watched for answers, and the DMs waiting (a failing one is a
 /// warning: DMs closed, or Discord refusing).
