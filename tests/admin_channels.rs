@@ -2,7 +2,8 @@
 //! Discord adapter records audit messages): writes made through the bot are audited with who,
 //! what and a link; a channel's default tags prefill the ask form; a channel bound to a private
 //! team needs the team's grant (asked for when linking from that server) and posts there;
-//! doctor shows the notifications' health (a failing poll, a rule's last error, the outbox).
+//! doctor shows the notifications' health (a failing poll, a rule's last error, the outbox);
+//! `subscribe` and `unsubscribe` are each one audit entry naming who and what.
 
 mod support;
 
@@ -275,4 +276,44 @@ async fn doctor_shows_a_failing_poll_a_rules_last_error_and_the_outbox() {
     );
     assert!(report.contains("✅ Outbox: 0 cards waiting."), "{report}");
     assert_eq!(server.posted_in(HERE).len(), 1, "the test card");
+}
+
+#[tokio::test]
+async fn subscribe_and_unsubscribe_are_each_one_audit_entry_with_who_and_what() {
+    let t = TestApp::start().await;
+    let server = t.stub_server();
+    admin(
+        &t,
+        &["audit-channel"],
+        vec![("channel", OptionValue::Channel(AUDIT))],
+    )
+    .await;
+    assert_eq!(entries(&server, 1).await.len(), 1);
+    let sub = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            ("tags", OptionValue::Str("rust, tokio".into())),
+            ("events", OptionValue::Str("questions".into())),
+        ],
+    )
+    .await;
+    assert!(sub.content.contains("Rule **#1**"), "{sub:?}");
+    let e = entries(&server, 2).await;
+    assert_eq!(e.len(), 2, "one entry for the subscribe: {e:#?}");
+    assert_eq!(
+        e[1],
+        "📝 **@boss** (`222`) added subscription rule #1 in <#10>: any of `rust`, `tokio`; questions"
+    );
+    // A refused subscribe (no tags) changes nothing and is not audited.
+    let refused = admin(&t, &["subscribe"], vec![]).await;
+    assert!(refused.content.contains("at least one tag"), "{refused:?}");
+    let gone = admin(&t, &["unsubscribe"], vec![("rule", OptionValue::Int(1))]).await;
+    assert!(gone.content.contains("Rule #1 removed"), "{gone:?}");
+    let e = entries(&server, 3).await;
+    assert_eq!(e.len(), 3, "one entry for the unsubscribe: {e:#?}");
+    assert_eq!(e[2], "📝 **@boss** (`222`) removed subscription rule #1");
+    // Removing a rule that is not there is not a change.
+    admin(&t, &["unsubscribe"], vec![("rule", OptionValue::Int(1))]).await;
+    assert_eq!(entries(&server, 4).await.len(), 3);
 }
