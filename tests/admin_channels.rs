@@ -3,7 +3,8 @@
 //! what and a link; a channel's default tags prefill the ask form; a channel bound to a private
 //! team needs the team's grant (asked for when linking from that server) and posts there;
 //! doctor shows the notifications' health (a failing poll, a rule's last error, the outbox);
-//! `subscribe` and `unsubscribe` are each one audit entry naming who and what.
+//! `subscribe` and `unsubscribe` are each one audit entry naming who and what; `subscribe`
+//! changes a channel's threads and hourly cap even when its rule already exists.
 
 mod support;
 
@@ -316,4 +317,92 @@ async fn subscribe_and_unsubscribe_are_each_one_audit_entry_with_who_and_what() 
     // Removing a rule that is not there is not a change.
     admin(&t, &["unsubscribe"], vec![("rule", OptionValue::Int(1))]).await;
     assert_eq!(entries(&server, 4).await.len(), 3);
+}
+
+#[tokio::test]
+async fn subscribe_changes_a_channels_threads_and_cap_even_for_an_existing_rule() {
+    let t = TestApp::start().await;
+    let server = t.stub_server();
+    admin(
+        &t,
+        &["audit-channel"],
+        vec![("channel", OptionValue::Channel(AUDIT))],
+    )
+    .await;
+    let rust = || ("tags", OptionValue::Str("rust".into()));
+    let first = admin(&t, &["subscribe"], vec![rust()]).await;
+    assert!(first.content.contains("Rule **#1**"), "{first:?}");
+    let before = t.store.channel_notify(HERE).await.unwrap();
+    assert!(!before.threads);
+    // The same rule again, with the channel's options: the rule stays, the options change.
+    let again = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            rust(),
+            ("threads", OptionValue::Bool(true)),
+            ("cap-per-hour", OptionValue::Int(5)),
+        ],
+    )
+    .await;
+    assert!(
+        again
+            .content
+            .contains("Rule #1 already does exactly this in <#10>"),
+        "{again:?}"
+    );
+    assert!(
+        again
+            .content
+            .contains("threads on question cards on, at most 5 cards an hour"),
+        "{again:?}"
+    );
+    let now = t.store.channel_notify(HERE).await.unwrap();
+    assert!(now.threads, "{now:?}");
+    assert_eq!(now.cap_per_hour, 5);
+    assert_eq!(t.store.rules_of(1).await.unwrap().len(), 1, "no new rule");
+    let e = entries(&server, 3).await;
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert_eq!(
+        e[2],
+        "📝 **@boss** (`222`) set the cards of <#10> to threads on question cards on, at most 5 cards an hour"
+    );
+    // Out of range: refused, nothing changed.
+    let bad = admin(
+        &t,
+        &["subscribe"],
+        vec![rust(), ("cap-per-hour", OptionValue::Int(0))],
+    )
+    .await;
+    assert!(bad.content.contains("between 1 and 200"), "{bad:?}");
+    assert_eq!(t.store.channel_notify(HERE).await.unwrap().cap_per_hour, 5);
+    // The same options again change nothing: no entry.
+    admin(
+        &t,
+        &["subscribe"],
+        vec![rust(), ("threads", OptionValue::Bool(true))],
+    )
+    .await;
+    assert_eq!(entries(&server, 4).await.len(), 3);
+    // A new rule with a change names both in one entry.
+    let second = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            ("tags", OptionValue::Str("go".into())),
+            ("threads", OptionValue::Bool(false)),
+        ],
+    )
+    .await;
+    assert!(second.content.contains("Rule **#2**"), "{second:?}");
+    let e = entries(&server, 4).await;
+    assert_eq!(e.len(), 4, "{e:#?}");
+    assert!(
+        e[3].contains("added subscription rule #2 in <#10>")
+            && e[3].contains(
+                "set the cards of <#10> to threads on question cards off, at most 5 cards an hour"
+            ),
+        "{}",
+        e[3]
+    );
 }
