@@ -4,7 +4,8 @@
 //! team needs the team's grant (asked for when linking from that server) and posts there;
 //! doctor shows the notifications' health (a failing poll, a rule's last error, the outbox);
 //! `subscribe` and `unsubscribe` are each one audit entry naming who and what; `subscribe`
-//! changes a channel's threads and hourly cap even when its rule already exists.
+//! changes a channel's threads and hourly cap even when its rule already exists, and warns
+//! (keeping the rule) about tags the site's loaded tag list does not have.
 
 mod support;
 
@@ -405,4 +406,40 @@ async fn subscribe_changes_a_channels_threads_and_cap_even_for_an_existing_rule(
         "{}",
         e[3]
     );
+}
+
+#[tokio::test]
+async fn subscribe_warns_about_tags_the_site_does_not_know_and_keeps_the_rule() {
+    let t = TestApp::start().await;
+    t.stub_server();
+    let tags = |v: &str| ("tags", OptionValue::Str(v.into()));
+    // Before the site's tag list is loaded nothing can be told: no warning.
+    let quiet = admin(&t, &["subscribe"], vec![tags("rust, rsut")]).await;
+    assert!(quiet.content.contains("Rule **#1**"), "{quiet:?}");
+    assert!(!quiet.content.contains("no tag"), "{quiet:?}");
+    t.app.commands.refresh_tags().await.unwrap();
+    let warned = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            tags("rust, tokoi"),
+            ("exclude", OptionValue::Str("wsam".into())),
+        ],
+    )
+    .await;
+    assert!(warned.content.contains("Rule **#2**"), "{warned:?}");
+    assert!(
+        warned
+            .content
+            .contains("⚠️ The site has no tag `tokoi` or `wsam` (yet)"),
+        "{warned:?}"
+    );
+    assert!(!warned.content.contains("`rust` or"), "{warned:?}");
+    let rules = t.store.rules_of(1).await.unwrap();
+    assert_eq!(rules.len(), 2, "the rule is kept");
+    assert_eq!(rules[1].spec.tags, ["rust", "tokoi"]);
+    // Known tags: no warning.
+    let fine = admin(&t, &["subscribe"], vec![tags("tokio")]).await;
+    assert!(fine.content.contains("Rule **#3**"), "{fine:?}");
+    assert!(!fine.content.contains("no tag"), "{fine:?}");
 }

@@ -241,13 +241,41 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         link: None,
     })
     .await;
+    let tags_note = unknown_tags_note(ctx, &rule);
     Reply::private(format!(
-        "Rule **#{}**: <#{channel}> gets a card for {}.{settings_note}\nCards start with activity from now on; `/so-admin preview rule:{}` shows what the last 7 days would have given, `/so-admin unsubscribe rule:{}` removes it.",
+        "Rule **#{}**: <#{channel}> gets a card for {}.{settings_note}{tags_note}\nCards start with activity from now on; `/so-admin preview rule:{}` shows what the last 7 days would have given, `/so-admin unsubscribe rule:{}` removes it.",
         rule.id,
         rule.spec.describe(),
         rule.id,
         rule.id
     ))
+}
+
+/// A warning line naming the rule's tags (and excluded tags) that the site's tag list does not
+/// have: a typo or a synonym never matches (activity carries the site's tag names), silently.
+/// Empty when all are known, when the list is not loaded or not complete (nothing can be
+/// told), and for a rule of a private team (the list is the main site's).
+fn unknown_tags_note(ctx: &Commands, rule: &Rule) -> String {
+    let known = ctx.tag_cache();
+    if rule.team.is_some() || !known.knows_every_tag() {
+        return String::new();
+    }
+    let unknown: Vec<String> = rule
+        .spec
+        .tags
+        .iter()
+        .chain(&rule.spec.exclude)
+        .filter(|t| !known.contains(t))
+        .map(|t| format!("`{t}`"))
+        .collect();
+    let (them, names) = match unknown.as_slice() {
+        [] => return String::new(),
+        [one] => ("it", one.clone()),
+        [init @ .., last] => ("them", format!("{} or {last}", init.join(", "))),
+    };
+    format!(
+        "\n⚠️ The site has no tag {names} (yet): the rule keeps {them} and matches once the site uses {them}. Check the spelling; a tag synonym never matches, name the tag it stands for."
+    )
 }
 
 /// Applies the `threads` and `cap-per-hour` options to `channel`'s settings: `Ok(None)` when
