@@ -288,8 +288,21 @@ where
 
 /// Sets the store-size gauges ([`crate::telemetry::LINKED_MEMBERS`],
 /// [`crate::telemetry::DRAFTS_WAITING`], [`crate::telemetry::ALERT_MEMBERS`],
-/// [`crate::telemetry::PERSONAL_WAITING`]).
+/// [`crate::telemetry::PERSONAL_WAITING`], and the subscription poller's
+/// [`crate::telemetry::NOTIFY_LAG`], [`crate::telemetry::NOTIFY_LAST_SUCCESS`] and
+/// [`crate::telemetry::NOTIFY_OUTBOX`]).
 pub async fn record_counts(store: Arc<dyn Store>) {
+    let notify = store.clone();
+    match off_the_workers(async move { notify.notify_health().await }).await {
+        Ok(Ok(h)) => {
+            for (key, state) in &h.targets {
+                crate::telemetry::record_notify_target(key, state);
+            }
+            metrics::gauge!(crate::telemetry::NOTIFY_OUTBOX).set(h.outbox_depth as f64);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "reading the notifications' state failed"),
+        Err(e) => tracing::warn!(error = %e, "counting task failed"),
+    }
     let personal = store.clone();
     match off_the_workers(async move { personal.personal_health().await }).await {
         Ok(Ok(h)) => {

@@ -223,37 +223,77 @@ fn build_app(
 
 /// `soe-bot doctor`: the report of `/so-admin doctor` for every allowed guild, printed for a
 /// terminal, with a test card in each guild's audit channel. Returns the report's text and
-/// whether everything passed. The storage is normally held by the running bot; then the
-/// checks run without the guilds' channel settings and the report says so.
+/// whether everything passed. The storage is normally held by the running bot (sled lets one
+/// process open it): then the checks read a consistent snapshot the bot sends over its
+/// control socket (the `backup` that `soe-bot backup` uses), restored into a private scratch
+/// store that is removed afterwards; if no snapshot can be had, the report says the store
+/// could not be read (a failure) and checks only what needs no store.
 pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
-    use crate::commands::doctor::{self, Status};
-    let mut notes = Vec::new();
+    use crate::commands::doctor::Status;
+    let mut notes: Vec<(Status, String)> = Vec::new();
     let mut scratch = None;
+    let mut unreadable = None;
     let store: Arc<dyn Store> = match OpenStore::open(&cfg.storage).await {
         Ok(opened) => opened.store(),
         Err(crate::store::StoreError::Locked { .. }) => {
-            notes.push("The storage is in use by the running bot, so the channel settings were not read. Run `/so-admin doctor` in Discord for the per-channel checks.");
-            let dir = std::env::temp_dir().join(format!("soe-bot-doctor-{}", std::process::id()));
-            let s = SledStore::open_at(
-                &dir,
-                crate::store::cipher::Cipher::from_config(&cfg.storage),
-                1 << 20,
-            )
-            .map_err(|e| e.to_string())?;
-            scratch = Some(dir);
-            Arc::new(s)
+            let dir = scratch_dir()?;
+            scratch = Some(dir.clone());
+            let s = Arc::new(
+                SledStore::open_at(
+                    &dir,
+                    crate::store::cipher::Cipher::from_config(&cfg.storage),
+                    1 << 20,
+                )
+                .map_err(|e| e.to_string())?,
+            );
+            match snapshot_of_running_bot(&cfg, s.clone()).await {
+                Ok(records) => notes.push((
+                    Status::Ok,
+                    format!("The storage is in use by the running bot: this report reads a snapshot of it ({records} records) taken over its control socket."),
+                )),
+                Err(e) => unreadable = Some(e),
+            }
+            s
         }
         Err(e) => return Err(e.to_string()),
     };
-    let service = service_token(&cfg, store.as_ref()).await?;
-    let (app, _linked) = build_app(&cfg, store.clone(), service, Arc::new(SystemClock))?;
+    let result = doctor_on(&cfg, store, notes, unreadable.as_deref()).await;
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let report = result?;
+    Ok((report.render_plain(), report.healthy()))
+}
+
+/// The checks of [`doctor`] on `store` (the bot's, or a scratch copy of it), with `notes`
+/// appended; `unreadable` (why the store could not be read) limits them to what needs no
+/// store.
+async fn doctor_on(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    notes: Vec<(crate::commands::doctor::Status, String)>,
+    unreadable: Option<&str>,
+) -> Result<crate::commands::doctor::Report, String> {
+    use crate::commands::doctor::{self, Status};
+    let service = match (unreadable, &cfg.soe.service_token) {
+        (Some(why), None) => {
+            return Err(format!(
+                "the bot's storage could not be read ({why}), and the service token is stored there (soe.service_token is not set): nothing can be checked"
+            ))
+        }
+        _ => service_token(cfg, store.as_ref()).await?,
+    };
+    let (app, _linked) = build_app(cfg, store.clone(), service, Arc::new(SystemClock))?;
     let http = crate::discord::http_client(&cfg.discord).map_err(|e| e.to_string())?;
     app.commands
         .use_server(Arc::new(crate::discord::server::RestServer::new(http)));
-    let guilds = access_policy(&cfg).allowed_guilds;
+    if let Some(why) = unreadable {
+        return Ok(doctor::check_without_store(&app.commands, why).await);
+    }
+    let guilds = access_policy(cfg).allowed_guilds;
     let mut report = doctor::check(&app.commands, &guilds, None).await;
-    for note in notes {
-        report.push(Status::Warn, note);
+    for (status, note) in notes {
+        report.push(status, note);
     }
     let mut carded = false;
     for guild in &guilds {
@@ -268,12 +308,66 @@ pub async fn doctor(cfg: Config) -> Result<(String, bool), String> {
             "No test card posted: no guild has an audit channel. `/so-admin doctor` posts one in the channel it is run in.",
         );
     }
-    drop(app);
-    drop(store);
-    if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir_all(dir);
+    Ok(report)
+}
+
+/// A new, owner-only (0700) directory for doctor's scratch store. Created here, never an
+/// existing one: the snapshot it receives holds the store's (sealed) records.
+fn scratch_dir() -> Result<std::path::PathBuf, String> {
+    let base = std::env::temp_dir();
+    let mut last = String::new();
+    for attempt in 0..16u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = base.join(format!(
+            "soe-bot-doctor-{}-{nanos:x}{attempt}",
+            std::process::id()
+        ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        match builder.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => {
+                last = format!(
+                    "cannot create a scratch directory in {}: {e}",
+                    base.display()
+                )
+            }
+        }
     }
-    Ok((report.render_plain(), report.healthy()))
+    Err(last)
+}
+
+/// Asks the bot running on `cfg.storage.path` for a snapshot of its store over the control
+/// socket and restores it into `scratch` (empty). Returns the number of records, or why it
+/// could not be had.
+#[cfg(unix)]
+async fn snapshot_of_running_bot(cfg: &Config, scratch: Arc<SledStore>) -> Result<usize, String> {
+    let json = crate::control::request(&cfg.storage.path, "backup").await?;
+    let backup: crate::store::Backup = serde_json::from_str(&json)
+        .map_err(|e| format!("the running bot sent something that is not a snapshot ({e})"))?;
+    if backup.schema_version != crate::store::SCHEMA_VERSION {
+        return Err(format!(
+            "the running bot's store has schema version {}, this soe-bot reads version {}; run the doctor of the bot's own version",
+            backup.schema_version,
+            crate::store::SCHEMA_VERSION
+        ));
+    }
+    tokio::task::spawn_blocking(move || scratch.restore(&backup))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("the running bot's snapshot could not be read ({e})"))
+}
+
+#[cfg(not(unix))]
+async fn snapshot_of_running_bot(_cfg: &Config, _scratch: Arc<SledStore>) -> Result<usize, String> {
+    Err("another process holds it, and a running bot's control socket needs a Unix system".into())
 }
 
 /// Runs the bot until a shutdown signal.

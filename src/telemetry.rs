@@ -22,7 +22,12 @@
 //!   outcome (`queued`, `sent`, `failed`, `unlinked`, `left`, `over_cap`);
 //! - [`PERSONAL_WAITING`]: personal DMs waiting in their outbox, after each delivery round;
 //! - [`ALERT_MEMBERS`] `{kind}`: members with alerts (`alerts`) or expert routing (`experts`)
-//!   on, counted from the store every minute.
+//!   on, counted from the store every minute;
+//! - [`NOTIFY_LAG`] `{target}` and [`NOTIFY_LAST_SUCCESS`] `{target}`: how far behind the site
+//!   each subscription poll loop runs, and when its last poll succeeded, set after each poll
+//!   and every minute; `target` is `site` or a team's slug ([`notify_target`]);
+//! - [`NOTIFY_OUTBOX`]: channel cards waiting in their outbox, after each delivery round and
+//!   every minute.
 
 use std::sync::OnceLock;
 
@@ -60,6 +65,37 @@ pub const PERSONAL_ALERTS: &str = "soe_bot_personal_alerts_total";
 pub const PERSONAL_WAITING: &str = "soe_bot_personal_alerts_waiting";
 /// Members with personal alerts on: `kind` (`alerts`, `experts`).
 pub const ALERT_MEMBERS: &str = "soe_bot_alert_members";
+/// Seconds between the newest activity a subscription poll carded and the poll (how far
+/// behind the site the poller runs): `target`.
+pub const NOTIFY_LAG: &str = "soe_bot_notify_poll_lag_seconds";
+/// Unix time of a subscription poll loop's last successful poll (alert on
+/// `time() - this` to catch a stalled loop, which the lag alone cannot show): `target`.
+pub const NOTIFY_LAST_SUCCESS: &str = "soe_bot_notify_last_success_timestamp_seconds";
+/// Channel cards waiting in the subscription outbox.
+pub const NOTIFY_OUTBOX: &str = "soe_bot_notify_outbox_depth";
+
+/// The `target` label of a poll loop from its store key (`main` or `team:<slug>`): `site` for
+/// the main site, the slug for a team. Slugs come from the teams an admin bound and the
+/// service token can read, a small fixed set; anything else becomes `other`.
+pub fn notify_target(key: &str) -> String {
+    match crate::notify::model::Target::from_key(key) {
+        Some(crate::notify::model::Target(None)) => "site".into(),
+        Some(crate::notify::model::Target(Some(team))) => team.as_str().to_string(),
+        None => "other".into(),
+    }
+}
+
+/// Sets [`NOTIFY_LAG`] and [`NOTIFY_LAST_SUCCESS`] for the poll loop `key` from its state
+/// (each only once it has a value).
+pub fn record_notify_target(key: &str, state: &crate::notify::model::TargetState) {
+    let target = notify_target(key);
+    if let Some(lag) = state.lag_secs {
+        metrics::gauge!(NOTIFY_LAG, "target" => target.clone()).set(lag as f64);
+    }
+    if let Some(at) = state.last_success_at {
+        metrics::gauge!(NOTIFY_LAST_SUCCESS, "target" => target).set(at.timestamp() as f64);
+    }
+}
 
 /// Latency buckets (seconds) for the histograms: Discord's 3 s deadline and SOE's usual
 /// answers sit well inside them.
@@ -173,5 +209,13 @@ mod tests {
             endpoint_template("/answers/7/upvote"),
             "/answers/{id}/upvote"
         );
+    }
+
+    #[test]
+    fn a_poll_loop_is_labelled_by_site_or_team_slug_only() {
+        assert_eq!(notify_target("main"), "site");
+        assert_eq!(notify_target("team:platform-eng"), "platform-eng");
+        assert_eq!(notify_target("team:Not A Slug!"), "other");
+        assert_eq!(notify_target("anything else"), "other");
     }
 }

@@ -2,7 +2,10 @@
 //! Discord adapter records audit messages): writes made through the bot are audited with who,
 //! what and a link; a channel's default tags prefill the ask form; a channel bound to a private
 //! team needs the team's grant (asked for when linking from that server) and posts there;
-//! doctor shows the notifications' health (a failing poll, a rule's last error, the outbox).
+//! doctor shows the notifications' health (a failing poll, a rule's last error, the outbox);
+//! `subscribe` and `unsubscribe` are each one audit entry naming who and what; `subscribe`
+//! changes a channel's threads and hourly cap even when its rule already exists, and warns
+//! (keeping the rule) about tags the site's loaded tag list does not have.
 
 mod support;
 
@@ -275,4 +278,168 @@ async fn doctor_shows_a_failing_poll_a_rules_last_error_and_the_outbox() {
     );
     assert!(report.contains("✅ Outbox: 0 cards waiting."), "{report}");
     assert_eq!(server.posted_in(HERE).len(), 1, "the test card");
+}
+
+#[tokio::test]
+async fn subscribe_and_unsubscribe_are_each_one_audit_entry_with_who_and_what() {
+    let t = TestApp::start().await;
+    let server = t.stub_server();
+    admin(
+        &t,
+        &["audit-channel"],
+        vec![("channel", OptionValue::Channel(AUDIT))],
+    )
+    .await;
+    assert_eq!(entries(&server, 1).await.len(), 1);
+    let sub = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            ("tags", OptionValue::Str("rust, tokio".into())),
+            ("events", OptionValue::Str("questions".into())),
+        ],
+    )
+    .await;
+    assert!(sub.content.contains("Rule **#1**"), "{sub:?}");
+    let e = entries(&server, 2).await;
+    assert_eq!(e.len(), 2, "one entry for the subscribe: {e:#?}");
+    assert_eq!(
+        e[1],
+        "📝 **@boss** (`222`) added subscription rule #1 in <#10>: any of `rust`, `tokio`; questions"
+    );
+    // A refused subscribe (no tags) changes nothing and is not audited.
+    let refused = admin(&t, &["subscribe"], vec![]).await;
+    assert!(refused.content.contains("at least one tag"), "{refused:?}");
+    let gone = admin(&t, &["unsubscribe"], vec![("rule", OptionValue::Int(1))]).await;
+    assert!(gone.content.contains("Rule #1 removed"), "{gone:?}");
+    let e = entries(&server, 3).await;
+    assert_eq!(e.len(), 3, "one entry for the unsubscribe: {e:#?}");
+    assert_eq!(e[2], "📝 **@boss** (`222`) removed subscription rule #1");
+    // Removing a rule that is not there is not a change.
+    admin(&t, &["unsubscribe"], vec![("rule", OptionValue::Int(1))]).await;
+    assert_eq!(entries(&server, 4).await.len(), 3);
+}
+
+#[tokio::test]
+async fn subscribe_changes_a_channels_threads_and_cap_even_for_an_existing_rule() {
+    let t = TestApp::start().await;
+    let server = t.stub_server();
+    admin(
+        &t,
+        &["audit-channel"],
+        vec![("channel", OptionValue::Channel(AUDIT))],
+    )
+    .await;
+    let rust = || ("tags", OptionValue::Str("rust".into()));
+    let first = admin(&t, &["subscribe"], vec![rust()]).await;
+    assert!(first.content.contains("Rule **#1**"), "{first:?}");
+    let before = t.store.channel_notify(HERE).await.unwrap();
+    assert!(!before.threads);
+    // The same rule again, with the channel's options: the rule stays, the options change.
+    let again = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            rust(),
+            ("threads", OptionValue::Bool(true)),
+            ("cap-per-hour", OptionValue::Int(5)),
+        ],
+    )
+    .await;
+    assert!(
+        again
+            .content
+            .contains("Rule #1 already does exactly this in <#10>"),
+        "{again:?}"
+    );
+    assert!(
+        again
+            .content
+            .contains("threads on question cards on, at most 5 cards an hour"),
+        "{again:?}"
+    );
+    let now = t.store.channel_notify(HERE).await.unwrap();
+    assert!(now.threads, "{now:?}");
+    assert_eq!(now.cap_per_hour, 5);
+    assert_eq!(t.store.rules_of(1).await.unwrap().len(), 1, "no new rule");
+    let e = entries(&server, 3).await;
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert_eq!(
+        e[2],
+        "📝 **@boss** (`222`) set the cards of <#10> to threads on question cards on, at most 5 cards an hour"
+    );
+    // Out of range: refused, nothing changed.
+    let bad = admin(
+        &t,
+        &["subscribe"],
+        vec![rust(), ("cap-per-hour", OptionValue::Int(0))],
+    )
+    .await;
+    assert!(bad.content.contains("between 1 and 200"), "{bad:?}");
+    assert_eq!(t.store.channel_notify(HERE).await.unwrap().cap_per_hour, 5);
+    // The same options again change nothing: no entry.
+    admin(
+        &t,
+        &["subscribe"],
+        vec![rust(), ("threads", OptionValue::Bool(true))],
+    )
+    .await;
+    assert_eq!(entries(&server, 4).await.len(), 3);
+    // A new rule with a change names both in one entry.
+    let second = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            ("tags", OptionValue::Str("go".into())),
+            ("threads", OptionValue::Bool(false)),
+        ],
+    )
+    .await;
+    assert!(second.content.contains("Rule **#2**"), "{second:?}");
+    let e = entries(&server, 4).await;
+    assert_eq!(e.len(), 4, "{e:#?}");
+    assert!(
+        e[3].contains("added subscription rule #2 in <#10>")
+            && e[3].contains(
+                "set the cards of <#10> to threads on question cards off, at most 5 cards an hour"
+            ),
+        "{}",
+        e[3]
+    );
+}
+
+#[tokio::test]
+async fn subscribe_warns_about_tags_the_site_does_not_know_and_keeps_the_rule() {
+    let t = TestApp::start().await;
+    t.stub_server();
+    let tags = |v: &str| ("tags", OptionValue::Str(v.into()));
+    // Before the site's tag list is loaded nothing can be told: no warning.
+    let quiet = admin(&t, &["subscribe"], vec![tags("rust, rsut")]).await;
+    assert!(quiet.content.contains("Rule **#1**"), "{quiet:?}");
+    assert!(!quiet.content.contains("no tag"), "{quiet:?}");
+    t.app.commands.refresh_tags().await.unwrap();
+    let warned = admin(
+        &t,
+        &["subscribe"],
+        vec![
+            tags("rust, tokoi"),
+            ("exclude", OptionValue::Str("wsam".into())),
+        ],
+    )
+    .await;
+    assert!(warned.content.contains("Rule **#2**"), "{warned:?}");
+    assert!(
+        warned
+            .content
+            .contains("⚠️ The site has no tag `tokoi` or `wsam` (yet)"),
+        "{warned:?}"
+    );
+    assert!(!warned.content.contains("`rust` or"), "{warned:?}");
+    let rules = t.store.rules_of(1).await.unwrap();
+    assert_eq!(rules.len(), 2, "the rule is kept");
+    assert_eq!(rules[1].spec.tags, ["rust", "tokoi"]);
+    // Known tags: no warning.
+    let fine = admin(&t, &["subscribe"], vec![tags("tokio")]).await;
+    assert!(fine.content.contains("Rule **#3**"), "{fine:?}");
+    assert!(!fine.content.contains("no tag"), "{fine:?}");
 }

@@ -4,7 +4,10 @@
 //!   fake site holds it for [`SOE_DELAY`]), delivers the reply, flushes the store and exits 0
 //!   within a bound;
 //! - `soe-bot backup` and `soe-bot rotate-key` while it runs (through its control socket), and
-//!   `soe-bot restore` of that backup once it has stopped.
+//!   `soe-bot restore` of that backup once it has stopped;
+//! - `soe-bot doctor` while it runs reads the bot's rules, outbox, links and settings from a
+//!   snapshot sent over the control socket, and says the store could not be read (exit 1)
+//!   when the socket is gone.
 //!
 //! The site and Discord are the loopback fakes, run by this test; the child is configured by
 //! a `bot.toml` in a temporary directory and its store is seeded with a linked member before it
@@ -520,4 +523,139 @@ async fn backup_and_rotate_key_reach_a_running_bot_and_the_backup_restores() {
         String::from_utf8_lossy(&twice.stderr).contains("empty storage.path"),
         "{twice:?}"
     );
+}
+
+/// Seeds what `doctor` shows from the store: a subscription rule in [`fixtures::CHANNEL`], the
+/// guild's audit channel (where the command line posts its test card), and one card waiting in
+/// the outbox (held by a backoff, so the running bot leaves it there).
+async fn seed_notifications(path: &std::path::Path) {
+    use soe_bot::notify::model::{Card, OutboxEntry, TargetState};
+    use soe_bot::notify::rule::{parse_spec, ActivityKind, Rule, SubscribeOptions};
+    use soe_bot::store::{GuildSettings, NotifyStore};
+    let store = SledStore::open_at(path, cipher(), 1 << 20).unwrap();
+    let now = Utc::now();
+    let rule = store
+        .add_rule(&Rule {
+            guild: fixtures::GUILD,
+            id: 0,
+            channel: fixtures::CHANNEL,
+            spec: parse_spec(&SubscribeOptions {
+                tags: Some("rust"),
+                ..Default::default()
+            })
+            .unwrap(),
+            team: None,
+            created_by: MEMBER,
+            created_at: now,
+            last_post_at: None,
+            last_error: None,
+        })
+        .await
+        .unwrap();
+    let settings = GuildSettings {
+        audit_channel: Some(fixtures::CHANNEL),
+        ..Default::default()
+    };
+    store
+        .put_guild_settings(fixtures::GUILD, &settings)
+        .await
+        .unwrap();
+    let state = TargetState {
+        cursor: Some(now),
+        last_poll_at: Some(now),
+        last_success_at: Some(now),
+        ..Default::default()
+    };
+    let entry = OutboxEntry {
+        id: 0,
+        target: "main".into(),
+        guild: fixtures::GUILD,
+        channel: fixtures::CHANNEL,
+        rules: vec![rule.id],
+        card: Card {
+            kind: ActivityKind::NewQuestion,
+            question_id: 77,
+            answer_id: None,
+            title: "Held card".into(),
+            url: "https://example.invalid/q/77".into(),
+            author: "Sam".into(),
+            tags: vec!["rust".into()],
+            score: 0,
+            answer_count: 0,
+            accepted: false,
+            at: now,
+        },
+        queued_at: now,
+        attempts: 1,
+        next_attempt_at: now + chrono::Duration::days(1),
+        last_error: None,
+        folded: false,
+    };
+    store
+        .commit_poll("main", &state, vec![entry])
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_on_the_command_line_reads_the_running_bots_rules_and_outbox() {
+    let site = site().await;
+    let discord = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let member_token = site.mint_token(JANE, &["write_access"]);
+    seed_store(&dir.path().join("store"), member_token).await;
+    seed_notifications(&dir.path().join("store")).await;
+    let mut bot = start_bot(dir.path(), &site, &discord, ONE_KEY, None);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &mut bot).await;
+
+    // The bot holds the store: doctor reads a snapshot it sends over its control socket.
+    let out = cli(dir.path(), &["doctor"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Outbox: 1 card waiting"), "{text}");
+    assert!(!text.contains("no subscription rules"), "{text}");
+    assert!(
+        text.contains("Notifications from the main site: last poll"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 link active"),
+        "the links are read too: {text}"
+    );
+    assert!(
+        text.contains(&format!("Test card posted in #{}", fixtures::CHANNEL)),
+        "the guild's audit channel is read: {text}"
+    );
+    assert!(
+        text.contains(&format!("#{}: the bot may view, send", fixtures::CHANNEL)),
+        "the rule's channel is checked: {text}"
+    );
+    assert!(!text.contains("not read"), "{text}");
+    assert!(!text.contains(&site.service_token()), "no secret: {text}");
+
+    // Without the control socket, the report says the store could not be read instead of
+    // showing an empty one, and the command fails.
+    std::fs::remove_file(dir.path().join("store").join("control.sock")).unwrap();
+    let out = cli(dir.path(), &["doctor"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("storage could not be read"), "{text}");
+    assert!(
+        text.contains("is reachable"),
+        "the site is still checked: {text}"
+    );
+    assert!(!text.contains("no subscription rules"), "{text}");
+    assert!(!text.contains("Outbox: 0"), "{text}");
+    assert!(!text.contains("Test card posted"), "{text}");
+    discord.check_contract();
 }

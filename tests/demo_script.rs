@@ -133,7 +133,16 @@ fn metrics_show_the_named_series_after_the_tour_and_no_member_data() {
         "/tests/fixtures/demo_tour.txt"
     ))
     .unwrap();
+    // Then the notifications demo, so a poll and a delivery round have run and the poller's
+    // series have values.
+    let notify = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/demo_notify.txt"
+    ))
+    .unwrap();
     let mut script = tour.clone();
+    script.push('\n');
+    script.push_str(&notify);
     script.push_str("\nget /metrics\n");
     for series in [
         "soe_bot_commands_total{command=\"so search\",outcome=\"served\"}",
@@ -148,6 +157,9 @@ fn metrics_show_the_named_series_after_the_tour_and_no_member_data() {
         "soe_bot_alert_members{kind=\"alerts\"}",
         "soe_bot_alert_members{kind=\"experts\"}",
         "soe_bot_personal_alerts_waiting",
+        "soe_bot_notify_poll_lag_seconds{target=\"site\"}",
+        "soe_bot_notify_last_success_timestamp_seconds{target=\"site\"}",
+        "soe_bot_notify_outbox_depth 0",
     ] {
         script.push_str(&format!("expect {series}\n"));
     }

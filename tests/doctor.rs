@@ -19,6 +19,7 @@ use fake_discord::{FakeDiscord, ORIGINAL_ROUTE};
 use soe_bot::clock::SharedClock;
 use soe_bot::commands::{Action, Invocation};
 use soe_bot::fake_soe::AppStatus;
+use soe_bot::notify::rule::{parse_spec, Rule, SubscribeOptions};
 use support::test_app::TestApp;
 
 const EMBED_LINKS: u64 = 1 << 14;
@@ -125,6 +126,50 @@ async fn a_permission_denied_by_a_channel_overwrite_is_named() {
         "{report}"
     );
     insta::assert_snapshot!("doctor_missing_permission", report);
+    w.discord.check_contract();
+}
+
+#[tokio::test]
+async fn a_channel_with_only_a_subscription_rule_is_checked() {
+    let (t, w) = bot().await;
+    // The rule's channel is named nowhere in the guild's settings; the bot may not embed
+    // links there, so its cards cannot post.
+    w.discord.give_bot_role(GUILD, BOT_ROLE);
+    w.discord
+        .set_role_permissions(GUILD, fake_discord::EVERYONE_PERMS & !EMBED_LINKS);
+    w.discord.set_role_permissions(BOT_ROLE, EMBED_LINKS);
+    let cards = 1_000_000_000_000_000_098;
+    w.discord.add_channel(GUILD, cards);
+    w.discord.overwrite(cards, BOT_ROLE, false, 0, EMBED_LINKS);
+    let rule = Rule {
+        guild: GUILD,
+        id: 0,
+        channel: cards,
+        spec: parse_spec(&SubscribeOptions {
+            tags: Some("rust"),
+            ..Default::default()
+        })
+        .unwrap(),
+        team: None,
+        created_by: 2,
+        created_at: t.clock_now(),
+        last_post_at: None,
+        last_error: None,
+    };
+    soe_bot::store::NotifyStore::add_rule(t.store.as_ref(), &rule)
+        .await
+        .unwrap();
+    let report = doctor(&w, &Who::admin(2, "boss")).await;
+    assert!(report.contains("1 problem"), "{report}");
+    assert!(
+        report.contains(&format!("❌ <#{cards}>: the bot lacks Embed Links")),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches(&format!("<#{cards}>:")).count(),
+        1,
+        "checked once:\n{report}"
+    );
     w.discord.check_contract();
 }
 
@@ -283,8 +328,10 @@ async fn the_command_line_prints_the_same_report_and_exits_1_when_something_is_w
         "no secret in the output: {out}"
     );
 
-    // While the bot runs it holds the storage: the site is still checked, the channels are
-    // not, and the report says so (a warning, not a failure).
+    // Something holds the storage and no control socket answers (a running bot serves a
+    // snapshot on it: tests/bot_process.rs): the site is still checked, and the report says
+    // the store could not be read instead of showing an empty one (a failure: the state of
+    // the rules, the outbox and the channels is unknown).
     let held = dir.path().join("held");
     let _running = soe_bot::store::SledStore::open_at(
         &held,
@@ -301,10 +348,19 @@ async fn the_command_line_prints_the_same_report_and_exits_1_when_something_is_w
         "held",
     );
     let (code, out) = cli_doctor(&busy).await;
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("The storage is in use by the running bot") && out.contains("is reachable"),
+        out.contains("The bot's storage could not be read") && out.contains("is reachable"),
         "{out}"
     );
+    assert!(out.contains("control socket"), "{out}");
+    for zero in [
+        "no subscription rules",
+        "Outbox: 0",
+        "0 links active",
+        "Alert DMs: 0",
+    ] {
+        assert!(!out.contains(zero), "no state from an empty store: {out}");
+    }
     discord.check_contract();
 }

@@ -670,20 +670,30 @@ pub struct TagEntry {
 #[derive(Debug, Default)]
 pub struct TagCache {
     tags: RwLock<Arc<Vec<TagEntry>>>,
+    /// The last refresh stopped at [`TAG_PAGES`] before the site's last page: a tag missing
+    /// from the list may still exist (used rarely), so [`TagCache::knows_every_tag`] is false.
+    partial: std::sync::atomic::AtomicBool,
 }
 
 /// Pages of 100 tags fetched per refresh at most (the 5,000 most used tags).
 const TAG_PAGES: u32 = 50;
 
 impl TagCache {
-    /// Replaces the list.
-    pub fn set(&self, mut tags: Vec<TagEntry>) {
+    /// Replaces the list with every tag of the site.
+    pub fn set(&self, tags: Vec<TagEntry>) {
+        self.set_from(tags, false);
+    }
+
+    /// Replaces the list; `partial` when it is only the most used of the site's tags.
+    fn set_from(&self, mut tags: Vec<TagEntry>, partial: bool) {
         tags.sort_by(|a, b| {
             b.post_count
                 .cmp(&a.post_count)
                 .then_with(|| a.name.cmp(&b.name))
         });
         *self.tags.write() = Arc::new(tags);
+        self.partial
+            .store(partial, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Number of tags known.
@@ -701,9 +711,17 @@ impl TagCache {
         self.tags.read().iter().any(|t| t.name == name)
     }
 
+    /// True when the list is loaded and holds every tag of the site, so a name missing from
+    /// it is not a tag there (false before the first refresh, and when the site has more tags
+    /// than a refresh reads).
+    pub fn knows_every_tag(&self) -> bool {
+        !self.is_empty() && !self.partial.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Fetches the list from SOE (most used first).
     pub async fn refresh(&self, soe: &dyn SoeRead) -> soe::Result<usize> {
         let mut all = Vec::new();
+        let mut partial = true;
         for page in 1..=TAG_PAGES {
             let p = soe
                 .list_tags(None, page, PageSize::Hundred, TagSort::PostCount)
@@ -714,11 +732,12 @@ impl TagCache {
                 post_count: t.post_count,
             }));
             if n < 100 || i64::from(page) >= p.total_pages {
+                partial = false;
                 break;
             }
         }
         let n = all.len();
-        self.set(all);
+        self.set_from(all, partial);
         Ok(n)
     }
 
@@ -992,6 +1011,21 @@ mod tests {
             QuestionCache::key(None, 5),
             "teams are apart"
         );
+    }
+
+    #[test]
+    fn only_a_complete_tag_list_can_tell_a_tag_is_missing() {
+        let t = TagCache::default();
+        assert!(!t.knows_every_tag(), "not loaded");
+        let rust = || TagEntry {
+            name: "rust".into(),
+            post_count: 1,
+        };
+        t.set_from(vec![rust()], true);
+        assert!(!t.knows_every_tag(), "the most used tags only");
+        t.set(vec![rust()]);
+        assert!(t.knows_every_tag());
+        assert!(t.contains("rust") && !t.contains("rsut"));
     }
 
     #[test]

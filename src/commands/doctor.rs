@@ -7,8 +7,9 @@
 //! link's writes refused outright, see [`crate::store::LinkStatus::WriteRefused`]); the
 //! service budget's headroom; notifications (each poll loop's last poll, lag and error, the
 //! outbox depth, each rule's last error); personal alerts and expert routing (members with
-//! them on, questions watched for their askers, DMs waiting or failing); the bot's permissions in every channel the guild's settings name
-//! (View Channel, Send Messages, Embed Links; thread permissions as a warning); then a test
+//! them on, questions watched for their askers, DMs waiting or failing); the bot's permissions in
+//! every channel the guild's settings or subscription rules name (View Channel, Send
+//! Messages, Embed Links; thread permissions as a warning); then a test
 //! card is posted. Invariants: every problem says what to do next; nothing in the report is
 //! secret (no token, no URL with a token); the SOE calls go through the global budget.
 
@@ -147,6 +148,23 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
                         list.insert(0, h);
                     }
                 }
+                // The channels of the guild's subscription rules: where cards must post,
+                // even when no setting names them.
+                match ctx.store.rules_of(guild).await {
+                    Ok(rules) => {
+                        for r in rules {
+                            if !list.contains(&r.channel) {
+                                list.push(r.channel);
+                            }
+                        }
+                    }
+                    Err(e) => report.push(
+                        Status::Fail,
+                        format!(
+                            "The subscription rules could not be read ({e}); their channels were not checked."
+                        ),
+                    ),
+                }
                 channels.extend(list.into_iter().map(|c| (guild, c)));
             }
             Err(e) => report.push(
@@ -163,6 +181,24 @@ pub async fn check(ctx: &Commands, guilds: &[u64], here: Option<u64>) -> Report 
     notify_checks(ctx, &mut report, guilds).await;
     personal_checks(ctx, &mut report).await;
     channel_checks(ctx, &mut report, &channels).await;
+    report
+}
+
+/// The checks that need no store (the site, the service token, the configured team, the
+/// budget), for when the bot's storage cannot be read (`soe-bot doctor` while another process
+/// holds it and no snapshot could be had): `why` says what failed, and the report names what
+/// was not checked, as a failure, rather than show an empty store's zeros.
+pub async fn check_without_store(ctx: &Commands, why: &str) -> Report {
+    let mut report = Report::default();
+    let teams: BTreeSet<TeamSlug> = ctx.site.team.iter().cloned().collect();
+    site_checks(ctx, &mut report, &teams).await;
+    budget_check(ctx, &mut report).await;
+    report.push(
+        Status::Fail,
+        format!(
+            "The bot's storage could not be read: {why}. Not checked: subscription rules and their channels, the notification poll loops, the outbox, linked members, personal alerts and the channel settings. Run `/so-admin doctor` in Discord, or run this again as the bot's user once its control socket answers."
+        ),
+    );
     report
 }
 

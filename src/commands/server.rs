@@ -112,4 +112,19 @@ mod tests {
         assert_eq!(missing_permissions(all & !EMBED_LINKS), vec!["Embed Links"]);
         assert_eq!(missing_permissions(0).len(), 5);
     }
+
+    #[test]
+    fn the_deploy_guide_asks_for_every_permission_doctor_checks() {
+        let guide = include_str!("../../deploy/README.md");
+        let setup = &guide[guide.find("## Discord setup").expect("the section")..];
+        let setup = &setup[..setup[3..].find("\n## ").map_or(setup.len(), |i| i + 3)];
+        for (_, name) in NEEDED_IN_CHANNEL {
+            assert!(
+                setup.contains(&format!("*{name}*")),
+                "deploy/README.md's Discord setup does not name *{name}*"
+            );
+        }
+        // Save thread reads the thread's messages (doctor does not check it).
+        assert!(setup.contains("*Read Message History*"));
+    }
 }

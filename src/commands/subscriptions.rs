@@ -141,24 +141,6 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         Ok(s) => s,
         Err(message) => return Reply::private(message),
     };
-    let existing = match ctx.store.rules_of(guild).await {
-        Ok(r) => r,
-        Err(e) => return ctx.store_failure(&e),
-    };
-    if existing.len() >= MAX_RULES_PER_GUILD {
-        return Reply::private(format!(
-            "This server already has {MAX_RULES_PER_GUILD} rules, the most it may have. Remove some with `/so-admin unsubscribe`."
-        ));
-    }
-    if let Some(same) = existing
-        .iter()
-        .find(|r| r.channel == channel && r.spec == spec)
-    {
-        return Reply::private(format!(
-            "Rule #{} already does exactly this in <#{channel}>.",
-            same.id
-        ));
-    }
     let threads = match inv.option("threads") {
         Some(OptionValue::Bool(b)) => Some(*b),
         _ => None,
@@ -170,22 +152,49 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         }
         _ => None,
     };
-    let mut settings_note = String::new();
-    if threads.is_some() || cap.is_some() {
-        let mut s = match ctx.store.channel_notify(channel).await {
-            Ok(s) => s,
-            Err(e) => return ctx.store_failure(&e),
-        };
-        if let Some(t) = threads {
-            s.threads = t;
+    let existing = match ctx.store.rules_of(guild).await {
+        Ok(r) => r,
+        Err(e) => return ctx.store_failure(&e),
+    };
+    let same = existing
+        .iter()
+        .find(|r| r.channel == channel && r.spec == spec)
+        .map(|r| r.id);
+    if same.is_none() && existing.len() >= MAX_RULES_PER_GUILD {
+        return Reply::private(format!(
+            "This server already has {MAX_RULES_PER_GUILD} rules, the most it may have. Remove some with `/so-admin unsubscribe`."
+        ));
+    }
+    // The channel's options apply whether or not the rule is new: `subscribe` is the only
+    // place to change them.
+    let (settings_note, settings_change) = match channel_options(ctx, channel, threads, cap).await {
+        Ok(Some((s, changed))) => (
+            channel_settings_line(&s),
+            changed.then(|| format!("set the cards of <#{channel}> to {}", settings_text(&s))),
+        ),
+        Ok(None) => (String::new(), None),
+        Err(reply) => return reply,
+    };
+    if let Some(id) = same {
+        if let Some(what) = settings_change {
+            tracing::info!(
+                guild,
+                channel,
+                admin = inv.member.id,
+                "channel card settings changed"
+            );
+            ctx.audit(super::audit::AuditEvent {
+                guild: Some(guild),
+                actor: inv.member.id,
+                actor_username: Some(inv.member.username.clone()),
+                what,
+                link: None,
+            })
+            .await;
         }
-        if let Some(c) = cap {
-            s.cap_per_hour = c;
-        }
-        if let Err(e) = ctx.store.put_channel_notify(channel, &s).await {
-            return ctx.store_failure(&e);
-        }
-        settings_note = channel_settings_line(&s);
+        return Reply::private(format!(
+            "Rule #{id} already does exactly this in <#{channel}>.{settings_note}"
+        ));
     }
     let rule = Rule {
         guild,
@@ -222,15 +231,19 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
         actor: inv.member.id,
         actor_username: Some(inv.member.username.clone()),
         what: format!(
-            "added subscription rule #{} in <#{channel}>: {}",
+            "added subscription rule #{} in <#{channel}>: {}{}",
             rule.id,
-            rule.spec.describe()
+            rule.spec.describe(),
+            settings_change
+                .map(|c| format!("; {c}"))
+                .unwrap_or_default()
         ),
         link: None,
     })
     .await;
+    let tags_note = unknown_tags_note(ctx, &rule);
     Reply::private(format!(
-        "Rule **#{}**: <#{channel}> gets a card for {}.{settings_note}\nCards start with activity from now on; `/so-admin preview rule:{}` shows what the last 7 days would have given, `/so-admin unsubscribe rule:{}` removes it.",
+        "Rule **#{}**: <#{channel}> gets a card for {}.{settings_note}{tags_note}\nCards start with activity from now on; `/so-admin preview rule:{}` shows what the last 7 days would have given, `/so-admin unsubscribe rule:{}` removes it.",
         rule.id,
         rule.spec.describe(),
         rule.id,
@@ -238,12 +251,78 @@ async fn subscribe(ctx: &Commands, inv: &Invocation, guild: u64) -> Reply {
     ))
 }
 
-fn channel_settings_line(s: &ChannelNotify) -> String {
+/// A warning line naming the rule's tags (and excluded tags) that the site's tag list does not
+/// have: a typo or a synonym never matches (activity carries the site's tag names), silently.
+/// Empty when all are known, when the list is not loaded or not complete (nothing can be
+/// told), and for a rule of a private team (the list is the main site's).
+fn unknown_tags_note(ctx: &Commands, rule: &Rule) -> String {
+    let known = ctx.tag_cache();
+    if rule.team.is_some() || !known.knows_every_tag() {
+        return String::new();
+    }
+    let unknown: Vec<String> = rule
+        .spec
+        .tags
+        .iter()
+        .chain(&rule.spec.exclude)
+        .filter(|t| !known.contains(t))
+        .map(|t| format!("`{t}`"))
+        .collect();
+    let (them, names) = match unknown.as_slice() {
+        [] => return String::new(),
+        [one] => ("it", one.clone()),
+        [init @ .., last] => ("them", format!("{} or {last}", init.join(", "))),
+    };
     format!(
-        "\nThis channel: threads on question cards {}, at most {} cards an hour (then one digest).",
+        "\n⚠️ The site has no tag {names} (yet): the rule keeps {them} and matches once the site uses {them}. Check the spelling; a tag synonym never matches, name the tag it stands for."
+    )
+}
+
+/// Applies the `threads` and `cap-per-hour` options to `channel`'s settings: `Ok(None)` when
+/// neither was given, else the settings now in force and whether they changed.
+async fn channel_options(
+    ctx: &Commands,
+    channel: u64,
+    threads: Option<bool>,
+    cap: Option<u32>,
+) -> Result<Option<(ChannelNotify, bool)>, Reply> {
+    if threads.is_none() && cap.is_none() {
+        return Ok(None);
+    }
+    let before = ctx
+        .store
+        .channel_notify(channel)
+        .await
+        .map_err(|e| ctx.store_failure(&e))?;
+    let mut s = before.clone();
+    if let Some(t) = threads {
+        s.threads = t;
+    }
+    if let Some(c) = cap {
+        s.cap_per_hour = c;
+    }
+    let changed = s != before;
+    if changed {
+        ctx.store
+            .put_channel_notify(channel, &s)
+            .await
+            .map_err(|e| ctx.store_failure(&e))?;
+    }
+    Ok(Some((s, changed)))
+}
+
+/// A channel's card settings, as a phrase ("threads on question cards on, at most 20 cards
+/// an hour").
+fn settings_text(s: &ChannelNotify) -> String {
+    format!(
+        "threads on question cards {}, at most {} cards an hour",
         if s.threads { "on" } else { "off" },
         s.cap_per_hour
     )
+}
+
+fn channel_settings_line(s: &ChannelNotify) -> String {
+    format!("\nThis channel: {} (then one digest).", settings_text(s))
 }
 
 fn ago(then: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> String {

@@ -189,6 +189,8 @@ impl Deliverer {
                 .await?;
         }
         self.deliver_personal(now, &mut report).await?;
+        metrics::gauge!(crate::telemetry::NOTIFY_OUTBOX)
+            .set(self.store.outbox_depth().await? as f64);
         Ok(report)
     }
 

@@ -270,6 +270,7 @@ impl Poller {
                         .commit_poll_personal(&key, &state, entries, personal)
                         .await?;
                 }
+                crate::telemetry::record_notify_target(&key, &state);
                 Ok(PollReport {
                     queued,
                     personal_queued,
