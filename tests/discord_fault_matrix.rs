@@ -428,10 +428,8 @@ fn check(path: Path, fault: Fault, cell: &Cell) -> Vec<String> {
                 ));
             }
         }
-        Path::Vote => {
-            if cell.effects != 0 {
-                problems.push(format!("a refused vote counted {} times", cell.effects));
-            }
+        Path::Vote if cell.effects != 0 => {
+            problems.push(format!("a refused vote counted {} times", cell.effects));
         }
         Path::Card | Path::AlertDm => {
             if cell.after_resend != Some(1) {
