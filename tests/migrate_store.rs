@@ -230,6 +230,7 @@ async fn seed_personal(store: &dyn Store) -> Vec<u64> {
             question: None,
             answer: None,
             accepted: false,
+            accepting: None,
             card_posted: false,
             finished: false,
             created_at: t0(),

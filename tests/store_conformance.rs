@@ -295,6 +295,7 @@ fn save(id: &str, invoker: u64, created_at: DateTime<Utc>) -> ThreadSave {
         question: None,
         answer: None,
         accepted: false,
+        accepting: None,
         card_posted: false,
         finished: false,
         created_at,
@@ -1775,6 +1776,7 @@ async fn thread_saves_round_trip_overwrite_list_and_sweep(kind: Kind) {
         consent,
         draft: format!("draft-{message}"),
         posted,
+        posting: None,
     };
     let progressed = ThreadSave {
         title: "How do I rotate the key?".into(),
@@ -1791,6 +1793,7 @@ async fn thread_saves_round_trip_overwrite_list_and_sweep(kind: Kind) {
         )),
         answer: Some(part(502, Consent::ask(8, "author8", t0()), None)),
         accepted: true,
+        accepting: Some(t0()),
         card_posted: true,
         finished: true,
         ..a.clone()
