@@ -327,19 +327,22 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
         })
         .collect();
     commands.tag_cache().set(tags);
-    rt.block_on(store.put_link(&Link {
-        discord_user: 1,
-        soe_user_id: 2,
-        soe_user_name: "Jane Doe".into(),
-        soe_user_url: None,
-        token: UserToken::new(SecretString::from("bench-token".to_string())),
-        scopes: vec!["write_access".into()],
-        expires_at: None,
-        linked_at: chrono::Utc::now(),
-        last_used_at: None,
-        status: LinkStatus::Active,
-    }))
-    .unwrap();
+    // The ask runs' members are linked (the ask path posts as the member).
+    for member in 1..=ASKERS + HEAVY_ASKERS + 1 {
+        rt.block_on(store.put_link(&Link {
+            discord_user: member,
+            soe_user_id: 2,
+            soe_user_name: "Jane Doe".into(),
+            soe_user_url: None,
+            token: UserToken::new(SecretString::from("bench-token".to_string())),
+            scopes: vec!["write_access".into()],
+            expires_at: None,
+            linked_at: chrono::Utc::now(),
+            last_used_at: None,
+            status: LinkStatus::Active,
+        }))
+        .unwrap();
+    }
     Bench {
         commands: Arc::new(commands),
         _dir: dir,
@@ -347,12 +350,25 @@ fn setup(rt: &tokio::runtime::Runtime) -> Bench {
     }
 }
 
+/// Members the ask path's runs are spread over: 2,000 runs leave each with 10 drafts, a busy
+/// member's day (a member's drafts stay in the store for `limits.draft_ttl_hours` after
+/// posting). Creating a draft counts the member's open drafts, which unseals each once the
+/// member has `limits.drafts_per_member` (20) in all, so the cost grows past that: the runs
+/// of [`HEAVY_ASKERS`] (100 drafts each) and of one member (2,000, more than the default
+/// limits allow in a day: about 150) show how.
+const ASKERS: u64 = 200;
+/// Members of the heavy run: 100 drafts each by its end.
+const HEAVY_ASKERS: u64 = 20;
+
 impl Bench {
     fn inv(&self, action: Action) -> Invocation {
+        self.inv_as(1, action)
+    }
+    fn inv_as(&self, member: u64, action: Action) -> Invocation {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         Invocation {
             id: n.to_string(),
-            member: Member::new(1, "bench"),
+            member: Member::new(member, "bench"),
             guild_id: Some(1),
             channel_id: Some(1),
             in_thread: false,
@@ -430,22 +446,73 @@ fn percentile_table(rt: &tokio::runtime::Runtime, b: &Bench) {
             .encode(),
         })
     });
-    run("ask modal submit + post", &|i| {
-        b.inv(Action::Modal {
-            custom_id: CustomId::AskModal {
-                draft: format!("benchdraft{i:06}"),
-                source: None,
-            }
-            .encode(),
-            fields: vec![
-                ("title".into(), format!("Unique benchmark title {i} zzz")),
-                (
-                    "body".into(),
-                    "A body long enough to be valid for the site.".into(),
-                ),
-                ("tags".into(), "rust".into()),
-            ],
-        })
+    run("ask, 200 members x10", &|i| {
+        b.inv_as(
+            1 + i as u64 % ASKERS,
+            Action::Modal {
+                custom_id: CustomId::AskModal {
+                    draft: format!("benchdraft{i:06}"),
+                    source: None,
+                }
+                .encode(),
+                fields: vec![
+                    ("title".into(), format!("Unique benchmark title {i} zzz")),
+                    (
+                        "body".into(),
+                        "A body long enough to be valid for the site.".into(),
+                    ),
+                    ("tags".into(), "rust".into()),
+                ],
+            },
+        )
+    });
+    run("ask, 20 members x100", &|i| {
+        b.inv_as(
+            ASKERS + 1 + i as u64 % HEAVY_ASKERS,
+            Action::Modal {
+                custom_id: CustomId::AskModal {
+                    draft: format!("benchheavy{i:06}"),
+                    source: None,
+                }
+                .encode(),
+                fields: vec![
+                    (
+                        "title".into(),
+                        format!("Unique heavy benchmark title {i} zzz"),
+                    ),
+                    (
+                        "body".into(),
+                        "A body long enough to be valid for the site.".into(),
+                    ),
+                    ("tags".into(), "rust".into()),
+                ],
+            },
+        )
+    });
+    // The same, by one member 2,000 times in a row: past anything the default limits allow
+    // (about 150 asks a day), to show how the count of the member's open drafts scales.
+    run("ask, one member x2,000", &|i| {
+        b.inv_as(
+            ASKERS + HEAVY_ASKERS + 1,
+            Action::Modal {
+                custom_id: CustomId::AskModal {
+                    draft: format!("benchsolo{i:06}"),
+                    source: None,
+                }
+                .encode(),
+                fields: vec![
+                    (
+                        "title".into(),
+                        format!("Unique solo benchmark title {i} zzz"),
+                    ),
+                    (
+                        "body".into(),
+                        "A body long enough to be valid for the site.".into(),
+                    ),
+                    ("tags".into(), "rust".into()),
+                ],
+            },
+        )
     });
 }
 
