@@ -19,7 +19,8 @@
 //!
 //! `cargo test` runs a fast variant (this target has `test = true`; without `--bench` the
 //! binary runs 8 members for 3 s) that fails if a member task panics, a command goes
-//! unanswered, or the service token's busiest windows exceed SOE's limits.
+//! unanswered, or the site refused a service-token call (429: the fake enforces SOE's
+//! limiters).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -609,8 +610,14 @@ fn main() {
             window(8.min(counts.len().saturating_sub(1))),
             window(240.min(counts.len().saturating_sub(1))),
         );
+        // The fake site enforces SOE's limiters (50 calls per 2 s window; a bucket of 5,000
+        // refilled by 100 a minute): a call over them is answered 429.
+        let refused_by_site = requests
+            .iter()
+            .filter(|r| r.token.as_deref() == Some(service_token.as_str()) && r.status == 429)
+            .count();
         println!(
-            "service token's busiest windows: {busiest_2s} calls in 2 s (SOE allows 50), {busiest_60s} in 60 s (SOE allows 100)"
+            "service token's busiest sliding windows: {busiest_2s} calls in 2 s, {busiest_60s} in 60 s (the bot's budget: token buckets of 50 refilled in 2 s and of 100 refilled in 60 s); calls the site refused (429): {refused_by_site}"
         );
         let searches_served = samples.iter().filter(|s| s.op == Op::Search && s.served).count();
         println!(
@@ -620,8 +627,11 @@ fn main() {
         if fast {
             assert!(!samples.is_empty(), "the members ran commands");
             assert!(searches_served > 0, "some searches were served");
-            assert!(busiest_2s <= 50, "the service token stays inside SOE's 2 s burst");
-            assert!(busiest_60s <= 100, "the service token stays inside SOE's minute");
+            assert_eq!(refused_by_site, 0, "the service token stays inside SOE's limits");
+            assert!(
+                busiest_2s <= 100 && busiest_60s <= 200,
+                "the bot's own budget holds: at most a full bucket plus its refill in any window"
+            );
             println!("load (fast variant): ok");
         }
     });

@@ -449,7 +449,7 @@ async fn budget_check(ctx: &Commands, report: &mut Report) {
     report.push(
         if low { Status::Warn } else { Status::Ok },
         format!(
-            "Service budget headroom: {burst} of {burst_cap} calls in the burst window, {sustained} of {sustained_cap} this minute{}.",
+            "Service budget headroom: {burst} of {burst_cap} calls available at once, {sustained} of {sustained_cap} this minute{}.",
             if low { " (nearly spent: members may be told to wait)" } else { "" }
         ),
     );
