@@ -11,8 +11,8 @@
 //!   from the cache.
 //!
 //! Run: `cargo bench --bench load` (defaults: 50 members, 30 s, 25 ms SOE latency, 300 ms mean
-//! think time); `LOAD_MEMBERS`, `LOAD_SECS`, `LOAD_LATENCY_MS`, `LOAD_THINK_MS`, `LOAD_SEED`
-//! change them. The bot runs with the production limits (members' shares of the service
+//! think time); `LOAD_MEMBERS`, `LOAD_SECS`, `LOAD_LATENCY_MS`, `LOAD_THINK_MS`, `LOAD_SEED`,
+//! `LOAD_CACHE_SECS` (`limits.search_cache_secs`) change them. The bot runs with the production limits (members' shares of the service
 //! budget, the global budget, the search cache), so a command may be answered with "slow
 //! down" or "busy": each command's outcome is counted, and the figures say how many were
 //! served.
@@ -327,6 +327,7 @@ fn main() {
     let latency = Duration::from_millis(env_or("LOAD_LATENCY_MS", 25));
     let think_ms: f64 = env_or("LOAD_THINK_MS", 300.0);
     let seed: u64 = env_or("LOAD_SEED", 7);
+    let cache_secs: u32 = env_or("LOAD_CACHE_SECS", LimitsConfig::default().search_cache_secs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -377,6 +378,7 @@ fn main() {
         let limits = LimitsConfig {
             asks_burst: 10_000,
             drafts_per_member: 10_000,
+            search_cache_secs: cache_secs,
             ..LimitsConfig::default()
         };
         let (app, _linked) = App::build(AppParts {
@@ -562,7 +564,7 @@ fn main() {
             .count();
 
         println!(
-            "load: {members} members, {secs} s, SOE latency {} ms, think {think_ms} ms mean, seed {seed}",
+            "load: {members} members, {secs} s, SOE latency {} ms, think {think_ms} ms mean, search cache {cache_secs} s, seed {seed}",
             latency.as_millis()
         );
         println!("| command | count | served | p50 | p99 | p50 added by the bot | p99 added by the bot | SOE calls / command |");
@@ -617,7 +619,7 @@ fn main() {
             .filter(|r| r.token.as_deref() == Some(service_token.as_str()) && r.status == 429)
             .count();
         println!(
-            "service token's busiest sliding windows: {busiest_2s} calls in 2 s, {busiest_60s} in 60 s (the bot's budget: token buckets of 50 refilled in 2 s and of 100 refilled in 60 s); calls the site refused (429): {refused_by_site}"
+            "service token's busiest sliding windows: {busiest_2s} calls in 2 s, {busiest_60s} in 60 s (the bot's budget: token buckets of 25 refilled per 2 s and of 100 refilled per 60 s); calls the site refused (429): {refused_by_site}"
         );
         let searches_served = samples.iter().filter(|s| s.op == Op::Search && s.served).count();
         println!(
