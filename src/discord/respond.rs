@@ -221,9 +221,9 @@ impl Pending {
 
     /// The reply to a submitted form (a post: the member typed it and must learn whether it
     /// was made, or that the draft is kept) as a DM, for when Discord would not take it where
-    /// it was asked (a lasting 5xx, or the interaction token gone). Buttons are left out: a
-    /// press in a DM is answered only where DMs are allowed, and the text says what to do.
-    /// Other replies (reads, votes) are not worth a DM: the member can ask again.
+    /// it was asked (a lasting 5xx, or the interaction token gone). Buttons are left out: they
+    /// act on the message the member never got, and the text says what to do. Other replies
+    /// (reads, votes) are not worth a DM: the member can ask again.
     fn outcome_as_dm(&self, reply: &Reply) -> Option<crate::commands::Notice> {
         if !matches!(self.inv.action, Action::Modal { .. }) || reply.kind != ReplyKind::Message {
             return None;
