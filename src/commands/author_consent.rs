@@ -205,4 +205,28 @@ mod tests {
         assert!(late.refused());
         assert_eq!(late.describe(), "did not answer within 24 hours");
     }
+
+    #[tokio::test]
+    async fn the_prompt_speaks_the_readers_language() {
+        let buttons = || PromptButtons {
+            yes: ("y".into(), "Yes".into()),
+            extra: None,
+            no: "n".into(),
+        };
+        let en = prompt("Carol", "would like", "hi", buttons());
+        assert_eq!(
+            en.content,
+            "**Carol** would like\n> hi\nNothing is posted without your answer; after 24 hours this request lapses."
+        );
+        let de = crate::commands::i18n::scope(crate::commands::i18n::Lang::De, async {
+            prompt("Carol", "möchte", "hi", buttons())
+        })
+        .await;
+        assert!(
+            de.content
+                .ends_with("nach 24 Stunden verfällt diese Anfrage."),
+            "{de:?}"
+        );
+        assert!(format!("{:?}", de.rows).contains("Ablehnen"), "{de:?}");
+    }
 }
