@@ -1,5 +1,6 @@
-//! Author consent (the generic kind, used by Save thread): before the bot publishes someone's Discord words on the site under their
-//! name, that person agrees, explicitly, within a deadline.
+//! Author consent (the generic kind, used by Save thread): before the bot publishes someone's
+//! Discord words on the site under their name, that person agrees, explicitly, within a
+//! deadline. What the author reads comes from the catalogue (`consent-*`, in their language).
 //!
 //! Kept in its own module, independent of what is being published, so that every flow that
 //! posts someone else's text (Save thread; "Ask on …" / "Post as answer" on another member's
@@ -128,14 +129,14 @@ impl Consent {
         matches!(self.decision, Decision::Declined | Decision::Expired)
     }
 
-    /// What happened, for people: "agreed", "declined", "did not answer in time", "not
-    /// answered yet".
-    pub fn describe(&self) -> &'static str {
+    /// What happened, for people, in the reader's language: "agreed", "declined", "did not
+    /// answer within 24 hours", "not answered yet".
+    pub fn describe(&self) -> String {
         match self.decision {
-            Decision::Pending => "not answered yet",
-            Decision::Granted { .. } => "agreed",
-            Decision::Declined => "declined",
-            Decision::Expired => "did not answer within 24 hours",
+            Decision::Pending => crate::t!("consent-state-pending"),
+            Decision::Granted { .. } => crate::t!("consent-state-agreed"),
+            Decision::Declined => crate::t!("consent-state-declined"),
+            Decision::Expired => crate::t!("consent-state-expired", hours = CONSENT_HOURS),
         }
     }
 }
@@ -159,8 +160,9 @@ pub fn prompt(asker: &str, what: &str, quoted: &str, buttons: PromptButtons) -> 
         .collect::<Vec<_>>()
         .join("\n");
     let text = format!(
-        "**{}** {what}\n{quote}\nNothing is posted without your answer; after {CONSENT_HOURS} hours this request lapses.",
+        "**{}** {what}\n{quote}\n{}",
         escape_md(&truncate(asker, 80)),
+        crate::t!("consent-lapses", hours = CONSENT_HOURS),
     );
     let mut row = vec![Component::button(
         buttons.yes.0,
@@ -172,7 +174,7 @@ pub fn prompt(asker: &str, what: &str, quoted: &str, buttons: PromptButtons) -> 
     }
     row.push(Component::button(
         buttons.no,
-        "Decline",
+        &crate::t!("button-consent-decline"),
         ButtonStyle::Danger,
     ));
     Reply::private(text).with_row(row)
@@ -202,5 +204,29 @@ mod tests {
         );
         assert!(late.refused());
         assert_eq!(late.describe(), "did not answer within 24 hours");
+    }
+
+    #[tokio::test]
+    async fn the_prompt_speaks_the_readers_language() {
+        let buttons = || PromptButtons {
+            yes: ("y".into(), "Yes".into()),
+            extra: None,
+            no: "n".into(),
+        };
+        let en = prompt("Carol", "would like", "hi", buttons());
+        assert_eq!(
+            en.content,
+            "**Carol** would like\n> hi\nNothing is posted without your answer; after 24 hours this request lapses."
+        );
+        let de = crate::commands::i18n::scope(crate::commands::i18n::Lang::De, async {
+            prompt("Carol", "möchte", "hi", buttons())
+        })
+        .await;
+        assert!(
+            de.content
+                .ends_with("nach 24 Stunden verfällt diese Anfrage."),
+            "{de:?}"
+        );
+        assert!(format!("{:?}", de.rows).contains("Ablehnen"), "{de:?}");
     }
 }

@@ -96,8 +96,13 @@ pub fn link_prompt(text: &str) -> Reply {
 /// What to tell a member who has no session, with what to do next. `doing` is the catalogue
 /// id of what they tried (`doing-post-question`, `doing-vote`, …).
 pub fn no_session_reply(ctx: &Commands, why: NoSession, doing: &str) -> Reply {
+    no_session_reply_doing(ctx, why, &crate::t!(doing))
+}
+
+/// [`no_session_reply`] with what they tried already in words (a catalogue message with
+/// arguments, e.g. Save thread's `save-doing-as-author`).
+pub fn no_session_reply_doing(ctx: &Commands, why: NoSession, doing: &str) -> Reply {
     let site = ctx.site.name.as_str();
-    let doing = crate::t!(doing);
     match why {
         NoSession::NotLinked => link_prompt(&crate::t!("link-needed", site = site, doing = doing)),
         NoSession::Expired | NoSession::Unreadable => {

@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use super::author_consent::{self as consent, Consent, ConsentError, PromptButtons};
 use super::ids::{Id, SavePart as Part};
-use super::member::{link_prompt, no_session_reply, session};
+use super::member::{link_prompt, no_session_reply_doing, session};
 use super::render::escape_md;
 use super::reply::{limits, truncate, ButtonStyle, Component, Embed, Modal, Reply, TextInput};
 use super::server::{ThreadContent, ThreadMessage};
@@ -219,23 +219,19 @@ async fn cards_on(ctx: &Commands, guild: Option<u64>, channel: u64, parent: Opti
 /// thread's starter message is the question, read from Discord).
 async fn begin(ctx: &Commands, inv: &Invocation, message: Option<&MessageRef>) -> Reply {
     let (Some(thread), true) = (inv.channel_id, inv.in_thread) else {
-        return Reply::private(
-            "Use **Save thread** on a message inside a thread or forum post: its first message becomes the question and a reply you choose the answer.",
-        );
+        return Reply::private(crate::t!("save-not-in-thread"));
     };
     if !cards_on(ctx, inv.guild_id, thread, inv.thread_parent).await {
         return Reply::private(crate::t!("save-cards-off"));
     }
     let Some(server) = ctx.server() else {
-        return Reply::private("The bot cannot read threads here.");
+        return Reply::private(crate::t!("save-cannot-read-threads"));
     };
     let content = match server.thread(thread).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "could not read a thread to save");
-            return Reply::private(
-                "The bot could not read this thread (it needs View Channel and Read Message History in it). Try again, or ask an admin to check its permissions with `/so-admin doctor`.",
-            );
+            return Reply::private(crate::t!("save-thread-unreadable"));
         }
     };
     let starter = content.starter.clone().or_else(|| {
@@ -248,9 +244,7 @@ async fn begin(ctx: &Commands, inv: &Invocation, message: Option<&MessageRef>) -
         })
     });
     let Some(starter) = starter else {
-        return Reply::private(
-            "This thread's first message is gone, so there is no question to save.",
-        );
+        return Reply::private(crate::t!("save-no-starter"));
     };
     if let Some(problem) = unreadable(&content) {
         return problem;
@@ -261,9 +255,7 @@ async fn begin(ctx: &Commands, inv: &Invocation, message: Option<&MessageRef>) -
         .filter(|r| !r.content.trim().is_empty())
         .collect();
     if replies.is_empty() {
-        return Reply::private(
-            "This thread has no reply yet to save as the answer. Once someone answers, run **Save thread** again.",
-        );
+        return Reply::private(crate::t!("save-no-replies"));
     }
     let now = ctx.clock.now();
     let save = ThreadSave {
@@ -300,15 +292,15 @@ async fn begin(ctx: &Commands, inv: &Invocation, message: Option<&MessageRef>) -
             )
         })
         .collect();
-    Reply::private(format!(
-        "Save **{}** to {}: the first message, by **{}**, becomes the question. Which reply answers it? Each author is asked before anything is posted in their name.",
-        escape_md(&truncate(&content.name, 100)),
-        ctx.site.name,
-        escape_md(&truncate(&starter.author_name, 80)),
+    Reply::private(crate::t!(
+        "save-choose-answer",
+        thread = escape_md(&truncate(&content.name, 100)),
+        site = ctx.site.name.as_str(),
+        author = escape_md(&truncate(&starter.author_name, 80)),
     ))
     .with_row(vec![Component::select(
         Id::SaveAnswer { save: save.id }.encode(),
-        "The reply that answers the question",
+        &crate::t!("save-answer-placeholder"),
         options,
     )])
 }
@@ -324,17 +316,13 @@ fn unreadable(content: &ThreadContent) -> Option<Reply> {
     if !blank {
         return None;
     }
-    Some(Reply::private(
-        "The bot cannot read this thread's replies: Discord sends them without their text because the bot's **Message Content** intent is off. Ask an admin to turn it on (Discord Developer Portal → the bot's application → Bot → Privileged Gateway Intents → Message Content Intent), then try again. Nothing was saved.",
-    ))
+    Some(Reply::private(crate::t!("save-no-message-content")))
 }
 
 async fn load(ctx: &Commands, id: &str) -> Result<ThreadSave, Reply> {
     match ctx.store.get_save(id).await {
         Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(Reply::private(
-            "This save is over (it lapsed after two days). Run **Save thread** again.",
-        )),
+        Ok(None) => Err(Reply::private(crate::t!("save-lapsed"))),
         Err(e) => Err(ctx.store_failure(&e)),
     }
 }
@@ -346,7 +334,7 @@ pub async fn choose_answer(ctx: &Commands, inv: &Invocation, id: &str, reply: i6
         Err(r) => return r,
     };
     if save.invoker != inv.member.id {
-        return Reply::private("Only the member who started this save can choose its answer.");
+        return Reply::private(crate::t!("save-invoker-only-choose"));
     }
     let mut defaults = String::new();
     if let (Some(c), Some(g)) = (save.parent, save.guild) {
@@ -362,12 +350,15 @@ pub async fn choose_answer(ctx: &Commands, inv: &Invocation, id: &str, reply: i6
             answer: u64::try_from(reply).unwrap_or_default(),
         }
         .encode(),
-        title: truncate(&format!("Save to {}", ctx.site.name), limits::MODAL_TITLE),
+        title: truncate(
+            &crate::t!("save-modal-title", site = ctx.site.name.as_str()),
+            limits::MODAL_TITLE,
+        ),
         inputs: vec![
-            TextInput::new("title", "Question title", false)
+            TextInput::new("title", &crate::t!("save-field-title"), false)
                 .length(validate::TITLE_MIN as u16, validate::TITLE_MAX as u16)
                 .value(Some(&save.thread_name)),
-            TextInput::new("tags", "Tags (1–5, comma separated)", false)
+            TextInput::new("tags", &crate::t!("save-field-tags"), false)
                 .length(1, 200)
                 .placeholder("rust, async")
                 .value(Some(&defaults)),
@@ -382,22 +373,22 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         Err(r) => return r,
     };
     if save.invoker != inv.member.id {
-        return Reply::private("Only the member who started this save can confirm it.");
+        return Reply::private(crate::t!("save-invoker-only-confirm"));
     }
     if save.question.is_some() {
-        return Reply::private("This save was already confirmed; its authors have been asked.");
+        return Reply::private(crate::t!("save-already-confirmed"));
     }
     let mut problems: Vec<validate::Problem> = Vec::new();
     let title = validate::title(inv.field("title").unwrap_or_default());
     let tags = validate::tags(inv.field("tags").unwrap_or_default());
     let Some(server) = ctx.server() else {
-        return Reply::private("The bot cannot read threads here.");
+        return Reply::private(crate::t!("save-cannot-read-threads"));
     };
     let content = match server.thread(save.thread).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "could not read a thread to save");
-            return Reply::private("The bot could not read the thread again; try once more.");
+            return Reply::private(crate::t!("save-thread-unreadable-again"));
         }
     };
     if let Some(problem) = unreadable(&content) {
@@ -409,9 +400,7 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         .filter(|s| s.id == save.question_message);
     let answer = content.replies.iter().find(|r| r.id == answer_message);
     let (Some(starter), Some(answer)) = (starter, answer) else {
-        return Reply::private(
-            "The first message or the chosen reply was deleted meanwhile. Run **Save thread** again.",
-        );
+        return Reply::private(crate::t!("save-message-deleted"));
     };
     let q_body = validate::body(&starter.content);
     let a_body = validate::body(&answer.content);
@@ -424,19 +413,19 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
     if let Err(p) = &q_body {
         problems.push(validate::Problem {
             field: "question",
-            message: format!("(the first message) {}", p.message),
+            message: crate::t!("save-problem-question", problem = p.message.as_str()),
         });
     }
     if let Err(p) = &a_body {
         problems.push(validate::Problem {
             field: "answer",
-            message: format!("(the chosen reply) {}", p.message),
+            message: crate::t!("save-problem-answer", problem = p.message.as_str()),
         });
     }
     let (Ok(title), Ok(tags), Ok(q_body), Ok(a_body)) = (title, tags, q_body, a_body) else {
-        return Reply::private(format!(
-            "{} Nothing was saved; choose again to fix the title or tags.",
-            validate::describe(&problems)
+        return Reply::private(crate::t!(
+            "save-not-saved",
+            problems = validate::describe(&problems)
         ));
     };
     let now = ctx.clock.now();
@@ -509,20 +498,14 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         if p.consent.granted() {
             continue;
         }
-        let what = match part {
-            Part::Question => format!(
-                "would like to save the thread **{}** to {} and post your first message as a question **under your {} account**:",
-                escape_md(&truncate(&save.thread_name, 100)),
-                ctx.site.name,
-                ctx.site.name
-            ),
-            Part::Answer => format!(
-                "would like to save the thread **{}** to {} and post your reply as the answer **under your {} account**:",
-                escape_md(&truncate(&save.thread_name, 100)),
-                ctx.site.name,
-                ctx.site.name
-            ),
-        };
+        let what = crate::t!(
+            match part {
+                Part::Question => "save-consent-question",
+                Part::Answer => "save-consent-answer",
+            },
+            thread = escape_md(&truncate(&save.thread_name, 100)),
+            site = ctx.site.name.as_str()
+        );
         let id = |choice| {
             Id::Consent {
                 save: save.id.clone(),
@@ -536,11 +519,14 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
             &what,
             text,
             PromptButtons {
-                yes: (id(super::ids::ConsentChoice::Yes), "Post as me".into()),
+                yes: (
+                    id(super::ids::ConsentChoice::Yes),
+                    crate::t!("save-button-post-as-me"),
+                ),
                 extra: (part == Part::Question).then(|| {
                     (
                         id(super::ids::ConsentChoice::Extra),
-                        "Post as me and accept the answer".into(),
+                        crate::t!("save-button-post-and-accept"),
                     )
                 }),
                 no: id(super::ids::ConsentChoice::No),
@@ -548,30 +534,41 @@ pub async fn submit(ctx: &Commands, inv: &Invocation, id: &str, answer_message: 
         );
         let mut prompt = prompt;
         if !matches!(ctx.store.get_link(p.consent.author).await, Ok(Some(_))) {
-            prompt.content.push_str(&format!(
-                "\nTo agree, link your {} account first (`/so link`).",
-                ctx.site.name
+            prompt.content.push('\n');
+            prompt.content.push_str(&crate::t!(
+                "save-consent-link-first",
+                site = ctx.site.name.as_str()
             ));
         }
         match server.dm(p.consent.author, &prompt).await {
             Ok(()) => asked.push(format!("**{}**", escape_md(&p.consent.author_name))),
             Err(e) => {
                 tracing::info!(error = %e, "could not DM an author for consent");
-                asked.push(format!(
-                    "**{}** (could not be reached by DM: they can't agree, so nothing of theirs will be posted unless you post it as yourself)",
-                    escape_md(&p.consent.author_name)
+                asked.push(crate::t!(
+                    "save-asked-no-dm",
+                    author = escape_md(&p.consent.author_name)
                 ));
             }
         }
     }
     let progress = advance(ctx, &mut save).await;
-    let head = if asked.is_empty() {
-        "Saving.".to_string()
-    } else {
-        format!(
-            "Asked {} to agree (within 24 hours); you'll get a DM when it's done.",
-            asked.join(" and ")
-        )
+    // At most two authors are asked: the question's and the answer's.
+    let authors = match asked.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        [first, second, ..] => Some(crate::t!(
+            "save-asked-both",
+            first = first.as_str(),
+            second = second.as_str()
+        )),
+    };
+    let head = match authors {
+        None => crate::t!("save-saving"),
+        Some(authors) => crate::t!(
+            "save-asked",
+            authors = authors,
+            hours = consent::CONSENT_HOURS
+        ),
     };
     let mut reply = Reply::private(format!("{head}{}", progress.text));
     for row in progress.rows {
@@ -610,16 +607,17 @@ pub async fn consent(
     let granted = !matches!(choice, super::ids::ConsentChoice::No);
     if let Some(p) = part_of(&save, part) {
         if p.consent.author != inv.member.id {
-            return Reply::private(format!(
-                "Only {} can answer this.",
-                escape_md(&p.consent.author_name)
+            return Reply::private(crate::t!(
+                "save-only-author",
+                author = escape_md(&p.consent.author_name)
             ));
         }
     }
     if granted && !matches!(ctx.store.get_link(inv.member.id).await, Ok(Some(_))) {
-        return link_prompt(&format!(
-            "To have it posted as you, link your {} account first, then press the button again (within 24 hours).",
-            ctx.site.name
+        return link_prompt(&crate::t!(
+            "save-link-first",
+            site = ctx.site.name.as_str(),
+            hours = consent::CONSENT_HOURS
         ));
     }
     let answer = match choice {
@@ -628,17 +626,17 @@ pub async fn consent(
         super::ids::ConsentChoice::Extra => Some(true),
     };
     let Some(p) = part_mut(&mut save, part) else {
-        return Reply::private("This save has no such part.");
+        return Reply::private(crate::t!("save-no-such-part"));
     };
     match p.consent.decide(inv.member.id, answer, now) {
         Ok(()) => {}
         Err(ConsentError::NotTheAuthor(name)) => {
-            return Reply::private(format!("Only {} can answer this.", escape_md(&name)))
+            return Reply::private(crate::t!("save-only-author", author = escape_md(&name)))
         }
         Err(ConsentError::Settled) => {
-            return Reply::private(format!(
-                "This request was already answered or has lapsed ({}).",
-                p.consent.describe()
+            return Reply::private(crate::t!(
+                "save-already-answered",
+                decision = p.consent.describe()
             ))
         }
     }
@@ -646,9 +644,9 @@ pub async fn consent(
         return ctx.store_failure(&e);
     }
     let mine = if granted {
-        "Thanks, it will be posted as you."
+        crate::t!("save-consent-thanks")
     } else {
-        "Declined: nothing of yours will be posted."
+        crate::t!("save-consent-declined")
     };
     let progress = advance(ctx, &mut save).await;
     notify_invoker(ctx, &save, inv.member.id, &progress).await;
@@ -668,19 +666,20 @@ pub async fn post_as_me(ctx: &Commands, inv: &Invocation, id: &str, part: Part) 
         Err(r) => return r,
     };
     if save.invoker != inv.member.id {
-        return Reply::private("Only the member who started this save can do that.");
+        return Reply::private(crate::t!("save-invoker-only-do"));
     }
     let Some(p) = part_of(&save, part) else {
-        return Reply::private("This save has no such part.");
+        return Reply::private(crate::t!("save-no-such-part"));
     };
     if p.posted.is_some() {
-        return Reply::private("That part is already on the site.");
+        return Reply::private(crate::t!("save-part-posted"));
     }
     if !p.consent.refused() {
-        return Reply::private(format!(
-            "{} has not refused yet ({}); it can be posted as you only after they decline or the 24 hours pass.",
-            escape_md(&p.consent.author_name),
-            p.consent.describe()
+        return Reply::private(crate::t!(
+            "save-not-refused-yet",
+            author = escape_md(&p.consent.author_name),
+            decision = p.consent.describe(),
+            hours = consent::CONSENT_HOURS
         ));
     }
     if part == Part::Answer
@@ -690,13 +689,17 @@ pub async fn post_as_me(ctx: &Commands, inv: &Invocation, id: &str, part: Part) 
             .and_then(|q| q.posted.as_ref())
             .is_none()
     {
-        return Reply::private("Post the question first: the answer needs it.");
+        return Reply::private(crate::t!("save-question-first"));
     }
     let progress = match post_part(ctx, &mut save, part, true).await {
         Ok(()) => advance(ctx, &mut save).await,
         Err(reply) => return reply,
     };
-    let mut reply = Reply::private(format!("Posted as you.{}", progress.text));
+    let mut reply = Reply::private(format!(
+        "{}{}",
+        crate::t!("save-posted-as-you"),
+        progress.text
+    ));
     for row in progress.rows {
         reply = reply.with_row(row);
     }
@@ -844,8 +847,11 @@ async fn notify_invoker(ctx: &Commands, save: &ThreadSave, actor: u64, progress:
         return;
     };
     let mut reply = Reply::private(format!(
-        "Save thread **{}**:{}",
-        escape_md(&truncate(&save.thread_name, 100)),
+        "{}{}",
+        crate::t!(
+            "save-ended",
+            thread = escape_md(&truncate(&save.thread_name, 100))
+        ),
         progress.text
     ));
     for row in &progress.rows {
@@ -920,10 +926,10 @@ async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
     let mut rows = Vec::new();
     if let Some(q) = &save.question {
         lines.push(match &q.posted {
-            Some(p) => format!(
-                "Question posted as **{}**: {}",
-                escape_md(&p.posted_as),
-                p.url
+            Some(p) => crate::t!(
+                "save-question-posted",
+                name = escape_md(&p.posted_as),
+                url = p.url.as_str()
             ),
             None if q.consent.refused() => {
                 rows.push(vec![Component::button(
@@ -932,29 +938,28 @@ async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
                         part: Part::Question,
                     }
                     .encode(),
-                    "Post the question as me",
+                    &crate::t!("save-button-question-as-me"),
                     ButtonStyle::Secondary,
                 )]);
-                format!(
-                    "The question's author **{}** {}: nothing was posted in their name.",
-                    name(q),
-                    q.consent.describe()
+                crate::t!(
+                    "save-question-refused",
+                    author = name(q),
+                    decision = q.consent.describe()
                 )
             }
-            None => format!("Waiting for **{}** (the question).", name(q)),
+            None => crate::t!("save-waiting-question", author = name(q)),
         });
     }
     if let Some(a) = &save.answer {
         lines.push(match &a.posted {
-            Some(p) => format!(
-                "Answer posted as **{}**{}: {}",
-                escape_md(&p.posted_as),
+            Some(p) => crate::t!(
                 if save.accepted {
-                    " and accepted ✓"
+                    "save-answer-posted-accepted"
                 } else {
-                    ""
+                    "save-answer-posted"
                 },
-                p.url
+                name = escape_md(&p.posted_as),
+                url = p.url.as_str()
             ),
             None if a.consent.refused() => {
                 if question_posted.is_some() {
@@ -964,17 +969,17 @@ async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
                             part: Part::Answer,
                         }
                         .encode(),
-                        "Post the answer as me",
+                        &crate::t!("save-button-answer-as-me"),
                         ButtonStyle::Secondary,
                     )]);
                 }
-                format!(
-                    "The answer's author **{}** {}: nothing was posted in their name.",
-                    name(a),
-                    a.consent.describe()
+                crate::t!(
+                    "save-answer-refused",
+                    author = name(a),
+                    decision = a.consent.describe()
                 )
             }
-            None => format!("Waiting for **{}** (the answer).", name(a)),
+            None => crate::t!("save-waiting-answer", author = name(a)),
         });
     }
     lines.extend(notes);
@@ -992,13 +997,11 @@ async fn advance(ctx: &Commands, save: &mut ThreadSave) -> Progress {
 /// The text of a part, from the invoker's sealed draft.
 async fn text_of(ctx: &Commands, save: &ThreadSave, part: Part) -> Result<DraftContent, Reply> {
     let Some(p) = part_of(save, part) else {
-        return Err(Reply::private("This save has no such part."));
+        return Err(Reply::private(crate::t!("save-no-such-part")));
     };
     match ctx.store.get_draft(save.invoker, &p.draft).await {
         Ok(Some(d)) => Ok(d.content),
-        Ok(None) => Err(Reply::private(
-            "The saved text has lapsed (two days). Run **Save thread** again.",
-        )),
+        Ok(None) => Err(Reply::private(crate::t!("save-text-lapsed"))),
         Err(e) => Err(ctx.store_failure(&e)),
     }
 }
@@ -1043,7 +1046,7 @@ async fn post_part(
     by_invoker: bool,
 ) -> Result<(), Reply> {
     let Some(p) = part_of(save, part).cloned() else {
-        return Err(Reply::private("This save has no such part."));
+        return Err(Reply::private(crate::t!("save-no-such-part")));
     };
     // An unconfirmed post is looked for as whoever made it.
     let by_invoker = p.posting.map_or(by_invoker, |m| m.by_invoker);
@@ -1056,17 +1059,20 @@ async fn post_part(
     let s = match session(ctx, poster, team.as_ref()).await {
         Ok(s) => s,
         Err(why) => {
-            let who = if by_invoker {
-                "post it as you".to_string()
+            let doing = if by_invoker {
+                crate::t!("save-doing-as-you")
             } else {
-                format!("post it as {}", p.consent.author_name)
+                crate::t!(
+                    "save-doing-as-author",
+                    author = p.consent.author_name.as_str()
+                )
             };
-            let mut r = no_session_reply(ctx, why, &who);
+            let mut r = no_session_reply_doing(ctx, why, &doing);
             if !by_invoker {
-                r.content = format!(
-                    "**{}** agreed but has no usable link, so nothing was posted in their name yet: {}",
-                    escape_md(&p.consent.author_name),
-                    r.content
+                r.content = crate::t!(
+                    "save-author-no-link",
+                    author = escape_md(&p.consent.author_name),
+                    why = r.content.as_str()
                 );
                 r.rows.clear();
             }
@@ -1093,7 +1099,7 @@ async fn post_part(
         },
         DraftContent::Answer { body, .. } => {
             let Some(q) = save.question.as_ref().and_then(|q| q.posted.as_ref()) else {
-                return Err(Reply::private("The question is not posted yet."));
+                return Err(Reply::private(crate::t!("save-question-not-posted")));
             };
             DraftContent::Answer {
                 question_id: q.id,
@@ -1106,14 +1112,13 @@ async fn post_part(
     match claim(ctx, &key).await {
         Ok(WriteClaim::Claimed) => {}
         Ok(WriteClaim::InProgress) => {
-            return Err(Reply::private(
-                "Already posting that; look at the thread in a moment.",
-            ))
+            return Err(Reply::private(crate::t!("save-already-posting")))
         }
         Ok(WriteClaim::Done { outcome }) => {
             // Posted before (a retry): take the record of it.
-            let posted = parse_outcome(&outcome, &s.name, by_invoker)
-                .ok_or_else(|| Reply::private(format!("Already posted: {outcome}")))?;
+            let posted = parse_outcome(&outcome, &s.name, by_invoker).ok_or_else(|| {
+                Reply::private(crate::t!("save-already-posted", outcome = outcome.as_str()))
+            })?;
             return record_posted(ctx, save, part, posted).await;
         }
         Err(e) => return Err(ctx.store_failure(&e)),
@@ -1235,10 +1240,13 @@ async fn post_part(
                 tracing::warn!(error = %e, "could not record a failed thread-save post");
             }
             let _ = ctx.store.finish_write(&key, None, now).await;
-            Err(Reply::private(format!(
-                "The {} could not be posted: {}",
-                part.noun(),
-                super::member::write_error_text(ctx, poster, &e).await
+            let why = super::member::write_error_text(ctx, poster, &e).await;
+            Err(Reply::private(crate::t!(
+                match part {
+                    Part::Question => "save-question-failed",
+                    Part::Answer => "save-answer-failed",
+                },
+                why = why
             )))
         }
     }
@@ -1367,9 +1375,9 @@ async fn accept(
 ) -> Result<(), String> {
     let author = save.question_author.0;
     let team = team_of(ctx, save).await;
-    let s = session(ctx, author, team.as_ref()).await.map_err(|_| {
-        "The answer could not be accepted: the question's author has no usable link.".to_string()
-    })?;
+    let s = session(ctx, author, team.as_ref())
+        .await
+        .map_err(|_| crate::t!("save-accept-no-link"))?;
     let key = format!("ts:{}:acc", save.id);
     let now = ctx.clock.now();
     let record = |save: &mut ThreadSave| {
@@ -1382,8 +1390,8 @@ async fn accept(
             record(save);
             return store_accepted(ctx, save).await;
         }
-        Ok(WriteClaim::InProgress) => return Err("Accepting the answer…".into()),
-        Err(e) => return Err(format!("The bot could not record the acceptance ({e}).")),
+        Ok(WriteClaim::InProgress) => return Err(crate::t!("save-accepting")),
+        Err(e) => return Err(crate::t!("save-accept-not-recorded", error = e.to_string())),
     }
     // Under the claim, the stored record is the truth (another attempt may have gone first).
     if let Ok(Some(fresh)) = ctx.store.get_save(&save.id).await {
@@ -1417,7 +1425,7 @@ async fn accept(
     save.accepting = Some(now);
     if let Err(e) = ctx.store.put_save(save).await {
         let _ = ctx.store.finish_write(&key, None, now).await;
-        return Err(format!("The bot could not record the acceptance ({e})."));
+        return Err(crate::t!("save-accept-not-recorded", error = e.to_string()));
     }
     match s.writer.accept_answer(question, answer).await {
         Ok(_) => {
@@ -1443,10 +1451,8 @@ async fn accept(
                 tracing::warn!(error = %e, "could not record a failed acceptance");
             }
             let _ = ctx.store.finish_write(&key, None, now).await;
-            Err(format!(
-                "The answer could not be accepted: {}",
-                super::member::write_error_text(ctx, author, &e).await
-            ))
+            let why = super::member::write_error_text(ctx, author, &e).await;
+            Err(crate::t!("save-accept-failed", why = why))
         }
     }
 }
@@ -1473,18 +1479,23 @@ async fn post_card(ctx: &Commands, save: &mut ThreadSave, question: &Posted) {
     ) {
         return;
     }
-    let mut by = format!("question by **{}**", escape_md(&question.posted_as));
-    if let Some(a) = save.answer.as_ref().and_then(|a| a.posted.as_ref()) {
-        by.push_str(&format!(
-            ", answer by **{}**{}",
-            escape_md(&a.posted_as),
-            if save.accepted { " ✓" } else { "" }
-        ));
-    }
+    let by_question = escape_md(&question.posted_as);
+    let by = match save.answer.as_ref().and_then(|a| a.posted.as_ref()) {
+        None => crate::t!("save-card-by-question", question = by_question),
+        Some(a) => crate::t!(
+            if save.accepted {
+                "save-card-by-both-accepted"
+            } else {
+                "save-card-by-both"
+            },
+            question = by_question,
+            answer = escape_md(&a.posted_as)
+        ),
+    };
     let card = Reply::public("").with_embed(
         Embed::new(
             &save.title,
-            &format!("Saved to {} from this thread: {by}.", ctx.site.name),
+            &crate::t!("save-card", site = ctx.site.name.as_str(), by = by),
         )
         .url(Some(question.url.clone())),
     );

@@ -188,6 +188,84 @@ save-not-confirmed = { $site } hat nicht rechtzeitig geantwortet, daher ist offe
 save-cannot-check = Der Bot wurde beim Schreiben unterbrochen (betroffen: { $what }) und kann die Seite gerade nicht prüfen ({ $why }). Es wurde nichts erneut gepostet, also erscheint nichts doppelt; der Bot sieht innerhalb weniger Minuten noch einmal nach.
 save-recovered = Save thread **{ $thread }**: der Bot wurde beim Sichern unterbrochen und hat es wieder aufgenommen; er hat zuerst auf { $site } nachgesehen, daher wurde nichts doppelt gepostet.
 
+## Save thread: the flow (choosing, consents, progress, the thread's card)
+
+save-not-in-thread = Nutze **Save thread** auf einer Nachricht in einem Thread oder Forenbeitrag: die erste Nachricht wird die Frage und eine Antwort, die du wählst, die Antwort darauf.
+save-cannot-read-threads = Der Bot kann hier keine Threads lesen.
+save-thread-unreadable = Der Bot konnte diesen Thread nicht lesen (er braucht darin „Kanal ansehen“ und „Nachrichtenverlauf lesen“). Versuche es erneut, oder bitte einen Admin, die Berechtigungen mit `/so-admin doctor` zu prüfen.
+save-no-starter = Die erste Nachricht dieses Threads ist weg, daher gibt es keine Frage zu sichern.
+save-no-replies = Dieser Thread hat noch keine Antwort, die als Antwort gesichert werden kann. Sobald jemand antwortet, führe **Save thread** erneut aus.
+save-choose-answer = **{ $thread }** auf { $site } sichern: die erste Nachricht, von **{ $author }**, wird die Frage. Welche Antwort im Thread beantwortet sie? Jede Person wird gefragt, bevor etwas in ihrem Namen gepostet wird.
+save-answer-placeholder = Die Antwort, die die Frage beantwortet
+save-no-message-content = Der Bot kann die Antworten in diesem Thread nicht lesen: Discord schickt sie ohne Text, weil der **Message Content**-Intent des Bots aus ist. Bitte einen Admin, ihn einzuschalten (Discord Developer Portal → die Anwendung des Bots → Bot → Privileged Gateway Intents → Message Content Intent), und versuche es dann erneut. Es wurde nichts gesichert.
+save-lapsed = Dieses Sichern ist vorbei (es ist nach zwei Tagen verfallen). Führe **Save thread** erneut aus.
+save-invoker-only-choose = Nur wer dieses Sichern gestartet hat, kann die Antwort wählen.
+save-modal-title = Auf { $site } sichern
+save-field-title = Titel der Frage
+save-field-tags = Tags (1–5, durch Kommas getrennt)
+save-invoker-only-confirm = Nur wer dieses Sichern gestartet hat, kann es bestätigen.
+save-already-confirmed = Dieses Sichern wurde bereits bestätigt; die Autorinnen und Autoren wurden gefragt.
+save-thread-unreadable-again = Der Bot konnte den Thread nicht erneut lesen; versuche es noch einmal.
+save-message-deleted = Die erste Nachricht oder die gewählte Antwort wurde inzwischen gelöscht. Führe **Save thread** erneut aus.
+save-problem-question = (die erste Nachricht) { $problem }
+save-problem-answer = (die gewählte Antwort) { $problem }
+save-not-saved = { $problems } Es wurde nichts gesichert; wähle erneut, um Titel oder Tags zu korrigieren.
+save-consent-question = möchte den Thread **{ $thread }** auf { $site } sichern und deine erste Nachricht als Frage **unter deinem Konto auf { $site }** posten:
+save-consent-answer = möchte den Thread **{ $thread }** auf { $site } sichern und deine Antwort als die Antwort **unter deinem Konto auf { $site }** posten:
+save-button-post-as-me = In meinem Namen posten
+save-button-post-and-accept = In meinem Namen posten und die Antwort akzeptieren
+save-consent-link-first = Um zuzustimmen, verknüpfe zuerst dein Konto auf { $site } (`/so link`).
+save-asked-no-dm = **{ $author }** (per DM nicht erreichbar: kann also nicht zustimmen, daher wird nichts davon gepostet, außer du postest es selbst)
+save-saving = Wird gesichert.
+save-asked = { $authors } um Zustimmung gebeten (innerhalb von { $hours } Stunden); du bekommst eine DM, wenn es fertig ist.
+save-asked-both = { $first } und { $second }
+save-only-author = Nur { $author } kann das beantworten.
+save-link-first = Damit es in deinem Namen gepostet wird, verknüpfe zuerst dein Konto auf { $site } und drück dann die Schaltfläche erneut (innerhalb von { $hours } Stunden).
+save-no-such-part = Dieses Sichern hat keinen solchen Teil.
+save-already-answered = Diese Anfrage wurde bereits beantwortet oder ist verfallen ({ $decision }).
+save-consent-thanks = Danke, es wird in deinem Namen gepostet.
+save-consent-declined = Abgelehnt: nichts von dir wird gepostet.
+save-invoker-only-do = Nur wer dieses Sichern gestartet hat, kann das tun.
+save-part-posted = Dieser Teil ist bereits auf der Seite.
+save-not-refused-yet = { $author } hat noch nicht abgelehnt ({ $decision }); du kannst es erst in deinem Namen posten, wenn die Person ablehnt oder die { $hours } Stunden vorbei sind.
+save-question-first = Poste zuerst die Frage: die Antwort braucht sie.
+save-posted-as-you = In deinem Namen gepostet.
+save-ended = Save thread **{ $thread }**:
+save-question-posted = Frage gepostet als **{ $name }**: { $url }
+save-question-refused = Die Person, die die Frage geschrieben hat (**{ $author }**), hat { $decision }: in ihrem Namen wurde nichts gepostet.
+save-waiting-question = Warte auf **{ $author }** (die Frage).
+save-answer-posted = Antwort gepostet als **{ $name }**: { $url }
+save-answer-posted-accepted = Antwort gepostet als **{ $name }** und akzeptiert ✓: { $url }
+save-answer-refused = Die Person, die die Antwort geschrieben hat (**{ $author }**), hat { $decision }: in ihrem Namen wurde nichts gepostet.
+save-waiting-answer = Warte auf **{ $author }** (die Antwort).
+save-button-question-as-me = Frage in meinem Namen posten
+save-button-answer-as-me = Antwort in meinem Namen posten
+save-text-lapsed = Der gesicherte Text ist verfallen (zwei Tage). Führe **Save thread** erneut aus.
+save-doing-as-you = es in deinem Namen zu posten
+save-doing-as-author = es als { $author } zu posten
+save-author-no-link = **{ $author }** hat zugestimmt, hat aber keine nutzbare Verknüpfung, daher wurde noch nichts in ihrem Namen gepostet: { $why }
+save-question-not-posted = Die Frage ist noch nicht gepostet.
+save-already-posting = Wird schon gepostet; sieh gleich im Thread nach.
+save-already-posted = Bereits gepostet: { $outcome }
+save-question-failed = Die Frage konnte nicht gepostet werden: { $why }
+save-answer-failed = Die Antwort konnte nicht gepostet werden: { $why }
+save-accept-no-link = Die Antwort konnte nicht akzeptiert werden: die Person, die die Frage geschrieben hat, hat keine nutzbare Verknüpfung.
+save-accepting = Die Antwort wird akzeptiert…
+save-accept-not-recorded = Der Bot konnte das Akzeptieren nicht speichern ({ $error }).
+save-accept-failed = Die Antwort konnte nicht akzeptiert werden: { $why }
+save-card = Aus diesem Thread auf { $site } gesichert: { $by }.
+save-card-by-question = Frage von **{ $question }**
+save-card-by-both = Frage von **{ $question }**, Antwort von **{ $answer }**
+save-card-by-both-accepted = Frage von **{ $question }**, Antwort von **{ $answer }** ✓
+
+## Save thread: an author's consent (the DM asking them)
+
+consent-lapses = Ohne deine Antwort wird nichts gepostet; nach { $hours } Stunden verfällt diese Anfrage.
+consent-state-pending = noch nicht geantwortet
+consent-state-agreed = zugestimmt
+consent-state-declined = abgelehnt
+consent-state-expired = nicht innerhalb von { $hours } Stunden geantwortet
+
 ## Command registration: descriptions and choices (at most 100 characters each)
 
 reg-so = Auf { $site } suchen, lesen, fragen und antworten

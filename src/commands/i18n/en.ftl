@@ -189,6 +189,84 @@ save-not-confirmed = { $site } did not answer in time, so { $what } may or may n
 save-cannot-check = Posting { $what } was interrupted, and the bot cannot check the site right now ({ $why }). Nothing was posted again, so nothing appears twice; the bot looks again within a few minutes.
 save-recovered = Save thread **{ $thread }**: the bot was interrupted while saving it and picked it up again, looking on { $site } first, so nothing was posted twice.
 
+## Save thread: the flow (choosing, consents, progress, the thread's card)
+
+save-not-in-thread = Use **Save thread** on a message inside a thread or forum post: its first message becomes the question and a reply you choose the answer.
+save-cannot-read-threads = The bot cannot read threads here.
+save-thread-unreadable = The bot could not read this thread (it needs View Channel and Read Message History in it). Try again, or ask an admin to check its permissions with `/so-admin doctor`.
+save-no-starter = This thread's first message is gone, so there is no question to save.
+save-no-replies = This thread has no reply yet to save as the answer. Once someone answers, run **Save thread** again.
+save-choose-answer = Save **{ $thread }** to { $site }: the first message, by **{ $author }**, becomes the question. Which reply answers it? Each author is asked before anything is posted in their name.
+save-answer-placeholder = The reply that answers the question
+save-no-message-content = The bot cannot read this thread's replies: Discord sends them without their text because the bot's **Message Content** intent is off. Ask an admin to turn it on (Discord Developer Portal → the bot's application → Bot → Privileged Gateway Intents → Message Content Intent), then try again. Nothing was saved.
+save-lapsed = This save is over (it lapsed after two days). Run **Save thread** again.
+save-invoker-only-choose = Only the member who started this save can choose its answer.
+save-modal-title = Save to { $site }
+save-field-title = Question title
+save-field-tags = Tags (1–5, comma separated)
+save-invoker-only-confirm = Only the member who started this save can confirm it.
+save-already-confirmed = This save was already confirmed; its authors have been asked.
+save-thread-unreadable-again = The bot could not read the thread again; try once more.
+save-message-deleted = The first message or the chosen reply was deleted meanwhile. Run **Save thread** again.
+save-problem-question = (the first message) { $problem }
+save-problem-answer = (the chosen reply) { $problem }
+save-not-saved = { $problems } Nothing was saved; choose again to fix the title or tags.
+save-consent-question = would like to save the thread **{ $thread }** to { $site } and post your first message as a question **under your { $site } account**:
+save-consent-answer = would like to save the thread **{ $thread }** to { $site } and post your reply as the answer **under your { $site } account**:
+save-button-post-as-me = Post as me
+save-button-post-and-accept = Post as me and accept the answer
+save-consent-link-first = To agree, link your { $site } account first (`/so link`).
+save-asked-no-dm = **{ $author }** (could not be reached by DM: they can't agree, so nothing of theirs will be posted unless you post it as yourself)
+save-saving = Saving.
+save-asked = Asked { $authors } to agree (within { $hours } hours); you'll get a DM when it's done.
+save-asked-both = { $first } and { $second }
+save-only-author = Only { $author } can answer this.
+save-link-first = To have it posted as you, link your { $site } account first, then press the button again (within { $hours } hours).
+save-no-such-part = This save has no such part.
+save-already-answered = This request was already answered or has lapsed ({ $decision }).
+save-consent-thanks = Thanks, it will be posted as you.
+save-consent-declined = Declined: nothing of yours will be posted.
+save-invoker-only-do = Only the member who started this save can do that.
+save-part-posted = That part is already on the site.
+save-not-refused-yet = { $author } has not refused yet ({ $decision }); it can be posted as you only after they decline or the { $hours } hours pass.
+save-question-first = Post the question first: the answer needs it.
+save-posted-as-you = Posted as you.
+save-ended = Save thread **{ $thread }**:
+save-question-posted = Question posted as **{ $name }**: { $url }
+save-question-refused = The question's author **{ $author }** { $decision }: nothing was posted in their name.
+save-waiting-question = Waiting for **{ $author }** (the question).
+save-answer-posted = Answer posted as **{ $name }**: { $url }
+save-answer-posted-accepted = Answer posted as **{ $name }** and accepted ✓: { $url }
+save-answer-refused = The answer's author **{ $author }** { $decision }: nothing was posted in their name.
+save-waiting-answer = Waiting for **{ $author }** (the answer).
+save-button-question-as-me = Post the question as me
+save-button-answer-as-me = Post the answer as me
+save-text-lapsed = The saved text has lapsed (two days). Run **Save thread** again.
+save-doing-as-you = post it as you
+save-doing-as-author = post it as { $author }
+save-author-no-link = **{ $author }** agreed but has no usable link, so nothing was posted in their name yet: { $why }
+save-question-not-posted = The question is not posted yet.
+save-already-posting = Already posting that; look at the thread in a moment.
+save-already-posted = Already posted: { $outcome }
+save-question-failed = The question could not be posted: { $why }
+save-answer-failed = The answer could not be posted: { $why }
+save-accept-no-link = The answer could not be accepted: the question's author has no usable link.
+save-accepting = Accepting the answer…
+save-accept-not-recorded = The bot could not record the acceptance ({ $error }).
+save-accept-failed = The answer could not be accepted: { $why }
+save-card = Saved to { $site } from this thread: { $by }.
+save-card-by-question = question by **{ $question }**
+save-card-by-both = question by **{ $question }**, answer by **{ $answer }**
+save-card-by-both-accepted = question by **{ $question }**, answer by **{ $answer }** ✓
+
+## Save thread: an author's consent (the DM asking them)
+
+consent-lapses = Nothing is posted without your answer; after { $hours } hours this request lapses.
+consent-state-pending = not answered yet
+consent-state-agreed = agreed
+consent-state-declined = declined
+consent-state-expired = did not answer within { $hours } hours
+
 ## Command registration: descriptions and choices (at most 100 characters each)
 
 reg-so = Search, read, ask and answer on { $site }
