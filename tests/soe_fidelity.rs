@@ -400,6 +400,68 @@ async fn a_post_an_earlier_process_left_posting_is_found_on_the_site_not_posted_
 }
 
 #[tokio::test]
+async fn the_look_up_a_retry_triggers_is_charged_to_the_members_share() {
+    // Every service-token call made for a member takes from their share (issue 8): the look
+    // on the site before a Retry too, or a member could spend the commons by pressing it.
+    let app = TestApp::builder()
+        .limits(soe_bot::config::LimitsConfig {
+            member_share_per_minute: 2,
+            ..Default::default()
+        })
+        .start()
+        .await;
+    let alice = TestApp::member(111, "alice");
+    app.link(&alice).await;
+    let title = "How do I recover a post after a crash, with my share spent?";
+    let body = "The process died after the POST and before it wrote the outcome down.";
+    posting_draft(
+        &app,
+        111,
+        "d-crash-share",
+        DraftContent::Ask {
+            title: title.into(),
+            body: body.into(),
+            tags: vec!["rust".into()],
+        },
+    )
+    .await;
+    let id = app.fake.add_question(JANE, title, body, &["rust"]);
+    // A question view costs two calls: the whole share of 2 a minute.
+    app.slash(&alice, "question", &[("id", &Q_UNANSWERED.to_string())])
+        .await;
+    let reads_before = app.fake.requests().len();
+    let press = Id::PostDraft {
+        draft: "d-crash-share".into(),
+    }
+    .encode();
+    let r = app.press(&alice, &press).await;
+    assert!(
+        r.content.contains("cannot check the site right now"),
+        "the spent share refuses the look-up: {r:?}"
+    );
+    assert_eq!(
+        app.fake.requests().len(),
+        reads_before,
+        "no call was made for the member past their share"
+    );
+    let d = app
+        .store
+        .get_draft(111, "d-crash-share")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(d.state, DraftState::Posting { .. }),
+        "kept as it was"
+    );
+    // A minute later the share is back: the look-up finds the post, and nothing is posted.
+    app.clock.advance(Duration::seconds(61));
+    let r = app.press(&alice, &press).await;
+    assert!(r.content.contains(&format!("/questions/{id}/")), "{r:?}");
+    assert!(!app.fake.requests().iter().any(|r| r.is_api_write()));
+}
+
+#[tokio::test]
 async fn an_interrupted_answer_is_matched_by_its_body() {
     let app = TestApp::start().await;
     let alice = TestApp::member(111, "alice");
